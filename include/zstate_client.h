@@ -1,0 +1,178 @@
+/*  =========================================================================
+    zstate_client - the client agent: one connection to a server, shared
+    by many producer tables on many threads
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_CLIENT_H_INCLUDED
+#define ZSTATE_CLIENT_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  @interface
+//  The client agent is an actor that owns a DEALER socket connected to one
+//  server (tcp, ipc or inproc). zstate_client_send is safe from any thread
+//  and returns as soon as the operations are queued in the client: the
+//  agent packs queued operations for the same (db, table) into as few wire
+//  messages as it can (one operation goes out at once when the link is
+//  idle), retries on a full socket with backoff, and rides out reconnects.
+//  Its queue is bounded in operations and bytes: when it is full, send
+//  fails at once with ENOBUFS; it never blocks the caller and never drops
+//  what it accepted. When the link stays down past link-timeout, or the
+//  server accepts nothing for retry-timeout, the client goes to state
+//  FAILED and send fails with ENOTCONN until the link works again; what was
+//  queued before is kept and delivered when it does.
+//
+//  Configure with the zstate_client_set_* methods, then connect. Setters
+//  marked (before connect) fail with EBUSY afterwards.
+//
+//  Events, on zstate_client_events (), each a message [type][endpoint][detail]:
+//      STATE       [state name]     CONNECTED, DISCONNECTED, FAILED, ...
+//      ERROR       [reason]         e.g. "retries exhausted after 10000 ms"
+//  Events are sent without blocking; when the application does not read
+//  them they are dropped and counted (events_dropped).
+//
+//  Actor commands (zactor_sock (zstate_client_actor (c))), each answered
+//  with one reply [command][status][reason], status 0 or an errno code:
+//      CONNECT endpoint        "s"   connect the DEALER socket
+//      VERBOSE                       log activity with zsys_debug
+//      $TERM                         end the actor (answered by the shim)
+
+//  Client states
+#define ZSTATE_CLIENT_IDLE          0   //  not connected yet
+#define ZSTATE_CLIENT_CONNECTING    1   //  connect issued, no link yet
+#define ZSTATE_CLIENT_CONNECTED     2   //  link up
+#define ZSTATE_CLIENT_DISCONNECTED  3   //  link lost, reconnecting
+#define ZSTATE_CLIENT_FAILED        4   //  link down too long / retries exhausted
+
+//  Counters, all since the client was created
+typedef struct {
+    int state;                  //  ZSTATE_CLIENT_*
+    uint64_t ops_accepted;      //  operations send () accepted
+    uint64_t ops_rejected;      //  operations send () refused (full, failed)
+    uint64_t ops_sent;          //  operations handed to the socket
+    uint64_t messages_sent;     //  wire messages handed to the socket
+    uint64_t bytes_sent;        //  wire bytes handed to the socket
+    uint64_t retries;           //  sends retried after a full socket
+    uint64_t connects;          //  times the link came up
+    uint64_t disconnects;       //  times the link went down
+    uint64_t events_dropped;    //  events the application did not read
+    size_t queued_ops;          //  operations accepted and not yet sent
+    size_t queued_bytes;        //  bytes of those
+} zstate_client_stats_t;
+
+//  Create a client agent; it connects nowhere until zstate_client_connect.
+ZSTATE_EXPORT zstate_client_t *
+    zstate_client_new (void);
+
+//  Destroy the client: flushes what was accepted for up to the linger time,
+//  logs what could not be sent, then ends the agent. Nulls the pointer.
+ZSTATE_EXPORT void
+    zstate_client_destroy (zstate_client_t **self_p);
+
+//  Connect to a server endpoint ("tcp://127.0.0.1:5555", "ipc://...",
+//  "inproc://..."). Messages sent before the server exists are delivered
+//  when it binds. Returns 0, or -1 with errno and zstate_reason ().
+ZSTATE_EXPORT int
+    zstate_client_connect (zstate_client_t *self, const char *endpoint);
+
+//  Queue count operations held in batch for (db, table). Safe from any
+//  thread; returns at once. Operations of one call are accepted whole or
+//  not at all, and keep their order with those of earlier calls from the
+//  same thread. A batch too large for one wire message travels in several,
+//  in order. Returns 0, or -1 with errno EINVAL, ENOBUFS, ENOTCONN,
+//  EMSGSIZE and zstate_reason ().
+ZSTATE_EXPORT int
+    zstate_client_send (zstate_client_t *self, const char *db, const char *table,
+                        zstate_batch_t *batch);
+
+//  Wait until every operation accepted so far is handed to the socket, or
+//  timeout msecs pass. Returns 0, or -1 with errno ETIMEDOUT.
+ZSTATE_EXPORT int
+    zstate_client_flush (zstate_client_t *self, int timeout);
+
+//  Return the client state, ZSTATE_CLIENT_*.
+ZSTATE_EXPORT int
+    zstate_client_state (zstate_client_t *self);
+
+//  Return the name of a state ("CONNECTED", ...).
+ZSTATE_EXPORT const char *
+    zstate_client_state_name (int state);
+
+//  Fill *stats with the current counters.
+ZSTATE_EXPORT void
+    zstate_client_stats (zstate_client_t *self, zstate_client_stats_t *stats);
+
+//  Return the socket on which the client reports events.
+ZSTATE_EXPORT zsock_t *
+    zstate_client_events (zstate_client_t *self);
+
+//  Return the agent's actor, for commands and for embedding in a zloop.
+ZSTATE_EXPORT zactor_t *
+    zstate_client_actor (zstate_client_t *self);
+
+//  Bound the queue: at most ops operations and bytes bytes accepted and not
+//  yet sent (defaults 1,000,000 and 256 MiB). Any time.
+ZSTATE_EXPORT void
+    zstate_client_set_queue (zstate_client_t *self, size_t ops, size_t bytes);
+
+//  Bound adaptive batching: at most ops operations and bytes bytes in one
+//  wire message (defaults 1024 and 256 KiB). Any time.
+ZSTATE_EXPORT void
+    zstate_client_set_batch (zstate_client_t *self, size_t ops, size_t bytes);
+
+//  Retry policy for a full socket: first retry after ivl msecs, doubling to
+//  max_ivl; FAILED when nothing went out for timeout msecs (defaults 1, 100,
+//  10000). Any time.
+ZSTATE_EXPORT void
+    zstate_client_set_retry (zstate_client_t *self, int ivl, int max_ivl, int timeout);
+
+//  How long the link may be down (or not come up) before the client goes to
+//  FAILED; 0 means never (default 10000 msecs). Any time.
+ZSTATE_EXPORT void
+    zstate_client_set_link_timeout (zstate_client_t *self, int timeout);
+
+//  How long destroy waits to deliver what is queued (default 5000 msecs);
+//  also the socket's ZMQ_LINGER. Any time.
+ZSTATE_EXPORT void
+    zstate_client_set_linger (zstate_client_t *self, int linger);
+
+//  Socket send high-water mark, in messages (default 1000). Before connect.
+ZSTATE_EXPORT int
+    zstate_client_set_sndhwm (zstate_client_t *self, int sndhwm);
+
+//  TCP keepalive: idle and interval in seconds, count of probes; idle 0
+//  switches keepalive off (the OS default). Before connect.
+ZSTATE_EXPORT int
+    zstate_client_set_tcp_keepalive (zstate_client_t *self, int idle, int interval, int count);
+
+//  Bind the connection to a network interface or VRF (ZMQ_BINDTODEVICE;
+//  needs CAP_NET_RAW). Before connect.
+ZSTATE_EXPORT int
+    zstate_client_set_interface (zstate_client_t *self, const char *interface);
+
+//  Reconnect interval and its maximum, msecs (zmq defaults 100 and 0). Before connect.
+ZSTATE_EXPORT int
+    zstate_client_set_reconnect (zstate_client_t *self, int ivl, int max_ivl);
+
+//  Log activity with zsys_debug.
+ZSTATE_EXPORT void
+    zstate_client_set_verbose (zstate_client_t *self, bool verbose);
+
+//  Self test of this class.
+ZSTATE_EXPORT void
+    zstate_client_test (bool verbose);
+//  @end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

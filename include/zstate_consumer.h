@@ -1,0 +1,121 @@
+/*  =========================================================================
+    zstate_consumer - a consumer table: queues what the server routes to
+    one (db, table) and hands it to the application in batches
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_CONSUMER_H_INCLUDED
+#define ZSTATE_CONSUMER_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  @interface
+//  The consumer table is an actor that receives whole wire messages for
+//  one (db, table) from a server and queues their operations. The
+//  application takes them with zstate_consumer_pops, in arrival order;
+//  it never sees part of a message that has not fully arrived. To know
+//  when to call pops, poll either zstate_consumer_socket (in a zloop or
+//  zpoller) or zstate_consumer_fd (poll, epoll, select): both are readable
+//  while operations are pending, and stay readable while more remain after
+//  a pops. The queue is bounded; when it is full the consumer stops taking
+//  messages and the server, then the clients, push back.
+//
+//  The consumer can also forward every message it receives, as it arrives,
+//  to another actor (the DB writer) over inproc: zstate_consumer_forward.
+//
+//  The object belongs to the application thread that calls pops.
+//
+//  Actor commands, each answered with one reply [command][status][reason]:
+//      FORWARD endpoint        "s"   forward messages to a PULL socket
+//                                    bound at endpoint; "" stops forwarding
+//      VERBOSE                       log activity with zsys_debug
+//      $TERM                         end the actor (answered by the shim)
+
+//  Counters, all since the consumer was created
+typedef struct {
+    uint64_t messages;          //  messages received
+    uint64_t ops;               //  operations received
+    uint64_t popped;            //  operations handed to the application
+    uint64_t forwarded;         //  messages forwarded to the writer
+    uint64_t stalls;            //  times the queue filled and reading paused
+    size_t queued_ops;          //  operations waiting for pops
+    size_t queued_bytes;        //  bytes of messages waiting
+} zstate_consumer_stats_t;
+
+//  Create a consumer table for (db, table) and register it with server.
+//  Returns NULL with errno EEXIST when another consumer holds that
+//  (db, table), EINVAL for a bad name; zstate_reason () says more.
+ZSTATE_EXPORT zstate_consumer_t *
+    zstate_consumer_new (zstate_server_t *server, const char *db, const char *table);
+
+//  Unregister and destroy the consumer table; nulls the pointer. Safe while
+//  messages are in flight and after the server was destroyed.
+ZSTATE_EXPORT void
+    zstate_consumer_destroy (zstate_consumer_t **self_p);
+
+//  Move up to max pending operations (0 means 128) into batch, which is
+//  reset first, in arrival order. Returns the number moved; never blocks.
+ZSTATE_EXPORT size_t
+    zstate_consumer_pops (zstate_consumer_t *self, zstate_batch_t *batch, size_t max);
+
+//  Return the number of operations waiting for pops.
+ZSTATE_EXPORT size_t
+    zstate_consumer_pending (zstate_consumer_t *self);
+
+//  Return a socket that is readable while operations are pending. Poll it;
+//  never read from it: pops does.
+ZSTATE_EXPORT zsock_t *
+    zstate_consumer_socket (zstate_consumer_t *self);
+
+//  Return a file descriptor that is readable while operations are pending,
+//  for poll/epoll/select loops. Never read from it: pops does.
+ZSTATE_EXPORT int
+    zstate_consumer_fd (zstate_consumer_t *self);
+
+//  Bound the queue to ops operations and bytes bytes (defaults 262,144 and
+//  64 MiB). A message is always taken whole, so the queue may pass the
+//  bound by one message.
+ZSTATE_EXPORT void
+    zstate_consumer_set_queue (zstate_consumer_t *self, size_t ops, size_t bytes);
+
+//  Forward every message received from now on to the PULL socket bound at
+//  endpoint (inproc), or stop forwarding when endpoint is NULL or "".
+//  Returns 0 or -1 with errno and zstate_reason ().
+ZSTATE_EXPORT int
+    zstate_consumer_forward (zstate_consumer_t *self, const char *endpoint);
+
+//  Fill *stats with the current counters.
+ZSTATE_EXPORT void
+    zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats);
+
+//  Return the db / table name.
+ZSTATE_EXPORT const char *
+    zstate_consumer_db (zstate_consumer_t *self);
+ZSTATE_EXPORT const char *
+    zstate_consumer_table (zstate_consumer_t *self);
+
+//  Return the consumer's actor, for commands.
+ZSTATE_EXPORT zactor_t *
+    zstate_consumer_actor (zstate_consumer_t *self);
+
+//  Log activity with zsys_debug.
+ZSTATE_EXPORT void
+    zstate_consumer_set_verbose (zstate_consumer_t *self, bool verbose);
+
+//  Self test of this class.
+ZSTATE_EXPORT void
+    zstate_consumer_test (bool verbose);
+//  @end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

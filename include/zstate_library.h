@@ -1,0 +1,88 @@
+/*  =========================================================================
+    zstate_library - version, export macros, limits and error codes
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_LIBRARY_H_INCLUDED
+#define ZSTATE_LIBRARY_H_INCLUDED
+
+#include <czmq.h>
+
+//  The stable CZMQ API only: Debian 12 ships 4.2.1 built without drafts
+#if CZMQ_VERSION < 40201
+#   error "zstate needs CZMQ/4.2.1 or later"
+#endif
+#if ZMQ_VERSION < 40300
+#   error "zstate needs libzmq/4.3.0 or later"
+#endif
+
+//  The one place the version is written (version.sh reads it)
+#define ZSTATE_VERSION_MAJOR 0
+#define ZSTATE_VERSION_MINOR 1
+#define ZSTATE_VERSION_PATCH 0
+
+#define ZSTATE_MAKE_VERSION(major, minor, patch) \
+    ((major) * 10000 + (minor) * 100 + (patch))
+#define ZSTATE_VERSION \
+    ZSTATE_MAKE_VERSION (ZSTATE_VERSION_MAJOR, ZSTATE_VERSION_MINOR, \
+                         ZSTATE_VERSION_PATCH)
+
+#if defined (__GNUC__) && (__GNUC__ >= 4)
+#   define ZSTATE_EXPORT __attribute__ ((visibility ("default")))
+#else
+#   define ZSTATE_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Opaque class structures
+typedef struct _zstate_batch_t zstate_batch_t;
+typedef struct _zstate_msg_t zstate_msg_t;
+typedef struct _zstate_client_t zstate_client_t;
+typedef struct _zstate_producer_t zstate_producer_t;
+typedef struct _zstate_server_t zstate_server_t;
+typedef struct _zstate_consumer_t zstate_consumer_t;
+
+//  Operation codes, as they travel on the wire (doc/protocol.md)
+#define ZSTATE_OP_SET   1       //  Replace the entry with the given fields
+#define ZSTATE_OP_HSET  2       //  Merge the given fields into the entry
+#define ZSTATE_OP_DEL   3       //  Delete the entry
+
+//  Limits the codec enforces on both sides of the wire
+#define ZSTATE_NAME_MAX     255             //  db and table names, bytes
+#define ZSTATE_KEY_MAX      65535           //  key, bytes
+#define ZSTATE_FIELD_MAX    65535           //  field name, bytes
+#define ZSTATE_FIELDS_MAX   65535           //  fields in one operation
+#define ZSTATE_MESSAGE_MAX  (16 * 1024 * 1024)  //  one wire message, bytes
+#define ZSTATE_OPS_MAX      (1024 * 1024)   //  operations in one message
+
+//  Failing calls return -1 (or NULL) and set errno to one of the standard
+//  codes below; zstate_reason () then gives a readable sentence for the
+//  last failure in the calling thread.
+//
+//  EINVAL      bad argument (NULL or empty key, bad name, odd field list)
+//  EMSGSIZE    one operation is larger than a wire message can carry
+//  ENOBUFS     the client's queue is full (bounded in ops and bytes)
+//  ENOTCONN    the link to the server is down, or retries ran out
+//  EEXIST      a consumer is already registered for that (db, table)
+//  ENOENT      no such consumer / table
+//  ETIMEDOUT   a flush or command did not complete in time
+//  EADDRINUSE, EADDRNOTAVAIL, EPROTONOSUPPORT ...  bind/connect failures
+
+//  Return a readable sentence that explains the last failed zstate call in
+//  this thread. Never NULL; "" when nothing has failed yet.
+ZSTATE_EXPORT const char *
+    zstate_reason (void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

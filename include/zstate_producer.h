@@ -1,0 +1,90 @@
+/*  =========================================================================
+    zstate_producer - a producer table: writes operations on one
+    (db, table) through a client agent
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_PRODUCER_H_INCLUDED
+#define ZSTATE_PRODUCER_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  @interface
+//  A producer table belongs to one thread; many producer tables, on many
+//  threads, can share one client. Every call validates its arguments and
+//  sends nothing when they are bad. A call's operations are accepted whole
+//  or refused whole; a batch too large for one wire message is split into
+//  several messages, in order. Calls return 0, or -1 with errno (EINVAL,
+//  EMSGSIZE, ENOBUFS, ENOTCONN) and zstate_reason ().
+
+//  Create a producer table for (db, table) on client, which must outlive it.
+//  Returns NULL with errno EINVAL if a name is NULL, empty or too long.
+ZSTATE_EXPORT zstate_producer_t *
+    zstate_producer_new (zstate_client_t *client, const char *db, const char *table);
+
+//  Destroy the producer table; nulls the pointer. What it sent stays queued
+//  in the client.
+ZSTATE_EXPORT void
+    zstate_producer_destroy (zstate_producer_t **self_p);
+
+//  SET key, replacing the entry, with fields as C strings: name, value,
+//  ..., NULL. With no fields, the entry becomes empty (still a SET).
+ZSTATE_EXPORT int
+    zstate_producer_set (zstate_producer_t *self, const char *key, ...);
+
+//  HSET key: merge the fields (name, value, ..., NULL) into the entry.
+ZSTATE_EXPORT int
+    zstate_producer_hset (zstate_producer_t *self, const char *key, ...);
+
+//  DEL key.
+ZSTATE_EXPORT int
+    zstate_producer_del (zstate_producer_t *self, const char *key);
+
+//  SET (op ZSTATE_OP_SET) or HSET (ZSTATE_OP_HSET) a binary key with
+//  field_count fields: names[i] of name_sizes[i] bytes with values[i] of
+//  value_sizes[i] bytes.
+ZSTATE_EXPORT int
+    zstate_producer_set_fields (zstate_producer_t *self, int op,
+                                const void *key, size_t key_size, size_t field_count,
+                                const void **names, const size_t *name_sizes,
+                                const void **values, const size_t *value_sizes);
+
+//  Batch SET: count keys; fields[i] is the NULL-terminated list name,
+//  value, ..., NULL for keys[i] (a NULL fields[i] means no fields). An odd
+//  list or a NULL key fails the whole batch with EINVAL.
+ZSTATE_EXPORT int
+    zstate_producer_batch_set (zstate_producer_t *self, size_t count,
+                               const char **keys, const char ***fields);
+
+//  Batch DEL of count keys.
+ZSTATE_EXPORT int
+    zstate_producer_batch_del (zstate_producer_t *self, size_t count, const char **keys);
+
+//  Send every operation in batch (mixed SET, HSET, DEL), in order. The
+//  batch is left as it was, for reuse or reset by the caller.
+ZSTATE_EXPORT int
+    zstate_producer_send (zstate_producer_t *self, zstate_batch_t *batch);
+
+//  Return the db / table name.
+ZSTATE_EXPORT const char *
+    zstate_producer_db (zstate_producer_t *self);
+ZSTATE_EXPORT const char *
+    zstate_producer_table (zstate_producer_t *self);
+
+//  Self test of this class.
+ZSTATE_EXPORT void
+    zstate_producer_test (bool verbose);
+//  @end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

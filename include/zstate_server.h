@@ -1,0 +1,98 @@
+/*  =========================================================================
+    zstate_server - the server dispatcher: receives wire messages and routes
+    each to the consumer table registered for its (db, table)
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_SERVER_H_INCLUDED
+#define ZSTATE_SERVER_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  @interface
+//  The server is an actor that owns a ROUTER socket bound to one or more
+//  endpoints. Every message is validated whole (zstate_msg_decode) before
+//  it is routed; a malformed message, or one for a (db, table) nobody
+//  registered, is counted by reason and dropped, and the server carries on.
+//  Messages pass to consumers over inproc without another copy. The server
+//  never reads faster than the consumers drain: when one consumer's queue
+//  is full the server stops reading until it has room, so the pressure
+//  travels back to the clients (and their callers, as ENOBUFS).
+//
+//  Register consumers (zstate_consumer_new) before or after binding: a
+//  server that has not bound yet receives nothing, so registering first and
+//  binding last loses nothing. The wrapper methods are safe from any thread.
+//
+//  Actor commands, each answered with one reply [command][status][reason]
+//  followed by the results shown, status 0 or an errno code:
+//      BIND endpoint           "s"   -> "sis" + "i" port (0 if not tcp)
+//      REGISTER db table ep    "sss" connect a consumer's inproc endpoint
+//      UNREGISTER db table ep  "sss" remove exactly that consumer
+//      STATS                         -> "sis" + "b" zstate_server_stats_t
+//      VERBOSE                       log activity with zsys_debug
+//      $TERM                         end the actor (answered by the shim)
+
+//  Counters, all since the server was created
+typedef struct {
+    uint64_t messages;          //  well-formed messages received
+    uint64_t ops;               //  operations in those
+    uint64_t bytes;             //  bytes in those
+    uint64_t routed;            //  messages handed to a consumer
+    uint64_t unroutable;        //  messages for an unregistered (db, table)
+    uint64_t malformed;         //  messages rejected, all reasons
+    uint64_t rejected [ZSTATE_WIRE_REASONS];   //  ... by ZSTATE_WIRE_* reason
+    uint64_t gaps;              //  sequence gaps seen (messages lost upstream)
+    uint64_t dropped;           //  messages dropped when a consumer left
+    uint64_t stalls;            //  times a full consumer paused reading
+    size_t consumers;           //  consumer tables registered now
+    size_t sessions;            //  client sessions tracked now
+} zstate_server_stats_t;
+
+//  Create a server; it binds nothing until zstate_server_bind.
+ZSTATE_EXPORT zstate_server_t *
+    zstate_server_new (void);
+
+//  Destroy the server; nulls the pointer. Consumers still registered are
+//  detached and may be destroyed later.
+ZSTATE_EXPORT void
+    zstate_server_destroy (zstate_server_t **self_p);
+
+//  Bind to an endpoint; may be called several times. Returns the port for
+//  tcp endpoints (useful with "tcp://127.0.0.1:*"), 0 for others, or -1
+//  with errno (EADDRINUSE, EINVAL, ...) and zstate_reason () on failure.
+ZSTATE_EXPORT int
+    zstate_server_bind (zstate_server_t *self, const char *endpoint);
+
+//  Fill *stats with the current counters. Returns 0 or -1.
+ZSTATE_EXPORT int
+    zstate_server_stats (zstate_server_t *self, zstate_server_stats_t *stats);
+
+//  Socket receive high-water mark, in messages (default 1000). Before bind.
+ZSTATE_EXPORT int
+    zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm);
+
+//  Log activity with zsys_debug.
+ZSTATE_EXPORT void
+    zstate_server_set_verbose (zstate_server_t *self, bool verbose);
+
+//  Return the server's actor, for commands and for embedding in a zloop.
+ZSTATE_EXPORT zactor_t *
+    zstate_server_actor (zstate_server_t *self);
+
+//  Self test of this class.
+ZSTATE_EXPORT void
+    zstate_server_test (bool verbose);
+//  @end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,124 @@
+/*  =========================================================================
+    zstate_selftest - runs the selftest of every class
+
+    Usage: zstate_selftest [-v] [-l] [-n] [-t NAME]...
+        -v       verbose
+        -l       list the tests
+        -n       list the tests and run none
+        -t NAME  run only this test (repeatable); also ZSTATE_SELFTEST="a b"
+
+    The last line is "selftest: N passed, M failed"; a failed assertion
+    aborts the run with a non-zero exit.
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+
+typedef struct {
+    const char *name;
+    void (*test) (bool verbose);
+} test_item_t;
+
+//  In dependency order: each class is tested after those it builds on
+static test_item_t
+all_tests [] = {
+    { "zstate_batch", zstate_batch_test },
+    { "zstate_msg", zstate_msg_test },
+    { "zstate_server", zstate_server_test },
+    { "zstate_consumer", zstate_consumer_test },
+    { "zstate_client", zstate_client_test },
+    { "zstate_producer", zstate_producer_test },
+    { NULL, NULL }
+};
+
+static test_item_t *
+s_test_find (const char *name)
+{
+    for (test_item_t *item = all_tests; item->name; item++)
+        if (streq (item->name, name) || streq (item->name + strlen ("zstate_"), name))
+            return item;
+    return NULL;
+}
+
+int
+main (int argc, char *argv [])
+{
+    bool verbose = false;
+    bool run = true;
+    zlistx_t *chosen = zlistx_new ();
+    for (int argn = 1; argn < argc; argn++) {
+        const char *arg = argv [argn];
+        if (streq (arg, "-v"))
+            verbose = true;
+        else
+        if (streq (arg, "-l") || streq (arg, "-n")) {
+            for (test_item_t *item = all_tests; item->name; item++)
+                printf ("%s\n", item->name);
+            if (streq (arg, "-n"))
+                run = false;
+        }
+        else
+        if (streq (arg, "-t") && argn + 1 < argc) {
+            test_item_t *item = s_test_find (argv [++argn]);
+            if (!item) {
+                fprintf (stderr, "selftest: no test named '%s'\n", argv [argn]);
+                zlistx_destroy (&chosen);
+                return 2;
+            }
+            zlistx_add_end (chosen, item);
+        }
+        else {
+            fprintf (stderr, "usage: %s [-v] [-l] [-n] [-t NAME]...\n", argv [0]);
+            zlistx_destroy (&chosen);
+            return 2;
+        }
+    }
+    //  make check ZSTATE_SELFTEST="msg batch" runs a subset
+    const char *env = getenv ("ZSTATE_SELFTEST");
+    if (env && *env && zlistx_size (chosen) == 0) {
+        char *names = strdup (env);
+        for (char *name = strtok (names, " ,"); name; name = strtok (NULL, " ,")) {
+            test_item_t *item = s_test_find (name);
+            if (!item) {
+                fprintf (stderr, "selftest: no test named '%s'\n", name);
+                free (names);
+                zlistx_destroy (&chosen);
+                return 2;
+            }
+            zlistx_add_end (chosen, item);
+        }
+        free (names);
+    }
+    if (!run) {
+        zlistx_destroy (&chosen);
+        return 0;
+    }
+#ifdef NDEBUG
+    printf ("selftest: warning: built with NDEBUG; zstate keeps asserts on anyway\n");
+#endif
+    if (zlistx_size (chosen) == 0)
+        for (test_item_t *item = all_tests; item->name; item++)
+            zlistx_add_end (chosen, item);
+
+    printf ("Running zstate selftests...\n");
+    int passed = 0;
+    test_item_t *item = (test_item_t *) zlistx_first (chosen);
+    while (item) {
+        int64_t started = zclock_usecs ();
+        item->test (verbose);
+        passed++;
+        if (verbose)
+            printf ("   (%s took %.3f s)\n", item->name,
+                    (zclock_usecs () - started) / 1e6);
+        item = (test_item_t *) zlistx_next (chosen);
+    }
+    zlistx_destroy (&chosen);
+    //  A failed test asserts and never gets here
+    printf ("selftest: %d passed, 0 failed\n", passed);
+    return 0;
+}

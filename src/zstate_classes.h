@@ -1,0 +1,103 @@
+/*  =========================================================================
+    zstate_classes - private header: what the classes share, not exported
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_CLASSES_H_INCLUDED
+#define ZSTATE_CLASSES_H_INCLUDED
+
+#include "platform.h"
+#include "zstate.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+
+//  Asserts check programming errors and internal invariants; they stay on
+//  in every build, as in CZMQ.
+#ifdef NDEBUG
+#   undef NDEBUG
+#   include <assert.h>
+#   define NDEBUG
+#else
+#   include <assert.h>
+#endif
+
+//  Fixed-width integers in network byte order, read and written in place.
+//  Callers check bounds first.
+static inline void
+zstate_put_u32 (byte *dest, uint32_t value)
+{
+    dest [0] = (byte) (value >> 24);
+    dest [1] = (byte) (value >> 16);
+    dest [2] = (byte) (value >> 8);
+    dest [3] = (byte) value;
+}
+
+static inline uint32_t
+zstate_get_u32 (const byte *source)
+{
+    return ((uint32_t) source [0] << 24) | ((uint32_t) source [1] << 16)
+         | ((uint32_t) source [2] << 8) | (uint32_t) source [3];
+}
+
+static inline void
+zstate_put_u64 (byte *dest, uint64_t value)
+{
+    zstate_put_u32 (dest, (uint32_t) (value >> 32));
+    zstate_put_u32 (dest + 4, (uint32_t) value);
+}
+
+static inline uint64_t
+zstate_get_u64 (const byte *source)
+{
+    return ((uint64_t) zstate_get_u32 (source) << 32) | zstate_get_u32 (source + 4);
+}
+
+//  Record why the current call fails: sets errno to error and the thread's
+//  zstate_reason () text. Returns -1, so callers can "return zstate_fail".
+int
+    zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
+
+//  Actor side of the command protocol: send the one reply a command gets,
+//  [command][status][reason]; more frames may follow when more is true.
+int
+    zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
+                  bool more);
+
+//  Wrapper side: receive the reply to command from sock. Returns 0 when the
+//  status is 0, else -1 with errno and zstate_reason () set from the reply
+//  (or EINTR when the actor is gone). Frames after the reason are returned
+//  in *rest_p when rest_p is not NULL (the caller destroys it).
+int
+    zstate_request_wait (zsock_t *sock, const char *command, zmsg_t **rest_p);
+
+//  A server's control link, shared by the server wrapper and its consumers
+//  so that either may be destroyed first: the link outlives both, and
+//  serialises their commands to the server actor.
+typedef struct _zstate_server_link_t zstate_server_link_t;
+
+//  Take a reference to the server's link.
+zstate_server_link_t *
+    zstate_server_link (zstate_server_t *server);
+
+//  Drop a reference; nulls the pointer.
+void
+    zstate_server_link_release (zstate_server_link_t **link_p);
+
+//  Register / unregister the consumer bound at endpoint for (db, table).
+//  Return 0, or -1 with errno and zstate_reason (); ENOENT once the server
+//  is gone.
+int
+    zstate_server_link_register (zstate_server_link_t *link,
+                                 const char *db, const char *table, const char *endpoint);
+int
+    zstate_server_link_unregister (zstate_server_link_t *link,
+                                   const char *db, const char *table, const char *endpoint);
+
+#endif

@@ -1,0 +1,76 @@
+/*  =========================================================================
+    zstate_util - the failure reason and the command reply helpers
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+
+//  The reason text is per thread, like errno, so shared objects (the client)
+//  can report failures to each calling thread without a race.
+static __thread char s_reason [256];
+
+const char *
+zstate_reason (void)
+{
+    return s_reason;
+}
+
+int
+zstate_fail (int error, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (s_reason, sizeof (s_reason), format, args);
+    va_end (args);
+    errno = error;
+    return -1;
+}
+
+int
+zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
+              bool more)
+{
+    char status_text [16];
+    snprintf (status_text, sizeof (status_text), "%d", status);
+    if (zstr_sendm (pipe, command)
+    ||  zstr_sendm (pipe, status_text))
+        return -1;
+    return more? zstr_sendm (pipe, reason? reason: ""):
+                 zstr_send (pipe, reason? reason: "");
+}
+
+int
+zstate_request_wait (zsock_t *sock, const char *command, zmsg_t **rest_p)
+{
+    zmsg_t *reply = zmsg_recv (sock);
+    if (!reply)
+        return zstate_fail (EINTR, "%s: interrupted", command);
+    if (zmsg_signal (reply) >= 0) {
+        //  The actor's final signal: it ended before it could reply
+        zmsg_destroy (&reply);
+        return zstate_fail (EINTR, "%s: the actor has ended", command);
+    }
+    char *name = zmsg_popstr (reply);
+    char *status_text = zmsg_popstr (reply);
+    char *reason = zmsg_popstr (reply);
+    //  Replies come in order; a mismatch is a broken actor, not bad input
+    assert (name && streq (name, command));
+    assert (status_text);
+    int status = atoi (status_text);
+    int rc = 0;
+    if (status)
+        rc = zstate_fail (status, "%s", reason? reason: "");
+    free (name);
+    free (status_text);
+    free (reason);
+    if (rest_p)
+        *rest_p = reply;
+    else
+        zmsg_destroy (&reply);
+    return rc;
+}
