@@ -33,16 +33,21 @@ extern "C" {
 //  Configure with the zstate_client_set_* methods, then connect. Setters
 //  marked (before connect) fail with EBUSY afterwards.
 //
+//  Operations sent before connect are queued, and go out once connected.
+//
 //  Events, on zstate_client_events (), each a message [type][endpoint][detail]:
 //      STATE       [state name]     CONNECTED, DISCONNECTED, FAILED, ...
 //      ERROR       [reason]         e.g. "retries exhausted after 10000 ms"
 //  Events are sent without blocking; when the application does not read
-//  them they are dropped and counted (events_dropped).
+//  them they are dropped and counted (events_dropped). A failure sends
+//  STATE FAILED, then ERROR with the reason; zstate_client_state () gives
+//  the new state by the time its event can be read.
 //
 //  Actor commands (zactor_sock (zstate_client_actor (c))), each answered
 //  with one reply [command][status][reason], status 0 or an errno code:
-//      CONNECT endpoint        "s"   connect the DEALER socket
-//      VERBOSE                       log activity with zsys_debug
+//      CONNECT endpoint        "s"   connect the DEALER socket; EISCONN when
+//                                    connected already, else zmq_connect's errno
+//      VERBOSE [flag]          "s"   log activity with zsys_debug; "0" stops it
 //      $TERM                         end the actor (answered by the shim)
 
 //  Client states
@@ -94,7 +99,8 @@ ZSTATE_EXPORT int
                         zstate_batch_t *batch);
 
 //  Wait until every operation accepted so far is handed to the socket, or
-//  timeout msecs pass. Returns 0, or -1 with errno ETIMEDOUT.
+//  timeout msecs pass (a negative timeout waits without limit). Returns 0,
+//  or -1 with errno ETIMEDOUT.
 ZSTATE_EXPORT int
     zstate_client_flush (zstate_client_t *self, int timeout);
 
@@ -124,23 +130,26 @@ ZSTATE_EXPORT void
     zstate_client_set_queue (zstate_client_t *self, size_t ops, size_t bytes);
 
 //  Bound adaptive batching: at most ops operations and bytes bytes in one
-//  wire message (defaults 1024 and 256 KiB). Any time.
+//  wire message (defaults 1024 and 256 KiB), clamped to ZSTATE_OPS_MAX and
+//  ZSTATE_MESSAGE_MAX; an operation larger than bytes travels alone. Any time.
 ZSTATE_EXPORT void
     zstate_client_set_batch (zstate_client_t *self, size_t ops, size_t bytes);
 
-//  Retry policy for a full socket: first retry after ivl msecs, doubling to
-//  max_ivl; FAILED when nothing went out for timeout msecs (defaults 1, 100,
-//  10000). Any time.
+//  Retry policy for a full socket: first retry after ivl msecs (at least
+//  1), doubling to max_ivl; FAILED when nothing went out for timeout msecs
+//  (defaults 1, 100, 10000). Any time.
 ZSTATE_EXPORT void
     zstate_client_set_retry (zstate_client_t *self, int ivl, int max_ivl, int timeout);
 
 //  How long the link may be down (or not come up) before the client goes to
-//  FAILED; 0 means never (default 10000 msecs). Any time.
+//  FAILED; 0 means never (default 10000 msecs). Any time; it applies from
+//  the next time the link goes down.
 ZSTATE_EXPORT void
     zstate_client_set_link_timeout (zstate_client_t *self, int timeout);
 
 //  How long destroy waits to deliver what is queued (default 5000 msecs);
-//  also the socket's ZMQ_LINGER. Any time.
+//  also the socket's ZMQ_LINGER. Any time. A client that never connected
+//  does not wait.
 ZSTATE_EXPORT void
     zstate_client_set_linger (zstate_client_t *self, int linger);
 

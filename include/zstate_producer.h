@@ -57,18 +57,21 @@ ZSTATE_EXPORT int
                                 const void **values, const size_t *value_sizes);
 
 //  Batch SET: count keys; fields[i] is the NULL-terminated list name,
-//  value, ..., NULL for keys[i] (a NULL fields[i] means no fields). An odd
-//  list or a NULL key fails the whole batch with EINVAL.
+//  value, ..., NULL for keys[i] (a NULL fields[i] means no fields; a NULL
+//  fields means none for any key). An odd list, a NULL or empty key, or a
+//  count of 0 fails the whole batch with EINVAL.
 ZSTATE_EXPORT int
     zstate_producer_batch_set (zstate_producer_t *self, size_t count,
                                const char **keys, const char ***fields);
 
-//  Batch DEL of count keys.
+//  Batch DEL of count keys. A NULL or empty key, or a count of 0, fails
+//  the whole batch with EINVAL.
 ZSTATE_EXPORT int
     zstate_producer_batch_del (zstate_producer_t *self, size_t count, const char **keys);
 
 //  Send every operation in batch (mixed SET, HSET, DEL), in order. The
-//  batch is left as it was, for reuse or reset by the caller.
+//  batch is left as it was, for reuse or reset by the caller. A NULL or
+//  empty batch fails with EINVAL.
 ZSTATE_EXPORT int
     zstate_producer_send (zstate_producer_t *self, zstate_batch_t *batch);
 

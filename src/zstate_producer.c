@@ -1,9 +1,515 @@
-/*  zstate_producer - placeholder while the class is written */
+/*  =========================================================================
+    zstate_producer - a producer table: writes operations on one
+    (db, table) through a client agent
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    A producer table is a thin, single-threaded front for a shared client:
+    it checks its arguments, encodes them into a scratch batch it keeps
+    for reuse, and hands the batch to zstate_client_send, which copies it
+    into the client's queue. Nothing reaches the client unless every
+    argument of the call was good.
+@discuss
+    The scratch batch keeps its memory across calls, so single-op calls in
+    a loop allocate nothing in steady state.
+@end
+*/
+
 #include "zstate_classes.h"
+
+//  Structure of our class
+
+struct _zstate_producer_t {
+    zstate_client_t *client;    //  Client we send through, not ours
+    char *db;                   //  db name
+    char *table;                //  table name
+    zstate_batch_t *scratch;    //  Built by the single-op and list calls
+};
+
+
+//  --------------------------------------------------------------------------
+//  Create a producer table for (db, table) on client. Returns NULL with
+//  errno EINVAL if a name is NULL, empty or too long.
+
+zstate_producer_t *
+zstate_producer_new (zstate_client_t *client, const char *db, const char *table)
+{
+    assert (client);
+    if (!zstate_msg_name_valid (db)) {
+        zstate_fail (EINVAL, "db name must be 1 to %d bytes", ZSTATE_NAME_MAX);
+        return NULL;
+    }
+    if (!zstate_msg_name_valid (table)) {
+        zstate_fail (EINVAL, "table name must be 1 to %d bytes", ZSTATE_NAME_MAX);
+        return NULL;
+    }
+    zstate_producer_t *self = (zstate_producer_t *) zmalloc (sizeof (zstate_producer_t));
+    assert (self);
+    self->client = client;
+    self->db = strdup (db);
+    assert (self->db);
+    self->table = strdup (table);
+    assert (self->table);
+    self->scratch = zstate_batch_new ();
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Destroy the producer table; nulls the pointer.
+
+void
+zstate_producer_destroy (zstate_producer_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_producer_t *self = *self_p;
+        zstate_batch_destroy (&self->scratch);
+        free (self->db);
+        free (self->table);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send the scratch batch, built by the caller
+
+static int
+s_send_scratch (zstate_producer_t *self)
+{
+    return zstate_client_send (self->client, self->db, self->table, self->scratch);
+}
+
+//  SET or HSET with a va_list of C strings: the batch checks the key and
+//  the list, and leaves itself empty when they are bad
+static int
+s_vsend (zstate_producer_t *self, int op, const char *key, va_list args)
+{
+    zstate_batch_reset (self->scratch);
+    if (zstate_batch_vappend (self->scratch, op, key, args))
+        return -1;
+    return s_send_scratch (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  SET key with fields as C strings: name, value, ..., NULL.
+
+int
+zstate_producer_set (zstate_producer_t *self, const char *key, ...)
+{
+    assert (self);
+    va_list args;
+    va_start (args, key);
+    int rc = s_vsend (self, ZSTATE_OP_SET, key, args);
+    va_end (args);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  HSET key: merge the fields (name, value, ..., NULL) into the entry.
+
+int
+zstate_producer_hset (zstate_producer_t *self, const char *key, ...)
+{
+    assert (self);
+    va_list args;
+    va_start (args, key);
+    int rc = s_vsend (self, ZSTATE_OP_HSET, key, args);
+    va_end (args);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  DEL key.
+
+int
+zstate_producer_del (zstate_producer_t *self, const char *key)
+{
+    assert (self);
+    zstate_batch_reset (self->scratch);
+    if (zstate_batch_del (self->scratch, key))
+        return -1;
+    return s_send_scratch (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  SET or HSET a binary key with field_count binary fields.
+
+int
+zstate_producer_set_fields (zstate_producer_t *self, int op,
+                            const void *key, size_t key_size, size_t field_count,
+                            const void **names, const size_t *name_sizes,
+                            const void **values, const size_t *value_sizes)
+{
+    assert (self);
+    if (op != ZSTATE_OP_SET && op != ZSTATE_OP_HSET)
+        return zstate_fail (EINVAL, "set_fields: op must be SET or HSET, not %d", op);
+    if (field_count && (!names || !name_sizes || !values || !value_sizes))
+        return zstate_fail (EINVAL, "set_fields: %zu fields but a NULL array", field_count);
+    zstate_batch_reset (self->scratch);
+    if (zstate_batch_append (self->scratch, op, key, key_size))
+        return -1;
+    for (size_t field = 0; field < field_count; field++)
+        if (zstate_batch_field (self->scratch, names [field], name_sizes [field],
+                                values [field], value_sizes [field]))
+            return -1;
+    return s_send_scratch (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Batch SET: count keys; fields[i] is the NULL-terminated list name,
+//  value, ..., NULL for keys[i], or NULL for no fields.
+
+int
+zstate_producer_batch_set (zstate_producer_t *self, size_t count,
+                           const char **keys, const char ***fields)
+{
+    assert (self);
+    if (count == 0 || !keys)
+        return zstate_fail (EINVAL, "batch_set: no keys");
+    zstate_batch_reset (self->scratch);
+    for (size_t index = 0; index < count; index++) {
+        const char *key = keys [index];
+        if (!key)
+            return zstate_fail (EINVAL, "batch_set: key %zu is NULL", index);
+        if (zstate_batch_append (self->scratch, ZSTATE_OP_SET, key, strlen (key)))
+            return -1;
+        const char **list = fields? fields [index]: NULL;
+        for (size_t item = 0; list && list [item]; item += 2) {
+            const char *name = list [item];
+            const char *value = list [item + 1];
+            if (!value)
+                return zstate_fail (EINVAL, "batch_set: field '%s' of key '%s' has no "
+                                    "value (odd list)", name, key);
+            if (zstate_batch_field (self->scratch, name, strlen (name),
+                                    value, strlen (value)))
+                return -1;
+        }
+    }
+    return s_send_scratch (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Batch DEL of count keys.
+
+int
+zstate_producer_batch_del (zstate_producer_t *self, size_t count, const char **keys)
+{
+    assert (self);
+    if (count == 0 || !keys)
+        return zstate_fail (EINVAL, "batch_del: no keys");
+    zstate_batch_reset (self->scratch);
+    for (size_t index = 0; index < count; index++) {
+        if (!keys [index])
+            return zstate_fail (EINVAL, "batch_del: key %zu is NULL", index);
+        if (zstate_batch_del (self->scratch, keys [index]))
+            return -1;
+    }
+    return s_send_scratch (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send every operation in batch, in order; the batch is left as it was.
+
+int
+zstate_producer_send (zstate_producer_t *self, zstate_batch_t *batch)
+{
+    assert (self);
+    return zstate_client_send (self->client, self->db, self->table, batch);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Return the db / table name.
+
+const char *
+zstate_producer_db (zstate_producer_t *self)
+{
+    assert (self);
+    return self->db;
+}
+
+const char *
+zstate_producer_table (zstate_producer_t *self)
+{
+    assert (self);
+    return self->table;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest helpers
+
+//  Receive one message from a raw ROUTER into batch (appending), checking
+//  the envelope. Returns false when nothing came in timeout.
+static bool
+s_test_recv (zsock_t *router, zstate_msg_t *decoder, zstate_batch_t *batch,
+             uint64_t *sequence_p, int timeout)
+{
+    zsock_set_rcvtimeo (router, timeout);
+    zmsg_t *msg = zmsg_recv (router);
+    if (!msg)
+        return false;
+    assert (zmsg_size (msg) == 2);
+    zframe_t *payload = zmsg_last (msg);
+    int rc = zstate_msg_decode (decoder, zframe_data (payload), zframe_size (payload));
+    assert (rc == ZSTATE_WIRE_OK);
+    assert (streq (zstate_msg_db (decoder), "db"));
+    assert (streq (zstate_msg_table (decoder), "table"));
+    assert (zstate_msg_sequence (decoder) == *sequence_p + 1);
+    (*sequence_p)++;
+    size_t size;
+    const byte *ops = zstate_msg_ops (decoder, &size);
+    rc = zstate_batch_load (batch, ops, size, zstate_msg_op_count (decoder), NULL);
+    assert (rc == ZSTATE_WIRE_OK);
+    zmsg_destroy (&msg);
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test of this class
 
 void
 zstate_producer_test (bool verbose)
 {
     printf (" * zstate_producer: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  A raw ROUTER plays the server; the client reaches it over inproc
+    zsock_t *router = zsock_new_router ("inproc://zstate-producer-test");
+    assert (router);
+    zstate_msg_t *decoder = zstate_msg_new ();
+    zstate_batch_t *received = zstate_batch_new ();
+    uint64_t sequence = 0;
+
+    zstate_client_t *client = zstate_client_new ();
+    assert (client);
+    int rc = zstate_client_connect (client, "inproc://zstate-producer-test");
+    assert (rc == 0);
+
+    //  Names are checked
+    char long_name [ZSTATE_NAME_MAX + 2];
+    memset (long_name, 'n', sizeof (long_name) - 1);
+    long_name [sizeof (long_name) - 1] = 0;
+    errno = 0;
+    assert (zstate_producer_new (client, NULL, "table") == NULL && errno == EINVAL);
+    assert (zstate_producer_new (client, "db", "") == NULL && errno == EINVAL);
+    assert (zstate_producer_new (client, long_name, "table") == NULL && errno == EINVAL);
+    assert (*zstate_reason ());
+
+    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    assert (producer);
+    assert (streq (zstate_producer_db (producer), "db"));
+    assert (streq (zstate_producer_table (producer), "table"));
+
+    //  Each call becomes one message with the right operation
+    rc = zstate_producer_set (producer, "key1", "name", "value", "other", "x", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_set (producer, "empty", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_hset (producer, "key1", "name", "changed", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_del (producer, "key1");
+    assert (rc == 0);
+    zstate_batch_reset (received);
+    while (zstate_batch_size (received) < 4)
+        assert (s_test_recv (router, decoder, received, &sequence, 5000));
+    assert (zstate_batch_size (received) == 4);
+    assert (zstate_batch_op (received, 0) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_key (received, 0, NULL), "key1"));
+    assert (zstate_batch_field_count (received, 0) == 2);
+    assert (streq (zstate_batch_get (received, 0, "name"), "value"));
+    assert (streq (zstate_batch_get (received, 0, "other"), "x"));
+    //  A SET with no fields stays a SET
+    assert (zstate_batch_op (received, 1) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_key (received, 1, NULL), "empty"));
+    assert (zstate_batch_field_count (received, 1) == 0);
+    assert (zstate_batch_op (received, 2) == ZSTATE_OP_HSET);
+    assert (streq (zstate_batch_get (received, 2, "name"), "changed"));
+    assert (zstate_batch_op (received, 3) == ZSTATE_OP_DEL);
+    assert (streq (zstate_batch_key (received, 3, NULL), "key1"));
+
+    //  Binary keys, names and values, NUL bytes included
+    const byte key [] = { 'k', 0, 'y' };
+    const byte name [] = { 0, 'n', 0 };
+    const byte value [] = { 'v', 0, 0, 'w' };
+    const void *names [] = { name, "" };
+    const size_t name_sizes [] = { sizeof (name), 0 };
+    const void *values [] = { value, NULL };
+    const size_t value_sizes [] = { sizeof (value), 0 };
+    rc = zstate_producer_set_fields (producer, ZSTATE_OP_HSET, key, sizeof (key), 2,
+                                     names, name_sizes, values, value_sizes);
+    assert (rc == 0);
+    rc = zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 0,
+                                     NULL, NULL, NULL, NULL);
+    assert (rc == 0);
+    zstate_batch_reset (received);
+    while (zstate_batch_size (received) < 2)
+        assert (s_test_recv (router, decoder, received, &sequence, 5000));
+    size_t size;
+    assert (zstate_batch_op (received, 0) == ZSTATE_OP_HSET);
+    const char *got = zstate_batch_key (received, 0, &size);
+    assert (size == sizeof (key) && memcmp (got, key, size) == 0);
+    assert (zstate_batch_field_count (received, 0) == 2);
+    got = zstate_batch_name (received, 0, 0, &size);
+    assert (size == sizeof (name) && memcmp (got, name, size) == 0);
+    got = zstate_batch_value (received, 0, 0, &size);
+    assert (size == sizeof (value) && memcmp (got, value, size) == 0);
+    got = zstate_batch_name (received, 0, 1, &size);
+    assert (size == 0 && *got == 0);
+    got = zstate_batch_value (received, 0, 1, &size);
+    assert (size == 0 && *got == 0);
+    assert (zstate_batch_op (received, 1) == ZSTATE_OP_SET);
+    assert (zstate_batch_field_count (received, 1) == 0);
+
+    //  Lists of keys
+    const char *keys [] = { "a", "b", "c" };
+    const char *fields_a [] = { "f1", "1", "f2", "2", NULL };
+    const char *fields_c [] = { "f3", "3", NULL };
+    const char **fields [] = { fields_a, NULL, fields_c };
+    rc = zstate_producer_batch_set (producer, 3, keys, fields);
+    assert (rc == 0);
+    rc = zstate_producer_batch_set (producer, 2, keys, NULL);
+    assert (rc == 0);
+    rc = zstate_producer_batch_del (producer, 3, keys);
+    assert (rc == 0);
+    zstate_batch_reset (received);
+    while (zstate_batch_size (received) < 8)
+        assert (s_test_recv (router, decoder, received, &sequence, 5000));
+    assert (zstate_batch_size (received) == 8);
+    assert (zstate_batch_op (received, 0) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_get (received, 0, "f2"), "2"));
+    assert (zstate_batch_field_count (received, 1) == 0);
+    assert (streq (zstate_batch_get (received, 2, "f3"), "3"));
+    assert (zstate_batch_op (received, 3) == ZSTATE_OP_SET);
+    assert (zstate_batch_field_count (received, 4) == 0);
+    for (size_t index = 5; index < 8; index++) {
+        assert (zstate_batch_op (received, index) == ZSTATE_OP_DEL);
+        assert (streq (zstate_batch_key (received, index, NULL), keys [index - 5]));
+    }
+
+    //  A mixed batch, sent as it is and left as it was
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_set (batch, "m1", "x", "1", NULL);
+    zstate_batch_hset (batch, "m2", "y", "2", NULL);
+    zstate_batch_del (batch, "m3");
+    zstate_batch_t *copy = zstate_batch_dup (batch);
+    rc = zstate_producer_send (producer, batch);
+    assert (rc == 0);
+    assert (zstate_batch_eq (batch, copy));
+    zstate_batch_reset (received);
+    while (zstate_batch_size (received) < 3)
+        assert (s_test_recv (router, decoder, received, &sequence, 5000));
+    assert (zstate_batch_eq (received, batch));
+    zstate_batch_destroy (&copy);
+
+    //  Bad arguments fail with EINVAL and send nothing
+    assert (zstate_producer_set (producer, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set (producer, "", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set (producer, "k", "odd", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_hset (producer, NULL, "a", "b", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_hset (producer, "k", "a", "b", "odd", NULL) == -1
+            && errno == EINVAL);
+    assert (zstate_producer_del (producer, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_del (producer, "") == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (producer, ZSTATE_OP_DEL, key, sizeof (key), 0,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, NULL, 0, 0,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 1,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    const void *null_names [] = { NULL };
+    const size_t one_size [] = { 1 };
+    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 1,
+                                        null_names, one_size, values, value_sizes) == -1
+            && errno == EINVAL);
+    const char *bad_keys [] = { "a", NULL, "c" };
+    assert (zstate_producer_batch_set (producer, 3, bad_keys, NULL) == -1 && errno == EINVAL);
+    const char *empty_keys [] = { "a", "" };
+    assert (zstate_producer_batch_set (producer, 2, empty_keys, NULL) == -1
+            && errno == EINVAL);
+    const char *odd_fields [] = { "f1", "1", "f2", NULL };
+    const char **bad_fields [] = { fields_a, odd_fields, NULL };
+    assert (zstate_producer_batch_set (producer, 3, keys, bad_fields) == -1
+            && errno == EINVAL);
+    assert (strstr (zstate_reason (), "odd"));
+    assert (zstate_producer_batch_set (producer, 0, keys, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_batch_del (producer, 3, bad_keys) == -1 && errno == EINVAL);
+    assert (zstate_producer_batch_del (producer, 0, keys) == -1 && errno == EINVAL);
+    assert (zstate_producer_send (producer, NULL) == -1 && errno == EINVAL);
+    zstate_batch_reset (batch);
+    assert (zstate_producer_send (producer, batch) == -1 && errno == EINVAL);
+    //  ... the next thing on the wire is the marker after them
+    rc = zstate_producer_del (producer, "marker");
+    assert (rc == 0);
+    zstate_batch_reset (received);
+    assert (s_test_recv (router, decoder, received, &sequence, 5000));
+    assert (zstate_batch_size (received) == 1);
+    assert (streq (zstate_batch_key (received, 0, NULL), "marker"));
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_accepted == 4 + 2 + 8 + 3 + 1);
+
+    //  A batch larger than one wire message goes in several, in order
+    zstate_client_set_batch (client, ZSTATE_OPS_MAX, ZSTATE_MESSAGE_MAX);
+    size_t value_size = 512 * 1024;
+    size_t count = ZSTATE_MESSAGE_MAX / value_size + 8;
+    char *large = (char *) malloc (value_size);
+    assert (large);
+    zstate_batch_reset (batch);
+    for (size_t index = 0; index < count; index++) {
+        char large_key [32];
+        snprintf (large_key, sizeof (large_key), "large-%zu", index);
+        memset (large, 'a' + (int) (index % 26), value_size);
+        rc = zstate_batch_append (batch, ZSTATE_OP_SET, large_key, strlen (large_key));
+        assert (rc == 0);
+        rc = zstate_batch_field (batch, "v", 1, large, value_size);
+        assert (rc == 0);
+    }
+    assert (zstate_batch_bytes (batch) > ZSTATE_MESSAGE_MAX);
+    rc = zstate_producer_send (producer, batch);
+    assert (rc == 0);
+    zstate_batch_reset (received);
+    size_t messages = 0;
+    while (zstate_batch_size (received) < count) {
+        assert (s_test_recv (router, decoder, received, &sequence, 5000));
+        messages++;
+    }
+    assert (messages >= 2);
+    assert (zstate_batch_size (received) == count);
+    assert (zstate_batch_eq (received, batch));
+    if (verbose)
+        zsys_info ("zstate_producer test: %zu ops, %zu bytes in %zu messages",
+                   count, zstate_batch_bytes (batch), messages);
+    free (large);
+
+    zstate_batch_destroy (&batch);
+    zstate_producer_destroy (&producer);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    zstate_batch_destroy (&received);
+    zstate_msg_destroy (&decoder);
+    zsock_destroy (&router);
+    //  @end
+
     printf ("OK\n");
 }
