@@ -33,9 +33,11 @@ extern "C" {
 //  The object belongs to the application thread that calls pops.
 //
 //  Actor commands, each answered with one reply [command][status][reason]:
+//      BIND endpoint           "s"   bind the PULL socket the server sends
+//                                    to (zstate_consumer_new does this)
 //      FORWARD endpoint        "s"   forward messages to a PULL socket
 //                                    bound at endpoint; "" stops forwarding
-//      VERBOSE                       log activity with zsys_debug
+//      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
 //      $TERM                         end the actor (answered by the shim)
 
 //  Counters, all since the consumer was created

@@ -36,7 +36,8 @@ extern "C" {
 //      REGISTER db table ep    "sss" connect a consumer's inproc endpoint
 //      UNREGISTER db table ep  "sss" remove exactly that consumer
 //      STATS                         -> "sis" + "b" zstate_server_stats_t
-//      VERBOSE                       log activity with zsys_debug
+//      SET RCVHWM count        "i"   ROUTER receive high-water mark (before BIND)
+//      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
 //      $TERM                         end the actor (answered by the shim)
 
 //  Counters, all since the server was created
