@@ -18,5 +18,6 @@
 #include "zstate_producer.h"
 #include "zstate_server.h"
 #include "zstate_consumer.h"
+#include "zstate_writer.h"
 
 #endif

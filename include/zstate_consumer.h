@@ -93,6 +93,13 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT int
     zstate_consumer_forward (zstate_consumer_t *self, const char *endpoint);
 
+//  Persist every message received from now on through writer (the DB
+//  writer, which must outlive the consumer), or stop when writer is NULL.
+//  Same as zstate_consumer_forward to the writer's endpoint, and lets the
+//  server's monitor report the writer's state with this table.
+ZSTATE_EXPORT int
+    zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer);
+
 //  Fill *stats with the current counters.
 ZSTATE_EXPORT void
     zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats);

@@ -49,6 +49,7 @@ typedef struct _zstate_client_t zstate_client_t;
 typedef struct _zstate_producer_t zstate_producer_t;
 typedef struct _zstate_server_t zstate_server_t;
 typedef struct _zstate_consumer_t zstate_consumer_t;
+typedef struct _zstate_writer_t zstate_writer_t;
 
 //  Operation codes, as they travel on the wire (doc/protocol.md)
 #define ZSTATE_OP_SET   1       //  Replace the entry with the given fields

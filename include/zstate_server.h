@@ -36,6 +36,7 @@ extern "C" {
 //      REGISTER db table ep    "sss" connect a consumer's inproc endpoint
 //      UNREGISTER db table ep  "sss" remove exactly that consumer
 //      STATS                         -> "sis" + "b" zstate_server_stats_t
+//      MONITOR endpoint        "s"   -> "sis" + "i" port: bind the monitor
 //      SET RCVHWM count        "i"   ROUTER receive high-water mark (before BIND)
 //      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
 //      $TERM                         end the actor (answered by the shim)
@@ -70,6 +71,20 @@ ZSTATE_EXPORT void
 //  with errno (EADDRINUSE, EINVAL, ...) and zstate_reason () on failure.
 ZSTATE_EXPORT int
     zstate_server_bind (zstate_server_t *self, const char *endpoint);
+
+//  Bind the monitoring endpoint, where zstate stats and zstate watch
+//  connect (a ROUTER; may be called again for more endpoints). Peers send
+//  requests and get one reply [command][status][reason] each:
+//      STATS             -> [text]: every counter and, per table, what the
+//                           consumer and its writer report, as ZPL
+//      WATCH db table    -> from then on, every message routed to
+//                           (db, table) comes as [OPS][payload] while the
+//                           watcher renews its WATCH at least every 3 s.
+//                           A watcher that does not keep up loses copies
+//                           (counted as watch_lost); consumers never wait.
+//  Returns the port for tcp endpoints, 0 for others, or -1 with errno.
+ZSTATE_EXPORT int
+    zstate_server_monitor (zstate_server_t *self, const char *endpoint);
 
 //  Fill *stats with the current counters. Returns 0 or -1.
 ZSTATE_EXPORT int

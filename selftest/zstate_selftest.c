@@ -29,10 +29,15 @@ static test_item_t
 all_tests [] = {
     { "zstate_batch", zstate_batch_test },
     { "zstate_msg", zstate_msg_test },
+    { "zstate_text", zstate_text_test },
+    { "zstate_monitor", zstate_monitor_test },
     { "zstate_server", zstate_server_test },
     { "zstate_consumer", zstate_consumer_test },
     { "zstate_client", zstate_client_test },
     { "zstate_producer", zstate_producer_test },
+    { "zstate_redis_server", zstate_redis_server_test },
+    { "zstate_redis", zstate_redis_test },
+    { "zstate_writer", zstate_writer_test },
     { NULL, NULL }
 };
 

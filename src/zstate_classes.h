@@ -13,6 +13,10 @@
 
 #include "platform.h"
 #include "zstate.h"
+#include "zstate_redis.h"
+#include "zstate_redis_server.h"
+#include "zstate_text.h"
+#include "zstate_monitor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +30,10 @@
 #   define NDEBUG
 #else
 #   include <assert.h>
+//  Print the consumer's writer state as ZPL items, for the server's monitor
+void
+    zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);
+
 #endif
 
 //  Fixed-width integers in network byte order, read and written in place.
@@ -92,10 +100,13 @@ void
 
 //  Register / unregister the consumer bound at endpoint for (db, table).
 //  Return 0, or -1 with errno and zstate_reason (); ENOENT once the server
-//  is gone.
+//  is gone. The server keeps the consumer pointer to read its counters
+//  (zstate_consumer_stats is thread-safe) for its monitor, until the
+//  consumer unregisters, which it does before it is freed.
 int
     zstate_server_link_register (zstate_server_link_t *link,
-                                 const char *db, const char *table, const char *endpoint);
+                                 const char *db, const char *table, const char *endpoint,
+                                 zstate_consumer_t *consumer);
 int
     zstate_server_link_unregister (zstate_server_link_t *link,
                                    const char *db, const char *table, const char *endpoint);

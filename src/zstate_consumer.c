@@ -73,6 +73,7 @@ struct _zstate_consumer_t {
     size_t max_bytes;
     bool paused;                //  the actor stopped reading: queue full
     zstate_consumer_stats_t stats;  //  counters, queued_ops and _bytes too
+    zstate_writer_t *writer;    //  where we forward, for the server's monitor
 };
 
 //  True when the queue may grow again, for a paused actor. Half the bound,
@@ -583,7 +584,7 @@ zstate_consumer_new (zstate_server_t *server, const char *db, const char *table)
         return NULL;
     }
     self->link = zstate_server_link (server);
-    if (zstate_server_link_register (self->link, db, table, self->endpoint)) {
+    if (zstate_server_link_register (self->link, db, table, self->endpoint, self)) {
         s_destroy_keeping_reason (&self);
         return NULL;
     }
@@ -757,6 +758,48 @@ zstate_consumer_forward (zstate_consumer_t *self, const char *endpoint)
 {
     assert (self);
     return s_request (self, "FORWARD", endpoint? endpoint: "");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Persist through writer: forward to its endpoint, or stop when NULL.
+
+int
+zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer)
+{
+    assert (self);
+    int rc = zstate_consumer_forward (self, writer? zstate_writer_endpoint (writer): NULL);
+    if (rc == 0) {
+        pthread_mutex_lock (&self->mutex);
+        self->writer = writer;
+        pthread_mutex_unlock (&self->mutex);
+    }
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Print the writer's state and counters as ZPL items, for the server's
+//  monitor. Prints nothing when there is no writer.
+
+void
+zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    zstate_writer_t *writer = self->writer;
+    pthread_mutex_unlock (&self->mutex);
+    zstate_writer_stats_t stats;
+    if (writer && zstate_writer_stats (writer, &stats) == 0) {
+        fprintf (file, "    writer\n");
+        fprintf (file, "        state = %s\n", zstate_writer_state_name (stats.state));
+        fprintf (file, "        depth = %zu\n", stats.depth);
+        fprintf (file, "        oldest_age = %" PRId64 "\n", stats.oldest_age);
+        fprintf (file, "        written = %" PRIu64 "\n", stats.written);
+        fprintf (file, "        failed = %" PRIu64 "\n", stats.failed);
+        fprintf (file, "        coalesced = %" PRIu64 "\n", stats.coalesced);
+        fprintf (file, "        reconnects = %" PRIu64 "\n", stats.reconnects);
+    }
 }
 
 

@@ -47,6 +47,9 @@ typedef struct {
     char *endpoint;             //  the consumer's inproc PULL endpoint
     zsock_t *push;              //  connected to that endpoint
     void *handle;               //  zsock_resolve (push), for the hot path
+    zstate_consumer_t *consumer;    //  its counters, for the monitor
+    uint64_t messages;          //  messages routed to it
+    uint64_t ops;               //  operations in those
 } route_t;
 
 //  What we remember about one client session
@@ -71,6 +74,7 @@ typedef struct {
     route_t *stalled;           //  consumer we wait for, or NULL
     zmq_msg_t parked;           //  the message waiting for it
     zstate_server_stats_t stats;    //  counters for STATS
+    zstate_monitor_t *monitor;  //  monitoring endpoint, once bound
     bool verbose;               //  log activity
 } self_t;
 
@@ -314,6 +318,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
         zloop_destroy (&self->loop);
+        zstate_monitor_destroy (&self->monitor);
         zsock_destroy (&self->router);
         free (self);
         *self_p = NULL;
@@ -443,6 +448,10 @@ s_payload_route (self_t *self, zmq_msg_t *payload)
                           self->stats.unroutable);
         return;
     }
+    if (self->monitor)
+        zstate_monitor_publish (self->monitor, db, table, payload);
+    route->messages++;
+    route->ops += zstate_msg_op_count (self->decoder);
     //  Over inproc the send moves the content: no copy
     if (zmq_msg_send (payload, route->handle, ZMQ_DONTWAIT) != -1)
         self->stats.routed++;
@@ -553,6 +562,13 @@ s_handle_register (self_t *self, zmsg_t *request)
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     char *endpoint = zmsg_popstr (request);
+    char *pointer = zmsg_popstr (request);
+    //  The consumer's address, as text: a hand-off between our own actors
+    //  in one process, like a "p" picture
+    void *consumer = NULL;
+    if (pointer && sscanf (pointer, "%p", &consumer) != 1)
+        consumer = NULL;
+    free (pointer);
     int status = 0;
     char reason [256] = "";
     if (!db || !zstate_msg_name_valid (db)
@@ -572,6 +588,7 @@ s_handle_register (self_t *self, zmsg_t *request)
     }
     else {
         route_t *route = s_route_new (db, table, endpoint);
+        route->consumer = (zstate_consumer_t *) consumer;
         if (zsock_connect (route->push, "%s", endpoint)) {
             status = zmq_errno ();
             snprintf (reason, sizeof (reason), "cannot connect to %s: %s",
@@ -650,6 +667,94 @@ s_handle_stats (self_t *self)
     zsock_send (self->pipe, "b", &stats, sizeof (stats));
 }
 
+//  Short names of the reject reasons, for the monitor's text
+static const char *
+s_reason_names [ZSTATE_WIRE_REASONS] = {
+    "ok", "truncated", "signature", "version", "type", "too_large", "name",
+    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames"
+};
+
+//  The text the monitor answers STATS with: ZPL, one section per table
+static char *
+s_stats_text (void *arg)
+{
+    self_t *self = (self_t *) arg;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *file = open_memstream (&text, &size);
+    assert (file);
+    zstate_server_stats_t *stats = &self->stats;
+    fprintf (file, "server\n");
+    fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
+    fprintf (file, "    ops = %" PRIu64 "\n", stats->ops);
+    fprintf (file, "    bytes = %" PRIu64 "\n", stats->bytes);
+    fprintf (file, "    routed = %" PRIu64 "\n", stats->routed);
+    fprintf (file, "    unroutable = %" PRIu64 "\n", stats->unroutable);
+    fprintf (file, "    malformed = %" PRIu64 "\n", stats->malformed);
+    fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
+    fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
+    fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
+    fprintf (file, "    consumers = %zu\n", self->consumers);
+    fprintf (file, "    sessions = %zu\n", zhashx_size (self->sessions));
+    fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (self->monitor));
+    fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (self->monitor));
+    fprintf (file, "    rejected\n");
+    for (int reason = 1; reason < ZSTATE_WIRE_REASONS; reason++)
+        fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
+                 stats->rejected [reason]);
+    zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
+    while (tables) {
+        route_t *route = (route_t *) zhashx_first (tables);
+        while (route) {
+            fprintf (file, "table\n");
+            fprintf (file, "    db = \"%s\"\n", route->db);
+            fprintf (file, "    name = \"%s\"\n", route->table);
+            fprintf (file, "    messages = %" PRIu64 "\n", route->messages);
+            fprintf (file, "    ops = %" PRIu64 "\n", route->ops);
+            if (route->consumer) {
+                zstate_consumer_stats_t consumer;
+                zstate_consumer_stats (route->consumer, &consumer);
+                fprintf (file, "    popped = %" PRIu64 "\n", consumer.popped);
+                fprintf (file, "    queued_ops = %zu\n", consumer.queued_ops);
+                fprintf (file, "    queued_bytes = %zu\n", consumer.queued_bytes);
+                fprintf (file, "    forwarded = %" PRIu64 "\n", consumer.forwarded);
+                fprintf (file, "    stalls = %" PRIu64 "\n", consumer.stalls);
+                zstate_consumer_fprint_writer (route->consumer, file);
+            }
+            route = (route_t *) zhashx_next (tables);
+        }
+        tables = (zhashx_t *) zhashx_next (self->dbs);
+    }
+    fclose (file);
+    return text;
+}
+
+static int
+s_monitor_readable (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zstate_monitor_handle (self->monitor, s_stats_text, self);
+    return 0;
+}
+
+static void
+s_handle_monitor (self_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    if (!self->monitor) {
+        self->monitor = zstate_monitor_new ();
+        int rc = zloop_reader (self->loop, zstate_monitor_socket (self->monitor),
+                               s_monitor_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (self->loop, zstate_monitor_socket (self->monitor));
+    }
+    int port = zstate_monitor_bind (self->monitor, endpoint);
+    zstate_reply (self->pipe, "MONITOR", port == -1? errno: 0,
+                  port == -1? zstate_reason (): "", true);
+    zstr_sendf (self->pipe, "%d", port == -1? 0: port);
+    free (endpoint);
+}
+
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
@@ -681,6 +786,9 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         else
         if (streq (command, "STATS"))
             s_handle_stats (self);
+        else
+        if (streq (command, "MONITOR"))
+            s_handle_monitor (self, request);
         else
         if (streq (command, "VERBOSE")) {
             char *flag = zmsg_popstr (request);
@@ -788,11 +896,14 @@ zstate_server_link_release (zstate_server_link_t **link_p)
 
 int
 zstate_server_link_register (zstate_server_link_t *link,
-                             const char *db, const char *table, const char *endpoint)
+                             const char *db, const char *table, const char *endpoint,
+                             zstate_consumer_t *consumer)
 {
     assert (link);
     assert (db && table && endpoint);
-    return s_link_request (link, NULL, "REGISTER", db, table, endpoint, NULL);
+    char pointer [32];
+    snprintf (pointer, sizeof (pointer), "%p", (void *) consumer);
+    return s_link_request (link, NULL, "REGISTER", db, table, endpoint, pointer, NULL);
 }
 
 int
@@ -855,6 +966,27 @@ zstate_server_bind (zstate_server_t *self, const char *endpoint)
         return zstate_fail (EINVAL, "zstate_server_bind: no endpoint");
     zmsg_t *rest = NULL;
     int rc = s_link_request (self->link, &rest, "BIND", endpoint, NULL);
+    if (rc == 0) {
+        char *port = zmsg_popstr (rest);
+        rc = port? atoi (port): 0;
+        free (port);
+    }
+    zmsg_destroy (&rest);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Bind the monitoring endpoint; returns the port for tcp, 0, or -1.
+
+int
+zstate_server_monitor (zstate_server_t *self, const char *endpoint)
+{
+    assert (self);
+    if (!endpoint || !*endpoint)
+        return zstate_fail (EINVAL, "zstate_server_monitor: no endpoint");
+    zmsg_t *rest = NULL;
+    int rc = s_link_request (self->link, &rest, "MONITOR", endpoint, NULL);
     if (rc == 0) {
         char *port = zmsg_popstr (rest);
         rc = port? atoi (port): 0;
@@ -1054,6 +1186,65 @@ zstate_server_test (bool verbose)
     zuuid_destroy (&other_session);
     zsock_destroy (&neighbour);
 
+    //  The monitor reports counters per table and streams to watchers
+    int monitor_port = zstate_server_monitor (server, "tcp://127.0.0.1:*");
+    assert (monitor_port > 0);
+    assert (zstate_server_monitor (server, "bogus") == -1);
+    zsock_t *watcher = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (watcher, 5000);
+    rc = zsock_connect (watcher, "tcp://127.0.0.1:%d", monitor_port);
+    assert (rc == 0);
+    zstr_send (watcher, "STATS");
+    char *command, *status, *reason, *text;
+    rc = zstr_recvx (watcher, &command, &status, &reason, &text, NULL);
+    assert (rc == 4 && streq (command, "STATS") && streq (status, "0"));
+    //  The text is ZPL, and counts what the tables received so far
+    zconfig_t *config = zconfig_str_load (text);
+    assert (config);
+    assert (streq (zconfig_get (config, "server/messages", ""), "3"));
+    assert (streq (zconfig_get (config, "server/consumers", ""), "2"));
+    zconfig_t *section = zconfig_locate (config, "table");
+    bool seen_ports = false;
+    while (section) {
+        if (streq (zconfig_get (section, "name", ""), "PORT_TABLE")) {
+            assert (streq (zconfig_get (section, "messages", ""), "2"));
+            assert (streq (zconfig_get (section, "ops", ""), "4"));
+            assert (streq (zconfig_get (section, "popped", ""), "4"));
+            seen_ports = true;
+        }
+        section = zconfig_next (section);
+    }
+    assert (seen_ports);
+    zconfig_destroy (&config);
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_free (&text);
+
+    zstr_sendx (watcher, "WATCH", "APPL_DB", "PORT_TABLE", NULL);
+    rc = zstr_recvx (watcher, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "WATCH") && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    s_test_send (dealer, session, ++sequence, "APPL_DB", "PORT_TABLE", batch);
+    s_test_receive (ports, received, 2);
+    zmsg_t *copy = zmsg_recv (watcher);
+    assert (copy && zmsg_size (copy) == 2);
+    char *kind = zmsg_popstr (copy);
+    assert (streq (kind, "OPS"));
+    zstr_free (&kind);
+    zframe_t *payload = zmsg_pop (copy);
+    zstate_msg_t *decoder = zstate_msg_new ();
+    rc = zstate_msg_decode (decoder, zframe_data (payload), zframe_size (payload));
+    assert (rc == ZSTATE_WIRE_OK);
+    assert (streq (zstate_msg_table (decoder), "PORT_TABLE"));
+    assert (zstate_msg_op_count (decoder) == 2);
+    zstate_msg_destroy (&decoder);
+    zframe_destroy (&payload);
+    zmsg_destroy (&copy);
+    zsock_destroy (&watcher);
+
     //  Messages for tables nobody serves are counted and dropped. The
     //  sentinel after them arrives only once the server has seen them all.
     zstate_batch_reset (batch);
@@ -1067,9 +1258,9 @@ zstate_server_test (bool verbose)
     assert (rc == 0);
     assert (stats.unroutable == 2);
     assert (stats.malformed == 0);
-    assert (stats.messages == 6);
-    assert (stats.routed == 4);
-    assert (stats.ops == 8);
+    assert (stats.messages == 7);
+    assert (stats.routed == 5);
+    assert (stats.ops == 10);
     assert (stats.consumers == 2);
     assert (stats.sessions == 2);
     assert (stats.gaps == 0);
@@ -1099,7 +1290,7 @@ zstate_server_test (bool verbose)
     assert (stats.rejected [ZSTATE_WIRE_TRUNCATED] == 2);
     assert (stats.rejected [ZSTATE_WIRE_VERSION] == 1);
     assert (stats.rejected [ZSTATE_WIRE_FRAMES] == 1);
-    assert (stats.routed == 5);
+    assert (stats.routed == 6);
     assert (stats.sessions == 2);
     zuuid_destroy (&junk);
 
@@ -1130,7 +1321,7 @@ zstate_server_test (bool verbose)
     assert (rc == -1 && errno == ENOENT);
     rc = zstate_server_link_unregister (link, "APPL_DB", "NO_TABLE", "inproc://nobody");
     assert (rc == -1 && errno == ENOENT);
-    rc = zstate_server_link_register (link, "APPL_DB", "", "inproc://nobody");
+    rc = zstate_server_link_register (link, "APPL_DB", "", "inproc://nobody", NULL);
     assert (rc == -1 && errno == EINVAL);
 
     //  Unknown commands get an error reply, not an abort
@@ -1152,7 +1343,7 @@ zstate_server_test (bool verbose)
     zstate_server_destroy (&server);
     assert (server == NULL);
     assert (zclock_mono () - started < 2000);
-    rc = zstate_server_link_register (link, "APPL_DB", "LATE_TABLE", "inproc://nobody");
+    rc = zstate_server_link_register (link, "APPL_DB", "LATE_TABLE", "inproc://nobody", NULL);
     assert (rc == -1 && errno == ENOENT);
     zstate_server_link_release (&link);
     assert (link == NULL);

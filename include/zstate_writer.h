@@ -1,0 +1,232 @@
+/*  =========================================================================
+    zstate_writer - the DB writer: persists wire messages into Redis
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_WRITER_H_INCLUDED
+#define ZSTATE_WRITER_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  @interface
+//  The DB writer is an actor that owns one Redis connection and writes
+//  into it every operation of the wire messages it receives on a PULL
+//  socket bound at zstate_writer_endpoint () (inproc). Consumers forward
+//  what they receive there (zstate_consumer_forward); anything that can
+//  connect a PUSH socket and send wire messages (zstate_msg_encode) can
+//  feed it too. One writer may serve several tables of one Redis database.
+//
+//  Key layout, as in SONiC: the entry KEY of table TABLE is the Redis hash
+//  TABLE<separator>KEY, separator ":" by default ("|" for config and state
+//  style databases). Fields map to hash fields. The db name carried in the
+//  messages is not used; the database is the SELECT index set here.
+//
+//  Semantics, SONiC's made atomic:
+//      SET key fields   the hash holds exactly these fields afterwards;
+//                       DEL + HSET run inside MULTI/EXEC, so no reader
+//                       ever sees the key missing or half written.
+//                       A SET with no fields leaves the key absent, since
+//                       Redis cannot hold an empty hash.
+//      HSET key fields  the fields are merged in, other fields are kept.
+//      DEL key          the key is gone.
+//
+//  Throughput: operations are written in pipelined batches, each one
+//  MULTI ... EXEC written with one write, with up to three batches in
+//  flight. A batch goes out when it is full, or when no batch is in
+//  flight and the oldest waiting operation has waited the batch interval.
+//  While Redis lags, operations on the same key coalesce, newest wins:
+//  SET or DEL replaces what waits; HSET over a waiting SET or HSET merges
+//  its fields; HSET over a waiting DEL becomes a SET of its fields; a DEL
+//  waits as a tombstone. So the backlog grows with the number of keys, not
+//  of operations. The backlog is bounded (keys and bytes, both counting
+//  operations in flight): at the bound the writer stops reading its PULL
+//  socket, so the sender blocks at the high-water mark and the pressure
+//  travels upstream; a STALL event and the stalls counter report it.
+//  Nothing is ever dropped to make room. It reads again below half.
+//
+//  Reliability: an operation leaves the backlog only once Redis confirmed
+//  it (EXEC replied). When the connection fails (refused, reset, server
+//  killed or restarted, or no reply within the command timeout, as when
+//  Redis is paused), the writer keeps every unconfirmed operation, merges
+//  each under any newer operation waiting for the same key, reconnects
+//  with exponential backoff and jitter (100 ms to 5 s by default), and
+//  sends them again; resending is idempotent. An error reply for one
+//  operation (WRONGTYPE ...) fails that operation only: it is counted
+//  (failed), reported (ERROR event), and dropped; the rest of the batch
+//  and the connection carry on. Every blocking Redis call has a timeout,
+//  so commands and $TERM are served in bounded time.
+//
+//  Events, on zstate_writer_events (), each a message [type][redis endpoint]
+//  followed by:
+//      STATE   [state name][reason]    CONNECTED or DISCONNECTED
+//      ERROR   [reason][key]           a connection failure (key empty),
+//                                      or one operation Redis refused
+//      STALL   [FULL|RESUMED][keys][bytes]   the backlog reached its bound
+//                                      and reading paused, or resumed
+//  Events are sent without blocking; when the application does not read
+//  them they are dropped and counted (events_dropped). Each state change
+//  is also logged once with zsys.
+//
+//  Actor commands (zactor_sock (zstate_writer_actor (w))), each answered
+//  with one reply [command][status][reason] followed by the results shown,
+//  status 0 or an errno code. Settings marked (before CONNECT) fail with
+//  EBUSY afterwards.
+//      CONNECT endpoint        "s"   connect to Redis: "host:port",
+//                                    "tcp://host:port", "unix:/path" or a
+//                                    path. Replies with the first attempt's
+//                                    result; a failed attempt still arms
+//                                    the reconnect, and EBUSY if repeated
+//      SET SEPARATOR text      "s"   key separator (before CONNECT)
+//      SET DB index            "i"   SELECT index (before CONNECT)
+//      SET PASSWORD text       "s"   AUTH password, "" none (before CONNECT)
+//      SET TIMEOUTS conn cmd   "ii"  connect / command timeouts, msecs
+//                                    (before CONNECT)
+//      SET BATCH ops msecs     "ii"  batch size and interval
+//      SET BOUND keys bytes    "88"  backlog bound
+//      SET RECONNECT min max   "ii"  reconnect backoff, msecs
+//      FLUSH timeout           "i"   reads what is queued on the PULL
+//                                    socket, then replies 0 once Redis
+//                                    confirmed everything accepted so far,
+//                                    or ETIMEDOUT after timeout msecs
+//                                    (ENOTCONN at once if never connected).
+//                                    Other commands wait meanwhile.
+//      STATS                         -> "sis" + "b" zstate_writer_stats_t
+//      VERBOSE [flag]          "i"   log activity with zsys_debug (default
+//                                    1; 0 turns it off)
+//      $TERM                         end the actor (answered by the shim);
+//                                    what was not written is logged
+//
+//  The wrapper methods may be called from any thread: each command round
+//  trip is serialised by a mutex.
+
+//  Writer states
+#define ZSTATE_WRITER_IDLE          0   //  CONNECT not issued yet
+#define ZSTATE_WRITER_CONNECTED     1   //  writing
+#define ZSTATE_WRITER_DISCONNECTED  2   //  no connection, reconnecting
+
+//  Counters, all since the writer was created. Every operation received
+//  is, at any time, exactly one of: written, failed, coalesced (merged
+//  into another operation), or still in the backlog (pending + in_flight).
+typedef struct {
+    int state;                  //  ZSTATE_WRITER_*
+    size_t pending;             //  keys waiting to be sent
+    size_t in_flight;           //  operations sent, not confirmed yet
+    size_t depth;               //  pending + in_flight
+    size_t bytes;               //  bytes the backlog holds
+    int64_t oldest_age;         //  msecs the oldest unconfirmed operation
+                                //  has waited; 0 when none
+    uint64_t messages;          //  wire messages received
+    uint64_t ops;               //  operations in those
+    uint64_t malformed;         //  messages rejected (and dropped)
+    uint64_t written;           //  operations confirmed by Redis
+    uint64_t failed;            //  operations Redis refused
+    uint64_t coalesced;         //  operations merged into another
+    uint64_t batches;           //  batches confirmed
+    uint64_t resent;            //  operations sent again after a failure
+    uint64_t reconnects;        //  connections made again after a loss
+    uint64_t disconnects;       //  connections lost or refused
+    uint64_t stalls;            //  times the bound paused reading
+    uint64_t events_dropped;    //  events the application did not read
+} zstate_writer_stats_t;
+
+//  Create a writer. It binds its PULL endpoint at once and accepts
+//  messages from then on, holding them until zstate_writer_connect.
+ZSTATE_EXPORT zstate_writer_t *
+    zstate_writer_new (void);
+
+//  Destroy the writer: waits up to the linger time for Redis to confirm
+//  what was accepted, logs what was left, ends the actor. Nulls the pointer.
+ZSTATE_EXPORT void
+    zstate_writer_destroy (zstate_writer_t **self_p);
+
+//  Connect to Redis ("host:port", "tcp://host:port", "unix:/path" or a
+//  path). Returns 0, or -1 with errno and zstate_reason () when the first
+//  attempt failed (the writer keeps trying) or the endpoint is bad (EINVAL).
+ZSTATE_EXPORT int
+    zstate_writer_connect (zstate_writer_t *self, const char *endpoint);
+
+//  Return the inproc endpoint of the writer's PULL socket.
+ZSTATE_EXPORT const char *
+    zstate_writer_endpoint (zstate_writer_t *self);
+
+//  Key separator between table and key (default ":"). Before connect.
+ZSTATE_EXPORT int
+    zstate_writer_set_separator (zstate_writer_t *self, const char *separator);
+
+//  Redis database index (default 0). Before connect.
+ZSTATE_EXPORT int
+    zstate_writer_set_db (zstate_writer_t *self, int db);
+
+//  Redis password (default none; NULL or "" for none). Before connect.
+ZSTATE_EXPORT int
+    zstate_writer_set_password (zstate_writer_t *self, const char *password);
+
+//  Connect and command timeouts, msecs (defaults 1000 and 2000). A batch
+//  that gets no reply for the command timeout counts as a lost connection.
+//  Before connect.
+ZSTATE_EXPORT int
+    zstate_writer_set_timeouts (zstate_writer_t *self, int connect_timeout, int command_timeout);
+
+//  Batch size in operations (default 2000) and interval in msecs (default
+//  1; 0 sends at once whenever no batch is in flight).
+ZSTATE_EXPORT int
+    zstate_writer_set_batch (zstate_writer_t *self, int ops, int interval);
+
+//  Backlog bound: keys and bytes (defaults 1,048,576 keys and 256 MiB).
+//  One message is always taken whole, so the backlog may pass the bound
+//  by one message.
+ZSTATE_EXPORT int
+    zstate_writer_set_bound (zstate_writer_t *self, size_t keys, size_t bytes);
+
+//  Reconnect backoff, msecs (defaults 100 and 5000).
+ZSTATE_EXPORT int
+    zstate_writer_set_reconnect (zstate_writer_t *self, int min, int max);
+
+//  How long destroy waits for Redis to confirm, msecs (default 5000).
+ZSTATE_EXPORT void
+    zstate_writer_set_linger (zstate_writer_t *self, int linger);
+
+//  Wait until Redis confirmed every operation accepted so far, including
+//  messages queued on the PULL socket now. Returns 0, or -1 with errno
+//  ETIMEDOUT after timeout msecs (0: check only), ENOTCONN if never
+//  connected.
+ZSTATE_EXPORT int
+    zstate_writer_flush (zstate_writer_t *self, int timeout);
+
+//  Fill *stats with the current counters. Returns 0 or -1.
+ZSTATE_EXPORT int
+    zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats);
+
+//  Return the name of a state ("CONNECTED", ...).
+ZSTATE_EXPORT const char *
+    zstate_writer_state_name (int state);
+
+//  Return the socket on which the writer reports events.
+ZSTATE_EXPORT zsock_t *
+    zstate_writer_events (zstate_writer_t *self);
+
+//  Return the writer's actor, for commands and for embedding in a zloop.
+ZSTATE_EXPORT zactor_t *
+    zstate_writer_actor (zstate_writer_t *self);
+
+//  Log activity with zsys_debug.
+ZSTATE_EXPORT void
+    zstate_writer_set_verbose (zstate_writer_t *self, bool verbose);
+
+//  Self test of this class.
+ZSTATE_EXPORT void
+    zstate_writer_test (bool verbose);
+//  @end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,72 @@
+/*  =========================================================================
+    zstate - the command-line tool: demo, bench, serve, send, watch, stats
+
+    Each subcommand is thin over the library; see zstate --help and
+    doc/zstate.1.
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_tool.h"
+
+typedef struct {
+    const char *name;
+    int (*main) (int argc, char *argv []);
+    const char *summary;
+} subcommand_t;
+
+static subcommand_t
+s_subcommands [] = {
+    { "demo",  zstate_demo_main,  "run the whole pipeline on loopback, into Redis, and verify it" },
+    { "bench", zstate_bench_main, "measure throughput, latency and memory against raw libzmq" },
+    { "serve", zstate_serve_main, "run a server with consumer tables, optionally persisting to Redis" },
+    { "send",  zstate_send_main,  "send operations given as arguments or read from stdin" },
+    { "watch", zstate_watch_main, "print the operations a server routes to a table" },
+    { "stats", zstate_stats_main, "print a running server's counters" },
+    { NULL, NULL, NULL }
+};
+
+static void
+s_usage (FILE *file)
+{
+    fprintf (file,
+        "usage: zstate [--version] [--help] COMMAND [ARGS]\n"
+        "\n"
+        "zstate moves key/value state tables over ZeroMQ. Commands:\n");
+    for (subcommand_t *command = s_subcommands; command->name; command++)
+        fprintf (file, "    %-7s %s\n", command->name, command->summary);
+    fprintf (file,
+        "\n"
+        "'zstate COMMAND --help' describes a command.\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    //  Output is for results; logs go where errors go
+    zsys_set_logstream (stderr);
+    if (argc < 2) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (streq (argv [1], "--help") || streq (argv [1], "-h") || streq (argv [1], "help")) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (streq (argv [1], "--version")) {
+        printf ("zstate %d.%d.%d\n", ZSTATE_VERSION_MAJOR, ZSTATE_VERSION_MINOR,
+                ZSTATE_VERSION_PATCH);
+        return 0;
+    }
+    for (subcommand_t *command = s_subcommands; command->name; command++)
+        if (streq (argv [1], command->name))
+            return command->main (argc - 1, argv + 1);
+    fprintf (stderr, "zstate: unknown command '%s'\n\n", argv [1]);
+    s_usage (stderr);
+    return 2;
+}

@@ -1,0 +1,367 @@
+/*  =========================================================================
+    zstate_monitor - a server's monitoring endpoint: STATS and WATCH
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    A ROUTER socket that answers STATS with a text the server makes, and
+    streams copies of routed messages to watchers. It lives inside the
+    server actor and is driven by the server's loop.
+@discuss
+    Watchers hold a lease they renew by sending WATCH again; one that goes
+    away without a word is forgotten when its lease runs out. Copies share
+    the payload's content (zmq_msg_copy), so watching costs no byte copy,
+    and ROUTER_MANDATORY makes a full watcher fail the send at once, so a
+    slow watcher loses copies (counted) rather than slowing the server.
+@end
+*/
+
+#include "zstate_classes.h"
+
+#define WATCH_LEASE     3000    //  msecs a WATCH holds without renewal
+#define REQUESTS_MAX    100     //  requests handled per call, for fairness
+
+typedef struct {
+    zframe_t *identity;         //  the watcher's ROUTER identity
+    char *db;                   //  what it watches
+    char *table;
+    int64_t expires;            //  zclock_mono () when the lease ends
+} watcher_t;
+
+struct _zstate_monitor_t {
+    zsock_t *router;            //  peers connect here
+    zlistx_t *watchers;         //  watcher_t items
+    uint64_t lost;              //  copies a full watcher could not take
+};
+
+static void
+s_watcher_destroy (void **item_p)
+{
+    watcher_t *watcher = (watcher_t *) *item_p;
+    if (watcher) {
+        zframe_destroy (&watcher->identity);
+        free (watcher->db);
+        free (watcher->table);
+        free (watcher);
+        *item_p = NULL;
+    }
+}
+
+zstate_monitor_t *
+zstate_monitor_new (void)
+{
+    zstate_monitor_t *self = (zstate_monitor_t *) zmalloc (sizeof (zstate_monitor_t));
+    assert (self);
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndhwm (self->router, 1000);
+    zsock_set_linger (self->router, 0);
+    //  Requests are a few short frames; nothing bigger has a reason to come
+    zsock_set_maxmsgsize (self->router, 4096);
+    self->watchers = zlistx_new ();
+    assert (self->watchers);
+    zlistx_set_destructor (self->watchers, s_watcher_destroy);
+    return self;
+}
+
+void
+zstate_monitor_destroy (zstate_monitor_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_monitor_t *self = *self_p;
+        zlistx_destroy (&self->watchers);
+        zsock_destroy (&self->router);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+zstate_monitor_bind (zstate_monitor_t *self, const char *endpoint)
+{
+    assert (self);
+    if (!endpoint || !*endpoint)
+        return zstate_fail (EINVAL, "the monitor needs an endpoint");
+    if (zmq_bind (zsock_resolve (self->router), endpoint))
+        return zstate_fail (zmq_errno (), "cannot bind the monitor to %s: %s",
+                            endpoint, zmq_strerror (zmq_errno ()));
+    int port = 0;
+    char *bound = zsock_last_endpoint (self->router);
+    const char *colon = bound? strrchr (bound, ':'): NULL;
+    if (strncmp (endpoint, "tcp://", 6) == 0 && colon)
+        port = atoi (colon + 1);
+    free (bound);
+    return port;
+}
+
+zsock_t *
+zstate_monitor_socket (zstate_monitor_t *self)
+{
+    assert (self);
+    return self->router;
+}
+
+//  Send [identity][command][status][reason] and, when text is given, [text]
+static void
+s_reply (zstate_monitor_t *self, zframe_t *identity, const char *command, int status,
+         const char *reason, const char *text)
+{
+    zmsg_t *reply = zmsg_new ();
+    zmsg_append (reply, &identity);
+    zmsg_addstr (reply, command);
+    zmsg_addstrf (reply, "%d", status);
+    zmsg_addstr (reply, reason);
+    if (text)
+        zmsg_addstr (reply, text);
+    //  A peer that is gone or full does not get its answer; that is all
+    zmsg_send (&reply, self->router);
+    zmsg_destroy (&reply);
+}
+
+static void
+s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
+{
+    char *db = zmsg_popstr (request);
+    char *table = zmsg_popstr (request);
+    if (!db || !table || !zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
+        s_reply (self, identity, "WATCH", EINVAL, "WATCH needs a db and a table", NULL);
+        zstr_free (&db);
+        zstr_free (&table);
+        return;
+    }
+    //  A renewal extends the lease; a new watch adds a watcher
+    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
+    while (watcher) {
+        if (zframe_eq (watcher->identity, identity)
+        &&  streq (watcher->db, db) && streq (watcher->table, table))
+            break;
+        watcher = (watcher_t *) zlistx_next (self->watchers);
+    }
+    if (watcher) {
+        zstr_free (&db);
+        zstr_free (&table);
+    }
+    else {
+        watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
+        assert (watcher);
+        watcher->identity = zframe_dup (identity);
+        watcher->db = db;
+        watcher->table = table;
+        zlistx_add_end (self->watchers, watcher);
+    }
+    watcher->expires = zclock_mono () + WATCH_LEASE;
+    s_reply (self, identity, "WATCH", 0, "", NULL);
+}
+
+void
+zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn, void *arg)
+{
+    assert (self);
+    for (int count = 0; count < REQUESTS_MAX; count++) {
+        if (!(zsock_events (self->router) & ZMQ_POLLIN))
+            break;
+        zmsg_t *request = zmsg_recv (self->router);
+        if (!request)
+            break;
+        zframe_t *identity = zmsg_pop (request);
+        char *command = zmsg_popstr (request);
+        if (!identity || !command)
+            zframe_destroy (&identity);     //  Nothing to answer
+        else
+        if (streq (command, "STATS")) {
+            char *text = stats_fn (arg);
+            s_reply (self, identity, "STATS", 0, "", text);
+            free (text);
+        }
+        else
+        if (streq (command, "WATCH"))
+            s_watch (self, identity, request);
+        else {
+            //  Peers are not trusted: an unknown request gets an error
+            char reason [128];
+            snprintf (reason, sizeof (reason), "unknown request '%.40s'", command);
+            s_reply (self, identity, command, EINVAL, reason, NULL);
+        }
+        zstr_free (&command);
+        zmsg_destroy (&request);
+    }
+}
+
+//  Forget watchers whose lease ran out. There are a few at most, so
+//  starting over after each delete is cheap and keeps the cursor simple.
+static void
+s_expire (zstate_monitor_t *self)
+{
+    int64_t now = zclock_mono ();
+    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
+    while (watcher) {
+        if (watcher->expires < now) {
+            zlistx_delete (self->watchers, zlistx_cursor (self->watchers));
+            watcher = (watcher_t *) zlistx_first (self->watchers);
+        }
+        else
+            watcher = (watcher_t *) zlistx_next (self->watchers);
+    }
+}
+
+void
+zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *table,
+                        zmq_msg_t *payload)
+{
+    assert (self);
+    if (zlistx_size (self->watchers) == 0)
+        return;
+    s_expire (self);
+    void *handle = zsock_resolve (self->router);
+    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
+    while (watcher) {
+        if (streq (watcher->db, db) && streq (watcher->table, table)) {
+            //  ROUTER_MANDATORY fails the first frame when the watcher is
+            //  full or gone; the others then cannot fail
+            zmq_msg_t copy;
+            zmq_msg_init (&copy);
+            zmq_msg_copy (&copy, payload);
+            if (zmq_send (handle, zframe_data (watcher->identity),
+                          zframe_size (watcher->identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+                self->lost++;
+            else {
+                zmq_send (handle, "OPS", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_msg_send (&copy, handle, ZMQ_DONTWAIT);
+            }
+            zmq_msg_close (&copy);
+        }
+        watcher = (watcher_t *) zlistx_next (self->watchers);
+    }
+}
+
+uint64_t
+zstate_monitor_lost (zstate_monitor_t *self)
+{
+    assert (self);
+    return self->lost;
+}
+
+size_t
+zstate_monitor_watchers (zstate_monitor_t *self)
+{
+    assert (self);
+    s_expire (self);
+    return zlistx_size (self->watchers);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test of this class
+
+static char *
+s_test_stats (void *arg)
+{
+    return zsys_sprintf ("server\n    messages = %d\n", *(int *) arg);
+}
+
+//  Let the monitor answer what is waiting, as the server's loop would
+static void
+s_test_serve (zstate_monitor_t *monitor, int *messages)
+{
+    zpoller_t *poller = zpoller_new (zstate_monitor_socket (monitor), NULL);
+    if (zpoller_wait (poller, 5000))
+        zstate_monitor_handle (monitor, s_test_stats, messages);
+    zpoller_destroy (&poller);
+}
+
+void
+zstate_monitor_test (bool verbose)
+{
+    printf (" * zstate_monitor: ");
+    //  @selftest
+    zstate_monitor_t *monitor = zstate_monitor_new ();
+    int port = zstate_monitor_bind (monitor, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    assert (zstate_monitor_bind (monitor, "nonsense://") == -1);
+    assert (strlen (zstate_reason ()) > 0);
+    int messages = 42;
+
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (peer, 5000);
+    int rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+
+    //  STATS answers with the text the server makes
+    zstr_send (peer, "STATS");
+    s_test_serve (monitor, &messages);
+    char *command, *status, *reason, *text;
+    rc = zstr_recvx (peer, &command, &status, &reason, &text, NULL);
+    assert (rc == 4);
+    assert (streq (command, "STATS") && streq (status, "0"));
+    assert (strstr (text, "messages = 42"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_free (&text);
+
+    //  An unknown request, or a WATCH without names, is refused
+    zstr_send (peer, "SHUTDOWN");
+    s_test_serve (monitor, &messages);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "SHUTDOWN") && atoi (status) == EINVAL);
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_send (peer, "WATCH");
+    s_test_serve (monitor, &messages);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && atoi (status) == EINVAL);
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+
+    //  A watcher gets copies of what is routed to its table, and only that
+    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);
+    s_test_serve (monitor, &messages);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "WATCH") && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    assert (zstate_monitor_watchers (monitor) == 1);
+    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);     //  Renewal
+    s_test_serve (monitor, &messages);
+    zmsg_t *reply = zmsg_recv (peer);
+    zmsg_destroy (&reply);
+    assert (zstate_monitor_watchers (monitor) == 1);
+
+    zmq_msg_t payload;
+    zmq_msg_init_size (&payload, 5);
+    memcpy (zmq_msg_data (&payload), "hello", 5);
+    zstate_monitor_publish (monitor, "APPL_DB", "OTHER_TABLE", &payload);
+    zstate_monitor_publish (monitor, "APPL_DB", "ROUTE_TABLE", &payload);
+    //  The payload itself stays with the caller, unchanged
+    assert (zmq_msg_size (&payload) == 5);
+    zmq_msg_close (&payload);
+    zmsg_t *copy = zmsg_recv (peer);
+    assert (copy && zmsg_size (copy) == 2);
+    char *kind = zmsg_popstr (copy);
+    assert (streq (kind, "OPS"));
+    zframe_t *frame = zmsg_pop (copy);
+    assert (zframe_streq (frame, "hello"));
+    zstr_free (&kind);
+    zframe_destroy (&frame);
+    zmsg_destroy (&copy);
+    assert (zstate_monitor_lost (monitor) == 0);
+    //  Only one copy came: the other table's was not sent
+    zsock_set_rcvtimeo (peer, 0);
+    assert (zmsg_recv (peer) == NULL);
+
+    zsock_destroy (&peer);
+    zstate_monitor_destroy (&monitor);
+    //  @end
+    printf ("OK\n");
+}

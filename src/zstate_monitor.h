@@ -1,0 +1,71 @@
+/*  =========================================================================
+    zstate_monitor - a server's monitoring endpoint: STATS and WATCH
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_MONITOR_H_INCLUDED
+#define ZSTATE_MONITOR_H_INCLUDED
+
+//  The server actor owns one monitor and calls it from its loop. Peers
+//  connect a DEALER and send requests; each gets one reply
+//  [command][status][reason] followed by:
+//      STATS               -> [text]: the counters, as ZPL
+//      WATCH db table      -> nothing more; from then on, a copy of every
+//                             message routed to (db, table) comes as
+//                             [OPS][payload], until the watcher has not
+//                             renewed its WATCH for WATCH_LEASE msecs
+//  A watcher that does not keep up loses messages (counted); the tables'
+//  consumers never wait for a watcher.
+
+typedef struct _zstate_monitor_t zstate_monitor_t;
+
+//  Make the STATS text; the monitor frees it
+typedef char *(zstate_monitor_stats_fn) (void *arg);
+
+//  Create a monitor; it binds nothing yet.
+zstate_monitor_t *
+    zstate_monitor_new (void);
+
+//  Destroy the monitor; nulls the pointer.
+void
+    zstate_monitor_destroy (zstate_monitor_t **self_p);
+
+//  Bind to endpoint. Returns the port for tcp endpoints, 0 for others, or
+//  -1 with errno and zstate_reason ().
+int
+    zstate_monitor_bind (zstate_monitor_t *self, const char *endpoint);
+
+//  Return the socket to poll for requests.
+zsock_t *
+    zstate_monitor_socket (zstate_monitor_t *self);
+
+//  Answer the requests waiting on the socket; stats_fn (arg) makes the
+//  text for STATS.
+void
+    zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn,
+                           void *arg);
+
+//  Give a copy of payload, routed to (db, table), to its watchers. Costs
+//  one comparison when nobody watches.
+void
+    zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *table,
+                            zmq_msg_t *payload);
+
+//  Return how many copies watchers lost because they did not keep up.
+uint64_t
+    zstate_monitor_lost (zstate_monitor_t *self);
+
+//  Return how many watchers there are now.
+size_t
+    zstate_monitor_watchers (zstate_monitor_t *self);
+
+//  Self test of this class.
+void
+    zstate_monitor_test (bool verbose);
+
+#endif

@@ -1,0 +1,505 @@
+/*  =========================================================================
+    zstate serve - a server with consumer tables, optionally persisting to
+    Redis, configured by flags or by a ZPL file
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_tool.h"
+#include <getopt.h>
+
+//  How long shutdown waits for the writer to confirm everything
+#define FLUSH_TIMEOUT   10000
+
+//  One table we serve
+typedef struct {
+    char *db;
+    char *table;
+    bool persist;               //  forward to the writer
+    zstate_consumer_t *consumer;
+    uint64_t popped;            //  operations the loop took
+} served_t;
+
+//  What flags or the config file ask for
+typedef struct {
+    zlistx_t *binds;            //  endpoints, char *
+    zlistx_t *tables;           //  served_t *
+    char *monitor;              //  monitor endpoint, or NULL
+    char *redis;                //  Redis endpoint
+    char *separator;            //  key separator
+    int redis_db;               //  SELECT index
+    char *password;             //  AUTH password, or NULL
+    bool verbose;
+} settings_t;
+
+static void
+s_usage (FILE *file)
+{
+    fprintf (file,
+        "usage: zstate serve [OPTIONS]\n"
+        "\n"
+        "Runs a server with consumer tables until SIGINT or SIGTERM, then flushes\n"
+        "what it accepted into Redis and exits. The application side takes and\n"
+        "counts what arrives; tables marked for persistence are written to Redis.\n"
+        "\n"
+        "    -b, --bind ENDPOINT     bind here, e.g. tcp://127.0.0.1:5555 (repeatable)\n"
+        "    -T, --table DB/TABLE    serve this table (repeatable)\n"
+        "    -p, --persist DB/TABLE  serve this table and persist it (repeatable)\n"
+        "    -m, --monitor ENDPOINT  monitor endpoint for zstate stats and watch\n"
+        "    -r, --redis ENDPOINT    Redis: host:port or unix:/path (default 127.0.0.1:6379)\n"
+        "    -n, --redis-db N        Redis database index (default 0)\n"
+        "    -s, --separator TEXT    between table and key in Redis (default \":\")\n"
+        "    -c, --config FILE       read settings from a ZPL file (see below); flags\n"
+        "                            given after it add to it\n"
+        "    -v, --verbose           log activity\n"
+        "    -h, --help              this text\n"
+        "\n"
+        "Config file (ZPL, 4-space indents):\n"
+        "    server\n"
+        "        bind = tcp://127.0.0.1:5555\n"
+        "        monitor = tcp://127.0.0.1:5556\n"
+        "    redis\n"
+        "        endpoint = 127.0.0.1:6379\n"
+        "        db = 0\n"
+        "        separator = \":\"\n"
+        "        password = secret\n"
+        "    table\n"
+        "        db = APPL_DB\n"
+        "        name = ROUTE_TABLE\n"
+        "        persist = 1\n"
+        "A bad file is reported with its line number.\n");
+}
+
+static void
+s_served_destroy (void **item_p)
+{
+    served_t *served = (served_t *) *item_p;
+    if (served) {
+        zstate_consumer_destroy (&served->consumer);
+        free (served->db);
+        free (served->table);
+        free (served);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_string_destroy (void **item_p)
+{
+    zstr_free ((char **) item_p);
+}
+
+//  Add a table from "DB/TABLE"; returns 0 or -1 after saying why
+static int
+s_settings_add_table (settings_t *settings, const char *db, const char *table,
+                      bool persist, const char *where)
+{
+    if (!zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
+        fprintf (stderr, "zstate serve: %s: bad table '%s/%s'\n", where, db, table);
+        return -1;
+    }
+    served_t *served = (served_t *) zmalloc (sizeof (served_t));
+    served->db = strdup (db);
+    served->table = strdup (table);
+    served->persist = persist;
+    zlistx_add_end (settings->tables, served);
+    return 0;
+}
+
+static int
+s_settings_add_pair (settings_t *settings, const char *pair, bool persist)
+{
+    char *db = strdup (pair);
+    char *table = strchr (db, '/');
+    int rc = -1;
+    if (table) {
+        *table++ = 0;
+        rc = s_settings_add_table (settings, db, table, persist, "option");
+    }
+    else
+        fprintf (stderr, "zstate serve: '%s' is not DB/TABLE\n", pair);
+    free (db);
+    return rc;
+}
+
+static void
+s_replace (char **field_p, const char *value)
+{
+    free (*field_p);
+    *field_p = value? strdup (value): NULL;
+}
+
+//  Return the line number of the first line in text, from line start on,
+//  that holds name at depth (4 spaces a level); 0 if none
+static int
+s_line_of (const char *text, const char *name, int depth, int *start_p)
+{
+    int number = 0;
+    const char *line = text;
+    while (*line) {
+        number++;
+        const char *end = strchr (line, '\n');
+        size_t indent = strspn (line, " ");
+        if (number >= *start_p && (int) indent == depth * 4
+        &&  strncmp (line + indent, name, strlen (name)) == 0) {
+            *start_p = number + 1;
+            return number;
+        }
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    return 0;
+}
+
+//  Report a bad setting with its line
+static int
+s_config_error (const char *file, const char *text, const char *name, int depth,
+                int *start_p, const char *message)
+{
+    int number = s_line_of (text, name, depth, start_p);
+    fprintf (stderr, "zstate serve: %s:%d: %s\n", file, number, message);
+    return -1;
+}
+
+static int
+s_settings_load (settings_t *settings, const char *file)
+{
+    char *text = NULL;
+    zfile_t *handle = zfile_new (NULL, file);
+    zchunk_t *chunk = handle && zfile_input (handle) == 0? zfile_read (handle, zfile_cursize (handle), 0): NULL;
+    if (chunk) {
+        text = (char *) zmalloc (zchunk_size (chunk) + 1);
+        memcpy (text, zchunk_data (chunk), zchunk_size (chunk));
+    }
+    zchunk_destroy (&chunk);
+    zfile_destroy (&handle);
+    if (!text) {
+        fprintf (stderr, "zstate serve: cannot read %s\n", file);
+        return -1;
+    }
+    zconfig_t *config = zconfig_str_load (text);
+    if (!config) {
+        //  zconfig does not tell where; the first prefix of the file that
+        //  fails to parse ends at the bad line
+        int lines = 1;
+        for (const char *scan = text; *scan; scan++)
+            lines += *scan == '\n';
+        int bad = lines;
+        for (int count = 1; count <= lines; count++) {
+            char *prefix = strdup (text);
+            char *cut = prefix;
+            for (int seen = 0; *cut && seen < count; cut++)
+                seen += *cut == '\n';
+            *cut = 0;
+            zconfig_t *partial = zconfig_str_load (prefix);
+            free (prefix);
+            if (!partial) {
+                bad = count;
+                break;
+            }
+            zconfig_destroy (&partial);
+        }
+        fprintf (stderr, "zstate serve: %s:%d: syntax error\n", file, bad);
+        free (text);
+        return -1;
+    }
+    int rc = 0;
+    int start = 1;
+    for (zconfig_t *section = zconfig_child (config); section && rc == 0;
+         section = zconfig_next (section)) {
+        const char *name = zconfig_name (section);
+        if (streq (name, "server") || streq (name, "redis")) {
+            int item_start = start;
+            s_line_of (text, name, 0, &start);
+            for (zconfig_t *item = zconfig_child (section); item && rc == 0;
+                 item = zconfig_next (item)) {
+                const char *key = zconfig_name (item);
+                const char *value = zconfig_value (item);
+                bool server = streq (name, "server");
+                if (server && streq (key, "bind"))
+                    zlistx_add_end (settings->binds, strdup (value));
+                else
+                if (server && streq (key, "monitor"))
+                    s_replace (&settings->monitor, value);
+                else
+                if (!server && streq (key, "endpoint"))
+                    s_replace (&settings->redis, value);
+                else
+                if (!server && streq (key, "separator"))
+                    s_replace (&settings->separator, value);
+                else
+                if (!server && streq (key, "password"))
+                    s_replace (&settings->password, value);
+                else
+                if (!server && streq (key, "db")) {
+                    char *end;
+                    long index = strtol (value, &end, 10);
+                    if (*value == 0 || *end || index < 0 || index > 65535)
+                        rc = s_config_error (file, text, key, 1, &item_start,
+                                             "redis db must be a number");
+                    settings->redis_db = (int) index;
+                }
+                else {
+                    char message [300];
+                    snprintf (message, sizeof (message), "unknown setting '%s/%s'", name, key);
+                    rc = s_config_error (file, text, key, 1, &item_start, message);
+                }
+            }
+        }
+        else
+        if (streq (name, "table")) {
+            int item_start = start;
+            int line = s_line_of (text, name, 0, &start);
+            const char *db = zconfig_get (section, "db", NULL);
+            const char *table = zconfig_get (section, "name", NULL);
+            const char *persist = zconfig_get (section, "persist", "0");
+            for (zconfig_t *item = zconfig_child (section); item && rc == 0;
+                 item = zconfig_next (item))
+                if (!streq (zconfig_name (item), "db") && !streq (zconfig_name (item), "name")
+                &&  !streq (zconfig_name (item), "persist")) {
+                    char message [300];
+                    snprintf (message, sizeof (message), "unknown setting 'table/%s'",
+                              zconfig_name (item));
+                    rc = s_config_error (file, text, zconfig_name (item), 1, &item_start, message);
+                }
+            if (rc == 0 && (!db || !table)) {
+                fprintf (stderr, "zstate serve: %s:%d: a table needs db and name\n", file, line);
+                rc = -1;
+            }
+            if (rc == 0 && !streq (persist, "0") && !streq (persist, "1")) {
+                rc = s_config_error (file, text, "persist", 1, &item_start,
+                                     "persist must be 0 or 1");
+            }
+            if (rc == 0) {
+                char where [300];
+                snprintf (where, sizeof (where), "%s:%d", file, line);
+                rc = s_settings_add_table (settings, db, table, streq (persist, "1"), where);
+            }
+        }
+        else {
+            char message [300];
+            snprintf (message, sizeof (message), "unknown section '%s'", name);
+            rc = s_config_error (file, text, name, 0, &start, message);
+        }
+    }
+    zconfig_destroy (&config);
+    free (text);
+    return rc;
+}
+
+//  One batch serves every table: the loop runs one handler at a time
+typedef struct {
+    served_t *served;
+    zstate_batch_t *batch;
+} ready_t;
+
+//  Take what arrived for one table: the work an application would do
+static int
+s_table_ready (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    ready_t *ready = (ready_t *) arg;
+    ready->served->popped += zstate_consumer_pops (ready->served->consumer, ready->batch, 1024);
+    return 0;
+}
+
+static void
+s_settings_destroy (settings_t *settings)
+{
+    zlistx_destroy (&settings->binds);
+    zlistx_destroy (&settings->tables);
+    zstr_free (&settings->monitor);
+    zstr_free (&settings->redis);
+    zstr_free (&settings->separator);
+    zstr_free (&settings->password);
+}
+
+//  Parse flags and config into settings; returns 0, or the exit status
+static int
+s_settings_parse (settings_t *settings, int argc, char *argv [])
+{
+    static struct option options [] = {
+        { "bind",      required_argument, NULL, 'b' },
+        { "table",     required_argument, NULL, 'T' },
+        { "persist",   required_argument, NULL, 'p' },
+        { "monitor",   required_argument, NULL, 'm' },
+        { "redis",     required_argument, NULL, 'r' },
+        { "redis-db",  required_argument, NULL, 'n' },
+        { "separator", required_argument, NULL, 's' },
+        { "config",    required_argument, NULL, 'c' },
+        { "verbose",   no_argument,       NULL, 'v' },
+        { "help",      no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    optind = 1;
+    int option;
+    while ((option = getopt_long (argc, argv, "b:T:p:m:r:n:s:c:vh", options, NULL)) != -1) {
+        if (option == 'b')
+            zlistx_add_end (settings->binds, strdup (optarg));
+        else
+        if (option == 'T' || option == 'p') {
+            if (s_settings_add_pair (settings, optarg, option == 'p'))
+                return 2;
+        }
+        else
+        if (option == 'm')
+            s_replace (&settings->monitor, optarg);
+        else
+        if (option == 'r')
+            s_replace (&settings->redis, optarg);
+        else
+        if (option == 'n')
+            settings->redis_db = atoi (optarg);
+        else
+        if (option == 's')
+            s_replace (&settings->separator, optarg);
+        else
+        if (option == 'c') {
+            if (s_settings_load (settings, optarg))
+                return 1;
+        }
+        else
+        if (option == 'v')
+            settings->verbose = true;
+        else
+        if (option == 'h') {
+            s_usage (stdout);
+            return -1;
+        }
+        else {
+            s_usage (stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf (stderr, "zstate serve: unexpected argument '%s'\n", argv [optind]);
+        return 2;
+    }
+    if (zlistx_size (settings->binds) == 0) {
+        fprintf (stderr, "zstate serve: nothing to bind: give --bind or a config file\n");
+        return 2;
+    }
+    if (zlistx_size (settings->tables) == 0) {
+        fprintf (stderr, "zstate serve: no tables: give --table, --persist or a config file\n");
+        return 2;
+    }
+    return 0;
+}
+
+int
+zstate_serve_main (int argc, char *argv [])
+{
+    settings_t settings = { 0 };
+    settings.binds = zlistx_new ();
+    zlistx_set_destructor (settings.binds, s_string_destroy);
+    settings.tables = zlistx_new ();
+    zlistx_set_destructor (settings.tables, s_served_destroy);
+    settings.redis = strdup ("127.0.0.1:6379");
+    settings.separator = strdup (":");
+    int status = s_settings_parse (&settings, argc, argv);
+    if (status) {
+        s_settings_destroy (&settings);
+        return status == -1? 0: status;
+    }
+
+    zstate_server_t *server = zstate_server_new ();
+    zstate_server_set_verbose (server, settings.verbose);
+    zstate_writer_t *writer = NULL;
+    served_t *served = (served_t *) zlistx_first (settings.tables);
+    while (served && status == 0) {
+        if (served->persist && !writer) {
+            writer = zstate_writer_new ();
+            zstate_writer_set_separator (writer, settings.separator);
+            zstate_writer_set_db (writer, settings.redis_db);
+            if (settings.password)
+                zstate_writer_set_password (writer, settings.password);
+            zstate_writer_set_verbose (writer, settings.verbose);
+            //  A Redis that is down now is written to when it comes back
+            if (zstate_writer_connect (writer, settings.redis))
+                zsys_warning ("zstate serve: Redis at %s: %s (retrying)",
+                              settings.redis, zstate_reason ());
+        }
+        served->consumer = zstate_consumer_new (server, served->db, served->table);
+        if (!served->consumer) {
+            fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
+                     zstate_reason ());
+            status = 1;
+        }
+        else
+        if (served->persist
+        &&  zstate_consumer_forward (served->consumer, zstate_writer_endpoint (writer))) {
+            fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
+                     zstate_reason ());
+            status = 1;
+        }
+        served = (served_t *) zlistx_next (settings.tables);
+    }
+    //  Consumers are registered first and the server binds last, so the
+    //  first message already finds its table
+    const char *endpoint = (const char *) zlistx_first (settings.binds);
+    while (endpoint && status == 0) {
+        int port = zstate_server_bind (server, endpoint);
+        if (port == -1) {
+            fprintf (stderr, "zstate serve: cannot bind %s: %s\n", endpoint, zstate_reason ());
+            status = 1;
+        }
+        else
+            zsys_info ("zstate serve: bound %s%s%d", endpoint, port? " port ": "", port);
+        endpoint = (const char *) zlistx_next (settings.binds);
+    }
+    if (status == 0 && settings.monitor
+    &&  zstate_server_monitor (server, settings.monitor) == -1) {
+        fprintf (stderr, "zstate serve: cannot bind monitor %s: %s\n", settings.monitor,
+                 zstate_reason ());
+        status = 1;
+    }
+    if (status == 0) {
+        zloop_t *loop = zloop_new ();
+        zstate_batch_t *batch = zstate_batch_new ();
+        zlistx_t *readies = zlistx_new ();
+        zlistx_set_destructor (readies, s_string_destroy);
+        for (served = (served_t *) zlistx_first (settings.tables); served;
+             served = (served_t *) zlistx_next (settings.tables)) {
+            ready_t *ready = (ready_t *) zmalloc (sizeof (ready_t));
+            ready->served = served;
+            ready->batch = batch;
+            zlistx_add_end (readies, ready);
+            zloop_reader (loop, zstate_consumer_socket (served->consumer), s_table_ready, ready);
+        }
+        zsys_info ("zstate serve: serving %zu tables", zlistx_size (settings.tables));
+        //  Ends on SIGINT or SIGTERM: zloop stops when zsys_interrupted
+        zloop_start (loop);
+        zsys_info ("zstate serve: interrupted, flushing");
+        zloop_destroy (&loop);
+
+        //  Stop receiving first, then take what the consumers still hold,
+        //  then let the writer confirm everything
+        zstate_server_destroy (&server);
+        for (served = (served_t *) zlistx_first (settings.tables); served;
+             served = (served_t *) zlistx_next (settings.tables))
+            while (zstate_consumer_pops (served->consumer, batch, 1024))
+                served->popped += zstate_batch_size (batch);
+        if (writer && zstate_writer_flush (writer, FLUSH_TIMEOUT)) {
+            fprintf (stderr, "zstate serve: Redis did not confirm everything: %s\n",
+                     zstate_reason ());
+            status = 1;
+        }
+        for (served = (served_t *) zlistx_first (settings.tables); served;
+             served = (served_t *) zlistx_next (settings.tables))
+            zsys_info ("zstate serve: %s/%s: %" PRIu64 " operations", served->db,
+                       served->table, served->popped);
+        zlistx_destroy (&readies);
+        zstate_batch_destroy (&batch);
+    }
+    zstate_server_destroy (&server);
+    //  Consumers forward to the writer: they go first
+    zlistx_purge (settings.tables);
+    zstate_writer_destroy (&writer);
+    s_settings_destroy (&settings);
+    return status;
+}
