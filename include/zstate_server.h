@@ -37,6 +37,8 @@ extern "C" {
 //      UNREGISTER db table ep  "sss" remove exactly that consumer
 //      STATS                         -> "sis" + "b" zstate_server_stats_t
 //      MONITOR endpoint        "s"   -> "sis" + "i" port: bind the monitor
+//      PAUSE flag              "s"   "1" stops reading from clients, "0"
+//                                    reads again
 //      SET RCVHWM count        "i"   ROUTER receive high-water mark (before BIND)
 //      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
 //      $TERM                         end the actor (answered by the shim)
@@ -85,6 +87,13 @@ ZSTATE_EXPORT int
 //  Returns the port for tcp endpoints, 0 for others, or -1 with errno.
 ZSTATE_EXPORT int
     zstate_server_monitor (zstate_server_t *self, const char *endpoint);
+
+//  Stop reading from clients (paused true), or read again. Messages already
+//  read still reach their consumers; clients see the server as full. For an
+//  orderly shutdown: pause, then wait until the consumers received all that
+//  was routed (sum of their messages counters == routed), then destroy.
+ZSTATE_EXPORT int
+    zstate_server_pause (zstate_server_t *self, bool paused);
 
 //  Fill *stats with the current counters. Returns 0 or -1.
 ZSTATE_EXPORT int

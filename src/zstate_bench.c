@@ -101,6 +101,7 @@ typedef struct {
     char id [48];               //  short name, for JSON
     char title [64];            //  long name, for the table
     int ceiling;                //  index of the raw scenario to compare with, or -1
+    bool skip;                  //  not asked for (--only, or no Redis)
     double sonic;               //  SONiC's figure for this row, 0 if none
 } scenario_t;
 
@@ -158,6 +159,7 @@ typedef struct {
     bool quick;
     bool no_redis;
     bool verbose;
+    int only;                   //  bit mask of 1 << kind_t; 0 means all
     int rates [RATES_MAX];
     int rate_count;
     double latency_secs;
@@ -957,6 +959,10 @@ static void
 s_child_run (bench_t *bench, scenario_t *scenario, role_t role, const char *endpoint,
              int report_fd, int control_fd)
 {
+    //  The library's state-change lines, once per run, would bury the
+    //  results; failures come back in the report
+    if (!bench->verbose)
+        zsys_set_logstream (NULL);
     report_t report;
     memset (&report, 0, sizeof (report));
     report.type = REPORT_RESULT;
@@ -1100,6 +1106,8 @@ s_report_recv (int fd, report_t *report, int timeout)
             return -1;
         struct pollfd item = { fd, POLLIN, 0 };
         int rc = poll (&item, 1, (int) left);
+        if (zsys_interrupted)
+            return -1;
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -1174,6 +1182,10 @@ s_measure (bench_t *self, scenario_t *scenario, report_t *consumer_report,
         };
         int64_t left = deadline - zclock_mono ();
         int events = left > 0? poll (items, 2, (int) left): 0;
+        if (zsys_interrupted) {
+            snprintf (error, error_size, "interrupted");
+            goto done;
+        }
         if (events < 0 && errno == EINTR)
             continue;
         if (events <= 0) {
@@ -1409,6 +1421,9 @@ s_scenarios_plan (bench_t *self)
     }
     for (int rate = 0; rate < self->rate_count; rate++)
         s_scenario_add (self, KIND_LATENCY, 2, 1, self->rates [rate], -1);
+    for (int index = 0; index < self->scenario_count; index++)
+        if (self->only && !(self->only & (1 << self->scenarios [index].kind)))
+            self->scenarios [index].skip = true;
 }
 
 
@@ -1525,7 +1540,7 @@ s_print_table (bench_t *self)
     for (int index = 0; index < self->scenario_count; index++) {
         scenario_t *scenario = &self->scenarios [index];
         outcome_t *outcome = &self->outcomes [index];
-        if (scenario->kind == KIND_LATENCY)
+        if (scenario->kind == KIND_LATENCY || scenario->skip)
             continue;
         if (!outcome->runs_ok) {
             printf ("%-40s FAILED: %s\n", scenario->title, outcome->error);
@@ -1550,14 +1565,14 @@ s_print_table (bench_t *self)
     if (self->no_redis)
         printf ("%-40s skipped (--no-redis)\n", "zstate + Redis");
     else
-    if (*self->redis_note)
+    if (*self->redis_note && !(self->only && !(self->only & (1 << KIND_PERSIST))))
         printf ("%-40s skipped: %s\n", "zstate + Redis", self->redis_note);
 
     bool latency_header = false;
     for (int index = 0; index < self->scenario_count; index++) {
         scenario_t *scenario = &self->scenarios [index];
         outcome_t *outcome = &self->outcomes [index];
-        if (scenario->kind != KIND_LATENCY)
+        if (scenario->kind != KIND_LATENCY || scenario->skip)
             continue;
         if (!latency_header) {
             printf ("\n%-40s %13s %9s %9s %9s %9s %10s\n",
@@ -1577,20 +1592,22 @@ s_print_table (bench_t *self)
 
     goal_t goals [GOALS_MAX];
     int count = s_goals (self, goals);
-    printf ("\n%-40s %16s %16s\n", "goals (median of runs)", "target", "measured");
+    printf ("\n%-40s %20s %20s\n", "goals (medians)", "target", "measured");
     for (int index = 0; index < count; index++) {
         goal_t *goal = &goals [index];
+        char target [48], measured [48], number [32];
+        snprintf (target, sizeof (target), "%s %s", goal->target_text, goal->unit);
         if (goal->measured < 0) {
-            printf ("%-40s %16s %16s  not measured\n", goal->what, goal->target_text, "-");
+            printf ("%-40s %20s %20s  not measured\n", goal->what, target, "-");
             continue;
         }
-        char measured [40];
         if (streq (goal->unit, "ops/s"))
-            s_commas (goal->measured, measured, sizeof (measured));
+            s_commas (goal->measured, number, sizeof (number));
         else
-            snprintf (measured, sizeof (measured), "%.1f", goal->measured);
-        printf ("%-40s %10s %5s %10s %5s  %s\n", goal->what, goal->target_text, goal->unit,
-                measured, goal->unit, goal->met? "met": "MISSED");
+            snprintf (number, sizeof (number), "%.1f", goal->measured);
+        snprintf (measured, sizeof (measured), "%s %s", number, goal->unit);
+        printf ("%-40s %20s %20s  %s\n", goal->what, target, measured,
+                goal->met? "met": "MISSED");
     }
     fflush (stdout);
 }
@@ -1621,12 +1638,16 @@ s_print_json (bench_t *self)
             self->ops, self->threads, self->batch, self->pop, self->transport, self->runs,
             self->quick? "true": "false", sysconf (_SC_NPROCESSORS_ONLN));
     printf (" \"results\": [");
+    bool first = true;
     for (int index = 0; index < self->scenario_count; index++) {
         scenario_t *scenario = &self->scenarios [index];
         outcome_t *outcome = &self->outcomes [index];
         const char *kinds [] = { "raw", "zstate", "persist", "latency" };
-        printf ("%s\n  {\"id\": \"%s\", \"kind\": \"%s\", \"title\": ", index? ",": "",
+        if (scenario->skip)
+            continue;
+        printf ("%s\n  {\"id\": \"%s\", \"kind\": \"%s\", \"title\": ", first? "": ",",
                 scenario->id, kinds [scenario->kind]);
+        first = false;
         s_json_string (scenario->title);
         printf (", \"fields\": %d, \"ops_per_call\": %d, \"ops\": %" PRIu64 ", "
                 "\"runs_ok\": %d, \"runs_failed\": %d",
@@ -1729,6 +1750,7 @@ s_usage (FILE *file)
         "      --rates LIST     offered rates for latency, ops/s (default 10000,100000)\n"
         "      --latency-secs S length of one latency run (default %.0f)\n"
         "      --no-redis       skip the measurements with the DB writer\n"
+        "      --only LIST      run only these: raw, zstate, persist, latency\n"
         "  -q, --quick          tiny configuration for make check: %d ops, 1 run,\n"
         "                       2 fields, latency at 10000 ops/s; Redis if available\n"
         "  -j, --json           print a JSON record instead of the table\n"
@@ -1773,6 +1795,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "rates",        required_argument, NULL, 'R' },
         { "latency-secs", required_argument, NULL, 'L' },
         { "no-redis",     no_argument,       NULL, 'N' },
+        { "only",         required_argument, NULL, 'O' },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },
         { "verbose",      no_argument,       NULL, 'v' },
@@ -1878,6 +1901,35 @@ s_options_parse (bench_t *self, int argc, char *argv [])
             case 'N':
                 self->no_redis = true;
                 break;
+            case 'O': {
+                char *copy = strdup (optarg);
+                assert (copy);
+                char *state = NULL;
+                bool good = true;
+                for (char *token = strtok_r (copy, ",", &state); token && good;
+                     token = strtok_r (NULL, ",", &state)) {
+                    if (streq (token, "raw"))
+                        self->only |= 1 << KIND_RAW;
+                    else
+                    if (streq (token, "zstate"))
+                        self->only |= 1 << KIND_ZSTATE;
+                    else
+                    if (streq (token, "persist"))
+                        self->only |= 1 << KIND_PERSIST;
+                    else
+                    if (streq (token, "latency"))
+                        self->only |= 1 << KIND_LATENCY;
+                    else
+                        good = false;
+                }
+                free (copy);
+                if (!good) {
+                    fprintf (stderr, "zstate bench: --only takes raw, zstate, persist and "
+                                     "latency, comma-separated, not '%s'\n", optarg);
+                    return 2;
+                }
+                break;
+            }
             case 'q':
                 self->quick = true;
                 break;
@@ -1940,13 +1992,16 @@ zstate_bench_main (int argc, char *argv [])
     //  Library logs go to stderr, so stdout carries only the results; the
     //  children read this when they start CZMQ
     setenv ("ZSYS_LOGSTREAM", "stderr", 0);
+    //  Ctrl-C ends the run cleanly: the children see it too, give up and
+    //  report, and we stop Redis and remove its directory
+    zsys_catch_interrupts ();
     s_scenarios_plan (self);
 
     //  One private redis-server for every persisted run, flushed before
     //  each. Without it the persisted rows are skipped, not failed.
     bool wants_redis = false;
     for (int index = 0; index < self->scenario_count; index++)
-        if (self->scenarios [index].kind == KIND_PERSIST)
+        if (self->scenarios [index].kind == KIND_PERSIST && !self->scenarios [index].skip)
             wants_redis = true;
     if (wants_redis) {
         self->redis_server = zstate_redis_server_new (false);
@@ -1963,28 +2018,31 @@ zstate_bench_main (int argc, char *argv [])
             snprintf (self->redis_note, sizeof (self->redis_note), "no redis-server: %s",
                       zstate_reason ());
         if (*self->redis_note) {
-            //  Drop the persisted scenarios; nothing refers to them
-            int kept = 0;
             for (int index = 0; index < self->scenario_count; index++)
-                if (self->scenarios [index].kind != KIND_PERSIST)
-                    self->scenarios [kept++] = self->scenarios [index];
-            self->scenario_count = kept;
+                if (self->scenarios [index].kind == KIND_PERSIST)
+                    self->scenarios [index].skip = true;
             fprintf (self->out, "zstate bench: persisted runs skipped: %s\n", self->redis_note);
         }
     }
 
+    int measurements = 0;
+    for (int index = 0; index < self->scenario_count; index++)
+        if (!self->scenarios [index].skip)
+            measurements++;
     char ops_text [32];
     fprintf (self->out, "zstate bench: %d measurements x %d run%s, %s ops each, over %s\n",
-             self->scenario_count, self->runs, self->runs == 1? "": "s",
+             measurements, self->runs, self->runs == 1? "": "s",
              s_commas ((double) self->ops, ops_text, sizeof (ops_text)), self->transport);
     fflush (self->out);
     for (int index = 0; index < self->scenario_count && !zsys_interrupted; index++)
-        s_scenario_run (self, index);
+        if (!self->scenarios [index].skip)
+            s_scenario_run (self, index);
 
     int status = 0;
     for (int index = 0; index < self->scenario_count; index++)
-        if (self->outcomes [index].runs_failed || !self->outcomes [index].runs_ok
-        ||  (self->scenarios [index].kind == KIND_PERSIST && !self->outcomes [index].redis_ok))
+        if (!self->scenarios [index].skip
+        &&  (self->outcomes [index].runs_failed || !self->outcomes [index].runs_ok
+        ||   (self->scenarios [index].kind == KIND_PERSIST && !self->outcomes [index].redis_ok)))
             status = 1;
     if (zsys_interrupted)
         status = 130;

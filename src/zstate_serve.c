@@ -13,7 +13,8 @@
 #include "zstate_tool.h"
 #include <getopt.h>
 
-//  How long shutdown waits for the writer to confirm everything
+//  How long shutdown waits for the consumers, then the writer
+#define DRAIN_TIMEOUT   5000
 #define FLUSH_TIMEOUT   10000
 
 //  One table we serve
@@ -86,6 +87,13 @@ s_served_destroy (void **item_p)
         free (served);
         *item_p = NULL;
     }
+}
+
+static void
+s_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
 }
 
 static void
@@ -308,6 +316,45 @@ s_table_ready (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Pause the server and pop until the consumers hold every message the
+//  server routed. Returns 0, or -1 after DRAIN_TIMEOUT.
+static int
+s_drain (zstate_server_t *server, zlistx_t *tables, zstate_batch_t *batch)
+{
+    zstate_server_pause (server, true);
+    zpoller_t *poller = zpoller_new (NULL);
+    served_t *served;
+    for (served = (served_t *) zlistx_first (tables); served;
+         served = (served_t *) zlistx_next (tables))
+        zpoller_add (poller, zstate_consumer_socket (served->consumer));
+    int64_t deadline = zclock_mono () + DRAIN_TIMEOUT;
+    int rc = -1;
+    while (zclock_mono () < deadline) {
+        zstate_server_stats_t stats;
+        zstate_server_stats (server, &stats);
+        uint64_t received = 0;
+        for (served = (served_t *) zlistx_first (tables); served;
+             served = (served_t *) zlistx_next (tables)) {
+            served->popped += zstate_consumer_pops (served->consumer, batch, 1024);
+            zstate_consumer_stats_t consumer;
+            zstate_consumer_stats (served->consumer, &consumer);
+            received += consumer.messages;
+        }
+        if (received == stats.routed) {
+            rc = 0;
+            break;
+        }
+        zpoller_wait (poller, 10);
+    }
+    //  What is left in the queues was received: the application takes it
+    for (served = (served_t *) zlistx_first (tables); served;
+         served = (served_t *) zlistx_next (tables))
+        while (zstate_consumer_pending (served->consumer))
+            served->popped += zstate_consumer_pops (served->consumer, batch, 1024);
+    zpoller_destroy (&poller);
+    return rc;
+}
+
 static void
 s_settings_destroy (settings_t *settings)
 {
@@ -462,7 +509,7 @@ zstate_serve_main (int argc, char *argv [])
         zloop_t *loop = zloop_new ();
         zstate_batch_t *batch = zstate_batch_new ();
         zlistx_t *readies = zlistx_new ();
-        zlistx_set_destructor (readies, s_string_destroy);
+        zlistx_set_destructor (readies, s_free);
         for (served = (served_t *) zlistx_first (settings.tables); served;
              served = (served_t *) zlistx_next (settings.tables)) {
             ready_t *ready = (ready_t *) zmalloc (sizeof (ready_t));
@@ -477,13 +524,12 @@ zstate_serve_main (int argc, char *argv [])
         zsys_info ("zstate serve: interrupted, flushing");
         zloop_destroy (&loop);
 
-        //  Stop receiving first, then take what the consumers still hold,
-        //  then let the writer confirm everything
-        zstate_server_destroy (&server);
-        for (served = (served_t *) zlistx_first (settings.tables); served;
-             served = (served_t *) zlistx_next (settings.tables))
-            while (zstate_consumer_pops (served->consumer, batch, 1024))
-                served->popped += zstate_batch_size (batch);
+        //  Stop reading from clients, then take everything the server
+        //  routed before that, then let the writer confirm it all
+        if (s_drain (server, settings.tables, batch)) {
+            fprintf (stderr, "zstate serve: consumers did not receive everything in time\n");
+            status = 1;
+        }
         if (writer && zstate_writer_flush (writer, FLUSH_TIMEOUT)) {
             fprintf (stderr, "zstate serve: Redis did not confirm everything: %s\n",
                      zstate_reason ());

@@ -75,6 +75,7 @@ typedef struct {
     zmq_msg_t parked;           //  the message waiting for it
     zstate_server_stats_t stats;    //  counters for STATS
     zstate_monitor_t *monitor;  //  monitoring endpoint, once bound
+    bool paused;                //  PAUSE: read nothing more from clients
     bool verbose;               //  log activity
 } self_t;
 
@@ -332,7 +333,7 @@ s_self_destroy (self_t **self_p)
 static void
 s_reading_start (self_t *self)
 {
-    if (!self->reading) {
+    if (!self->reading && !self->paused) {
         int rc = zloop_reader (self->loop, self->router, s_router_readable, self);
         assert (rc == 0);
         zloop_reader_set_tolerant (self->loop, self->router);
@@ -790,6 +791,20 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         if (streq (command, "MONITOR"))
             s_handle_monitor (self, request);
         else
+        if (streq (command, "PAUSE")) {
+            //  Stop (or go on) reading from clients; what was read still
+            //  goes to its consumer, the parked message too
+            char *flag = zmsg_popstr (request);
+            self->paused = !flag || !streq (flag, "0");
+            free (flag);
+            if (self->paused)
+                s_reading_stop (self);
+            else
+            if (!self->stalled)
+                s_reading_start (self);
+            zstate_reply (pipe, "PAUSE", 0, "", false);
+        }
+        else
         if (streq (command, "VERBOSE")) {
             char *flag = zmsg_popstr (request);
             self->verbose = !flag || !streq (flag, "0");
@@ -973,6 +988,17 @@ zstate_server_bind (zstate_server_t *self, const char *endpoint)
     }
     zmsg_destroy (&rest);
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Stop or resume reading from clients.
+
+int
+zstate_server_pause (zstate_server_t *self, bool paused)
+{
+    assert (self);
+    return s_link_request (self->link, NULL, "PAUSE", paused? "1": "0", NULL);
 }
 
 
@@ -1328,6 +1354,18 @@ zstate_server_test (bool verbose)
     zstr_send (zstate_server_actor (server), "BOGUS");
     rc = zstate_request_wait (zactor_sock (zstate_server_actor (server)), "BOGUS", NULL);
     assert (rc == -1 && errno == EINVAL);
+
+    //  A paused server reads nothing from clients until it resumes
+    rc = zstate_server_pause (server, true);
+    assert (rc == 0);
+    s_test_send (dealer, session, ++sequence, "APPL_DB", "ROUTE_TABLE", batch);
+    zpoller_t *poller = zpoller_new (zstate_consumer_socket (routes), NULL);
+    assert (zpoller_wait (poller, 200) == NULL);
+    zpoller_destroy (&poller);
+    assert (zstate_consumer_pending (routes) == 0);
+    rc = zstate_server_pause (server, false);
+    assert (rc == 0);
+    s_test_receive (routes, received, 1);
 
     //  A consumer that does not pop stops the server...
     zstate_consumer_t *slow = zstate_consumer_new (server, "APPL_DB", "SLOW_TABLE");
