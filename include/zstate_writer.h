@@ -37,6 +37,8 @@ extern "C" {
 //      HSET key fields  the fields are merged in, other fields are kept.
 //      DEL key          the key is gone.
 //
+//  Redis 4.0 or later is needed (HSET with several fields).
+//
 //  Throughput: operations are written in pipelined batches, each one
 //  MULTI ... EXEC written with one write, with up to three batches in
 //  flight. A batch goes out when it is full, or when no batch is in
@@ -92,11 +94,12 @@ extern "C" {
 //      SET BOUND keys bytes    "88"  backlog bound
 //      SET RECONNECT min max   "ii"  reconnect backoff, msecs
 //      FLUSH timeout           "i"   reads what is queued on the PULL
-//                                    socket, then replies 0 once Redis
-//                                    confirmed everything accepted so far,
-//                                    or ETIMEDOUT after timeout msecs
-//                                    (ENOTCONN at once if never connected).
-//                                    Other commands wait meanwhile.
+//                                    socket (as far as the bound allows),
+//                                    then replies 0 once Redis confirmed
+//                                    everything accepted so far, or
+//                                    ETIMEDOUT after timeout msecs (ENOTCONN
+//                                    at once if never connected). Other
+//                                    commands wait meanwhile.
 //      STATS                         -> "sis" + "b" zstate_writer_stats_t
 //      VERBOSE [flag]          "i"   log activity with zsys_debug (default
 //                                    1; 0 turns it off)
@@ -194,9 +197,9 @@ ZSTATE_EXPORT void
     zstate_writer_set_linger (zstate_writer_t *self, int linger);
 
 //  Wait until Redis confirmed every operation accepted so far, including
-//  messages queued on the PULL socket now. Returns 0, or -1 with errno
-//  ETIMEDOUT after timeout msecs (0: check only), ENOTCONN if never
-//  connected.
+//  messages queued on the PULL socket now (those the backlog bound lets in;
+//  the rest are not accepted yet). Returns 0, or -1 with errno ETIMEDOUT
+//  after timeout msecs (0: check only), ENOTCONN if never connected.
 ZSTATE_EXPORT int
     zstate_writer_flush (zstate_writer_t *self, int timeout);
 

@@ -743,8 +743,12 @@ s_options_parse (options_t *options, int argc, char *argv [])
                          argv [optind - 1]);
                 return 2;
             default:
-                fprintf (stderr, "zstate demo: unknown option '%s' (see zstate demo --help)\n",
-                         argv [optind - 1]);
+                if (optopt)
+                    fprintf (stderr, "zstate demo: unknown option '-%c' (see zstate demo --help)\n",
+                             optopt);
+                else
+                    fprintf (stderr, "zstate demo: unknown option '%s' (see zstate demo --help)\n",
+                             argv [optind - 1]);
                 return 2;
         }
     }

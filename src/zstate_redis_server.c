@@ -198,9 +198,23 @@ s_launch (zstate_redis_server_t *self)
         if (s_roundtrip (self->socket, "PING\r\n", reply, sizeof (reply), 200) > 0
         &&  strncmp (reply, "+PONG", 5) == 0)
             return 0;
-        if (!s_alive (self))
-            return zstate_fail (ECHILD, "redis-server on port %d exited at start, see %s",
-                                self->port, self->log);
+        if (!s_alive (self)) {
+            //  The directory may go with the object: quote the log's end
+            char tail [160] = "";
+            FILE *log = fopen (self->log, "r");
+            if (log) {
+                if (fseek (log, -(long) (sizeof (tail) - 1), SEEK_END) != 0)
+                    rewind (log);
+                size_t size = fread (tail, 1, sizeof (tail) - 1, log);
+                tail [size] = 0;
+                fclose (log);
+                for (char *cursor = tail; *cursor; cursor++)
+                    if (*cursor == '\n' || *cursor == '\r')
+                        *cursor = ' ';
+            }
+            return zstate_fail (ECHILD, "redis-server on port %d exited at start: ...%s",
+                                self->port, tail);
+        }
         //  Polling the server for readiness, with a deadline
         zclock_sleep (10);
     }
@@ -216,7 +230,8 @@ s_launch (zstate_redis_server_t *self)
 zstate_redis_server_t *
 zstate_redis_server_new (bool persistent)
 {
-    zstate_redis_server_t *self = (zstate_redis_server_t *) zmalloc (sizeof (zstate_redis_server_t));
+    zstate_redis_server_t *self =
+        (zstate_redis_server_t *) zmalloc (sizeof (zstate_redis_server_t));
     assert (self);
     self->persistent = persistent;
 

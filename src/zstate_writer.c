@@ -477,7 +477,8 @@ s_self_refs_from_batch (self_t *self, size_t index)
     for (size_t field = 0; field < count; field++) {
         field_ref_t *ref = &self->refs [field];
         ref->name = (const byte *) zstate_batch_name (self->batch, index, field, &ref->name_size);
-        ref->value = (const byte *) zstate_batch_value (self->batch, index, field, &ref->value_size);
+        ref->value = (const byte *) zstate_batch_value (self->batch, index, field,
+                                                        &ref->value_size);
     }
     return count;
 }
@@ -2386,7 +2387,8 @@ zstate_writer_test (bool verbose)
     s_test_accounting (&stats);
     if (verbose)
         zsys_info ("coalescing: %zu updates over %zu keys fed in %" PRId64 " ms with Redis "
-                   "frozen: peak backlog %zu keys pending + %zu in flight, %zu bytes; RSS %+zd KiB (peak %+zd KiB); "
+                   "frozen: peak backlog %zu keys pending + %zu in flight, %zu bytes; "
+                   "RSS %+zd KiB (peak %+zd KiB); "
                    "written %" PRIu64 " coalesced %" PRIu64, updates, coalesce_keys, fed,
                    peak_pending, peak_flight, peak_bytes,
                    ((ssize_t) s_test_rss () - (ssize_t) rss_before) / 1024,
