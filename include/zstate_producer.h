@@ -75,6 +75,16 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_producer_send (zstate_producer_t *self, zstate_batch_t *batch);
 
+//  Producer-side persistence: from now on, copy every operation this table
+//  sends to writer (the DB writer, which must outlive the producer), as
+//  SONiC's producer tables with persistence do; NULL stops. The copy goes
+//  after the client accepted the operations; when the writer does not take
+//  it within timeout msecs (0: 5000), the call fails with ETIMEDOUT although
+//  the operations were sent. Returns 0 or -1.
+ZSTATE_EXPORT int
+    zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer,
+                                int timeout);
+
 //  Return the db / table name.
 ZSTATE_EXPORT const char *
     zstate_producer_db (zstate_producer_t *self);

@@ -19,6 +19,10 @@
 
 #include "zstate_classes.h"
 
+//  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
+void
+    zstate_pipeline_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -38,6 +42,7 @@ all_tests [] = {
     { "zstate_redis_server", zstate_redis_server_test },
     { "zstate_redis", zstate_redis_test },
     { "zstate_writer", zstate_writer_test },
+    { "zstate_pipeline", zstate_pipeline_test },
     { NULL, NULL }
 };
 

@@ -567,7 +567,7 @@ s_consumer_zstate (bench_t *bench, scenario_t *scenario, ready_fn *ready, void *
             int events = poll (&item, 1, 1000);
             if (events > 0 && s_sink_ready (NULL, NULL, &sink) == -1)
                 break;
-            if (events == 0 && s_sink_check (NULL, 0, &sink) == -1)
+            if (s_sink_check (NULL, 0, &sink) == -1)
                 break;
         }
     }
@@ -1418,8 +1418,8 @@ s_scenario_add (bench_t *self, kind_t kind, int fields, int batch, int rate, int
         if (scenario->ops == 0)
             scenario->ops = (uint64_t) batch;
         snprintf (scenario->id, sizeof (scenario->id), "raw-%df-%d", fields, batch);
-        snprintf (scenario->title, sizeof (scenario->title), "raw PUSH/PULL, %d fields, %d op%s/msg",
-                  fields, batch, batch == 1? "": "s");
+        snprintf (scenario->title, sizeof (scenario->title),
+                  "raw PUSH/PULL, %d fields, %d op%s/msg", fields, batch, batch == 1? "": "s");
     }
     else
     if (kind == KIND_LATENCY) {
@@ -2055,10 +2055,12 @@ s_options_parse (bench_t *self, int argc, char *argv [])
                 return 2;
             default:
                 if (optopt)
-                    fprintf (stderr, "zstate bench: unknown option '-%c' (see zstate bench --help)\n",
+                    fprintf (stderr, "zstate bench: unknown option '-%c' "
+                                     "(see zstate bench --help)\n",
                              optopt);
                 else
-                    fprintf (stderr, "zstate bench: unknown option '%s' (see zstate bench --help)\n",
+                    fprintf (stderr, "zstate bench: unknown option '%s' "
+                                     "(see zstate bench --help)\n",
                              argv [optind - 1]);
                 return 2;
         }

@@ -689,7 +689,8 @@ s_options_parse (options_t *options, int argc, char *argv [])
         switch (option) {
             case 'r':
                 if (!s_number (optarg, 1, ROUTES_MAX, &value)) {
-                    fprintf (stderr, "zstate demo: --routes wants a number from 1 to %d, not '%s'\n",
+                    fprintf (stderr, "zstate demo: --routes wants a number from 1 to %d, "
+                                     "not '%s'\n",
                              ROUTES_MAX, optarg);
                     return 2;
                 }
@@ -697,7 +698,8 @@ s_options_parse (options_t *options, int argc, char *argv [])
                 break;
             case 't':
                 if (!s_number (optarg, 1, THREADS_MAX, &value)) {
-                    fprintf (stderr, "zstate demo: --threads wants a number from 1 to %d, not '%s'\n",
+                    fprintf (stderr, "zstate demo: --threads wants a number from 1 to %d, "
+                                     "not '%s'\n",
                              THREADS_MAX, optarg);
                     return 2;
                 }
@@ -1043,7 +1045,8 @@ zstate_demo_main (int argc, char *argv [])
             s_commas (app_tally.absent, text3, sizeof (text3)),
             s_commas (app_tally.wrong, text4, sizeof (text4)));
     if (redis_read) {
-        printf ("  verified        %s routes in Redis as expected (%s present, %s absent), %s wrong",
+        printf ("  verified        %s routes in Redis as expected (%s present, %s absent), "
+                "%s wrong",
                 s_commas (redis_tally.present + redis_tally.absent, text1, sizeof (text1)),
                 s_commas (redis_tally.present, text2, sizeof (text2)),
                 s_commas (redis_tally.absent, text3, sizeof (text3)),
@@ -1055,7 +1058,8 @@ zstate_demo_main (int argc, char *argv [])
     }
     else
         printf ("  verified        Redis could not be read\n");
-    printf ("  elapsed         %.2f s to the last pop (%s ops/s); %.2f s until Redis confirmed (%s ops/s)\n",
+    printf ("  elapsed         %.2f s to the last pop (%s ops/s); "
+            "%.2f s until Redis confirmed (%s ops/s)\n",
             pop_secs, s_commas (pop_secs > 0? (uint64_t) (app.popped / pop_secs): 0,
                                 text1, sizeof (text1)),
             all_secs, s_commas (all_secs > 0? (uint64_t) (persisted / all_secs): 0,
@@ -1070,9 +1074,17 @@ cleanup:
         pthread_join (jobs [index].thread, NULL);
     free (jobs);
     zloop_destroy (&loop);
+    if (status != 0) {
+        //  Given up: what is still queued has no one to wait for
+        if (client)
+            zstate_client_set_linger (client, 0);
+        if (writer)
+            zstate_writer_set_linger (writer, 0);
+    }
+    //  From the source on, so nothing arrives for a table already gone
     zstate_client_destroy (&client);
-    zstate_consumer_destroy (&consumer);
     zstate_server_destroy (&server);
+    zstate_consumer_destroy (&consumer);
     zstate_writer_destroy (&writer);
     zstate_batch_destroy (&app.batch);
     free (app.table);

@@ -31,7 +31,14 @@ struct _zstate_producer_t {
     char *db;                   //  db name
     char *table;                //  table name
     zstate_batch_t *scratch;    //  Built by the single-op and list calls
+    zsock_t *persist;           //  PUSH to the DB writer, or NULL
+    int persist_timeout;        //  msecs a copy may wait for the writer
+    zuuid_t *session;           //  Our session id on the writer's copies
+    uint64_t sequence;          //  Last sequence number on those
 };
+
+//  How long a producer-side copy may wait for a busy writer, by default
+#define PERSIST_TIMEOUT_DEFAULT 5000
 
 
 //  --------------------------------------------------------------------------
@@ -72,6 +79,8 @@ zstate_producer_destroy (zstate_producer_t **self_p)
     if (*self_p) {
         zstate_producer_t *self = *self_p;
         zstate_batch_destroy (&self->scratch);
+        zsock_destroy (&self->persist);
+        zuuid_destroy (&self->session);
         free (self->db);
         free (self->table);
         free (self);
@@ -81,12 +90,76 @@ zstate_producer_destroy (zstate_producer_t **self_p)
 
 
 //  --------------------------------------------------------------------------
-//  Send the scratch batch, built by the caller
+//  Hand one wire message with count operations of data to the writer
+
+static int
+s_persist_chunk (zstate_producer_t *self, zstate_batch_t *chunk)
+{
+    zframe_t *frame = zstate_msg_encode (zuuid_data (self->session), ++self->sequence,
+                                         self->db, self->table, chunk);
+    assert (frame);             //  The client took the same operations
+    int rc = zframe_send (&frame, self->persist, 0);
+    zframe_destroy (&frame);
+    if (rc)
+        return zstate_fail (ETIMEDOUT, "sent, but the DB writer did not take the copy "
+                            "within %d msecs", self->persist_timeout);
+    return 0;
+}
+
+//  Copy batch to the writer, in as many messages as it needs: the client
+//  split it the same way for the server
+static int
+s_persist (zstate_producer_t *self, zstate_batch_t *batch)
+{
+    size_t header = zstate_msg_header_size (strlen (self->db), strlen (self->table));
+    if (header + zstate_batch_bytes (batch) <= ZSTATE_MESSAGE_MAX
+    &&  zstate_batch_size (batch) <= ZSTATE_OPS_MAX)
+        return s_persist_chunk (self, batch);
+    zstate_batch_t *chunk = zstate_batch_new ();
+    zstate_batch_t *single = zstate_batch_new ();
+    const byte *data = zstate_batch_data (batch);
+    size_t offset = 0;
+    int rc = 0;
+    for (size_t index = 0; index < zstate_batch_size (batch) && rc == 0; index++) {
+        //  Measure the next operation by loading it alone
+        size_t used = 0;
+        zstate_batch_reset (single);
+        int wire = zstate_batch_load (single, data + offset,
+                                      zstate_batch_bytes (batch) - offset, 1, &used);
+        assert (wire == ZSTATE_WIRE_OK);
+        if (zstate_batch_size (chunk)
+        && (header + zstate_batch_bytes (chunk) + used > ZSTATE_MESSAGE_MAX
+        ||  zstate_batch_size (chunk) == ZSTATE_OPS_MAX)) {
+            rc = s_persist_chunk (self, chunk);
+            zstate_batch_reset (chunk);
+        }
+        wire = zstate_batch_load (chunk, data + offset, used, 1, NULL);
+        assert (wire == ZSTATE_WIRE_OK);
+        offset += used;
+    }
+    zstate_batch_destroy (&single);
+    if (rc == 0 && zstate_batch_size (chunk))
+        rc = s_persist_chunk (self, chunk);
+    zstate_batch_destroy (&chunk);
+    return rc;
+}
+
+//  Send batch through the client and, with producer-side persistence, a
+//  copy to the DB writer. The client goes first: when it refuses, nothing
+//  is persisted either.
+static int
+s_send (zstate_producer_t *self, zstate_batch_t *batch)
+{
+    int rc = zstate_client_send (self->client, self->db, self->table, batch);
+    if (rc == 0 && self->persist)
+        rc = s_persist (self, batch);
+    return rc;
+}
 
 static int
 s_send_scratch (zstate_producer_t *self)
 {
-    return zstate_client_send (self->client, self->db, self->table, self->scratch);
+    return s_send (self, self->scratch);
 }
 
 //  SET or HSET with a va_list of C strings: the batch checks the key and
@@ -231,7 +304,34 @@ int
 zstate_producer_send (zstate_producer_t *self, zstate_batch_t *batch)
 {
     assert (self);
-    return zstate_client_send (self->client, self->db, self->table, batch);
+    return s_send (self, batch);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Producer-side persistence: copy everything sent from now on to writer.
+
+int
+zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer, int timeout)
+{
+    assert (self);
+    zsock_destroy (&self->persist);
+    if (!writer)
+        return 0;
+    self->persist = zsock_new (ZMQ_PUSH);
+    assert (self->persist);
+    self->persist_timeout = timeout > 0? timeout: PERSIST_TIMEOUT_DEFAULT;
+    zsock_set_sndtimeo (self->persist, self->persist_timeout);
+    //  What we handed over still reaches the writer after we are gone
+    zsock_set_linger (self->persist, -1);
+    if (zsock_connect (self->persist, "%s", zstate_writer_endpoint (writer))) {
+        zsock_destroy (&self->persist);
+        return zstate_fail (EINVAL, "cannot reach the DB writer at %s",
+                            zstate_writer_endpoint (writer));
+    }
+    if (!self->session)
+        self->session = zuuid_new ();
+    return 0;
 }
 
 
