@@ -128,6 +128,15 @@ s_test_persistence (zstate_redis_server_t *redis_server, bool producer_side, boo
     zstate_writer_stats_t stats;
     assert (zstate_writer_stats (writer, &stats) == 0);
     assert (stats.failed == 0);
+    //  The snapshot, which needs no round trip, catches up within 100 ms
+    zstate_writer_stats_t snapshot = { 0 };
+    int64_t deadline = zclock_mono () + 5000;
+    while (snapshot.written != stats.written && zclock_mono () < deadline) {
+        zpoller_wait (poller, 10);
+        zstate_writer_snapshot (writer, &snapshot);
+    }
+    assert (snapshot.written == stats.written);
+    assert (snapshot.depth == 0);
     assert (zstate_redis_command (redis, "FLUSHDB", NULL, NULL) != -1);
     zstate_redis_destroy (&redis);
 

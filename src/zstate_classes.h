@@ -30,6 +30,11 @@
 #   define NDEBUG
 #else
 #   include <assert.h>
+//  Fill *stats with the writer's counters as of at most 100 msecs ago,
+//  without a round trip to the actor (which may be busy with Redis)
+void
+    zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats);
+
 //  Print the consumer's writer state as ZPL items, for the server's monitor
 void
     zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);

@@ -790,7 +790,8 @@ zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file)
     zstate_writer_t *writer = self->writer;
     pthread_mutex_unlock (&self->mutex);
     zstate_writer_stats_t stats;
-    if (writer && zstate_writer_stats (writer, &stats) == 0) {
+    if (writer) {
+        zstate_writer_snapshot (writer, &stats);
         fprintf (file, "    writer\n");
         fprintf (file, "        state = %s\n", zstate_writer_state_name (stats.state));
         fprintf (file, "        depth = %zu\n", stats.depth);

@@ -104,10 +104,22 @@ typedef struct {
 typedef struct {
     zsock_t *events;            //  Actor end of the event pipe
     const char *endpoint;       //  PULL endpoint to bind
+    struct _snapshot_t *snapshot;   //  Where we publish our counters
 } writer_args_t;
+
+//  The counters as of the last SNAPSHOT_INTERVAL, readable without a
+//  round trip: a server's monitor must not wait while the writer is busy
+//  with Redis
+typedef struct _snapshot_t {
+    pthread_mutex_t mutex;
+    zstate_writer_stats_t stats;
+} snapshot_t;
+
+#define SNAPSHOT_INTERVAL   100     //  msecs between snapshots
 
 typedef struct {
     zsock_t *pipe;              //  Actor command pipe
+    snapshot_t *snapshot;       //  Shared with the wrapper
     zsock_t *events;            //  Event pipe, actor end
     zsock_t *data;              //  PULL socket for wire messages
     zloop_t *loop;              //  Our reactor
@@ -190,6 +202,7 @@ s_self_new (zsock_t *pipe, writer_args_t *args)
     self_t *self = (self_t *) zmalloc (sizeof (self_t));
     assert (self);
     self->pipe = pipe;
+    self->snapshot = args->snapshot;
     self->events = args->events;
     //  Events never block the actor: dropped and counted when unread
     zsock_set_sndtimeo (self->events, 0);
@@ -1320,6 +1333,32 @@ s_self_flush (self_t *self, int timeout)
     }
 }
 
+//  Current counters, with the gauges filled in
+static void
+s_self_stats (self_t *self, zstate_writer_stats_t *stats)
+{
+    *stats = self->stats;
+    stats->state = self->state;
+    stats->pending = self->pending;
+    stats->in_flight = self->in_flight;
+    stats->depth = self->pending + self->in_flight;
+    stats->bytes = self->bytes;
+    int64_t since;
+    stats->oldest_age = s_self_oldest (self, NULL, &since)? zclock_mono () - since: 0;
+}
+
+static int
+s_self_handle_snapshot (zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zstate_writer_stats_t stats;
+    s_self_stats (self, &stats);
+    pthread_mutex_lock (&self->snapshot->mutex);
+    self->snapshot->stats = stats;
+    pthread_mutex_unlock (&self->snapshot->mutex);
+    return 0;
+}
+
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -1453,14 +1492,8 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
     }
     else
     if (streq (command, "STATS")) {
-        zstate_writer_stats_t stats = self->stats;
-        stats.state = self->state;
-        stats.pending = self->pending;
-        stats.in_flight = self->in_flight;
-        stats.depth = self->pending + self->in_flight;
-        stats.bytes = self->bytes;
-        int64_t since;
-        stats.oldest_age = s_self_oldest (self, NULL, &since)? zclock_mono () - since: 0;
+        zstate_writer_stats_t stats;
+        s_self_stats (self, &stats);
         zstate_reply (self->pipe, command, 0, NULL, true);
         zsock_send (self->pipe, "b", &stats, sizeof (stats));
     }
@@ -1488,6 +1521,9 @@ static void
 s_writer_actor (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (writer_args_t *) args);
+    int timer = zloop_timer (self->loop, SNAPSHOT_INTERVAL, 0, s_self_handle_snapshot, self);
+    assert (timer != -1);
+    s_self_handle_snapshot (self->loop, timer, self);
     zsock_signal (pipe, 0);
     zloop_start (self->loop);
     s_self_destroy (&self);
@@ -1503,6 +1539,7 @@ struct _zstate_writer_t {
     char *endpoint;             //  Its PULL endpoint
     int linger;                 //  msecs destroy waits for Redis
     pthread_mutex_t mutex;      //  One command round trip at a time
+    snapshot_t snapshot;        //  Counters the actor publishes
 };
 
 zstate_writer_t *
@@ -1517,12 +1554,13 @@ zstate_writer_new (void)
     assert (self->endpoint);
     self->linger = DEFAULT_LINGER;
     pthread_mutex_init (&self->mutex, NULL);
+    pthread_mutex_init (&self->snapshot.mutex, NULL);
     zsock_t *backend;
     self->events = zsys_create_pipe (&backend);
     assert (self->events);
     //  The args live on our stack: zactor_new returns after the actor's
     //  signal, by which time it owns the event socket
-    writer_args_t args = { backend, self->endpoint };
+    writer_args_t args = { backend, self->endpoint, &self->snapshot };
     self->actor = zactor_new (s_writer_actor, &args);
     assert (self->actor);
     return self;
@@ -1540,6 +1578,7 @@ zstate_writer_destroy (zstate_writer_t **self_p)
         zactor_destroy (&self->actor);
         zsock_destroy (&self->events);
         pthread_mutex_destroy (&self->mutex);
+        pthread_mutex_destroy (&self->snapshot.mutex);
         free (self->endpoint);
         free (self);
         *self_p = NULL;
@@ -1673,6 +1712,16 @@ zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats)
     }
     zmsg_destroy (&rest);
     return rc;
+}
+
+void
+zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats)
+{
+    assert (self);
+    assert (stats);
+    pthread_mutex_lock (&self->snapshot.mutex);
+    *stats = self->snapshot.stats;
+    pthread_mutex_unlock (&self->snapshot.mutex);
 }
 
 const char *
