@@ -93,13 +93,14 @@ extern "C" {
 //      SET BATCH ops msecs     "ii"  batch size and interval
 //      SET BOUND keys bytes    "88"  backlog bound
 //      SET RECONNECT min max   "ii"  reconnect backoff, msecs
-//      FLUSH timeout           "i"   reads what is queued on the PULL
-//                                    socket (as far as the bound allows),
-//                                    then replies 0 once Redis confirmed
-//                                    everything accepted so far, or
-//                                    ETIMEDOUT after timeout msecs (ENOTCONN
-//                                    at once if never connected). Other
-//                                    commands wait meanwhile.
+//      FLUSH timeout           "i"   replies 0 once Redis confirmed every
+//                                    operation sent to the writer before
+//                                    the FLUSH, including what the bound
+//                                    left waiting on the PULL socket (read
+//                                    as the backlog drains), or ETIMEDOUT
+//                                    after timeout msecs (ENOTCONN at once
+//                                    if never connected). Other commands
+//                                    wait meanwhile.
 //      STATS                         -> "sis" + "b" zstate_writer_stats_t
 //      VERBOSE [flag]          "i"   log activity with zsys_debug (default
 //                                    1; 0 turns it off)
@@ -182,7 +183,8 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_writer_set_batch (zstate_writer_t *self, int ops, int interval);
 
-//  Backlog bound: keys and bytes (defaults 1,048,576 keys and 256 MiB).
+//  Backlog bound: keys and bytes (defaults 65,536 keys and 64 MiB: enough to keep
+//  Redis busy, small enough to push back early).
 //  One message is always taken whole, so the backlog may pass the bound
 //  by one message.
 ZSTATE_EXPORT int
@@ -196,9 +198,9 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT void
     zstate_writer_set_linger (zstate_writer_t *self, int linger);
 
-//  Wait until Redis confirmed every operation accepted so far, including
-//  messages queued on the PULL socket now (those the backlog bound lets in;
-//  the rest are not accepted yet). Returns 0, or -1 with errno ETIMEDOUT
+//  Wait until Redis confirmed every operation sent to the writer so far,
+//  including messages still waiting on the PULL socket because the backlog
+//  was at its bound. Returns 0, or -1 with errno ETIMEDOUT
 //  after timeout msecs (0: check only), ENOTCONN if never connected.
 ZSTATE_EXPORT int
     zstate_writer_flush (zstate_writer_t *self, int timeout);

@@ -54,8 +54,8 @@
 
 #define DEFAULT_BATCH           2000
 #define DEFAULT_INTERVAL        1
-#define DEFAULT_KEYS            1048576
-#define DEFAULT_BYTES           (256 * 1024 * 1024)
+#define DEFAULT_KEYS            65536
+#define DEFAULT_BYTES           (64 * 1024 * 1024)
 #define DEFAULT_RECONNECT_MIN   100
 #define DEFAULT_RECONNECT_MAX   5000
 #define DEFAULT_CONNECT_TIMEOUT 1000
@@ -165,6 +165,8 @@ typedef struct {
     int64_t last_progress;      //  Last reply, or first send after idle
     bool ever_connected;        //  A connect succeeded once
     bool flushing;              //  A FLUSH reply is owed
+    bool flush_draining;        //  ...and the PULL socket held more than
+                                //  the bound let us read when it came
     uint64_t flush_mark;        //  ... once every op up to here confirmed
     bool terminated;            //  $TERM received
     int64_t stall_logged;       //  When a full backlog was last logged
@@ -754,6 +756,12 @@ s_self_check_bound (self_t *self)
             zsys_debug ("zstate_writer %s: backlog below half, resuming input",
                         s_self_name (self));
         s_self_stall_event (self, "RESUMED");
+        //  A FLUSH waiting for the rest of the PULL socket learns here when
+        //  there is no rest: no message would call the reader for it
+        if (self->flush_draining && !(zsock_events (self->data) & ZMQ_POLLIN)) {
+            self->flush_draining = false;
+            self->flush_mark = self->seq;
+        }
     }
 }
 
@@ -854,7 +862,8 @@ static bool
 s_self_flushed (self_t *self)
 {
     uint64_t seq;
-    return !s_self_oldest (self, &seq, NULL) || seq > self->flush_mark;
+    return !self->flush_draining
+        && (!s_self_oldest (self, &seq, NULL) || seq > self->flush_mark);
 }
 
 static void
@@ -862,6 +871,7 @@ s_self_flush_end (self_t *self, int status, const char *reason)
 {
     zstate_reply (self->pipe, "FLUSH", status, reason, false);
     self->flushing = false;
+    self->flush_draining = false;
     if (self->flush_timer != -1) {
         zloop_timer_end (self->loop, self->flush_timer);
         self->flush_timer = -1;
@@ -1261,9 +1271,17 @@ s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg)
 {
     self_t *self = (self_t *) arg;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++)
-        if (!s_self_receive (self))
+        if (!s_self_receive (self)) {
+            //  The PULL socket is empty: a FLUSH that found it fuller than
+            //  the bound let us read now knows what it waits for
+            if (self->flush_draining) {
+                self->flush_draining = false;
+                self->flush_mark = self->seq;
+            }
             break;
+        }
     s_self_pump (self);
+    s_self_check_flush (self);
     return 0;
 }
 
@@ -1311,8 +1329,11 @@ s_self_connect (self_t *self, const char *endpoint)
 static void
 s_self_flush (self_t *self, int timeout)
 {
-    //  What sits on the PULL socket now counts as accepted
+    //  What sits on the PULL socket now counts as accepted. When the bound
+    //  stops us first, the rest is read as the backlog drains, and the
+    //  flush waits for it too.
     while (self->reading && s_self_receive (self)) ;
+    self->flush_draining = !self->reading;
     self->flush_mark = self->seq;
     if (s_self_flushed (self))
         zstate_reply (self->pipe, "FLUSH", 0, NULL, false);
@@ -1331,6 +1352,8 @@ s_self_flush (self_t *self, int timeout)
         self->flush_timer = zloop_timer (self->loop, timeout, 1, s_self_handle_flush, self);
         s_self_pump (self);
     }
+    if (!self->flushing)
+        self->flush_draining = false;
 }
 
 //  Current counters, with the gauges filled in
@@ -2319,10 +2342,9 @@ zstate_writer_test (bool verbose)
     assert (stats.pending >= 100 && stats.pending < 110);
     assert (stats.oldest_age >= 0);
     assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
-    //  Flush covers what the writer accepted; the rest is read as the
-    //  backlog drains
-    stats = s_test_wait_ops (writer, 500, 10000);
-    assert (stats.ops == 500);
+    //  Flush covers what was sent to the writer before it, even what the
+    //  bound left unread on the PULL socket: that is read as the backlog
+    //  drains, and the flush waits for it
     assert (zstate_writer_flush (writer, 10000) == 0);
     assert (zstate_writer_stats (writer, &stats) == 0);
     assert (stats.written == 500 && stats.depth == 0);
@@ -2330,6 +2352,35 @@ zstate_writer_test (bool verbose)
     assert (zstate_redis_command (redis, "KEYS", "BOUND:*", NULL) == ZSTATE_REDIS_ARRAY);
     assert (zstate_redis_elements (redis) == 500);
     zstr_free (&what);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+
+    //  A FLUSH that comes while the bound holds messages back on the PULL
+    //  socket waits for those too: Redis is frozen while the writer fills
+    //  up, and thawed only once the FLUSH is waiting
+    writer = zstate_writer_new ();
+    assert (zstate_writer_set_bound (writer, 100, 1 << 20) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    push = zsock_new (ZMQ_PUSH);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    assert (zstate_redis_server_freeze (server) == 0);
+    for (int index = 0; index < 500; index++) {
+        char entry_key [32];
+        snprintf (entry_key, sizeof (entry_key), "h%d", index);
+        zstate_batch_set (batch, entry_key, "v", "1", NULL);
+        if (zstate_batch_size (batch) == 10)
+            s_test_send (push, "HELD", batch);
+    }
+    event = s_test_event (zstate_writer_events (writer), "STALL", 5000);
+    assert (event);
+    zmsg_destroy (&event);
+    zsock_send (zstate_writer_actor (writer), "si", "FLUSH", 10000);
+    assert (zstate_redis_server_thaw (server) == 0);
+    rc = zstate_request_wait (zactor_sock (zstate_writer_actor (writer)), "FLUSH", NULL);
+    assert (rc == 0);
+    assert (zstate_redis_command (redis, "KEYS", "HELD:*", NULL) == ZSTATE_REDIS_ARRAY);
+    assert (zstate_redis_elements (redis) == 500);
     zsock_destroy (&push);
     zstate_writer_destroy (&writer);
 
