@@ -446,6 +446,8 @@ typedef struct {
 static int
 s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     sink_t *self = (sink_t *) arg;
     size_t count = zstate_consumer_pops (self->consumer, self->batch,
                                          (size_t) self->bench->pop);
@@ -468,6 +470,8 @@ s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
 static int
 s_sink_check (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     sink_t *self = (sink_t *) arg;
     int64_t now = zclock_mono ();
     if (self->popped != self->progress_seen) {

@@ -478,6 +478,8 @@ s_app_apply (app_t *self, size_t index)
 static int
 s_app_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     app_t *self = (app_t *) arg;
     size_t count = zstate_consumer_pops (self->consumer, self->batch, POP_BATCH);
     for (size_t index = 0; index < count; index++)
@@ -493,6 +495,8 @@ s_app_ready (zloop_t *loop, zsock_t *reader, void *arg)
 static int
 s_app_tick (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     app_t *self = (app_t *) arg;
     s_app_progress (self, false);
     if (s_app_stuck (self, self->last_persisted)) {

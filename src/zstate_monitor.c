@@ -280,6 +280,7 @@ s_test_serve (zstate_monitor_t *monitor, int *messages)
 void
 zstate_monitor_test (bool verbose)
 {
+    (void) verbose;
     printf (" * zstate_monitor: ");
     //  @selftest
     zstate_monitor_t *monitor = zstate_monitor_new ();

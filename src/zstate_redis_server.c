@@ -277,6 +277,9 @@ zstate_redis_server_new (bool persistent)
 static int
 s_remove_one (const char *path, const struct stat *stat, int flag, struct FTW *ftw)
 {
+    (void) stat;
+    (void) flag;
+    (void) ftw;
     remove (path);
     return 0;
 }

@@ -311,6 +311,8 @@ typedef struct {
 static int
 s_table_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     ready_t *ready = (ready_t *) arg;
     ready->served->popped += zstate_consumer_pops (ready->served->consumer, ready->batch, 1024);
     return 0;

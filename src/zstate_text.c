@@ -209,6 +209,7 @@ zstate_text_print (FILE *file, const char *table, zstate_batch_t *batch, size_t 
 void
 zstate_text_test (bool verbose)
 {
+    (void) verbose;
     printf (" * zstate_text: ");
     //  @selftest
     zstate_batch_t *batch = zstate_batch_new ();

@@ -891,6 +891,8 @@ s_self_check_flush (self_t *self)
 static int
 s_self_handle_flush (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     self->flush_timer = -1;
     if (self->flushing) {
@@ -941,6 +943,7 @@ s_self_arm_reconnect (self_t *self)
 static void
 s_self_lost (self_t *self, int error, const char *why)
 {
+    (void) error;
     char reason [256];
     snprintf (reason, sizeof (reason), "%s", why);
     if (self->polling) {
@@ -1102,6 +1105,8 @@ s_self_pump (self_t *self)
 static int
 s_self_handle_batch (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     self->batch_timer = -1;
     s_self_pump (self);
@@ -1185,6 +1190,8 @@ s_self_reply (self_t *self)
 static int
 s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
+    (void) loop;
+    (void) item;
     self_t *self = (self_t *) arg;
     for (int reads = 0; reads < REPLY_READS_MAX && self->polling; reads++) {
         int rc = zstate_redis_receive (self->redis);
@@ -1237,6 +1244,8 @@ s_self_connected (self_t *self)
 static int
 s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     self->reconnect_timer = -1;
     if (self->state != ZSTATE_WRITER_DISCONNECTED)
@@ -1251,6 +1260,8 @@ s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg)
 static int
 s_self_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     if (self->state == ZSTATE_WRITER_CONNECTED && self->window_count
     &&  zclock_mono () - self->last_progress > self->command_timeout) {
@@ -1269,6 +1280,8 @@ s_self_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
 static int
 s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     self_t *self = (self_t *) arg;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++)
         if (!s_self_receive (self)) {
@@ -1373,6 +1386,8 @@ s_self_stats (self_t *self, zstate_writer_stats_t *stats)
 static int
 s_self_handle_snapshot (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     zstate_writer_stats_t stats;
     s_self_stats (self, &stats);
@@ -1385,6 +1400,8 @@ s_self_handle_snapshot (zloop_t *loop, int timer_id, void *arg)
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (self->pipe);
     if (!request)
