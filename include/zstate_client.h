@@ -19,10 +19,11 @@ extern "C" {
 //  @interface
 //  The client agent is an actor that owns a DEALER socket connected to one
 //  server (tcp, ipc or inproc). zstate_client_send is safe from any thread
-//  and returns as soon as the operations are queued in the client: the
-//  agent packs queued operations for the same (db, table) into as few wire
-//  messages as it can (one operation goes out at once when the link is
-//  idle), retries on a full socket with backoff, and rides out reconnects.
+//  and never waits: when the link is up and idle it hands the operations
+//  to the socket itself, in one message, without waking the agent; else it
+//  queues them in the client and returns, and the agent packs queued
+//  operations for the same (db, table) into as few wire messages as it
+//  can, retries on a full socket with backoff, and rides out reconnects.
 //  Its queue is bounded in operations and bytes: when it is full, send
 //  fails at once with ENOBUFS; it never blocks the caller and never drops
 //  what it accepted. When the link stays down past link-timeout, or the
@@ -88,12 +89,13 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT int
     zstate_client_connect (zstate_client_t *self, const char *endpoint);
 
-//  Queue count operations held in batch for (db, table). Safe from any
-//  thread; returns at once. Operations of one call are accepted whole or
-//  not at all, and keep their order with those of earlier calls from the
-//  same thread. A batch too large for one wire message travels in several,
-//  in order. Returns 0, or -1 with errno EINVAL, ENOBUFS, ENOTCONN,
-//  EMSGSIZE and zstate_reason ().
+//  Queue count operations held in batch for (db, table), or hand them to
+//  the socket at once when the link is idle. Safe from any thread; returns
+//  at once. Operations of one call are accepted whole or not at all, and
+//  keep their order with those of earlier calls from the same thread. A
+//  batch too large for one wire message travels in several, in order.
+//  Returns 0, or -1 with errno EINVAL, ENOBUFS, ENOTCONN, EMSGSIZE and
+//  zstate_reason ().
 ZSTATE_EXPORT int
     zstate_client_send (zstate_client_t *self, const char *db, const char *table,
                         zstate_batch_t *batch);

@@ -17,24 +17,26 @@ extern "C" {
 #endif
 
 //  @interface
-//  The consumer table is an actor that receives whole wire messages for
-//  one (db, table) from a server and queues their operations. The
+//  The consumer table queues the operations of the whole wire messages a
+//  server routes to one (db, table); the server's thread appends them, so
+//  no other thread stands between the server and the application. The
 //  application takes them with zstate_consumer_pops, in arrival order;
 //  it never sees part of a message that has not fully arrived. To know
 //  when to call pops, poll either zstate_consumer_socket (in a zloop or
 //  zpoller) or zstate_consumer_fd (poll, epoll, select): both are readable
 //  while operations are pending, and stay readable while more remain after
-//  a pops. The queue is bounded; when it is full the consumer stops taking
-//  messages and the server, then the clients, push back.
+//  a pops. The queue is bounded; when it is full the server stops reading,
+//  and the clients push back.
 //
-//  The consumer can also forward every message it receives, as it arrives,
-//  to another actor (the DB writer) over inproc: zstate_consumer_forward.
+//  The consumer can also have every message it receives forwarded, before
+//  it is queued, to another actor (the DB writer) over inproc:
+//  zstate_consumer_forward. The server does the forwarding, and a writer
+//  that is full stops it the same way.
 //
-//  The object belongs to the application thread that calls pops.
+//  The object belongs to the application thread that calls pops. Its
+//  actor handles commands only; messages never pass through it.
 //
 //  Actor commands, each answered with one reply [command][status][reason]:
-//      BIND endpoint           "s"   bind the PULL socket the server sends
-//                                    to (zstate_consumer_new does this)
 //      FORWARD endpoint        "s"   forward messages to a PULL socket
 //                                    bound at endpoint; "" stops forwarding
 //      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
@@ -89,7 +91,8 @@ ZSTATE_EXPORT void
 
 //  Forward every message received from now on to the PULL socket bound at
 //  endpoint (inproc), or stop forwarding when endpoint is NULL or "".
-//  Returns 0 or -1 with errno and zstate_reason ().
+//  Returns 0 or -1 with errno and zstate_reason () (ENOENT when starting
+//  to forward after the server was destroyed).
 ZSTATE_EXPORT int
     zstate_consumer_forward (zstate_consumer_t *self, const char *endpoint);
 

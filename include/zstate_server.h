@@ -21,10 +21,12 @@ extern "C" {
 //  endpoints. Every message is validated whole (zstate_msg_decode) before
 //  it is routed; a malformed message, or one for a (db, table) nobody
 //  registered, is counted by reason and dropped, and the server carries on.
-//  Messages pass to consumers over inproc without another copy. The server
-//  never reads faster than the consumers drain: when one consumer's queue
-//  is full the server stops reading until it has room, so the pressure
-//  travels back to the clients (and their callers, as ENOBUFS).
+//  The server puts each message into its consumer's queue itself, without
+//  another copy, and wakes the application; a consumer that persists gets
+//  a copy passed to its DB writer first. The server never reads faster
+//  than the consumers and writers drain: when a consumer's queue or a
+//  writer is full the server stops reading until it has room, so the
+//  pressure travels back to the clients (and their callers, as ENOBUFS).
 //
 //  Register consumers (zstate_consumer_new) before or after binding: a
 //  server that has not bound yet receives nothing, so registering first and
@@ -33,8 +35,15 @@ extern "C" {
 //  Actor commands, each answered with one reply [command][status][reason]
 //  followed by the results shown, status 0 or an errno code:
 //      BIND endpoint           "s"   -> "sis" + "i" port (0 if not tcp)
-//      REGISTER db table ep    "sss" connect a consumer's inproc endpoint
-//      UNREGISTER db table ep  "sss" remove exactly that consumer
+//      REGISTER db table name consumer "ssss" route (db, table) to the
+//                                    consumer at that address ("%p"), which
+//                                    goes by that unique name
+//      UNREGISTER db table name "sss" remove exactly that consumer; once
+//                                    answered, the server never calls it
+//      FORWARD db table name endpoint "ssss" pass a copy of every message
+//                                    for that consumer to the PULL socket
+//                                    bound at endpoint first; "" stops
+//      (REGISTER, UNREGISTER and FORWARD come from zstate_consumer.)
 //      STATS                         -> "sis" + "b" zstate_server_stats_t
 //      MONITOR endpoint        "s"   -> "sis" + "i" port: bind the monitor
 //      PAUSE flag              "s"   "1" stops reading from clients, "0"

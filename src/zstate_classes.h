@@ -103,17 +103,44 @@ zstate_server_link_t *
 void
     zstate_server_link_release (zstate_server_link_t **link_p);
 
-//  Register / unregister the consumer bound at endpoint for (db, table).
-//  Return 0, or -1 with errno and zstate_reason (); ENOENT once the server
-//  is gone. The server keeps the consumer pointer to read its counters
-//  (zstate_consumer_stats is thread-safe) for its monitor, until the
-//  consumer unregisters, which it does before it is freed.
+//  Register / unregister the consumer named name for (db, table); name is
+//  unique per consumer, so that only the consumer that registered can
+//  unregister. Return 0, or -1 with errno and zstate_reason (); ENOENT once
+//  the server is gone. From REGISTER until UNREGISTER has been answered,
+//  the server's thread calls into consumer: zstate_consumer_deliver, and
+//  zstate_consumer_stats for its monitor. The consumer unregisters before
+//  it is freed.
 int
     zstate_server_link_register (zstate_server_link_t *link,
-                                 const char *db, const char *table, const char *endpoint,
+                                 const char *db, const char *table, const char *name,
                                  zstate_consumer_t *consumer);
 int
     zstate_server_link_unregister (zstate_server_link_t *link,
-                                   const char *db, const char *table, const char *endpoint);
+                                   const char *db, const char *table, const char *name);
+
+//  Make the server forward a copy of every message it routes to the
+//  consumer named name to the PULL socket bound at endpoint (inproc), before
+//  the consumer gets it; "" stops forwarding. Returns 0, or -1 with errno
+//  and zstate_reason () (ENOENT once the server is gone).
+int
+    zstate_server_link_forward (zstate_server_link_t *link,
+                                const char *db, const char *table, const char *name,
+                                const char *endpoint);
+
+//  Server side of a consumer table, called on the server's thread only,
+//  while the consumer is registered. Append msg, a whole wire message the
+//  server has validated, to the consumer's queue and wake the application
+//  if nothing was pending; forwarded says a copy went to the writer, for
+//  the counters. Returns 0, having taken msg's content. Returns -1 when the
+//  queue is at its bound, leaving msg as it was: the server then polls
+//  zstate_consumer_room_fd, and tries again when it is readable.
+int
+    zstate_consumer_deliver (zstate_consumer_t *self, zmq_msg_t *msg, bool forwarded);
+
+//  An eventfd that is readable once the queue has room again after deliver
+//  refused a message. Only the server that delivers to this consumer polls
+//  it, and never reads it: deliver clears it when it refuses.
+int
+    zstate_consumer_room_fd (zstate_consumer_t *self);
 
 #endif

@@ -11,33 +11,42 @@
 
 /*
 @header
-    The wrapper holds what the sending threads and the agent share, under
-    one mutex: the queue of wire messages being built, the counters, the
-    bounds and the state. zstate_client_send encodes straight into the
-    queue (a memcpy) and wakes the agent through an eventfd; the agent owns
-    the DEALER socket, takes the whole queue at once and hands its buffers
-    to libzmq without copying them.
+    The wrapper holds what the sending threads and the agent share
+    (zstate_client_agent.h): the queue of wire messages being built, the
+    counters, the bounds, the state, and the DEALER under its own lock.
+    zstate_client_send either hands a batch to the DEALER itself (the fast
+    path, when the link is idle) or encodes it into the queue (a memcpy)
+    and wakes the agent (zstate_client_agent.c) through an eventfd; the
+    agent takes the whole queue at once and hands its buffers to libzmq
+    without copying them.
 @discuss
+    The fast path exists for latency: at low rates the agent is asleep, and
+    waking it costs a thread hand-off (eventfd, scheduler, agent, then
+    libzmq's I/O thread) on every operation. A sender may send itself when
+    the link is CONNECTED, nothing is queued, the agent holds nothing
+    unsent, the send path has been idle for FAST_IDLE_USECS, the batch
+    fits one message, and the socket is free (trylock). It then builds the
+    message, numbers it and sends it with DONTWAIT under socket_lock; on
+    any failure it queues the batch as if it had never tried.
+
     Batching adapts to load by itself: while the agent is busy sending, or
     backing off from a full socket, operations pile up in the tail buffer,
-    so one operation goes out at once when the link is idle and thousands
-    share a message under load.
+    so thousands share a message under load. The idle rule keeps the fast
+    path out of the way then: a thread sending in a loop comes back within
+    a microsecond or two, finds the path busy and queues, and so does
+    every thread while the agent holds messages.
 
-    Each buffer is one wire message: a header written by the sender with
-    sequence 0 and count 0, then encoded operations for one (db, table).
-    The agent patches the sequence number and count just before sending.
-    When a send returns EAGAIN the buffer stays, as a ready zmq_msg_t, at
-    the head of the agent's outbox and is retried on a one-shot timer with
-    exponential backoff; libzmq leaves a message it could not send to us.
-
-    Link state comes from zmq_socket_monitor on the DEALER (tcp and ipc);
-    inproc has no monitor events and counts as connected once connect
-    succeeds. No ZMQ_IMMEDIATE: the DEALER then queues for a server that
-    does not exist yet, which is how a late server start loses nothing.
+    Each queued buffer is one wire message: a header written by the sender
+    with sequence 0 and count 0, then encoded operations for one (db,
+    table). The agent patches the sequence number and count just before
+    sending. Sequence numbers are given under socket_lock at the moment a
+    message goes to the socket, by whichever thread sends it, so they are
+    consecutive in wire order.
 @end
 */
 
 #include "zstate_classes.h"
+#include "zstate_client_agent.h"
 #include <sys/eventfd.h>
 #include <uuid/uuid.h>
 
@@ -59,101 +68,17 @@
 //  that grows under load does not realloc on every append
 #define BUFFER_ROOM_MIN         1024
 
-//  Messages the agent hands to the socket between two updates of the
-//  shared counters, so flush sees progress during a long send pass
-#define COMMIT_EVERY            64
-
-//  ZMQ_BINDTODEVICE takes an interface name shorter than this (IFNAMSIZ)
-#define INTERFACE_MAX           16
-
-//  One wire message: built by senders while queued, then sent by the agent
-typedef struct _buffer_t buffer_t;
-struct _buffer_t {
-    buffer_t *next;             //  Next message, in sending order
-    byte *data;                 //  Header, then encoded operations
-    size_t size;                //  Bytes used in data
-    size_t max;                 //  Bytes allocated for data
-    size_t header_size;         //  Bytes of header at the start of data
-    size_t ops;                 //  Operations in the message
-    zmq_msg_t msg;              //  The message handed to libzmq, once ready
-    bool ready;                 //  msg holds data (libzmq frees it)
-};
-
-//  Structure of our class
-
-struct _zstate_client_t {
-    zactor_t *actor;            //  The agent
-    zsock_t *events;            //  Our end of the events pipe
-    zsock_t *events_backend;    //  The agent's end, until the agent takes it
-    pthread_mutex_t command_lock;   //  One command round-trip at a time
-    pthread_mutex_t lock;       //  Guards every field below
-    pthread_cond_t progress;    //  Signalled when operations reach the socket
-    int wakefd;                 //  eventfd the agent polls
-    bool woken;                 //  wakefd written since the agent took the queue
-    buffer_t *queue_head;       //  Messages not yet taken by the agent
-    buffer_t *queue_tail;       //  Last of those: new operations go there
-    char tail_db [ZSTATE_NAME_MAX + 1];     //  db of queue_tail
-    char tail_table [ZSTATE_NAME_MAX + 1];  //  table of queue_tail
-    byte session [ZSTATE_MSG_SESSION_SIZE]; //  Session id, in every header
-    char session_text [ZSTATE_MSG_SESSION_SIZE * 2 + 1];   //  Same, in hex
-    size_t queue_ops_max;       //  Queue bound, operations
-    size_t queue_bytes_max;     //  Queue bound, bytes
-    size_t batch_ops_max;       //  Operations in one wire message, at most
-    size_t batch_bytes_max;     //  Bytes in one wire message, at most
-    int retry_ivl;              //  First retry after a full socket, msecs
-    int retry_max_ivl;          //  Longest retry interval, msecs
-    int retry_timeout;          //  No progress this long means FAILED, msecs
-    int link_timeout;           //  Link down this long means FAILED, 0 never
-    int linger;                 //  Destroy's flush time and ZMQ_LINGER, msecs
-    int sndhwm;                 //  ZMQ_SNDHWM
-    int keepalive_idle;         //  ZMQ_TCP_KEEPALIVE_IDLE, 0 = keepalive off
-    int keepalive_interval;     //  ZMQ_TCP_KEEPALIVE_INTVL
-    int keepalive_count;        //  ZMQ_TCP_KEEPALIVE_CNT
-    int reconnect_ivl;          //  ZMQ_RECONNECT_IVL
-    int reconnect_max_ivl;      //  ZMQ_RECONNECT_IVL_MAX
-    char interface [INTERFACE_MAX];     //  ZMQ_BINDTODEVICE, "" for none
-    bool started;               //  Connected: socket options are fixed
-    char failure [256];         //  Why the state is FAILED
-    zstate_client_stats_t stats;    //  Counters and state
-};
-
+//  A sender sends itself only when no send started on the fast path, and
+//  the agent did not finish sending, in the last FAST_IDLE_USECS. A thread
+//  sending flat out comes back sooner than this and queues, so batching is
+//  not lost under load, while sends paced 10 usecs apart or more (100,000
+//  ops/s from one thread) still go straight out. Measured from the start
+//  of a send, not its end: on a busy machine the sender is often
+//  preempted just after its send, and would then look like a tight loop.
+#define FAST_IDLE_USECS         5
 
 //  --------------------------------------------------------------------------
-//  Message buffers
-
-//  libzmq calls this when it is done with a message we handed it
-static void
-s_free_data (void *data, void *hint)
-{
-    free (data);
-}
-
-static void
-s_buffer_destroy (buffer_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        buffer_t *self = *self_p;
-        if (self->ready)
-            zmq_msg_close (&self->msg);     //  Frees data through s_free_data
-        else
-            free (self->data);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-static void
-s_buffers_destroy (buffer_t **head_p)
-{
-    buffer_t *buffer = *head_p;
-    while (buffer) {
-        buffer_t *next = buffer->next;
-        s_buffer_destroy (&buffer);
-        buffer = next;
-    }
-    *head_p = NULL;
-}
+//  Message buffers, as senders build them
 
 //  Append size bytes holding ops operations. The buffer grows by doubling,
 //  but not past the message bound, so a full message wastes little.
@@ -196,631 +121,6 @@ s_op_size (const byte *data, size_t limit)
 
 
 //  --------------------------------------------------------------------------
-//  The agent
-
-typedef struct {
-    zstate_client_t *client;    //  Shared state, owned by the wrapper
-    zsock_t *pipe;              //  Actor command pipe
-    zsock_t *events;            //  Events pipe, our end
-    zloop_t *loop;              //  Reactor
-    zsock_t *dealer;            //  Socket to the server
-    zsock_t *monitor;           //  Link events from the DEALER, or NULL
-    char *endpoint;             //  Connected to, or NULL
-    char *monitor_endpoint;     //  Where the DEALER's monitor publishes
-    unsigned int monitors;      //  Monitors started, to name each one
-    char log_prefix [64];       //  "zstate_client <session>:"
-    buffer_t *outbox_head;      //  Messages taken, not yet accepted by zmq
-    buffer_t *outbox_tail;      //  Last of those
-    uint64_t sequence;          //  Sequence number of the last message sent
-    int retry_timer;            //  One-shot retry timer, or -1
-    int backoff;                //  Current retry interval, msecs
-    int64_t stalled_since;      //  Last progress while the outbox is not empty
-    int link_timer;             //  One-shot link timer, or -1
-    bool link_up;               //  Monitor says connected (or inproc)
-    bool link_ever_up;          //  It was connected once
-    bool link_failed;           //  Link down past link timeout
-    bool retry_failed;          //  No progress past retry timeout
-    bool send_error_logged;     //  An unexpected send error was logged
-    int state;                  //  Last state we published
-    size_t pending_ops;         //  Sent since the last commit: operations
-    size_t pending_bytes;       //  ... their bytes
-    size_t pending_messages;    //  ... messages
-    size_t pending_wire_bytes;  //  ... wire bytes
-    bool verbose;               //  Log activity
-} self_t;
-
-static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
-static int s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
-static self_t *
-s_self_new (zsock_t *pipe, zstate_client_t *client)
-{
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
-    assert (self);
-    self->client = client;
-    self->pipe = pipe;
-    self->events = client->events_backend;
-    client->events_backend = NULL;
-    //  Events are never worth blocking the agent for
-    zsock_set_sndtimeo (self->events, 0);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
-    snprintf (self->log_prefix, sizeof (self->log_prefix), "zstate_client %.8s:",
-              client->session_text);
-    self->retry_timer = -1;
-    self->link_timer = -1;
-    self->state = ZSTATE_CLIENT_IDLE;
-
-    self->loop = zloop_new ();
-    assert (self->loop);
-    zloop_set_nonstop (self->loop, true);
-    int rc = zloop_reader (self->loop, self->pipe, s_self_handle_pipe, self);
-    assert (rc == 0);
-    zloop_reader_set_tolerant (self->loop, self->pipe);
-    zmq_pollitem_t wake = { NULL, client->wakefd, ZMQ_POLLIN, 0 };
-    rc = zloop_poller (self->loop, &wake, s_self_handle_wake, self);
-    assert (rc == 0);
-    zloop_poller_set_tolerant (self->loop, &wake);
-    return self;
-}
-
-static void
-s_self_destroy (self_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        self_t *self = *self_p;
-        zstate_client_t *client = self->client;
-        zloop_destroy (&self->loop);
-        if (self->monitor) {
-            zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-            zsock_destroy (&self->monitor);
-        }
-        //  Closing never blocks; libzmq keeps writing what it was handed
-        //  for up to linger in its own threads
-        pthread_mutex_lock (&client->lock);
-        int linger = client->linger;
-        buffer_t *queue = client->queue_head;
-        client->queue_head = client->queue_tail = NULL;
-        pthread_mutex_unlock (&client->lock);
-        zsock_set_linger (self->dealer, linger);
-        zsock_destroy (&self->dealer);
-        s_buffers_destroy (&self->outbox_head);
-        s_buffers_destroy (&queue);
-        zsock_destroy (&self->events);
-        zstr_free (&self->endpoint);
-        zstr_free (&self->monitor_endpoint);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  Send an event; the application may not read them, so never wait
-static void
-s_self_event (self_t *self, const char *type, const char *detail)
-{
-    if (zsock_send (self->events, "sss", type, self->endpoint? self->endpoint: "",
-                    detail) == -1) {
-        pthread_mutex_lock (&self->client->lock);
-        self->client->stats.events_dropped++;
-        pthread_mutex_unlock (&self->client->lock);
-    }
-}
-
-//  Publish the state the flags give, when it changed: the state the
-//  senders see, one STATE event and one log line. reason says why, for
-//  FAILED. The shared state changes before any event goes out, so an
-//  application reacting to an event sees the state it announces.
-static void
-s_self_update_state (self_t *self, const char *reason)
-{
-    int state;
-    if (!self->endpoint)
-        state = ZSTATE_CLIENT_IDLE;
-    else
-    if (self->link_failed || self->retry_failed)
-        state = ZSTATE_CLIENT_FAILED;
-    else
-    if (self->link_up)
-        state = ZSTATE_CLIENT_CONNECTED;
-    else
-    if (self->link_ever_up)
-        state = ZSTATE_CLIENT_DISCONNECTED;
-    else
-        state = ZSTATE_CLIENT_CONNECTING;
-    if (state == self->state)
-        return;
-    self->state = state;
-
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    client->stats.state = state;
-    if (state == ZSTATE_CLIENT_FAILED)
-        snprintf (client->failure, sizeof (client->failure), "%s",
-                  reason? reason: "failed");
-    pthread_mutex_unlock (&client->lock);
-
-    const char *name = zstate_client_state_name (state);
-    s_self_event (self, "STATE", name);
-    if (state == ZSTATE_CLIENT_FAILED)
-        zsys_warning ("%s FAILED: %s", self->log_prefix, reason? reason: "");
-    else
-    if (state == ZSTATE_CLIENT_DISCONNECTED)
-        zsys_warning ("%s DISCONNECTED from %s", self->log_prefix, self->endpoint);
-    else
-        zsys_info ("%s %s %s", self->log_prefix, name, self->endpoint);
-}
-
-//  Publish what was handed to the socket since the last commit, and wake
-//  whoever flushes
-static void
-s_self_commit (self_t *self)
-{
-    if (!self->pending_messages)
-        return;
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    assert (client->stats.queued_ops >= self->pending_ops);
-    assert (client->stats.queued_bytes >= self->pending_bytes);
-    client->stats.queued_ops -= self->pending_ops;
-    client->stats.queued_bytes -= self->pending_bytes;
-    client->stats.ops_sent += self->pending_ops;
-    client->stats.messages_sent += self->pending_messages;
-    client->stats.bytes_sent += self->pending_wire_bytes;
-    pthread_cond_broadcast (&client->progress);
-    pthread_mutex_unlock (&client->lock);
-    self->pending_ops = 0;
-    self->pending_bytes = 0;
-    self->pending_messages = 0;
-    self->pending_wire_bytes = 0;
-}
-
-//  Move the client's whole queue to the end of our outbox. From here on a
-//  sender starts a new message, and writes the eventfd again.
-static void
-s_self_take_queue (self_t *self)
-{
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    buffer_t *head = client->queue_head;
-    buffer_t *tail = client->queue_tail;
-    client->queue_head = client->queue_tail = NULL;
-    client->woken = false;
-    pthread_mutex_unlock (&client->lock);
-    if (head) {
-        if (self->outbox_tail)
-            self->outbox_tail->next = head;
-        else
-            self->outbox_head = head;
-        self->outbox_tail = tail;
-    }
-}
-
-//  Hand outbox messages to the socket, in order, until it pushes back.
-//  Returns true if at least one went.
-static bool
-s_self_send (self_t *self)
-{
-    void *handle = zsock_resolve (self->dealer);
-    size_t sent = 0;
-    while (self->outbox_head) {
-        buffer_t *buffer = self->outbox_head;
-        if (!buffer->ready) {
-            zstate_msg_patch_header (buffer->data, buffer->header_size,
-                                     self->sequence + 1, (uint32_t) buffer->ops);
-            int rc = zmq_msg_init_data (&buffer->msg, buffer->data, buffer->size,
-                                        s_free_data, NULL);
-            assert (rc == 0);
-            buffer->ready = true;
-        }
-        if (zmq_msg_send (&buffer->msg, handle, ZMQ_DONTWAIT) == -1) {
-            int error = zmq_errno ();
-            if (error == EINTR)
-                continue;
-            //  EAGAIN is the normal push back; anything else (ETERM at
-            //  process exit) we log once and treat the same way
-            if (error != EAGAIN && !self->send_error_logged) {
-                zsys_error ("%s cannot send: %s", self->log_prefix, zmq_strerror (error));
-                self->send_error_logged = true;
-            }
-            break;
-        }
-        //  libzmq owns the message and its data now
-        self->sequence++;
-        self->pending_ops += buffer->ops;
-        self->pending_bytes += buffer->size - buffer->header_size;
-        self->pending_messages++;
-        self->pending_wire_bytes += buffer->size;
-        self->outbox_head = buffer->next;
-        if (!self->outbox_head)
-            self->outbox_tail = NULL;
-        free (buffer);
-        if (++sent % COMMIT_EVERY == 0)
-            s_self_commit (self);
-    }
-    s_self_commit (self);
-    if (sent)
-        self->send_error_logged = false;
-    return sent > 0;
-}
-
-static int s_self_handle_retry (zloop_t *loop, int timer_id, void *arg);
-
-//  After a send pass: nothing left means we are done; else arm the retry
-//  timer, backing off while nothing moves, and go to FAILED when nothing
-//  moved for the retry timeout (and keep retrying at the longest interval)
-static void
-s_self_schedule (self_t *self, bool progressed)
-{
-    zstate_client_t *client = self->client;
-    if (!self->outbox_head) {
-        self->stalled_since = 0;
-        if (self->retry_failed) {
-            self->retry_failed = false;
-            s_self_update_state (self, NULL);
-        }
-        return;
-    }
-    pthread_mutex_lock (&client->lock);
-    int retry_ivl = client->retry_ivl;
-    int retry_max_ivl = client->retry_max_ivl;
-    int retry_timeout = client->retry_timeout;
-    pthread_mutex_unlock (&client->lock);
-
-    int64_t now = zclock_mono ();
-    if (progressed || !self->stalled_since) {
-        self->stalled_since = now;
-        self->backoff = retry_ivl;
-        if (self->retry_failed) {
-            self->retry_failed = false;
-            s_self_update_state (self, NULL);
-        }
-    }
-    else {
-        self->backoff = self->backoff > retry_max_ivl / 2? retry_max_ivl: self->backoff * 2;
-        if (!self->retry_failed && now - self->stalled_since >= retry_timeout) {
-            char reason [256];
-            snprintf (reason, sizeof (reason), "retries exhausted after %d ms",
-                      (int) (now - self->stalled_since));
-            self->retry_failed = true;
-            s_self_update_state (self, reason);
-            s_self_event (self, "ERROR", reason);
-        }
-    }
-    if (self->retry_timer == -1) {
-        self->retry_timer = zloop_timer (self->loop, (size_t) self->backoff, 1,
-                                         s_self_handle_retry, self);
-        assert (self->retry_timer != -1);
-    }
-}
-
-//  Send what the outbox holds and, when it is empty, what the client
-//  queued meanwhile; then schedule a retry if needed
-static void
-s_self_pump (self_t *self)
-{
-    bool progressed = s_self_send (self);
-    if (!self->outbox_head) {
-        s_self_take_queue (self);
-        progressed |= s_self_send (self);
-    }
-    s_self_schedule (self, progressed);
-}
-
-static int
-s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    self->retry_timer = -1;
-    pthread_mutex_lock (&self->client->lock);
-    self->client->stats.retries++;
-    pthread_mutex_unlock (&self->client->lock);
-    s_self_pump (self);
-    return 0;
-}
-
-static int
-s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    uint64_t count;
-    if (read (item->fd, &count, sizeof (count)) == -1 && errno != EAGAIN)
-        zsys_error ("%s cannot read eventfd: %s", self->log_prefix, strerror (errno));
-    //  Before connect, and while backing off from a full socket, the queue
-    //  stays with the client: senders keep filling its tail message (so
-    //  messages grow under pressure) and do not write the eventfd again
-    if (self->endpoint && self->retry_timer == -1)
-        s_self_pump (self);
-    return 0;
-}
-
-//  When the link comes up, retry at once instead of at the next backoff
-static void
-s_self_kick (self_t *self)
-{
-    if (self->retry_timer != -1) {
-        zloop_timer_end (self->loop, self->retry_timer);
-        self->retry_timer = -1;
-        s_self_pump (self);
-    }
-}
-
-static int
-s_self_handle_link_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    self->link_timer = -1;
-    if (self->link_up)
-        return 0;
-    pthread_mutex_lock (&self->client->lock);
-    int timeout = self->client->link_timeout;
-    pthread_mutex_unlock (&self->client->lock);
-    char reason [256];
-    snprintf (reason, sizeof (reason), "no connection to %s for %d ms",
-              self->endpoint, timeout);
-    self->link_failed = true;
-    s_self_update_state (self, reason);
-    s_self_event (self, "ERROR", reason);
-    return 0;
-}
-
-//  Start the link timer unless it runs or the timeout is off
-static void
-s_self_start_link_timer (self_t *self)
-{
-    pthread_mutex_lock (&self->client->lock);
-    int timeout = self->client->link_timeout;
-    pthread_mutex_unlock (&self->client->lock);
-    if (self->link_timer == -1 && timeout > 0) {
-        self->link_timer = zloop_timer (self->loop, (size_t) timeout, 1,
-                                        s_self_handle_link_timer, self);
-        assert (self->link_timer != -1);
-    }
-}
-
-static void
-s_self_link_up (self_t *self)
-{
-    if (self->link_up)
-        return;
-    self->link_up = true;
-    self->link_ever_up = true;
-    self->link_failed = false;
-    if (self->link_timer != -1) {
-        zloop_timer_end (self->loop, self->link_timer);
-        self->link_timer = -1;
-    }
-    pthread_mutex_lock (&self->client->lock);
-    self->client->stats.connects++;
-    pthread_mutex_unlock (&self->client->lock);
-    s_self_update_state (self, NULL);
-    s_self_kick (self);
-}
-
-static void
-s_self_link_down (self_t *self)
-{
-    if (!self->link_up)
-        return;
-    self->link_up = false;
-    pthread_mutex_lock (&self->client->lock);
-    self->client->stats.disconnects++;
-    pthread_mutex_unlock (&self->client->lock);
-    s_self_start_link_timer (self);
-    s_self_update_state (self, NULL);
-}
-
-//  libzmq 4.3 monitor events: [uint16 event, uint32 value][endpoint]
-static int
-s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    zmsg_t *msg = zmsg_recv (reader);
-    if (!msg)
-        return 0;
-    zframe_t *frame = zmsg_first (msg);
-    if (frame && zframe_size (frame) == 6) {
-        uint16_t event;
-        uint32_t value;
-        memcpy (&event, zframe_data (frame), sizeof (event));
-        memcpy (&value, zframe_data (frame) + 2, sizeof (value));
-        if (self->verbose)
-            zsys_debug ("%s monitor event 0x%04x value %u", self->log_prefix,
-                        event, value);
-        if (event == ZMQ_EVENT_CONNECTED)
-            s_self_link_up (self);
-        else
-        if (event == ZMQ_EVENT_DISCONNECTED)
-            s_self_link_down (self);
-    }
-    zmsg_destroy (&msg);
-    return 0;
-}
-
-//  Apply the options fixed at connect. Returns 0, or -1 with errno and
-//  the option's name in *name_p.
-static int
-s_self_set_options (self_t *self, const char **name_p)
-{
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    //  Keepalive details of 0 (and keepalive itself when idle is 0) are
-    //  -1 for libzmq: the OS default
-    bool keepalive = client->keepalive_idle > 0;
-    struct {
-        int option;
-        int value;
-        const char *name;
-    } options [] = {
-        { ZMQ_SNDHWM, client->sndhwm, "ZMQ_SNDHWM" },
-        { ZMQ_LINGER, client->linger, "ZMQ_LINGER" },
-        { ZMQ_RECONNECT_IVL, client->reconnect_ivl, "ZMQ_RECONNECT_IVL" },
-        { ZMQ_RECONNECT_IVL_MAX, client->reconnect_max_ivl, "ZMQ_RECONNECT_IVL_MAX" },
-        { ZMQ_TCP_KEEPALIVE, keepalive? 1: -1, "ZMQ_TCP_KEEPALIVE" },
-        { ZMQ_TCP_KEEPALIVE_IDLE, keepalive? client->keepalive_idle: -1,
-          "ZMQ_TCP_KEEPALIVE_IDLE" },
-        { ZMQ_TCP_KEEPALIVE_INTVL, keepalive && client->keepalive_interval > 0?
-          client->keepalive_interval: -1, "ZMQ_TCP_KEEPALIVE_INTVL" },
-        { ZMQ_TCP_KEEPALIVE_CNT, keepalive && client->keepalive_count > 0?
-          client->keepalive_count: -1, "ZMQ_TCP_KEEPALIVE_CNT" }
-    };
-    char interface [INTERFACE_MAX];
-    memcpy (interface, client->interface, sizeof (interface));
-    pthread_mutex_unlock (&client->lock);
-
-    void *handle = zsock_resolve (self->dealer);
-    for (size_t index = 0; index < sizeof (options) / sizeof (options [0]); index++)
-        if (zmq_setsockopt (handle, options [index].option, &options [index].value,
-                            sizeof (int))) {
-            *name_p = options [index].name;
-            return -1;
-        }
-    if (*interface
-    &&  zmq_setsockopt (handle, ZMQ_BINDTODEVICE, interface, strlen (interface))) {
-        *name_p = "ZMQ_BINDTODEVICE";
-        return -1;
-    }
-    return 0;
-}
-
-//  CONNECT endpoint
-static void
-s_self_connect (self_t *self, zmsg_t *request)
-{
-    char *endpoint = zmsg_popstr (request);
-    const char *option = NULL;
-    if (!endpoint || !*endpoint) {
-        zstate_reply (self->pipe, "CONNECT", EINVAL, "CONNECT needs an endpoint", false);
-        zstr_free (&endpoint);
-        return;
-    }
-    if (self->endpoint) {
-        char reason [256];
-        snprintf (reason, sizeof (reason), "already connected to %s", self->endpoint);
-        zstate_reply (self->pipe, "CONNECT", EISCONN, reason, false);
-        zstr_free (&endpoint);
-        return;
-    }
-    if (s_self_set_options (self, &option)) {
-        int error = zmq_errno ();
-        char reason [256];
-        snprintf (reason, sizeof (reason), "cannot set %s: %s", option, zmq_strerror (error));
-        zstate_reply (self->pipe, "CONNECT", error, reason, false);
-        zstr_free (&endpoint);
-        return;
-    }
-    //  The monitor must run before connect, or we could miss CONNECTED.
-    //  inproc has no monitor events: it is up once connect succeeds.
-    //  A monitor endpoint is used once: a stopped monitor's socket is
-    //  closed asynchronously and may still hold its name
-    bool inproc = strncmp (endpoint, "inproc://", 9) == 0;
-    if (!inproc) {
-        zstr_free (&self->monitor_endpoint);
-        self->monitor_endpoint = zsys_sprintf ("inproc://zstate-client-monitor-%s-%u",
-                                               self->client->session_text,
-                                               ++self->monitors);
-        assert (self->monitor_endpoint);
-        if (zmq_socket_monitor (zsock_resolve (self->dealer), self->monitor_endpoint,
-                                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                                | ZMQ_EVENT_CONNECT_RETRIED)) {
-            int error = zmq_errno ();
-            char reason [256];
-            snprintf (reason, sizeof (reason), "cannot monitor the socket: %s",
-                      zmq_strerror (error));
-            zstate_reply (self->pipe, "CONNECT", error, reason, false);
-            zstr_free (&endpoint);
-            return;
-        }
-        self->monitor = zsock_new (ZMQ_PAIR);
-        assert (self->monitor);
-        int rc = zsock_connect (self->monitor, "%s", self->monitor_endpoint);
-        assert (rc == 0);
-    }
-    if (zsock_connect (self->dealer, "%s", endpoint)) {
-        int error = zmq_errno ();
-        char reason [512];
-        snprintf (reason, sizeof (reason), "cannot connect to %s: %s", endpoint,
-                  zmq_strerror (error));
-        if (self->monitor) {
-            zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-            zsock_destroy (&self->monitor);
-        }
-        zstate_reply (self->pipe, "CONNECT", error, reason, false);
-        zstr_free (&endpoint);
-        return;
-    }
-    self->endpoint = endpoint;
-    if (self->monitor) {
-        int rc = zloop_reader (self->loop, self->monitor, s_self_handle_monitor, self);
-        assert (rc == 0);
-        zloop_reader_set_tolerant (self->loop, self->monitor);
-    }
-    pthread_mutex_lock (&self->client->lock);
-    self->client->started = true;
-    pthread_mutex_unlock (&self->client->lock);
-    //  The caller sees the new state as soon as connect returns
-    if (inproc)
-        s_self_link_up (self);
-    else {
-        s_self_start_link_timer (self);
-        s_self_update_state (self, NULL);
-    }
-    zstate_reply (self->pipe, "CONNECT", 0, "", false);
-
-    //  Send what was queued before connect
-    if (self->retry_timer == -1)
-        s_self_pump (self);
-}
-
-static int
-s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)
-        return -1;              //  Interrupted
-    char *command = zmsg_popstr (request);
-    if (!command) {
-        zsys_error ("%s empty command", self->log_prefix);
-        zmsg_destroy (&request);
-        return 0;
-    }
-    if (self->verbose)
-        zsys_debug ("%s command %s", self->log_prefix, command);
-
-    int rc = 0;
-    if (streq (command, "CONNECT"))
-        s_self_connect (self, request);
-    else
-    if (streq (command, "VERBOSE")) {
-        char *flag = zmsg_popstr (request);
-        self->verbose = !flag || !streq (flag, "0");
-        zstr_free (&flag);
-        zstate_reply (self->pipe, command, 0, "", false);
-    }
-    else
-    if (streq (command, "$TERM"))
-        rc = -1;
-    else {
-        zsys_error ("%s invalid command '%s'", self->log_prefix, command);
-        zstate_reply (self->pipe, command, EINVAL, "unknown command", false);
-    }
-    zstr_free (&command);
-    zmsg_destroy (&request);
-    return rc;
-}
-
-static void
-s_agent (zsock_t *pipe, void *args)
-{
-    self_t *self = s_self_new (pipe, (zstate_client_t *) args);
-    zsock_signal (pipe, 0);
-    zloop_start (self->loop);
-    s_self_destroy (&self);
-}
-
-
-//  --------------------------------------------------------------------------
 //  Create a client agent; it connects nowhere until zstate_client_connect.
 
 zstate_client_t *
@@ -837,6 +137,7 @@ zstate_client_new (void)
     }
     pthread_mutex_init (&self->command_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
+    pthread_mutex_init (&self->socket_lock, NULL);
     //  flush waits on the monotonic clock, immune to clock changes
     pthread_condattr_t attributes;
     pthread_condattr_init (&attributes);
@@ -863,10 +164,12 @@ zstate_client_new (void)
 
     self->events = zsys_create_pipe (&self->events_backend);
     assert (self->events);
-    self->actor = zactor_new (s_agent, self);
+    self->actor = zactor_new (zstate_client_agent, self);
     assert (self->actor);
     //  The agent took its end of the events pipe before it signalled
+    pthread_mutex_lock (&self->lock);
     assert (!self->events_backend);
+    pthread_mutex_unlock (&self->lock);
     return self;
 }
 
@@ -898,9 +201,10 @@ zstate_client_destroy (zstate_client_t **self_p)
         }
         zactor_destroy (&self->actor);
         zsock_destroy (&self->events);
-        s_buffers_destroy (&self->queue_head);
+        zstate_client_buffers_destroy (&self->queue_head);
         close (self->wakefd);
         pthread_cond_destroy (&self->progress);
+        pthread_mutex_destroy (&self->socket_lock);
         pthread_mutex_destroy (&self->lock);
         pthread_mutex_destroy (&self->command_lock);
         free (self);
@@ -1012,8 +316,73 @@ s_client_append (zstate_client_t *self, const char *db, const char *table,
 
 
 //  --------------------------------------------------------------------------
-//  Queue the operations held in batch for (db, table). Safe from any
-//  thread; returns at once.
+//  The fast path, in the locked client: may this batch go straight to the
+//  socket? When so, returns true holding socket_lock. Only the first test
+//  (all in memory) runs for queued sends under load.
+
+static bool
+s_client_fast_claim (zstate_client_t *self, const char *db, const char *table,
+                     size_t bytes, size_t ops)
+{
+    //  Anything queued or held by the agent was accepted before us and
+    //  must leave first; and on a link that is not up, the agent's retry
+    //  and backoff do better than each sender trying on its own
+    if (self->queue_head || self->agent_busy
+    ||  self->stats.state != ZSTATE_CLIENT_CONNECTED)
+        return false;
+    //  One message, exactly as the queue would have built it: a batch that
+    //  spans messages goes through the queue
+    size_t header_size = zstate_msg_header_size (strlen (db), strlen (table));
+    if (ops > self->batch_ops_max
+    || (header_size + bytes > self->batch_bytes_max && ops > 1))
+        return false;
+    //  Under load, queue: see FAST_IDLE_USECS
+    int64_t now = zclock_usecs ();
+    if (now - self->last_busy < FAST_IDLE_USECS)
+        return false;
+    //  Never wait for the socket: whoever holds it sends for us all
+    if (pthread_mutex_trylock (&self->socket_lock))
+        return false;
+    self->last_busy = now;
+    return true;
+}
+
+//  Build one wire message for batch, number it and hand it to the DEALER
+//  without waiting. Called holding socket_lock, which it releases, and not
+//  lock. Returns the wire size, or 0 when the socket did not take it.
+
+static size_t
+s_client_fast_send (zstate_client_t *self, const char *db, const char *table,
+                    zstate_batch_t *batch)
+{
+    size_t db_size = strlen (db);
+    size_t table_size = strlen (table);
+    size_t header_size = zstate_msg_header_size (db_size, table_size);
+    size_t bytes = zstate_batch_bytes (batch);
+    zmq_msg_t msg;
+    int rc = zmq_msg_init_size (&msg, header_size + bytes);
+    assert (rc == 0);
+    byte *data = (byte *) zmq_msg_data (&msg);
+    zstate_msg_write_header (data, self->session, self->sequence + 1,
+                             db, db_size, table, table_size,
+                             (uint32_t) zstate_batch_size (batch));
+    memcpy (data + header_size, zstate_batch_data (batch), bytes);
+    size_t size = 0;
+    if (self->dealer
+    &&  zmq_msg_send (&msg, zsock_resolve (self->dealer), ZMQ_DONTWAIT) != -1) {
+        self->sequence++;
+        size = header_size + bytes;
+    }
+    else
+        zmq_msg_close (&msg);
+    pthread_mutex_unlock (&self->socket_lock);
+    return size;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Queue the operations held in batch for (db, table), or send them at
+//  once when the link is idle. Safe from any thread; returns at once.
 
 int
 zstate_client_send (zstate_client_t *self, const char *db, const char *table,
@@ -1045,13 +414,36 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
-    s_client_append (self, db, table, zstate_batch_data (batch), bytes, ops);
+    //  Accepted: counted as queued until the socket has it, whichever way
+    //  it goes, so the bounds hold and flush's count (ops_accepted against
+    //  ops_sent) stays exact while a fast send is in flight
     self->stats.queued_ops += ops;
     self->stats.queued_bytes += bytes;
     self->stats.ops_accepted += ops;
+    if (s_client_fast_claim (self, db, table, bytes, ops)) {
+        pthread_mutex_unlock (&self->lock);
+        size_t size = s_client_fast_send (self, db, table, batch);
+        pthread_mutex_lock (&self->lock);
+        if (size) {
+            self->stats.queued_ops -= ops;
+            self->stats.queued_bytes -= bytes;
+            self->stats.ops_sent += ops;
+            self->stats.messages_sent++;
+            self->stats.bytes_sent += size;
+            self->fast_messages++;
+            pthread_cond_broadcast (&self->progress);
+            pthread_mutex_unlock (&self->lock);
+            return 0;
+        }
+        //  The socket is full (or gone): queue it, and let the agent retry.
+        //  Others may have queued meanwhile; they were concurrent with us,
+        //  so going after them keeps every thread's own order.
+    }
+    s_client_append (self, db, table, zstate_batch_data (batch), bytes, ops);
     //  One write per batch of work the agent takes, not one per send
     if (!self->woken) {
         self->woken = true;
+        self->wakes++;
         uint64_t one = 1;
         if (write (self->wakefd, &one, sizeof (one)) == -1)
             assert (errno == EAGAIN);   //  Counter full: it is readable anyway
@@ -1576,6 +968,59 @@ s_test_sender (void *args)
     return NULL;
 }
 
+//  Read the counters that show which way sends went: eventfd writes (the
+//  agent woken) and messages the senders sent themselves
+static void
+s_test_paths (zstate_client_t *client, uint64_t *wakes_p, uint64_t *fast_p)
+{
+    pthread_mutex_lock (&client->lock);
+    *wakes_p = client->wakes;
+    *fast_p = client->fast_messages;
+    pthread_mutex_unlock (&client->lock);
+}
+
+#define TEST_MIX_THREADS    4
+#define TEST_MIX_ROUNDS     20
+#define TEST_MIX_BURST      250
+
+typedef struct {
+    zstate_client_t *client;
+    int sender;
+    pthread_barrier_t *barrier;
+} test_mixer_t;
+
+//  Rounds of a burst from every thread (fast and queued sends mixed),
+//  then one op from one thread alone on an idle link, which must take the
+//  fast path and still follow its thread's queued ops
+static void *
+s_test_mixer (void *args)
+{
+    test_mixer_t *mixer = (test_mixer_t *) args;
+    size_t counter = 0;
+    for (int round = 0; round < TEST_MIX_ROUNDS; round++) {
+        pthread_barrier_wait (mixer->barrier);
+        size_t sent = s_test_send (mixer->client, mixer->sender, counter, TEST_MIX_BURST);
+        assert (sent == TEST_MIX_BURST);
+        counter += sent;
+        pthread_barrier_wait (mixer->barrier);
+        if (round % TEST_MIX_THREADS == mixer->sender) {
+            int rc = zstate_client_flush (mixer->client, 5000);
+            assert (rc == 0);
+            //  Past FAST_IDLE_USECS since the agent's last send
+            zclock_sleep (1);
+            uint64_t wakes, fast, wakes_after, fast_after;
+            s_test_paths (mixer->client, &wakes, &fast);
+            sent = s_test_send (mixer->client, mixer->sender, counter, 1);
+            assert (sent == 1);
+            counter++;
+            s_test_paths (mixer->client, &wakes_after, &fast_after);
+            assert (fast_after == fast + 1);
+            assert (wakes_after == wakes);
+        }
+    }
+    return NULL;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Self test of this class
@@ -1588,6 +1033,10 @@ zstate_client_test (bool verbose)
         printf ("\n");
 
     //  @selftest
+    char *directory = zsys_sprintf ("%s/zstate-client-XXXXXX",
+                                    getenv ("TMPDIR")? getenv ("TMPDIR"): "/tmp");
+    assert (mkdtemp (directory));
+
     //  Basics: one op, over tcp, to a raw ROUTER
     {
         test_server_t *server = s_test_server_new (NULL, false);
@@ -1760,6 +1209,187 @@ zstate_client_test (bool verbose)
         s_test_server_destroy (&server);
     }
 
+    //  Fast path: on an idle, connected link each send goes to the socket
+    //  from the sending thread; the agent is never woken, and sequence
+    //  numbers stay consecutive
+    {
+        test_server_t *server = s_test_server_new (NULL, false);
+        zstate_client_t *client = zstate_client_new ();
+        int rc = zstate_client_connect (client, server->endpoint);
+        assert (rc == 0);
+        assert (s_test_event (client, "STATE", "CONNECTED", 5000));
+        uint64_t wakes, fast;
+        s_test_paths (client, &wakes, &fast);
+        assert (wakes == 0 && fast == 0);
+        for (size_t counter = 0; counter < 50; counter++) {
+            size_t sent = s_test_send (client, 6, counter, 1);
+            assert (sent == 1);
+            s_test_expect (server, 6, counter, 1);
+            assert (server->sequence == counter + 1);
+        }
+        s_test_paths (client, &wakes, &fast);
+        assert (wakes == 0);
+        assert (fast == 50);
+        zstate_client_stats_t stats;
+        zstate_client_stats (client, &stats);
+        assert (stats.ops_accepted == 50 && stats.ops_sent == 50);
+        assert (stats.messages_sent == 50);
+        assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
+        assert (zstate_client_flush (client, 0) == 0);
+
+        //  A batch goes out whole, as one message
+        zstate_batch_t *batch = zstate_batch_new ();
+        for (size_t index = 0; index < 10; index++)
+            s_test_op (batch, 6, 50 + index);
+        rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == 0);
+        s_test_expect (server, 6, 50, 10);
+        assert (server->sequence == 51);
+        s_test_paths (client, &wakes, &fast);
+        assert (wakes == 0 && fast == 51);
+
+        //  ... unless it spans messages: that is the agent's job
+        zstate_client_set_batch (client, 4, 64 * 1024);
+        rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == 0);
+        for (size_t message = 0; message < 3; message++)
+            assert (s_test_server_recv (server, 5000));
+        assert (server->sequence == 54);
+        s_test_paths (client, &wakes, &fast);
+        assert (wakes == 1 && fast == 51);
+        zstate_batch_destroy (&batch);
+        zstate_client_destroy (&client);
+        s_test_server_destroy (&server);
+    }
+
+    //  Fast path mixed with queued sends from several threads: every op
+    //  once, per-thread order, consecutive sequence numbers (checked by
+    //  s_test_server_recv), and batching under load
+    {
+        test_server_t *server = s_test_server_new (NULL, false);
+        zstate_client_t *client = zstate_client_new ();
+        int rc = zstate_client_connect (client, server->endpoint);
+        assert (rc == 0);
+        assert (s_test_event (client, "STATE", "CONNECTED", 5000));
+
+        pthread_barrier_t barrier;
+        pthread_barrier_init (&barrier, NULL, TEST_MIX_THREADS);
+        pthread_t threads [TEST_MIX_THREADS];
+        test_mixer_t mixers [TEST_MIX_THREADS];
+        for (int index = 0; index < TEST_MIX_THREADS; index++) {
+            mixers [index].client = client;
+            mixers [index].sender = index;
+            mixers [index].barrier = &barrier;
+            rc = pthread_create (&threads [index], NULL, s_test_mixer, &mixers [index]);
+            assert (rc == 0);
+        }
+        size_t expected = TEST_MIX_ROUNDS * TEST_MIX_BURST + TEST_MIX_ROUNDS / TEST_MIX_THREADS;
+        size_t next [TEST_MIX_THREADS] = { 0 };
+        size_t total = 0;
+        while (total < TEST_MIX_THREADS * expected) {
+            bool received = s_test_server_recv (server, 10000);
+            assert (received);
+            for (size_t index = 0; index < zstate_batch_size (server->batch); index++) {
+                size_t counter;
+                int sender = s_test_op_check (server->batch, index, &counter);
+                assert (sender >= 0 && sender < TEST_MIX_THREADS);
+                assert (counter == next [sender]);
+                next [sender]++;
+                total++;
+            }
+        }
+        for (int index = 0; index < TEST_MIX_THREADS; index++) {
+            pthread_join (threads [index], NULL);
+            assert (next [index] == expected);
+        }
+        pthread_barrier_destroy (&barrier);
+        assert (zstate_client_flush (client, 5000) == 0);
+        zstate_client_stats_t stats;
+        zstate_client_stats (client, &stats);
+        assert (stats.ops_sent == total);
+        assert (stats.messages_sent == server->messages);
+        uint64_t wakes, fast;
+        s_test_paths (client, &wakes, &fast);
+        assert (fast >= TEST_MIX_ROUNDS);
+        assert (wakes > 0);
+        assert (server->messages < total);
+        if (verbose)
+            zsys_info ("zstate_client test: mixed, %zu ops in %zu messages, %d sent "
+                       "by senders, %d agent wake-ups", total, server->messages,
+                       (int) fast, (int) wakes);
+        assert (!s_test_server_recv (server, 0));
+        zstate_client_destroy (&client);
+        s_test_server_destroy (&server);
+    }
+
+    //  Fast path meets a full socket: the op is queued instead, the agent
+    //  retries, and nothing is lost or reordered
+    {
+        char *endpoint = zsys_sprintf ("ipc://%s/full.ipc", directory);
+        test_server_t *server = s_test_server_new (endpoint, true);
+        zstate_client_t *client = zstate_client_new ();
+        zstate_client_set_sndhwm (client, 1);
+        int rc = zstate_client_connect (client, endpoint);
+        assert (rc == 0);
+        assert (s_test_event (client, "STATE", "CONNECTED", 5000));
+
+        char *value = (char *) malloc (8000);
+        memset (value, 'x', 7999);
+        value [7999] = 0;
+        zstate_batch_t *batch = zstate_batch_new ();
+        //  Paced, so that each send finds the path idle; the first one
+        //  that wakes the agent is a fast send the socket refused
+        size_t accepted = 0;
+        uint64_t wakes = 0, fast = 0;
+        while (wakes == 0) {
+            assert (accepted < 10000);
+            char key [32];
+            snprintf (key, sizeof (key), "key-%zu", accepted++);
+            zstate_batch_reset (batch);
+            zstate_batch_set (batch, key, "v", value, NULL);
+            rc = zstate_client_send (client, "db", "table", batch);
+            assert (rc == 0);
+            s_test_paths (client, &wakes, &fast);
+            zclock_sleep (1);
+        }
+        assert (wakes == 1);
+        assert (fast == accepted - 1);
+        //  What follows queues behind it
+        for (size_t index = 0; index < 10; index++) {
+            char key [32];
+            snprintf (key, sizeof (key), "key-%zu", accepted++);
+            zstate_batch_reset (batch);
+            zstate_batch_set (batch, key, "v", value, NULL);
+            rc = zstate_client_send (client, "db", "table", batch);
+            assert (rc == 0);
+        }
+        s_test_paths (client, &wakes, &fast);
+        assert (fast == accepted - 11);
+        size_t received = 0;
+        while (received < accepted) {
+            bool got = s_test_server_recv (server, 5000);
+            assert (got);
+            for (size_t index = 0; index < zstate_batch_size (server->batch); index++) {
+                char key [32];
+                snprintf (key, sizeof (key), "key-%zu", received++);
+                assert (streq (zstate_batch_key (server->batch, index, NULL), key));
+            }
+        }
+        assert (received == accepted);
+        assert (zstate_client_flush (client, 5000) == 0);
+        zstate_client_stats_t stats;
+        zstate_client_stats (client, &stats);
+        assert (stats.messages_sent == server->messages);
+        if (verbose)
+            zsys_info ("zstate_client test: socket full after %zu fast sends",
+                       (size_t) fast);
+        free (value);
+        zstate_batch_destroy (&batch);
+        zstate_client_destroy (&client);
+        s_test_server_destroy (&server);
+        zstr_free (&endpoint);
+    }
+
     //  Late server start, tcp: sends before anything is bound arrive, in
     //  order, once the server binds
     {
@@ -1780,9 +1410,6 @@ zstate_client_test (bool verbose)
     }
 
     //  Late server start, ipc, with ops sent before connect too
-    char *directory = zsys_sprintf ("%s/zstate-client-XXXXXX",
-                                    getenv ("TMPDIR")? getenv ("TMPDIR"): "/tmp");
-    assert (mkdtemp (directory));
     {
         char *endpoint = zsys_sprintf ("ipc://%s/late.ipc", directory);
         zstate_client_t *client = zstate_client_new ();
@@ -2014,6 +1641,9 @@ zstate_client_test (bool verbose)
     unlink (path);
     zstr_free (&path);
     path = zsys_sprintf ("%s/slow.ipc", directory);
+    unlink (path);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/full.ipc", directory);
     unlink (path);
     zstr_free (&path);
     rmdir (directory);

@@ -11,500 +11,27 @@
 
 /*
 @header
-    The consumer actor binds a PULL socket at a private inproc endpoint,
-    which the wrapper registers with the server. It reads whole wire
-    messages, forwards each to the writer when asked to, and appends it to
-    a queue shared with the application thread, under a mutex. pops copies
-    operations out of the queued messages into the caller's batch; the
-    messages themselves are never copied.
+    The application's side of a consumer table. The server appends whole
+    wire messages to a queue shared with the application thread, under a
+    mutex (zstate_consumer_deliver, in zstate_consumer_agent.c); pops
+    copies operations out of the queued messages into the caller's batch.
+    The messages themselves are never copied.
 @discuss
-    Waking the application: when the queue goes from empty to non-empty the
-    actor writes an eventfd (zstate_consumer_fd) and sends one token on a
-    PAIR pipe (zstate_consumer_socket). When pops empties the queue it
-    reads both back. Both changes happen under the queue's mutex, so the fd
-    and the socket are readable exactly while operations are pending.
-
-    Bounds: when the queue passes its bound the actor stops reading its
-    PULL socket; the inproc pipe fills and the server stops too. When pops
-    drains the queue to half the bound it writes a second eventfd, which
-    the actor polls, and the actor reads again. A full forward socket stops
-    reading the same way, until the writer catches up: nothing is dropped.
+    pops is the other half of deliver's protocol (see
+    zstate_consumer_agent.c): it clears both wake signals when it empties
+    the queue, and writes room_fd for a waiting server when it drains the
+    queue to half its bound. The consumer's actor handles commands only.
 @end
 */
 
 #include "zstate_classes.h"
+#include "zstate_consumer_agent.h"
 #include <sys/eventfd.h>
-#include <unistd.h>
 #include <poll.h>
 
-#define DRAIN_MAX           100     //  messages per reader call, for fairness
-#define PULL_RCVHWM         32      //  messages waiting in our PULL socket
-#define FORWARD_SNDHWM      32      //  messages waiting for the writer
 #define QUEUE_OPS_DEFAULT   262144
 #define QUEUE_BYTES_DEFAULT (64 * 1024 * 1024)
 #define POPS_DEFAULT        128     //  pops with max 0
-
-//  One received wire message, waiting in the queue for pops
-typedef struct _entry_t entry_t;
-struct _entry_t {
-    zmq_msg_t msg;              //  the message as it arrived
-    size_t offset;              //  byte offset of the next operation
-    size_t end;                 //  byte offset just past the last operation
-    size_t ops_left;            //  operations not popped yet
-    entry_t *next;              //  next message, in arrival order
-};
-
-struct _zstate_consumer_t {
-    zactor_t *actor;            //  receives and queues messages
-    zstate_server_link_t *link; //  the server we register with
-    char *db;                   //  the (db, table) we serve
-    char *table;
-    char endpoint [64];         //  where the actor's PULL is bound
-    bool registered;            //  the server routes to us
-    zsock_t *token;             //  app end of the wake pipe
-    zsock_t *token_backend;     //  actor end, until the actor takes it
-    int ready_fd;               //  eventfd, readable while ops are pending
-    int room_fd;                //  eventfd, tells the actor to read again
-    //  Shared with the actor, under mutex
-    pthread_mutex_t mutex;
-    entry_t *head;              //  oldest message; pops reads here
-    entry_t *tail;              //  newest message; the actor appends here
-    size_t max_ops;             //  queue bounds
-    size_t max_bytes;
-    bool paused;                //  the actor stopped reading: queue full
-    zstate_consumer_stats_t stats;  //  counters, queued_ops and _bytes too
-    zstate_writer_t *writer;    //  where we forward, for the server's monitor
-};
-
-//  True when the queue may grow again, for a paused actor. Half the bound,
-//  so that a full queue does not toggle reading on every pops.
-static bool
-s_queue_has_room (zstate_consumer_t *self)
-{
-    return self->stats.queued_ops <= self->max_ops / 2
-        && self->stats.queued_bytes <= self->max_bytes / 2;
-}
-
-static bool
-s_queue_full (zstate_consumer_t *self)
-{
-    return self->stats.queued_ops >= self->max_ops
-        || self->stats.queued_bytes >= self->max_bytes;
-}
-
-//  Write an eventfd; it stays readable until it is read
-static void
-s_eventfd_set (int fd)
-{
-    uint64_t one = 1;
-    if (write (fd, &one, sizeof (one)) != sizeof (one))
-        zsys_error ("zstate_consumer: cannot write eventfd: %s", strerror (errno));
-}
-
-//  Read an eventfd back to not readable; it is non-blocking
-static void
-s_eventfd_clear (int fd)
-{
-    uint64_t count;
-    if (read (fd, &count, sizeof (count)) == -1 && errno != EAGAIN)
-        zsys_error ("zstate_consumer: cannot read eventfd: %s", strerror (errno));
-}
-
-
-//  --------------------------------------------------------------------------
-//  The actor
-
-typedef struct {
-    zsock_t *pipe;              //  command pipe from the wrapper
-    zloop_t *loop;              //  our reactor
-    zstate_consumer_t *owner;   //  the wrapper: queue, mutex, wake fds
-    zsock_t *token;             //  actor end of the wake pipe
-    zsock_t *pull;              //  messages from the server, once bound
-    bool reading;               //  the PULL reader is registered
-    zsock_t *forward;           //  PUSH to the writer, or NULL
-    zmq_msg_t parked;           //  a message the writer could not take yet
-    bool has_parked;            //  parked holds a message
-    void *waiting_on;           //  socket we poll for POLLOUT, or NULL
-    zstate_msg_t *decoder;      //  reads each message's envelope
-    bool verbose;               //  log activity
-} self_t;
-
-static int
-    s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
-static int
-    s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg);
-static int
-    s_room_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-static int
-    s_forward_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
-static self_t *
-s_self_new (zsock_t *pipe, zstate_consumer_t *owner)
-{
-    self_t *self = (self_t *) zmalloc (sizeof (self_t));
-    assert (self);
-    self->pipe = pipe;
-    self->owner = owner;
-    //  The wrapper made the pipe and hands its end over now, once
-    self->token = owner->token_backend;
-    owner->token_backend = NULL;
-    assert (self->token);
-    self->loop = zloop_new ();
-    assert (self->loop);
-    zloop_set_nonstop (self->loop, true);
-    int rc = zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
-    assert (rc == 0);
-    zloop_reader_set_tolerant (self->loop, pipe);
-    zmq_pollitem_t item = { NULL, owner->room_fd, ZMQ_POLLIN, 0 };
-    rc = zloop_poller (self->loop, &item, s_room_ready, self);
-    assert (rc == 0);
-    zloop_poller_set_tolerant (self->loop, &item);
-    self->decoder = zstate_msg_new ();
-    zmq_msg_init (&self->parked);
-    return self;
-}
-
-static void
-s_self_destroy (self_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        self_t *self = *self_p;
-        zmq_msg_close (&self->parked);
-        zstate_msg_destroy (&self->decoder);
-        zloop_destroy (&self->loop);
-        zsock_destroy (&self->pull);
-        zsock_destroy (&self->forward);
-        zsock_destroy (&self->token);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  Read the PULL socket exactly when it is bound, the queue has room and no
-//  message waits for the writer
-static void
-s_reading_update (self_t *self)
-{
-    pthread_mutex_lock (&self->owner->mutex);
-    bool paused = self->owner->paused;
-    pthread_mutex_unlock (&self->owner->mutex);
-    bool wanted = self->pull && !paused && !self->has_parked;
-    if (wanted && !self->reading) {
-        int rc = zloop_reader (self->loop, self->pull, s_pull_readable, self);
-        assert (rc == 0);
-        zloop_reader_set_tolerant (self->loop, self->pull);
-        self->reading = true;
-    }
-    else
-    if (!wanted && self->reading) {
-        zloop_reader_end (self->loop, self->pull);
-        self->reading = false;
-    }
-}
-
-//  Append one message to the shared queue, whole; wake the application when
-//  the queue was empty, stop reading when it is full
-static void
-s_message_queue (self_t *self, zmq_msg_t *msg)
-{
-    const byte *data = (const byte *) zmq_msg_data (msg);
-    size_t size = zmq_msg_size (msg);
-    //  The server has validated the whole message; the envelope is enough
-    int reason = zstate_msg_decode_header (self->decoder, data, size);
-    if (reason || zstate_msg_op_count (self->decoder) == 0) {
-        zsys_error ("zstate_consumer %s/%s: dropped a message the server should "
-                    "have rejected (%s)", self->owner->db, self->owner->table,
-                    zstate_msg_reason_str (reason));
-        return;
-    }
-    size_t ops_size;
-    const byte *ops = zstate_msg_ops (self->decoder, &ops_size);
-    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
-    assert (entry);
-    //  Offsets, not pointers: a small message's data lives inside the
-    //  zmq_msg_t itself, which moves now
-    entry->offset = (size_t) (ops - data);
-    entry->end = entry->offset + ops_size;
-    entry->ops_left = zstate_msg_op_count (self->decoder);
-    zmq_msg_init (&entry->msg);
-    zmq_msg_move (&entry->msg, msg);
-
-    zstate_consumer_t *owner = self->owner;
-    pthread_mutex_lock (&owner->mutex);
-    if (owner->tail)
-        owner->tail->next = entry;
-    else {
-        owner->head = entry;
-        //  Empty to non-empty: the one moment the application is woken
-        s_eventfd_set (owner->ready_fd);
-        int rc = zmq_send (zsock_resolve (self->token), "", 0, ZMQ_DONTWAIT);
-        assert (rc == 0);
-    }
-    owner->tail = entry;
-    owner->stats.messages++;
-    owner->stats.ops += entry->ops_left;
-    owner->stats.queued_ops += entry->ops_left;
-    owner->stats.queued_bytes += size;
-    bool full = s_queue_full (owner);
-    if (full) {
-        owner->paused = true;
-        owner->stats.stalls++;
-    }
-    pthread_mutex_unlock (&owner->mutex);
-    if (full) {
-        if (self->verbose)
-            zsys_debug ("zstate_consumer %s/%s: queue full, pausing",
-                        owner->db, owner->table);
-        s_reading_update (self);
-    }
-}
-
-//  Hand a copy to the writer. The copy shares the message's content, so no
-//  bytes are copied. Returns 0, or -1 when the writer cannot take it now.
-static int
-s_forward_send (self_t *self, zmq_msg_t *msg)
-{
-    zmq_msg_t copy;
-    zmq_msg_init (&copy);
-    int rc = zmq_msg_copy (&copy, msg);
-    assert (rc == 0);
-    if (zmq_msg_send (&copy, zsock_resolve (self->forward), ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&copy);
-        return -1;
-    }
-    pthread_mutex_lock (&self->owner->mutex);
-    self->owner->stats.forwarded++;
-    pthread_mutex_unlock (&self->owner->mutex);
-    return 0;
-}
-
-//  Poll the forward socket for POLLOUT while a message is parked
-static void
-s_forward_wait (self_t *self)
-{
-    void *handle = zsock_resolve (self->forward);
-    if (self->waiting_on != handle) {
-        assert (!self->waiting_on);
-        zmq_pollitem_t item = { handle, 0, ZMQ_POLLOUT, 0 };
-        int rc = zloop_poller (self->loop, &item, s_forward_writable, self);
-        assert (rc == 0);
-        zloop_poller_set_tolerant (self->loop, &item);
-        self->waiting_on = handle;
-    }
-}
-
-static void
-s_forward_unwait (self_t *self)
-{
-    if (self->waiting_on) {
-        zmq_pollitem_t item = { self->waiting_on, 0, ZMQ_POLLOUT, 0 };
-        zloop_poller_end (self->loop, &item);
-        self->waiting_on = NULL;
-    }
-}
-
-//  Take one message from the server: forward it first when a writer is
-//  attached, then queue it. When the writer is full, park the message and
-//  stop reading; the server then waits for us, and nothing is dropped.
-static void
-s_message_take (self_t *self, zmq_msg_t *msg)
-{
-    if (self->forward && s_forward_send (self, msg) == -1) {
-        zmq_msg_move (&self->parked, msg);
-        self->has_parked = true;
-        s_forward_wait (self);
-        s_reading_update (self);
-        if (self->verbose)
-            zsys_debug ("zstate_consumer %s/%s: writer is full, pausing",
-                        self->owner->db, self->owner->table);
-    }
-    else
-        s_message_queue (self, msg);
-}
-
-//  Try the parked message again, on the forward socket as it is now
-static void
-s_parked_retry (self_t *self)
-{
-    assert (self->has_parked);
-    if (self->forward && s_forward_send (self, &self->parked) == -1) {
-        s_forward_wait (self);
-        return;
-    }
-    s_forward_unwait (self);
-    zmq_msg_t msg;
-    zmq_msg_init (&msg);
-    zmq_msg_move (&msg, &self->parked);
-    self->has_parked = false;
-    s_message_queue (self, &msg);
-    zmq_msg_close (&msg);
-    s_reading_update (self);
-}
-
-static int
-s_forward_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    s_parked_retry ((self_t *) arg);
-    return 0;
-}
-
-static int
-s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    void *handle = zsock_resolve (pull);
-    for (int count = 0; count < DRAIN_MAX && self->reading; count++) {
-        zmq_msg_t msg;
-        zmq_msg_init (&msg);
-        if (zmq_msg_recv (&msg, handle, ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&msg);
-            break;              //  Drained (EAGAIN), or zloop calls again
-        }
-        s_message_take (self, &msg);
-        zmq_msg_close (&msg);
-    }
-    return 0;
-}
-
-//  pops drained the queue to half its bound
-static int
-s_room_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    s_eventfd_clear (item->fd);
-    if (self->verbose)
-        zsys_debug ("zstate_consumer %s/%s: queue has room, resuming",
-                    self->owner->db, self->owner->table);
-    s_reading_update (self);
-    return 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Commands
-
-static void
-s_handle_bind (self_t *self, zmsg_t *request)
-{
-    char *endpoint = zmsg_popstr (request);
-    int status = 0;
-    char reason [256] = "";
-    if (!endpoint || !*endpoint) {
-        status = EINVAL;
-        snprintf (reason, sizeof (reason), "BIND needs an endpoint");
-    }
-    else
-    if (self->pull) {
-        status = EINVAL;
-        snprintf (reason, sizeof (reason), "already bound");
-    }
-    else {
-        zsock_t *pull = zsock_new (ZMQ_PULL);
-        assert (pull);
-        //  Small: a full consumer must stop the server soon, not after
-        //  buffering thousands of messages in the pipe
-        zsock_set_rcvhwm (pull, PULL_RCVHWM);
-        if (zsock_bind (pull, "%s", endpoint) == -1) {
-            status = zmq_errno ();
-            snprintf (reason, sizeof (reason), "cannot bind to %s: %s",
-                      endpoint, zmq_strerror (status));
-            zsock_destroy (&pull);
-        }
-        else {
-            self->pull = pull;
-            s_reading_update (self);
-        }
-    }
-    zstate_reply (self->pipe, "BIND", status, reason, false);
-    free (endpoint);
-}
-
-static void
-s_handle_forward (self_t *self, zmsg_t *request)
-{
-    char *endpoint = zmsg_popstr (request);
-    int status = 0;
-    char reason [256] = "";
-    zsock_t *forward = NULL;
-    if (endpoint && *endpoint) {
-        forward = zsock_new (ZMQ_PUSH);
-        assert (forward);
-        zsock_set_sndhwm (forward, FORWARD_SNDHWM);
-        //  Over inproc any linger but 0 lets the writer read what we sent
-        //  before we close; the writer closing ends the wait
-        zsock_set_linger (forward, -1);
-        if (zsock_connect (forward, "%s", endpoint) == -1) {
-            status = zmq_errno ();
-            snprintf (reason, sizeof (reason), "cannot connect to %s: %s",
-                      endpoint, zmq_strerror (status));
-            zsock_destroy (&forward);
-        }
-    }
-    if (status == 0) {
-        //  A message parked for the old writer goes to the new one, or
-        //  straight to the queue when forwarding stops
-        s_forward_unwait (self);
-        zsock_destroy (&self->forward);
-        self->forward = forward;
-        if (self->has_parked)
-            s_parked_retry (self);
-        if (self->verbose)
-            zsys_debug ("zstate_consumer %s/%s: forwarding to %s", self->owner->db,
-                        self->owner->table, forward? endpoint: "nobody");
-    }
-    zstate_reply (self->pipe, "FORWARD", status, reason, false);
-    free (endpoint);
-}
-
-static int
-s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (pipe);
-    if (!request)
-        return -1;              //  Interrupted
-    char *command = zmsg_popstr (request);
-    int rc = 0;
-    if (!command)
-        zsys_error ("zstate_consumer: empty command");
-    else {
-        if (self->verbose)
-            zsys_debug ("zstate_consumer %s/%s: API command=%s",
-                        self->owner->db, self->owner->table, command);
-        if (streq (command, "$TERM"))
-            rc = -1;
-        else
-        if (streq (command, "BIND"))
-            s_handle_bind (self, request);
-        else
-        if (streq (command, "FORWARD"))
-            s_handle_forward (self, request);
-        else
-        if (streq (command, "VERBOSE")) {
-            char *flag = zmsg_popstr (request);
-            self->verbose = !flag || !streq (flag, "0");
-            free (flag);
-            zstate_reply (pipe, "VERBOSE", 0, "", false);
-        }
-        else {
-            zsys_error ("zstate_consumer: unknown command '%s'", command);
-            zstate_reply (pipe, command, EINVAL, "unknown command", false);
-        }
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
-}
-
-static void
-s_consumer_actor (zsock_t *pipe, void *args)
-{
-    self_t *self = s_self_new (pipe, (zstate_consumer_t *) args);
-    zsock_signal (pipe, 0);
-    zloop_start (self->loop);
-    s_self_destroy (&self);
-}
 
 
 //  --------------------------------------------------------------------------
@@ -571,20 +98,16 @@ zstate_consumer_new (zstate_server_t *server, const char *db, const char *table)
     }
     self->token = zsys_create_pipe (&self->token_backend);
     assert (self->token);
-    self->actor = zactor_new (s_consumer_actor, self);
-    assert (self->actor);
-
+    self->decoder = zstate_msg_new ();
     zuuid_t *uuid = zuuid_new ();
     assert (uuid);
-    snprintf (self->endpoint, sizeof (self->endpoint), "inproc://zstate-consumer-%s",
-              zuuid_str (uuid));
+    snprintf (self->name, sizeof (self->name), "zstate-consumer-%s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
-    if (s_request (self, "BIND", self->endpoint)) {
-        s_destroy_keeping_reason (&self);
-        return NULL;
-    }
+    //  The actor reads the link and the names: they are set before it starts
     self->link = zstate_server_link (server);
-    if (zstate_server_link_register (self->link, db, table, self->endpoint, self)) {
+    self->actor = zactor_new (zstate_consumer_agent, self);
+    assert (self->actor);
+    if (zstate_server_link_register (self->link, db, table, self->name, self)) {
         s_destroy_keeping_reason (&self);
         return NULL;
     }
@@ -602,19 +125,29 @@ zstate_consumer_destroy (zstate_consumer_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_consumer_t *self = *self_p;
-        //  Unregister first, so the server stops sending before our socket
-        //  goes; ENOENT means the server went first, which is fine
+        //  Unregister first: once the server has answered, it never calls
+        //  deliver again, so what it used may go. ENOENT means the server
+        //  went first, which is fine. After any other failure we cannot
+        //  know that the server let go, so we leave the consumer allocated
+        //  rather than free it under the server's feet.
         if (self->registered
         &&  zstate_server_link_unregister (self->link, self->db, self->table,
-                                           self->endpoint) == -1
-        &&  errno != ENOENT)
-            zsys_warning ("zstate_consumer %s/%s: cannot unregister: %s",
-                          self->db, self->table, zstate_reason ());
+                                           self->name) == -1
+        &&  errno != ENOENT) {
+            zsys_error ("zstate_consumer %s/%s: cannot unregister, leaking the "
+                        "consumer: %s", self->db, self->table, zstate_reason ());
+            *self_p = NULL;
+            return;
+        }
         zactor_destroy (&self->actor);
         zstate_server_link_release (&self->link);
-        while (self->head) {
-            entry_t *entry = self->head;
-            self->head = entry->next;
+        while (self->taken || self->head) {
+            if (!self->taken) {
+                self->taken = self->head;
+                self->head = NULL;
+            }
+            zstate_consumer_entry_t *entry = self->taken;
+            self->taken = entry->next;
             zmq_msg_close (&entry->msg);
             free (entry);
         }
@@ -624,6 +157,7 @@ zstate_consumer_destroy (zstate_consumer_t **self_p)
             close (self->ready_fd);
         if (self->room_fd != -1)
             close (self->room_fd);
+        zstate_msg_destroy (&self->decoder);
         pthread_mutex_destroy (&self->mutex);
         free (self->db);
         free (self->table);
@@ -644,11 +178,23 @@ zstate_consumer_pops (zstate_consumer_t *self, zstate_batch_t *batch, size_t max
     if (max == 0)
         max = POPS_DEFAULT;
     zstate_batch_reset (batch);
-    size_t moved = 0;
-    pthread_mutex_lock (&self->mutex);
-    bool pending = self->head != NULL;
-    while (self->head && moved < max) {
-        entry_t *entry = self->head;
+    size_t moved = 0;           //  operations into batch
+    size_t dropped = 0;         //  operations we could not load (a bug)
+    size_t freed = 0;           //  bytes of the messages we are done with
+    while (moved < max) {
+        if (!self->taken) {
+            //  Take everything deliver queued, in one step, and copy out
+            //  of it without the lock: the server, which delivers on its
+            //  own thread, then never waits while we copy
+            pthread_mutex_lock (&self->mutex);
+            self->taken = self->head;
+            self->head = NULL;
+            self->tail = NULL;
+            pthread_mutex_unlock (&self->mutex);
+            if (!self->taken)
+                break;
+        }
+        zstate_consumer_entry_t *entry = self->taken;
         const byte *data = (const byte *) zmq_msg_data (&entry->msg);
         size_t count = entry->ops_left < max - moved? entry->ops_left: max - moved;
         size_t used = 0;
@@ -658,37 +204,40 @@ zstate_consumer_pops (zstate_consumer_t *self, zstate_batch_t *batch, size_t max
             entry->offset += used;
             entry->ops_left -= count;
             moved += count;
-            self->stats.queued_ops -= count;
         }
         else {
             //  The server validated every operation, so this is a bug; skip
             //  the rest of the message rather than stop the table
             zsys_error ("zstate_consumer %s/%s: cannot load operations (%s)",
                         self->db, self->table, zstate_msg_reason_str (reason));
-            self->stats.queued_ops -= entry->ops_left;
+            dropped += entry->ops_left;
             entry->ops_left = 0;
         }
         if (entry->ops_left == 0) {
-            self->head = entry->next;
-            if (!self->head)
-                self->tail = NULL;
-            self->stats.queued_bytes -= zmq_msg_size (&entry->msg);
+            self->taken = entry->next;
+            freed += zmq_msg_size (&entry->msg);
             zmq_msg_close (&entry->msg);
             free (entry);
         }
     }
+    if (moved + dropped == 0 && freed == 0)
+        return 0;               //  Nothing was pending: nothing to account
+    pthread_mutex_lock (&self->mutex);
     self->stats.popped += moved;
-    if (pending && !self->head) {
-        //  Non-empty to empty: clear both wake signals. The token was sent
-        //  before the eventfd was set, both under this lock, so it is there.
-        s_eventfd_clear (self->ready_fd);
+    self->stats.queued_ops -= moved + dropped;
+    self->stats.queued_bytes -= freed;
+    if (self->stats.queued_ops == 0) {
+        //  Nothing pending any more: clear both wake signals. deliver set
+        //  both under this lock when queued_ops left 0, so the token is
+        //  there to receive.
+        zstate_consumer_eventfd_clear (self->ready_fd);
         char token;
         int rc = zmq_recv (zsock_resolve (self->token), &token, sizeof (token), 0);
         assert (rc == 0);
     }
-    if (self->paused && s_queue_has_room (self)) {
-        self->paused = false;
-        s_eventfd_set (self->room_fd);
+    if (self->server_waits && zstate_consumer_queue_has_room (self)) {
+        self->server_waits = false;
+        zstate_consumer_eventfd_set (self->room_fd);
     }
     pthread_mutex_unlock (&self->mutex);
     return moved;
@@ -741,10 +290,10 @@ zstate_consumer_set_queue (zstate_consumer_t *self, size_t ops, size_t bytes)
     pthread_mutex_lock (&self->mutex);
     self->max_ops = ops;
     self->max_bytes = bytes;
-    //  A bigger bound may leave a paused actor room to read again
-    if (self->paused && s_queue_has_room (self)) {
-        self->paused = false;
-        s_eventfd_set (self->room_fd);
+    //  A bigger bound may give a waiting server room at once
+    if (self->server_waits && zstate_consumer_queue_has_room (self)) {
+        self->server_waits = false;
+        zstate_consumer_eventfd_set (self->room_fd);
     }
     pthread_mutex_unlock (&self->mutex);
 }
@@ -944,10 +493,11 @@ s_test_sock_readable (zsock_t *sock, int timeout)
     return readable;
 }
 
-//  Wait until consumer has paused and the server holds a message for it.
-//  Once a consumer has paused it reads no more, so that stall lasts. A
-//  message the server holds is counted in messages, and not yet in routed,
-//  unroutable or dropped. The consumer must not have paused before.
+//  Wait until consumer has refused a message and the server holds it.
+//  Until the application pops, the server never offers it again, so that
+//  stall lasts. A message the server holds is counted in messages, and not
+//  yet in routed, unroutable or dropped. The consumer must not have been
+//  full before.
 static void
 s_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
                      zstate_server_stats_t *stats)
@@ -1101,7 +651,7 @@ zstate_consumer_test (bool verbose)
     zframe_destroy (&frame);
     s_test_drain (consumer, expected, 0);
 
-    //  A writer that does not read pauses the consumer, which loses nothing
+    //  A writer that does not read stops the server, which loses nothing
     zstate_batch_reset (expected);
     for (int message = 0; message < 200; message++) {
         char key [32];
@@ -1134,7 +684,7 @@ zstate_consumer_test (bool verbose)
     assert (stats.forwarded == 201);
     assert (stats.stalls == 0);
 
-    //  A small queue that nobody pops stops the consumer, then the server;
+    //  A small queue that nobody pops stops the server, then the clients;
     //  when the application pops again, everything arrives, in order
     zstate_consumer_set_queue (consumer, 4, 1024 * 1024);
     zstate_batch_reset (expected);
@@ -1183,6 +733,60 @@ zstate_consumer_test (bool verbose)
     doomed = zstate_consumer_new (server, "APPL_DB", "DOOMED_TABLE");
     assert (doomed);
     zstate_consumer_destroy (&doomed);
+
+    //  The server holds a message for a writer that never reads; once
+    //  forwarding stops, that message and the rest reach the consumer, in
+    //  order, each copied to the writer or not, none lost
+    zuuid_t *sink_uuid = zuuid_new ();
+    snprintf (writer_endpoint, sizeof (writer_endpoint), "inproc://zstate-test-sink-%s",
+              zuuid_str (sink_uuid));
+    zuuid_destroy (&sink_uuid);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (sink);
+    zsock_set_rcvhwm (sink, 1);
+    rc = zsock_bind (sink, "%s", writer_endpoint);
+    assert (rc == 0);
+    rc = zstate_consumer_forward (consumer, writer_endpoint);
+    assert (rc == 0);
+    zstate_consumer_set_queue (consumer, QUEUE_OPS_DEFAULT, QUEUE_BYTES_DEFAULT);
+    zstate_consumer_stats (consumer, &stats);
+    uint64_t forwarded = stats.forwarded;
+    uint64_t stalls = stats.stalls;
+    zstate_batch_reset (expected);
+    for (int message = 0; message < 100; message++) {
+        char key [32];
+        snprintf (key, sizeof (key), "sink-%d", message);
+        zstate_batch_reset (batch);
+        zstate_batch_hset (batch, key, "field", key, NULL);
+        zstate_batch_hset (expected, key, "field", key, NULL);
+        s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
+    }
+    uint64_t server_stalls = server_stats.stalls;
+    int64_t deadline = zclock_mono () + 5000;
+    bool holding = false;
+    while (!holding && zclock_mono () < deadline) {
+        rc = zstate_server_stats (server, &server_stats);
+        assert (rc == 0);
+        holding = server_stats.stalls > server_stalls
+               && server_stats.messages == server_stats.routed + server_stats.unroutable
+                                         + server_stats.dropped + 1;
+    }
+    assert (holding);
+    rc = zstate_consumer_forward (consumer, NULL);
+    assert (rc == 0);
+    s_test_drain (consumer, expected, 0);
+    size_t copies = 0;
+    zsock_set_rcvtimeo (sink, 0);
+    while ((frame = zframe_recv (sink))) {
+        copies++;
+        zframe_destroy (&frame);
+    }
+    zstate_consumer_stats (consumer, &stats);
+    assert (copies > 0 && copies < 100);
+    assert (stats.forwarded - forwarded == copies);
+    //  The writer stopped the server, not the consumer's queue
+    assert (stats.stalls == stalls);
+    zsock_destroy (&sink);
 
     //  Unknown commands get an error reply
     zstr_send (zstate_consumer_actor (consumer), "BOGUS");

@@ -1,0 +1,764 @@
+/*  =========================================================================
+    zstate_client_agent - the client agent: the actor behind zstate_client
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    The agent creates and closes the DEALER, sets it up, connects it,
+    watches the link, and sends whatever the senders could not send
+    themselves: it takes the client's queue of wire messages when woken
+    through the eventfd and hands them to libzmq without copying them.
+    zstate_client.c is the wrapper, the senders' side and the selftest;
+    zstate_client_agent.h holds what the two share and the locking rules.
+@discuss
+    Every use of the DEALER is under the client's socket_lock, because
+    senders use it too (the fast path in zstate_client_send). While the
+    agent holds messages it has not sent yet it says so in agent_busy,
+    under the client lock; senders then leave the socket alone and queue,
+    so the agent's messages keep their order, their sequence numbers and
+    their batching. The agent never waits for the client lock while it
+    holds the socket.
+
+    Each buffer is one wire message: a header written by the sender with
+    sequence 0 and count 0, then encoded operations for one (db, table).
+    The agent patches the sequence number and count just before sending.
+    When a send returns EAGAIN the buffer stays, as a ready zmq_msg_t, at
+    the head of the outbox and is retried on a one-shot timer with
+    exponential backoff; libzmq leaves a message it could not send to us.
+
+    Link state comes from zmq_socket_monitor on the DEALER (tcp and ipc);
+    inproc has no monitor events and counts as connected once connect
+    succeeds. No ZMQ_IMMEDIATE: the DEALER then queues for a server that
+    does not exist yet, which is how a late server start loses nothing.
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_client_agent.h"
+
+//  Messages the agent hands to the socket between two updates of the
+//  shared counters, so flush sees progress during a long send pass
+#define COMMIT_EVERY            64
+
+
+//  --------------------------------------------------------------------------
+//  Message buffers
+
+//  libzmq calls this when it is done with a message we handed it
+static void
+s_free_data (void *data, void *hint)
+{
+    free (data);
+}
+
+static void
+s_buffer_destroy (buffer_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        buffer_t *self = *self_p;
+        if (self->ready)
+            zmq_msg_close (&self->msg);     //  Frees data through s_free_data
+        else
+            free (self->data);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Free a list of buffers, ready or not: the agent's outbox, and what is
+//  left in the client's queue at the end
+
+void
+zstate_client_buffers_destroy (buffer_t **head_p)
+{
+    buffer_t *buffer = *head_p;
+    while (buffer) {
+        buffer_t *next = buffer->next;
+        s_buffer_destroy (&buffer);
+        buffer = next;
+    }
+    *head_p = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The agent
+
+typedef struct {
+    zstate_client_t *client;    //  Shared state, owned by the wrapper
+    zsock_t *pipe;              //  Actor command pipe
+    zsock_t *events;            //  Events pipe, our end
+    zloop_t *loop;              //  Reactor
+    zsock_t *monitor;           //  Link events from the DEALER, or NULL
+    char *endpoint;             //  Connected to, or NULL
+    char *monitor_endpoint;     //  Where the DEALER's monitor publishes
+    unsigned int monitors;      //  Monitors started, to name each one
+    char log_prefix [64];       //  "zstate_client <session>:"
+    buffer_t *outbox_head;      //  Messages taken, not yet accepted by zmq
+    buffer_t *outbox_tail;      //  Last of those
+    bool busy;                  //  What we last published as agent_busy
+    int retry_timer;            //  One-shot retry timer, or -1
+    int backoff;                //  Current retry interval, msecs
+    int64_t stalled_since;      //  Last progress while the outbox is not empty
+    int link_timer;             //  One-shot link timer, or -1
+    bool link_up;               //  Monitor says connected (or inproc)
+    bool link_ever_up;          //  It was connected once
+    bool link_failed;           //  Link down past link timeout
+    bool retry_failed;          //  No progress past retry timeout
+    bool send_error_logged;     //  An unexpected send error was logged
+    int state;                  //  Last state we published
+    size_t pending_ops;         //  Sent since the last commit: operations
+    size_t pending_bytes;       //  ... their bytes
+    size_t pending_messages;    //  ... messages
+    size_t pending_wire_bytes;  //  ... wire bytes
+    bool verbose;               //  Log activity
+} self_t;
+
+static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+static self_t *
+s_self_new (zsock_t *pipe, zstate_client_t *client)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->client = client;
+    self->pipe = pipe;
+    //  Under the lock only so that thread checkers see the hand-over,
+    //  which the actor handshake already orders
+    pthread_mutex_lock (&client->lock);
+    self->events = client->events_backend;
+    client->events_backend = NULL;
+    pthread_mutex_unlock (&client->lock);
+    //  Events are never worth blocking the agent for
+    zsock_set_sndtimeo (self->events, 0);
+    //  Senders see the socket only under socket_lock, which also makes its
+    //  creation here visible to them
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    pthread_mutex_lock (&client->socket_lock);
+    client->dealer = dealer;
+    pthread_mutex_unlock (&client->socket_lock);
+    snprintf (self->log_prefix, sizeof (self->log_prefix), "zstate_client %.8s:",
+              client->session_text);
+    self->retry_timer = -1;
+    self->link_timer = -1;
+    self->state = ZSTATE_CLIENT_IDLE;
+
+    self->loop = zloop_new ();
+    assert (self->loop);
+    zloop_set_nonstop (self->loop, true);
+    int rc = zloop_reader (self->loop, self->pipe, s_self_handle_pipe, self);
+    assert (rc == 0);
+    zloop_reader_set_tolerant (self->loop, self->pipe);
+    zmq_pollitem_t wake = { NULL, client->wakefd, ZMQ_POLLIN, 0 };
+    rc = zloop_poller (self->loop, &wake, s_self_handle_wake, self);
+    assert (rc == 0);
+    zloop_poller_set_tolerant (self->loop, &wake);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        self_t *self = *self_p;
+        zstate_client_t *client = self->client;
+        zloop_destroy (&self->loop);
+        //  Closing never blocks; libzmq keeps writing what it was handed
+        //  for up to linger in its own threads
+        pthread_mutex_lock (&client->lock);
+        int linger = client->linger;
+        buffer_t *queue = client->queue_head;
+        client->queue_head = client->queue_tail = NULL;
+        pthread_mutex_unlock (&client->lock);
+        pthread_mutex_lock (&client->socket_lock);
+        if (self->monitor)
+            zmq_socket_monitor (zsock_resolve (client->dealer), NULL, 0);
+        zsock_set_linger (client->dealer, linger);
+        zsock_destroy (&client->dealer);
+        pthread_mutex_unlock (&client->socket_lock);
+        zsock_destroy (&self->monitor);
+        zstate_client_buffers_destroy (&self->outbox_head);
+        zstate_client_buffers_destroy (&queue);
+        zsock_destroy (&self->events);
+        zstr_free (&self->endpoint);
+        zstr_free (&self->monitor_endpoint);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Send an event; the application may not read them, so never wait
+static void
+s_self_event (self_t *self, const char *type, const char *detail)
+{
+    if (zsock_send (self->events, "sss", type, self->endpoint? self->endpoint: "",
+                    detail) == -1) {
+        pthread_mutex_lock (&self->client->lock);
+        self->client->stats.events_dropped++;
+        pthread_mutex_unlock (&self->client->lock);
+    }
+}
+
+//  Publish the state the flags give, when it changed: the state the
+//  senders see, one STATE event and one log line. reason says why, for
+//  FAILED. The shared state changes before any event goes out, so an
+//  application reacting to an event sees the state it announces.
+static void
+s_self_update_state (self_t *self, const char *reason)
+{
+    int state;
+    if (!self->endpoint)
+        state = ZSTATE_CLIENT_IDLE;
+    else
+    if (self->link_failed || self->retry_failed)
+        state = ZSTATE_CLIENT_FAILED;
+    else
+    if (self->link_up)
+        state = ZSTATE_CLIENT_CONNECTED;
+    else
+    if (self->link_ever_up)
+        state = ZSTATE_CLIENT_DISCONNECTED;
+    else
+        state = ZSTATE_CLIENT_CONNECTING;
+    if (state == self->state)
+        return;
+    self->state = state;
+
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    client->stats.state = state;
+    if (state == ZSTATE_CLIENT_FAILED)
+        snprintf (client->failure, sizeof (client->failure), "%s",
+                  reason? reason: "failed");
+    pthread_mutex_unlock (&client->lock);
+
+    const char *name = zstate_client_state_name (state);
+    s_self_event (self, "STATE", name);
+    if (state == ZSTATE_CLIENT_FAILED)
+        zsys_warning ("%s FAILED: %s", self->log_prefix, reason? reason: "");
+    else
+    if (state == ZSTATE_CLIENT_DISCONNECTED)
+        zsys_warning ("%s DISCONNECTED from %s", self->log_prefix, self->endpoint);
+    else
+        zsys_info ("%s %s %s", self->log_prefix, name, self->endpoint);
+}
+
+//  Publish what was handed to the socket since the last commit, and wake
+//  whoever flushes. Also publish whether we still hold unsent messages:
+//  while we do, senders queue behind them instead of using the socket.
+//  Called without socket_lock (lock order).
+static void
+s_self_commit (self_t *self)
+{
+    bool busy = self->outbox_head != NULL;
+    if (!self->pending_messages && busy == self->busy)
+        return;
+    zstate_client_t *client = self->client;
+    int64_t now = busy? 0: zclock_usecs ();
+    pthread_mutex_lock (&client->lock);
+    assert (client->stats.queued_ops >= self->pending_ops);
+    assert (client->stats.queued_bytes >= self->pending_bytes);
+    client->stats.queued_ops -= self->pending_ops;
+    client->stats.queued_bytes -= self->pending_bytes;
+    client->stats.ops_sent += self->pending_ops;
+    client->stats.messages_sent += self->pending_messages;
+    client->stats.bytes_sent += self->pending_wire_bytes;
+    client->agent_busy = busy;
+    if (!busy)
+        client->last_busy = now;
+    pthread_cond_broadcast (&client->progress);
+    pthread_mutex_unlock (&client->lock);
+    self->busy = busy;
+    self->pending_ops = 0;
+    self->pending_bytes = 0;
+    self->pending_messages = 0;
+    self->pending_wire_bytes = 0;
+}
+
+//  Move the client's whole queue to the end of our outbox. From here on a
+//  sender starts a new message, and writes the eventfd again. Taking the
+//  queue and saying we are busy is one step: a sender that finds the
+//  queue empty must also find us busy until what we took has gone out,
+//  or it could overtake its own earlier operations.
+static void
+s_self_take_queue (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    buffer_t *head = client->queue_head;
+    buffer_t *tail = client->queue_tail;
+    client->queue_head = client->queue_tail = NULL;
+    client->woken = false;
+    if (head || self->outbox_head) {
+        client->agent_busy = true;
+        self->busy = true;
+    }
+    pthread_mutex_unlock (&client->lock);
+    if (head) {
+        if (self->outbox_tail)
+            self->outbox_tail->next = head;
+        else
+            self->outbox_head = head;
+        self->outbox_tail = tail;
+    }
+}
+
+//  Hand outbox messages to the socket, in order, until it pushes back.
+//  Returns true if at least one went.
+static bool
+s_self_send (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    //  Senders leave the socket alone while we are busy (agent_busy), so
+    //  this waits at most for one message a sender is sending
+    pthread_mutex_lock (&client->socket_lock);
+    void *handle = zsock_resolve (client->dealer);
+    size_t sent = 0;
+    while (self->outbox_head) {
+        buffer_t *buffer = self->outbox_head;
+        if (!buffer->ready) {
+            buffer->sequence = client->sequence + 1;
+            zstate_msg_patch_header (buffer->data, buffer->header_size,
+                                     buffer->sequence, (uint32_t) buffer->ops);
+            int rc = zmq_msg_init_data (&buffer->msg, buffer->data, buffer->size,
+                                        s_free_data, NULL);
+            assert (rc == 0);
+            buffer->ready = true;
+        }
+        //  A message that waited for a retry kept its number: nobody else
+        //  sent meanwhile, because we were busy all along
+        assert (buffer->sequence == client->sequence + 1);
+        if (zmq_msg_send (&buffer->msg, handle, ZMQ_DONTWAIT) == -1) {
+            int error = zmq_errno ();
+            if (error == EINTR)
+                continue;
+            //  EAGAIN is the normal push back; anything else (ETERM at
+            //  process exit) we log once and treat the same way
+            if (error != EAGAIN && !self->send_error_logged) {
+                zsys_error ("%s cannot send: %s", self->log_prefix, zmq_strerror (error));
+                self->send_error_logged = true;
+            }
+            break;
+        }
+        //  libzmq owns the message and its data now
+        client->sequence++;
+        self->pending_ops += buffer->ops;
+        self->pending_bytes += buffer->size - buffer->header_size;
+        self->pending_messages++;
+        self->pending_wire_bytes += buffer->size;
+        self->outbox_head = buffer->next;
+        if (!self->outbox_head)
+            self->outbox_tail = NULL;
+        free (buffer);
+        if (++sent % COMMIT_EVERY == 0) {
+            //  Never wait for the client lock while holding the socket
+            pthread_mutex_unlock (&client->socket_lock);
+            s_self_commit (self);
+            pthread_mutex_lock (&client->socket_lock);
+        }
+    }
+    pthread_mutex_unlock (&client->socket_lock);
+    s_self_commit (self);
+    if (sent)
+        self->send_error_logged = false;
+    return sent > 0;
+}
+
+static int s_self_handle_retry (zloop_t *loop, int timer_id, void *arg);
+
+//  After a send pass: nothing left means we are done; else arm the retry
+//  timer, backing off while nothing moves, and go to FAILED when nothing
+//  moved for the retry timeout (and keep retrying at the longest interval)
+static void
+s_self_schedule (self_t *self, bool progressed)
+{
+    zstate_client_t *client = self->client;
+    if (!self->outbox_head) {
+        self->stalled_since = 0;
+        if (self->retry_failed) {
+            self->retry_failed = false;
+            s_self_update_state (self, NULL);
+        }
+        return;
+    }
+    pthread_mutex_lock (&client->lock);
+    int retry_ivl = client->retry_ivl;
+    int retry_max_ivl = client->retry_max_ivl;
+    int retry_timeout = client->retry_timeout;
+    pthread_mutex_unlock (&client->lock);
+
+    int64_t now = zclock_mono ();
+    if (progressed || !self->stalled_since) {
+        self->stalled_since = now;
+        self->backoff = retry_ivl;
+        if (self->retry_failed) {
+            self->retry_failed = false;
+            s_self_update_state (self, NULL);
+        }
+    }
+    else {
+        self->backoff = self->backoff > retry_max_ivl / 2? retry_max_ivl: self->backoff * 2;
+        if (!self->retry_failed && now - self->stalled_since >= retry_timeout) {
+            char reason [256];
+            snprintf (reason, sizeof (reason), "retries exhausted after %d ms",
+                      (int) (now - self->stalled_since));
+            self->retry_failed = true;
+            s_self_update_state (self, reason);
+            s_self_event (self, "ERROR", reason);
+        }
+    }
+    if (self->retry_timer == -1) {
+        self->retry_timer = zloop_timer (self->loop, (size_t) self->backoff, 1,
+                                         s_self_handle_retry, self);
+        assert (self->retry_timer != -1);
+    }
+}
+
+//  Send what the outbox holds and, when it is empty, what the client
+//  queued meanwhile; then schedule a retry if needed
+static void
+s_self_pump (self_t *self)
+{
+    bool progressed = s_self_send (self);
+    if (!self->outbox_head) {
+        s_self_take_queue (self);
+        progressed |= s_self_send (self);
+    }
+    s_self_schedule (self, progressed);
+}
+
+static int
+s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    self->retry_timer = -1;
+    pthread_mutex_lock (&self->client->lock);
+    self->client->stats.retries++;
+    pthread_mutex_unlock (&self->client->lock);
+    s_self_pump (self);
+    return 0;
+}
+
+static int
+s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    uint64_t count;
+    if (read (item->fd, &count, sizeof (count)) == -1 && errno != EAGAIN)
+        zsys_error ("%s cannot read eventfd: %s", self->log_prefix, strerror (errno));
+    //  Before connect, and while backing off from a full socket, the queue
+    //  stays with the client: senders keep filling its tail message (so
+    //  messages grow under pressure) and do not write the eventfd again
+    if (self->endpoint && self->retry_timer == -1)
+        s_self_pump (self);
+    return 0;
+}
+
+//  When the link comes up, retry at once instead of at the next backoff
+static void
+s_self_kick (self_t *self)
+{
+    if (self->retry_timer != -1) {
+        zloop_timer_end (self->loop, self->retry_timer);
+        self->retry_timer = -1;
+        s_self_pump (self);
+    }
+}
+
+static int
+s_self_handle_link_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    self->link_timer = -1;
+    if (self->link_up)
+        return 0;
+    pthread_mutex_lock (&self->client->lock);
+    int timeout = self->client->link_timeout;
+    pthread_mutex_unlock (&self->client->lock);
+    char reason [256];
+    snprintf (reason, sizeof (reason), "no connection to %s for %d ms",
+              self->endpoint, timeout);
+    self->link_failed = true;
+    s_self_update_state (self, reason);
+    s_self_event (self, "ERROR", reason);
+    return 0;
+}
+
+//  Start the link timer unless it runs or the timeout is off
+static void
+s_self_start_link_timer (self_t *self)
+{
+    pthread_mutex_lock (&self->client->lock);
+    int timeout = self->client->link_timeout;
+    pthread_mutex_unlock (&self->client->lock);
+    if (self->link_timer == -1 && timeout > 0) {
+        self->link_timer = zloop_timer (self->loop, (size_t) timeout, 1,
+                                        s_self_handle_link_timer, self);
+        assert (self->link_timer != -1);
+    }
+}
+
+static void
+s_self_link_up (self_t *self)
+{
+    if (self->link_up)
+        return;
+    self->link_up = true;
+    self->link_ever_up = true;
+    self->link_failed = false;
+    if (self->link_timer != -1) {
+        zloop_timer_end (self->loop, self->link_timer);
+        self->link_timer = -1;
+    }
+    pthread_mutex_lock (&self->client->lock);
+    self->client->stats.connects++;
+    pthread_mutex_unlock (&self->client->lock);
+    s_self_update_state (self, NULL);
+    s_self_kick (self);
+}
+
+static void
+s_self_link_down (self_t *self)
+{
+    if (!self->link_up)
+        return;
+    self->link_up = false;
+    pthread_mutex_lock (&self->client->lock);
+    self->client->stats.disconnects++;
+    pthread_mutex_unlock (&self->client->lock);
+    s_self_start_link_timer (self);
+    s_self_update_state (self, NULL);
+}
+
+//  libzmq 4.3 monitor events: [uint16 event, uint32 value][endpoint]
+static int
+s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return 0;
+    zframe_t *frame = zmsg_first (msg);
+    if (frame && zframe_size (frame) == 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy (&event, zframe_data (frame), sizeof (event));
+        memcpy (&value, zframe_data (frame) + 2, sizeof (value));
+        if (self->verbose)
+            zsys_debug ("%s monitor event 0x%04x value %u", self->log_prefix,
+                        event, value);
+        if (event == ZMQ_EVENT_CONNECTED)
+            s_self_link_up (self);
+        else
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            s_self_link_down (self);
+    }
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+//  Apply the options fixed at connect. Returns 0, or -1 with errno and
+//  the option's name in *name_p.
+static int
+s_self_set_options (self_t *self, const char **name_p)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    //  Keepalive details of 0 (and keepalive itself when idle is 0) are
+    //  -1 for libzmq: the OS default
+    bool keepalive = client->keepalive_idle > 0;
+    struct {
+        int option;
+        int value;
+        const char *name;
+    } options [] = {
+        { ZMQ_SNDHWM, client->sndhwm, "ZMQ_SNDHWM" },
+        { ZMQ_LINGER, client->linger, "ZMQ_LINGER" },
+        { ZMQ_RECONNECT_IVL, client->reconnect_ivl, "ZMQ_RECONNECT_IVL" },
+        { ZMQ_RECONNECT_IVL_MAX, client->reconnect_max_ivl, "ZMQ_RECONNECT_IVL_MAX" },
+        { ZMQ_TCP_KEEPALIVE, keepalive? 1: -1, "ZMQ_TCP_KEEPALIVE" },
+        { ZMQ_TCP_KEEPALIVE_IDLE, keepalive? client->keepalive_idle: -1,
+          "ZMQ_TCP_KEEPALIVE_IDLE" },
+        { ZMQ_TCP_KEEPALIVE_INTVL, keepalive && client->keepalive_interval > 0?
+          client->keepalive_interval: -1, "ZMQ_TCP_KEEPALIVE_INTVL" },
+        { ZMQ_TCP_KEEPALIVE_CNT, keepalive && client->keepalive_count > 0?
+          client->keepalive_count: -1, "ZMQ_TCP_KEEPALIVE_CNT" }
+    };
+    char interface [INTERFACE_MAX];
+    memcpy (interface, client->interface, sizeof (interface));
+    pthread_mutex_unlock (&client->lock);
+
+    int rc = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    void *handle = zsock_resolve (client->dealer);
+    for (size_t index = 0; index < sizeof (options) / sizeof (options [0]); index++)
+        if (zmq_setsockopt (handle, options [index].option, &options [index].value,
+                            sizeof (int))) {
+            *name_p = options [index].name;
+            rc = -1;
+            break;
+        }
+    if (rc == 0 && *interface
+    &&  zmq_setsockopt (handle, ZMQ_BINDTODEVICE, interface, strlen (interface))) {
+        *name_p = "ZMQ_BINDTODEVICE";
+        rc = -1;
+    }
+    pthread_mutex_unlock (&client->socket_lock);
+    return rc;
+}
+
+//  CONNECT endpoint
+static void
+s_self_connect (self_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    const char *option = NULL;
+    if (!endpoint || !*endpoint) {
+        zstate_reply (self->pipe, "CONNECT", EINVAL, "CONNECT needs an endpoint", false);
+        zstr_free (&endpoint);
+        return;
+    }
+    if (self->endpoint) {
+        char reason [256];
+        snprintf (reason, sizeof (reason), "already connected to %s", self->endpoint);
+        zstate_reply (self->pipe, "CONNECT", EISCONN, reason, false);
+        zstr_free (&endpoint);
+        return;
+    }
+    if (s_self_set_options (self, &option)) {
+        int error = zmq_errno ();
+        char reason [256];
+        snprintf (reason, sizeof (reason), "cannot set %s: %s", option, zmq_strerror (error));
+        zstate_reply (self->pipe, "CONNECT", error, reason, false);
+        zstr_free (&endpoint);
+        return;
+    }
+    //  The monitor must run before connect, or we could miss CONNECTED.
+    //  inproc has no monitor events: it is up once connect succeeds.
+    //  A monitor endpoint is used once: a stopped monitor's socket is
+    //  closed asynchronously and may still hold its name
+    zstate_client_t *client = self->client;
+    bool inproc = strncmp (endpoint, "inproc://", 9) == 0;
+    if (!inproc) {
+        zstr_free (&self->monitor_endpoint);
+        self->monitor_endpoint = zsys_sprintf ("inproc://zstate-client-monitor-%s-%u",
+                                               client->session_text, ++self->monitors);
+        assert (self->monitor_endpoint);
+        pthread_mutex_lock (&client->socket_lock);
+        int rc = zmq_socket_monitor (zsock_resolve (client->dealer), self->monitor_endpoint,
+                                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
+                                     | ZMQ_EVENT_CONNECT_RETRIED);
+        int error = zmq_errno ();
+        pthread_mutex_unlock (&client->socket_lock);
+        if (rc) {
+            char reason [256];
+            snprintf (reason, sizeof (reason), "cannot monitor the socket: %s",
+                      zmq_strerror (error));
+            zstate_reply (self->pipe, "CONNECT", error, reason, false);
+            zstr_free (&endpoint);
+            return;
+        }
+        self->monitor = zsock_new (ZMQ_PAIR);
+        assert (self->monitor);
+        rc = zsock_connect (self->monitor, "%s", self->monitor_endpoint);
+        assert (rc == 0);
+    }
+    pthread_mutex_lock (&client->socket_lock);
+    int rc = zsock_connect (client->dealer, "%s", endpoint);
+    int error = zmq_errno ();
+    if (rc && self->monitor)
+        zmq_socket_monitor (zsock_resolve (client->dealer), NULL, 0);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (rc) {
+        char reason [512];
+        snprintf (reason, sizeof (reason), "cannot connect to %s: %s", endpoint,
+                  zmq_strerror (error));
+        zsock_destroy (&self->monitor);
+        zstate_reply (self->pipe, "CONNECT", error, reason, false);
+        zstr_free (&endpoint);
+        return;
+    }
+    self->endpoint = endpoint;
+    if (self->monitor) {
+        rc = zloop_reader (self->loop, self->monitor, s_self_handle_monitor, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (self->loop, self->monitor);
+    }
+    pthread_mutex_lock (&client->lock);
+    client->started = true;
+    pthread_mutex_unlock (&client->lock);
+    //  The caller sees the new state as soon as connect returns
+    if (inproc)
+        s_self_link_up (self);
+    else {
+        s_self_start_link_timer (self);
+        s_self_update_state (self, NULL);
+    }
+    zstate_reply (self->pipe, "CONNECT", 0, "", false);
+
+    //  Send what was queued before connect
+    if (self->retry_timer == -1)
+        s_self_pump (self);
+}
+
+static int
+s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request)
+        return -1;              //  Interrupted
+    char *command = zmsg_popstr (request);
+    if (!command) {
+        zsys_error ("%s empty command", self->log_prefix);
+        zmsg_destroy (&request);
+        return 0;
+    }
+    if (self->verbose)
+        zsys_debug ("%s command %s", self->log_prefix, command);
+
+    int rc = 0;
+    if (streq (command, "CONNECT"))
+        s_self_connect (self, request);
+    else
+    if (streq (command, "VERBOSE")) {
+        char *flag = zmsg_popstr (request);
+        self->verbose = !flag || !streq (flag, "0");
+        zstr_free (&flag);
+        zstate_reply (self->pipe, command, 0, "", false);
+    }
+    else
+    if (streq (command, "$TERM"))
+        rc = -1;
+    else {
+        zsys_error ("%s invalid command '%s'", self->log_prefix, command);
+        zstate_reply (self->pipe, command, EINVAL, "unknown command", false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The agent's actor function; args is the client, which outlives us
+
+void
+zstate_client_agent (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (zstate_client_t *) args);
+    zsock_signal (pipe, 0);
+    zloop_start (self->loop);
+    s_self_destroy (&self);
+}
+
+

@@ -1,0 +1,100 @@
+/*  =========================================================================
+    zstate_client_agent - private header: what the client wrapper
+    (zstate_client.c) and its agent (zstate_client_agent.c) share
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_CLIENT_AGENT_H_INCLUDED
+#define ZSTATE_CLIENT_AGENT_H_INCLUDED
+
+//  ZMQ_BINDTODEVICE takes an interface name shorter than this (IFNAMSIZ)
+#define INTERFACE_MAX           16
+
+//  One wire message: built by senders while queued, then sent by the agent
+typedef struct _buffer_t buffer_t;
+struct _buffer_t {
+    buffer_t *next;             //  Next message, in sending order
+    byte *data;                 //  Header, then encoded operations
+    size_t size;                //  Bytes used in data
+    size_t max;                 //  Bytes allocated for data
+    size_t header_size;         //  Bytes of header at the start of data
+    size_t ops;                 //  Operations in the message
+    uint64_t sequence;          //  Sequence number patched in, once ready
+    zmq_msg_t msg;              //  The message handed to libzmq, once ready
+    bool ready;                 //  msg holds data (libzmq frees it)
+};
+
+//  What the sending threads and the agent share. Two locks:
+//
+//  lock guards the queue, counters, bounds, state and the agent's busy
+//  flag. Held only for short sections, never across a zmq call.
+//
+//  socket_lock guards every use of the DEALER (send, setsockopt, monitor,
+//  connect, close) and the sequence number, so that the mutex supplies the
+//  full memory barrier zmq(7) asks for when a socket changes threads. The
+//  agent holds it for a send pass; a sender holds it for one message.
+//
+//  Lock order: lock, then socket_lock, and a sender takes socket_lock
+//  under lock only with trylock. Nobody takes lock while holding
+//  socket_lock: the agent lets go of the socket before it publishes
+//  counters, and a sender before it commits. So no thread ever waits on
+//  lock while it holds the socket, and a sender never waits for the socket.
+
+struct _zstate_client_t {
+    zactor_t *actor;            //  The agent
+    zsock_t *events;            //  Our end of the events pipe
+    zsock_t *events_backend;    //  The agent's end, until the agent takes it
+    pthread_mutex_t command_lock;   //  One command round-trip at a time
+    pthread_mutex_t lock;       //  Guards every field below socket_lock's
+    pthread_cond_t progress;    //  Signalled when operations reach the socket
+    int wakefd;                 //  eventfd the agent polls
+    bool woken;                 //  wakefd written since the agent took the queue
+    bool agent_busy;            //  The agent holds messages not yet sent
+    int64_t last_busy;          //  Last fast send or agent pass, usecs
+    buffer_t *queue_head;       //  Messages not yet taken by the agent
+    buffer_t *queue_tail;       //  Last of those: new operations go there
+    char tail_db [ZSTATE_NAME_MAX + 1];     //  db of queue_tail
+    char tail_table [ZSTATE_NAME_MAX + 1];  //  table of queue_tail
+    byte session [ZSTATE_MSG_SESSION_SIZE]; //  Session id, in every header
+    char session_text [ZSTATE_MSG_SESSION_SIZE * 2 + 1];   //  Same, in hex
+    size_t queue_ops_max;       //  Queue bound, operations
+    size_t queue_bytes_max;     //  Queue bound, bytes
+    size_t batch_ops_max;       //  Operations in one wire message, at most
+    size_t batch_bytes_max;     //  Bytes in one wire message, at most
+    int retry_ivl;              //  First retry after a full socket, msecs
+    int retry_max_ivl;          //  Longest retry interval, msecs
+    int retry_timeout;          //  No progress this long means FAILED, msecs
+    int link_timeout;           //  Link down this long means FAILED, 0 never
+    int linger;                 //  Destroy's flush time and ZMQ_LINGER, msecs
+    int sndhwm;                 //  ZMQ_SNDHWM
+    int keepalive_idle;         //  ZMQ_TCP_KEEPALIVE_IDLE, 0 = keepalive off
+    int keepalive_interval;     //  ZMQ_TCP_KEEPALIVE_INTVL
+    int keepalive_count;        //  ZMQ_TCP_KEEPALIVE_CNT
+    int reconnect_ivl;          //  ZMQ_RECONNECT_IVL
+    int reconnect_max_ivl;      //  ZMQ_RECONNECT_IVL_MAX
+    char interface [INTERFACE_MAX];     //  ZMQ_BINDTODEVICE, "" for none
+    bool started;               //  Connected: socket options are fixed
+    char failure [256];         //  Why the state is FAILED
+    zstate_client_stats_t stats;    //  Counters and state
+    uint64_t wakes;             //  eventfd writes by senders (selftest)
+    uint64_t fast_messages;     //  Messages senders sent themselves (selftest)
+
+    pthread_mutex_t socket_lock;    //  Guards the two fields below
+    zsock_t *dealer;            //  To the server; created and closed by the agent
+    uint64_t sequence;          //  Sequence number of the last message sent
+};
+
+//  The agent's actor function; args is the client
+void
+    zstate_client_agent (zsock_t *pipe, void *args);
+
+//  Free a list of message buffers, ready or not; nulls the pointer
+void
+    zstate_client_buffers_destroy (buffer_t **head_p);
+
+#endif

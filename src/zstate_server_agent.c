@@ -1,0 +1,853 @@
+/*  =========================================================================
+    zstate_server_agent - the server dispatcher's actor: reads the ROUTER,
+    validates each message and delivers it to its consumer table
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    The server actor owns a ROUTER socket. Each message it reads is
+    [identity][payload]; the payload is validated whole, its session's
+    sequence number is checked for gaps, and the same zmq_msg_t is
+    appended to the queue of the consumer registered for its (db, table)
+    with zstate_consumer_deliver, on this thread: we wake the application
+    ourselves, with no consumer thread in between. When the consumer
+    forwards to a DB writer, a copy (zmq_msg_copy, which shares the
+    content) goes to the writer first, on a PUSH socket this actor owns.
+    Nothing on that path allocates except what libzmq does to receive the
+    message, and the consumer's queue entry.
+@discuss
+    Flow control: when the writer's PUSH socket is full, or the consumer's
+    queue is at its bound (deliver refuses), the message is parked, the
+    ROUTER reader is switched off, and we poll what we wait for: the PUSH
+    socket for POLLOUT, or the consumer's room eventfd, which pops writes
+    once the queue is down to half its bound. When the parked message has
+    gone, the server reads again. So a slow consumer or writer stops the
+    server, whose ROUTER then fills up, which stops the clients: memory
+    stays bounded at every hop. While we hold a refused message we are the
+    only one that polls the consumer's room eventfd.
+
+    A consumer's pointer stays valid from REGISTER until we have answered
+    its UNREGISTER, which it sends before it is freed; both come through
+    our pipe, so between them we may call into it.
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_server_agent.h"
+#include "zstate_server_sessions.h"
+
+#define DRAIN_MAX           100     //  messages per reader call, for fairness
+#define RCVHWM_DEFAULT      1000    //  ROUTER receive high-water mark
+#define FORWARD_SNDHWM      32      //  messages queued towards one writer
+#define SESSION_TICK        (60 * 1000)     //  session clock period, msecs
+
+//  One registered consumer table
+typedef struct {
+    char *db;                   //  the (db, table) it serves
+    char *table;
+    char *name;                 //  the consumer's unique name
+    zstate_consumer_t *consumer;    //  we deliver to it
+    zsock_t *forward;           //  PUSH to its writer, or NULL
+    void *forward_handle;       //  zsock_resolve (forward), for the hot path
+    uint64_t messages;          //  messages routed to it
+    uint64_t ops;               //  operations in those
+} route_t;
+
+//  The actor's state
+typedef struct {
+    zsock_t *pipe;              //  command pipe from the wrapper
+    zloop_t *loop;              //  our reactor
+    zsock_t *router;            //  clients send to this
+    void *router_handle;        //  zsock_resolve (router), for the hot path
+    bool reading;               //  the ROUTER reader is registered
+    zstate_msg_t *decoder;      //  validates every payload, reused
+    zhashx_t *dbs;              //  db name -> zhashx_t of table -> route_t
+    size_t consumers;           //  routes in dbs
+    zstate_server_sessions_t *sessions;     //  to count sequence gaps
+    route_t *stalled;           //  route we wait for, or NULL
+    zmq_msg_t parked;           //  the message waiting for it
+    bool parked_forwarded;      //  its copy went to the writer already
+    zmq_pollitem_t waiting;     //  what we poll for the stalled route
+    bool has_waiting;           //  ...while this is true
+    zstate_server_stats_t stats;    //  counters for STATS
+    zstate_monitor_t *monitor;  //  monitoring endpoint, once bound
+    bool paused;                //  PAUSE: read nothing more from clients
+    bool verbose;               //  log activity
+} self_t;
+
+
+//  --------------------------------------------------------------------------
+//  Routes
+
+static route_t *
+s_route_new (const char *db, const char *table, const char *name,
+             zstate_consumer_t *consumer)
+{
+    route_t *self = (route_t *) zmalloc (sizeof (route_t));
+    assert (self);
+    self->db = strdup (db);
+    self->table = strdup (table);
+    self->name = strdup (name);
+    assert (self->db && self->table && self->name);
+    self->consumer = consumer;
+    return self;
+}
+
+static void
+s_route_destroy (route_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        route_t *self = *self_p;
+        zsock_destroy (&self->forward);
+        free (self->db);
+        free (self->table);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  zhashx item destructors for the two levels of the routing table
+static void
+s_route_free (void **item_p)
+{
+    s_route_destroy ((route_t **) item_p);
+}
+
+static void
+s_tables_free (void **item_p)
+{
+    zhashx_destroy ((zhashx_t **) item_p);
+}
+
+//  Find the route for (db, table). The names may point into a message:
+//  zhashx looks them up as they are, without copying.
+static route_t *
+s_route_lookup (self_t *self, const char *db, const char *table)
+{
+    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
+    return tables? (route_t *) zhashx_lookup (tables, table): NULL;
+}
+
+
+//  Log the 1st, 2nd, 4th, 8th... occurrence of something, so that a flood
+//  of bad input is visible without flooding the log
+static bool
+s_worth_logging (uint64_t count)
+{
+    return count && (count & (count - 1)) == 0;
+}
+
+//  Count a gap unless a session's sequence goes up by exactly one
+//  (zstate_server_sessions.c says why)
+static void
+s_session_track (self_t *self, const byte *session_id, uint64_t sequence)
+{
+    uint64_t last;
+    if (zstate_server_sessions_track (self->sessions, session_id, sequence, &last)) {
+        self->stats.gaps++;
+        if (s_worth_logging (self->stats.gaps))
+            zsys_warning ("zstate_server: sequence %" PRIu64 " after %" PRIu64
+                          " in one session; %" PRIu64 " gaps so far",
+                          sequence, last, self->stats.gaps);
+    }
+}
+
+//  Timer: advance the session clock and forget idle sessions
+static int
+s_sessions_expire (zloop_t *loop, int timer_id, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    size_t forgotten = zstate_server_sessions_tick (self->sessions);
+    if (self->verbose && forgotten)
+        zsys_debug ("zstate_server: forgot %zu idle sessions", forgotten);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Actor state
+
+static int
+    s_router_readable (zloop_t *loop, zsock_t *router, void *arg);
+static int
+    s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
+static int
+    s_stalled_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+static self_t *
+s_self_new (zsock_t *pipe)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->loop = zloop_new ();
+    assert (self->loop);
+    zloop_set_nonstop (self->loop, true);
+    int rc = zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
+    assert (rc == 0);
+    zloop_reader_set_tolerant (self->loop, pipe);
+    rc = zloop_timer (self->loop, SESSION_TICK, 0, s_sessions_expire, self);
+    assert (rc != -1);
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_rcvhwm (self->router, RCVHWM_DEFAULT);
+    //  The codec rejects bigger messages anyway; this keeps one peer from
+    //  making libzmq allocate gigabytes before we ever see the frame
+    zsock_set_maxmsgsize (self->router, ZSTATE_MESSAGE_MAX);
+    self->router_handle = zsock_resolve (self->router);
+    //  Reading an unbound ROUTER costs nothing, and it means a BIND needs no
+    //  extra step to start the flow
+    rc = zloop_reader (self->loop, self->router, s_router_readable, self);
+    assert (rc == 0);
+    zloop_reader_set_tolerant (self->loop, self->router);
+    self->reading = true;
+
+    self->decoder = zstate_msg_new ();
+    self->dbs = zhashx_new ();
+    assert (self->dbs);
+    zhashx_set_destructor (self->dbs, s_tables_free);
+    self->sessions = zstate_server_sessions_new ();
+    zmq_msg_init (&self->parked);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        self_t *self = *self_p;
+        //  A message parked for a full consumer dies with us
+        zmq_msg_close (&self->parked);
+        zhashx_destroy (&self->dbs);
+        zstate_server_sessions_destroy (&self->sessions);
+        zstate_msg_destroy (&self->decoder);
+        zloop_destroy (&self->loop);
+        zstate_monitor_destroy (&self->monitor);
+        zsock_destroy (&self->router);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Flow control: the ROUTER is read only while no consumer or writer is full
+
+static void
+s_reading_start (self_t *self)
+{
+    if (!self->reading && !self->paused) {
+        int rc = zloop_reader (self->loop, self->router, s_router_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (self->loop, self->router);
+        self->reading = true;
+    }
+}
+
+static void
+s_reading_stop (self_t *self)
+{
+    if (self->reading) {
+        zloop_reader_end (self->loop, self->router);
+        self->reading = false;
+    }
+}
+
+//  Pass payload on: a copy to the writer first when the route forwards,
+//  unless *forwarded says it went already, then the message itself to the
+//  consumer. Returns 0 when it went, having taken payload's content. Returns
+//  -1 when it must wait, with what to poll in *item: the writer's socket
+//  for POLLOUT, or the consumer's room eventfd.
+static int
+s_route_pass (route_t *route, zmq_msg_t *payload, bool *forwarded, zmq_pollitem_t *item)
+{
+    if (route->forward && !*forwarded) {
+        //  The copy shares the content: no bytes are copied but a small
+        //  message's, which lives inside the zmq_msg_t
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        int rc = zmq_msg_copy (&copy, payload);
+        assert (rc == 0);
+        if (zmq_msg_send (&copy, route->forward_handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&copy);
+            zmq_pollitem_t writer = { route->forward_handle, 0, ZMQ_POLLOUT, 0 };
+            *item = writer;
+            return -1;
+        }
+        *forwarded = true;
+    }
+    if (zstate_consumer_deliver (route->consumer, payload, *forwarded) == -1) {
+        zmq_pollitem_t room = { NULL, zstate_consumer_room_fd (route->consumer),
+                                ZMQ_POLLIN, 0 };
+        *item = room;
+        return -1;
+    }
+    return 0;
+}
+
+//  Stop polling what the stalled route waited for
+static void
+s_wait_end (self_t *self)
+{
+    if (self->has_waiting) {
+        zloop_poller_end (self->loop, &self->waiting);
+        self->has_waiting = false;
+    }
+}
+
+//  Poll item for the stalled route, instead of what we polled before
+static void
+s_wait (self_t *self, zmq_pollitem_t *item)
+{
+    if (self->has_waiting
+    &&  self->waiting.socket == item->socket && self->waiting.fd == item->fd)
+        return;
+    s_wait_end (self);
+    self->waiting = *item;
+    self->has_waiting = true;
+    int rc = zloop_poller (self->loop, &self->waiting, s_stalled_ready, self);
+    assert (rc == 0);
+    zloop_poller_set_tolerant (self->loop, &self->waiting);
+}
+
+//  The writer or the consumer is full: keep this one message, stop reading
+//  and wait until it can go
+static void
+s_stall_begin (self_t *self, route_t *route, zmq_msg_t *payload, bool forwarded,
+               zmq_pollitem_t *item)
+{
+    assert (!self->stalled);
+    zmq_msg_move (&self->parked, payload);
+    self->parked_forwarded = forwarded;
+    self->stalled = route;
+    self->stats.stalls++;
+    s_reading_stop (self);
+    s_wait (self, item);
+    if (self->verbose)
+        zsys_debug ("zstate_server: %s of %s/%s is full, pausing",
+                    item->socket? "writer": "consumer", route->db, route->table);
+}
+
+//  The parked message has gone (or was dropped): read again
+static void
+s_stall_end (self_t *self)
+{
+    assert (self->stalled);
+    s_wait_end (self);
+    if (self->verbose)
+        zsys_debug ("zstate_server: %s/%s has room, resuming",
+                    self->stalled->db, self->stalled->table);
+    self->stalled = NULL;
+    zmq_msg_close (&self->parked);
+    zmq_msg_init (&self->parked);
+    self->parked_forwarded = false;
+    s_reading_start (self);
+}
+
+//  Try the parked message again; wait on, for the same or the next thing,
+//  when it cannot go yet
+static void
+s_stall_retry (self_t *self)
+{
+    assert (self->stalled);
+    zmq_pollitem_t item;
+    if (s_route_pass (self->stalled, &self->parked, &self->parked_forwarded, &item))
+        s_wait (self, &item);
+    else {
+        self->stats.routed++;
+        s_stall_end (self);
+    }
+}
+
+static int
+s_stalled_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    //  zloop stops calling handlers once one has changed its pollers, so
+    //  this is the wait we registered last; the test costs nothing
+    if (self->stalled && self->has_waiting)
+        s_stall_retry (self);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The data path
+
+//  Count and drop a message we cannot accept
+static void
+s_reject (self_t *self, int reason)
+{
+    assert (reason > 0 && reason < ZSTATE_WIRE_REASONS);
+    self->stats.malformed++;
+    uint64_t count = ++self->stats.rejected [reason];
+    if (s_worth_logging (count))
+        zsys_warning ("zstate_server: dropped a malformed message (%s), %" PRIu64
+                      " so far", zstate_msg_reason_str (reason), count);
+}
+
+//  Validate, track and route one payload. The payload's content is passed
+//  on or left for the caller to close.
+static void
+s_payload_route (self_t *self, zmq_msg_t *payload)
+{
+    size_t size = zmq_msg_size (payload);
+    int reason = zstate_msg_decode (self->decoder, zmq_msg_data (payload), size);
+    if (reason) {
+        s_reject (self, reason);
+        return;
+    }
+    self->stats.messages++;
+    self->stats.ops += zstate_msg_op_count (self->decoder);
+    self->stats.bytes += size;
+    s_session_track (self, zstate_msg_session (self->decoder),
+                     zstate_msg_sequence (self->decoder));
+
+    const char *db = zstate_msg_db (self->decoder);
+    const char *table = zstate_msg_table (self->decoder);
+    route_t *route = s_route_lookup (self, db, table);
+    if (!route) {
+        self->stats.unroutable++;
+        if (s_worth_logging (self->stats.unroutable))
+            zsys_warning ("zstate_server: no consumer for %s/%s, dropped; %" PRIu64
+                          " unroutable messages so far", db, table,
+                          self->stats.unroutable);
+        return;
+    }
+    if (self->monitor)
+        zstate_monitor_publish (self->monitor, db, table, payload);
+    route->messages++;
+    route->ops += zstate_msg_op_count (self->decoder);
+    bool forwarded = false;
+    zmq_pollitem_t item;
+    if (s_route_pass (route, payload, &forwarded, &item) == 0)
+        self->stats.routed++;
+    else
+        s_stall_begin (self, route, payload, forwarded, &item);
+}
+
+//  Read up to DRAIN_MAX messages, [identity][payload] each, with raw
+//  zmq_msg_t so that the payload can travel on without a copy
+static int
+s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    for (int count = 0; count < DRAIN_MAX && self->reading; count++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, self->router_handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            break;              //  Drained (EAGAIN), or zloop calls again
+        }
+        //  The first frame is the identity, which ROUTER always adds. The
+        //  rest of a multipart message arrives with its first frame, so
+        //  reading on never waits.
+        size_t frames = 1;
+        bool more = zmq_msg_more (&frame);
+        while (more) {
+            zmq_msg_close (&frame);
+            zmq_msg_init (&frame);
+            more = false;
+            if (zmq_msg_recv (&frame, self->router_handle, ZMQ_DONTWAIT) != -1) {
+                frames++;
+                more = zmq_msg_more (&frame);
+            }
+            else
+                frames = 0;     //  Cannot happen; count it as malformed
+        }
+        //  frame is the last frame: the payload, if there were two
+        if (frames == 2)
+            s_payload_route (self, &frame);
+        else
+            s_reject (self, ZSTATE_WIRE_FRAMES);
+        zmq_msg_close (&frame);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+static void
+s_handle_bind (self_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    int status = 0;
+    char reason [256] = "";
+    int port = 0;
+    if (!endpoint || !*endpoint) {
+        status = EINVAL;
+        snprintf (reason, sizeof (reason), "BIND needs an endpoint");
+    }
+    else
+    if (zmq_bind (self->router_handle, endpoint)) {
+        status = zmq_errno ();
+        snprintf (reason, sizeof (reason), "cannot bind to %s: %s",
+                  endpoint, zmq_strerror (status));
+    }
+    else {
+        //  Read the port back: with "*" or "0" only libzmq knows it
+        char *bound = zsock_last_endpoint (self->router);
+        const char *colon = bound? strrchr (bound, ':'): NULL;
+        if (strncmp (endpoint, "tcp://", 6) == 0 && colon)
+            port = atoi (colon + 1);
+        if (self->verbose)
+            zsys_debug ("zstate_server: bound to %s", bound? bound: endpoint);
+        free (bound);
+    }
+    zstate_reply (self->pipe, "BIND", status, reason, true);
+    zstr_sendf (self->pipe, "%d", port);
+    free (endpoint);
+}
+
+static void
+s_handle_set_rcvhwm (self_t *self, zmsg_t *request)
+{
+    char *value = zmsg_popstr (request);
+    char *end = NULL;
+    long rcvhwm = value? strtol (value, &end, 10): -1;
+    if (!value || end == value || *end || rcvhwm < 0 || rcvhwm > INT_MAX)
+        zstate_reply (self->pipe, "SET RCVHWM", EINVAL,
+                      "SET RCVHWM needs a count >= 0", false);
+    else {
+        zsock_set_rcvhwm (self->router, (int) rcvhwm);
+        zstate_reply (self->pipe, "SET RCVHWM", 0, "", false);
+    }
+    free (value);
+}
+
+static void
+s_handle_register (self_t *self, zmsg_t *request)
+{
+    char *db = zmsg_popstr (request);
+    char *table = zmsg_popstr (request);
+    char *name = zmsg_popstr (request);
+    char *pointer = zmsg_popstr (request);
+    //  The consumer's address, as text: a hand-off between our own classes
+    //  in one process, like a "p" picture
+    void *consumer = NULL;
+    if (pointer && sscanf (pointer, "%p", &consumer) != 1)
+        consumer = NULL;
+    free (pointer);
+    int status = 0;
+    char reason [256] = "";
+    if (!db || !zstate_msg_name_valid (db)
+    ||  !table || !zstate_msg_name_valid (table)
+    ||  !name || !*name || !consumer) {
+        status = EINVAL;
+        snprintf (reason, sizeof (reason),
+                  "REGISTER needs a db, a table, a name and a consumer");
+    }
+    else
+    if (s_route_lookup (self, db, table)) {
+        //  Replacing silently would route to the wrong consumer, and the
+        //  first one's unregister would then remove the second
+        status = EEXIST;
+        snprintf (reason, sizeof (reason), "a consumer is already registered for %s/%s",
+                  db, table);
+    }
+    else {
+        route_t *route = s_route_new (db, table, name, (zstate_consumer_t *) consumer);
+        zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
+        if (!tables) {
+            tables = zhashx_new ();
+            assert (tables);
+            zhashx_set_destructor (tables, s_route_free);
+            zhashx_insert (self->dbs, db, tables);
+        }
+        int rc = zhashx_insert (tables, table, route);
+        assert (rc == 0);
+        self->consumers++;
+        if (self->verbose)
+            zsys_debug ("zstate_server: %s/%s routed to %s", db, table, name);
+    }
+    zstate_reply (self->pipe, "REGISTER", status, reason, false);
+    free (db);
+    free (table);
+    free (name);
+}
+
+//  Pop db, table and name from request and return the route they name;
+//  or reply to command with an error and return NULL
+static route_t *
+s_request_route (self_t *self, zmsg_t *request, const char *command)
+{
+    char *db = zmsg_popstr (request);
+    char *table = zmsg_popstr (request);
+    char *name = zmsg_popstr (request);
+    route_t *route = db && table? s_route_lookup (self, db, table): NULL;
+    char reason [256] = "";
+    if (!db || !table || !name) {
+        snprintf (reason, sizeof (reason), "%s needs a db, a table and a name", command);
+        zstate_reply (self->pipe, command, EINVAL, reason, false);
+        route = NULL;
+    }
+    else
+    if (!route || strneq (route->name, name)) {
+        //  Only the consumer that registered may act on its route
+        snprintf (reason, sizeof (reason), "no consumer for %s/%s named %s",
+                  db, table, name);
+        zstate_reply (self->pipe, command, ENOENT, reason, false);
+        route = NULL;
+    }
+    free (db);
+    free (table);
+    free (name);
+    return route;
+}
+
+static void
+s_handle_unregister (self_t *self, zmsg_t *request)
+{
+    route_t *route = s_request_route (self, request, "UNREGISTER");
+    if (!route)
+        return;
+    if (self->stalled == route) {
+        //  We were waiting for this consumer: its message has nowhere to go
+        self->stats.dropped++;
+        s_stall_end (self);
+    }
+    if (self->verbose)
+        zsys_debug ("zstate_server: %s/%s unregistered", route->db, route->table);
+    //  The route's names go with it, so look its tables up first
+    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, route->db);
+    char *db = strdup (route->db);
+    assert (tables && db);
+    zhashx_delete (tables, route->table);
+    if (zhashx_size (tables) == 0)
+        zhashx_delete (self->dbs, db);
+    free (db);
+    self->consumers--;
+    //  We never touch the consumer again: once it has our reply, it may go
+    zstate_reply (self->pipe, "UNREGISTER", 0, "", false);
+}
+
+static void
+s_handle_forward (self_t *self, zmsg_t *request)
+{
+    route_t *route = s_request_route (self, request, "FORWARD");
+    if (!route)
+        return;
+    char *endpoint = zmsg_popstr (request);
+    int status = 0;
+    char reason [256] = "";
+    zsock_t *forward = NULL;
+    if (endpoint && *endpoint) {
+        forward = zsock_new (ZMQ_PUSH);
+        assert (forward);
+        //  A few messages in flight keep the writer busy; more would only
+        //  hide a slow writer from the clients
+        zsock_set_sndhwm (forward, FORWARD_SNDHWM);
+        //  Over inproc any linger but 0 lets the writer read what we sent
+        //  before we close; the writer closing ends the wait
+        zsock_set_linger (forward, -1);
+        if (zsock_connect (forward, "%s", endpoint) == -1) {
+            status = zmq_errno ();
+            snprintf (reason, sizeof (reason), "cannot connect to %s: %s",
+                      endpoint, zmq_strerror (status));
+            zsock_destroy (&forward);
+        }
+    }
+    if (status == 0) {
+        //  A message parked for the old writer goes to the new one, or
+        //  straight to the consumer when forwarding stops
+        bool waits_for_writer = self->stalled == route && self->has_waiting
+                             && self->waiting.socket;
+        if (waits_for_writer)
+            s_wait_end (self);
+        zsock_destroy (&route->forward);
+        route->forward = forward;
+        route->forward_handle = forward? zsock_resolve (forward): NULL;
+        if (waits_for_writer)
+            s_stall_retry (self);
+        if (self->verbose)
+            zsys_debug ("zstate_server: %s/%s forwarded to %s", route->db,
+                        route->table, forward? endpoint: "nobody");
+    }
+    zstate_reply (self->pipe, "FORWARD", status, reason, false);
+    free (endpoint);
+}
+
+static void
+s_handle_stats (self_t *self)
+{
+    zstate_server_stats_t stats = self->stats;
+    stats.consumers = self->consumers;
+    stats.sessions = zstate_server_sessions_size (self->sessions);
+    zstate_reply (self->pipe, "STATS", 0, "", true);
+    zsock_send (self->pipe, "b", &stats, sizeof (stats));
+}
+
+//  Short names of the reject reasons, for the monitor's text
+static const char *
+s_reason_names [ZSTATE_WIRE_REASONS] = {
+    "ok", "truncated", "signature", "version", "type", "too_large", "name",
+    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames"
+};
+
+//  The text the monitor answers STATS with: ZPL, one section per table
+static char *
+s_stats_text (void *arg)
+{
+    self_t *self = (self_t *) arg;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *file = open_memstream (&text, &size);
+    assert (file);
+    zstate_server_stats_t *stats = &self->stats;
+    fprintf (file, "server\n");
+    fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
+    fprintf (file, "    ops = %" PRIu64 "\n", stats->ops);
+    fprintf (file, "    bytes = %" PRIu64 "\n", stats->bytes);
+    fprintf (file, "    routed = %" PRIu64 "\n", stats->routed);
+    fprintf (file, "    unroutable = %" PRIu64 "\n", stats->unroutable);
+    fprintf (file, "    malformed = %" PRIu64 "\n", stats->malformed);
+    fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
+    fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
+    fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
+    fprintf (file, "    consumers = %zu\n", self->consumers);
+    fprintf (file, "    sessions = %zu\n", zstate_server_sessions_size (self->sessions));
+    fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (self->monitor));
+    fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (self->monitor));
+    fprintf (file, "    rejected\n");
+    for (int reason = 1; reason < ZSTATE_WIRE_REASONS; reason++)
+        fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
+                 stats->rejected [reason]);
+    zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
+    while (tables) {
+        route_t *route = (route_t *) zhashx_first (tables);
+        while (route) {
+            fprintf (file, "table\n");
+            fprintf (file, "    db = \"%s\"\n", route->db);
+            fprintf (file, "    name = \"%s\"\n", route->table);
+            fprintf (file, "    messages = %" PRIu64 "\n", route->messages);
+            fprintf (file, "    ops = %" PRIu64 "\n", route->ops);
+            zstate_consumer_stats_t consumer;
+            zstate_consumer_stats (route->consumer, &consumer);
+            fprintf (file, "    popped = %" PRIu64 "\n", consumer.popped);
+            fprintf (file, "    queued_ops = %zu\n", consumer.queued_ops);
+            fprintf (file, "    queued_bytes = %zu\n", consumer.queued_bytes);
+            fprintf (file, "    forwarded = %" PRIu64 "\n", consumer.forwarded);
+            fprintf (file, "    stalls = %" PRIu64 "\n", consumer.stalls);
+            zstate_consumer_fprint_writer (route->consumer, file);
+            route = (route_t *) zhashx_next (tables);
+        }
+        tables = (zhashx_t *) zhashx_next (self->dbs);
+    }
+    fclose (file);
+    return text;
+}
+
+static int
+s_monitor_readable (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zstate_monitor_handle (self->monitor, s_stats_text, self);
+    return 0;
+}
+
+static void
+s_handle_monitor (self_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    if (!self->monitor) {
+        self->monitor = zstate_monitor_new ();
+        int rc = zloop_reader (self->loop, zstate_monitor_socket (self->monitor),
+                               s_monitor_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (self->loop, zstate_monitor_socket (self->monitor));
+    }
+    int port = zstate_monitor_bind (self->monitor, endpoint);
+    zstate_reply (self->pipe, "MONITOR", port == -1? errno: 0,
+                  port == -1? zstate_reason (): "", true);
+    zstr_sendf (self->pipe, "%d", port == -1? 0: port);
+    free (endpoint);
+}
+
+static int
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    self_t *self = (self_t *) arg;
+    zmsg_t *request = zmsg_recv (pipe);
+    if (!request)
+        return -1;              //  Interrupted
+    char *command = zmsg_popstr (request);
+    int rc = 0;
+    if (!command)
+        zsys_error ("zstate_server: empty command");
+    else {
+        if (self->verbose)
+            zsys_debug ("zstate_server: API command=%s", command);
+        if (streq (command, "$TERM"))
+            rc = -1;
+        else
+        if (streq (command, "BIND"))
+            s_handle_bind (self, request);
+        else
+        if (streq (command, "SET RCVHWM"))
+            s_handle_set_rcvhwm (self, request);
+        else
+        if (streq (command, "REGISTER"))
+            s_handle_register (self, request);
+        else
+        if (streq (command, "UNREGISTER"))
+            s_handle_unregister (self, request);
+        else
+        if (streq (command, "FORWARD"))
+            s_handle_forward (self, request);
+        else
+        if (streq (command, "STATS"))
+            s_handle_stats (self);
+        else
+        if (streq (command, "MONITOR"))
+            s_handle_monitor (self, request);
+        else
+        if (streq (command, "PAUSE")) {
+            //  Stop (or go on) reading from clients; what was read still
+            //  goes to its consumer, the parked message too
+            char *flag = zmsg_popstr (request);
+            self->paused = !flag || !streq (flag, "0");
+            free (flag);
+            if (self->paused)
+                s_reading_stop (self);
+            else
+            if (!self->stalled)
+                s_reading_start (self);
+            zstate_reply (pipe, "PAUSE", 0, "", false);
+        }
+        else
+        if (streq (command, "VERBOSE")) {
+            char *flag = zmsg_popstr (request);
+            self->verbose = !flag || !streq (flag, "0");
+            free (flag);
+            zstate_reply (pipe, "VERBOSE", 0, "", false);
+        }
+        else {
+            zsys_error ("zstate_server: unknown command '%s'", command);
+            zstate_reply (pipe, command, EINVAL, "unknown command", false);
+        }
+    }
+    free (command);
+    zmsg_destroy (&request);
+    return rc;
+}
+
+void
+zstate_server_agent (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe);
+    zsock_signal (pipe, 0);
+    zloop_start (self->loop);
+    s_self_destroy (&self);
+}

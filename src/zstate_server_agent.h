@@ -1,0 +1,20 @@
+/*  =========================================================================
+    zstate_server_agent - private header: what the server dispatcher's
+    wrapper (zstate_server.c) and its actor (zstate_server_agent.c) share
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_SERVER_AGENT_H_INCLUDED
+#define ZSTATE_SERVER_AGENT_H_INCLUDED
+
+//  The server actor, for zactor_new; args is unused. Its commands are
+//  listed in zstate_server.h.
+void
+    zstate_server_agent (zsock_t *pipe, void *args);
+
+#endif
