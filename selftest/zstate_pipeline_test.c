@@ -80,6 +80,7 @@ s_count_keys (zstate_redis_t *redis, const char *pattern)
 static void
 s_test_persistence (zstate_redis_server_t *redis_server, bool producer_side, bool verbose)
 {
+    (void) verbose;
     zstate_writer_t *writer = zstate_writer_new ();
     assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (redis_server)) == 0);
 

@@ -54,6 +54,7 @@
 static void
 s_free_data (void *data, void *hint)
 {
+    (void) hint;
     free (data);
 }
 
@@ -440,6 +441,8 @@ s_self_pump (self_t *self)
 static int
 s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     self->retry_timer = -1;
     pthread_mutex_lock (&self->client->lock);
@@ -452,6 +455,7 @@ s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
 static int
 s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
+    (void) loop;
     self_t *self = (self_t *) arg;
     uint64_t count;
     if (read (item->fd, &count, sizeof (count)) == -1 && errno != EAGAIN)
@@ -478,6 +482,8 @@ s_self_kick (self_t *self)
 static int
 s_self_handle_link_timer (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     self->link_timer = -1;
     if (self->link_up)
@@ -544,6 +550,7 @@ s_self_link_down (self_t *self)
 static int
 s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
     self_t *self = (self_t *) arg;
     zmsg_t *msg = zmsg_recv (reader);
     if (!msg)
@@ -714,6 +721,8 @@ s_self_connect (self_t *self, zmsg_t *request)
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (self->pipe);
     if (!request)

@@ -206,6 +206,7 @@ s_handle_forward (self_t *self, zmsg_t *request)
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
+    (void) loop;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (pipe);
     if (!request)

@@ -164,6 +164,8 @@ s_session_track (self_t *self, const byte *session_id, uint64_t sequence)
 static int
 s_sessions_expire (zloop_t *loop, int timer_id, void *arg)
 {
+    (void) loop;
+    (void) timer_id;
     self_t *self = (self_t *) arg;
     size_t forgotten = zstate_server_sessions_tick (self->sessions);
     if (self->verbose && forgotten)
@@ -372,6 +374,8 @@ s_stall_retry (self_t *self)
 static int
 s_stalled_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
+    (void) loop;
+    (void) item;
     self_t *self = (self_t *) arg;
     //  zloop stops calling handlers once one has changed its pollers, so
     //  this is the wait we registered last; the test costs nothing
@@ -441,6 +445,8 @@ s_payload_route (self_t *self, zmq_msg_t *payload)
 static int
 s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
 {
+    (void) loop;
+    (void) router;
     self_t *self = (self_t *) arg;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++) {
         zmq_msg_t frame;
@@ -752,6 +758,8 @@ s_stats_text (void *arg)
 static int
 s_monitor_readable (zloop_t *loop, zsock_t *reader, void *arg)
 {
+    (void) loop;
+    (void) reader;
     self_t *self = (self_t *) arg;
     zstate_monitor_handle (self->monitor, s_stats_text, self);
     return 0;
@@ -778,6 +786,7 @@ s_handle_monitor (self_t *self, zmsg_t *request)
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
+    (void) loop;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (pipe);
     if (!request)
@@ -846,6 +855,7 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 void
 zstate_server_agent (zsock_t *pipe, void *args)
 {
+    (void) args;
     self_t *self = s_self_new (pipe);
     zsock_signal (pipe, 0);
     zloop_start (self->loop);
