@@ -162,7 +162,8 @@ typedef struct {
     bool verbose;
     int only;                   //  bit mask of 1 << kind_t; 0 means all
     const char *only_ids;       //  --only as given, for scenario ids
-    bool app_fd;                //  the application polls the fd, not a zloop
+    bool app_fd;                //  the application polls the fd with poll(2)
+    bool app_socket;            //  the application's zloop reads the socket
     int rates [RATES_MAX];
     int rate_count;
     double latency_secs;
@@ -468,6 +469,13 @@ s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
+s_sink_poller_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) item;
+    return s_sink_ready (loop, NULL, arg);
+}
+
+static int
 s_sink_check (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
@@ -576,9 +584,17 @@ s_consumer_zstate (bench_t *bench, scenario_t *scenario, ready_fn *ready, void *
         }
     }
     else {
+        //  The application's own zloop, woken by the consumer's fd (the
+        //  default: a plain fd costs the loop one poll(2) entry) or by its
+        //  socket (a zmq socket costs libzmq's event checks on every pass)
         zloop_t *loop = zloop_new ();
         assert (loop);
-        zloop_reader (loop, zstate_consumer_socket (consumer), s_sink_ready, &sink);
+        if (bench->app_socket)
+            zloop_reader (loop, zstate_consumer_socket (consumer), s_sink_ready, &sink);
+        else {
+            zmq_pollitem_t item = { NULL, zstate_consumer_fd (consumer), ZMQ_POLLIN, 0 };
+            zloop_poller (loop, &item, s_sink_poller_ready, &sink);
+        }
         zloop_timer (loop, 1000, 0, s_sink_check, &sink);
         zloop_start (loop);
         zloop_destroy (&loop);
@@ -1624,7 +1640,8 @@ s_print_table (bench_t *self)
             "ipc (one process per side)",
             s_commas ((double) self->ops, text1, sizeof (text1)), self->threads,
             self->threads == 1? "": "s", self->batch, self->pop,
-            self->app_fd? "poll(2) loop on the fd": "zloop on the socket", self->runs,
+            self->app_fd? "poll(2) loop on the fd":
+            self->app_socket? "zloop on the socket": "zloop on the fd", self->runs,
             self->runs == 1? "": "s");
     printf ("ops/s = ops received by the consumer / (last pop - first send); %ld CPUs, "
             "shared: indicative figures\n\n", sysconf (_SC_NPROCESSORS_ONLN));
@@ -1735,7 +1752,8 @@ s_print_json (bench_t *self)
             "\"transport\": \"%s\", \"runs\": %d, \"quick\": %s, \"app_loop\": \"%s\", "
             "\"cpus\": %ld},\n",
             self->ops, self->threads, self->batch, self->pop, self->transport, self->runs,
-            self->quick? "true": "false", self->app_fd? "poll-fd": "zloop-socket",
+            self->quick? "true": "false",
+            self->app_fd? "poll-fd": self->app_socket? "zloop-socket": "zloop-fd",
             sysconf (_SC_NPROCESSORS_ONLN));
     printf (" \"results\": [");
     bool first = true;
@@ -1853,7 +1871,9 @@ s_usage (FILE *file)
         "      --latency-secs S length of one latency run (default %.0f)\n"
         "      --no-redis       skip the measurements with the DB writer\n"
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
-        "                       instead of zstate_consumer_socket in a zloop\n"
+        "                       instead of its zloop (zloop_poller on the same fd)\n"
+        "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
+        "                       instead of polling the fd\n"
         "      --only LIST      run only these kinds (raw, zstate, persist, latency)\n"
         "                       or measurements (ids as in --json: zstate-2f-single)\n"
         "  -q, --quick          tiny configuration for make check: %d ops, 1 run,\n"
@@ -1902,6 +1922,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "no-redis",     no_argument,       NULL, 'N' },
         { "only",         required_argument, NULL, 'O' },
         { "app-fd",       no_argument,       NULL, 'A' },
+        { "app-socket",   no_argument,       NULL, 'S' },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },
         { "verbose",      no_argument,       NULL, 'v' },
@@ -2009,6 +2030,9 @@ s_options_parse (bench_t *self, int argc, char *argv [])
                 break;
             case 'A':
                 self->app_fd = true;
+                break;
+            case 'S':
+                self->app_socket = true;
                 break;
             case 'O': {
                 char *copy = strdup (optarg);
