@@ -410,19 +410,29 @@ zstate_redis_append (zstate_redis_t *self, int argc, const char **argv,
 
 #define APPENDX_MAX 64
 
-int
-zstate_redis_appendx (zstate_redis_t *self, const char *arg, ...)
+//  Collect a NULL-terminated list of C strings, first then args, into
+//  argv (APPENDX_MAX long); returns how many
+static int
+s_collect (const char **argv, const char *first, va_list args)
 {
-    assert (self);
-    const char *argv [APPENDX_MAX];
     int argc = 0;
-    va_list args;
-    va_start (args, arg);
+    const char *arg = first;
     while (arg) {
         assert (argc < APPENDX_MAX);
         argv [argc++] = arg;
         arg = va_arg (args, const char *);
     }
+    return argc;
+}
+
+int
+zstate_redis_appendx (zstate_redis_t *self, const char *arg, ...)
+{
+    assert (self);
+    const char *argv [APPENDX_MAX];
+    va_list args;
+    va_start (args, arg);
+    int argc = s_collect (argv, arg, args);
     va_end (args);
     return zstate_redis_append (self, argc, argv, NULL);
 }
@@ -624,14 +634,9 @@ zstate_redis_command (zstate_redis_t *self, const char *arg, ...)
 {
     assert (self);
     const char *argv [APPENDX_MAX];
-    int argc = 0;
     va_list args;
     va_start (args, arg);
-    while (arg) {
-        assert (argc < APPENDX_MAX);
-        argv [argc++] = arg;
-        arg = va_arg (args, const char *);
-    }
+    int argc = s_collect (argv, arg, args);
     va_end (args);
     return zstate_redis_commandv (self, argc, argv, NULL);
 }
