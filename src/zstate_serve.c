@@ -15,6 +15,10 @@
 
 //  How long shutdown waits for the consumers, then the writer
 #define DRAIN_TIMEOUT   5000
+//  At shutdown, keep reading while messages still arrive: this often, for
+//  at most that long
+#define QUIET_PERIOD    50
+#define QUIET_MAX       2000
 #define FLUSH_TIMEOUT   10000
 
 //  One table we serve
@@ -318,11 +322,36 @@ s_table_ready (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Take what the consumers hold
+static void
+s_pop_all (zlistx_t *tables, zstate_batch_t *batch)
+{
+    served_t *served;
+    for (served = (served_t *) zlistx_first (tables); served;
+         served = (served_t *) zlistx_next (tables))
+        while (zstate_consumer_pending (served->consumer))
+            served->popped += zstate_consumer_pops (served->consumer, batch, 1024);
+}
+
 //  Pause the server and pop until the consumers hold every message the
 //  server routed. Returns 0, or -1 after DRAIN_TIMEOUT.
 static int
 s_drain (zstate_server_t *server, zlistx_t *tables, zstate_batch_t *batch)
 {
+    //  Messages clients sent just before the signal may still be on their
+    //  way in: take them while they keep coming, for up to QUIET_MAX
+    zstate_server_stats_t stats;
+    zstate_server_stats (server, &stats);
+    uint64_t seen = stats.messages + stats.malformed;
+    int64_t quiet_deadline = zclock_mono () + QUIET_MAX;
+    while (zclock_mono () < quiet_deadline) {
+        zclock_sleep (QUIET_PERIOD);
+        s_pop_all (tables, batch);
+        zstate_server_stats (server, &stats);
+        if (stats.messages + stats.malformed == seen)
+            break;
+        seen = stats.messages + stats.malformed;
+    }
     zstate_server_pause (server, true);
     zpoller_t *poller = zpoller_new (NULL);
     served_t *served;
@@ -332,7 +361,6 @@ s_drain (zstate_server_t *server, zlistx_t *tables, zstate_batch_t *batch)
     int64_t deadline = zclock_mono () + DRAIN_TIMEOUT;
     int rc = -1;
     while (zclock_mono () < deadline) {
-        zstate_server_stats_t stats;
         zstate_server_stats (server, &stats);
         uint64_t received = 0;
         for (served = (served_t *) zlistx_first (tables); served;
@@ -349,10 +377,7 @@ s_drain (zstate_server_t *server, zlistx_t *tables, zstate_batch_t *batch)
         zpoller_wait (poller, 10);
     }
     //  What is left in the queues was received: the application takes it
-    for (served = (served_t *) zlistx_first (tables); served;
-         served = (served_t *) zlistx_next (tables))
-        while (zstate_consumer_pending (served->consumer))
-            served->popped += zstate_consumer_pops (served->consumer, batch, 1024);
+    s_pop_all (tables, batch);
     zpoller_destroy (&poller);
     return rc;
 }
