@@ -80,7 +80,8 @@ ZSTATE_EXPORT int
 //  SONiC's producer tables with persistence do; NULL stops. The copy goes
 //  after the client accepted the operations; when the writer does not take
 //  it within timeout msecs (0: 5000), the call fails with ETIMEDOUT although
-//  the operations were sent. Returns 0 or -1.
+//  the operations were sent (and, for a batch that needed several messages,
+//  part of the copy may have been taken). Returns 0 or -1.
 ZSTATE_EXPORT int
     zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer,
                                 int timeout);

@@ -83,9 +83,9 @@ int
     zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
                   bool more);
 
-//  Wrapper side: receive the reply to command from sock. Returns 0 when the
-//  status is 0, else -1 with errno and zstate_reason () set from the reply
-//  (or EINTR when the actor is gone). Frames after the reason are returned
+//  Wrapper side: receive the reply to command from sock, waiting through
+//  signals. Returns 0 when the status is 0, else -1 with errno and
+//  zstate_reason () set from the reply (or EINTR when the actor is gone). Frames after the reason are returned
 //  in *rest_p when rest_p is not NULL (the caller destroys it).
 int
     zstate_request_wait (zsock_t *sock, const char *command, zmsg_t **rest_p);

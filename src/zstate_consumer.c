@@ -306,6 +306,10 @@ int
 zstate_consumer_forward (zstate_consumer_t *self, const char *endpoint)
 {
     assert (self);
+    //  Whatever writer we knew is not the target any more
+    pthread_mutex_lock (&self->mutex);
+    self->writer = NULL;
+    pthread_mutex_unlock (&self->mutex);
     return s_request (self, "FORWARD", endpoint? endpoint: "");
 }
 

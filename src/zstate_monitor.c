@@ -26,6 +26,7 @@
 
 #define WATCH_LEASE     3000    //  msecs a WATCH holds without renewal
 #define REQUESTS_MAX    100     //  requests handled per call, for fairness
+#define WATCHERS_MAX    256     //  watches held at once, from all peers
 
 typedef struct {
     zframe_t *identity;         //  the watcher's ROUTER identity
@@ -39,6 +40,9 @@ struct _zstate_monitor_t {
     zlistx_t *watchers;         //  watcher_t items
     uint64_t lost;              //  copies a full watcher could not take
 };
+
+static void
+    s_expire (zstate_monitor_t *self);
 
 static void
 s_watcher_destroy (void **item_p)
@@ -62,6 +66,9 @@ zstate_monitor_new (void)
     assert (self->router);
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndhwm (self->router, 1000);
+    //  A peer that does not read loses its replies; the server never waits
+    //  for it (with ROUTER_MANDATORY a blocking send would wait for ever)
+    zsock_set_sndtimeo (self->router, 0);
     zsock_set_linger (self->router, 0);
     //  Requests are a few short frames; nothing bigger has a reason to come
     zsock_set_maxmsgsize (self->router, 4096);
@@ -148,6 +155,15 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
     if (watcher) {
         zstr_free (&db);
         zstr_free (&table);
+    }
+    else
+    if (s_expire (self), zlistx_size (self->watchers) >= WATCHERS_MAX) {
+        //  Peers are not trusted: their watches cost memory and time on
+        //  every routed message, so they are bounded
+        s_reply (self, identity, "WATCH", ENOSPC, "too many watchers", NULL);
+        zstr_free (&db);
+        zstr_free (&table);
+        return;
     }
     else {
         watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
@@ -267,6 +283,18 @@ s_test_stats (void *arg)
     return zsys_sprintf ("server\n    messages = %d\n", *(int *) arg);
 }
 
+//  A big answer, to fill a peer's pipe quickly
+static char *
+s_test_big_stats (void *arg)
+{
+    (void) arg;
+    char *text = (char *) malloc (65536);
+    assert (text);
+    memset (text, 'x', 65535);
+    text [65535] = 0;
+    return text;
+}
+
 //  Let the monitor answer what is waiting, as the server's loop would
 static void
 s_test_serve (zstate_monitor_t *monitor, int *messages)
@@ -360,6 +388,46 @@ zstate_monitor_test (bool verbose)
     //  Only one copy came: the other table's was not sent
     zsock_set_rcvtimeo (peer, 0);
     assert (zmsg_recv (peer) == NULL);
+
+    //  A peer that asks and never reads cannot make the monitor wait: its
+    //  replies are dropped once its pipe is full
+    zsock_t *deaf = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (deaf, 1);
+    zsock_set_sndhwm (deaf, 0);
+    rc = zsock_connect (deaf, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    for (int count = 0; count < 3000; count++)
+        zstr_send (deaf, "STATS");
+    int64_t started = zclock_mono ();
+    int answered = 0;
+    zpoller_t *poller = zpoller_new (zstate_monitor_socket (monitor), NULL);
+    while (answered < 3000 && zpoller_wait (poller, 1000)) {
+        zstate_monitor_handle (monitor, s_test_big_stats, NULL);
+        answered += 100;
+    }
+    zpoller_destroy (&poller);
+    assert (answered >= 3000);
+    assert (zclock_mono () - started < 10000);
+    zsock_destroy (&deaf);
+
+    //  Watches are bounded: past WATCHERS_MAX a new one is refused (one
+    //  is held already, ROUTE_TABLE's)
+    zsock_set_rcvtimeo (peer, 5000);
+    for (int count = 0; count < WATCHERS_MAX + 1; count++) {
+        char table [32];
+        snprintf (table, sizeof (table), "T%d", count);
+        zstr_sendx (peer, "WATCH", "APPL_DB", table, NULL);
+        s_test_serve (monitor, &messages);
+        rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+        assert (rc == 3);
+        if (count < WATCHERS_MAX - 1)
+            assert (streq (status, "0"));
+        else
+            assert (atoi (status) == ENOSPC);
+        zstr_free (&command);
+        zstr_free (&status);
+        zstr_free (&reason);
+    }
 
     zsock_destroy (&peer);
     zstate_monitor_destroy (&monitor);

@@ -95,7 +95,7 @@ zstate_producer_destroy (zstate_producer_t **self_p)
 static int
 s_persist_chunk (zstate_producer_t *self, zstate_batch_t *chunk)
 {
-    zframe_t *frame = zstate_msg_encode (zuuid_data (self->session), ++self->sequence,
+    zframe_t *frame = zstate_msg_encode (zuuid_data (self->session), self->sequence + 1,
                                          self->db, self->table, chunk);
     assert (frame);             //  The client took the same operations
     int rc = zframe_send (&frame, self->persist, 0);
@@ -103,6 +103,8 @@ s_persist_chunk (zstate_producer_t *self, zstate_batch_t *chunk)
     if (rc)
         return zstate_fail (ETIMEDOUT, "sent, but the DB writer did not take the copy "
                             "within %d msecs", self->persist_timeout);
+    //  Numbered once it went, so a copy that timed out leaves no gap
+    self->sequence++;
     return 0;
 }
 

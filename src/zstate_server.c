@@ -64,15 +64,10 @@ s_link_request (zstate_server_link_t *link, zmsg_t **rest_p, const char *command
         va_end (args);
         if (zmsg_send (&request, link->actor))
             rc = zstate_fail (EINTR, "%s: cannot send to the server", command);
-        else {
-            //  A signal must not make us give up on the reply: it would
-            //  come later, as the answer to the next request, and a
-            //  consumer must know that the server has let go of it
-            zmq_pollitem_t item = { zsock_resolve (link->actor), 0, ZMQ_POLLIN, 0 };
-            while (zmq_poll (&item, 1, -1) == -1 && zmq_errno () == EINTR)
-                ;
+        else
+            //  Waits through signals: a consumer must know that the
+            //  server has let go of it
             rc = zstate_request_wait (zactor_sock (link->actor), command, rest_p);
-        }
         zmsg_destroy (&request);
     }
     int error = errno;

@@ -47,6 +47,12 @@ zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason
 int
 zstate_request_wait (zsock_t *sock, const char *command, zmsg_t **rest_p)
 {
+    //  A signal must not make us give up on the reply: the actor replies
+    //  anyway, and its reply would then be read as the answer to the next
+    //  request. Our actors reply within a bounded time, so wait on.
+    zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+    while (zmq_poll (&item, 1, -1) == -1 && zmq_errno () == EINTR)
+        ;
     zmsg_t *reply = zmsg_recv (sock);
     if (!reply)
         return zstate_fail (EINTR, "%s: interrupted", command);
