@@ -941,9 +941,8 @@ s_self_arm_reconnect (self_t *self)
 }
 
 static void
-s_self_lost (self_t *self, int error, const char *why)
+s_self_lost (self_t *self, const char *why)
 {
-    (void) error;
     char reason [256];
     snprintf (reason, sizeof (reason), "%s", why);
     if (self->polling) {
@@ -1071,7 +1070,7 @@ s_self_send_batch (self_t *self)
         zsys_debug ("zstate_writer %s: sending %zu ops in %zu commands",
                     s_self_name (self), batch->count, batch->command_count);
     if (zstate_redis_send (self->redis)) {
-        s_self_lost (self, errno, zstate_reason ());
+        s_self_lost (self, zstate_reason ());
         return -1;
     }
     return 0;
@@ -1156,7 +1155,7 @@ static int
 s_self_reply (self_t *self)
 {
     if (self->window_count == 0) {
-        s_self_lost (self, EPROTO, "a reply nobody asked for");
+        s_self_lost (self, "a reply nobody asked for");
         return -1;
     }
     batch_t *batch = &self->window [self->window_head];
@@ -1181,7 +1180,7 @@ s_self_reply (self_t *self)
                   batch->refused? batch->reason:
                   type == ZSTATE_REDIS_ERROR? zstate_redis_str (self->redis, -1, NULL):
                   "EXEC gave no results");
-        s_self_lost (self, EAGAIN, reason);
+        s_self_lost (self, reason);
         return -1;
     }
     return s_self_confirm (self, batch);
@@ -1196,7 +1195,7 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     for (int reads = 0; reads < REPLY_READS_MAX && self->polling; reads++) {
         int rc = zstate_redis_receive (self->redis);
         if (rc == -1) {
-            s_self_lost (self, errno, zstate_reason ());
+            s_self_lost (self, zstate_reason ());
             break;
         }
         if (rc == 0)
@@ -1206,7 +1205,7 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             if (s_self_reply (self))
                 break;
         if (rc == -1) {
-            s_self_lost (self, errno, zstate_reason ());
+            s_self_lost (self, zstate_reason ());
             break;
         }
     }
@@ -1253,7 +1252,7 @@ s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg)
     if (zstate_redis_connect (self->redis) == 0)
         s_self_connected (self);
     else
-        s_self_lost (self, errno, zstate_reason ());
+        s_self_lost (self, zstate_reason ());
     return 0;
 }
 
@@ -1268,7 +1267,7 @@ s_self_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
         char reason [80];
         snprintf (reason, sizeof (reason), "no reply from Redis in %d ms",
                   self->command_timeout);
-        s_self_lost (self, ETIMEDOUT, reason);
+        s_self_lost (self, reason);
     }
     return 0;
 }
@@ -1335,7 +1334,7 @@ s_self_connect (self_t *self, const char *endpoint)
         char reason [256];
         snprintf (reason, sizeof (reason), "%s", zstate_reason ());
         zstate_reply (self->pipe, "CONNECT", error, reason, false);
-        s_self_lost (self, error, reason);
+        s_self_lost (self, reason);
     }
 }
 
