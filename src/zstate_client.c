@@ -1354,7 +1354,9 @@ zstate_client_test (bool verbose)
         }
         assert (wakes == 1);
         assert (fast == accepted - 1);
-        //  What follows queues behind it
+        //  What follows queues behind it while the agent retries (once the
+        //  socket has room again, sends may go fast again: how soon depends
+        //  on libzmq's I/O threads, so the count is not exact)
         for (size_t index = 0; index < 10; index++) {
             char key [32];
             snprintf (key, sizeof (key), "key-%zu", accepted++);
@@ -1364,7 +1366,7 @@ zstate_client_test (bool verbose)
             assert (rc == 0);
         }
         s_test_paths (client, &wakes, &fast);
-        assert (fast == accepted - 11);
+        assert (fast >= accepted - 11 && fast < accepted);
         size_t received = 0;
         while (received < accepted) {
             bool got = s_test_server_recv (server, 5000);
