@@ -506,7 +506,7 @@ zstate_serve_main (int argc, char *argv [])
         }
         else
         if (served->persist
-        &&  zstate_consumer_forward (served->consumer, zstate_writer_endpoint (writer))) {
+        &&  zstate_consumer_set_writer (served->consumer, writer)) {
             fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
                      zstate_reason ());
             status = 1;
