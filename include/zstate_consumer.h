@@ -23,9 +23,11 @@ extern "C" {
 //  application takes them with zstate_consumer_pops, in arrival order;
 //  it never sees part of a message that has not fully arrived. To know
 //  when to call pops, poll either zstate_consumer_socket (in a zloop or
-//  zpoller) or zstate_consumer_fd (poll, epoll, select): both are readable
-//  while operations are pending, and stay readable while more remain after
-//  a pops. The queue is bounded; when it is full the server stops reading,
+//  zpoller) or zstate_consumer_fd (poll, epoll, select, or zloop_poller
+//  with a NULL-socket pollitem): both are readable while operations are
+//  pending, and stay readable while more remain after a pops. The fd is
+//  the faster wake-up: a plain fd spares libzmq's per-socket checks on
+//  every pass of the application's loop. The queue is bounded; when it is full the server stops reading,
 //  and the clients push back.
 //
 //  The consumer can also have every message it receives forwarded, before
