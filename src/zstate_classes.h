@@ -77,6 +77,12 @@ zstate_get_u64 (const byte *source)
 int
     zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
 
+//  Bind sock to endpoint. Returns the port for tcp endpoints (the one
+//  libzmq chose, for "*" or "0"), 0 for others, or -1 with errno and
+//  zstate_reason ().
+int
+    zstate_bind (zsock_t *sock, const char *endpoint);
+
 //  Actor side of the command protocol: send the one reply a command gets,
 //  [command][status][reason]; more frames may follow when more is true.
 int

@@ -95,18 +95,7 @@ int
 zstate_monitor_bind (zstate_monitor_t *self, const char *endpoint)
 {
     assert (self);
-    if (!endpoint || !*endpoint)
-        return zstate_fail (EINVAL, "the monitor needs an endpoint");
-    if (zmq_bind (zsock_resolve (self->router), endpoint))
-        return zstate_fail (zmq_errno (), "cannot bind the monitor to %s: %s",
-                            endpoint, zmq_strerror (zmq_errno ()));
-    int port = 0;
-    char *bound = zsock_last_endpoint (self->router);
-    const char *colon = bound? strrchr (bound, ':'): NULL;
-    if (strncmp (endpoint, "tcp://", 6) == 0 && colon)
-        port = atoi (colon + 1);
-    free (bound);
-    return port;
+    return zstate_bind (self->router, endpoint);
 }
 
 zsock_t *

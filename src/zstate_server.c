@@ -176,17 +176,14 @@ zstate_server_destroy (zstate_server_t **self_p)
 }
 
 
-//  --------------------------------------------------------------------------
-//  Bind to an endpoint. Returns the tcp port, 0, or -1.
-
-int
-zstate_server_bind (zstate_server_t *self, const char *endpoint)
+//  BIND or MONITOR: both reply with the port the endpoint got
+static int
+s_bind_request (zstate_server_t *self, const char *command, const char *endpoint)
 {
-    assert (self);
     if (!endpoint || !*endpoint)
-        return zstate_fail (EINVAL, "zstate_server_bind: no endpoint");
+        return zstate_fail (EINVAL, "%s: no endpoint", command);
     zmsg_t *rest = NULL;
-    int rc = s_link_request (self->link, &rest, "BIND", endpoint, NULL);
+    int rc = s_link_request (self->link, &rest, command, endpoint, NULL);
     if (rc == 0) {
         char *port = zmsg_popstr (rest);
         rc = port? atoi (port): 0;
@@ -194,6 +191,17 @@ zstate_server_bind (zstate_server_t *self, const char *endpoint)
     }
     zmsg_destroy (&rest);
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Bind to an endpoint. Returns the tcp port, 0, or -1.
+
+int
+zstate_server_bind (zstate_server_t *self, const char *endpoint)
+{
+    assert (self);
+    return s_bind_request (self, "BIND", endpoint);
 }
 
 
@@ -215,17 +223,7 @@ int
 zstate_server_monitor (zstate_server_t *self, const char *endpoint)
 {
     assert (self);
-    if (!endpoint || !*endpoint)
-        return zstate_fail (EINVAL, "zstate_server_monitor: no endpoint");
-    zmsg_t *rest = NULL;
-    int rc = s_link_request (self->link, &rest, "MONITOR", endpoint, NULL);
-    if (rc == 0) {
-        char *port = zmsg_popstr (rest);
-        rc = port? atoi (port): 0;
-        free (port);
-    }
-    zmsg_destroy (&rest);
-    return rc;
+    return s_bind_request (self, "MONITOR", endpoint);
 }
 
 

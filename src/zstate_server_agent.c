@@ -489,31 +489,12 @@ static void
 s_handle_bind (self_t *self, zmsg_t *request)
 {
     char *endpoint = zmsg_popstr (request);
-    int status = 0;
-    char reason [256] = "";
-    int port = 0;
-    if (!endpoint || !*endpoint) {
-        status = EINVAL;
-        snprintf (reason, sizeof (reason), "BIND needs an endpoint");
-    }
-    else
-    if (zmq_bind (self->router_handle, endpoint)) {
-        status = zmq_errno ();
-        snprintf (reason, sizeof (reason), "cannot bind to %s: %s",
-                  endpoint, zmq_strerror (status));
-    }
-    else {
-        //  Read the port back: with "*" or "0" only libzmq knows it
-        char *bound = zsock_last_endpoint (self->router);
-        const char *colon = bound? strrchr (bound, ':'): NULL;
-        if (strncmp (endpoint, "tcp://", 6) == 0 && colon)
-            port = atoi (colon + 1);
-        if (self->verbose)
-            zsys_debug ("zstate_server: bound to %s", bound? bound: endpoint);
-        free (bound);
-    }
-    zstate_reply (self->pipe, "BIND", status, reason, true);
-    zstr_sendf (self->pipe, "%d", port);
+    int port = zstate_bind (self->router, endpoint);
+    if (port != -1 && self->verbose)
+        zsys_debug ("zstate_server: bound to %s (port %d)", endpoint, port);
+    zstate_reply (self->pipe, "BIND", port == -1? errno: 0,
+                  port == -1? zstate_reason (): "", true);
+    zstr_sendf (self->pipe, "%d", port == -1? 0: port);
     free (endpoint);
 }
 

@@ -32,6 +32,24 @@ zstate_fail (int error, const char *format, ...)
 }
 
 int
+zstate_bind (zsock_t *sock, const char *endpoint)
+{
+    if (!endpoint || !*endpoint)
+        return zstate_fail (EINVAL, "no endpoint to bind to");
+    if (zmq_bind (zsock_resolve (sock), endpoint))
+        return zstate_fail (zmq_errno (), "cannot bind to %s: %s",
+                            endpoint, zmq_strerror (zmq_errno ()));
+    //  Read the port back: with "*" or "0" only libzmq knows it
+    int port = 0;
+    char *bound = zsock_last_endpoint (sock);
+    const char *colon = bound? strrchr (bound, ':'): NULL;
+    if (strncmp (endpoint, "tcp://", 6) == 0 && colon)
+        port = atoi (colon + 1);
+    free (bound);
+    return port;
+}
+
+int
 zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
               bool more)
 {
