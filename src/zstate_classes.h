@@ -35,6 +35,12 @@
 void
     zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats);
 
+//  Selftest support: wait until consumer is full and the server holds
+//  the message it refused (asserts after 5 s)
+void
+    zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
+                                     zstate_server_stats_t *stats);
+
 //  Print the consumer's writer state as ZPL items, for the server's monitor
 void
     zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);

@@ -497,30 +497,6 @@ s_test_sock_readable (zsock_t *sock, int timeout)
     return readable;
 }
 
-//  Wait until consumer has refused a message and the server holds it.
-//  Until the application pops, the server never offers it again, so that
-//  stall lasts. A message the server holds is counted in messages, and not
-//  yet in routed, unroutable or dropped. The consumer must not have been
-//  full before.
-static void
-s_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
-                     zstate_server_stats_t *stats)
-{
-    int64_t deadline = zclock_mono () + 5000;
-    bool stalled = false;
-    while (!stalled && zclock_mono () < deadline) {
-        zstate_consumer_stats_t consumer_stats;
-        zstate_consumer_stats (consumer, &consumer_stats);
-        int rc = zstate_server_stats (server, stats);
-        assert (rc == 0);
-        stalled = consumer_stats.stalls > 0
-               && stats->messages == stats->routed + stats->unroutable
-                                     + stats->dropped + 1;
-    }
-    assert (stalled);
-    assert (stats->stalls > 0);
-}
-
 void
 zstate_consumer_test (bool verbose)
 {
@@ -701,7 +677,7 @@ zstate_consumer_test (bool verbose)
         s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
     }
     zstate_server_stats_t server_stats;
-    s_test_wait_stalled (server, consumer, &server_stats);
+    zstate_server_test_wait_stalled (server, consumer, &server_stats);
     zstate_consumer_stats (consumer, &stats);
     assert (stats.stalls == 1);
     //  One-op messages: the queue stops exactly at the bound
@@ -721,7 +697,7 @@ zstate_consumer_test (bool verbose)
     zstate_consumer_set_queue (doomed, 10, 1024 * 1024);
     for (int message = 0; message < 100; message++)
         s_test_send (dealer, session, ++sequence, "DOOMED_TABLE", batch);
-    s_test_wait_stalled (server, doomed, &server_stats);
+    zstate_server_test_wait_stalled (server, doomed, &server_stats);
     zstate_consumer_destroy (&doomed);
     assert (doomed == NULL);
     //  The server was waiting for it: that message is dropped, and the

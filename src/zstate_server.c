@@ -321,10 +321,10 @@ s_test_receive (zstate_consumer_t *consumer, zstate_batch_t *batch, size_t expec
 //  Until the application pops, the server never offers it again, so that
 //  stall lasts. A message the server holds is counted in messages, and not
 //  yet in routed, unroutable or dropped. The consumer must not have been
-//  full before.
-static void
-s_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
-                     zstate_server_stats_t *stats)
+//  full before. Shared with the consumer's selftest.
+void
+zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
+                                 zstate_server_stats_t *stats)
 {
     int64_t deadline = zclock_mono () + 5000;
     bool stalled = false;
@@ -578,7 +578,7 @@ zstate_server_test (bool verbose)
     zstate_consumer_set_queue (slow, 1, 1024 * 1024);
     for (uint64_t count = 0; count < 200; count++)
         s_test_send (dealer, session, ++sequence, "APPL_DB", "SLOW_TABLE", batch);
-    s_test_wait_stalled (server, slow, &stats);
+    zstate_server_test_wait_stalled (server, slow, &stats);
     assert (stats.consumers == 3);
 
     //  ...which still ends at once, and its consumers after it
