@@ -2059,8 +2059,11 @@ s_test_faults (zstate_redis_server_t *server, int fault, size_t ops, size_t keys
                 zclock_sleep (1);   //  Polling the writer's state, with a deadline
             assert (zstate_redis_command (verifier, "CLIENT", "KILL", "TYPE", "normal", NULL)
                     == ZSTATE_REDIS_INTEGER);
-            assert (zstate_redis_integer (verifier, -1) > 0);
-            kills++;
+            //  The writer may still think itself connected on a connection
+            //  the last kill closed: then nothing was killed, and the next
+            //  message tries again. The end counts 20 kills that bit.
+            if (zstate_redis_integer (verifier, -1) > 0)
+                kills++;
         }
     }
     zstate_batch_destroy (&batch);
