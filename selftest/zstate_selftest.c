@@ -18,10 +18,15 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_backlog.h"
 
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
     zstate_pipeline_test (bool verbose);
+
+//  The backlog against a plain map: selftest/zstate_backlog_model.c
+void
+    zstate_backlog_model_test (bool verbose);
 
 typedef struct {
     const char *name;
@@ -41,6 +46,8 @@ all_tests [] = {
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },
     { "zstate_redis", zstate_redis_test },
+    { "zstate_backlog", zstate_backlog_test },
+    { "zstate_backlog_model", zstate_backlog_model_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { NULL, NULL }

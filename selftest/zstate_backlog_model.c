@@ -1,0 +1,337 @@
+/*  =========================================================================
+    zstate_backlog_model - the backlog's bound, binary, wide and burst
+    cases, and a model-based test against a plain map
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_backlog.h"
+
+//  Add op on the C string key with fields name, value, ..., NULL
+static int
+s_test_add (zstate_backlog_t *backlog, const char *key, int op, ...)
+{
+    zstate_backlog_field_t fields [8];
+    size_t count = 0;
+    va_list args;
+    va_start (args, op);
+    const char *name;
+    while ((name = va_arg (args, const char *))) {
+        assert (count < 8);
+        const char *value = va_arg (args, const char *);
+        fields [count++] = (zstate_backlog_field_t) { name, strlen (name), value, strlen (value) };
+    }
+    va_end (args);
+    return zstate_backlog_add (backlog, key, strlen (key), op, fields, count, 0);
+}
+
+static void
+s_test_cases (void)
+{
+    zstate_backlog_t *backlog;
+    zstate_backlog_entry_t *entry;
+    uint64_t seq;
+    const char *parts [4];
+    size_t sizes [4];
+
+    //  The bound counts entries in flight; at the key bound a pending key
+    //  still folds in; the class refuses and changes nothing
+    backlog = zstate_backlog_new ();
+    zstate_backlog_set_bound (backlog, 2, 0);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    entry = zstate_backlog_take (backlog);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    assert (zstate_backlog_full (backlog, 2, SIZE_MAX));
+    assert (!zstate_backlog_full (backlog, 3, SIZE_MAX));
+    assert (s_test_add (backlog, "c", ZSTATE_OP_SET, "x", "1", NULL) == -1 && errno == ENOBUFS);
+    assert (strstr (zstate_reason (), "2 keys"));
+    assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "x", "2", NULL) == -1 && errno == ENOBUFS);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_HSET, "y", "1", NULL) == 1);
+    size_t bytes = zstate_backlog_bytes (backlog);
+    assert (zstate_backlog_full (backlog, SIZE_MAX, bytes));
+    zstate_backlog_set_bound (backlog, 0, bytes);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_DEL, NULL) == -1 && errno == ENOBUFS);
+    assert (zstate_backlog_bytes (backlog) == bytes && zstate_backlog_seq (backlog) == 3);
+    zstate_backlog_set_bound (backlog, 0, 0);
+    assert (s_test_add (backlog, "c", ZSTATE_OP_DEL, NULL) == 0);
+    zstate_backlog_verify (backlog);
+    //  Destroy frees what is pending and what is in flight
+    zstate_backlog_destroy (&backlog);
+    assert (backlog == NULL);
+    zstate_backlog_destroy (&backlog);
+
+    //  Binary keys and fields; namespaced keys never collide
+    backlog = zstate_backlog_new ();
+    const char key1 [] = { 'd', 'b', 0, 'T', 0, 'k' };
+    const char key2 [] = { 'd', 'b', 0, 'T', 'k' };
+    const char value [] = { 0, (char) 0xff, 0 };
+    zstate_backlog_field_t binary [] = { { "n\0m", 3, value, sizeof (value) } };
+    assert (zstate_backlog_add (backlog, key1, sizeof (key1), ZSTATE_OP_SET, binary, 1, 7) == 0);
+    assert (zstate_backlog_add (backlog, key2, sizeof (key2), ZSTATE_OP_DEL, NULL, 0, 8) == 0);
+    int64_t since;
+    assert (zstate_backlog_oldest (backlog, &seq, &since) && seq == 1 && since == 7);
+    entry = zstate_backlog_take (backlog);
+    size_t size;
+    const char *key = zstate_backlog_entry_key (entry, &size);
+    assert (size == sizeof (key1) && memcmp (key, key1, size) == 0 && key [size] == 0);
+    zstate_backlog_entry_fields (entry, parts, sizes);
+    assert (sizes [0] == 3 && memcmp (parts [0], "n\0m", 3) == 0);
+    assert (sizes [1] == sizeof (value) && memcmp (parts [1], value, sizeof (value)) == 0);
+    assert (zstate_backlog_entry_size (entry) == sizeof (key1) + 8 + 3 + sizeof (value));
+    zstate_backlog_confirm (backlog, &entry);
+    assert (zstate_backlog_oldest (backlog, &seq, &since) && seq == 2 && since == 8);
+    entry = zstate_backlog_take (backlog);
+    zstate_backlog_confirm (backlog, &entry);
+    assert (!zstate_backlog_oldest (backlog, &seq, &since) && seq == 0);
+    assert (zstate_backlog_bytes (backlog) == 0);
+
+    //  An operation from a batch; wide HSETs merge through the index
+    zstate_batch_t *batch = zstate_batch_new ();
+    char name [16], text [16];
+    for (int field = 0; field < 200; field++) {
+        snprintf (name, sizeof (name), "f%d", field);
+        snprintf (text, sizeof (text), "%d", field);
+        if (field == 0)
+            zstate_batch_append (batch, ZSTATE_OP_HSET, "wide", 4);
+        if (field == 100)
+            zstate_batch_append (batch, ZSTATE_OP_HSET, "wide", 4);
+        //  The second HSET names f50..f149 again, then f100..f199 anew
+        if (field == 100)
+            for (int again = 50; again < 100; again++) {
+                snprintf (name, sizeof (name), "f%d", again);
+                zstate_batch_field (batch, name, strlen (name), "new", 3);
+            }
+        snprintf (name, sizeof (name), "f%d", field);
+        zstate_batch_field (batch, name, strlen (name), text, strlen (text));
+    }
+    assert (zstate_backlog_add_batch (backlog, "wide", 4, batch, 0, 0) == 0);
+    assert (zstate_backlog_add_batch (backlog, "wide", 4, batch, 1, 0) == 1);
+    entry = zstate_backlog_take (backlog);
+    assert (zstate_backlog_entry_field_count (entry) == 200);
+    const char *wide [400];
+    size_t wide_sizes [400];
+    zstate_backlog_entry_fields (entry, wide, wide_sizes);
+    //  Kept: f0..f49, in order; then the HSET's own fields, in its order
+    assert (wide_sizes [0] == 2 && memcmp (wide [0], "f0", 2) == 0);
+    assert (wide_sizes [98] == 3 && memcmp (wide [98], "f49", 3) == 0);
+    assert (wide_sizes [100] == 3 && memcmp (wide [100], "f50", 3) == 0);
+    assert (wide_sizes [101] == 3 && memcmp (wide [101], "new", 3) == 0);
+    assert (wide_sizes [398] == 4 && memcmp (wide [398], "f199", 4) == 0);
+    zstate_backlog_confirm (backlog, &entry);
+    zstate_batch_destroy (&batch);
+
+    //  The table grows for a burst of distinct keys and shrinks once they
+    //  are drained
+    size_t burst = 100000;
+    for (size_t index = 0; index < burst; index++) {
+        snprintf (name, sizeof (name), "k%zu", index);
+        assert (zstate_backlog_add (backlog, name, strlen (name), ZSTATE_OP_DEL, NULL, 0, 0) == 0);
+    }
+    zstate_backlog_verify (backlog);
+    while ((entry = zstate_backlog_take (backlog)))
+        zstate_backlog_confirm (backlog, &entry);
+    //  Verify checks that an empty table is back to its first size
+    assert (zstate_backlog_bytes (backlog) == 0);
+    zstate_backlog_verify (backlog);
+    zstate_backlog_destroy (&backlog);
+
+    zstate_backlog_destroy (&backlog);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The model: random SET, HSET and DEL over a few keys and fields, with
+//  take-outs, confirmations and failures interleaved. A sink map gets what
+//  the backlog hands out and is confirmed (and, on a failure, what ran
+//  but was not confirmed); once all is drained it must equal the plain map
+//  the operations were replayed into.
+
+#define MODEL_KEYS      8
+#define MODEL_FIELDS    6
+#define MODEL_FLIGHT    64
+
+typedef struct {
+    int64_t value [MODEL_KEYS][MODEL_FIELDS];   //  -1: field absent
+} model_map_t;
+
+static uint64_t
+s_random (uint64_t *state)
+{
+    //  xorshift64*: reproducible from the seed, on every platform
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (*state * 2685821657736338717ULL) >> 11;
+}
+
+static void
+s_map_apply (model_map_t *map, size_t key, int op, const int64_t *values)
+{
+    for (size_t field = 0; field < MODEL_FIELDS; field++) {
+        if (op != ZSTATE_OP_HSET)
+            map->value [key][field] = -1;
+        if (op != ZSTATE_OP_DEL && values [field] >= 0)
+            map->value [key][field] = values [field];
+    }
+}
+
+//  Keys and names are binary, values hold the op's number
+static void
+s_model_key (byte *key, size_t index)
+{
+    byte base [] = { 'd', 'b', 0, 'T', 0, (byte) index };
+    memcpy (key, base, sizeof (base));
+}
+
+static void
+s_sink_apply (model_map_t *sink, zstate_backlog_entry_t *entry)
+{
+    size_t size;
+    const char *key = zstate_backlog_entry_key (entry, &size);
+    assert (size == 6 && (byte) key [5] < MODEL_KEYS);
+    size_t count = zstate_backlog_entry_field_count (entry);
+    assert (count <= MODEL_FIELDS);
+    const char *parts [2 * MODEL_FIELDS];
+    size_t sizes [2 * MODEL_FIELDS];
+    zstate_backlog_entry_fields (entry, parts, sizes);
+    int64_t values [MODEL_FIELDS];
+    for (size_t field = 0; field < MODEL_FIELDS; field++)
+        values [field] = -1;
+    for (size_t field = 0; field < count; field++) {
+        assert (sizes [2 * field] == 2 && sizes [2 * field + 1] == 8);
+        size_t name = (byte) parts [2 * field][1];
+        assert (parts [2 * field][0] == 0 && name < MODEL_FIELDS && values [name] == -1);
+        memcpy (&values [name], parts [2 * field + 1], 8);
+    }
+    s_map_apply (sink, (byte) key [5], zstate_backlog_entry_op (entry), values);
+}
+
+//  A failure, then everything is sent and confirmed: the sink must now
+//  equal the model, field by field
+static void
+s_model_drain (zstate_backlog_t *backlog, zstate_backlog_entry_t **flight, size_t *flying_p,
+               model_map_t *sink, model_map_t *model, uint64_t *folded_p,
+               uint64_t *confirmed_p)
+{
+    while (*flying_p)
+        *folded_p += zstate_backlog_restore (backlog, &flight [--*flying_p]);
+    zstate_backlog_entry_t *entry;
+    while ((entry = zstate_backlog_take (backlog))) {
+        s_sink_apply (sink, entry);
+        zstate_backlog_confirm (backlog, &entry);
+        (*confirmed_p)++;
+    }
+    zstate_backlog_verify (backlog);
+    for (size_t key = 0; key < MODEL_KEYS; key++)
+        for (size_t field = 0; field < MODEL_FIELDS; field++)
+            assert (sink->value [key][field] == model->value [key][field]);
+}
+
+static void
+s_model_run (uint64_t seed, size_t ops, bool verbose)
+{
+    uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    model_map_t model, sink;
+    memset (&model, 0xff, sizeof (model));
+    memset (&sink, 0xff, sizeof (sink));
+    zstate_backlog_t *backlog = zstate_backlog_new ();
+    zstate_backlog_entry_t *flight [MODEL_FLIGHT];
+    size_t flying = 0;
+    uint64_t added = 0, folded = 0, confirmed = 0, failures = 0;
+    for (size_t step = 0; added < ops; step++) {
+        uint64_t dice = s_random (&state) % 100;
+        if (dice < 60) {
+            //  An operation: 0 to 3 distinct fields for SET and HSET
+            int op = 1 + (int) (s_random (&state) % 3);
+            size_t key = s_random (&state) % MODEL_KEYS;
+            int64_t values [MODEL_FIELDS];
+            byte names [MODEL_FIELDS][2];
+            zstate_backlog_field_t fields [MODEL_FIELDS];
+            size_t count = 0;
+            for (size_t field = 0; field < MODEL_FIELDS; field++) {
+                values [field] = -1;
+                if (op != ZSTATE_OP_DEL && s_random (&state) % 2 == 0) {
+                    values [field] = (int64_t) added;
+                    names [field][0] = 0;
+                    names [field][1] = (byte) field;
+                    fields [count++] = (zstate_backlog_field_t) {
+                        names [field], 2, &values [field], 8 };
+                }
+            }
+            byte name [6];
+            s_model_key (name, key);
+            int rc = zstate_backlog_add (backlog, name, sizeof (name), op, fields, count,
+                                         (int64_t) step);
+            assert (rc == 0 || rc == 1);
+            folded += rc;
+            added++;
+            s_map_apply (&model, key, op, values);
+        }
+        else
+        if (dice < 75) {
+            size_t take = 1 + s_random (&state) % 8;
+            while (take-- && flying < MODEL_FLIGHT
+               &&  (flight [flying] = zstate_backlog_take (backlog)))
+                flying++;
+        }
+        else
+        if (dice < 90 || dice == 99 || flying == 0) {
+            //  The oldest in flight are confirmed, in order
+            size_t count = flying? s_random (&state) % (flying + 1): 0;
+            for (size_t index = 0; index < count; index++) {
+                s_sink_apply (&sink, flight [index]);
+                zstate_backlog_confirm (backlog, &flight [index]);
+                confirmed++;
+            }
+            memmove (flight, flight + count, (flying - count) * sizeof (flight [0]));
+            flying -= count;
+        }
+        else {
+            //  A failure: the oldest few ran but no confirmation came; all
+            //  go back, newest first
+            size_t ran = s_random (&state) % (flying + 1);
+            for (size_t index = 0; index < ran; index++)
+                s_sink_apply (&sink, flight [index]);
+            while (flying)
+                folded += zstate_backlog_restore (backlog, &flight [--flying]);
+            failures++;
+        }
+        if (step % 499 == 0)
+            s_model_drain (backlog, flight, &flying, &sink, &model, &folded, &confirmed);
+        if (step % 97 == 0) {
+            zstate_backlog_verify (backlog);
+            assert (zstate_backlog_in_flight (backlog) == flying);
+            assert (added == confirmed + folded + zstate_backlog_pending (backlog) + flying);
+        }
+    }
+    s_model_drain (backlog, flight, &flying, &sink, &model, &folded, &confirmed);
+    assert (added == confirmed + folded);
+    assert (zstate_backlog_bytes (backlog) == 0);
+    if (verbose)
+        zsys_info ("backlog model, seed %" PRIu64 ": %" PRIu64 " ops, %" PRIu64 " folded, %"
+                   PRIu64 " confirmed, %" PRIu64 " failures", seed, added, folded,
+                   confirmed, failures);
+    zstate_backlog_destroy (&backlog);
+}
+
+void
+zstate_backlog_model_test (bool verbose)
+{
+    printf (" * zstate_backlog_model: ");
+    if (verbose)
+        printf ("\n");
+    s_test_cases ();
+    //  ZSTATE_SELFTEST_SEED=N replays one seed
+    const char *seed = getenv ("ZSTATE_SELFTEST_SEED");
+    if (seed)
+        s_model_run (strtoull (seed, NULL, 10), 20000, verbose);
+    else
+        for (uint64_t run = 1; run <= 5; run++)
+            s_model_run (run, 20000, verbose);
+    printf ("OK\n");
+}
