@@ -28,6 +28,10 @@ void
 void
     zstate_backlog_model_test (bool verbose);
 
+//  The writer's full suite, faults included: selftest/zstate_writer_faults.c
+void
+    zstate_writer_faults_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -49,6 +53,7 @@ all_tests [] = {
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_model", zstate_backlog_model_test },
     { "zstate_writer", zstate_writer_test },
+    { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { NULL, NULL }
 };

@@ -1,0 +1,751 @@
+/*  =========================================================================
+    zstate_writer_faults - the DB writer's full selftest: commands and
+    settings, semantics, the bound, faults against a real Redis (kill -9
+    and restart, CLIENT PAUSE, CLIENT KILL), and coalescing
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+
+//  As the writer's header says: up to three batches in flight, of 2000
+//  operations by default
+#define WINDOW          3
+#define DEFAULT_BATCH   2000
+
+#if defined (__has_include)
+#   if __has_include (<valgrind/valgrind.h>)
+#       include <valgrind/valgrind.h>
+#   endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#   define RUNNING_ON_VALGRIND 0
+#endif
+
+//  Encode batch as one wire message for table, send it, reset the batch
+static void
+s_test_send (zsock_t *push, const char *table, zstate_batch_t *batch)
+{
+    byte session [ZSTATE_MSG_SESSION_SIZE] = { 0 };
+    zframe_t *frame = zstate_msg_encode (session, 1, "APPL_DB", table, batch);
+    assert (frame);
+    int rc = zframe_send (&frame, push, 0);
+    assert (rc == 0);
+    zstate_batch_reset (batch);
+}
+
+//  Assert that hash key holds exactly the fields given as name, value, ...,
+//  NULL; with none, that the key does not exist
+static void
+s_test_check (zstate_redis_t *redis, const char *key, ...)
+{
+    int type = zstate_redis_command (redis, "HGETALL", key, NULL);
+    assert (type == ZSTATE_REDIS_ARRAY);
+    size_t elements = zstate_redis_elements (redis);
+    size_t expected = 0;
+    va_list args;
+    va_start (args, key);
+    const char *name = va_arg (args, const char *);
+    while (name) {
+        const char *value = va_arg (args, const char *);
+        bool found = false;
+        for (size_t index = 0; index < elements; index += 2)
+            if (streq (zstate_redis_str (redis, (int) index, NULL), name)) {
+                assert (streq (zstate_redis_str (redis, (int) index + 1, NULL), value));
+                found = true;
+            }
+        assert (found);
+        expected += 2;
+        name = va_arg (args, const char *);
+    }
+    va_end (args);
+    assert (elements == expected);
+}
+
+//  Wait for an event of type, skipping others; NULL after timeout msecs
+static zmsg_t *
+s_test_event (zsock_t *events, const char *type, int timeout)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (zclock_mono () < deadline) {
+        zpoller_t *poller = zpoller_new (events, NULL);
+        void *which = zpoller_wait (poller, (int) (deadline - zclock_mono ()) + 1);
+        zpoller_destroy (&poller);
+        if (!which)
+            continue;
+        //  The type frame is taken off; the endpoint frame comes next
+        zmsg_t *event = zmsg_recv (events);
+        char *got = event? zmsg_popstr (event): NULL;
+        bool match = got && streq (got, type);
+        zstr_free (&got);
+        if (match)
+            return event;
+        zmsg_destroy (&event);
+    }
+    return NULL;
+}
+
+//  Wait, polling the writer's counters with a deadline, until accepted ops
+//  reach ops; returns the counters
+static zstate_writer_stats_t
+s_test_wait_ops (zstate_writer_t *writer, uint64_t ops, int timeout)
+{
+    zstate_writer_stats_t stats;
+    int64_t deadline = zclock_mono () + timeout;
+    while (true) {
+        int rc = zstate_writer_stats (writer, &stats);
+        assert (rc == 0);
+        if (stats.ops >= ops || zclock_mono () > deadline)
+            break;
+        //  Polling the writer's state, with a deadline
+        zclock_sleep (10);
+    }
+    return stats;
+}
+
+static void
+s_test_accounting (zstate_writer_stats_t *stats)
+{
+    assert (stats->ops == stats->written + stats->failed + stats->coalesced + stats->depth);
+}
+
+//  The route-like stream of the fault tests: op number seq on key index
+//  key: mostly SET {nexthop, ifname}, every tenth a DEL, every tenth an
+//  HSET of ifname alone. The model keeps what Redis must hold at the end.
+typedef struct {
+    int64_t *nexthop;           //  seq of the last nexthop, -1 absent
+    int64_t *ifname;            //  seq of the last ifname, -1 absent
+    size_t keys;
+} test_model_t;
+
+static void
+s_test_key (char *buffer, size_t size, size_t key)
+{
+    snprintf (buffer, size, "10.%zu.%zu.%zu/32", (key >> 16) & 255, (key >> 8) & 255, key & 255);
+}
+
+static void
+s_test_add_op (zstate_batch_t *batch, test_model_t *model, size_t seq, size_t key)
+{
+    char name [32], nexthop [32], ifname [32];
+    s_test_key (name, sizeof (name), key);
+    snprintf (nexthop, sizeof (nexthop), "10.0.%zu.%zu", (seq >> 8) & 255, seq & 255);
+    snprintf (ifname, sizeof (ifname), "Ethernet%zu", seq);
+    int rc;
+    if (seq % 10 == 3) {
+        rc = zstate_batch_del (batch, name);
+        model->nexthop [key] = model->ifname [key] = -1;
+    }
+    else
+    if (seq % 10 == 7) {
+        rc = zstate_batch_hset (batch, name, "ifname", ifname, NULL);
+        model->ifname [key] = (int64_t) seq;
+    }
+    else {
+        rc = zstate_batch_set (batch, name, "nexthop", nexthop, "ifname", ifname, NULL);
+        model->nexthop [key] = model->ifname [key] = (int64_t) seq;
+    }
+    assert (rc == 0);
+}
+
+//  Check every key of the model, pipelined, and that no other key exists
+static void
+s_test_verify (zstate_redis_t *redis, test_model_t *model, const char *table)
+{
+    size_t present = 0;
+    for (size_t key = 0; key < model->keys; key++) {
+        char name [32], full [64];
+        s_test_key (name, sizeof (name), key);
+        snprintf (full, sizeof (full), "%s:%s", table, name);
+        int rc = zstate_redis_appendx (redis, "HGETALL", full, NULL);
+        assert (rc == 0);
+        present += model->ifname [key] >= 0 || model->nexthop [key] >= 0;
+    }
+    for (size_t key = 0; key < model->keys; key++) {
+        int rc = zstate_redis_next (redis, true);
+        assert (rc == 1);
+        assert (zstate_redis_type (redis, -1) == ZSTATE_REDIS_ARRAY);
+        size_t expected = (model->nexthop [key] >= 0) + (model->ifname [key] >= 0);
+        assert (zstate_redis_elements (redis) == 2 * expected);
+        for (size_t index = 0; index < 2 * expected; index += 2) {
+            const char *name = zstate_redis_str (redis, (int) index, NULL);
+            const char *value = zstate_redis_str (redis, (int) index + 1, NULL);
+            char wanted [32];
+            if (streq (name, "nexthop")) {
+                size_t seq = (size_t) model->nexthop [key];
+                snprintf (wanted, sizeof (wanted), "10.0.%zu.%zu", (seq >> 8) & 255, seq & 255);
+            }
+            else {
+                assert (streq (name, "ifname"));
+                snprintf (wanted, sizeof (wanted), "Ethernet%" PRId64, model->ifname [key]);
+            }
+            assert (streq (value, wanted));
+        }
+    }
+    int type = zstate_redis_command (redis, "DBSIZE", NULL);
+    assert (type == ZSTATE_REDIS_INTEGER);
+    assert ((size_t) zstate_redis_integer (redis, -1) == present);
+}
+
+#define FAULT_KILL          1       //  kill -9 the server, restart it
+#define FAULT_PAUSE         2       //  CLIENT PAUSE
+#define FAULT_CLIENT_KILL   3       //  CLIENT KILL TYPE normal, 20 times
+
+static void
+s_test_faults (zstate_redis_server_t *server, int fault, size_t ops, size_t keys,
+               int pause, bool verbose)
+{
+    zstate_redis_t *verifier = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (verifier);
+    //  The verifier's own commands wait out a pause too
+    zstate_redis_set_timeouts (verifier, 1000, pause + 10000);
+    int rc = zstate_redis_connect (verifier);
+    assert (rc == 0);
+    assert (zstate_redis_command (verifier, "FLUSHDB", NULL) == ZSTATE_REDIS_STATUS);
+
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    if (getenv ("ZSTATE_SELFTEST_TRACE"))
+        zstate_writer_set_verbose (writer, true);
+    assert (zstate_writer_set_timeouts (writer, 500, 1000) == 0);
+    assert (zstate_writer_set_reconnect (writer, 10, 200) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert (push);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+
+    test_model_t model;
+    model.keys = keys;
+    model.nexthop = (int64_t *) malloc (keys * sizeof (int64_t));
+    model.ifname = (int64_t *) malloc (keys * sizeof (int64_t));
+    assert (model.nexthop && model.ifname);
+    for (size_t key = 0; key < keys; key++)
+        model.nexthop [key] = model.ifname [key] = -1;
+
+    int64_t started = zclock_mono ();
+    size_t kills = 0;
+    size_t per_message = 100;
+    bool killed = false, restarted = false, paused = false;
+    int64_t pause_end = 0;
+    zstate_batch_t *batch = zstate_batch_new ();
+    for (size_t seq = 0; seq < ops; seq++) {
+        //  Spread the keys, so that a message touches many of them
+        s_test_add_op (batch, &model, seq, (seq * 7919) % keys);
+        if (zstate_batch_size (batch) < per_message && seq + 1 < ops)
+            continue;
+        s_test_send (push, "ROUTE_TABLE", batch);
+        size_t sent = seq + 1;
+        //  Pace the stream while Redis is up, so that Redis sees most of it
+        //  and the faults land while batches are in flight
+        bool outage = (killed && !restarted) || (paused && zclock_mono () < pause_end);
+        if (!outage && (sent / per_message) % 10 == 0) {
+            int64_t deadline = zclock_mono () + 5000;
+            zstate_writer_stats_t stats;
+            while (zstate_writer_stats (writer, &stats) == 0
+               &&  stats.depth > 2000 && zclock_mono () < deadline)
+                zclock_sleep (1);   //  Polling the writer's backlog, with a deadline
+        }
+        if (fault == FAULT_KILL && !killed && sent >= ops * 4 / 10) {
+            rc = zstate_redis_server_kill (server);
+            assert (rc == 0);
+            killed = true;
+        }
+        else
+        if (fault == FAULT_KILL && !restarted && sent >= ops * 6 / 10) {
+            rc = zstate_redis_server_start (server);
+            assert (rc == 0);
+            restarted = true;
+        }
+        else
+        if (fault == FAULT_PAUSE && !paused && sent >= ops / 3) {
+            char text [16];
+            snprintf (text, sizeof (text), "%d", pause);
+            assert (zstate_redis_command (verifier, "CLIENT", "PAUSE", text, NULL)
+                    == ZSTATE_REDIS_STATUS);
+            paused = true;
+            pause_end = zclock_mono () + pause;
+        }
+        else
+        if (fault == FAULT_CLIENT_KILL && kills < 20 && sent >= (kills + 1) * ops / 21) {
+            //  Kill when the writer is connected, so that every kill bites;
+            //  SKIPME is yes by default: the verifier survives
+            int64_t deadline = zclock_mono () + 5000;
+            zstate_writer_stats_t stats;
+            while (zstate_writer_stats (writer, &stats) == 0
+               &&  stats.state != ZSTATE_WRITER_CONNECTED && zclock_mono () < deadline)
+                zclock_sleep (1);   //  Polling the writer's state, with a deadline
+            assert (zstate_redis_command (verifier, "CLIENT", "KILL", "TYPE", "normal", NULL)
+                    == ZSTATE_REDIS_INTEGER);
+            //  The writer may still think itself connected on a connection
+            //  the last kill closed: then nothing was killed, and the next
+            //  message tries again. The end counts 20 kills that bit.
+            if (zstate_redis_integer (verifier, -1) > 0)
+                kills++;
+        }
+    }
+    zstate_batch_destroy (&batch);
+    rc = zstate_writer_flush (writer, 30000);
+    if (rc)
+        zsys_error ("flush: %s", zstate_reason ());
+    assert (rc == 0);
+    int64_t elapsed = zclock_mono () - started;
+
+    zstate_writer_stats_t stats;
+    rc = zstate_writer_stats (writer, &stats);
+    assert (rc == 0);
+    assert (stats.ops == ops);
+    assert (stats.depth == 0 && stats.failed == 0);
+    s_test_accounting (&stats);
+    assert (stats.disconnects >= 1);
+    assert (stats.reconnects >= 1);
+    if (fault == FAULT_CLIENT_KILL) {
+        assert (kills == 20);
+        assert (stats.disconnects >= 20);
+    }
+    if (verbose)
+        zsys_info ("fault %d: %zu ops over %zu keys in %" PRId64 " ms: written %" PRIu64
+                   " coalesced %" PRIu64 " resent %" PRIu64 " batches %" PRIu64
+                   " disconnects %" PRIu64 " reconnects %" PRIu64,
+                   fault, ops, keys, elapsed, stats.written, stats.coalesced,
+                   stats.resent, stats.batches, stats.disconnects, stats.reconnects);
+    if (!zstate_redis_connected (verifier)) {
+        rc = zstate_redis_connect (verifier);
+        assert (rc == 0);
+    }
+    //  The verifier may have been killed along with the server
+    if (zstate_redis_command (verifier, "PING", NULL) == -1) {
+        rc = zstate_redis_connect (verifier);
+        assert (rc == 0);
+    }
+    s_test_verify (verifier, &model, "ROUTE_TABLE");
+
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    zstate_redis_destroy (&verifier);
+    free (model.nexthop);
+    free (model.ifname);
+}
+
+static size_t
+s_test_rss (void)
+{
+    size_t pages = 0, resident = 0;
+    FILE *file = fopen ("/proc/self/statm", "r");
+    if (file) {
+        if (fscanf (file, "%zu %zu", &pages, &resident) != 2)
+            resident = 0;
+        fclose (file);
+    }
+    return resident * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+
+
+void
+zstate_writer_faults_test (bool verbose)
+{
+    printf (" * zstate_writer_faults: ");
+    if (verbose)
+        printf ("\n");
+
+    //  Under valgrind the big streams shrink; the normal run keeps them
+    bool quick = RUNNING_ON_VALGRIND || getenv ("ZSTATE_SELFTEST_QUICK");
+    //  The CLIENT PAUSE fault lasts 5 s, as the product asks; shorter under
+    //  valgrind, or as ZSTATE_SELFTEST_PAUSE_MS says
+    const char *pause_env = getenv ("ZSTATE_SELFTEST_PAUSE_MS");
+    int pause = pause_env? atoi (pause_env): quick? 2000: 5000;
+
+    zstate_redis_server_t *server = zstate_redis_server_new (false);
+    assert (server);
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (redis);
+    int rc = zstate_redis_connect (redis);
+    assert (rc == 0);
+
+    //  Commands and settings
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    if (verbose)
+        zstate_writer_set_verbose (writer, true);
+    assert (strncmp (zstate_writer_endpoint (writer), "inproc://zstate-writer-", 23) == 0);
+    assert (zstate_writer_events (writer));
+    assert (zstate_writer_actor (writer));
+    assert (zstate_writer_set_separator (writer, "") == -1 && errno == EINVAL);
+    assert (zstate_writer_set_db (writer, -1) == -1 && errno == EINVAL);
+    assert (zstate_writer_set_timeouts (writer, 0, 10) == -1 && errno == EINVAL);
+    assert (zstate_writer_set_batch (writer, 0, 1) == -1 && errno == EINVAL);
+    assert (zstate_writer_set_bound (writer, 0, 1 << 20) == -1 && errno == EINVAL);
+    assert (zstate_writer_set_reconnect (writer, 100, 10) == -1 && errno == EINVAL);
+    assert (zstate_writer_connect (writer, "host:notaport") == -1 && errno == EINVAL);
+    zsock_t *actor = zactor_sock (zstate_writer_actor (writer));
+    zstr_send (actor, "NO SUCH COMMAND");
+    assert (zstate_request_wait (actor, "NO SUCH COMMAND", NULL) == -1 && errno == EINVAL);
+    zstr_send (actor, "CONNECT");       //  endpoint missing
+    assert (zstate_request_wait (actor, "CONNECT", NULL) == -1 && errno == EINVAL);
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.state == ZSTATE_WRITER_IDLE && stats.depth == 0);
+    assert (streq (zstate_writer_state_name (stats.state), "IDLE"));
+    //  Nothing accepted: flushed; never connected with something pending:
+    //  ENOTCONN at once
+    assert (zstate_writer_flush (writer, 1000) == 0);
+
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert (push);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (batch);
+
+    //  Coalescing before CONNECT, where nothing can be written: each key
+    //  starts with an extra field in Redis, which SET semantics remove
+    const char *keys [] = { "ROUTE:k1", "ROUTE:k2", "ROUTE:k3", "ROUTE:k4", "ROUTE:k5", NULL };
+    for (int index = 0; keys [index]; index++)
+        assert (zstate_redis_command (redis, "HSET", keys [index], "old", "x", NULL)
+                == ZSTATE_REDIS_INTEGER);
+    zstate_batch_del (batch, "k1");                             //  DEL, HSET: SET
+    zstate_batch_hset (batch, "k1", "a", "1", NULL);
+    zstate_batch_set (batch, "k2", "a", "1", "b", "2", NULL);   //  SET, HSET: merged SET
+    zstate_batch_hset (batch, "k2", "b", "3", "c", "4", NULL);
+    zstate_batch_hset (batch, "k3", "a", "1", NULL);            //  HSET, HSET: HSET
+    zstate_batch_hset (batch, "k3", "a", "2", "b", "2", NULL);
+    zstate_batch_hset (batch, "k4", "a", "1", NULL);            //  HSET, DEL: DEL
+    zstate_batch_del (batch, "k4");
+    zstate_batch_set (batch, "k5", "a", "1", NULL);             //  SET, SET with no
+    zstate_batch_set (batch, "k5", NULL);                       //  fields: absent
+    s_test_send (push, "ROUTE", batch);
+    assert (zstate_writer_flush (writer, 1000) == -1 && errno == ENOTCONN);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.messages == 1 && stats.ops == 10);
+    assert (stats.pending == 5 && stats.coalesced == 5);
+    assert (stats.bytes > 0);
+    s_test_accounting (&stats);
+    //  A malformed message is counted and dropped
+    zstr_send (push, "not a wire message");
+    zstr_sendm (push, "two");
+    zstr_send (push, "frames");
+    assert (zstate_writer_flush (writer, 0) == -1);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.malformed == 2 && stats.messages == 1);
+
+    assert (zstate_writer_set_batch (writer, 1000, 1) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == -1
+            && errno == EBUSY);
+    assert (zstate_writer_set_separator (writer, "|") == -1 && errno == EBUSY);
+    assert (zstate_writer_set_db (writer, 1) == -1 && errno == EBUSY);
+    zmsg_t *event = s_test_event (zstate_writer_events (writer), "STATE", 1000);
+    assert (event);
+    zmsg_destroy (&event);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    s_test_check (redis, "ROUTE:k1", "a", "1", NULL);
+    s_test_check (redis, "ROUTE:k2", "a", "1", "b", "3", "c", "4", NULL);
+    s_test_check (redis, "ROUTE:k3", "old", "x", "a", "2", "b", "2", NULL);
+    s_test_check (redis, "ROUTE:k4", NULL);
+    s_test_check (redis, "ROUTE:k5", NULL);
+
+    //  Connected: HSET merges, SET replaces, DEL deletes, SET with no
+    //  fields leaves the key absent; several tables through one writer
+    zstate_batch_hset (batch, "r1", "a", "1", "b", "2", NULL);
+    s_test_send (push, "ROUTE", batch);
+    zstate_batch_set (batch, "r1", "x", "other table", NULL);
+    s_test_send (push, "NEIGH", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    s_test_check (redis, "ROUTE:r1", "a", "1", "b", "2", NULL);
+    s_test_check (redis, "NEIGH:r1", "x", "other table", NULL);
+    zstate_batch_hset (batch, "r1", "a", "9", NULL);
+    s_test_send (push, "ROUTE", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    s_test_check (redis, "ROUTE:r1", "a", "9", "b", "2", NULL);
+    zstate_batch_set (batch, "r1", "a", "9", NULL);
+    s_test_send (push, "ROUTE", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    s_test_check (redis, "ROUTE:r1", "a", "9", NULL);
+    zstate_batch_del (batch, "r1");
+    zstate_batch_set (batch, "r2", "a", "1", NULL);
+    s_test_send (push, "ROUTE", batch);
+    zstate_batch_set (batch, "r2", NULL);
+    s_test_send (push, "ROUTE", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    s_test_check (redis, "ROUTE:r1", NULL);
+    s_test_check (redis, "ROUTE:r2", NULL);
+
+    //  Binary keys, names and values survive
+    const char key [] = { 'b', 0, 'k', (char) 0xff };
+    const char name [] = { 'n', 0 };
+    const char value [] = { 0, 1, 2, (char) 0xfe };
+    zstate_batch_append (batch, ZSTATE_OP_SET, key, sizeof (key));
+    zstate_batch_field (batch, name, sizeof (name), value, sizeof (value));
+    s_test_send (push, "BIN", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    char full [8] = { 'B', 'I', 'N', ':' };
+    memcpy (full + 4, key, sizeof (key));
+    const char *hgetall [] = { "HGETALL", full };
+    size_t hgetall_size [] = { 7, sizeof (full) };
+    assert (zstate_redis_commandv (redis, 2, hgetall, hgetall_size) == ZSTATE_REDIS_ARRAY);
+    assert (zstate_redis_elements (redis) == 2);
+    size_t size;
+    const char *got = zstate_redis_str (redis, 0, &size);
+    assert (size == sizeof (name) && memcmp (got, name, size) == 0);
+    got = zstate_redis_str (redis, 1, &size);
+    assert (size == sizeof (value) && memcmp (got, value, size) == 0);
+
+    //  WRONGTYPE fails that op only: counted, reported, the rest lands
+    assert (zstate_redis_command (redis, "SET", "ROUTE:string", "x", NULL) == ZSTATE_REDIS_STATUS);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    uint64_t written = stats.written;
+    zstate_batch_hset (batch, "ok1", "a", "1", NULL);
+    zstate_batch_hset (batch, "string", "a", "1", NULL);
+    zstate_batch_set (batch, "ok2", "a", "2", NULL);
+    s_test_send (push, "ROUTE", batch);
+    assert (zstate_writer_flush (writer, 5000) == 0);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.failed == 1);
+    assert (stats.written == written + 2);
+    assert (stats.state == ZSTATE_WRITER_CONNECTED);
+    s_test_accounting (&stats);
+    event = s_test_event (zstate_writer_events (writer), "ERROR", 1000);
+    assert (event);
+    char *endpoint = zmsg_popstr (event);
+    char *reason = zmsg_popstr (event);
+    char *failed_key = zmsg_popstr (event);
+    assert (streq (endpoint, zstate_redis_server_endpoint (server)));
+    assert (strncmp (reason, "WRONGTYPE", 9) == 0);
+    assert (streq (failed_key, "ROUTE:string"));
+    zstr_free (&endpoint);
+    zstr_free (&reason);
+    zstr_free (&failed_key);
+    zmsg_destroy (&event);
+    s_test_check (redis, "ROUTE:ok1", "a", "1", NULL);
+    s_test_check (redis, "ROUTE:ok2", "a", "2", NULL);
+    assert (zstate_redis_command (redis, "GET", "ROUTE:string", NULL) == ZSTATE_REDIS_STRING);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+
+    //  The separator, the database index, and destroy right after writes:
+    //  destroy waits for Redis to confirm
+    writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_separator (writer, "|") == 0);
+    assert (zstate_writer_set_db (writer, 2) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_socket (server)) == 0);
+    push = zsock_new (ZMQ_PUSH);
+    assert (push);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    for (int index = 0; index < 1000; index++) {
+        char entry_key [32];
+        snprintf (entry_key, sizeof (entry_key), "Ethernet%d", index);
+        zstate_batch_set (batch, entry_key, "mtu", "9100", "admin_status", "up", NULL);
+        if (zstate_batch_size (batch) == 100)
+            s_test_send (push, "PORT", batch);
+    }
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    assert (zstate_redis_command (redis, "SELECT", "2", NULL) == ZSTATE_REDIS_STATUS);
+    assert (zstate_redis_command (redis, "DBSIZE", NULL) == ZSTATE_REDIS_INTEGER);
+    assert (zstate_redis_integer (redis, -1) == 1000);
+    s_test_check (redis, "PORT|Ethernet999", "mtu", "9100", "admin_status", "up", NULL);
+    assert (zstate_redis_command (redis, "SELECT", "0", NULL) == ZSTATE_REDIS_STATUS);
+
+    //  The bound: at 100 keys the writer stops reading and says so; once
+    //  connected it drains, reads again, and everything lands
+    writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_bound (writer, 100, 1 << 20) == 0);
+    push = zsock_new (ZMQ_PUSH);
+    assert (push);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    for (int index = 0; index < 500; index++) {
+        char entry_key [32];
+        snprintf (entry_key, sizeof (entry_key), "b%d", index);
+        zstate_batch_set (batch, entry_key, "v", "1", NULL);
+        if (zstate_batch_size (batch) == 10)
+            s_test_send (push, "BOUND", batch);
+    }
+    event = s_test_event (zstate_writer_events (writer), "STALL", 5000);
+    assert (event);
+    char *endpoint_name = zmsg_popstr (event);
+    char *what = zmsg_popstr (event);
+    assert (endpoint_name && streq (endpoint_name, "-"));
+    assert (what && streq (what, "FULL"));
+    zstr_free (&endpoint_name);
+    zmsg_destroy (&event);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.stalls == 1);
+    assert (stats.pending >= 100 && stats.pending < 110);
+    assert (stats.oldest_age >= 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    //  Flush covers what was sent to the writer before it, even what the
+    //  bound left unread on the PULL socket: that is read as the backlog
+    //  drains, and the flush waits for it
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.written == 500 && stats.depth == 0);
+    assert (stats.stalls >= 1);
+    assert (zstate_redis_command (redis, "KEYS", "BOUND:*", NULL) == ZSTATE_REDIS_ARRAY);
+    assert (zstate_redis_elements (redis) == 500);
+    zstr_free (&what);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+
+    //  A FLUSH that comes while the bound holds messages back on the PULL
+    //  socket waits for those too: Redis is frozen while the writer fills
+    //  up, and thawed only once the FLUSH is waiting
+    writer = zstate_writer_new ();
+    assert (zstate_writer_set_bound (writer, 100, 1 << 20) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    push = zsock_new (ZMQ_PUSH);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    assert (zstate_redis_server_freeze (server) == 0);
+    for (int index = 0; index < 500; index++) {
+        char entry_key [32];
+        snprintf (entry_key, sizeof (entry_key), "h%d", index);
+        zstate_batch_set (batch, entry_key, "v", "1", NULL);
+        if (zstate_batch_size (batch) == 10)
+            s_test_send (push, "HELD", batch);
+    }
+    event = s_test_event (zstate_writer_events (writer), "STALL", 5000);
+    assert (event);
+    zmsg_destroy (&event);
+    zsock_send (zstate_writer_actor (writer), "si", "FLUSH", 10000);
+    assert (zstate_redis_server_thaw (server) == 0);
+    rc = zstate_request_wait (zactor_sock (zstate_writer_actor (writer)), "FLUSH", NULL);
+    assert (rc == 0);
+    assert (zstate_redis_command (redis, "KEYS", "HELD:*", NULL) == ZSTATE_REDIS_ARRAY);
+    assert (zstate_redis_elements (redis) == 500);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+
+    //  A Redis that is not there: CONNECT fails but the writer keeps
+    //  trying, and reports it
+    writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_reconnect (writer, 10, 50) == 0);
+    assert (zstate_writer_connect (writer, "unix:/nonexistent/redis.sock") == -1);
+    assert (errno == ENOENT);
+    event = s_test_event (zstate_writer_events (writer), "STATE", 1000);
+    assert (event);
+    zmsg_destroy (&event);
+    event = s_test_event (zstate_writer_events (writer), "ERROR", 1000);
+    assert (event);
+    zmsg_destroy (&event);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.state == ZSTATE_WRITER_DISCONNECTED);
+    zstate_writer_destroy (&writer);
+    zstate_batch_destroy (&batch);
+    zstate_redis_destroy (&redis);
+    zstate_redis_server_destroy (&server);
+
+    //  Faults in the middle of a stream of route-like ops, on a server
+    //  that confirms only what it wrote to disk: every key ends up as last
+    //  written, and no other key exists
+    size_t stream_ops = quick? 20000: 100000;
+    size_t stream_keys = quick? 2000: 10000;
+    server = zstate_redis_server_new (true);
+    assert (server);
+    s_test_faults (server, FAULT_KILL, stream_ops, stream_keys, pause, verbose);
+    s_test_faults (server, FAULT_PAUSE, stream_ops, stream_keys, pause, verbose);
+    s_test_faults (server, FAULT_CLIENT_KILL, stream_ops, stream_keys, pause, verbose);
+    zstate_redis_server_destroy (&server);
+
+    //  Coalescing: with Redis frozen, a million updates over a thousand
+    //  keys stay a thousand entries; after the thaw they converge
+    size_t updates = quick? 100000: 1000000;
+    size_t coalesce_keys = 1000;
+    server = zstate_redis_server_new (false);
+    assert (server);
+    writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_timeouts (writer, 200, 500) == 0);
+    assert (zstate_writer_set_reconnect (writer, 10, 200) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    push = zsock_new (ZMQ_PUSH);
+    assert (push);
+    zsock_set_sndhwm (push, 10);
+    rc = zsock_connect (push, "%s", zstate_writer_endpoint (writer));
+    assert (rc == 0);
+    batch = zstate_batch_new ();
+    test_model_t model;
+    model.keys = coalesce_keys;
+    model.nexthop = (int64_t *) malloc (coalesce_keys * sizeof (int64_t));
+    model.ifname = (int64_t *) malloc (coalesce_keys * sizeof (int64_t));
+    assert (model.nexthop && model.ifname);
+    for (size_t index = 0; index < coalesce_keys; index++)
+        model.nexthop [index] = model.ifname [index] = -1;
+    size_t rss_before = s_test_rss ();
+    assert (zstate_redis_server_freeze (server) == 0);
+    int64_t started = zclock_mono ();
+    size_t peak_pending = 0, peak_flight = 0, peak_bytes = 0, peak_rss = 0;
+    for (size_t seq = 0; seq < updates; seq++) {
+        s_test_add_op (batch, &model, seq, seq % coalesce_keys);
+        if (zstate_batch_size (batch) == 1000) {
+            s_test_send (push, "ROUTE_TABLE", batch);
+            if ((seq + 1) % 100000 == 0) {
+                assert (zstate_writer_stats (writer, &stats) == 0);
+                assert (stats.pending <= coalesce_keys);
+                peak_pending = stats.pending > peak_pending? stats.pending: peak_pending;
+                peak_flight = stats.in_flight > peak_flight? stats.in_flight: peak_flight;
+                peak_bytes = stats.bytes > peak_bytes? stats.bytes: peak_bytes;
+                size_t rss = s_test_rss ();
+                peak_rss = rss > peak_rss? rss: peak_rss;
+            }
+        }
+    }
+    stats = s_test_wait_ops (writer, updates, 60000);
+    assert (stats.ops == updates);
+    int64_t fed = zclock_mono () - started;
+    //  The batch in flight at the freeze times out and merges back
+    int64_t deadline = zclock_mono () + 10000;
+    while (zstate_writer_stats (writer, &stats) == 0
+       &&  (stats.disconnects == 0 || stats.in_flight) && zclock_mono () < deadline)
+        zclock_sleep (10);      //  Polling the writer's state, with a deadline
+    assert (stats.disconnects >= 1 && stats.in_flight == 0);
+    assert (stats.depth <= coalesce_keys);
+    peak_pending = stats.pending > peak_pending? stats.pending: peak_pending;
+    peak_flight = stats.in_flight > peak_flight? stats.in_flight: peak_flight;
+    peak_bytes = stats.bytes > peak_bytes? stats.bytes: peak_bytes;
+    //  Pending: one entry per key; in flight: what was sent before the
+    //  freeze, merged back under the pending entries once it timed out
+    assert (stats.written == 0);
+    assert (stats.pending <= coalesce_keys);
+    assert (peak_pending <= coalesce_keys);
+    assert (peak_flight <= WINDOW * DEFAULT_BATCH);
+    s_test_accounting (&stats);
+    assert (zstate_redis_server_thaw (server) == 0);
+    rc = zstate_writer_flush (writer, 30000);
+    assert (rc == 0);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.depth == 0 && stats.failed == 0);
+    s_test_accounting (&stats);
+    if (verbose)
+        zsys_info ("coalescing: %zu updates over %zu keys fed in %" PRId64 " ms with Redis "
+                   "frozen: peak backlog %zu keys pending + %zu in flight, %zu bytes; "
+                   "RSS %+zd KiB (peak %+zd KiB); "
+                   "written %" PRIu64 " coalesced %" PRIu64, updates, coalesce_keys, fed,
+                   peak_pending, peak_flight, peak_bytes,
+                   ((ssize_t) s_test_rss () - (ssize_t) rss_before) / 1024,
+                   ((ssize_t) peak_rss - (ssize_t) rss_before) / 1024,
+                   stats.written, stats.coalesced);
+    redis = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (redis);
+    rc = zstate_redis_connect (redis);
+    assert (rc == 0);
+    s_test_verify (redis, &model, "ROUTE_TABLE");
+    zstate_redis_destroy (&redis);
+    free (model.nexthop);
+    free (model.ifname);
+    zstate_batch_destroy (&batch);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    zstate_redis_server_destroy (&server);
+
+    printf ("OK\n");
+}
