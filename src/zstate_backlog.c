@@ -275,6 +275,8 @@ s_fields_size (const zstate_backlog_field_t *fields, size_t count)
 static byte *
 s_put (byte *cursor, const void *data, size_t size)
 {
+    //  Names and values come from wire messages, far below this
+    assert (size <= UINT32_MAX);
     uint32_t size32 = (uint32_t) size;
     memcpy (cursor, &size32, 4);
     memcpy (cursor + 4, data, size);
