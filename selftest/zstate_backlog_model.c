@@ -31,20 +31,15 @@ s_test_add (zstate_backlog_t *backlog, const char *key, int op, ...)
 }
 
 static void
-s_test_cases (void)
+s_test_bound (void)
 {
     zstate_backlog_t *backlog;
-    zstate_backlog_entry_t *entry;
-    uint64_t seq;
-    const char *parts [4];
-    size_t sizes [4];
-
     //  The bound counts entries in flight; at the key bound a pending key
     //  still folds in; the class refuses and changes nothing
     backlog = zstate_backlog_new ();
     zstate_backlog_set_bound (backlog, 2, 0);
     assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "x", "1", NULL) == 0);
-    entry = zstate_backlog_take (backlog);
+    assert (zstate_backlog_take (backlog));     //  a, in flight
     assert (s_test_add (backlog, "b", ZSTATE_OP_SET, "x", "1", NULL) == 0);
     assert (zstate_backlog_full (backlog, 2, SIZE_MAX));
     assert (!zstate_backlog_full (backlog, 3, SIZE_MAX));
@@ -64,9 +59,17 @@ s_test_cases (void)
     zstate_backlog_destroy (&backlog);
     assert (backlog == NULL);
     zstate_backlog_destroy (&backlog);
+}
 
-    //  Binary keys and fields; namespaced keys never collide
-    backlog = zstate_backlog_new ();
+//  Binary keys and fields; leaves the backlog empty
+static void
+s_test_binary (zstate_backlog_t *backlog)
+{
+    zstate_backlog_entry_t *entry;
+    uint64_t seq;
+    const char *parts [4];
+    size_t sizes [4];
+    //  Namespaced keys never collide
     const char key1 [] = { 'd', 'b', 0, 'T', 0, 'k' };
     const char key2 [] = { 'd', 'b', 0, 'T', 'k' };
     const char value [] = { 0, (char) 0xff, 0 };
@@ -89,7 +92,12 @@ s_test_cases (void)
     zstate_backlog_confirm (backlog, &entry);
     assert (!zstate_backlog_oldest (backlog, &seq, &since) && seq == 0);
     assert (zstate_backlog_bytes (backlog) == 0);
+}
 
+static void
+s_test_wide (zstate_backlog_t *backlog)
+{
+    zstate_backlog_entry_t *entry;
     //  An operation from a batch; wide HSETs merge through the index
     zstate_batch_t *batch = zstate_batch_new ();
     char name [16], text [16];
@@ -124,7 +132,13 @@ s_test_cases (void)
     assert (wide_sizes [398] == 4 && memcmp (wide [398], "f199", 4) == 0);
     zstate_backlog_confirm (backlog, &entry);
     zstate_batch_destroy (&batch);
+}
 
+static void
+s_test_burst (zstate_backlog_t *backlog)
+{
+    zstate_backlog_entry_t *entry;
+    char name [16];
     //  The table grows for a burst of distinct keys and shrinks once they
     //  are drained
     size_t burst = 100000;
@@ -138,8 +152,16 @@ s_test_cases (void)
     //  Verify checks that an empty table is back to its first size
     assert (zstate_backlog_bytes (backlog) == 0);
     zstate_backlog_verify (backlog);
-    zstate_backlog_destroy (&backlog);
+}
 
+static void
+s_test_cases (void)
+{
+    s_test_bound ();
+    zstate_backlog_t *backlog = zstate_backlog_new ();
+    s_test_binary (backlog);
+    s_test_wide (backlog);
+    s_test_burst (backlog);
     zstate_backlog_destroy (&backlog);
 }
 
@@ -211,6 +233,35 @@ s_sink_apply (model_map_t *sink, zstate_backlog_entry_t *entry)
     s_map_apply (sink, (byte) key [5], zstate_backlog_entry_op (entry), values);
 }
 
+//  One random operation, into the backlog and into the model: each field
+//  is in it or not, at random. Returns 1 when it folded in, else 0.
+static int
+s_model_op (zstate_backlog_t *backlog, model_map_t *model, uint64_t *state, uint64_t number,
+            int64_t now)
+{
+    int op = 1 + (int) (s_random (state) % 3);
+    size_t key = s_random (state) % MODEL_KEYS;
+    int64_t values [MODEL_FIELDS];
+    byte names [MODEL_FIELDS][2];
+    zstate_backlog_field_t fields [MODEL_FIELDS];
+    size_t count = 0;
+    for (size_t field = 0; field < MODEL_FIELDS; field++) {
+        values [field] = -1;
+        if (op != ZSTATE_OP_DEL && s_random (state) % 2 == 0) {
+            values [field] = (int64_t) number;
+            names [field][0] = 0;
+            names [field][1] = (byte) field;
+            fields [count++] = (zstate_backlog_field_t) { names [field], 2, &values [field], 8 };
+        }
+    }
+    byte name [6];
+    s_model_key (name, key);
+    int rc = zstate_backlog_add (backlog, name, sizeof (name), op, fields, count, now);
+    assert (rc == 0 || rc == 1);
+    s_map_apply (model, key, op, values);
+    return rc;
+}
+
 //  A failure, then everything is sent and confirmed: the sink must now
 //  equal the model, field by field
 static void
@@ -246,31 +297,8 @@ s_model_run (uint64_t seed, size_t ops, bool verbose)
     for (size_t step = 0; added < ops; step++) {
         uint64_t dice = s_random (&state) % 100;
         if (dice < 60) {
-            //  An operation: 0 to 3 distinct fields for SET and HSET
-            int op = 1 + (int) (s_random (&state) % 3);
-            size_t key = s_random (&state) % MODEL_KEYS;
-            int64_t values [MODEL_FIELDS];
-            byte names [MODEL_FIELDS][2];
-            zstate_backlog_field_t fields [MODEL_FIELDS];
-            size_t count = 0;
-            for (size_t field = 0; field < MODEL_FIELDS; field++) {
-                values [field] = -1;
-                if (op != ZSTATE_OP_DEL && s_random (&state) % 2 == 0) {
-                    values [field] = (int64_t) added;
-                    names [field][0] = 0;
-                    names [field][1] = (byte) field;
-                    fields [count++] = (zstate_backlog_field_t) {
-                        names [field], 2, &values [field], 8 };
-                }
-            }
-            byte name [6];
-            s_model_key (name, key);
-            int rc = zstate_backlog_add (backlog, name, sizeof (name), op, fields, count,
-                                         (int64_t) step);
-            assert (rc == 0 || rc == 1);
-            folded += rc;
+            folded += s_model_op (backlog, &model, &state, added, (int64_t) step);
             added++;
-            s_map_apply (&model, key, op, values);
         }
         else
         if (dice < 75) {
