@@ -325,8 +325,12 @@ s_model_run (uint64_t seed, size_t ops, bool verbose)
             size_t ran = s_random (&state) % (flying + 1);
             for (size_t index = 0; index < ran; index++)
                 s_sink_apply (&sink, flight [index]);
+            if (s_random (&state) % 2)
+                folded += zstate_backlog_restore_all (backlog);
+            else
             while (flying)
                 folded += zstate_backlog_restore (backlog, &flight [--flying]);
+            flying = 0;
             failures++;
         }
         if (step % 499 == 0)

@@ -571,6 +571,18 @@ zstate_backlog_restore (zstate_backlog_t *self, zstate_backlog_entry_t **entry_p
 }
 
 size_t
+zstate_backlog_restore_all (zstate_backlog_t *self)
+{
+    assert (self);
+    size_t merged = 0;
+    while (self->flight.tail) {
+        zstate_backlog_entry_t *entry = self->flight.tail;
+        merged += zstate_backlog_restore (self, &entry);
+    }
+    return merged;
+}
+
+size_t
 zstate_backlog_pending (zstate_backlog_t *self)
 {
     assert (self);

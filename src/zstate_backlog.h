@@ -29,7 +29,8 @@
 //  (freed) or restores it. A restored entry goes back to the head, merged
 //  UNDER the pending entry for its key if there is one: a newer SET or DEL
 //  wins outright, a newer HSET merges over the older content. To keep the
-//  original order, restore entries in the reverse of the order taken.
+//  original order, restore entries in the reverse of the order taken, as
+//  zstate_backlog_restore_all does.
 //
 //  Keys are opaque byte strings that the caller builds, so one backlog can
 //  serve any namespace: the DB writer keys by its Redis key, "TABLE:KEY";
@@ -96,6 +97,12 @@ void
 //  the pointer.
 int
     zstate_backlog_restore (zstate_backlog_t *self, zstate_backlog_entry_t **entry_p);
+
+//  Restore every entry in flight, newest first, so that they go back in
+//  the order they were taken: what a sender does when its link fails.
+//  Returns how many merged with a pending entry.
+size_t
+    zstate_backlog_restore_all (zstate_backlog_t *self);
 
 //  Pending entries, entries in flight, and the bytes both hold.
 size_t

@@ -503,17 +503,12 @@ s_self_lost (self_t *self, const char *why)
         self->polling = false;
     }
     zstate_redis_disconnect (self->redis);
-    //  Newest batch first, each from its end, back to the backlog's head:
-    //  the oldest operations end up first, in their order
-    for (size_t slot = self->window.count; slot-- > 0;) {
-        batch_t *batch = &self->window.slot [(self->window.head + slot) % WINDOW];
-        for (size_t index = batch->count; index-- > 0;) {
-            self->stats.coalesced += zstate_backlog_restore (self->backlog,
-                                                             &batch->entries [index]);
-            self->stats.resent++;
-        }
-        batch->count = 0;
-    }
+    //  Every batch in flight back to the backlog's head, newest first, each
+    //  from its end: the oldest operations end up first, in their order
+    self->stats.resent += zstate_backlog_in_flight (self->backlog);
+    self->stats.coalesced += zstate_backlog_restore_all (self->backlog);
+    for (size_t slot = 0; slot < WINDOW; slot++)
+        self->window.slot [slot].count = 0;
     self->window.count = 0;
     self->stats.disconnects++;
     if (self->state != ZSTATE_WRITER_DISCONNECTED) {
