@@ -188,9 +188,12 @@ s_self_new (zsock_t *pipe, writer_args_t *args)
     self->backlog = zstate_backlog_new ();
     assert (self->msg && self->batch && self->backlog);
     self->config = (config_t) {
-        strdup (":"), 1, 0, NULL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_COMMAND_TIMEOUT,
-        DEFAULT_BATCH, DEFAULT_INTERVAL, DEFAULT_KEYS, DEFAULT_BYTES,
-        DEFAULT_RECONNECT_MIN, DEFAULT_RECONNECT_MAX
+        .separator = strdup (":"), .separator_size = 1,
+        .connect_timeout = DEFAULT_CONNECT_TIMEOUT,
+        .command_timeout = DEFAULT_COMMAND_TIMEOUT,
+        .batch_size = DEFAULT_BATCH, .batch_interval = DEFAULT_INTERVAL,
+        .max_keys = DEFAULT_KEYS, .max_bytes = DEFAULT_BYTES,
+        .reconnect_min = DEFAULT_RECONNECT_MIN, .reconnect_max = DEFAULT_RECONNECT_MAX
     };
     assert (self->config.separator);
     self->backoff = self->config.reconnect_min;
