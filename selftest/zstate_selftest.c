@@ -24,9 +24,10 @@
 void
     zstate_pipeline_test (bool verbose);
 
-//  The backlog against a plain map: selftest/zstate_backlog_model.c
+//  The backlog's rules, and the backlog against a plain map:
+//  selftest/zstate_backlog_suite.c
 void
-    zstate_backlog_model_test (bool verbose);
+    zstate_backlog_suite_test (bool verbose);
 
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
@@ -51,7 +52,7 @@ all_tests [] = {
     { "zstate_redis_server", zstate_redis_server_test },
     { "zstate_redis", zstate_redis_test },
     { "zstate_backlog", zstate_backlog_test },
-    { "zstate_backlog_model", zstate_backlog_model_test },
+    { "zstate_backlog_suite", zstate_backlog_suite_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_pipeline", zstate_pipeline_test },

@@ -1,6 +1,7 @@
 /*  =========================================================================
-    zstate_backlog_model - the backlog's bound, binary, wide and burst
-    cases, and a model-based test against a plain map
+    zstate_backlog_suite - the backlog's full selftest: the merge rules,
+    order and restore, the bound, binary, wide and burst cases, and a
+    model-based test against a plain map
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -28,6 +29,97 @@ s_test_add (zstate_backlog_t *backlog, const char *key, int op, ...)
     }
     va_end (args);
     return zstate_backlog_add (backlog, key, strlen (key), op, fields, count, 0);
+}
+
+//  Assert that entry holds key, op and exactly the fields name, value,
+//  ..., NULL, in this order
+static void
+s_test_expect (zstate_backlog_entry_t *entry, const char *key, int op, ...)
+{
+    assert (entry);
+    assert (streq (zstate_backlog_entry_key (entry, NULL), key));
+    assert (zstate_backlog_entry_op (entry) == op);
+    size_t count = zstate_backlog_entry_field_count (entry);
+    const char *parts [16];
+    size_t sizes [16];
+    assert (count <= 8);
+    zstate_backlog_entry_fields (entry, parts, sizes);
+    va_list args;
+    va_start (args, op);
+    size_t part = 0;
+    const char *text;
+    while ((text = va_arg (args, const char *))) {
+        assert (part < 2 * count);
+        assert (sizes [part] == strlen (text) && memcmp (parts [part], text, sizes [part]) == 0);
+        part++;
+    }
+    va_end (args);
+    assert (part == 2 * count);
+}
+
+
+//  The merge rules and first-dirtied order; leaves the six entries in
+//  flight, in taken
+static zstate_backlog_t *
+s_test_merge_rules (zstate_backlog_entry_t **taken)
+{
+    //  The merge rules, and first-dirtied order
+    zstate_backlog_t *backlog = zstate_backlog_new ();
+    assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_HSET, "x", "1", "y", "1", NULL) == 0);
+    assert (s_test_add (backlog, "c", ZSTATE_OP_SET, "w", "0", "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "d", ZSTATE_OP_DEL, NULL) == 0);
+    assert (s_test_add (backlog, "e", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "f", ZSTATE_OP_HSET, "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "y", "2", NULL) == 1);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_HSET, "y", "2", "z", "3", NULL) == 1);
+    assert (s_test_add (backlog, "c", ZSTATE_OP_HSET, "x", "2", NULL) == 1);
+    assert (s_test_add (backlog, "d", ZSTATE_OP_HSET, "x", "1", NULL) == 1);
+    assert (s_test_add (backlog, "e", ZSTATE_OP_DEL, NULL) == 1);
+    assert (s_test_add (backlog, "f", ZSTATE_OP_SET, NULL) == 1);
+    assert (s_test_add (backlog, "a", 99, NULL) == -1 && errno == EINVAL);
+    assert (zstate_backlog_pending (backlog) == 6 && zstate_backlog_seq (backlog) == 12);
+    zstate_backlog_verify (backlog);
+    for (size_t index = 0; index < 6; index++)
+        taken [index] = zstate_backlog_take (backlog);
+    assert (zstate_backlog_take (backlog) == NULL);
+    s_test_expect (taken [0], "a", ZSTATE_OP_SET, "y", "2", NULL);
+    s_test_expect (taken [1], "b", ZSTATE_OP_HSET, "x", "1", "y", "2", "z", "3", NULL);
+    s_test_expect (taken [2], "c", ZSTATE_OP_SET, "w", "0", "x", "2", NULL);
+    s_test_expect (taken [3], "d", ZSTATE_OP_SET, "x", "1", NULL);
+    s_test_expect (taken [4], "e", ZSTATE_OP_DEL, NULL);
+    s_test_expect (taken [5], "f", ZSTATE_OP_SET, NULL);
+    assert (zstate_backlog_pending (backlog) == 0 && zstate_backlog_in_flight (backlog) == 6);
+
+    return backlog;
+}
+
+static void
+s_test_restore (zstate_backlog_t *backlog, zstate_backlog_entry_t **taken)
+{
+    //  A key in flight dirtied again is a new pending entry, last in line;
+    //  the unconfirmed one restored goes under it, first in line
+    assert (s_test_add (backlog, "g", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_HSET, "z", "9", NULL) == 0);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_SET, "q", "1", NULL) == 0);
+    assert (s_test_add (backlog, "c", ZSTATE_OP_DEL, NULL) == 0);
+    assert (s_test_add (backlog, "d", ZSTATE_OP_HSET, "y", "5", NULL) == 0);
+    uint64_t seq;
+    assert (zstate_backlog_oldest (backlog, &seq, NULL) && seq == 1);
+    zstate_backlog_confirm (backlog, &taken [5]);
+    assert (taken [5] == NULL);
+    for (size_t index = 5; index-- > 0;)
+        assert (zstate_backlog_restore (backlog, &taken [index]) == (index < 4));
+    assert (zstate_backlog_pending (backlog) == 6 && zstate_backlog_in_flight (backlog) == 0);
+    zstate_backlog_verify (backlog);
+    s_test_expect (zstate_backlog_take (backlog), "a", ZSTATE_OP_SET, "y", "2", "z", "9", NULL);
+    s_test_expect (zstate_backlog_take (backlog), "b", ZSTATE_OP_SET, "q", "1", NULL);
+    s_test_expect (zstate_backlog_take (backlog), "c", ZSTATE_OP_DEL, NULL);
+    s_test_expect (zstate_backlog_take (backlog), "d", ZSTATE_OP_SET, "x", "1", "y", "5", NULL);
+    s_test_expect (zstate_backlog_take (backlog), "e", ZSTATE_OP_DEL, NULL);
+    s_test_expect (zstate_backlog_take (backlog), "g", ZSTATE_OP_SET, "x", "1", NULL);
+    zstate_backlog_verify (backlog);
+    zstate_backlog_destroy (&backlog);
 }
 
 static void
@@ -157,6 +249,8 @@ s_test_burst (zstate_backlog_t *backlog)
 static void
 s_test_cases (void)
 {
+    zstate_backlog_entry_t *taken [6];
+    s_test_restore (s_test_merge_rules (taken), taken);
     s_test_bound ();
     zstate_backlog_t *backlog = zstate_backlog_new ();
     s_test_binary (backlog);
@@ -352,9 +446,9 @@ s_model_run (uint64_t seed, size_t ops, bool verbose)
 }
 
 void
-zstate_backlog_model_test (bool verbose)
+zstate_backlog_suite_test (bool verbose)
 {
-    printf (" * zstate_backlog_model: ");
+    printf (" * zstate_backlog_suite: ");
     if (verbose)
         printf ("\n");
     s_test_cases ();
