@@ -22,27 +22,25 @@ extern "C" {
 //  no other thread stands between the server and the application. The
 //  application takes them with zstate_consumer_pops, in arrival order;
 //  it never sees part of a message that has not fully arrived. To know
-//  when to call pops, poll either zstate_consumer_socket (in a zloop or
-//  zpoller) or zstate_consumer_fd (poll, epoll, select, or zloop_poller
-//  with a NULL-socket pollitem): both are readable while operations are
+//  when to call pops, poll either zstate_consumer_fd (poll, epoll, select,
+//  or zloop_poller with a NULL-socket pollitem) or zstate_consumer_socket
+//  (in a zloop or zpoller): both are readable while operations are
 //  pending, and stay readable while more remain after a pops. The fd is
 //  the faster wake-up: a plain fd spares libzmq's per-socket checks on
-//  every pass of the application's loop. The queue is bounded; when it is full the server stops reading,
-//  and the clients push back.
+//  every pass of the application's loop. It is also the cheaper one: a
+//  table costs no libzmq socket until zstate_consumer_socket is first
+//  called, and two from then on. The queue is bounded; when it is full
+//  the server stops reading, and the clients push back.
 //
 //  The consumer can also have every message it receives forwarded, before
 //  it is queued, to another actor (the DB writer) over inproc:
 //  zstate_consumer_forward. The server does the forwarding, and a writer
 //  that is full stops it the same way.
 //
-//  The object belongs to the application thread that calls pops. Its
-//  actor handles commands only; messages never pass through it.
-//
-//  Actor commands, each answered with one reply [command][status][reason]:
-//      FORWARD endpoint        "s"   forward messages to a PULL socket
-//                                    bound at endpoint; "" stops forwarding
-//      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
-//      $TERM                         end the actor (answered by the shim)
+//  The object belongs to the application thread that calls pops; it has
+//  no thread of its own. Signals do not disturb it: pops never fails on
+//  one, and new, forward and destroy hold the thread's signals back for
+//  their one round trip to the server, so destroy always unregisters.
 
 //  Counters, all since the consumer was created
 typedef struct {
@@ -76,7 +74,10 @@ ZSTATE_EXPORT size_t
     zstate_consumer_pending (zstate_consumer_t *self);
 
 //  Return a socket that is readable while operations are pending. Poll it;
-//  never read from it: pops does.
+//  never read from it: pops does. The first call makes it; it returns NULL
+//  with errno EMFILE and zstate_reason () when the process is at its
+//  socket limit (CZMQ's default is 1,024; raise it with zsys_set_max_sockets
+//  before the process makes its first socket).
 ZSTATE_EXPORT zsock_t *
     zstate_consumer_socket (zstate_consumer_t *self);
 
@@ -87,8 +88,9 @@ ZSTATE_EXPORT int
 
 //  Bound the queue to ops operations and bytes bytes (defaults 262,144 and
 //  64 MiB). A message is always taken whole, so the queue may pass the
-//  bound by one message.
-ZSTATE_EXPORT void
+//  bound by one message. Returns 0, or -1 with errno EINVAL when either
+//  bound is 0 (the queue could never take a message).
+ZSTATE_EXPORT int
     zstate_consumer_set_queue (zstate_consumer_t *self, size_t ops, size_t bytes);
 
 //  Forward every message received from now on to the PULL socket bound at
@@ -114,10 +116,6 @@ ZSTATE_EXPORT const char *
     zstate_consumer_db (zstate_consumer_t *self);
 ZSTATE_EXPORT const char *
     zstate_consumer_table (zstate_consumer_t *self);
-
-//  Return the consumer's actor, for commands.
-ZSTATE_EXPORT zactor_t *
-    zstate_consumer_actor (zstate_consumer_t *self);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

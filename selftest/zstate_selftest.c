@@ -33,6 +33,10 @@ void
 void
     zstate_writer_faults_test (bool verbose);
 
+//  The consumer's selftest and white-box suites: selftest/zstate_consumer_test.c
+void
+    zstate_consumer_suites (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -45,8 +49,9 @@ all_tests [] = {
     { "zstate_msg", zstate_msg_test },
     { "zstate_text", zstate_text_test },
     { "zstate_monitor", zstate_monitor_test },
+    { "zstate_inbox", zstate_inbox_test },
     { "zstate_server", zstate_server_test },
-    { "zstate_consumer", zstate_consumer_test },
+    { "zstate_consumer", zstate_consumer_suites },
     { "zstate_client", zstate_client_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },

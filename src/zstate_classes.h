@@ -17,6 +17,7 @@
 #include "zstate_redis_server.h"
 #include "zstate_text.h"
 #include "zstate_monitor.h"
+#include "zstate_inbox.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,0 +1,860 @@
+/*  =========================================================================
+    zstate_inbox - private class: a consumer table's locked hand-off from
+    the server's thread (whole messages in) to the application's (pops)
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    The inbox is what a consumer table shares between the server's thread
+    and the application's: a list of whole wire messages under a mutex.
+    deliver appends a message (its operations become visible all at once);
+    pops takes the whole list in one swap and copies operations out of it
+    without the lock, so the server never waits while the application
+    copies. The messages themselves are never copied.
+@discuss
+    Wake-ups: deliver writes an eventfd and sends one token on a PAIR pipe
+    when pending leaves 0; pops reads both back when pending returns to 0.
+    Both happen under the mutex, so the fd and the socket are readable
+    exactly while operations are pending. The pipe is made on the first
+    zstate_inbox_socket call: a table polled by its fd uses no socket, so
+    a process can hold thousands of tables under CZMQ's default limit of
+    1,024 sockets. The pipe's sending end is a plain libzmq socket, used
+    only under the mutex.
+
+    Bounds: deliver refuses a message while the inbox is at its bound and
+    clears room_fd; pops writes room_fd once the inbox is down to half the
+    bound (half, so that a full inbox does not toggle the server on every
+    pops).
+
+    Signals: every read, write, send and receive here retries on EINTR;
+    none of them can block for long (the eventfds are non-blocking and the
+    token is there whenever pops receives it).
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_inbox.h"
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <signal.h>
+
+#define BOUND_OPS_DEFAULT   262144
+#define BOUND_BYTES_DEFAULT (64 * 1024 * 1024)
+#define POPS_DEFAULT        128     //  pops with max 0
+
+//  One received wire message, waiting for pops
+typedef struct _entry_t entry_t;
+struct _entry_t {
+    zmq_msg_t msg;              //  the message as it arrived
+    size_t offset;              //  byte offset of the next operation
+    size_t end;                 //  byte offset just past the last operation
+    size_t ops_left;            //  operations not popped yet
+    entry_t *next;              //  next message, in arrival order
+};
+
+struct _zstate_inbox_t {
+    char *name;                 //  db/table, for log lines
+    int ready_fd;               //  eventfd, readable while ops are pending
+    int room_fd;                //  eventfd, for a producer we refused
+    zstate_msg_t *decoder;      //  deliver's, so the producer thread's
+    entry_t *taken;             //  pops's, so the consumer thread's: what
+                                //  it took from the list, oldest first
+    zsock_t *token;             //  consumer end of the wake pipe, or NULL
+    //  Under mutex
+    pthread_mutex_t mutex;
+    void *token_backend;        //  producer end of the wake pipe, or NULL
+    entry_t *head;              //  oldest message; pops takes from here
+    entry_t *tail;              //  newest message; deliver appends here
+    size_t max_ops;             //  bounds
+    size_t max_bytes;
+    bool producer_waits;        //  deliver refused: write room_fd at half
+    bool verbose;
+    zstate_consumer_stats_t stats;  //  counters, queued_ops and _bytes too
+};
+
+
+//  --------------------------------------------------------------------------
+//  Signal-proof primitives
+
+//  Write an eventfd; it stays readable until it is read
+static void
+s_eventfd_set (int fd)
+{
+    uint64_t one = 1;
+    ssize_t rc;
+    while ((rc = write (fd, &one, sizeof (one))) == -1 && errno == EINTR)
+        ;
+    if (rc != sizeof (one))
+        zsys_error ("zstate_inbox: cannot write eventfd: %s", strerror (errno));
+}
+
+//  Read an eventfd back to not readable; it is non-blocking
+static void
+s_eventfd_clear (int fd)
+{
+    uint64_t count;
+    ssize_t rc;
+    while ((rc = read (fd, &count, sizeof (count))) == -1 && errno == EINTR)
+        ;
+    if (rc == -1 && errno != EAGAIN)
+        zsys_error ("zstate_inbox: cannot read eventfd: %s", strerror (errno));
+}
+
+//  Send or receive the one wake token, under the mutex
+static void
+s_token_send (zstate_inbox_t *self)
+{
+    int rc;
+    while ((rc = zmq_send (self->token_backend, "", 0, ZMQ_DONTWAIT)) == -1
+           && zmq_errno () == EINTR)
+        ;
+    if (rc == -1)
+        zsys_error ("zstate_inbox %s: cannot send the wake token: %s",
+                    self->name, zmq_strerror (zmq_errno ()));
+}
+
+static void
+s_token_recv (zstate_inbox_t *self)
+{
+    //  deliver sent it under this mutex before we got here, so the wait is
+    //  for libzmq's command processing only
+    char token;
+    int rc;
+    while ((rc = zmq_recv (zsock_resolve (self->token), &token, sizeof (token), 0)) == -1
+           && zmq_errno () == EINTR)
+        ;
+    if (rc == -1)
+        zsys_error ("zstate_inbox %s: cannot receive the wake token: %s",
+                    self->name, zmq_strerror (zmq_errno ()));
+}
+
+
+//  --------------------------------------------------------------------------
+//  Create an empty inbox.
+
+zstate_inbox_t *
+zstate_inbox_new (const char *name)
+{
+    assert (name);
+    zstate_inbox_t *self = (zstate_inbox_t *) zmalloc (sizeof (zstate_inbox_t));
+    assert (self);
+    self->name = strdup (name);
+    assert (self->name);
+    int rc = pthread_mutex_init (&self->mutex, NULL);
+    assert (rc == 0);
+    self->max_ops = BOUND_OPS_DEFAULT;
+    self->max_bytes = BOUND_BYTES_DEFAULT;
+    self->decoder = zstate_msg_new ();
+    assert (self->decoder);
+    self->ready_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->room_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->ready_fd == -1 || self->room_fd == -1) {
+        int error = errno;
+        zstate_inbox_destroy (&self);
+        zstate_fail (error, "%s: cannot create an eventfd: %s", name, strerror (error));
+    }
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Destroy the inbox; nulls the pointer.
+
+void
+zstate_inbox_destroy (zstate_inbox_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_inbox_t *self = *self_p;
+        while (self->taken || self->head) {
+            if (!self->taken) {
+                self->taken = self->head;
+                self->head = NULL;
+            }
+            entry_t *entry = self->taken;
+            self->taken = entry->next;
+            zmq_msg_close (&entry->msg);
+            free (entry);
+        }
+        zsock_destroy (&self->token);
+        if (self->token_backend)
+            zmq_close (self->token_backend);
+        if (self->ready_fd != -1)
+            close (self->ready_fd);
+        if (self->room_fd != -1)
+            close (self->room_fd);
+        zstate_msg_destroy (&self->decoder);
+        pthread_mutex_destroy (&self->mutex);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Producer thread: append msg and wake the consumer if nothing was pending.
+
+static bool
+s_full (zstate_inbox_t *self)
+{
+    return self->stats.queued_ops >= self->max_ops
+        || self->stats.queued_bytes >= self->max_bytes;
+}
+
+static bool
+s_has_room (zstate_inbox_t *self)
+{
+    return self->stats.queued_ops <= self->max_ops / 2
+        && self->stats.queued_bytes <= self->max_bytes / 2;
+}
+
+int
+zstate_inbox_deliver (zstate_inbox_t *self, zmq_msg_t *msg, bool forwarded)
+{
+    assert (self);
+    assert (msg);
+    const byte *data = (const byte *) zmq_msg_data (msg);
+    size_t size = zmq_msg_size (msg);
+    //  The server has validated the whole message; the envelope is enough
+    int reason = zstate_msg_decode_header (self->decoder, data, size);
+    if (reason) {
+        zsys_error ("zstate_inbox %s: dropped a message that should have been "
+                    "rejected (%s)", self->name, zstate_msg_reason_str (reason));
+        zmq_msg_close (msg);
+        zmq_msg_init (msg);
+        return 0;
+    }
+    size_t ops_size;
+    const byte *ops = zstate_msg_ops (self->decoder, &ops_size);
+    //  Allocate before we lock, to keep pops waiting as little as we can
+    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+    assert (entry);
+    //  Offsets, not pointers: a small message's data lives inside the
+    //  zmq_msg_t itself, which moves now
+    entry->offset = (size_t) (ops - data);
+    entry->end = entry->offset + ops_size;
+    entry->ops_left = zstate_msg_op_count (self->decoder);
+
+    pthread_mutex_lock (&self->mutex);
+    if (s_full (self)) {
+        //  room_fd may still be readable from the last time we were full;
+        //  the producer must see it readable only once pops made room
+        s_eventfd_clear (self->room_fd);
+        self->producer_waits = true;
+        self->stats.stalls++;
+        bool verbose = self->verbose;
+        pthread_mutex_unlock (&self->mutex);
+        free (entry);
+        if (verbose)
+            zsys_debug ("zstate_inbox %s: full, the server waits", self->name);
+        return -1;
+    }
+    zmq_msg_init (&entry->msg);
+    zmq_msg_move (&entry->msg, msg);
+    if (self->tail)
+        self->tail->next = entry;
+    else
+        self->head = entry;
+    self->tail = entry;
+    bool was_idle = self->stats.queued_ops == 0;
+    self->stats.messages++;
+    self->stats.ops += entry->ops_left;
+    self->stats.queued_ops += entry->ops_left;
+    self->stats.queued_bytes += size;
+    if (forwarded)
+        self->stats.forwarded++;
+    if (was_idle && entry->ops_left > 0) {
+        //  The one moment the consumer is woken
+        s_eventfd_set (self->ready_fd);
+        if (self->token_backend)
+            s_token_send (self);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Producer thread: the eventfd to poll after deliver refused a message.
+
+int
+zstate_inbox_room_fd (zstate_inbox_t *self)
+{
+    assert (self);
+    return self->room_fd;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Consumer thread: move up to max pending operations into batch.
+
+//  Copy up to max operations out of what we took; returns them in *moved,
+//  and the operations we could not load and bytes we are done with
+static void
+s_copy_out (zstate_inbox_t *self, zstate_batch_t *batch, size_t max,
+            size_t *moved, size_t *dropped, size_t *freed)
+{
+    while (*moved < max) {
+        if (!self->taken) {
+            //  Take everything in one swap, copy without the lock
+            pthread_mutex_lock (&self->mutex);
+            self->taken = self->head;
+            self->head = NULL;
+            self->tail = NULL;
+            pthread_mutex_unlock (&self->mutex);
+            if (!self->taken)
+                break;
+        }
+        entry_t *entry = self->taken;
+        const byte *data = (const byte *) zmq_msg_data (&entry->msg);
+        size_t count = entry->ops_left < max - *moved? entry->ops_left: max - *moved;
+        size_t used = 0;
+        int reason = zstate_batch_load (batch, data + entry->offset,
+                                        entry->end - entry->offset, count, &used);
+        if (reason == 0) {
+            entry->offset += used;
+            entry->ops_left -= count;
+            *moved += count;
+        }
+        else {
+            //  The server validated every operation, so this is a bug; skip
+            //  the rest of the message rather than stop the table
+            zsys_error ("zstate_inbox %s: cannot load operations (%s)",
+                        self->name, zstate_msg_reason_str (reason));
+            *dropped += entry->ops_left;
+            entry->ops_left = 0;
+        }
+        if (entry->ops_left == 0) {
+            self->taken = entry->next;
+            *freed += zmq_msg_size (&entry->msg);
+            zmq_msg_close (&entry->msg);
+            free (entry);
+        }
+    }
+}
+
+size_t
+zstate_inbox_pops (zstate_inbox_t *self, zstate_batch_t *batch, size_t max)
+{
+    assert (self);
+    assert (batch);
+    if (max == 0)
+        max = POPS_DEFAULT;
+    zstate_batch_reset (batch);
+    size_t moved = 0, dropped = 0, freed = 0;
+    s_copy_out (self, batch, max, &moved, &dropped, &freed);
+    if (moved + dropped == 0 && freed == 0)
+        return 0;               //  Nothing was pending: nothing to account
+    pthread_mutex_lock (&self->mutex);
+    bool was_pending = self->stats.queued_ops > 0;
+    self->stats.popped += moved;
+    self->stats.queued_ops -= moved + dropped;
+    self->stats.queued_bytes -= freed;
+    if (was_pending && self->stats.queued_ops == 0) {
+        //  Nothing pending any more: lower both wake-ups, which deliver
+        //  raised under this lock when queued_ops left 0
+        s_eventfd_clear (self->ready_fd);
+        if (self->token)
+            s_token_recv (self);
+    }
+    if (self->producer_waits && s_has_room (self)) {
+        self->producer_waits = false;
+        s_eventfd_set (self->room_fd);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return moved;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Operations waiting for pops.
+
+size_t
+zstate_inbox_pending (zstate_inbox_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    size_t pending = self->stats.queued_ops;
+    pthread_mutex_unlock (&self->mutex);
+    return pending;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Consumer thread: an eventfd readable while operations are pending.
+
+int
+zstate_inbox_fd (zstate_inbox_t *self)
+{
+    assert (self);
+    return self->ready_fd;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Consumer thread: a socket readable while operations are pending.
+
+//  Wait until libzmq has given back the slot of a socket we closed, which
+//  its reaper thread does after zmq_close returns: the socket's own fd
+//  (ZMQ_FD) is closed just after its slot is freed. Bounded, because that
+//  fd number may be taken again by another thread meanwhile.
+static void
+s_wait_reaped (int fd)
+{
+    for (int attempt = 0; attempt < 2000 && fcntl (fd, F_GETFD) != -1; attempt++)
+        zclock_sleep (attempt < 10? 0: 1);
+}
+
+//  True when at least one more socket can be made. CZMQ's zsock_new
+//  asserts at the limit, so we ask libzmq first with a raw socket, and
+//  give its slot back before the caller takes it.
+static bool
+s_socket_available (void)
+{
+    void *probe = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!probe)
+        return false;
+    int fd;
+    size_t fd_size = sizeof (fd);
+    int rc = zmq_getsockopt (probe, ZMQ_FD, &fd, &fd_size);
+    assert (rc == 0);
+    zmq_close (probe);
+    s_wait_reaped (fd);
+    return true;
+}
+
+zsock_t *
+zstate_inbox_socket (zstate_inbox_t *self)
+{
+    assert (self);
+    if (self->token)
+        return self->token;
+    //  The producer end first: a raw socket fails cleanly at the limit
+    void *backend = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!backend || !s_socket_available ()) {
+        if (backend)
+            zmq_close (backend);
+        zstate_fail (EMFILE, "%s: cannot make the wake socket: the process is at "
+                     "its limit of %zu sockets (see zsys_set_max_sockets)",
+                     self->name, (size_t) zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
+        return NULL;
+    }
+    int linger = 0;
+    int rc = zmq_setsockopt (backend, ZMQ_LINGER, &linger, sizeof (linger));
+    assert (rc == 0);
+    zsock_t *token = zsock_new (ZMQ_PAIR);
+    assert (token);
+    //  A counter, not our address: an endpoint lives on in libzmq for a
+    //  moment after its socket is closed, and an address is soon reused
+    static uint64_t s_pipes = 0;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://zstate-inbox-%" PRIu64,
+              __atomic_fetch_add (&s_pipes, 1, __ATOMIC_RELAXED));
+    rc = zsock_bind (token, "%s", endpoint);
+    assert (rc == 0);
+    rc = zmq_connect (backend, endpoint);
+    assert (rc == 0);
+    pthread_mutex_lock (&self->mutex);
+    self->token_backend = backend;
+    self->token = token;
+    //  Operations already pending: the socket is readable from the start
+    if (self->stats.queued_ops > 0)
+        s_token_send (self);
+    pthread_mutex_unlock (&self->mutex);
+    return self->token;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Bound the inbox.
+
+int
+zstate_inbox_set_bounds (zstate_inbox_t *self, size_t ops, size_t bytes)
+{
+    assert (self);
+    if (ops == 0 || bytes == 0)
+        return zstate_fail (EINVAL, "%s: the queue bounds must be at least 1 "
+                            "operation and 1 byte", self->name);
+    pthread_mutex_lock (&self->mutex);
+    self->max_ops = ops;
+    self->max_bytes = bytes;
+    //  A bigger bound may give a waiting producer room at once
+    if (self->producer_waits && s_has_room (self)) {
+        self->producer_waits = false;
+        s_eventfd_set (self->room_fd);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fill *stats with the counters.
+
+void
+zstate_inbox_stats (zstate_inbox_t *self, zstate_consumer_stats_t *stats)
+{
+    assert (self);
+    assert (stats);
+    pthread_mutex_lock (&self->mutex);
+    *stats = self->stats;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Log refusals with zsys_debug.
+
+void
+zstate_inbox_set_verbose (zstate_inbox_t *self, bool verbose)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->verbose = verbose;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  A wire message of ops HSETs keyed "prefix-first" upwards, as a server
+//  would deliver it
+static void
+s_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops)
+{
+    static byte session [16] = { 1 };
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (batch);
+    for (size_t op = 0; op < ops; op++) {
+        char key [64];
+        snprintf (key, sizeof (key), "%s-%zu", prefix, first + op);
+        zstate_batch_hset (batch, key, "field", "value", NULL);
+    }
+    zframe_t *frame = zstate_msg_encode (session, 1, "APPL_DB", "TEST_TABLE", batch);
+    assert (frame);
+    int rc = zmq_msg_init_size (msg, zframe_size (frame));
+    assert (rc == 0);
+    memcpy (zmq_msg_data (msg), zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    zstate_batch_destroy (&batch);
+}
+
+//  True when fd is readable within timeout msecs; signals do not count
+static bool
+s_test_fd_readable (int fd, int timeout)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (true) {
+        struct pollfd item = { fd, POLLIN, 0 };
+        int rc = poll (&item, 1, timeout);
+        if (rc >= 0)
+            return rc == 1 && (item.revents & POLLIN);
+        assert (errno == EINTR);
+        timeout = (int) (deadline - zclock_mono ());
+        if (timeout < 0)
+            timeout = 0;
+    }
+}
+
+//  True when sock is readable within timeout msecs; signals do not count
+static bool
+s_test_sock_readable (zsock_t *sock, int timeout)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (true) {
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, timeout);
+        if (rc >= 0)
+            return rc == 1;
+        assert (zmq_errno () == EINTR);
+        timeout = (int) (deadline - zclock_mono ());
+        if (timeout < 0)
+            timeout = 0;
+    }
+}
+
+//  True when operation index of batch is keyed "prefix-number"
+static bool
+s_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix, size_t number)
+{
+    char expected [64];
+    snprintf (expected, sizeof (expected), "%s-%zu", prefix, number);
+    size_t size;
+    const char *key = zstate_batch_key (batch, index, &size);
+    return size == strlen (expected) && memcmp (key, expected, size) == 0;
+}
+
+//  The two-thread test: a producer thread delivers MESSAGES messages of
+//  OPS operations each, waiting on room_fd when refused, while the test's
+//  thread pops them under a storm of signals
+#define TEST_MESSAGES   2000
+#define TEST_OPS        5
+
+typedef struct {
+    zstate_inbox_t *inbox;
+    size_t refused;             //  deliveries refused, then retried
+} test_producer_t;
+
+static void *
+s_test_producer (void *args)
+{
+    test_producer_t *producer = (test_producer_t *) args;
+    for (size_t message = 0; message < TEST_MESSAGES; message++) {
+        zmq_msg_t msg;
+        s_test_msg (&msg, "two", message * TEST_OPS, TEST_OPS);
+        while (zstate_inbox_deliver (producer->inbox, &msg, false) == -1) {
+            producer->refused++;
+            assert (s_test_fd_readable (zstate_inbox_room_fd (producer->inbox), 10000));
+        }
+        zmq_msg_close (&msg);
+    }
+    return NULL;
+}
+
+typedef struct {
+    pthread_t target;           //  the thread that pops
+    volatile bool stop;
+    size_t sent;
+} test_storm_t;
+
+static volatile sig_atomic_t s_test_signals = 0;
+
+static void
+s_test_on_signal (int signum)
+{
+    (void) signum;
+    s_test_signals++;
+}
+
+//  SIGUSR1 to the popping thread every 200 usecs, at most 100,000 times
+static void *
+s_test_storm (void *args)
+{
+    test_storm_t *storm = (test_storm_t *) args;
+    while (!storm->stop && storm->sent < 100000) {
+        pthread_kill (storm->target, SIGUSR1);
+        storm->sent++;
+        usleep (200);
+    }
+    return NULL;
+}
+
+static void
+s_test_two_threads (bool use_socket)
+{
+    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/TWO_TABLE");
+    assert (inbox);
+    //  A small bound, so that the producer is refused and waits often
+    int rc = zstate_inbox_set_bounds (inbox, 3 * TEST_OPS, 1024 * 1024);
+    assert (rc == 0);
+    zsock_t *socket = use_socket? zstate_inbox_socket (inbox): NULL;
+    struct sigaction action, previous;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_test_on_signal;
+    sigemptyset (&action.sa_mask);
+    action.sa_flags = 0;        //  no SA_RESTART: every wait sees EINTR
+    rc = sigaction (SIGUSR1, &action, &previous);
+    assert (rc == 0);
+    s_test_signals = 0;
+    test_storm_t storm = { pthread_self (), false, 0 };
+    pthread_t storm_thread;
+    rc = pthread_create (&storm_thread, NULL, s_test_storm, &storm);
+    assert (rc == 0);
+    test_producer_t producer = { inbox, 0 };
+    pthread_t producer_thread;
+    rc = pthread_create (&producer_thread, NULL, s_test_producer, &producer);
+    assert (rc == 0);
+
+    //  The model: operations come out numbered 0, 1, 2... each once
+    zstate_batch_t *batch = zstate_batch_new ();
+    size_t next = 0;
+    size_t max = 1;
+    while (next < TEST_MESSAGES * TEST_OPS) {
+        if (use_socket)
+            assert (s_test_sock_readable (socket, 10000));
+        else
+            assert (s_test_fd_readable (zstate_inbox_fd (inbox), 10000));
+        size_t popped = zstate_inbox_pops (inbox, batch, max);
+        assert (popped > 0 && popped <= max);
+        for (size_t index = 0; index < popped; index++)
+            assert (s_test_key_is (batch, index, "two", next++));
+        max = max % 7 + 1;      //  1..7: across message boundaries
+    }
+    pthread_join (producer_thread, NULL);
+    storm.stop = true;
+    pthread_join (storm_thread, NULL);
+    rc = sigaction (SIGUSR1, &previous, NULL);
+    assert (rc == 0);
+    //  Nothing more, nothing pending, and no wake-up left up
+    assert (zstate_inbox_pops (inbox, batch, 0) == 0);
+    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    if (use_socket)
+        assert (!s_test_sock_readable (socket, 0));
+    zstate_consumer_stats_t stats;
+    zstate_inbox_stats (inbox, &stats);
+    assert (stats.messages == TEST_MESSAGES);
+    assert (stats.popped == TEST_MESSAGES * TEST_OPS);
+    assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
+    assert (stats.stalls == producer.refused);
+    assert (storm.sent > 0);
+    zstate_batch_destroy (&batch);
+    zstate_inbox_destroy (&inbox);
+}
+
+void
+zstate_inbox_test (bool verbose)
+{
+    printf (" * zstate_inbox: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  The hand-off in short: the server thread delivers whole messages,
+    //  the application polls the fd (or the socket) and pops
+    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/PORT_TABLE");
+    assert (inbox);
+    zstate_inbox_set_verbose (inbox, verbose);
+    zmq_msg_t msg;
+    s_test_msg (&msg, "port", 0, 3);
+    int rc = zstate_inbox_deliver (inbox, &msg, false);
+    assert (rc == 0);
+    zmq_msg_close (&msg);
+    assert (s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_inbox_pops (inbox, batch, 0) == 3);
+    assert (s_test_key_is (batch, 0, "port", 0));
+    assert (s_test_key_is (batch, 2, "port", 2));
+    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    zstate_inbox_destroy (&inbox);
+    assert (inbox == NULL);
+
+    //  Bounds: 0 is refused, the bound refuses whole messages, and room_fd
+    //  turns readable once pops has come down to half the bound
+    inbox = zstate_inbox_new ("APPL_DB/BOUND_TABLE");
+    assert (inbox);
+    rc = zstate_inbox_set_bounds (inbox, 0, 1024);
+    assert (rc == -1 && errno == EINVAL);
+    assert (strstr (zstate_reason (), "at least 1"));
+    rc = zstate_inbox_set_bounds (inbox, 1024, 0);
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_inbox_set_bounds (inbox, 4, 1024 * 1024);
+    assert (rc == 0);
+    for (size_t message = 0; message < 3; message++) {
+        s_test_msg (&msg, "bound", message * 2, 2);
+        rc = zstate_inbox_deliver (inbox, &msg, message == 0);
+        if (message < 2)
+            assert (rc == 0);
+        else {
+            //  At the bound: refused, msg left as it was
+            assert (rc == -1);
+            assert (zmq_msg_size (&msg) > 0);
+        }
+        if (rc == 0)
+            zmq_msg_close (&msg);
+    }
+    int room_fd = zstate_inbox_room_fd (inbox);
+    assert (!s_test_fd_readable (room_fd, 0));
+    assert (zstate_inbox_pops (inbox, batch, 1) == 1);
+    assert (!s_test_fd_readable (room_fd, 0));      //  3 > 4 / 2
+    assert (zstate_inbox_pops (inbox, batch, 1) == 1);
+    assert (s_test_fd_readable (room_fd, 0));       //  2 <= 4 / 2
+    rc = zstate_inbox_deliver (inbox, &msg, false);
+    assert (rc == 0);
+    zmq_msg_close (&msg);
+    //  The byte bound too; a bigger bound gives a waiting producer room
+    rc = zstate_inbox_set_bounds (inbox, 1024, 1);
+    assert (rc == 0);
+    s_test_msg (&msg, "bound", 6, 1);
+    assert (zstate_inbox_deliver (inbox, &msg, false) == -1);
+    assert (!s_test_fd_readable (room_fd, 0));
+    rc = zstate_inbox_set_bounds (inbox, 1024, 1024 * 1024);
+    assert (rc == 0);
+    assert (s_test_fd_readable (room_fd, 0));
+    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    assert (zstate_inbox_pops (inbox, batch, 0) == 5);
+    for (size_t index = 0; index < 5; index++)
+        assert (s_test_key_is (batch, index, "bound", index + 2));
+    zstate_consumer_stats_t stats;
+    zstate_inbox_stats (inbox, &stats);
+    assert (stats.messages == 4 && stats.ops == 7 && stats.popped == 7);
+    assert (stats.stalls == 2 && stats.forwarded == 1);
+    assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
+    zstate_inbox_destroy (&inbox);
+
+    //  Wake-ups: fd and socket are readable exactly while ops are pending;
+    //  a socket asked for while ops are pending is readable at once
+    inbox = zstate_inbox_new ("APPL_DB/WAKE_TABLE");
+    assert (inbox);
+    int fd = zstate_inbox_fd (inbox);
+    assert (!s_test_fd_readable (fd, 0));
+    s_test_msg (&msg, "wake", 0, 4);
+    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    zsock_t *socket = zstate_inbox_socket (inbox);
+    assert (socket);
+    assert (zstate_inbox_socket (inbox) == socket);
+    assert (s_test_sock_readable (socket, 5000));
+    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_pops (inbox, batch, 3) == 3);
+    assert (s_test_sock_readable (socket, 0));
+    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_pops (inbox, batch, 3) == 1);
+    assert (!s_test_sock_readable (socket, 0));
+    assert (!s_test_fd_readable (fd, 0));
+    //  Up again with the next delivery, down with the next drain
+    s_test_msg (&msg, "wake", 4, 1);
+    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    assert (s_test_sock_readable (socket, 5000));
+    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_pops (inbox, batch, 0) == 1);
+    assert (s_test_key_is (batch, 0, "wake", 4));
+    assert (!s_test_sock_readable (socket, 0));
+    assert (!s_test_fd_readable (fd, 0));
+
+    //  Whole messages: pending moves by whole messages, and a pops that
+    //  asks for more gets exactly what was delivered, never part of it
+    for (size_t message = 0; message < 3; message++) {
+        s_test_msg (&msg, "whole", message * 10, 10);
+        assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+        zmq_msg_close (&msg);
+        assert (zstate_inbox_pending (inbox) == (message + 1) * 10);
+    }
+    assert (zstate_inbox_pops (inbox, batch, 1000) == 30);
+    assert (s_test_key_is (batch, 29, "whole", 29));
+    //  A message whose envelope does not decode is dropped, not queued
+    rc = zmq_msg_init_size (&msg, 3);
+    assert (rc == 0);
+    memcpy (zmq_msg_data (&msg), "bad", 3);
+    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    assert (zstate_inbox_pending (inbox) == 0);
+    assert (!s_test_fd_readable (fd, 0));
+    //  Destroyed with messages still queued and half-popped: no leak
+    for (size_t message = 0; message < 3; message++) {
+        s_test_msg (&msg, "left", message * 4, 4);
+        assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
+        zmq_msg_close (&msg);
+    }
+    assert (zstate_inbox_pops (inbox, batch, 6) == 6);
+    zstate_inbox_destroy (&inbox);
+
+    //  Two threads, under a signal storm: nothing lost, nothing twice,
+    //  in order, with the fd and with the socket
+    s_test_two_threads (false);
+    s_test_two_threads (true);
+
+    zstate_batch_destroy (&batch);
+    //  @end
+    printf ("OK\n");
+}
