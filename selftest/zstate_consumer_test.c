@@ -683,6 +683,10 @@ s_test_socket_limit (bool verbose)
     test_rig_t rig;
     s_test_rig_new (&rig, NULL, verbose);
     zsock_t *dealer = s_test_rig_dealer (&rig);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (sink);
+    int rc = zsock_bind (sink, "inproc://zstate-test-limit-sink");
+    assert (rc == 0);
     zstate_consumer_t *consumers [LOW_SOCKET_LIMIT];
     size_t count = 0;
     bool refused = false;
@@ -701,6 +705,20 @@ s_test_socket_limit (bool verbose)
     }
     assert (refused);
     assert (count > 1);         //  some tables got their socket
+    //  The server's forwarding sockets too: refused with EMFILE, at the
+    //  latest once the slot the refused wake socket gave back is taken
+    size_t forwards = 0;
+    refused = false;
+    while (forwards < count && !refused) {
+        rc = zstate_consumer_forward (consumers [forwards++],
+                                      "inproc://zstate-test-limit-sink");
+        if (rc == -1) {
+            assert (errno == EMFILE);
+            assert (strstr (zstate_reason (), "limit of 32 sockets"));
+            refused = true;
+        }
+    }
+    assert (refused);
     //  The refused table still gets its operations, through its fd
     zstate_consumer_t *last = consumers [count - 1];
     zstate_batch_t *batch = zstate_batch_new ();
@@ -713,6 +731,7 @@ s_test_socket_limit (bool verbose)
         zstate_consumer_destroy (&consumers [index]);
     zsock_destroy (&dealer);
     s_test_rig_destroy (&rig);
+    zsock_destroy (&sink);
     zsys_shutdown ();
     zsys_set_max_sockets ((size_t) old_limit);
 }

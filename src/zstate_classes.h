@@ -90,6 +90,13 @@ int
 int
     zstate_bind (zsock_t *sock, const char *endpoint);
 
+//  Create a socket as zsock_new does, or return NULL with errno EMFILE and
+//  zstate_reason () when the process is at its socket limit, where
+//  zsock_new would abort. A thread that makes sockets at the same moment
+//  can still take the last slot first.
+zsock_t *
+    zstate_sock_new (int type);
+
 //  Actor side of the command protocol: send the one reply a command gets,
 //  [command][status][reason]; more frames may follow when more is true.
 int

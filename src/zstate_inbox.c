@@ -42,7 +42,6 @@
 #include "zstate_inbox.h"
 #include <sys/eventfd.h>
 #include <poll.h>
-#include <fcntl.h>
 #include <signal.h>
 
 #define BOUND_OPS_DEFAULT   262144
@@ -402,35 +401,6 @@ zstate_inbox_fd (zstate_inbox_t *self)
 //  --------------------------------------------------------------------------
 //  Consumer thread: a socket readable while operations are pending.
 
-//  Wait until libzmq has given back the slot of a socket we closed, which
-//  its reaper thread does after zmq_close returns: the socket's own fd
-//  (ZMQ_FD) is closed just after its slot is freed. Bounded, because that
-//  fd number may be taken again by another thread meanwhile.
-static void
-s_wait_reaped (int fd)
-{
-    for (int attempt = 0; attempt < 2000 && fcntl (fd, F_GETFD) != -1; attempt++)
-        zclock_sleep (attempt < 10? 0: 1);
-}
-
-//  True when at least one more socket can be made. CZMQ's zsock_new
-//  asserts at the limit, so we ask libzmq first with a raw socket, and
-//  give its slot back before the caller takes it.
-static bool
-s_socket_available (void)
-{
-    void *probe = zmq_socket (zsys_init (), ZMQ_PAIR);
-    if (!probe)
-        return false;
-    int fd;
-    size_t fd_size = sizeof (fd);
-    int rc = zmq_getsockopt (probe, ZMQ_FD, &fd, &fd_size);
-    assert (rc == 0);
-    zmq_close (probe);
-    s_wait_reaped (fd);
-    return true;
-}
-
 zsock_t *
 zstate_inbox_socket (zstate_inbox_t *self)
 {
@@ -439,19 +409,18 @@ zstate_inbox_socket (zstate_inbox_t *self)
         return self->token;
     //  The producer end first: a raw socket fails cleanly at the limit
     void *backend = zmq_socket (zsys_init (), ZMQ_PAIR);
-    if (!backend || !s_socket_available ()) {
+    zsock_t *token = backend? zstate_sock_new (ZMQ_PAIR): NULL;
+    if (!token) {
         if (backend)
             zmq_close (backend);
         zstate_fail (EMFILE, "%s: cannot make the wake socket: the process is at "
-                     "its limit of %zu sockets (see zsys_set_max_sockets)",
-                     self->name, (size_t) zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
+                     "its limit of %d sockets (see zsys_set_max_sockets)",
+                     self->name, zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
         return NULL;
     }
     int linger = 0;
     int rc = zmq_setsockopt (backend, ZMQ_LINGER, &linger, sizeof (linger));
     assert (rc == 0);
-    zsock_t *token = zsock_new (ZMQ_PAIR);
-    assert (token);
     //  A counter, not our address: an endpoint lives on in libzmq for a
     //  moment after its socket is closed, and an address is soon reused
     static uint64_t s_pipes = 0;

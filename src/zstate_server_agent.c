@@ -630,9 +630,12 @@ s_handle_forward (self_t *self, zmsg_t *request)
     int status = 0;
     char reason [256] = "";
     zsock_t *forward = NULL;
-    if (endpoint && *endpoint) {
-        forward = zsock_new (ZMQ_PUSH);
-        assert (forward);
+    if (endpoint && *endpoint && !(forward = zstate_sock_new (ZMQ_PUSH))) {
+        status = errno;
+        snprintf (reason, sizeof (reason), "%s", zstate_reason ());
+    }
+    else
+    if (forward) {
         //  A few messages in flight keep the writer busy; more would only
         //  hide a slow writer from the clients
         zsock_set_sndhwm (forward, FORWARD_SNDHWM);

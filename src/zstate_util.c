@@ -9,6 +9,7 @@
 */
 
 #include "zstate_classes.h"
+#include <fcntl.h>
 
 //  The reason text is per thread, like errno, so shared objects (the client)
 //  can report failures to each calling thread without a race.
@@ -47,6 +48,40 @@ zstate_bind (zsock_t *sock, const char *endpoint)
         port = atoi (colon + 1);
     free (bound);
     return port;
+}
+
+//  Wait until libzmq has given back the slot of a socket we closed, which
+//  its reaper thread does after zmq_close returns: the socket's own fd
+//  (ZMQ_FD) is closed just after its slot is freed. Bounded, because that
+//  fd number may be taken again by another thread meanwhile.
+static void
+s_wait_reaped (int fd)
+{
+    for (int attempt = 0; attempt < 2000 && fcntl (fd, F_GETFD) != -1; attempt++)
+        zclock_sleep (attempt < 10? 0: 1);
+}
+
+zsock_t *
+zstate_sock_new (int type)
+{
+    //  zsock_new asserts when libzmq has no slot left, so ask libzmq first
+    //  with a raw socket, and give its slot back for zsock_new to take
+    void *probe = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!probe) {
+        zstate_fail (EMFILE, "the process is at its limit of %d sockets "
+                     "(see zsys_set_max_sockets)",
+                     zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
+        return NULL;
+    }
+    int fd;
+    size_t fd_size = sizeof (fd);
+    int rc = zmq_getsockopt (probe, ZMQ_FD, &fd, &fd_size);
+    assert (rc == 0);
+    zmq_close (probe);
+    s_wait_reaped (fd);
+    zsock_t *sock = zsock_new (type);
+    assert (sock);
+    return sock;
 }
 
 int
