@@ -679,36 +679,15 @@ s_test_two_threads (bool use_socket)
     zstate_inbox_destroy (&inbox);
 }
 
-void
-zstate_inbox_test (bool verbose)
+//  Bounds: 0 is refused, the bound refuses whole messages, and room_fd
+//  turns readable once pops has come down to half the bound
+static void
+s_test_bounds (void)
 {
-    printf (" * zstate_inbox: ");
-    if (verbose)
-        printf ("\n");
-
-    //  @selftest
-    //  The hand-off in short: the server thread delivers whole messages,
-    //  the application polls the fd (or the socket) and pops
-    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/PORT_TABLE");
-    assert (inbox);
-    zstate_inbox_set_verbose (inbox, verbose);
-    zmq_msg_t msg;
-    s_test_msg (&msg, "port", 0, 3);
-    int rc = zstate_inbox_deliver (inbox, &msg, false);
-    assert (rc == 0);
-    zmq_msg_close (&msg);
-    assert (s_test_fd_readable (zstate_inbox_fd (inbox), 0));
     zstate_batch_t *batch = zstate_batch_new ();
-    assert (zstate_inbox_pops (inbox, batch, 0) == 3);
-    assert (s_test_key_is (batch, 0, "port", 0));
-    assert (s_test_key_is (batch, 2, "port", 2));
-    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
-    zstate_inbox_destroy (&inbox);
-    assert (inbox == NULL);
-
-    //  Bounds: 0 is refused, the bound refuses whole messages, and room_fd
-    //  turns readable once pops has come down to half the bound
-    inbox = zstate_inbox_new ("APPL_DB/BOUND_TABLE");
+    zmq_msg_t msg;
+    int rc;
+    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/BOUND_TABLE");
     assert (inbox);
     rc = zstate_inbox_set_bounds (inbox, 0, 1024);
     assert (rc == -1 && errno == EINVAL);
@@ -759,10 +738,19 @@ zstate_inbox_test (bool verbose)
     assert (stats.stalls == 2 && stats.forwarded == 1);
     assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
     zstate_inbox_destroy (&inbox);
+    zstate_batch_destroy (&batch);
+}
 
+//  Wake-ups and whole messages
+static void
+s_test_wakeups (void)
+{
+    zstate_batch_t *batch = zstate_batch_new ();
+    zmq_msg_t msg;
+    int rc;
     //  Wake-ups: fd and socket are readable exactly while ops are pending;
     //  a socket asked for while ops are pending is readable at once
-    inbox = zstate_inbox_new ("APPL_DB/WAKE_TABLE");
+    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/WAKE_TABLE");
     assert (inbox);
     int fd = zstate_inbox_fd (inbox);
     assert (!s_test_fd_readable (fd, 0));
@@ -817,6 +805,38 @@ zstate_inbox_test (bool verbose)
     }
     assert (zstate_inbox_pops (inbox, batch, 6) == 6);
     zstate_inbox_destroy (&inbox);
+    zstate_batch_destroy (&batch);
+}
+
+void
+zstate_inbox_test (bool verbose)
+{
+    printf (" * zstate_inbox: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  The hand-off in short: the server thread delivers whole messages,
+    //  the application polls the fd (or the socket) and pops
+    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/PORT_TABLE");
+    assert (inbox);
+    zstate_inbox_set_verbose (inbox, verbose);
+    zmq_msg_t msg;
+    s_test_msg (&msg, "port", 0, 3);
+    int rc = zstate_inbox_deliver (inbox, &msg, false);
+    assert (rc == 0);
+    zmq_msg_close (&msg);
+    assert (s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_inbox_pops (inbox, batch, 0) == 3);
+    assert (s_test_key_is (batch, 0, "port", 0));
+    assert (s_test_key_is (batch, 2, "port", 2));
+    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    zstate_inbox_destroy (&inbox);
+    assert (inbox == NULL);
+
+    s_test_bounds ();
+    s_test_wakeups ();
 
     //  Two threads, under a signal storm: nothing lost, nothing twice,
     //  in order, with the fd and with the socket
