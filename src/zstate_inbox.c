@@ -427,9 +427,12 @@ zstate_inbox_socket (zstate_inbox_t *self)
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://zstate-inbox-%" PRIu64,
               __atomic_fetch_add (&s_pipes, 1, __ATOMIC_RELAXED));
-    rc = zsock_bind (token, "%s", endpoint);
+    //  Both process libzmq's commands first, which a signal can cut short
+    while ((rc = zsock_bind (token, "%s", endpoint)) == -1 && zmq_errno () == EINTR)
+        ;
     assert (rc == 0);
-    rc = zmq_connect (backend, endpoint);
+    while ((rc = zmq_connect (backend, endpoint)) == -1 && zmq_errno () == EINTR)
+        ;
     assert (rc == 0);
     pthread_mutex_lock (&self->mutex);
     self->token_backend = backend;
