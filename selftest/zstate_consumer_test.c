@@ -100,44 +100,27 @@ s_test_sock_readable (zsock_t *sock, int timeout)
     return readable;
 }
 
-//  Routing, forwarding and flow control through a real server, from a raw
+//  What the flow suites share: a server with one consumer, fed by a raw
 //  DEALER
+typedef struct {
+    zstate_server_t *server;
+    zstate_consumer_t *consumer;
+    zsock_t *dealer;
+    zuuid_t *session;
+    uint64_t sequence;
+    zstate_batch_t *batch;
+    zstate_batch_t *expected;
+} test_flow_t;
+
+//  Wake-ups, pops bounds and order
 static void
-s_test_flow (bool verbose)
+s_test_flow_wakeups (test_flow_t *flow)
 {
-    zstate_server_t *server = zstate_server_new ();
-    assert (server);
-    zstate_server_set_verbose (server, verbose);
-
-    //  Names are checked before anything starts
-    zstate_consumer_t *consumer = zstate_consumer_new (server, "", "PORT_TABLE");
-    assert (consumer == NULL && errno == EINVAL);
-    consumer = zstate_consumer_new (server, "APPL_DB", NULL);
-    assert (consumer == NULL && errno == EINVAL);
-    char long_name [ZSTATE_NAME_MAX + 2];
-    memset (long_name, 'x', sizeof (long_name) - 1);
-    long_name [ZSTATE_NAME_MAX + 1] = 0;
-    consumer = zstate_consumer_new (server, "APPL_DB", long_name);
-    assert (consumer == NULL && errno == EINVAL);
-
-    //  Register first, bind after: nothing sent after the bind is lost
-    consumer = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
-    assert (consumer);
-    zstate_consumer_set_verbose (consumer, verbose);
-    assert (streq (zstate_consumer_db (consumer), "APPL_DB"));
-    assert (streq (zstate_consumer_table (consumer), "PORT_TABLE"));
-    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
-    assert (port > 0);
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    zsock_set_sndtimeo (dealer, 5000);
-    int rc = zsock_connect (dealer, "tcp://127.0.0.1:%d", port);
-    assert (rc == 0);
-    zuuid_t *session = zuuid_new ();
-    uint64_t sequence = 0;
-    zstate_batch_t *batch = zstate_batch_new ();
-    zstate_batch_t *expected = zstate_batch_new ();
-
+    zstate_consumer_t *consumer = flow->consumer;
+    zsock_t *dealer = flow->dealer;
+    zuuid_t *session = flow->session;
+    zstate_batch_t *batch = flow->batch;
+    zstate_batch_t *expected = flow->expected;
     //  Nothing pending: neither the socket nor the fd is readable
     zsock_t *socket = zstate_consumer_socket (consumer);
     int fd = zstate_consumer_fd (consumer);
@@ -152,7 +135,7 @@ s_test_flow (bool verbose)
     zstate_batch_set (expected, "Ethernet12", NULL);
     zstate_batch_append (expected, ZSTATE_OP_HSET, "bin\0key", 7);
     zstate_batch_field (expected, "na\0me", 5, "\0value\0", 7);
-    s_test_send (dealer, session, ++sequence, "PORT_TABLE", expected);
+    s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", expected);
     assert (s_test_sock_readable (socket, 5000));
     assert (s_test_fd_readable (fd, 5000));
     assert (zstate_consumer_pending (consumer) == 5);
@@ -190,7 +173,7 @@ s_test_flow (bool verbose)
             zstate_batch_set (batch, key, "message", key, NULL);
             zstate_batch_set (expected, key, "message", key, NULL);
         }
-        s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
+        s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", batch);
     }
     s_test_drain (consumer, expected, 2);
     assert (!s_test_fd_readable (fd, 0));
@@ -200,7 +183,19 @@ s_test_flow (bool verbose)
     assert (stats.ops == 20);
     assert (stats.popped == 20);
     assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
+}
 
+//  Forwarding to a writer, and a writer that does not read
+static void
+s_test_flow_forward (test_flow_t *flow)
+{
+    zstate_consumer_t *consumer = flow->consumer;
+    zsock_t *dealer = flow->dealer;
+    zuuid_t *session = flow->session;
+    zstate_batch_t *batch = flow->batch;
+    zstate_batch_t *expected = flow->expected;
+    int rc;
+    zstate_consumer_stats_t stats;
     //  Forwarding: the writer gets a copy of each message before pops does
     zuuid_t *uuid = zuuid_new ();
     char writer_endpoint [80];
@@ -219,14 +214,14 @@ s_test_flow (bool verbose)
     assert (rc == 0);
     zstate_batch_reset (expected);
     zstate_batch_hset (expected, "Ethernet0", "oper_status", "up", NULL);
-    s_test_send (dealer, session, ++sequence, "PORT_TABLE", expected);
+    s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", expected);
     zframe_t *frame = zframe_recv (writer);
     assert (frame);
     zstate_msg_t *decoder = zstate_msg_new ();
     rc = zstate_msg_decode (decoder, zframe_data (frame), zframe_size (frame));
     assert (rc == 0);
     assert (streq (zstate_msg_table (decoder), "PORT_TABLE"));
-    assert (zstate_msg_sequence (decoder) == sequence);
+    assert (zstate_msg_sequence (decoder) == flow->sequence);
     zframe_destroy (&frame);
     s_test_drain (consumer, expected, 0);
 
@@ -238,14 +233,14 @@ s_test_flow (bool verbose)
         zstate_batch_reset (batch);
         zstate_batch_set (batch, key, "index", key, NULL);
         zstate_batch_set (expected, key, "index", key, NULL);
-        s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
+        s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", batch);
     }
     for (int message = 0; message < 200; message++) {
         frame = zframe_recv (writer);
         assert (frame);
         rc = zstate_msg_decode (decoder, zframe_data (frame), zframe_size (frame));
         assert (rc == 0);
-        assert (zstate_msg_sequence (decoder) == sequence - 199 + message);
+        assert (zstate_msg_sequence (decoder) == flow->sequence - 199 + message);
         zframe_destroy (&frame);
     }
     s_test_drain (consumer, expected, 64);
@@ -256,13 +251,29 @@ s_test_flow (bool verbose)
     //  sees a message, its copy would have been sent
     rc = zstate_consumer_forward (consumer, NULL);
     assert (rc == 0);
-    s_test_send (dealer, session, ++sequence, "PORT_TABLE", expected);
+    s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", expected);
     s_test_drain (consumer, expected, 0);
     assert (!s_test_sock_readable (writer, 0));
     zstate_consumer_stats (consumer, &stats);
     assert (stats.forwarded == 201);
     assert (stats.stalls == 0);
 
+    zstate_msg_destroy (&decoder);
+    zsock_destroy (&writer);
+}
+
+//  A small queue stops the server; a consumer destroyed while full
+static void
+s_test_flow_stall (test_flow_t *flow)
+{
+    zstate_server_t *server = flow->server;
+    zstate_consumer_t *consumer = flow->consumer;
+    zsock_t *dealer = flow->dealer;
+    zuuid_t *session = flow->session;
+    zstate_batch_t *batch = flow->batch;
+    zstate_batch_t *expected = flow->expected;
+    int rc;
+    zstate_consumer_stats_t stats;
     //  A small queue that nobody pops stops the server, then the clients;
     //  when the application pops again, everything arrives, in order
     rc = zstate_consumer_set_queue (consumer, 4, 1024 * 1024);
@@ -274,7 +285,7 @@ s_test_flow (bool verbose)
         zstate_batch_reset (batch);
         zstate_batch_del (batch, key);
         zstate_batch_del (expected, key);
-        s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
+        s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", batch);
     }
     zstate_server_stats_t server_stats;
     zstate_server_test_wait_stalled (server, consumer, &server_stats);
@@ -297,7 +308,7 @@ s_test_flow (bool verbose)
     rc = zstate_consumer_set_queue (doomed, 10, 1024 * 1024);
     assert (rc == 0);
     for (int message = 0; message < 100; message++)
-        s_test_send (dealer, session, ++sequence, "DOOMED_TABLE", batch);
+        s_test_send (dealer, session, ++flow->sequence, "DOOMED_TABLE", batch);
     zstate_server_test_wait_stalled (server, doomed, &server_stats);
     zstate_consumer_destroy (&doomed);
     assert (doomed == NULL);
@@ -308,13 +319,31 @@ s_test_flow (bool verbose)
     assert (server_stats.dropped == 1);
     zstate_batch_reset (expected);
     zstate_batch_del (expected, "Ethernet0");
-    s_test_send (dealer, session, ++sequence, "PORT_TABLE", expected);
+    s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", expected);
     s_test_drain (consumer, expected, 0);
     //  Its table can be taken again at once
     doomed = zstate_consumer_new (server, "APPL_DB", "DOOMED_TABLE");
     assert (doomed);
     zstate_consumer_destroy (&doomed);
+}
 
+//  A writer that never reads, until forwarding stops
+static void
+s_test_flow_sink (test_flow_t *flow)
+{
+    zstate_server_t *server = flow->server;
+    zstate_consumer_t *consumer = flow->consumer;
+    zsock_t *dealer = flow->dealer;
+    zuuid_t *session = flow->session;
+    zstate_batch_t *batch = flow->batch;
+    zstate_batch_t *expected = flow->expected;
+    int rc;
+    zstate_server_stats_t server_stats;
+    rc = zstate_server_stats (server, &server_stats);
+    assert (rc == 0);
+    char writer_endpoint [80];
+    zframe_t *frame;
+    zstate_consumer_stats_t stats;
     //  The server holds a message for a writer that never reads; once
     //  forwarding stops, that message and the rest reach the consumer, in
     //  order, each copied to the writer or not, none lost
@@ -341,7 +370,7 @@ s_test_flow (bool verbose)
         zstate_batch_reset (batch);
         zstate_batch_hset (batch, key, "field", key, NULL);
         zstate_batch_hset (expected, key, "field", key, NULL);
-        s_test_send (dealer, session, ++sequence, "PORT_TABLE", batch);
+        s_test_send (dealer, session, ++flow->sequence, "PORT_TABLE", batch);
     }
     uint64_t server_stalls = server_stats.stalls;
     int64_t deadline = zclock_mono () + 5000;
@@ -369,9 +398,49 @@ s_test_flow (bool verbose)
     //  The writer stopped the server, not the consumer's queue
     assert (stats.stalls == stalls);
     zsock_destroy (&sink);
+}
 
-    zstate_msg_destroy (&decoder);
-    zsock_destroy (&writer);
+//  Routing, forwarding and flow control through a real server, from a raw
+//  DEALER
+static void
+s_test_flow (bool verbose)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    zstate_server_set_verbose (server, verbose);
+
+    //  Names are checked before anything starts
+    zstate_consumer_t *consumer = zstate_consumer_new (server, "", "PORT_TABLE");
+    assert (consumer == NULL && errno == EINVAL);
+    consumer = zstate_consumer_new (server, "APPL_DB", NULL);
+    assert (consumer == NULL && errno == EINVAL);
+    char long_name [ZSTATE_NAME_MAX + 2];
+    memset (long_name, 'x', sizeof (long_name) - 1);
+    long_name [ZSTATE_NAME_MAX + 1] = 0;
+    consumer = zstate_consumer_new (server, "APPL_DB", long_name);
+    assert (consumer == NULL && errno == EINVAL);
+
+    //  Register first, bind after: nothing sent after the bind is lost
+    consumer = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
+    assert (consumer);
+    zstate_consumer_set_verbose (consumer, verbose);
+    assert (streq (zstate_consumer_db (consumer), "APPL_DB"));
+    assert (streq (zstate_consumer_table (consumer), "PORT_TABLE"));
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndtimeo (dealer, 5000);
+    int rc = zsock_connect (dealer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    zuuid_t *session = zuuid_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_t *expected = zstate_batch_new ();
+    test_flow_t flow = { server, consumer, dealer, session, 0, batch, expected };
+    s_test_flow_wakeups (&flow);
+    s_test_flow_forward (&flow);
+    s_test_flow_stall (&flow);
+    s_test_flow_sink (&flow);
     zstate_consumer_destroy (&consumer);
     assert (consumer == NULL);
     zstate_server_destroy (&server);
