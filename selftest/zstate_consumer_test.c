@@ -642,6 +642,9 @@ s_test_signal_storm (bool verbose, bool use_socket)
             assert (s_test_sock_wait (socket, 10000));
         else
             assert (s_test_fd_wait (zstate_consumer_fd (rig.consumer), 10000));
+        //  Whole messages only: popped + pending is always a whole number
+        //  of messages
+        assert ((next + zstate_consumer_pending (rig.consumer)) % STORM_OPS == 0);
         size_t popped = zstate_consumer_pops (rig.consumer, batch, max);
         assert (popped > 0 && popped <= max);
         for (size_t index = 0; index < popped; index++) {

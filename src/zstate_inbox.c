@@ -655,6 +655,9 @@ s_test_two_threads (bool use_socket)
             assert (s_test_sock_readable (socket, 10000));
         else
             assert (s_test_fd_readable (zstate_inbox_fd (inbox), 10000));
+        //  Whole messages only: what was delivered is popped + pending,
+        //  and deliver adds a message's operations all at once
+        assert ((next + zstate_inbox_pending (inbox)) % TEST_OPS == 0);
         size_t popped = zstate_inbox_pops (inbox, batch, max);
         assert (popped > 0 && popped <= max);
         for (size_t index = 0; index < popped; index++)
