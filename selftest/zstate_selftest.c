@@ -33,7 +33,10 @@ void
 void
     zstate_writer_faults_test (bool verbose);
 
-//  The consumer's selftest and white-box suites: selftest/zstate_consumer_test.c
+//  The inbox's and the consumer's selftests with their white-box suites:
+//  selftest/zstate_inbox_test.c, selftest/zstate_consumer_test.c
+void
+    zstate_inbox_suites (bool verbose);
 void
     zstate_consumer_suites (bool verbose);
 
@@ -49,7 +52,7 @@ all_tests [] = {
     { "zstate_msg", zstate_msg_test },
     { "zstate_text", zstate_text_test },
     { "zstate_monitor", zstate_monitor_test },
-    { "zstate_inbox", zstate_inbox_test },
+    { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_client", zstate_client_test },

@@ -42,7 +42,6 @@
 #include "zstate_inbox.h"
 #include <sys/eventfd.h>
 #include <poll.h>
-#include <signal.h>
 
 #define BOUND_OPS_DEFAULT   262144
 #define BOUND_BYTES_DEFAULT (64 * 1024 * 1024)
@@ -496,7 +495,8 @@ zstate_inbox_set_verbose (zstate_inbox_t *self, bool verbose)
 
 
 //  --------------------------------------------------------------------------
-//  Selftest
+//  Selftest: the example, bounds, wake-ups and whole messages. The
+//  two-thread test is in selftest/zstate_inbox_test.c.
 
 //  A wire message of ops HSETs keyed "prefix-first" upwards, as a server
 //  would deliver it
@@ -563,126 +563,6 @@ s_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix, size_t n
     size_t size;
     const char *key = zstate_batch_key (batch, index, &size);
     return size == strlen (expected) && memcmp (key, expected, size) == 0;
-}
-
-//  The two-thread test: a producer thread delivers MESSAGES messages of
-//  OPS operations each, waiting on room_fd when refused, while the test's
-//  thread pops them under a storm of signals
-#define TEST_MESSAGES   2000
-#define TEST_OPS        5
-
-typedef struct {
-    zstate_inbox_t *inbox;
-    size_t refused;             //  deliveries refused, then retried
-} test_producer_t;
-
-static void *
-s_test_producer (void *args)
-{
-    test_producer_t *producer = (test_producer_t *) args;
-    for (size_t message = 0; message < TEST_MESSAGES; message++) {
-        zmq_msg_t msg;
-        s_test_msg (&msg, "two", message * TEST_OPS, TEST_OPS);
-        while (zstate_inbox_deliver (producer->inbox, &msg, false) == -1) {
-            producer->refused++;
-            assert (s_test_fd_readable (zstate_inbox_room_fd (producer->inbox), 10000));
-        }
-        zmq_msg_close (&msg);
-    }
-    return NULL;
-}
-
-typedef struct {
-    pthread_t target;           //  the thread that pops
-    volatile bool stop;
-    size_t sent;
-} test_storm_t;
-
-static volatile sig_atomic_t s_test_signals = 0;
-
-static void
-s_test_on_signal (int signum)
-{
-    (void) signum;
-    s_test_signals++;
-}
-
-//  SIGUSR1 to the popping thread every 200 usecs, at most 100,000 times
-static void *
-s_test_storm (void *args)
-{
-    test_storm_t *storm = (test_storm_t *) args;
-    while (!storm->stop && storm->sent < 100000) {
-        pthread_kill (storm->target, SIGUSR1);
-        storm->sent++;
-        usleep (200);
-    }
-    return NULL;
-}
-
-static void
-s_test_two_threads (bool use_socket)
-{
-    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/TWO_TABLE");
-    assert (inbox);
-    //  A small bound, so that the producer is refused and waits often
-    int rc = zstate_inbox_set_bounds (inbox, 3 * TEST_OPS, 1024 * 1024);
-    assert (rc == 0);
-    zsock_t *socket = use_socket? zstate_inbox_socket (inbox): NULL;
-    struct sigaction action, previous;
-    memset (&action, 0, sizeof (action));
-    action.sa_handler = s_test_on_signal;
-    sigemptyset (&action.sa_mask);
-    action.sa_flags = 0;        //  no SA_RESTART: every wait sees EINTR
-    rc = sigaction (SIGUSR1, &action, &previous);
-    assert (rc == 0);
-    s_test_signals = 0;
-    test_storm_t storm = { pthread_self (), false, 0 };
-    pthread_t storm_thread;
-    rc = pthread_create (&storm_thread, NULL, s_test_storm, &storm);
-    assert (rc == 0);
-    test_producer_t producer = { inbox, 0 };
-    pthread_t producer_thread;
-    rc = pthread_create (&producer_thread, NULL, s_test_producer, &producer);
-    assert (rc == 0);
-
-    //  The model: operations come out numbered 0, 1, 2... each once
-    zstate_batch_t *batch = zstate_batch_new ();
-    size_t next = 0;
-    size_t max = 1;
-    while (next < TEST_MESSAGES * TEST_OPS) {
-        if (use_socket)
-            assert (s_test_sock_readable (socket, 10000));
-        else
-            assert (s_test_fd_readable (zstate_inbox_fd (inbox), 10000));
-        //  Whole messages only: what was delivered is popped + pending,
-        //  and deliver adds a message's operations all at once
-        assert ((next + zstate_inbox_pending (inbox)) % TEST_OPS == 0);
-        size_t popped = zstate_inbox_pops (inbox, batch, max);
-        assert (popped > 0 && popped <= max);
-        for (size_t index = 0; index < popped; index++)
-            assert (s_test_key_is (batch, index, "two", next++));
-        max = max % 7 + 1;      //  1..7: across message boundaries
-    }
-    pthread_join (producer_thread, NULL);
-    storm.stop = true;
-    pthread_join (storm_thread, NULL);
-    rc = sigaction (SIGUSR1, &previous, NULL);
-    assert (rc == 0);
-    //  Nothing more, nothing pending, and no wake-up left up
-    assert (zstate_inbox_pops (inbox, batch, 0) == 0);
-    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
-    if (use_socket)
-        assert (!s_test_sock_readable (socket, 0));
-    zstate_consumer_stats_t stats;
-    zstate_inbox_stats (inbox, &stats);
-    assert (stats.messages == TEST_MESSAGES);
-    assert (stats.popped == TEST_MESSAGES * TEST_OPS);
-    assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
-    assert (stats.stalls == producer.refused);
-    assert (storm.sent > 0);
-    zstate_batch_destroy (&batch);
-    zstate_inbox_destroy (&inbox);
 }
 
 //  Bounds: 0 is refused, the bound refuses whole messages, and room_fd
@@ -843,11 +723,6 @@ zstate_inbox_test (bool verbose)
 
     s_test_bounds ();
     s_test_wakeups ();
-
-    //  Two threads, under a signal storm: nothing lost, nothing twice,
-    //  in order, with the fd and with the socket
-    s_test_two_threads (false);
-    s_test_two_threads (true);
 
     zstate_batch_destroy (&batch);
     //  @end
