@@ -57,7 +57,7 @@ zstate_bind (zsock_t *sock, const char *endpoint)
 static void
 s_wait_reaped (int fd)
 {
-    for (int attempt = 0; attempt < 2000 && fcntl (fd, F_GETFD) != -1; attempt++)
+    for (int attempt = 0; attempt < 500 && fcntl (fd, F_GETFD) != -1; attempt++)
         zclock_sleep (attempt < 10? 0: 1);
 }
 
