@@ -51,6 +51,7 @@ all_tests [] = {
     { "zstate_batch", zstate_batch_test },
     { "zstate_msg", zstate_msg_test },
     { "zstate_text", zstate_text_test },
+    { "zstate_actor", zstate_actor_test },
     { "zstate_monitor", zstate_monitor_test },
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },

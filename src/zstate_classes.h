@@ -18,9 +18,11 @@
 #include "zstate_text.h"
 #include "zstate_monitor.h"
 #include "zstate_inbox.h"
+#include "zstate_actor.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 
 //  Asserts check programming errors and internal invariants; they stay on
@@ -102,13 +104,6 @@ zsock_t *
 int
     zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
                   bool more);
-
-//  Wrapper side: receive the reply to command from sock, waiting through
-//  signals. Returns 0 when the status is 0, else -1 with errno and
-//  zstate_reason () set from the reply (or EINTR when the actor is gone). Frames after the reason are returned
-//  in *rest_p when rest_p is not NULL (the caller destroys it).
-int
-    zstate_request_wait (zsock_t *sock, const char *command, zmsg_t **rest_p);
 
 //  A server's control link, shared by the server wrapper and its consumers
 //  so that either may be destroyed first: the link outlives both, and

@@ -135,7 +135,6 @@ zstate_client_new (void)
         zstate_fail (error, "cannot create an eventfd: %s", strerror (error));
         return NULL;
     }
-    pthread_mutex_init (&self->command_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
     pthread_mutex_init (&self->socket_lock, NULL);
     //  flush waits on the monotonic clock, immune to clock changes
@@ -164,8 +163,7 @@ zstate_client_new (void)
 
     self->events = zsys_create_pipe (&self->events_backend);
     assert (self->events);
-    self->actor = zactor_new (zstate_client_agent, self);
-    assert (self->actor);
+    self->actor = zstate_actor_new (zstate_client_agent, self);
     //  The agent took its end of the events pipe before it signalled
     pthread_mutex_lock (&self->lock);
     assert (!self->events_backend);
@@ -199,14 +197,13 @@ zstate_client_destroy (zstate_client_t **self_p)
                               "handed to the socket in %d ms, dropped",
                               self->session_text, ops, bytes, idle? 0: linger);
         }
-        zactor_destroy (&self->actor);
+        zstate_actor_destroy (&self->actor);
         zsock_destroy (&self->events);
         zstate_client_buffers_destroy (&self->queue_head);
         close (self->wakefd);
         pthread_cond_destroy (&self->progress);
         pthread_mutex_destroy (&self->socket_lock);
         pthread_mutex_destroy (&self->lock);
-        pthread_mutex_destroy (&self->command_lock);
         free (self);
         *self_p = NULL;
     }
@@ -223,15 +220,8 @@ zstate_client_connect (zstate_client_t *self, const char *endpoint)
     assert (self);
     if (!endpoint || !*endpoint)
         return zstate_fail (EINVAL, "connect: no endpoint");
-    //  The wrapper is shared by threads; replies must reach their caller
-    pthread_mutex_lock (&self->command_lock);
-    int rc = zstr_sendx (self->actor, "CONNECT", endpoint, NULL);
-    if (rc == 0)
-        rc = zstate_request_wait (zactor_sock (self->actor), "CONNECT", NULL);
-    else
-        zstate_fail (EINTR, "connect: the agent is gone");
-    pthread_mutex_unlock (&self->command_lock);
-    return rc;
+    return zstate_actor_request (self->actor, ZSTATE_ACTOR_TIMEOUT, NULL, "ss",
+                                 "CONNECT", endpoint);
 }
 
 
@@ -399,6 +389,12 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
     size_t bytes = zstate_batch_bytes (batch);
 
     pthread_mutex_lock (&self->lock);
+    if (self->agent_ended) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (ESHUTDOWN, "send: the client agent has ended");
+        pthread_mutex_unlock (&self->lock);
+        return -1;
+    }
     if (self->stats.state == ZSTATE_CLIENT_FAILED) {
         self->stats.ops_rejected += ops;
         zstate_fail (ENOTCONN, "send: client failed: %s", self->failure);
@@ -475,17 +471,21 @@ zstate_client_flush (zstate_client_t *self, int timeout)
     //  Operations leave in the order they were accepted, so those accepted
     //  before now are out once this many are
     uint64_t target = self->stats.ops_accepted;
-    while (self->stats.ops_sent < target) {
+    while (self->stats.ops_sent < target && !self->agent_ended) {
         int rc = timeout < 0? pthread_cond_wait (&self->progress, &self->lock):
                  pthread_cond_timedwait (&self->progress, &self->lock, &deadline);
         if (rc == ETIMEDOUT)
             break;
     }
     bool done = self->stats.ops_sent >= target;
+    bool ended = self->agent_ended;
     size_t queued_ops = self->stats.queued_ops;
     pthread_mutex_unlock (&self->lock);
     if (done)
         return 0;
+    if (ended)
+        return zstate_fail (ESHUTDOWN, "flush: the client agent has ended with %zu ops "
+                            "queued", queued_ops);
     return zstate_fail (ETIMEDOUT, "flush: %zu ops still queued after %d ms",
                         queued_ops, timeout);
 }
@@ -554,7 +554,7 @@ zactor_t *
 zstate_client_actor (zstate_client_t *self)
 {
     assert (self);
-    return self->actor;
+    return zstate_actor_zactor (self->actor);
 }
 
 
@@ -729,10 +729,8 @@ void
 zstate_client_set_verbose (zstate_client_t *self, bool verbose)
 {
     assert (self);
-    pthread_mutex_lock (&self->command_lock);
-    if (zstr_sendx (self->actor, "VERBOSE", verbose? "1": "0", NULL) == 0)
-        zstate_request_wait (zactor_sock (self->actor), "VERBOSE", NULL);
-    pthread_mutex_unlock (&self->command_lock);
+    zstate_actor_request (self->actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si",
+                          "VERBOSE", verbose? 1: 0);
 }
 
 
@@ -1074,12 +1072,11 @@ zstate_client_test (bool verbose)
         assert (zstate_client_actor (client));
 
         //  Commands: unknown, missing argument, bad endpoint
-        zsock_t *pipe = zactor_sock (zstate_client_actor (client));
-        zstr_send (pipe, "BOGUS");
-        int rc = zstate_request_wait (pipe, "BOGUS", NULL);
+        int rc = zstate_actor_request (client->actor, ZSTATE_ACTOR_TIMEOUT, NULL,
+                                       "s", "BOGUS");
         assert (rc == -1 && errno == EINVAL);
-        zstr_send (pipe, "CONNECT");
-        rc = zstate_request_wait (pipe, "CONNECT", NULL);
+        rc = zstate_actor_request (client->actor, ZSTATE_ACTOR_TIMEOUT, NULL,
+                                   "s", "CONNECT");
         assert (rc == -1 && errno == EINVAL);
         rc = zstate_client_connect (client, "bogus://nowhere");
         assert (rc == -1 && errno == EPROTONOSUPPORT);

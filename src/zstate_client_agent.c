@@ -180,6 +180,9 @@ s_self_destroy (self_t **self_p)
         int linger = client->linger;
         buffer_t *queue = client->queue_head;
         client->queue_head = client->queue_tail = NULL;
+        //  Senders and flush must not wait for us any more
+        client->agent_ended = true;
+        pthread_cond_broadcast (&client->progress);
         pthread_mutex_unlock (&client->lock);
         pthread_mutex_lock (&client->socket_lock);
         if (self->monitor)
@@ -725,8 +728,8 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)
-        return -1;              //  Interrupted
+    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
+        return zmq_errno () == ETERM? -1: 0;
     char *command = zmsg_popstr (request);
     if (!command) {
         zsys_error ("%s empty command", self->log_prefix);
@@ -766,7 +769,7 @@ zstate_client_agent (zsock_t *pipe, void *args)
 {
     self_t *self = s_self_new (pipe, (zstate_client_t *) args);
     zsock_signal (pipe, 0);
-    zloop_start (self->loop);
+    zstate_actor_loop (self->loop);
     s_self_destroy (&self);
 }
 

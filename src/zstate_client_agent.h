@@ -46,10 +46,9 @@ struct _buffer_t {
 //  lock while it holds the socket, and a sender never waits for the socket.
 
 struct _zstate_client_t {
-    zactor_t *actor;            //  The agent
+    zstate_actor_t *actor;      //  The agent
     zsock_t *events;            //  Our end of the events pipe
     zsock_t *events_backend;    //  The agent's end, until the agent takes it
-    pthread_mutex_t command_lock;   //  One command round-trip at a time
     pthread_mutex_t lock;       //  Guards every field below socket_lock's
     pthread_cond_t progress;    //  Signalled when operations reach the socket
     int wakefd;                 //  eventfd the agent polls
@@ -79,6 +78,7 @@ struct _zstate_client_t {
     int reconnect_max_ivl;      //  ZMQ_RECONNECT_IVL_MAX
     char interface [INTERFACE_MAX];     //  ZMQ_BINDTODEVICE, "" for none
     bool started;               //  Connected: socket options are fixed
+    bool agent_ended;           //  The agent has ended: nothing moves any more
     char failure [256];         //  Why the state is FAILED
     zstate_client_stats_t stats;    //  Counters and state
     uint64_t wakes;             //  eventfd writes by senders (selftest)

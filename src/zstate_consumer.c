@@ -140,13 +140,14 @@ zstate_consumer_destroy (zstate_consumer_t **self_p)
         zstate_consumer_t *self = *self_p;
         //  Unregister first: once the server has answered, it never calls
         //  deliver again, so what it used may go. ENOENT means the server
-        //  went first, which is fine. With signals held back nothing else
+        //  went first, ESHUTDOWN that its actor has ended: both fine.
+        //  With signals held back nothing else
         //  is expected; if it happens we cannot know that the server let
         //  go, so we leave the consumer allocated rather than free it
         //  under the server's feet.
         if (self->registered
         &&  s_link_call (self, LINK_UNREGISTER, NULL) == -1
-        &&  errno != ENOENT) {
+        &&  errno != ENOENT && errno != ESHUTDOWN) {
             zsys_error ("zstate_consumer %s/%s: cannot unregister, leaking the "
                         "consumer: %s", self->db, self->table, zstate_reason ());
             *self_p = NULL;

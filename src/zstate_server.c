@@ -29,9 +29,9 @@
 //  The server link, shared by the wrapper and its consumers
 
 struct _zstate_server_link_t {
-    pthread_mutex_t mutex;      //  serialises round-trips to the actor
+    pthread_mutex_t mutex;      //  guards refs, and actor against destroy
     size_t refs;                //  references, under mutex
-    zactor_t *actor;            //  the server actor, NULL once destroyed
+    zstate_actor_t *actor;      //  the server actor, NULL once destroyed
 };
 
 //  The wrapper: everything it does goes through the link
@@ -39,37 +39,28 @@ struct _zstate_server_t {
     zstate_server_link_t *link; //  shared with our consumers; holds the actor
 };
 
-//  One complete request/reply with the actor, under the link's mutex so
-//  that callers on several threads never read each other's replies.
-//  Arguments are strings, NULL-terminated. Returns 0, or -1 with errno and
-//  zstate_reason (); frames after the reason go to *rest_p if given.
+//  One request/reply with the actor (zstate_actor_request: the picture's
+//  first item is the command), under the link's mutex so that the server
+//  is not destroyed under a consumer's request. Returns 0, or -1 with
+//  errno and zstate_reason (): ENOENT once the server is destroyed.
 static int
-s_link_request (zstate_server_link_t *link, zmsg_t **rest_p, const char *command, ...)
+s_link_request (zstate_server_link_t *link, zmsg_t **rest_p, const char *picture, ...)
 {
     pthread_mutex_lock (&link->mutex);
-    int rc = 0;
-    if (!link->actor)
+    va_list args;
+    va_start (args, picture);
+    int rc;
+    if (!link->actor) {
+        const char *command = va_arg (args, const char *);
         rc = zstate_fail (ENOENT, "%s: the server is gone", command);
-    else {
-        zmsg_t *request = zmsg_new ();
-        assert (request);
-        zmsg_addstr (request, command);
-        va_list args;
-        va_start (args, command);
-        const char *arg = va_arg (args, const char *);
-        while (arg) {
-            zmsg_addstr (request, arg);
-            arg = va_arg (args, const char *);
-        }
-        va_end (args);
-        if (zmsg_send (&request, link->actor))
-            rc = zstate_fail (EINTR, "%s: cannot send to the server", command);
-        else
-            //  Waits through signals: a consumer must know that the
-            //  server has let go of it
-            rc = zstate_request_wait (zactor_sock (link->actor), command, rest_p);
-        zmsg_destroy (&request);
     }
+    else {
+        //  Through signals: a consumer must know that the server has let
+        //  go of it; our actor answers every command at once
+        rc = zstate_actor_vrequest (link->actor, ZSTATE_ACTOR_TIMEOUT, rest_p,
+                                    picture, args);
+    }
+    va_end (args);
     int error = errno;
     pthread_mutex_unlock (&link->mutex);
     errno = error;
@@ -112,9 +103,7 @@ zstate_server_link_register (zstate_server_link_t *link,
 {
     assert (link);
     assert (db && table && name);
-    char pointer [32];
-    snprintf (pointer, sizeof (pointer), "%p", (void *) consumer);
-    return s_link_request (link, NULL, "REGISTER", db, table, name, pointer, NULL);
+    return s_link_request (link, NULL, "ssssp", "REGISTER", db, table, name, consumer);
 }
 
 int
@@ -123,7 +112,7 @@ zstate_server_link_unregister (zstate_server_link_t *link,
 {
     assert (link);
     assert (db && table && name);
-    return s_link_request (link, NULL, "UNREGISTER", db, table, name, NULL);
+    return s_link_request (link, NULL, "ssss", "UNREGISTER", db, table, name);
 }
 
 int
@@ -133,7 +122,7 @@ zstate_server_link_forward (zstate_server_link_t *link,
 {
     assert (link);
     assert (db && table && name && endpoint);
-    return s_link_request (link, NULL, "FORWARD", db, table, name, endpoint, NULL);
+    return s_link_request (link, NULL, "sssss", "FORWARD", db, table, name, endpoint);
 }
 
 
@@ -151,8 +140,7 @@ zstate_server_new (void)
     int rc = pthread_mutex_init (&self->link->mutex, NULL);
     assert (rc == 0);
     self->link->refs = 1;
-    self->link->actor = zactor_new (zstate_server_agent, NULL);
-    assert (self->link->actor);
+    self->link->actor = zstate_actor_new (zstate_server_agent, NULL);
     return self;
 }
 
@@ -167,7 +155,7 @@ zstate_server_destroy (zstate_server_t **self_p)
     if (*self_p) {
         zstate_server_t *self = *self_p;
         pthread_mutex_lock (&self->link->mutex);
-        zactor_destroy (&self->link->actor);
+        zstate_actor_destroy (&self->link->actor);
         pthread_mutex_unlock (&self->link->mutex);
         zstate_server_link_release (&self->link);
         free (self);
@@ -183,7 +171,7 @@ s_bind_request (zstate_server_t *self, const char *command, const char *endpoint
     if (!endpoint || !*endpoint)
         return zstate_fail (EINVAL, "%s: no endpoint", command);
     zmsg_t *rest = NULL;
-    int rc = s_link_request (self->link, &rest, command, endpoint, NULL);
+    int rc = s_link_request (self->link, &rest, "ss", command, endpoint);
     if (rc == 0) {
         char *port = zmsg_popstr (rest);
         rc = port? atoi (port): 0;
@@ -212,7 +200,7 @@ int
 zstate_server_pause (zstate_server_t *self, bool paused)
 {
     assert (self);
-    return s_link_request (self->link, NULL, "PAUSE", paused? "1": "0", NULL);
+    return s_link_request (self->link, NULL, "si", "PAUSE", paused? 1: 0);
 }
 
 
@@ -236,7 +224,7 @@ zstate_server_stats (zstate_server_t *self, zstate_server_stats_t *stats)
     assert (self);
     assert (stats);
     zmsg_t *rest = NULL;
-    int rc = s_link_request (self->link, &rest, "STATS", NULL);
+    int rc = s_link_request (self->link, &rest, "s", "STATS");
     if (rc == 0) {
         zframe_t *frame = zmsg_pop (rest);
         //  Our own actor sent it: a wrong size is a bug, not bad input
@@ -256,9 +244,7 @@ int
 zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm)
 {
     assert (self);
-    char text [16];
-    snprintf (text, sizeof (text), "%d", rcvhwm);
-    return s_link_request (self->link, NULL, "SET RCVHWM", text, NULL);
+    return s_link_request (self->link, NULL, "si", "SET RCVHWM", rcvhwm);
 }
 
 
@@ -269,7 +255,7 @@ void
 zstate_server_set_verbose (zstate_server_t *self, bool verbose)
 {
     assert (self);
-    s_link_request (self->link, NULL, "VERBOSE", verbose? "1": "0", NULL);
+    s_link_request (self->link, NULL, "si", "VERBOSE", verbose? 1: 0);
 }
 
 
@@ -280,7 +266,7 @@ zactor_t *
 zstate_server_actor (zstate_server_t *self)
 {
     assert (self);
-    return self->link->actor;
+    return zstate_actor_zactor (self->link->actor);
 }
 
 
@@ -556,8 +542,7 @@ zstate_server_test (bool verbose)
     assert (rc == -1 && errno == EINVAL);
 
     //  Unknown commands get an error reply, not an abort
-    zstr_send (zstate_server_actor (server), "BOGUS");
-    rc = zstate_request_wait (zactor_sock (zstate_server_actor (server)), "BOGUS", NULL);
+    rc = s_link_request (server->link, NULL, "s", "BOGUS");
     assert (rc == -1 && errno == EINVAL);
 
     //  A paused server reads nothing from clients until it resumes

@@ -520,13 +520,13 @@ s_handle_register (self_t *self, zmsg_t *request)
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     char *name = zmsg_popstr (request);
-    char *pointer = zmsg_popstr (request);
-    //  The consumer's address, as text: a hand-off between our own classes
-    //  in one process, like a "p" picture
+    //  The consumer's address, a "p" picture: a hand-off between our own
+    //  classes in one process
     void *consumer = NULL;
-    if (pointer && sscanf (pointer, "%p", &consumer) != 1)
-        consumer = NULL;
-    free (pointer);
+    zframe_t *pointer = zmsg_pop (request);
+    if (pointer && zframe_size (pointer) == sizeof (void *))
+        memcpy (&consumer, zframe_data (pointer), sizeof (void *));
+    zframe_destroy (&pointer);
     int status = 0;
     char reason [256] = "";
     if (!db || !zstate_msg_name_valid (db)
@@ -773,8 +773,8 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     (void) loop;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (pipe);
-    if (!request)
-        return -1;              //  Interrupted
+    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
+        return zmq_errno () == ETERM? -1: 0;
     char *command = zmsg_popstr (request);
     int rc = 0;
     if (!command)
@@ -842,6 +842,6 @@ zstate_server_agent (zsock_t *pipe, void *args)
     (void) args;
     self_t *self = s_self_new (pipe);
     zsock_signal (pipe, 0);
-    zloop_start (self->loop);
+    zstate_actor_loop (self->loop);
     s_self_destroy (&self);
 }

@@ -1117,8 +1117,8 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     self_t *self = (self_t *) arg;
     zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)
-        return -1;              //  Interrupted
+    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
+        return zmq_errno () == ETERM? -1: 0;
     char *command = zmsg_popstr (request);
     if (!command) {
         zmsg_destroy (&request);
@@ -1158,7 +1158,7 @@ s_writer_actor (zsock_t *pipe, void *args)
     assert (timer != -1);
     s_self_handle_snapshot (self->loop, timer, self);
     zsock_signal (pipe, 0);
-    zloop_start (self->loop);
+    zstate_actor_loop (self->loop);
     s_self_destroy (&self);
 }
 
@@ -1167,11 +1167,10 @@ s_writer_actor (zsock_t *pipe, void *args)
 //  The wrapper
 
 struct _zstate_writer_t {
-    zactor_t *actor;            //  The writer actor
+    zstate_actor_t *actor;      //  The writer actor
     zsock_t *events;            //  Our end of the event pipe
     char *endpoint;             //  Its PULL endpoint
     int linger;                 //  msecs destroy waits for Redis
-    pthread_mutex_t mutex;      //  One command round trip at a time
     snapshot_t snapshot;        //  Counters the actor publishes
 };
 
@@ -1186,7 +1185,6 @@ zstate_writer_new (void)
     zuuid_destroy (&uuid);
     assert (self->endpoint);
     self->linger = DEFAULT_LINGER;
-    pthread_mutex_init (&self->mutex, NULL);
     pthread_mutex_init (&self->snapshot.mutex, NULL);
     zsock_t *backend;
     self->events = zsys_create_pipe (&backend);
@@ -1194,8 +1192,7 @@ zstate_writer_new (void)
     //  The args live on our stack: zactor_new returns after the actor's
     //  signal, by which time it owns the event socket
     writer_args_t args = { backend, self->endpoint, &self->snapshot };
-    self->actor = zactor_new (s_writer_actor, &args);
-    assert (self->actor);
+    self->actor = zstate_actor_new (s_writer_actor, &args);
     return self;
 }
 
@@ -1208,9 +1205,8 @@ zstate_writer_destroy (zstate_writer_t **self_p)
         //  The actor logs what could not be written, when it ends
         if (self->linger > 0)
             zstate_writer_flush (self, self->linger);
-        zactor_destroy (&self->actor);
+        zstate_actor_destroy (&self->actor);
         zsock_destroy (&self->events);
-        pthread_mutex_destroy (&self->mutex);
         pthread_mutex_destroy (&self->snapshot.mutex);
         free (self->endpoint);
         free (self);
@@ -1218,35 +1214,15 @@ zstate_writer_destroy (zstate_writer_t **self_p)
     }
 }
 
-//  Send a command (picture after the command frame), wait for its reply
+//  One request/reply with the actor (zstate_actor_request: the picture's
+//  first item is the command)
 static int
-s_request (zstate_writer_t *self, const char *command, zmsg_t **rest_p,
-           const char *picture, ...)
+s_request (zstate_writer_t *self, int timeout, zmsg_t **rest_p, const char *picture, ...)
 {
-    pthread_mutex_lock (&self->mutex);
-    zmsg_t *request = zmsg_new ();
-    zmsg_addstr (request, command);
     va_list args;
     va_start (args, picture);
-    for (const char *cursor = picture; *cursor; cursor++) {
-        if (*cursor == 's')
-            zmsg_addstr (request, va_arg (args, const char *));
-        else
-        if (*cursor == 'i')
-            zmsg_addstrf (request, "%d", va_arg (args, int));
-        else
-        if (*cursor == '8')
-            zmsg_addstrf (request, "%" PRIu64, va_arg (args, uint64_t));
-    }
+    int rc = zstate_actor_vrequest (self->actor, timeout, rest_p, picture, args);
     va_end (args);
-    int rc = zmsg_send (&request, self->actor);
-    if (rc == 0)
-        rc = zstate_request_wait (zactor_sock (self->actor), command, rest_p);
-    else {
-        zmsg_destroy (&request);
-        rc = zstate_fail (EINTR, "%s: the writer is gone", command);
-    }
-    pthread_mutex_unlock (&self->mutex);
     return rc;
 }
 
@@ -1256,7 +1232,7 @@ zstate_writer_connect (zstate_writer_t *self, const char *endpoint)
     assert (self);
     if (!endpoint)
         return zstate_fail (EINVAL, "CONNECT: endpoint missing");
-    return s_request (self, "CONNECT", NULL, "s", endpoint);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "CONNECT", endpoint);
 }
 
 const char *
@@ -1272,49 +1248,49 @@ zstate_writer_set_separator (zstate_writer_t *self, const char *separator)
     assert (self);
     if (!separator)
         return zstate_fail (EINVAL, "SET SEPARATOR: separator missing");
-    return s_request (self, "SET SEPARATOR", NULL, "s", separator);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET SEPARATOR", separator);
 }
 
 int
 zstate_writer_set_db (zstate_writer_t *self, int db)
 {
     assert (self);
-    return s_request (self, "SET DB", NULL, "i", db);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SET DB", db);
 }
 
 int
 zstate_writer_set_password (zstate_writer_t *self, const char *password)
 {
     assert (self);
-    return s_request (self, "SET PASSWORD", NULL, "s", password? password: "");
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET PASSWORD", password? password: "");
 }
 
 int
 zstate_writer_set_timeouts (zstate_writer_t *self, int connect_timeout, int command_timeout)
 {
     assert (self);
-    return s_request (self, "SET TIMEOUTS", NULL, "ii", connect_timeout, command_timeout);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "sii", "SET TIMEOUTS", connect_timeout, command_timeout);
 }
 
 int
 zstate_writer_set_batch (zstate_writer_t *self, int ops, int interval)
 {
     assert (self);
-    return s_request (self, "SET BATCH", NULL, "ii", ops, interval);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "sii", "SET BATCH", ops, interval);
 }
 
 int
 zstate_writer_set_bound (zstate_writer_t *self, size_t keys, size_t bytes)
 {
     assert (self);
-    return s_request (self, "SET BOUND", NULL, "88", (uint64_t) keys, (uint64_t) bytes);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "s88", "SET BOUND", (uint64_t) keys, (uint64_t) bytes);
 }
 
 int
 zstate_writer_set_reconnect (zstate_writer_t *self, int min, int max)
 {
     assert (self);
-    return s_request (self, "SET RECONNECT", NULL, "ii", min, max);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "sii", "SET RECONNECT", min, max);
 }
 
 void
@@ -1328,7 +1304,9 @@ int
 zstate_writer_flush (zstate_writer_t *self, int timeout)
 {
     assert (self);
-    return s_request (self, "FLUSH", NULL, "i", timeout);
+    //  The actor answers within timeout; give it time to say so
+    int deadline = timeout < 0? -1: timeout + ZSTATE_ACTOR_TIMEOUT;
+    return s_request (self, deadline, NULL, "si", "FLUSH", timeout);
 }
 
 int
@@ -1337,7 +1315,7 @@ zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats)
     assert (self);
     assert (stats);
     zmsg_t *rest = NULL;
-    int rc = s_request (self, "STATS", &rest, "");
+    int rc = s_request (self, ZSTATE_ACTOR_TIMEOUT, &rest, "s", "STATS");
     if (rc == 0) {
         zframe_t *frame = rest? zmsg_first (rest): NULL;
         assert (frame && zframe_size (frame) == sizeof (zstate_writer_stats_t));
@@ -1376,14 +1354,14 @@ zactor_t *
 zstate_writer_actor (zstate_writer_t *self)
 {
     assert (self);
-    return self->actor;
+    return zstate_actor_zactor (self->actor);
 }
 
 void
 zstate_writer_set_verbose (zstate_writer_t *self, bool verbose)
 {
     assert (self);
-    s_request (self, "VERBOSE", NULL, "i", verbose? 1: 0);
+    s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "VERBOSE", verbose? 1: 0);
 }
 
 

@@ -1,0 +1,463 @@
+/*  =========================================================================
+    zstate_actor - a CZMQ actor that signals cannot break: started with
+    signals blocked, torn down and queried with waits that ride out EINTR
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    A zactor_t plus what its wrapper needs to talk to it safely: one
+    request at a time, a deadline on each, a count of replies still owed
+    to requests that gave up, and whether the actor has ended.
+@discuss
+    We keep zactor_t rather than run our own thread because the public
+    accessors return it and applications poll it; the only parts of it we
+    avoid are the two waits that EINTR breaks. zactor_destroy is still
+    what frees it: once we have the final signal we set a zero receive
+    timeout, so its own $TERM / zsock_wait returns at once.
+@end
+*/
+
+#include "zstate_classes.h"
+
+//  How often teardown says that it is still waiting
+#define TEARDOWN_WARNING        10000
+
+struct _zstate_actor_t {
+    zactor_t *actor;            //  The CZMQ actor
+    pthread_mutex_t mutex;      //  One request at a time
+    size_t abandoned;           //  Replies owed to requests that gave up
+    bool ended;                 //  The actor is gone (atomic access)
+};
+
+
+//  --------------------------------------------------------------------------
+//  Block every signal that may be blocked; the fault signals stay open so
+//  that a crash in the thread still kills it with a core (and sanitizers
+//  still see it).
+
+void
+zstate_actor_block_signals (sigset_t *saved)
+{
+    sigset_t all;
+    sigfillset (&all);
+    sigdelset (&all, SIGSEGV);
+    sigdelset (&all, SIGBUS);
+    sigdelset (&all, SIGFPE);
+    sigdelset (&all, SIGILL);
+    sigdelset (&all, SIGTRAP);
+    sigdelset (&all, SIGSYS);
+    sigdelset (&all, SIGABRT);
+    int rc = pthread_sigmask (SIG_BLOCK, &all, saved);
+    assert (rc == 0);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Start the actor: the new thread inherits the full mask we hold while
+//  zactor_new creates it, and the handshake cannot be interrupted.
+
+zstate_actor_t *
+zstate_actor_new (zactor_fn *handler, void *args)
+{
+    assert (handler);
+    zstate_actor_t *self = (zstate_actor_t *) zmalloc (sizeof (zstate_actor_t));
+    assert (self);
+    int rc = pthread_mutex_init (&self->mutex, NULL);
+    assert (rc == 0);
+    sigset_t saved;
+    zstate_actor_block_signals (&saved);
+    self->actor = zactor_new (handler, args);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    assert (self->actor);
+    //  Requests go one at a time into a pipe with room for 1,000: a send
+    //  that cannot go at once means the actor's end of the pipe is gone
+    zsock_set_sndtimeo (zactor_sock (self->actor), 0);
+    return self;
+}
+
+
+//  Mark the actor as ended
+static void
+s_set_ended (zstate_actor_t *self)
+{
+    __atomic_store_n (&self->ended, true, __ATOMIC_RELEASE);
+}
+
+
+//  Receive the next message from the actor by deadline (a zclock_mono
+//  time, or -1 for none), riding out signals. Returns NULL with errno
+//  ETIMEDOUT at the deadline, or another errno when the pipe is unusable
+//  (ETERM: the context is going).
+static zmsg_t *
+s_recv (zsock_t *pipe, int64_t deadline)
+{
+    while (true) {
+        long timeout = -1;
+        if (deadline >= 0) {
+            int64_t now = zclock_mono ();
+            if (now >= deadline) {
+                errno = ETIMEDOUT;
+                return NULL;
+            }
+            timeout = (long) (deadline - now);
+        }
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, timeout);
+        if (rc == -1 && zmq_errno () != EINTR)
+            return NULL;
+        if (rc > 0) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            if (msg)
+                return msg;
+            if (zmq_errno () != EINTR && zmq_errno () != EAGAIN)
+                return NULL;
+        }
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  End the actor and free it. Nulls the pointer.
+
+void
+zstate_actor_destroy (zstate_actor_t **self_p)
+{
+    assert (self_p);
+    zstate_actor_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_t *pipe = zactor_sock (self->actor);
+    //  $TERM finds no pipe only when the actor has ended: its shim closes
+    //  its end after sending the final signal
+    if (!zstate_actor_ended (self) && zstr_send (pipe, "$TERM") == 0) {
+        int64_t started = zclock_mono ();
+        while (true) {
+            int64_t deadline = zclock_mono () + TEARDOWN_WARNING;
+            zmsg_t *msg = s_recv (pipe, deadline);
+            if (!msg && errno == ETIMEDOUT) {
+                zsys_warning ("zstate_actor: still waiting for an actor to end after %d s",
+                              (int) ((zclock_mono () - started) / 1000));
+                continue;
+            }
+            //  Replies still owed to abandoned requests go with the rest
+            bool final = !msg || zmsg_signal (msg) >= 0;
+            zmsg_destroy (&msg);
+            if (final)
+                break;
+        }
+    }
+    s_set_ended (self);
+    //  zactor_destroy sends $TERM again (into a pipe the actor has left)
+    //  and calls zsock_wait, which now returns at once
+    zsock_set_rcvtimeo (pipe, 0);
+    zactor_destroy (&self->actor);
+    pthread_mutex_destroy (&self->mutex);
+    free (self);
+    *self_p = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Return the zactor_t.
+
+zactor_t *
+zstate_actor_zactor (zstate_actor_t *self)
+{
+    assert (self);
+    return self->actor;
+}
+
+
+//  --------------------------------------------------------------------------
+//  True once the actor has ended.
+
+bool
+zstate_actor_ended (zstate_actor_t *self)
+{
+    assert (self);
+    return __atomic_load_n (&self->ended, __ATOMIC_ACQUIRE);
+}
+
+
+//  One request and its reply; the caller holds the mutex
+static int
+s_request (zstate_actor_t *self, int timeout, zmsg_t **rest_p, const char *command,
+           const char *picture, va_list args)
+{
+    if (zstate_actor_ended (self))
+        return zstate_fail (ESHUTDOWN, "%s: the actor has ended", command);
+    zsock_t *pipe = zactor_sock (self->actor);
+    if (zsock_vsend (pipe, picture, args) == -1) {
+        s_set_ended (self);
+        return zstate_fail (ESHUTDOWN, "%s: the actor has ended", command);
+    }
+    int64_t deadline = timeout < 0? -1: zclock_mono () + timeout;
+    while (true) {
+        zmsg_t *reply = s_recv (pipe, deadline);
+        if (!reply && errno == ETIMEDOUT) {
+            //  The actor may still answer; the next request skips that
+            self->abandoned++;
+            return zstate_fail (ETIMEDOUT, "%s: no reply in %d msecs", command, timeout);
+        }
+        if (!reply || zmsg_signal (reply) >= 0) {
+            //  The final signal: the actor ended before it could reply
+            zmsg_destroy (&reply);
+            s_set_ended (self);
+            return zstate_fail (ESHUTDOWN, "%s: the actor has ended", command);
+        }
+        if (self->abandoned) {
+            self->abandoned--;
+            zmsg_destroy (&reply);
+            continue;
+        }
+        char *name = zmsg_popstr (reply);
+        char *status_text = zmsg_popstr (reply);
+        char *reason = zmsg_popstr (reply);
+        //  Replies come in order; a mismatch is a broken actor, not input
+        assert (name && streq (name, command));
+        assert (status_text);
+        int status = atoi (status_text);
+        int rc = status? zstate_fail (status, "%s", reason? reason: ""): 0;
+        free (name);
+        free (status_text);
+        free (reason);
+        if (rest_p && rc == 0)
+            *rest_p = reply;
+        else
+            zmsg_destroy (&reply);
+        return rc;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send a command, wait for its reply.
+
+int
+zstate_actor_request (zstate_actor_t *self, int timeout, zmsg_t **rest_p,
+                      const char *picture, ...)
+{
+    va_list args;
+    va_start (args, picture);
+    int rc = zstate_actor_vrequest (self, timeout, rest_p, picture, args);
+    va_end (args);
+    return rc;
+}
+
+int
+zstate_actor_vrequest (zstate_actor_t *self, int timeout, zmsg_t **rest_p,
+                       const char *picture, va_list args)
+{
+    assert (self);
+    assert (picture && *picture == 's');
+    if (rest_p)
+        *rest_p = NULL;
+    va_list peek;
+    va_copy (peek, args);
+    const char *command = va_arg (peek, const char *);
+    va_end (peek);
+    assert (command);
+    pthread_mutex_lock (&self->mutex);
+    int rc = s_request (self, timeout, rest_p, command, picture, args);
+    int error = errno;
+    pthread_mutex_unlock (&self->mutex);
+    errno = error;
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run loop until a handler ends it.
+
+void
+zstate_actor_loop (zloop_t *loop)
+{
+    assert (loop);
+    while (zloop_start (loop) == 0 && zmq_errno () == EINTR)
+        ;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Counts SIGUSR1s that reached a handler
+static volatile sig_atomic_t s_test_signals;
+
+static void
+s_test_handler (int signum)
+{
+    (void) signum;
+    s_test_signals++;
+}
+
+//  An actor with the commands the test needs:
+//      BLOCKED     -> [1 when SIGUSR1, SIGINT and SIGTERM are blocked here]
+//      KILL p      -> signals the thread p (a pthread_t *) with SIGUSR1,
+//                     then replies
+//      SLOW i      -> sleeps i msecs, then replies
+//      DIE         -> ends without a reply, as a crashed actor would
+static int
+s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    zmsg_t *request = zmsg_recv (reader);
+    if (!request)
+        return zmq_errno () == ETERM? -1: 0;
+    char *command = zmsg_popstr (request);
+    int rc = 0;
+    if (streq (command, "BLOCKED")) {
+        sigset_t mask;
+        pthread_sigmask (SIG_SETMASK, NULL, &mask);
+        bool blocked = sigismember (&mask, SIGUSR1) && sigismember (&mask, SIGINT)
+                    && sigismember (&mask, SIGTERM);
+        zstate_reply (reader, command, 0, "", true);
+        zstr_send (reader, blocked? "1": "0");
+    }
+    else
+    if (streq (command, "KILL")) {
+        zframe_t *frame = zmsg_pop (request);
+        assert (frame && zframe_size (frame) == sizeof (void *));
+        pthread_t *thread = *(pthread_t **) zframe_data (frame);
+        zframe_destroy (&frame);
+        pthread_kill (*thread, SIGUSR1);
+        zclock_sleep (20);
+        zstate_reply (reader, command, 0, "", false);
+    }
+    else
+    if (streq (command, "SLOW")) {
+        char *delay = zmsg_popstr (request);
+        zclock_sleep (atoi (delay));
+        free (delay);
+        zstate_reply (reader, command, 0, "", false);
+    }
+    else
+    if (streq (command, "DIE") || streq (command, "$TERM"))
+        rc = -1;
+    else
+        zstate_reply (reader, command, EINVAL, "unknown command", false);
+    free (command);
+    zmsg_destroy (&request);
+    return rc;
+}
+
+static void
+s_test_actor (zsock_t *pipe, void *args)
+{
+    zloop_t *loop = zloop_new ();
+    assert (loop);
+    zloop_set_nonstop (loop, true);
+    zloop_reader (loop, pipe, s_test_handle_pipe, NULL);
+    zloop_reader_set_tolerant (loop, pipe);
+    //  The raw-zactor case of the test opens SIGUSR1 to prove the restart
+    if (args) {
+        sigset_t usr1;
+        sigemptyset (&usr1);
+        sigaddset (&usr1, SIGUSR1);
+        pthread_sigmask (SIG_UNBLOCK, &usr1, NULL);
+        *(pthread_t *) args = pthread_self ();
+    }
+    zsock_signal (pipe, 0);
+    zstate_actor_loop (loop);
+    zloop_destroy (&loop);
+}
+
+void
+zstate_actor_test (bool verbose)
+{
+    printf (" * zstate_actor: ");
+    //  @selftest
+    struct sigaction action, saved_action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_test_handler;
+    sigemptyset (&action.sa_mask);
+    action.sa_flags = 0;                //  no SA_RESTART: waits see EINTR
+    sigaction (SIGUSR1, &action, &saved_action);
+
+    zstate_actor_t *actor = zstate_actor_new (s_test_actor, NULL);
+    assert (actor);
+    assert (!zstate_actor_ended (actor));
+
+    //  The actor's thread has every signal blocked
+    zmsg_t *rest = NULL;
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, &rest, "s", "BLOCKED");
+    assert (rc == 0 && rest);
+    char *blocked = zmsg_popstr (rest);
+    assert (blocked && streq (blocked, "1"));
+    free (blocked);
+    zmsg_destroy (&rest);
+
+    //  A signal landing on the waiting caller does not end the wait: the
+    //  actor signals us before it replies, so the signal certainly came
+    pthread_t me = pthread_self ();
+    s_test_signals = 0;
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "sp", "KILL", &me);
+    assert (rc == 0);
+    assert (s_test_signals == 1);
+
+    //  Errors come back as errno and reason
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "BOGUS");
+    assert (rc == -1 && errno == EINVAL);
+    assert (streq (zstate_reason (), "unknown command"));
+
+    //  A request that times out leaves a late reply, which the next
+    //  request skips
+    rc = zstate_actor_request (actor, 0, NULL, "si", "SLOW", 200);
+    assert (rc == -1 && errno == ETIMEDOUT);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "BOGUS");
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 0);
+    assert (rc == 0);
+
+    //  An actor that ends by itself is reported, at once and every time
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "DIE");
+    assert (rc == -1 && errno == ESHUTDOWN);
+    assert (zstate_actor_ended (actor));
+    rc = zstate_actor_request (actor, -1, NULL, "si", "SLOW", 0);
+    assert (rc == -1 && errno == ESHUTDOWN);
+    zstate_actor_destroy (&actor);
+    assert (actor == NULL);
+    zstate_actor_destroy (&actor);
+
+    //  The same through the raw pipe: the final signal is still unread
+    actor = zstate_actor_new (s_test_actor, NULL);
+    rc = zstr_send (zstate_actor_zactor (actor), "DIE");
+    assert (rc == 0);
+    zstate_actor_destroy (&actor);
+
+    //  A loop whose poll sees EINTR goes on: an actor that opens SIGUSR1
+    //  (ours never do) still answers after signals reached it
+    pthread_t thread;
+    zactor_t *raw = zactor_new (s_test_actor, &thread);
+    assert (raw);
+    for (int count = 0; count < 10; count++) {
+        int before = s_test_signals;
+        pthread_kill (thread, SIGUSR1);
+        int64_t deadline = zclock_mono () + 5000;
+        while (s_test_signals == before && zclock_mono () < deadline)
+            zclock_sleep (1);
+        assert (s_test_signals == before + 1);
+    }
+    rc = zstr_sendx (raw, "SLOW", "0", NULL);
+    assert (rc == 0);
+    char *command = NULL, *status = NULL, *reason = NULL;
+    rc = zstr_recvx (raw, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "SLOW") && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zactor_destroy (&raw);
+
+    sigaction (SIGUSR1, &saved_action, NULL);
+    //  @end
+    if (verbose)
+        zsys_debug ("zstate_actor: %d signals handled", (int) s_test_signals);
+    printf ("OK\n");
+}

@@ -1,0 +1,96 @@
+/*  =========================================================================
+    zstate_actor - a CZMQ actor that signals cannot break: started with
+    signals blocked, torn down and queried with waits that ride out EINTR
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_ACTOR_H_INCLUDED
+#define ZSTATE_ACTOR_H_INCLUDED
+
+//  Every component's wrapper holds one of these around its zactor_t. The
+//  zactor_t stays what the public zstate_*_actor () accessors return, so
+//  applications can still poll it and send it commands; what changes is
+//  how we start it, wait on it and end it:
+//
+//  - czmq 4.2.1 zactor_new creates a detached thread and then waits for
+//    the handshake with zsock_wait, which returns early on EINTR; the
+//    default teardown ($TERM, then zsock_wait) does the same, so the
+//    caller used to free what the thread still used. We block every
+//    maskable signal around zactor_new: the thread inherits the full
+//    mask (so no process signal ever lands on an actor thread) and the
+//    handshake cannot be interrupted. Teardown sends $TERM and waits for
+//    the thread's final signal ourselves, retrying on EINTR, with the
+//    caller's signals left alone.
+//  - The shim sends the final signal after the actor function has
+//    returned, so once we have it the actor touches nothing of ours.
+//  - Requests have deadlines; a reply that comes after its request gave
+//    up is discarded by the next request, never read as its answer.
+//  - Once the actor has ended (the final signal seen, or its end of the
+//    pipe gone), every request fails at once with ESHUTDOWN.
+//
+//  Commands are [command][arguments...], replies [command][status]
+//  [reason][results...] (zstate_reply); status is an errno value.
+
+typedef struct _zstate_actor_t zstate_actor_t;
+
+//  Default deadline for a request, msecs: our actors answer every command
+//  at once except FLUSH, which gets its own
+#define ZSTATE_ACTOR_TIMEOUT    30000
+
+//  Start handler on a new thread with every maskable signal blocked and
+//  wait for its zsock_signal. Never fails (asserts on OOM).
+zstate_actor_t *
+    zstate_actor_new (zactor_fn *handler, void *args);
+
+//  Send $TERM and wait until the actor has ended, through signals; then
+//  free. Nulls the pointer.
+void
+    zstate_actor_destroy (zstate_actor_t **self_p);
+
+//  Return the zactor_t, for the public accessors.
+zactor_t *
+    zstate_actor_zactor (zstate_actor_t *self);
+
+//  True once the actor is known to have ended.
+bool
+    zstate_actor_ended (zstate_actor_t *self);
+
+//  Send the command and its arguments as zsock_send does with picture,
+//  whose first item is the command, an "s"; then wait up to timeout msecs
+//  (-1: no deadline) for its reply, through signals. Callers on several
+//  threads are serialised. Returns 0 when the reply's status is 0, else
+//  -1 with errno and zstate_reason (): the reply's status and reason,
+//  ETIMEDOUT at the deadline, ESHUTDOWN once the actor has ended. Frames
+//  after the reason go to *rest_p when rest_p is not NULL (the caller
+//  destroys them; NULL on failure).
+int
+    zstate_actor_request (zstate_actor_t *self, int timeout, zmsg_t **rest_p,
+                          const char *picture, ...);
+
+//  The same, with the arguments in a va_list.
+int
+    zstate_actor_vrequest (zstate_actor_t *self, int timeout, zmsg_t **rest_p,
+                           const char *picture, va_list args);
+
+//  Run the actor's loop until a handler returns -1. czmq 4.2.1
+//  zloop_start returns (with 0) when zmq_poll fails with EINTR even when
+//  the loop is nonstop; this restarts it then, and ends on anything else
+//  (ETERM: the context is going).
+void
+    zstate_actor_loop (zloop_t *loop);
+
+//  Block every signal that may be blocked (not the ones that report a
+//  fault in the thread itself) and save the old mask in *saved.
+void
+    zstate_actor_block_signals (sigset_t *saved);
+
+//  Selftest
+void
+    zstate_actor_test (bool verbose);
+
+#endif
