@@ -165,6 +165,12 @@ s_launch (zstate_redis_server_t *self)
     int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd < 0)
         return zstate_fail (errno, "redis-server: cannot open /dev/null: %s", strerror (errno));
+    sigset_t no_signals;
+    sigemptyset (&no_signals);
+    struct sigaction default_action;
+    memset (&default_action, 0, sizeof (default_action));
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset (&default_action.sa_mask);
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
@@ -185,6 +191,12 @@ s_launch (zstate_redis_server_t *self)
         if (syscall (SYS_close_range, 3U, ~0U, 0) != 0)
             for (int fd = 3; fd < 4096; fd++)
                 close (fd);
+        //  Started from an actor thread, we hold its full signal mask, and
+        //  the host may ignore signals: the mask and ignored dispositions
+        //  live on across exec, and redis-server would not hear SIGTERM
+        sigprocmask (SIG_SETMASK, &no_signals, NULL);
+        for (int signum = 1; signum < NSIG; signum++)
+            sigaction (signum, &default_action, NULL);
         execv (ZSTATE_REDIS_SERVER, (char **) argv);
         _exit (127);
     }
@@ -476,6 +488,38 @@ zstate_redis_server_test (bool verbose)
     assert (s_roundtrip (zstate_redis_server_socket (server), "EXISTS lost\r\n",
                          reply, sizeof (reply), 1000) > 0);
     assert (strncmp (reply, ":0", 2) == 0);
+
+    //  Started with every signal blocked and SIGUSR2 ignored, as from an
+    //  actor thread of a host that ignores it: the server starts with
+    //  neither, and stops on SIGTERM
+    zstate_redis_server_t *masked = zstate_redis_server_new (false);
+    assert (masked);
+    assert (zstate_redis_server_stop (masked) == 0);
+    sigset_t saved_mask;
+    zstate_actor_block_signals (&saved_mask);
+    struct sigaction ignore, saved_usr2;
+    memset (&ignore, 0, sizeof (ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigaction (SIGUSR2, &ignore, &saved_usr2);
+    assert (zstate_redis_server_start (masked) == 0);
+    sigaction (SIGUSR2, &saved_usr2, NULL);
+    pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
+    char status_path [64];
+    snprintf (status_path, sizeof (status_path), "/proc/%d/status",
+              (int) zstate_redis_server_pid (masked));
+    FILE *status_file = fopen (status_path, "r");
+    assert (status_file);
+    char line [256];
+    unsigned long long blocked = ~0ULL, ignored = ~0ULL;
+    while (fgets (line, sizeof (line), status_file)) {
+        sscanf (line, "SigBlk: %llx", &blocked);
+        sscanf (line, "SigIgn: %llx", &ignored);
+    }
+    fclose (status_file);
+    assert (!(blocked & (1ULL << (SIGTERM - 1))));
+    assert (!(ignored & (1ULL << (SIGUSR2 - 1))));
+    assert (zstate_redis_server_stop (masked) == 0);
+    zstate_redis_server_destroy (&masked);
 
     //  Stop, then destroy removes the directory
     char dir [256];
