@@ -40,6 +40,10 @@ void
 void
     zstate_consumer_suites (bool verbose);
 
+//  Signals against every component: selftest/zstate_signal_test.c
+void
+    zstate_signal_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -65,6 +69,7 @@ all_tests [] = {
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_pipeline", zstate_pipeline_test },
+    { "zstate_signal", zstate_signal_test },
     { NULL, NULL }
 };
 

@@ -90,6 +90,47 @@ s_set_ended (zstate_actor_t *self)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Create a PAIR pipe, whatever signals come.
+
+zsock_t *
+zstate_actor_create_pipe (zsock_t **backend_p)
+{
+    sigset_t saved;
+    zstate_actor_block_signals (&saved);
+    zsock_t *frontend = zsys_create_pipe (backend_p);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    return frontend;
+}
+
+
+//  Send one message as zsock_send does. libzmq fails even a send that
+//  need not wait with EINTR, and zsock_send would then leave the frames it
+//  sent waiting for the rest, to be glued to our next message; so send
+//  with signals held (it never waits: the pipe has a zero send timeout).
+static int
+s_vsend (zsock_t *pipe, const char *picture, va_list args)
+{
+    sigset_t saved;
+    zstate_actor_block_signals (&saved);
+    int rc = zsock_vsend (pipe, picture, args);
+    int error = zmq_errno ();
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    errno = error;
+    return rc;
+}
+
+static int
+s_send (zsock_t *pipe, const char *picture, ...)
+{
+    va_list args;
+    va_start (args, picture);
+    int rc = s_vsend (pipe, picture, args);
+    va_end (args);
+    return rc;
+}
+
+
 //  Receive the next message from the actor by deadline (a zclock_mono
 //  time, or -1 for none), riding out signals. Returns NULL with errno
 //  ETIMEDOUT at the deadline, or another errno when the pipe is unusable
@@ -112,11 +153,20 @@ s_recv (zsock_t *pipe, int64_t deadline)
         if (rc == -1 && zmq_errno () != EINTR)
             return NULL;
         if (rc > 0) {
+            //  libzmq fails even a recv that need not wait with EINTR, and
+            //  zmsg_recv would then drop the frames it read and leave the
+            //  rest as a message of their own: read it whole, signals held
+            sigset_t saved;
+            zstate_actor_block_signals (&saved);
             zmsg_t *msg = zmsg_recv (pipe);
+            int error = zmq_errno ();
+            pthread_sigmask (SIG_SETMASK, &saved, NULL);
             if (msg)
                 return msg;
-            if (zmq_errno () != EINTR && zmq_errno () != EAGAIN)
+            if (error != EINTR && error != EAGAIN) {
+                errno = error;
                 return NULL;
+            }
         }
     }
 }
@@ -135,7 +185,7 @@ zstate_actor_destroy (zstate_actor_t **self_p)
     zsock_t *pipe = zactor_sock (self->actor);
     //  $TERM finds no pipe only when the actor has ended: its shim closes
     //  its end after sending the final signal
-    if (!zstate_actor_ended (self) && zstr_send (pipe, "$TERM") == 0) {
+    if (!zstate_actor_ended (self) && s_send (pipe, "s", "$TERM") == 0) {
         int64_t started = zclock_mono ();
         while (true) {
             int64_t deadline = zclock_mono () + TEARDOWN_WARNING;
@@ -155,8 +205,11 @@ zstate_actor_destroy (zstate_actor_t **self_p)
     s_set_ended (self);
     //  zactor_destroy sends $TERM again (into a pipe the actor has left)
     //  and calls zsock_wait, which now returns at once
+    sigset_t saved;
+    zstate_actor_block_signals (&saved);
     zsock_set_rcvtimeo (pipe, 0);
     zactor_destroy (&self->actor);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;
@@ -193,7 +246,7 @@ s_request (zstate_actor_t *self, int timeout, zmsg_t **rest_p, const char *comma
     if (zstate_actor_ended (self))
         return zstate_fail (ESHUTDOWN, "%s: the actor has ended", command);
     zsock_t *pipe = zactor_sock (self->actor);
-    if (zsock_vsend (pipe, picture, args) == -1) {
+    if (s_vsend (pipe, picture, args) == -1) {
         s_set_ended (self);
         return zstate_fail (ESHUTDOWN, "%s: the actor has ended", command);
     }

@@ -84,6 +84,12 @@ int
 void
     zstate_actor_loop (zloop_t *loop);
 
+//  zsys_create_pipe with signals held: libzmq fails even a connect that
+//  need not wait with EINTR, and zsys_create_pipe asserts that it does not
+//  fail. For the event pipes the wrappers create on the caller's thread.
+zsock_t *
+    zstate_actor_create_pipe (zsock_t **backend_p);
+
 //  Block every signal that may be blocked (not the ones that report a
 //  fault in the thread itself) and save the old mask in *saved.
 void

@@ -161,7 +161,7 @@ zstate_client_new (void)
     self->reconnect_max_ivl = RECONNECT_MAX_DEFAULT;
     self->stats.state = ZSTATE_CLIENT_IDLE;
 
-    self->events = zsys_create_pipe (&self->events_backend);
+    self->events = zstate_actor_create_pipe (&self->events_backend);
     assert (self->events);
     self->actor = zstate_actor_new (zstate_client_agent, self);
     //  The agent took its end of the events pipe before it signalled

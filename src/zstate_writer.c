@@ -1187,7 +1187,7 @@ zstate_writer_new (void)
     self->linger = DEFAULT_LINGER;
     pthread_mutex_init (&self->snapshot.mutex, NULL);
     zsock_t *backend;
-    self->events = zsys_create_pipe (&backend);
+    self->events = zstate_actor_create_pipe (&backend);
     assert (self->events);
     //  The args live on our stack: zactor_new returns after the actor's
     //  signal, by which time it owns the event socket
