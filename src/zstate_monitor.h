@@ -60,6 +60,11 @@ void
 uint64_t
     zstate_monitor_lost (zstate_monitor_t *self);
 
+//  Set how long a WATCH holds without renewal, in msecs (default 3000),
+//  for the watches made or renewed from now on.
+void
+    zstate_monitor_set_lease (zstate_monitor_t *self, int lease);
+
 //  Return how many watchers there are now.
 size_t
     zstate_monitor_watchers (zstate_monitor_t *self);
