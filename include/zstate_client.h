@@ -44,12 +44,19 @@ extern "C" {
 //  STATE FAILED, then ERROR with the reason; zstate_client_state () gives
 //  the new state by the time its event can be read.
 //
-//  Actor commands (zactor_sock (zstate_client_actor (c))), each answered
-//  with one reply [command][status][reason], status 0 or an errno code:
-//      CONNECT endpoint        "s"   connect the DEALER socket; EISCONN when
-//                                    connected already, else zmq_connect's errno
-//      VERBOSE [flag]          "s"   log activity with zsys_debug; "0" stops it
-//      $TERM                         end the actor (answered by the shim)
+//  Actor commands (zstate_client_actor (c)), each one message in the
+//  zsock_send picture shown, whose first item is the command name; each
+//  is answered with one reply "sis" [command][status][reason], status 0
+//  or an errno code:
+//      "ss"  CONNECT endpoint      connect the DEALER socket; EISCONN when
+//                                  connected already, else zmq_connect's errno
+//      "si"  VERBOSE flag          log activity with zsys_debug; 0 stops it
+//      "s"   $TERM                 end the actor (answered by the final
+//                                  signal, not by a reply)
+//  The wrapper methods send the same commands, one at a time across
+//  threads, and wait for the reply (ETIMEDOUT after 30 s; ESHUTDOWN
+//  once the actor has ended). An application that sends commands itself
+//  reads each reply before it calls a wrapper method again.
 
 //  Client states
 #define ZSTATE_CLIENT_IDLE          0   //  not connected yet

@@ -32,25 +32,34 @@ extern "C" {
 //  server that has not bound yet receives nothing, so registering first and
 //  binding last loses nothing. The wrapper methods are safe from any thread.
 //
-//  Actor commands, each answered with one reply [command][status][reason]
-//  followed by the results shown, status 0 or an errno code:
-//      BIND endpoint           "s"   -> "sis" + "i" port (0 if not tcp)
-//      REGISTER db table name consumer "ssss" route (db, table) to the
-//                                    consumer at that address ("%p"), which
-//                                    goes by that unique name
-//      UNREGISTER db table name "sss" remove exactly that consumer; once
-//                                    answered, the server never calls it
-//      FORWARD db table name endpoint "ssss" pass a copy of every message
-//                                    for that consumer to the PULL socket
-//                                    bound at endpoint first; "" stops
-//      (REGISTER, UNREGISTER and FORWARD come from zstate_consumer.)
-//      STATS                         -> "sis" + "b" zstate_server_stats_t
-//      MONITOR endpoint        "s"   -> "sis" + "i" port: bind the monitor
-//      PAUSE flag              "s"   "1" stops reading from clients, "0"
-//                                    reads again
-//      SET RCVHWM count        "i"   ROUTER receive high-water mark (before BIND)
-//      VERBOSE [flag]          "i"   log activity with zsys_debug; "0" stops
-//      $TERM                         end the actor (answered by the shim)
+//  Actor commands (zstate_server_actor (s)), each one message in the
+//  zsock_send picture shown, whose first item is the command name; each
+//  is answered with one reply "sis" [command][status][reason], status 0
+//  or an errno code, followed by the results shown:
+//      "ss"    BIND endpoint       -> "i" port (0 if not tcp)
+//      "ssssp" REGISTER db table name consumer
+//                                  route (db, table) to consumer (a
+//                                  zstate_consumer_t *, same process),
+//                                  which goes by that unique name
+//      "ssss"  UNREGISTER db table name
+//                                  remove exactly that consumer; once
+//                                  answered, the server never calls it
+//      "sssss" FORWARD db table name endpoint
+//                                  pass a copy of every message for that
+//                                  consumer to the PULL socket bound at
+//                                  endpoint first; "" stops
+//              (REGISTER, UNREGISTER and FORWARD come from zstate_consumer.)
+//      "s"     STATS               -> "b" zstate_server_stats_t
+//      "ss"    MONITOR endpoint    -> "i" port: bind the monitor
+//      "si"    PAUSE flag          1 stops reading from clients, 0 reads again
+//      "si"    SET RCVHWM count    ROUTER receive high-water mark (before BIND)
+//      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
+//      "s"     $TERM               end the actor (answered by the final
+//                                  signal, not by a reply)
+//  The wrapper methods send the same commands, one at a time across
+//  threads, and wait for the reply (ETIMEDOUT after 30 s; ESHUTDOWN once
+//  the actor has ended). An application that sends commands itself reads
+//  each reply before it calls a wrapper method again.
 
 //  Counters, all since the server was created
 typedef struct {

@@ -76,39 +76,44 @@ extern "C" {
 //  them they are dropped and counted (events_dropped). Each state change
 //  is also logged once with zsys.
 //
-//  Actor commands (zactor_sock (zstate_writer_actor (w))), each answered
-//  with one reply [command][status][reason] followed by the results shown,
-//  status 0 or an errno code. Settings marked (before CONNECT) fail with
-//  EBUSY afterwards.
-//      CONNECT endpoint        "s"   connect to Redis: "host:port",
-//                                    "tcp://host:port", "unix:/path" or a
-//                                    path. Replies with the first attempt's
-//                                    result; a failed attempt still arms
-//                                    the reconnect, and EBUSY if repeated
-//      SET SEPARATOR text      "s"   key separator (before CONNECT)
-//      SET DB index            "i"   SELECT index (before CONNECT)
-//      SET PASSWORD text       "s"   AUTH password, "" none (before CONNECT)
-//      SET TIMEOUTS conn cmd   "ii"  connect / command timeouts, msecs
-//                                    (before CONNECT)
-//      SET BATCH ops msecs     "ii"  batch size and interval
-//      SET BOUND keys bytes    "88"  backlog bound
-//      SET RECONNECT min max   "ii"  reconnect backoff, msecs
-//      FLUSH timeout           "i"   replies 0 once Redis confirmed every
-//                                    operation sent to the writer before
-//                                    the FLUSH, including what the bound
-//                                    left waiting on the PULL socket (read
-//                                    as the backlog drains), or ETIMEDOUT
-//                                    after timeout msecs (ENOTCONN at once
-//                                    if never connected). Other commands
-//                                    wait meanwhile.
-//      STATS                         -> "sis" + "b" zstate_writer_stats_t
-//      VERBOSE [flag]          "i"   log activity with zsys_debug (default
-//                                    1; 0 turns it off)
-//      $TERM                         end the actor (answered by the shim);
-//                                    what was not written is logged
+//  Actor commands (zstate_writer_actor (w)), each one message in the
+//  zsock_send picture shown, whose first item is the command name; each
+//  is answered with one reply "sis" [command][status][reason], status 0
+//  or an errno code, followed by the results shown. Settings marked
+//  (before CONNECT) fail with EBUSY afterwards.
+//      "ss"  CONNECT endpoint      connect to Redis: "host:port",
+//                                  "tcp://host:port", "unix:/path" or a
+//                                  path. Replies with the first attempt's
+//                                  result; a failed attempt still arms
+//                                  the reconnect, and EBUSY if repeated
+//      "ss"  SET SEPARATOR text    key separator (before CONNECT)
+//      "si"  SET DB index          SELECT index (before CONNECT)
+//      "ss"  SET PASSWORD text     AUTH password, "" none (before CONNECT)
+//      "sii" SET TIMEOUTS conn cmd connect / command timeouts, msecs
+//                                  (before CONNECT)
+//      "sii" SET BATCH ops msecs   batch size and interval
+//      "s88" SET BOUND keys bytes  backlog bound
+//      "sii" SET RECONNECT min max reconnect backoff, msecs
+//      "si"  FLUSH timeout         replies 0 once Redis confirmed every
+//                                  operation sent to the writer before
+//                                  the FLUSH, including what the bound
+//                                  left waiting on the PULL socket (read
+//                                  as the backlog drains), or ETIMEDOUT
+//                                  after timeout msecs (ENOTCONN at once
+//                                  if never connected). Other commands
+//                                  wait meanwhile.
+//      "s"   STATS                 -> "b" zstate_writer_stats_t
+//      "si"  VERBOSE flag          log activity with zsys_debug (default
+//                                  1; 0 turns it off)
+//      "s"   $TERM                 end the actor (answered by the final
+//                                  signal, not by a reply); what was not
+//                                  written is logged
 //
-//  The wrapper methods may be called from any thread: each command round
-//  trip is serialised by a mutex.
+//  The wrapper methods may be called from any thread: they send the same
+//  commands one at a time and wait for the reply (ETIMEDOUT after 30 s,
+//  or timeout + 30 s for FLUSH; ESHUTDOWN once the actor has ended). An
+//  application that sends commands itself reads each reply before it
+//  calls a wrapper method again.
 
 //  Writer states
 #define ZSTATE_WRITER_IDLE          0   //  CONNECT not issued yet
