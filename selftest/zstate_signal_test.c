@@ -361,6 +361,14 @@ zstate_signal_test (bool verbose)
     assert (redis);
     struct sigaction saved [3];
     s_handlers_install (saved);
+    //  zstate installs no handler: once CZMQ has set up (and installed its
+    //  own, unless told not to), every disposition stays as the host left
+    //  it, through everything below
+    zsys_init ();
+    struct sigaction before [NSIG];
+    bool known [NSIG];          //  glibc keeps a few for itself
+    for (int signum = 1; signum < NSIG; signum++)
+        known [signum] = sigaction (signum, NULL, &before [signum]) == 0;
 
     //  A profiling timer at 100 Hz of process CPU time, and SIGUSR1 every
     //  200 usecs to this thread, for the whole new/use/destroy loop
@@ -390,6 +398,13 @@ zstate_signal_test (bool verbose)
 
     s_test_stream (stream_ops, verbose);
 
+    for (int signum = 1; signum < NSIG; signum++) {
+        struct sigaction after;
+        if (known [signum]) {
+            rc = sigaction (signum, NULL, &after);
+            assert (rc == 0 && after.sa_handler == before [signum].sa_handler);
+        }
+    }
     s_handlers_restore (saved);
     zstate_redis_server_destroy (&redis);
     //  @end
