@@ -1171,6 +1171,8 @@ struct _zstate_writer_t {
     zsock_t *events;            //  Our end of the event pipe
     char *endpoint;             //  Its PULL endpoint
     int linger;                 //  msecs destroy waits for Redis
+    int busy_max;               //  msecs the actor may be in one connect
+                                //  plus one command, before it reads us
     snapshot_t snapshot;        //  Counters the actor publishes
 };
 
@@ -1185,6 +1187,7 @@ zstate_writer_new (void)
     zuuid_destroy (&uuid);
     assert (self->endpoint);
     self->linger = DEFAULT_LINGER;
+    self->busy_max = DEFAULT_CONNECT_TIMEOUT + DEFAULT_COMMAND_TIMEOUT;
     pthread_mutex_init (&self->snapshot.mutex, NULL);
     zsock_t *backend;
     self->events = zstate_actor_create_pipe (&backend);
@@ -1215,10 +1218,13 @@ zstate_writer_destroy (zstate_writer_t **self_p)
 }
 
 //  One request/reply with the actor (zstate_actor_request: the picture's
-//  first item is the command)
+//  first item is the command). The actor may be waiting on Redis when the
+//  command comes, so the deadline allows for that.
 static int
 s_request (zstate_writer_t *self, int timeout, zmsg_t **rest_p, const char *picture, ...)
 {
+    if (timeout >= 0)
+        timeout += self->busy_max;
     va_list args;
     va_start (args, picture);
     int rc = zstate_actor_vrequest (self->actor, timeout, rest_p, picture, args);
@@ -1248,7 +1254,8 @@ zstate_writer_set_separator (zstate_writer_t *self, const char *separator)
     assert (self);
     if (!separator)
         return zstate_fail (EINVAL, "SET SEPARATOR: separator missing");
-    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET SEPARATOR", separator);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET SEPARATOR",
+                      separator);
 }
 
 int
@@ -1262,14 +1269,19 @@ int
 zstate_writer_set_password (zstate_writer_t *self, const char *password)
 {
     assert (self);
-    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET PASSWORD", password? password: "");
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "SET PASSWORD",
+                      password? password: "");
 }
 
 int
 zstate_writer_set_timeouts (zstate_writer_t *self, int connect_timeout, int command_timeout)
 {
     assert (self);
-    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "sii", "SET TIMEOUTS", connect_timeout, command_timeout);
+    int rc = s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "sii", "SET TIMEOUTS",
+                        connect_timeout, command_timeout);
+    if (rc == 0)
+        self->busy_max = connect_timeout + command_timeout;
+    return rc;
 }
 
 int
@@ -1283,7 +1295,8 @@ int
 zstate_writer_set_bound (zstate_writer_t *self, size_t keys, size_t bytes)
 {
     assert (self);
-    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "s88", "SET BOUND", (uint64_t) keys, (uint64_t) bytes);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "s88", "SET BOUND",
+                      (uint64_t) keys, (uint64_t) bytes);
 }
 
 int
