@@ -33,13 +33,15 @@
 #   define NDEBUG
 #else
 #   include <assert.h>
+#endif
+
 //  Fill *stats with the writer's counters as of at most 100 msecs ago,
 //  without a round trip to the actor (which may be busy with Redis)
 void
     zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats);
 
 //  Selftest support: wait until consumer is full and the server holds
-//  the message it refused (asserts after 5 s)
+//  the message it refused (asserts after 60 s)
 void
     zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
                                      zstate_server_stats_t *stats);
@@ -47,8 +49,6 @@ void
 //  Print the consumer's writer state as ZPL items, for the server's monitor
 void
     zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);
-
-#endif
 
 //  Fixed-width integers in network byte order, read and written in place.
 //  Callers check bounds first.

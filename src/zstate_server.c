@@ -287,7 +287,7 @@ s_test_send (zsock_t *dealer, zuuid_t *session, uint64_t sequence,
 }
 
 //  Wait until consumer has delivered expected operations; the last pops
-//  stays in batch. Fails after 5 seconds of silence instead of hanging.
+//  stays in batch. Fails after 30 seconds of silence instead of hanging.
 static void
 s_test_receive (zstate_consumer_t *consumer, zstate_batch_t *batch, size_t expected)
 {
@@ -295,7 +295,7 @@ s_test_receive (zstate_consumer_t *consumer, zstate_batch_t *batch, size_t expec
     assert (poller);
     size_t received = 0;
     while (received < expected) {
-        void *which = zpoller_wait (poller, 5000);
+        void *which = zpoller_wait (poller, 30000);
         assert (which == zstate_consumer_socket (consumer));
         received += zstate_consumer_pops (consumer, batch, 0);
     }
@@ -312,9 +312,11 @@ void
 zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
                                  zstate_server_stats_t *stats)
 {
-    int64_t deadline = zclock_mono () + 5000;
+    int64_t deadline = zclock_mono () + 60000;
     bool stalled = false;
-    while (!stalled && zclock_mono () < deadline) {
+    for (bool first = true; !stalled && zclock_mono () < deadline; first = false) {
+        if (!first)
+            zclock_sleep (1);       //  Not a spin on the server's pipe
         zstate_consumer_stats_t consumer_stats;
         zstate_consumer_stats (consumer, &consumer_stats);
         int rc = zstate_server_stats (server, stats);
@@ -369,7 +371,7 @@ zstate_server_test (bool verbose)
 
     zsock_t *dealer = zsock_new_dealer (endpoint);
     assert (dealer);
-    zsock_set_sndtimeo (dealer, 5000);
+    zsock_set_sndtimeo (dealer, 30000);
     zuuid_t *session = zuuid_new ();
     uint64_t sequence = 0;
     zstate_batch_t *batch = zstate_batch_new ();
@@ -408,7 +410,7 @@ zstate_server_test (bool verbose)
     assert (monitor_port > 0);
     assert (zstate_server_monitor (server, "bogus") == -1);
     zsock_t *watcher = zsock_new (ZMQ_DEALER);
-    zsock_set_rcvtimeo (watcher, 5000);
+    zsock_set_rcvtimeo (watcher, 30000);
     rc = zsock_connect (watcher, "tcp://127.0.0.1:%d", monitor_port);
     assert (rc == 0);
     zstr_send (watcher, "STATS");
