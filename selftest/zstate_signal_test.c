@@ -138,8 +138,9 @@ s_wait_pending (zstate_consumer_t *consumer, size_t ops)
 }
 
 //  One cycle: every component created, its blocking calls made, one
-//  operation carried from producer to consumer, a writer connected and
-//  flushed, everything destroyed (the server first every other cycle)
+//  operation carried from producer to consumer and, as the producer's
+//  copy, through the writer into Redis; everything destroyed (the server
+//  first every other cycle)
 static void
 s_cycle (int cycle, const char *redis_endpoint, zstate_batch_t *batch)
 {
@@ -155,8 +156,15 @@ s_cycle (int cycle, const char *redis_endpoint, zstate_batch_t *batch)
     assert (client);
     rc = zstate_client_connect (client, endpoint);
     assert (rc == 0);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    rc = zstate_writer_connect (writer, redis_endpoint);
+    assert (rc == 0);
+    //  The producer copies what it sends to the writer as well
     zstate_producer_t *producer = zstate_producer_new (client, DB, TABLE);
     assert (producer);
+    rc = zstate_producer_set_writer (producer, writer, DEADLINE);
+    assert (rc == 0);
     char key [32];
     snprintf (key, sizeof (key), "cycle-%d", cycle);
     rc = zstate_producer_set (producer, key, "cycle", key, NULL);
@@ -167,16 +175,11 @@ s_cycle (int cycle, const char *redis_endpoint, zstate_batch_t *batch)
     size_t popped = zstate_consumer_pops (consumer, batch, 0);
     assert (popped == 1);
     assert (streq ((const char *) zstate_batch_key (batch, 0, NULL), key));
-
-    zstate_writer_t *writer = zstate_writer_new ();
-    assert (writer);
-    rc = zstate_writer_connect (writer, redis_endpoint);
+    rc = zstate_writer_flush (writer, DEADLINE);
     assert (rc == 0);
     zstate_writer_stats_t stats;
     rc = zstate_writer_stats (writer, &stats);
-    assert (rc == 0);
-    rc = zstate_writer_flush (writer, DEADLINE);
-    assert (rc == 0);
+    assert (rc == 0 && stats.ops == 1 && stats.written == 1);
     zstate_server_stats_t server_stats;
     rc = zstate_server_stats (server, &server_stats);
     assert (rc == 0 && server_stats.ops == 1);

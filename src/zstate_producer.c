@@ -98,7 +98,12 @@ s_persist_chunk (zstate_producer_t *self, zstate_batch_t *chunk)
     zframe_t *frame = zstate_msg_encode (zuuid_data (self->session), self->sequence + 1,
                                          self->db, self->table, chunk);
     assert (frame);             //  The client took the same operations
-    int rc = zframe_send (&frame, self->persist, 0);
+    //  A signal ends the send early with EINTR: go on until the timeout
+    int64_t deadline = zclock_mono () + self->persist_timeout;
+    int rc;
+    while ((rc = zframe_send (&frame, self->persist, ZFRAME_REUSE)) == -1
+       &&  zmq_errno () == EINTR && zclock_mono () < deadline)
+        ;
     zframe_destroy (&frame);
     if (rc)
         return zstate_fail (ETIMEDOUT, "sent, but the DB writer did not take the copy "
@@ -326,7 +331,12 @@ zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer, in
     zsock_set_sndtimeo (self->persist, self->persist_timeout);
     //  What we handed over still reaches the writer after we are gone
     zsock_set_linger (self->persist, -1);
-    if (zsock_connect (self->persist, "%s", zstate_writer_endpoint (writer))) {
+    //  libzmq fails even this connect, which never waits, with EINTR
+    int rc;
+    while ((rc = zsock_connect (self->persist, "%s", zstate_writer_endpoint (writer))) == -1
+       &&  zmq_errno () == EINTR)
+        ;
+    if (rc) {
         zsock_destroy (&self->persist);
         return zstate_fail (EINVAL, "cannot reach the DB writer at %s",
                             zstate_writer_endpoint (writer));
