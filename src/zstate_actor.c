@@ -258,7 +258,12 @@ s_request (zstate_actor_t *self, int timeout, zmsg_t **rest_p, const char *comma
             self->abandoned++;
             return zstate_fail (ETIMEDOUT, "%s: no reply in %d msecs", command, timeout);
         }
-        if (!reply || zmsg_signal (reply) >= 0) {
+        if (!reply) {
+            //  ETERM: the context is going, the actor may still be running
+            int error = errno;
+            return zstate_fail (error, "%s: %s", command, zmq_strerror (error));
+        }
+        if (zmsg_signal (reply) >= 0) {
             //  The final signal: the actor ended before it could reply
             zmsg_destroy (&reply);
             s_set_ended (self);

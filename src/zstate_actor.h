@@ -65,7 +65,8 @@ bool
 //  (-1: no deadline) for its reply, through signals. Callers on several
 //  threads are serialised. Returns 0 when the reply's status is 0, else
 //  -1 with errno and zstate_reason (): the reply's status and reason,
-//  ETIMEDOUT at the deadline, ESHUTDOWN once the actor has ended. Frames
+//  ETIMEDOUT at the deadline, ESHUTDOWN once the actor has ended (ETERM
+//  while the context is ending, the actor perhaps still running). Frames
 //  after the reason go to *rest_p when rest_p is not NULL (the caller
 //  destroys them; NULL on failure).
 int

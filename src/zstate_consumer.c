@@ -140,11 +140,10 @@ zstate_consumer_destroy (zstate_consumer_t **self_p)
         zstate_consumer_t *self = *self_p;
         //  Unregister first: once the server has answered, it never calls
         //  deliver again, so what it used may go. ENOENT means the server
-        //  went first, ESHUTDOWN that its actor has ended: both fine.
-        //  With signals held back nothing else
-        //  is expected; if it happens we cannot know that the server let
-        //  go, so we leave the consumer allocated rather than free it
-        //  under the server's feet.
+        //  went first, ESHUTDOWN that its actor has ended: both fine. After
+        //  any other failure (none is expected, with signals held back) we
+        //  cannot know that the server let go, so we leave the consumer
+        //  allocated rather than free it under the server's feet.
         if (self->registered
         &&  s_link_call (self, LINK_UNREGISTER, NULL) == -1
         &&  errno != ENOENT && errno != ESHUTDOWN) {
