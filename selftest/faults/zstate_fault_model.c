@@ -1,0 +1,251 @@
+/*  =========================================================================
+    zstate_fault_model - what the producer wrote, checked against what the
+    application popped and what Redis holds
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_fault_model.h"
+#include "zstate_fault_server.h"
+#include <hiredis/hiredis.h>
+
+#define ACCEPTED    0x80        //  in an operation's byte: send accepted it
+#define SEEN_MAX    0x7F        //  pops counted per operation, saturating
+
+struct _zstate_fault_model_t {
+    size_t keys;
+    size_t ops;
+    int64_t next;               //  next operation number
+    uint64_t accepted;
+    byte *state;                //  per operation: ACCEPTED | pops
+    unsigned *last_accepted;    //  per key: last seq accepted, 0 none
+    unsigned *view;             //  per key: last seq popped
+    unsigned *highest;          //  per key: highest seq popped
+};
+
+zstate_fault_model_t *
+zstate_fault_model_new (size_t keys, size_t ops)
+{
+    assert (keys > 0 && keys < 10000000);
+    zstate_fault_model_t *self = (zstate_fault_model_t *) zmalloc (sizeof (*self));
+    assert (self);
+    self->keys = keys;
+    self->ops = ops;
+    self->state = (byte *) zmalloc (ops + 1);
+    self->last_accepted = (unsigned *) zmalloc (keys * sizeof (unsigned));
+    self->view = (unsigned *) zmalloc (keys * sizeof (unsigned));
+    self->highest = (unsigned *) zmalloc (keys * sizeof (unsigned));
+    assert (self->state && self->last_accepted && self->view && self->highest);
+    return self;
+}
+
+void
+zstate_fault_model_destroy (zstate_fault_model_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_fault_model_t *self = *self_p;
+        free (self->state);
+        free (self->last_accepted);
+        free (self->view);
+        free (self->highest);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int64_t
+zstate_fault_model_next (zstate_fault_model_t *self, char *key, unsigned *seq_p)
+{
+    assert (self);
+    if ((size_t) self->next >= self->ops)
+        return -1;
+    snprintf (key, 16, "k%07u", (unsigned) ((size_t) self->next % self->keys));
+    *seq_p = (unsigned) ((size_t) self->next / self->keys + 1);
+    return self->next;
+}
+
+void
+zstate_fault_model_sent (zstate_fault_model_t *self, int64_t op, bool accepted)
+{
+    assert (self);
+    assert (op == self->next);
+    if (accepted) {
+        self->state [op] |= ACCEPTED;
+        self->last_accepted [(size_t) op % self->keys] = (unsigned) ((size_t) op / self->keys + 1);
+        self->accepted++;
+    }
+    self->next++;
+}
+
+uint64_t
+zstate_fault_model_accepted (zstate_fault_model_t *self)
+{
+    assert (self);
+    return self->accepted;
+}
+
+//  Apply one popped line: key number and seq
+static void
+s_apply (zstate_fault_model_t *self, unsigned key, unsigned seq, zstate_fault_result_t *result)
+{
+    result->popped++;
+    int64_t op = seq? (int64_t) (seq - 1) * (int64_t) self->keys + key: -1;
+    if (key >= self->keys || op < 0 || op >= self->next) {
+        result->unknown++;
+        return;
+    }
+    byte *state = &self->state [op];
+    if ((*state & SEEN_MAX) > 0)
+        result->duplicates++;
+    if ((*state & SEEN_MAX) < SEEN_MAX)
+        (*state)++;
+    if (seq < self->highest [key])
+        result->regressions++;
+    else
+        self->highest [key] = seq;
+    self->view [key] = seq;
+}
+
+int
+zstate_fault_model_check_log (zstate_fault_model_t *self, const char *path,
+                              zstate_fault_result_t *result)
+{
+    assert (self);
+    assert (result);
+    memset (result, 0, sizeof (*result));
+    for (int64_t op = 0; op < self->next; op++)
+        self->state [op] &= ACCEPTED;
+    memset (self->view, 0, self->keys * sizeof (unsigned));
+    memset (self->highest, 0, self->keys * sizeof (unsigned));
+    result->sent = (uint64_t) self->next;
+    result->accepted = self->accepted;
+    FILE *file = fopen (path, "r");
+    if (!file && errno != ENOENT)
+        return -1;
+    char line [ZSTATE_FAULT_LINE + 2];
+    while (file && fgets (line, sizeof (line), file)) {
+        unsigned key, seq;
+        if (sscanf (line, "%u %u", &key, &seq) == 2)
+            s_apply (self, key, seq, result);
+        else
+            result->unknown++;
+    }
+    if (file)
+        fclose (file);
+    for (int64_t op = 0; op < self->next; op++)
+        if ((self->state [op] & ACCEPTED) && (self->state [op] & SEEN_MAX) == 0)
+            result->lost++;
+    for (size_t key = 0; key < self->keys; key++)
+        if (self->view [key] != self->last_accepted [key])
+            result->wrong_keys++;
+    return 0;
+}
+
+int64_t
+zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint,
+                                const char *table)
+{
+    assert (self);
+    char host [64];
+    int port = 0;
+    if (sscanf (endpoint, "%63[^:]:%d", host, &port) != 2)
+        return -1;
+    struct timeval timeout = { 5, 0 };
+    redisContext *redis = redisConnectWithTimeout (host, port, timeout);
+    if (!redis || redis->err) {
+        if (redis)
+            redisFree (redis);
+        return -1;
+    }
+    redisSetTimeout (redis, timeout);
+    int64_t wrong = 0;
+    //  Pipelined in rounds, so neither side holds every reply at once
+    for (size_t first = 0; first < self->keys && wrong >= 0; first += 1000) {
+        size_t last = first + 1000 < self->keys? first + 1000: self->keys;
+        for (size_t key = first; key < last; key++) {
+            char name [16];
+            snprintf (name, sizeof (name), "k%07u", (unsigned) key);
+            redisAppendCommand (redis, "HGET %s:%s seq", table, name);
+        }
+        for (size_t key = first; key < last; key++) {
+            redisReply *reply = NULL;
+            if (redisGetReply (redis, (void **) &reply) != REDIS_OK || !reply) {
+                wrong = -1;
+                break;
+            }
+            unsigned seq = reply->type == REDIS_REPLY_STRING? (unsigned) atol (reply->str): 0;
+            if (seq != self->last_accepted [key])
+                wrong++;
+            freeReplyObject (reply);
+        }
+    }
+    redisFree (redis);
+    return wrong;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+zstate_fault_model_test (bool verbose)
+{
+    printf (" * zstate_fault_model: ");
+    //  Two keys, six operations: k0 seq 1..3, k1 seq 1..3
+    zstate_fault_model_t *model = zstate_fault_model_new (2, 6);
+    char key [16];
+    unsigned seq;
+    for (int index = 0; index < 6; index++) {
+        int64_t op = zstate_fault_model_next (model, key, &seq);
+        assert (op == index);
+        assert (seq == (unsigned) index / 2 + 1);
+        assert (streq (key, index % 2? "k0000001": "k0000000"));
+        //  k1 seq 3 is refused: nobody may expect it
+        zstate_fault_model_sent (model, op, index != 5);
+    }
+    assert (zstate_fault_model_next (model, key, &seq) == -1);
+    assert (zstate_fault_model_accepted (model) == 5);
+
+    char path [] = "/tmp/zstate-fault-model-XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd != -1);
+    FILE *file = fdopen (fd, "w");
+    //  k0: 1, 3, 2 (a regression; view 2 is wrong); k1: 1, 1 (a duplicate;
+    //  seq 2 lost, view 1 wrong); one line naming no operation sent
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 0, 1, 0, 3, 0, 2);
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 1, 1, 1, 1, 1, 9);
+    fclose (file);
+    zstate_fault_result_t result;
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.sent == 6 && result.accepted == 5 && result.popped == 6);
+    assert (result.lost == 1);
+    assert (result.duplicates == 1);
+    assert (result.regressions == 1);
+    assert (result.wrong_keys == 2);
+    assert (result.unknown == 1);
+    //  Checking again gives the same answer
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.lost == 1 && result.duplicates == 1 && result.regressions == 1);
+
+    //  A log that is exactly the model
+    file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 0, 1, 1, 1, 0, 2);
+    fprintf (file, "%07u %09u\n%07u %09u\n", 1, 2, 0, 3);
+    fclose (file);
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.lost == 0 && result.duplicates == 0 && result.regressions == 0);
+    assert (result.wrong_keys == 0 && result.unknown == 0 && result.popped == 5);
+    unlink (path);
+    //  No log yet: everything accepted is lost
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.lost == 5 && result.wrong_keys == 2);
+    if (verbose)
+        zsys_info ("zstate_fault_model test: %" PRIu64 " lost with no log", result.lost);
+    zstate_fault_model_destroy (&model);
+    assert (model == NULL);
+    printf ("OK\n");
+}

@@ -1,0 +1,395 @@
+/*  =========================================================================
+    zstate_fault_server - a zstate server in a child process, for the fault
+    harness: started, killed, stopped, frozen and started again on the
+    same endpoint
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate.h"
+#include "zstate_fault_server.h"
+#include <poll.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#define READY_TIMEOUT   20000   //  msecs for a child to bind
+#define TERM_TIMEOUT    60000   //  msecs for an orderly exit
+
+struct _zstate_fault_server_t {
+    int kind;
+    char *dir;
+    char *redis;
+    char *log;                  //  pop log (observer) or serve.log (tool)
+    char *ready;                //  made by the observer once bound
+    char endpoint [64];
+    int port;
+    pid_t pid;
+    size_t queue_ops;
+    size_t writer_keys;
+};
+
+//  A port that is free now: bound once with port 0, then released
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd == -1)
+        return -1;
+    struct sockaddr_in address = { 0 };
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t size = sizeof (address);
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &address, sizeof (address)) == 0
+    &&  getsockname (fd, (struct sockaddr *) &address, &size) == 0)
+        port = ntohs (address.sin_port);
+    close (fd);
+    return port;
+}
+
+zstate_fault_server_t *
+zstate_fault_server_new (int kind, const char *dir, const char *redis)
+{
+    assert (dir);
+    if (kind == ZSTATE_FAULT_TOOL && (!redis || !getenv ("ZSTATE"))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    zstate_fault_server_t *self = (zstate_fault_server_t *) zmalloc (sizeof (*self));
+    assert (self);
+    self->kind = kind;
+    self->dir = strdup (dir);
+    self->redis = redis? strdup (redis): NULL;
+    self->log = zsys_sprintf ("%s/%s", dir, kind == ZSTATE_FAULT_TOOL? "serve.log": "pops.log");
+    self->ready = zsys_sprintf ("%s/ready", dir);
+    self->port = s_free_port ();
+    snprintf (self->endpoint, sizeof (self->endpoint), "tcp://127.0.0.1:%d", self->port);
+    //  A fresh log: every scenario reads its own
+    unlink (self->log);
+    return self;
+}
+
+void
+zstate_fault_server_destroy (zstate_fault_server_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_fault_server_t *self = *self_p;
+        if (self->pid)
+            zstate_fault_server_signal (self, SIGKILL, NULL);
+        unlink (self->log);
+        unlink (self->ready);
+        free (self->dir);
+        free (self->redis);
+        zstr_free (&self->log);
+        zstr_free (&self->ready);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+zstate_fault_server_set_bounds (zstate_fault_server_t *self, size_t queue_ops,
+                                size_t writer_keys)
+{
+    assert (self);
+    self->queue_ops = queue_ops;
+    self->writer_keys = writer_keys;
+}
+
+//  True once the child is ready: the observer made its ready file, the
+//  tool logged that it serves
+static bool
+s_ready (zstate_fault_server_t *self)
+{
+    if (self->kind == ZSTATE_FAULT_OBSERVER)
+        return zsys_file_exists (self->ready);
+    FILE *file = fopen (self->log, "r");
+    if (!file)
+        return false;
+    char line [512];
+    bool ready = false;
+    while (!ready && fgets (line, sizeof (line), file))
+        ready = strstr (line, "serving ") != NULL;
+    fclose (file);
+    return ready;
+}
+
+int
+zstate_fault_server_start (zstate_fault_server_t *self)
+{
+    assert (self);
+    if (self->pid || self->port <= 0) {
+        errno = self->pid? EBUSY: EADDRNOTAVAIL;
+        return -1;
+    }
+    unlink (self->ready);
+    //  Every argument is built before fork: the child only execs
+    char port [16], queue [32], keys [32], bind [80], table [64];
+    snprintf (port, sizeof (port), "%d", self->port);
+    snprintf (queue, sizeof (queue), "%zu", self->queue_ops);
+    snprintf (keys, sizeof (keys), "%zu", self->writer_keys);
+    snprintf (bind, sizeof (bind), "%s", self->endpoint);
+    snprintf (table, sizeof (table), "%s/%s", ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE);
+    const char *tool = getenv ("ZSTATE");
+    char *observer [] = { "zstate_faults", "child", port, self->log, self->ready,
+                          self->redis? self->redis: "-", queue, keys, NULL };
+    char *serve [] = { "zstate", "serve", "--bind", bind, "--persist", table,
+                       "--redis", self->redis, NULL };
+    if (self->kind == ZSTATE_FAULT_TOOL)
+        unlink (self->log);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == -1)
+        return -1;
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        if (self->kind == ZSTATE_FAULT_TOOL) {
+            int fd = open (self->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd != -1) {
+                dup2 (fd, STDOUT_FILENO);
+                dup2 (fd, STDERR_FILENO);
+                close (fd);
+            }
+            execv (tool, serve);
+        }
+        else
+            execv ("/proc/self/exe", observer);
+        _exit (127);
+    }
+    self->pid = pid;
+    for (int tick = 0; tick < READY_TIMEOUT / 10; tick++) {
+        if (s_ready (self))
+            return 0;
+        int status;
+        if (waitpid (pid, &status, WNOHANG) == pid) {
+            self->pid = 0;
+            errno = ECHILD;
+            return -1;
+        }
+        zclock_sleep (10);
+    }
+    zstate_fault_server_signal (self, SIGKILL, NULL);
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+int
+zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status_p)
+{
+    assert (self);
+    if (!self->pid) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (kill (self->pid, signum) == -1)
+        return -1;
+    if (signum != SIGKILL && signum != SIGTERM)
+        return 0;
+    int status = 0;
+    pid_t reaped = 0;
+    //  A frozen child cannot act on SIGTERM
+    kill (self->pid, SIGCONT);
+    for (int tick = 0; tick < TERM_TIMEOUT / 10 && reaped == 0; tick++) {
+        reaped = waitpid (self->pid, &status, WNOHANG);
+        if (reaped == 0)
+            zclock_sleep (10);
+    }
+    if (reaped == 0) {
+        kill (self->pid, SIGKILL);
+        waitpid (self->pid, &status, 0);
+        status = -1;
+    }
+    if (status_p)
+        *status_p = status != -1 && WIFEXITED (status)? WEXITSTATUS (status): -1;
+    self->pid = 0;
+    return 0;
+}
+
+int
+zstate_fault_server_pid (zstate_fault_server_t *self)
+{
+    assert (self);
+    return self->pid;
+}
+
+const char *
+zstate_fault_server_endpoint (zstate_fault_server_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+int
+zstate_fault_server_port (zstate_fault_server_t *self)
+{
+    assert (self);
+    return self->port;
+}
+
+const char *
+zstate_fault_server_log (zstate_fault_server_t *self)
+{
+    assert (self);
+    return self->log;
+}
+
+size_t
+zstate_fault_server_popped (zstate_fault_server_t *self)
+{
+    assert (self);
+    struct stat info;
+    if (self->kind != ZSTATE_FAULT_OBSERVER || stat (self->log, &info))
+        return 0;
+    return (size_t) info.st_size / ZSTATE_FAULT_LINE;
+}
+
+size_t
+zstate_fault_rss (int pid)
+{
+    char path [64];
+    if (pid)
+        snprintf (path, sizeof (path), "/proc/%d/status", pid);
+    else
+        snprintf (path, sizeof (path), "/proc/self/status");
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [256];
+    size_t rss = 0;
+    while (fgets (line, sizeof (line), file))
+        if (sscanf (line, "VmRSS: %zu", &rss) == 1)
+            break;
+    fclose (file);
+    return rss;
+}
+
+size_t
+zstate_fault_server_rss (zstate_fault_server_t *self)
+{
+    assert (self);
+    return self->pid? zstate_fault_rss (self->pid): 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The observer, in the child
+
+static volatile sig_atomic_t s_stalled = 0;
+
+static void
+s_on_signal (int signum)
+{
+    s_stalled = signum == SIGUSR1;
+}
+
+//  Append one line per popped operation, with a single write
+static int
+s_log_batch (int fd, zstate_batch_t *batch, char *lines)
+{
+    size_t count = zstate_batch_size (batch);
+    for (size_t index = 0; index < count; index++) {
+        const char *key = zstate_batch_key (batch, index, NULL);
+        const char *seq = zstate_batch_get (batch, index, "seq");
+        unsigned number = key [0] == 'k'? (unsigned) atoi (key + 1): 9999999;
+        snprintf (lines + index * ZSTATE_FAULT_LINE, ZSTATE_FAULT_LINE + 1, "%07u %09u\n",
+                  number % 10000000, seq? (unsigned) atoi (seq) % 1000000000: 0);
+    }
+    size_t size = count * ZSTATE_FAULT_LINE, done = 0;
+    while (done < size) {
+        ssize_t rc = write (fd, lines + done, size - done);
+        if (rc == -1 && errno != EINTR)
+            return -1;
+        if (rc > 0)
+            done += (size_t) rc;
+    }
+    return 0;
+}
+
+#define POPS_MAX    4096
+
+int
+zstate_fault_server_main (int argc, char *argv [])
+{
+    if (argc != 8) {
+        fprintf (stderr, "zstate_faults child: PORT LOG READY REDIS|- QUEUE_OPS WRITER_KEYS\n");
+        return 2;
+    }
+    const char *redis = streq (argv [5], "-")? NULL: argv [5];
+    size_t queue_ops = (size_t) atol (argv [6]);
+    size_t writer_keys = (size_t) atol (argv [7]);
+    struct sigaction action = { 0 };
+    action.sa_handler = s_on_signal;
+    sigaction (SIGUSR1, &action, NULL);
+    sigaction (SIGUSR2, &action, NULL);
+    int log = open (argv [3], O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (log == -1) {
+        fprintf (stderr, "zstate_faults child: %s: %s\n", argv [3], strerror (errno));
+        return 1;
+    }
+    //  The harness prints its results on stdout; logs go to stderr
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zstate_server_t *server = zstate_server_new ();
+    zstate_consumer_t *consumer = zstate_consumer_new (server, ZSTATE_FAULT_DB,
+                                                       ZSTATE_FAULT_TABLE);
+    assert (consumer);
+    if (queue_ops)
+        zstate_consumer_set_queue (consumer, queue_ops, 64 * 1024 * 1024);
+    zstate_writer_t *writer = NULL;
+    if (redis) {
+        writer = zstate_writer_new ();
+        zstate_writer_set_verbose (writer, false);
+        zstate_writer_set_reconnect (writer, 50, 500);
+        if (writer_keys)
+            zstate_writer_set_bound (writer, writer_keys, 64 * 1024 * 1024);
+        zstate_writer_connect (writer, redis);
+        zstate_consumer_set_writer (consumer, writer);
+    }
+    int status = 0;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%s", argv [2]);
+    if (zstate_server_bind (server, endpoint) == -1) {
+        fprintf (stderr, "zstate_faults child: bind: %s\n", zstate_reason ());
+        status = 1;
+    }
+    else {
+        int ready = open (argv [4], O_WRONLY | O_CREAT, 0644);
+        if (ready != -1)
+            close (ready);
+    }
+    zstate_batch_t *batch = zstate_batch_new ();
+    char *lines = (char *) malloc (POPS_MAX * ZSTATE_FAULT_LINE + 1);
+    assert (lines);
+    struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
+    while (status == 0 && !zsys_interrupted) {
+        if (s_stalled || !zstate_consumer_pending (consumer)) {
+            poll (&item, 1, s_stalled? 10: 100);
+            continue;
+        }
+        if (zstate_consumer_pops (consumer, batch, POPS_MAX)
+        &&  s_log_batch (log, batch, lines))
+            status = 1;
+    }
+    //  SIGTERM: what was queued is still taken, then the writer confirms
+    while (status == 0 && zstate_consumer_pops (consumer, batch, POPS_MAX))
+        s_log_batch (log, batch, lines);
+    if (writer)
+        zstate_writer_flush (writer, 10000);
+    free (lines);
+    zstate_batch_destroy (&batch);
+    zstate_server_destroy (&server);
+    zstate_consumer_destroy (&consumer);
+    zstate_writer_destroy (&writer);
+    close (log);
+    return status;
+}

@@ -1,0 +1,711 @@
+/*  =========================================================================
+    zstate_faults - the fault harness for reliable delivery: runs each
+    fault scenario against a server in a child process, checks what the
+    application popped and what Redis holds against the producer's model,
+    prints one line per scenario and exits 1 when a guarantee fails
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate.h"
+#include "zstate_redis_server.h"
+#include "zstate_relay.h"
+#include "zstate_fault_model.h"
+#include "zstate_fault_server.h"
+#include "zstate_fault_stream.h"
+#include <getopt.h>
+#include <signal.h>
+
+#define SETTLE_QUIET    5000    //  msecs without a new pop: delivery is over
+#define SETTLE_MAX      60000   //  msecs for delivery to finish at all
+#define FLUSH_MAX       30000   //  msecs for the client to hand everything over
+#define CONVERGE_MAX    30000   //  msecs for Redis to reach the model
+#define PACE            20000   //  operations per second of a paced stream
+
+typedef struct {
+    bool quick;
+    double scale;
+    char *dir;                  //  scratch directory of this run
+    size_t ops;                 //  operations of a long stream
+} options_t;
+
+typedef struct {
+    const char *name;
+    bool (*run) (options_t *options, char *line, size_t size);
+    const char *description;
+} scenario_t;
+
+//  Wait until the application popped every accepted operation, or popping
+//  stopped for SETTLE_QUIET, or SETTLE_MAX passed
+static void
+s_settle (zstate_fault_server_t *server, zstate_fault_model_t *model)
+{
+    int64_t start = zclock_mono (), changed = start;
+    size_t popped = zstate_fault_server_popped (server);
+    while (popped < zstate_fault_model_accepted (model)
+       &&  zclock_mono () - changed < SETTLE_QUIET
+       &&  zclock_mono () - start < SETTLE_MAX) {
+        zclock_sleep (50);
+        size_t now = zstate_fault_server_popped (server);
+        if (now != popped)
+            changed = zclock_mono ();
+        popped = now;
+    }
+}
+
+//  Wait until Redis holds the model, or CONVERGE_MAX passed; returns the
+//  wrong keys at the end, -1 when Redis could not be read
+static int64_t
+s_converge (zstate_fault_model_t *model, const char *redis)
+{
+    int64_t start = zclock_mono ();
+    int64_t wrong = zstate_fault_model_check_redis (model, redis, ZSTATE_FAULT_TABLE);
+    while (wrong != 0 && zclock_mono () - start < CONVERGE_MAX) {
+        zclock_sleep (200);
+        wrong = zstate_fault_model_check_redis (model, redis, ZSTATE_FAULT_TABLE);
+    }
+    return wrong;
+}
+
+//  Flush the client, let delivery settle, check the pop log. Returns true
+//  when every guarantee holds; writes the counts at the start of line.
+static bool
+s_verdict (zstate_fault_stream_t *stream, zstate_fault_server_t *server,
+           zstate_fault_model_t *model, char *line, size_t size)
+{
+    if (stream)
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+    s_settle (server, model);
+    zstate_fault_result_t result;
+    if (zstate_fault_model_check_log (model, zstate_fault_server_log (server), &result)) {
+        snprintf (line, size, "cannot read the pop log: %s", strerror (errno));
+        return false;
+    }
+    snprintf (line, size, "accepted=%" PRIu64 " lost=%" PRIu64 " duplicates=%" PRIu64
+              " regressions=%" PRIu64 " wrong_keys=%" PRIu64 "%s",
+              result.accepted, result.lost, result.duplicates, result.regressions,
+              result.wrong_keys, result.unknown? " unknown_pops": "");
+    return result.lost == 0 && result.duplicates == 0 && result.regressions == 0
+        && result.wrong_keys == 0 && result.unknown == 0;
+}
+
+static void
+s_append (char *line, size_t size, const char *format, ...)
+{
+    size_t used = strlen (line);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line + used, size - used, format, args);
+    va_end (args);
+}
+
+static void
+s_append_detection (zstate_fault_stream_t *stream, char *line, size_t size)
+{
+    int faults, detected;
+    int64_t mean, max;
+    zstate_fault_stream_detection (stream, &faults, &detected, &mean, &max);
+    s_append (line, size, " detected=%d/%d", detected, faults);
+    if (detected)
+        s_append (line, size, " detect_ms=%" PRId64 "(max %" PRId64 ")", mean, max);
+}
+
+//  --------------------------------------------------------------------------
+//  10 cuts (TCP resets through the relay) during a long stream
+
+//  Go on streaming until the client is connected through the relay (for
+//  up to 10 s), so that every cut resets a live connection with data in
+//  flight
+static void
+s_stream_until_link (zstate_fault_stream_t *stream, zstate_relay_t *relay)
+{
+    zstate_relay_stats_t stats = { 0 };
+    int64_t start = zclock_mono ();
+    while (zclock_mono () - start < 10000) {
+        if (zstate_relay_stats (relay, &stats) || stats.open > 0)
+            break;
+        if (zstate_fault_stream_run (stream, 16, 0) == 0)
+            zclock_sleep (10);
+    }
+}
+
+static bool
+s_cuts (options_t *options, char *line, size_t size, int rate)
+{
+    size_t keys = 1000, total = options->ops;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_relay_t *relay = zstate_relay_new (zstate_fault_server_port (server));
+        assert (relay);
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_relay_endpoint (relay), model);
+        zstate_fault_stream_set (stream, rate, 10000, 0);
+        for (int cut = 0; cut < 10; cut++) {
+            zstate_fault_stream_run (stream, total / 11, 0);
+            s_stream_until_link (stream, relay);
+            zstate_fault_stream_fault (stream);
+            zstate_relay_cut (relay);
+        }
+        zstate_fault_stream_run (stream, total, 0);
+        pass = s_verdict (stream, server, model, line, size);
+        s_append_detection (stream, line, size);
+        zstate_relay_stats_t stats;
+        zstate_relay_stats (relay, &stats);
+        s_append (line, size, " connections=%" PRIu64, stats.accepted);
+        zstate_fault_stream_destroy (&stream);
+        zstate_relay_destroy (&relay);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+static bool
+s_cuts_paced (options_t *options, char *line, size_t size)
+{
+    return s_cuts (options, line, size, PACE);
+}
+
+static bool
+s_cuts_full (options_t *options, char *line, size_t size)
+{
+    return s_cuts (options, line, size, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  One cut while the server is backlogged: the application stops popping,
+//  the server fills the consumer and stops reading, the ROUTER's pipe of
+//  the connection fills; then the connection is reset and the client
+//  sends on a new one while the old pipe still holds messages
+
+static bool
+s_backlog_cut (options_t *options, char *line, size_t size)
+{
+    size_t keys = 1000, total = options->ops / 2;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    zstate_fault_server_set_bounds (server, 1000, 0);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_relay_t *relay = zstate_relay_new (zstate_fault_server_port (server));
+        assert (relay);
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_relay_endpoint (relay), model);
+        zstate_fault_stream_set (stream, 0, 10000, 0);
+        zstate_fault_stream_run (stream, total / 5, 0);
+        zstate_fault_server_signal (server, SIGUSR1, NULL);
+        zstate_fault_stream_run (stream, total / 5, 0);
+        //  Time for the pipes to fill; the outcome is checked, not this
+        zclock_sleep (1000);
+        zstate_fault_stream_fault (stream);
+        zstate_relay_cut (relay);
+        zstate_fault_stream_run (stream, total / 5, 0);
+        zclock_sleep (1000);
+        zstate_fault_server_signal (server, SIGUSR2, NULL);
+        zstate_fault_stream_run (stream, total, 0);
+        pass = s_verdict (stream, server, model, line, size);
+        s_append_detection (stream, line, size);
+        zstate_fault_stream_destroy (&stream);
+        zstate_relay_destroy (&relay);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  A black hole: the relay forwards nothing, for 30 s (5 s quick), while
+//  the producer goes on at the paced rate; then the path heals
+
+static bool
+s_black_hole (options_t *options, char *line, size_t size)
+{
+    int hole = options->quick? 5000: 30000;
+    size_t keys = 1000, total = options->ops + (size_t) PACE * (size_t) hole / 1000;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_relay_t *relay = zstate_relay_new (zstate_fault_server_port (server));
+        assert (relay);
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_relay_endpoint (relay), model);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        zstate_fault_stream_run (stream, options->ops / 2, 0);
+        zstate_fault_stream_fault (stream);
+        zstate_relay_black_hole (relay);
+        //  Refused sends are not retried while the path is dead
+        zstate_fault_stream_set (stream, PACE, 0, 0);
+        zstate_fault_stream_run (stream, total, hole);
+        zstate_relay_heal (relay);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        zstate_fault_stream_run (stream, options->ops / 2, 0);
+        pass = s_verdict (stream, server, model, line, size);
+        s_append_detection (stream, line, size);
+        s_append (line, size, " refused=%" PRIu64 " hole_s=%d",
+                  zstate_fault_stream_refused (stream), hole / 1000);
+        zstate_fault_stream_destroy (&stream);
+        zstate_relay_destroy (&relay);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  The server process is frozen (SIGSTOP) for 10 s (3 s quick) mid-stream,
+//  then let go (SIGCONT): its sockets stay open and nothing answers
+
+static bool
+s_freeze (options_t *options, char *line, size_t size)
+{
+    int frozen = options->quick? 3000: 10000;
+    size_t keys = 1000, total = options->ops + (size_t) PACE * (size_t) frozen / 1000;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_fault_server_endpoint (server), model);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        zstate_fault_stream_run (stream, options->ops / 2, 0);
+        zstate_fault_stream_fault (stream);
+        zstate_fault_server_signal (server, SIGSTOP, NULL);
+        zstate_fault_stream_set (stream, PACE, 0, 0);
+        zstate_fault_stream_run (stream, total, frozen);
+        zstate_fault_server_signal (server, SIGCONT, NULL);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        zstate_fault_stream_run (stream, options->ops / 2, 0);
+        pass = s_verdict (stream, server, model, line, size);
+        s_append_detection (stream, line, size);
+        s_append (line, size, " refused=%" PRIu64 " frozen_s=%d",
+                  zstate_fault_stream_refused (stream), frozen / 1000);
+        zstate_fault_stream_destroy (&stream);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  The server is killed (SIGKILL) three times mid-stream and started again
+//  on the same endpoint; its table is persisted into Redis
+
+static bool
+s_kill (options_t *options, char *line, size_t size)
+{
+    zstate_redis_server_t *redis = zstate_redis_server_new (false);
+    if (!redis) {
+        snprintf (line, size, "cannot start redis-server: %s", zstate_reason ());
+        return false;
+    }
+    const char *endpoint = zstate_redis_server_endpoint (redis);
+    size_t keys = 1000, total = options->ops;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, endpoint);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_fault_server_endpoint (server), model);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        int restarts = 0;
+        for (int kill = 0; kill < 3; kill++) {
+            zstate_fault_stream_run (stream, total / 4, 0);
+            zstate_fault_stream_fault (stream);
+            zstate_fault_server_signal (server, SIGKILL, NULL);
+            restarts += zstate_fault_server_start (server) == 0;
+        }
+        zstate_fault_stream_run (stream, total, 0);
+        pass = s_verdict (stream, server, model, line, size);
+        int64_t wrong = s_converge (model, endpoint);
+        pass = pass && wrong == 0 && restarts == 3;
+        s_append (line, size, " redis_wrong_keys=%" PRId64 " restarts=%d", wrong, restarts);
+        s_append_detection (stream, line, size);
+        zstate_fault_stream_destroy (&stream);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    zstate_redis_server_destroy (&redis);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  `zstate serve` is stopped with SIGTERM three times mid-stream (its
+//  orderly shutdown) and started again; only Redis shows what it received
+
+static bool
+s_serve_term (options_t *options, char *line, size_t size)
+{
+    if (!getenv ("ZSTATE")) {
+        snprintf (line, size, "needs ZSTATE, the path of the zstate tool");
+        return false;
+    }
+    zstate_redis_server_t *redis = zstate_redis_server_new (false);
+    if (!redis) {
+        snprintf (line, size, "cannot start redis-server: %s", zstate_reason ());
+        return false;
+    }
+    const char *endpoint = zstate_redis_server_endpoint (redis);
+    size_t keys = 1000, total = options->ops;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_TOOL,
+                                                             options->dir, endpoint);
+    bool pass = false;
+    if (server && zstate_fault_server_start (server) == 0) {
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_fault_server_endpoint (server), model);
+        zstate_fault_stream_set (stream, PACE, 10000, 0);
+        int restarts = 0, clean = 0;
+        for (int stop = 0; stop < 3; stop++) {
+            zstate_fault_stream_run (stream, total / 4, 0);
+            zstate_fault_stream_fault (stream);
+            int status = -1;
+            zstate_fault_server_signal (server, SIGTERM, &status);
+            clean += status == 0;
+            restarts += zstate_fault_server_start (server) == 0;
+        }
+        zstate_fault_stream_run (stream, total, 0);
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+        int64_t wrong = s_converge (model, endpoint);
+        pass = wrong == 0 && restarts == 3 && clean == 3;
+        snprintf (line, size, "accepted=%" PRIu64 " redis_wrong_keys=%" PRId64
+                  " clean_exits=%d/3 restarts=%d", zstate_fault_model_accepted (model),
+                  wrong, clean, restarts);
+        s_append_detection (stream, line, size);
+        zstate_fault_stream_destroy (&stream);
+    }
+    else
+        snprintf (line, size, "zstate serve did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    zstate_redis_server_destroy (&redis);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  The client is destroyed while its peer is dead (black hole, then a cut
+//  so nothing in flight ever arrives): how long destroy takes, and whether
+//  the count of operations it reports as not delivered is exact
+
+static size_t
+s_dropped_in_log (FILE *file)
+{
+    rewind (file);
+    char text [1024];
+    size_t dropped = 0, ops;
+    while (fgets (text, sizeof (text), file)) {
+        const char *found = strstr (text, "zstate_client ");
+        if (found && strstr (found, "could not be")
+        &&  sscanf (strchr (found, ':')? strchr (found, ':') + 1: "", " %zu ops", &ops) == 1)
+            dropped += ops;
+    }
+    return dropped;
+}
+
+static bool
+s_destroy_dead (options_t *options, char *line, size_t size)
+{
+    size_t keys = 1000, total = options->ops / 5;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_relay_t *relay = zstate_relay_new (zstate_fault_server_port (server));
+        assert (relay);
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_relay_endpoint (relay), model);
+        zstate_fault_stream_set (stream, 0, 10000, 0);
+        zstate_fault_stream_run (stream, total / 2, 0);
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+        s_settle (server, model);
+        zstate_relay_black_hole (relay);
+        zstate_fault_stream_set (stream, 0, 0, 0);
+        zstate_fault_stream_run (stream, total, 0);
+        zstate_client_stats_t before;
+        zstate_client_stats (zstate_fault_stream_client (stream), &before);
+        //  What destroy logs is what it reports
+        FILE *log = tmpfile ();
+        assert (log);
+        zsys_set_logstream (log);
+        int64_t start = zclock_mono ();
+        zstate_fault_stream_destroy (&stream);
+        int64_t elapsed = zclock_mono () - start;
+        fflush (log);
+        zsys_set_logstream (stderr);
+        size_t reported = s_dropped_in_log (log);
+        fclose (log);
+        zstate_relay_cut (relay);
+        zstate_relay_heal (relay);
+        //  The peer never came back, so loss is expected here: the
+        //  guarantee is that destroy says exactly how much
+        s_verdict (NULL, server, model, line, size);
+        zstate_fault_result_t result;
+        zstate_fault_model_check_log (model, zstate_fault_server_log (server), &result);
+        pass = reported == result.lost && result.duplicates == 0 && result.regressions == 0;
+        s_append (line, size, " reported_dropped=%zu queued_at_destroy=%zu destroy_ms=%" PRId64,
+                  reported, before.queued_ops, elapsed);
+        zstate_relay_destroy (&relay);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  The application stops popping for 10 s (3 s quick) while the producer
+//  writes 256-byte values over 10,000 keys: how much memory the producer
+//  and the consumer process take on, and whether it all arrives after
+
+static bool
+s_stall (options_t *options, char *line, size_t size)
+{
+    int stall = options->quick? 3000: 10000;
+    int rate = 50000;
+    size_t keys = 10000, total = keys + (size_t) rate * (size_t) stall / 1000;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, NULL);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_fault_server_endpoint (server), model);
+        zstate_fault_stream_set (stream, 0, 10000, 256);
+        zstate_fault_stream_run (stream, keys, 0);
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+        s_settle (server, model);
+        size_t producer_before = zstate_fault_rss (0);
+        size_t consumer_before = zstate_fault_server_rss (server);
+        zstate_fault_server_signal (server, SIGUSR1, NULL);
+        zstate_fault_stream_set (stream, rate, 0, 256);
+        zstate_fault_stream_run (stream, total, stall);
+        size_t producer_after = zstate_fault_rss (0);
+        size_t consumer_after = zstate_fault_server_rss (server);
+        zstate_fault_server_signal (server, SIGUSR2, NULL);
+        pass = s_verdict (stream, server, model, line, size);
+        s_append (line, size, " refused=%" PRIu64 " producer_rss_growth_mib=%.1f"
+                  " consumer_rss_growth_mib=%.1f stall_s=%d",
+                  zstate_fault_stream_refused (stream),
+                  ((double) producer_after - (double) producer_before) / 1024,
+                  ((double) consumer_after - (double) consumer_before) / 1024, stall / 1000);
+        zstate_fault_stream_destroy (&stream);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+//  Redis goes down while the producer writes more unique keys than the
+//  writer's backlog bound: does the application still get its operations
+//  (pop rate during the outage vs. before), and does Redis catch up after
+
+static bool
+s_redis_down (options_t *options, char *line, size_t size)
+{
+    zstate_redis_server_t *redis = zstate_redis_server_new (true);
+    if (!redis) {
+        snprintf (line, size, "cannot start redis-server: %s", zstate_reason ());
+        return false;
+    }
+    const char *endpoint = zstate_redis_server_endpoint (redis);
+    int phase = options->quick? 2000: 5000, rate = 10000;
+    size_t keys = 20000, total = (size_t) rate * 3 * (size_t) phase / 1000;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                             options->dir, endpoint);
+    zstate_fault_server_set_bounds (server, 0, 1000);
+    bool pass = false;
+    if (zstate_fault_server_start (server) == 0) {
+        zstate_fault_stream_t *stream = zstate_fault_stream_new (
+            zstate_fault_server_endpoint (server), model);
+        zstate_fault_stream_set (stream, rate, 10000, 0);
+        int64_t start = zclock_mono ();
+        size_t popped = zstate_fault_server_popped (server);
+        zstate_fault_stream_run (stream, total, phase);
+        double before = (double) (zstate_fault_server_popped (server) - popped) * 1000
+                      / (double) (zclock_mono () - start);
+        zstate_redis_server_kill (redis);
+        start = zclock_mono ();
+        popped = zstate_fault_server_popped (server);
+        zstate_fault_stream_run (stream, total, phase * 2);
+        double during = (double) (zstate_fault_server_popped (server) - popped) * 1000
+                      / (double) (zclock_mono () - start);
+        //  With Redis still down, every accepted operation must reach the
+        //  application
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+        s_settle (server, model);
+        bool reached = zstate_fault_server_popped (server) >= zstate_fault_model_accepted (model);
+        zstate_redis_server_start (redis);
+        //  Redis first: the application's pops wait for the writer
+        zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
+        int64_t wrong = s_converge (model, endpoint);
+        pass = s_verdict (stream, server, model, line, size);
+        pass = pass && reached && wrong == 0;
+        s_append (line, size, " redis_wrong_keys=%" PRId64 " pops_during_outage=%s"
+                  " pop_rate_before=%.0f/s pop_rate_during=%.0f/s", wrong,
+                  reached? "all": "blocked", before, during);
+        zstate_fault_stream_destroy (&stream);
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    zstate_redis_server_destroy (&redis);
+    return pass;
+}
+
+//  --------------------------------------------------------------------------
+
+static scenario_t s_scenarios [] = {
+    { "cuts-paced",   s_cuts_paced,   "10 TCP resets during a paced stream" },
+    { "cuts-full",    s_cuts_full,    "10 TCP resets during a full-rate stream" },
+    { "backlog-cut",  s_backlog_cut,  "1 reset while the server is backlogged (reorder)" },
+    { "black-hole",   s_black_hole,   "the path drops everything for 30 s (5 s quick)" },
+    { "freeze",       s_freeze,       "server SIGSTOP for 10 s (3 s quick), then SIGCONT" },
+    { "kill",         s_kill,         "server kill -9 x3 with restart, persisted" },
+    { "serve-term",   s_serve_term,   "zstate serve SIGTERM x3 with restart, persisted" },
+    { "destroy-dead", s_destroy_dead, "client destroy with a dead peer" },
+    { "stall",        s_stall,        "consumer stalled, 256-byte values, 10,000 keys" },
+    { "redis-down",   s_redis_down,   "Redis down, more keys than the writer's bound" },
+};
+#define SCENARIOS   (sizeof (s_scenarios) / sizeof (s_scenarios [0]))
+
+static void
+s_usage (void)
+{
+    printf ("usage: zstate_faults [options] [SCENARIO ...]\n"
+            "       zstate_faults selftest\n"
+            "Runs the fault scenarios (all by default) and exits 1 when a\n"
+            "guarantee does not hold.\n"
+            "    -q, --quick       short streams and faults (about 2 minutes)\n"
+            "    -s, --scale X     multiply stream lengths by X (default 1)\n"
+            "    -l, --list        list the scenarios\n"
+            "    -h, --help        this text\n"
+            "The zstate serve scenario needs ZSTATE, the path of the tool.\n");
+}
+
+static bool
+s_wanted (int argc, char *argv [], const char *name)
+{
+    if (optind >= argc)
+        return true;
+    for (int index = optind; index < argc; index++)
+        if (streq (argv [index], name))
+            return true;
+    return false;
+}
+
+static int
+s_parse (options_t *options, int argc, char *argv [])
+{
+    static struct option longs [] = {
+        { "quick", no_argument, NULL, 'q' }, { "scale", required_argument, NULL, 's' },
+        { "list", no_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "qs:lh", longs, NULL)) != -1) {
+        if (option == 'q')
+            options->quick = true;
+        else
+        if (option == 's') {
+            options->scale = atof (optarg);
+            if (options->scale <= 0 || options->scale > 100) {
+                fprintf (stderr, "zstate_faults: scale must be in (0, 100]\n");
+                return 2;
+            }
+        }
+        else
+        if (option == 'l') {
+            for (size_t index = 0; index < SCENARIOS; index++)
+                printf ("%-14s %s\n", s_scenarios [index].name, s_scenarios [index].description);
+            return -1;
+        }
+        else {
+            s_usage ();
+            return option == 'h'? -1: 2;
+        }
+    }
+    for (int index = optind; index < argc; index++) {
+        size_t found = 0;
+        for (size_t scenario = 0; scenario < SCENARIOS; scenario++)
+            found += streq (argv [index], s_scenarios [scenario].name);
+        if (!found) {
+            fprintf (stderr, "zstate_faults: unknown scenario '%s' (see --list)\n", argv [index]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc > 1 && streq (argv [1], "child"))
+        return zstate_fault_server_main (argc, argv);
+    if (argc == 2 && streq (argv [1], "selftest")) {
+        zstate_relay_test (false);
+        zstate_fault_model_test (false);
+        return 0;
+    }
+    options_t options = { 0 };
+    options.scale = 1;
+    int status = s_parse (&options, argc, argv);
+    if (status)
+        return status == -1? 0: status;
+    options.ops = (size_t) ((options.quick? 50000: 200000) * options.scale);
+    char dir [] = "/tmp/zstate-faults-XXXXXX";
+    if (!mkdtemp (dir)) {
+        fprintf (stderr, "zstate_faults: mkdtemp: %s\n", strerror (errno));
+        return 2;
+    }
+    options.dir = dir;
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    //  Scenarios run their own signals; a SIGINT still ends the run
+    signal (SIGPIPE, SIG_IGN);
+    size_t failed = 0, ran = 0;
+    int64_t start = zclock_mono ();
+    for (size_t index = 0; index < SCENARIOS && !zsys_interrupted; index++) {
+        if (!s_wanted (argc, argv, s_scenarios [index].name))
+            continue;
+        char line [1024] = "";
+        int64_t began = zclock_mono ();
+        bool pass = s_scenarios [index].run (&options, line, sizeof (line));
+        printf ("%-13s %s: %s (%.1f s)\n", s_scenarios [index].name, pass? "PASS": "FAIL",
+                line, (double) (zclock_mono () - began) / 1000);
+        fflush (stdout);
+        failed += !pass;
+        ran++;
+    }
+    printf ("zstate_faults: %zu of %zu scenarios failed, %.0f s\n", failed, ran,
+            (double) (zclock_mono () - start) / 1000);
+    rmdir (dir);
+    return failed? 1: 0;
+}
