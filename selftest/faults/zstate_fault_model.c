@@ -11,6 +11,7 @@
 
 #include "zstate_fault_model.h"
 #include "zstate_fault_server.h"
+#include "zstate_redis_server.h"
 #include <hiredis/hiredis.h>
 
 #define ACCEPTED    0x80        //  in an operation's byte: send accepted it
@@ -245,6 +246,25 @@ zstate_fault_model_test (bool verbose)
     assert (result.lost == 5 && result.wrong_keys == 2);
     if (verbose)
         zsys_info ("zstate_fault_model test: %" PRIu64 " lost with no log", result.lost);
+
+    //  Redis: k0 must hold seq 3, k1 seq 2 (its seq 3 was refused)
+    zstate_redis_server_t *redis = zstate_redis_server_new (false);
+    assert (redis);
+    const char *endpoint = zstate_redis_server_endpoint (redis);
+    redisContext *context = redisConnect ("127.0.0.1", zstate_redis_server_port (redis));
+    assert (context && !context->err);
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 2);
+    freeReplyObject (redisCommand (context, "HSET T:k0000000 seq 3"));
+    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 3"));
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 1);
+    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 2"));
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 0);
+    //  Another table is another set of hashes
+    assert (zstate_fault_model_check_redis (model, endpoint, "OTHER") == 2);
+    redisFree (context);
+    zstate_redis_server_kill (redis);
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == -1);
+    zstate_redis_server_destroy (&redis);
     zstate_fault_model_destroy (&model);
     assert (model == NULL);
     printf ("OK\n");

@@ -140,6 +140,12 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     snprintf (bind, sizeof (bind), "%s", self->endpoint);
     snprintf (table, sizeof (table), "%s/%s", ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE);
     const char *tool = getenv ("ZSTATE");
+    //  The harness binary's own path, read before fork; under valgrind,
+    //  readlink gives the program, where exec of /proc/self/exe would not
+    char program [4096] = "/proc/self/exe";
+    ssize_t length = readlink ("/proc/self/exe", program, sizeof (program) - 1);
+    if (length > 0)
+        program [length] = 0;
     char *observer [] = { "zstate_faults", "child", port, self->log, self->ready,
                           self->redis? self->redis: "-", queue, keys, NULL };
     char *serve [] = { "zstate", "serve", "--bind", bind, "--persist", table,
@@ -164,7 +170,7 @@ zstate_fault_server_start (zstate_fault_server_t *self)
             execv (tool, serve);
         }
         else
-            execv ("/proc/self/exe", observer);
+            execv (program, observer);
         _exit (127);
     }
     self->pid = pid;

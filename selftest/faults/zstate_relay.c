@@ -550,12 +550,35 @@ zstate_relay_test (bool verbose)
     assert (!s_readable (peer, 300));
     assert (zstate_relay_stats (relay, &stats) == 0);
     assert (stats.black_hole && stats.open == 1 && stats.bytes_up == size);
-    //  Heal: what was held goes on, in order
+    //  A black hole accepts nobody: the kernel completes the handshake,
+    //  but the relay does not take the connection until it heals
+    int late = s_connect_to (zstate_relay_port (relay));
+    assert (!s_readable (target, 300));
+    assert (zstate_relay_stats (relay, &stats) == 0);
+    assert (stats.accepted == 1);
+    //  Heal: what was held goes on, in order, and the waiting peer is taken
     assert (zstate_relay_heal (relay) == 0);
     assert (s_read_all (served, reply, 5) == 5);
     assert (memcmp (reply, "lost?", 5) == 0);
     assert (s_read_all (peer, reply, 5) == 5);
     assert (memcmp (reply, "back?", 5) == 0);
+    assert (s_readable (target, 10000));
+    int late_served = accept (target, NULL, NULL);
+    assert (late_served != -1);
+    //  A side that closes closes the other side too
+    close (late);
+    assert (s_read_all (late_served, reply, 1) == 0);
+    close (late_served);
+    assert (zstate_relay_stats (relay, &stats) == 0);
+    assert (stats.accepted == 2 && stats.closed == 1 && stats.open == 1);
+
+    //  An unknown command is refused
+    zstr_send (zstate_relay_actor (relay), "FROB");
+    char *command = NULL;
+    int status = 0;
+    assert (zsock_recv (zstate_relay_actor (relay), "si", &command, &status) == 0);
+    assert (streq (command, "FROB") && status == EINVAL);
+    zstr_free (&command);
 
     //  Cut: both sides see a reset, not an orderly close
     assert (zstate_relay_cut (relay) == 0);

@@ -34,13 +34,15 @@
 //                 waiting in the relay then go on, as TCP retransmits.
 //      heal       forward again.
 //
-//  Actor commands (zactor_sock (zstate_relay_actor (r))), each answered
-//  with one reply [command][status], status 0 or an errno code:
+//  Actor commands (zactor_sock (zstate_relay_actor (r))), each a string
+//  frame, each answered with one reply "si" [command][status], status 0 or
+//  an errno code (EINVAL for an unknown command):
 //      CUT                     reset every open connection
 //      BLACKHOLE               stop forwarding, keep the sockets
 //      HEAL                    forward again
-//      STATS                   -> "b" zstate_relay_stats_t after the status
-//      $TERM                   close everything, end the actor
+//      STATS                   -> "sib": the status, then zstate_relay_stats_t
+//      $TERM                   close everything, end the actor (answered
+//                              by the shim)
 
 #define ZSTATE_RELAY_BUFFER     65536   //  bytes, per direction and connection
 #define ZSTATE_RELAY_MAX        64      //  connections open at once
