@@ -399,3 +399,95 @@ zstate_fault_server_main (int argc, char *argv [])
     close (log);
     return status;
 }
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  Wait up to 10 s for the observer to have popped count operations
+static bool
+s_popped (zstate_fault_server_t *self, size_t count)
+{
+    for (int tick = 0; tick < 1000; tick++) {
+        if (zstate_fault_server_popped (self) >= count)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+void
+zstate_fault_server_test (bool verbose)
+{
+    printf (" * zstate_fault_server: ");
+    char dir [] = "/tmp/zstate-fault-server-XXXXXX";
+    assert (mkdtemp (dir));
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, dir, NULL);
+    assert (server);
+    assert (zstate_fault_server_pid (server) == 0);
+    assert (zstate_fault_server_signal (server, SIGKILL, NULL) == -1 && errno == ESRCH);
+    assert (zstate_fault_server_start (server) == 0);
+    assert (zstate_fault_server_pid (server) > 0);
+    assert (zstate_fault_server_start (server) == -1 && errno == EBUSY);
+    assert (zstate_fault_server_rss (server) > 0);
+    assert (zstate_fault_rss (0) > 0);
+
+    zstate_client_t *client = zstate_client_new ();
+    assert (zstate_client_connect (client, zstate_fault_server_endpoint (server)) == 0);
+    zstate_producer_t *producer = zstate_producer_new (client, ZSTATE_FAULT_DB,
+                                                       ZSTATE_FAULT_TABLE);
+    assert (zstate_producer_set (producer, "k0000007", "seq", "3", NULL) == 0);
+    assert (s_popped (server, 1));
+    FILE *file = fopen (zstate_fault_server_log (server), "r");
+    assert (file);
+    char line [64] = "";
+    assert (fgets (line, sizeof (line), file));
+    fclose (file);
+    assert (streq (line, "0000007 000000003\n"));
+
+    //  SIGUSR1: the operation waits in the consumer; SIGUSR2: it is popped
+    assert (zstate_fault_server_signal (server, SIGUSR1, NULL) == 0);
+    zclock_sleep (100);
+    assert (zstate_producer_set (producer, "k0000001", "seq", "1", NULL) == 0);
+    zclock_sleep (300);
+    assert (zstate_fault_server_popped (server) == 1);
+    assert (zstate_fault_server_signal (server, SIGUSR2, NULL) == 0);
+    assert (s_popped (server, 2));
+
+    //  Killed and started again on the same endpoint: the log goes on
+    int port = zstate_fault_server_port (server);
+    assert (zstate_fault_server_signal (server, SIGKILL, NULL) == 0);
+    assert (zstate_fault_server_pid (server) == 0);
+    assert (zstate_fault_server_start (server) == 0);
+    assert (zstate_fault_server_port (server) == port);
+    assert (zstate_producer_set (producer, "k0000002", "seq", "1", NULL) == 0);
+    assert (s_popped (server, 3));
+
+    //  Frozen, it pops nothing; thawed, it goes on; SIGTERM ends it cleanly
+    assert (zstate_fault_server_signal (server, SIGSTOP, NULL) == 0);
+    assert (zstate_producer_set (producer, "k0000003", "seq", "1", NULL) == 0);
+    zclock_sleep (300);
+    assert (zstate_fault_server_popped (server) == 3);
+    assert (zstate_fault_server_signal (server, SIGCONT, NULL) == 0);
+    assert (s_popped (server, 4));
+    int status = -1;
+    assert (zstate_fault_server_signal (server, SIGTERM, &status) == 0);
+    assert (status == 0);
+    zstate_producer_destroy (&producer);
+    zstate_client_set_linger (client, 0);
+    zstate_client_destroy (&client);
+    zstate_fault_server_destroy (&server);
+    assert (server == NULL);
+
+    //  The tool needs a Redis and ZSTATE
+    char *saved = getenv ("ZSTATE")? strdup (getenv ("ZSTATE")): NULL;
+    unsetenv ("ZSTATE");
+    assert (zstate_fault_server_new (ZSTATE_FAULT_TOOL, dir, "127.0.0.1:1") == NULL);
+    assert (errno == EINVAL);
+    if (saved)
+        setenv ("ZSTATE", saved, 1);
+    free (saved);
+    assert (rmdir (dir) == 0);
+    if (verbose)
+        zsys_info ("zstate_fault_server test: port %d", port);
+    printf ("OK\n");
+}

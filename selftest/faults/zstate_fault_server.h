@@ -99,6 +99,10 @@ int
 //  Return the resident set size of process pid in KiB (0: this process).
 size_t
     zstate_fault_rss (int pid);
+
+//  Self test of this class.
+void
+    zstate_fault_server_test (bool verbose);
 //  @end
 
 #endif
