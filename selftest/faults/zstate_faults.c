@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <signal.h>
 
-#define SETTLE_QUIET    5000    //  msecs without a new pop: delivery is over
 #define SETTLE_MAX      60000   //  msecs for delivery to finish at all
 #define FLUSH_MAX       30000   //  msecs for the client to hand everything over
 #define CONVERGE_MAX    30000   //  msecs for Redis to reach the model
@@ -39,15 +38,18 @@ typedef struct {
     const char *description;
 } scenario_t;
 
+//  Msecs without a new pop after which delivery is taken to be over
+static int s_settle_quiet = 5000;
+
 //  Wait until the application popped every accepted operation, or popping
-//  stopped for SETTLE_QUIET, or SETTLE_MAX passed
+//  stopped for s_settle_quiet, or SETTLE_MAX passed
 static void
 s_settle (zstate_fault_server_t *server, zstate_fault_model_t *model)
 {
     int64_t start = zclock_mono (), changed = start;
     size_t popped = zstate_fault_server_popped (server);
     while (popped < zstate_fault_model_accepted (model)
-       &&  zclock_mono () - changed < SETTLE_QUIET
+       &&  zclock_mono () - changed < s_settle_quiet
        &&  zclock_mono () - start < SETTLE_MAX) {
         zclock_sleep (50);
         size_t now = zstate_fault_server_popped (server);
@@ -603,8 +605,10 @@ s_usage (void)
             "       zstate_faults selftest\n"
             "Runs the fault scenarios (all by default) and exits 1 when a\n"
             "guarantee does not hold.\n"
-            "    -q, --quick       short streams and faults (about 2 minutes)\n"
+            "    -q, --quick       short streams and faults (about 1 minute)\n"
             "    -s, --scale X     multiply stream lengths by X (default 1)\n"
+            "    -w, --settle MS   delivery is over after MS msecs without a pop\n"
+            "                      (default 5000; at most 60 s in all)\n"
             "    -l, --list        list the scenarios\n"
             "    -h, --help        this text\n"
             "The zstate serve scenario needs ZSTATE, the path of the tool.\n");
@@ -626,11 +630,12 @@ s_parse (options_t *options, int argc, char *argv [])
 {
     static struct option longs [] = {
         { "quick", no_argument, NULL, 'q' }, { "scale", required_argument, NULL, 's' },
+        { "settle", required_argument, NULL, 'w' },
         { "list", no_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "qs:lh", longs, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "qs:w:lh", longs, NULL)) != -1) {
         if (option == 'q')
             options->quick = true;
         else
@@ -638,6 +643,14 @@ s_parse (options_t *options, int argc, char *argv [])
             options->scale = atof (optarg);
             if (options->scale <= 0 || options->scale > 100) {
                 fprintf (stderr, "zstate_faults: scale must be in (0, 100]\n");
+                return 2;
+            }
+        }
+        else
+        if (option == 'w') {
+            s_settle_quiet = atoi (optarg);
+            if (s_settle_quiet < 100 || s_settle_quiet > SETTLE_MAX) {
+                fprintf (stderr, "zstate_faults: settle must be 100 to %d msecs\n", SETTLE_MAX);
                 return 2;
             }
         }
