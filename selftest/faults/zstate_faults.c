@@ -682,6 +682,8 @@ main (int argc, char *argv [])
 {
     if (argc > 1 && streq (argv [1], "child"))
         return zstate_fault_server_main (argc, argv);
+    zsys_init ();
+    zsys_set_logstream (stderr);
     if (argc == 2 && streq (argv [1], "selftest")) {
         zstate_relay_test (false);
         zstate_fault_model_test (false);
@@ -700,8 +702,6 @@ main (int argc, char *argv [])
         return 2;
     }
     options.dir = dir;
-    zsys_init ();
-    zsys_set_logstream (stderr);
     //  Scenarios run their own signals; a SIGINT still ends the run
     signal (SIGPIPE, SIG_IGN);
     size_t failed = 0, ran = 0;
