@@ -88,9 +88,9 @@ s_verdict (zstate_fault_stream_t *stream, zstate_fault_server_t *server,
         return false;
     }
     snprintf (line, size, "accepted=%" PRIu64 " lost=%" PRIu64 " duplicates=%" PRIu64
-              " regressions=%" PRIu64 " wrong_keys=%" PRIu64 "%s",
+              " regressions=%" PRIu64 " wrong_keys=%" PRIu64 " unknown=%" PRIu64,
               result.accepted, result.lost, result.duplicates, result.regressions,
-              result.wrong_keys, result.unknown? " unknown_pops": "");
+              result.wrong_keys, result.unknown);
     return result.lost == 0 && result.duplicates == 0 && result.regressions == 0
         && result.wrong_keys == 0 && result.unknown == 0;
 }
