@@ -478,6 +478,47 @@ zstate_fault_server_test (bool verbose)
     zstate_fault_server_destroy (&server);
     assert (server == NULL);
 
+    //  A child whose parent dies gets SIGKILL: an intermediate process
+    //  starts an observer and exits at once, without cleaning up
+    int channel [2];
+    assert (pipe (channel) == 0);
+    pid_t middle = fork ();
+    assert (middle != -1);
+    if (middle == 0) {
+        zstate_fault_server_t *orphan = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
+                                                                 dir, NULL);
+        int pid = orphan && zstate_fault_server_start (orphan) == 0
+                ? zstate_fault_server_pid (orphan): 0;
+        if (write (channel [1], &pid, sizeof (pid)) != sizeof (pid))
+            _exit (1);
+        _exit (0);
+    }
+    int orphan_pid = 0;
+    assert (read (channel [0], &orphan_pid, sizeof (orphan_pid)) == sizeof (orphan_pid));
+    assert (orphan_pid > 0);
+    waitpid (middle, NULL, 0);
+    close (channel [0]);
+    close (channel [1]);
+    bool gone = false;
+    for (int tick = 0; tick < 1000 && !gone; tick++) {
+        char path [64], state = 'R';
+        snprintf (path, sizeof (path), "/proc/%d/stat", orphan_pid);
+        FILE *stat_file = fopen (path, "r");
+        gone = !stat_file || fscanf (stat_file, "%*d %*s %c", &state) != 1 || state == 'Z';
+        if (stat_file)
+            fclose (stat_file);
+        if (!gone)
+            zclock_sleep (10);
+    }
+    assert (gone);
+    //  The orphan's files are left for us
+    char *orphan_file = zsys_sprintf ("%s/pops.log", dir);
+    unlink (orphan_file);
+    zstr_free (&orphan_file);
+    orphan_file = zsys_sprintf ("%s/ready", dir);
+    unlink (orphan_file);
+    zstr_free (&orphan_file);
+
     //  The tool needs a Redis and ZSTATE
     char *saved = getenv ("ZSTATE")? strdup (getenv ("ZSTATE")): NULL;
     unsetenv ("ZSTATE");
