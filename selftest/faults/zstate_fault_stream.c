@@ -194,3 +194,79 @@ zstate_fault_stream_client (zstate_fault_stream_t *self)
     assert (self);
     return self->client;
 }
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+zstate_fault_stream_test (bool verbose)
+{
+    printf (" * zstate_fault_stream: ");
+    zstate_server_t *server = zstate_server_new ();
+    zstate_consumer_t *consumer = zstate_consumer_new (server, ZSTATE_FAULT_DB,
+                                                       ZSTATE_FAULT_TABLE);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    zstate_fault_model_t *model = zstate_fault_model_new (10, 40);
+    zstate_fault_stream_t *stream = zstate_fault_stream_new (endpoint, model);
+    assert (stream);
+    //  Paced at 200 ops/s, the 17th op waits until 80 ms have passed; a
+    //  loaded machine only makes that longer
+    zstate_fault_stream_set (stream, 200, 10000, 5);
+    int64_t start = zclock_mono ();
+    assert (zstate_fault_stream_run (stream, 20, 0) == 20);
+    assert (zclock_mono () - start >= 80);
+    assert (zstate_fault_model_accepted (model) == 20);
+    assert (zstate_client_flush (zstate_fault_stream_client (stream), 10000) == 0);
+    //  The consumer gets the model's operations: k0000000 seq 1 first
+    zstate_batch_t *batch = zstate_batch_new ();
+    size_t popped = 0;
+    for (int tick = 0; tick < 1000 && popped < 20; tick++) {
+        popped += zstate_consumer_pops (consumer, batch, 0);
+        if (popped == zstate_batch_size (batch) && popped) {
+            assert (streq (zstate_batch_key (batch, 0, NULL), "k0000000"));
+            assert (streq (zstate_batch_get (batch, 0, "seq"), "1"));
+            assert (streq (zstate_batch_get (batch, 0, "v"), "vvvvv"));
+        }
+        if (popped < 20)
+            zclock_sleep (10);
+    }
+    assert (popped == 20);
+
+    //  The server goes: the fault is detected by the client's event
+    zstate_fault_stream_fault (stream);
+    zstate_server_destroy (&server);
+    int faults = 0, detected = 0;
+    int64_t mean, max;
+    for (int tick = 0; tick < 1000 && !detected; tick++) {
+        zclock_sleep (10);
+        zstate_fault_stream_detection (stream, &faults, &detected, &mean, &max);
+    }
+    assert (faults == 1 && detected == 1 && max >= mean);
+
+    //  A client whose queue holds no operation refuses every send; with a
+    //  retry budget it tries for that long, without one the refusal counts
+    //  at once; either way the model moves on
+    zstate_client_set_queue (zstate_fault_stream_client (stream), 1, 1);
+    zstate_fault_stream_set (stream, 0, 20, 0);
+    assert (zstate_fault_stream_run (stream, 1, 0) == 1);
+    assert (zstate_fault_stream_refused (stream) == 1);
+    zstate_fault_stream_set (stream, 0, 0, 0);
+    assert (zstate_fault_stream_run (stream, 100, 0) == 19);
+    assert (zstate_fault_stream_refused (stream) == 20);
+    assert (zstate_fault_model_accepted (model) == 20);
+    //  The model is full: nothing more is sent
+    assert (zstate_fault_stream_run (stream, 10, 0) == 0);
+    if (verbose)
+        zsys_info ("zstate_fault_stream test: %" PRIu64 " refused",
+                   zstate_fault_stream_refused (stream));
+    zstate_client_set_linger (zstate_fault_stream_client (stream), 0);
+    zstate_fault_stream_destroy (&stream);
+    assert (stream == NULL);
+    zstate_batch_destroy (&batch);
+    zstate_consumer_destroy (&consumer);
+    zstate_fault_model_destroy (&model);
+    printf ("OK\n");
+}

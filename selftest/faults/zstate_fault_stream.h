@@ -72,6 +72,10 @@ uint64_t
 //  Return the client.
 zstate_client_t *
     zstate_fault_stream_client (zstate_fault_stream_t *self);
+
+//  Self test of this class.
+void
+    zstate_fault_stream_test (bool verbose);
 //  @end
 
 #endif

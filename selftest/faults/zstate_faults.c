@@ -711,6 +711,7 @@ main (int argc, char *argv [])
     if (argc == 2 && streq (argv [1], "selftest")) {
         zstate_relay_test (false);
         zstate_fault_model_test (false);
+        zstate_fault_stream_test (false);
         zstate_fault_server_test (false);
         return 0;
     }
