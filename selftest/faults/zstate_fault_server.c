@@ -153,6 +153,8 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     if (self->kind == ZSTATE_FAULT_TOOL)
         unlink (self->log);
     pid_t parent = getpid ();
+    //  A child that ends without exec must not print our buffered output
+    fflush (stdout);
     pid_t pid = fork ();
     if (pid == -1)
         return -1;
@@ -482,6 +484,7 @@ zstate_fault_server_test (bool verbose)
     //  starts an observer and exits at once, without cleaning up
     int channel [2];
     assert (pipe (channel) == 0);
+    fflush (stdout);
     pid_t middle = fork ();
     assert (middle != -1);
     if (middle == 0) {
