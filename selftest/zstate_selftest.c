@@ -19,6 +19,7 @@
 
 #include "zstate_classes.h"
 #include "zstate_backlog.h"
+#include "zstate_session_msg.h"
 
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
@@ -44,6 +45,11 @@ void
 void
     zstate_signal_test (bool verbose);
 
+//  The session codec against hostile input:
+//  selftest/zstate_session_msg_suite.c
+void
+    zstate_session_msg_suite_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -54,6 +60,8 @@ static test_item_t
 all_tests [] = {
     { "zstate_batch", zstate_batch_test },
     { "zstate_msg", zstate_msg_test },
+    { "zstate_session_msg", zstate_session_msg_test },
+    { "zstate_session_msg_suite", zstate_session_msg_suite_test },
     { "zstate_text", zstate_text_test },
     { "zstate_actor", zstate_actor_test },
     { "zstate_monitor", zstate_monitor_test },
