@@ -20,8 +20,8 @@
 
 #define SESSION_SIZE    ZSTATE_MSG_SESSION_SIZE
 #define EPOCH_SIZE      ZSTATE_SESSION_EPOCH_SIZE
-#define HELLO_SIZE      33
-#define WELCOME_SIZE    57
+#define HELLO_SIZE      37
+#define WELCOME_SIZE    61
 #define ACK_SIZE        52
 #define REJECT_SIZE     51      //  with an empty text
 #define PING_SIZE       44
@@ -49,6 +49,7 @@ s_test_samples (zstate_session_msg_t *samples, const byte *session, const byte *
     msg->sequence = UINT64_MAX;
     msg->ack_level = ZSTATE_SESSION_ACK_PERSISTED;
     msg->heartbeat = ZSTATE_SESSION_HEARTBEAT_MAX;
+    msg->features = 0xFFFFFFFF;
     msg++->epoch = NULL;
     msg->type = ZSTATE_SESSION_MSG_WELCOME;
     msg->ack_level = ZSTATE_SESSION_ACK_DELIVERED;
@@ -56,6 +57,7 @@ s_test_samples (zstate_session_msg_t *samples, const byte *session, const byte *
     msg->type = ZSTATE_SESSION_MSG_WELCOME;
     msg->delivered = msg->persisted = UINT64_MAX;
     msg->ack_level = ZSTATE_SESSION_ACK_PERSISTED;
+    msg->features = 0x80000001;
     msg++->heartbeat = 1000;
     msg->type = ZSTATE_SESSION_MSG_ACK;
     msg++->delivered = 1;
@@ -110,6 +112,7 @@ s_test_equal (const zstate_session_msg_t *msg, const zstate_session_msg_t *other
         && msg->sequence == other->sequence && msg->delivered == other->delivered
         && msg->persisted == other->persisted && msg->nonce == other->nonce
         && msg->heartbeat == other->heartbeat && msg->ack_level == other->ack_level
+        && msg->features == other->features
         && msg->reason == other->reason && msg->text_size == other->text_size
         && (msg->text_size == 0 || memcmp (msg->text, other->text, msg->text_size) == 0)
         && (msg->db == other->db || streq (msg->db, other->db))
@@ -271,7 +274,7 @@ s_test_bad_fields (zstate_session_msg_t *samples)
     assert (zstate_session_msg_decode (&msg, NULL, 0) == ZSTATE_SESSION_REASON_TRUNCATED);
     assert (msg.type == 0 && msg.session == NULL);
 
-    //  HELLO: sequence at 20, ack level at 28, heartbeat at 29
+    //  HELLO: sequence at 20, ack level at 28, heartbeat at 29, features at 33
     assert (s_test_patched (hello, HELLO_SIZE, 20, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
     assert (s_test_patched (hello, HELLO_SIZE, 28, 0, 1) == ZSTATE_SESSION_REASON_ACK_LEVEL);
     assert (s_test_patched (hello, HELLO_SIZE, 28, 3, 1) == ZSTATE_SESSION_REASON_ACK_LEVEL);
@@ -281,6 +284,8 @@ s_test_bad_fields (zstate_session_msg_t *samples)
         assert (s_test_patched (hello, HELLO_SIZE, 29, heartbeats [index], 4)
                 == ZSTATE_SESSION_REASON_HEARTBEAT);
     assert (s_test_patched (hello, HELLO_SIZE, 29, 0, 4) == 0);
+    //  Features this version does not know are not an error
+    assert (s_test_patched (hello, HELLO_SIZE, 33, 0xFFFFFFFF, 4) == 0);
 
     //  WELCOME: epoch at 20, delivered at 36, persisted at 44
     byte welcome [WELCOME_SIZE];
@@ -424,8 +429,8 @@ zstate_session_msg_suite_test (bool verbose)
     assert (zstate_batch_del (many, "user:2") == 0);
     zstate_session_msg_t samples [TEST_SAMPLES];
     s_test_samples (samples, session, epoch, long_name, text, one, many);
-    assert (zstate_session_msg_size (&samples [0]) == 33);
-    assert (zstate_session_msg_size (&samples [2]) == 57);
+    assert (zstate_session_msg_size (&samples [0]) == 37);
+    assert (zstate_session_msg_size (&samples [2]) == 61);
     assert (zstate_session_msg_size (&samples [4]) == 52);
     assert (zstate_session_msg_size (&samples [6]) == 51);
     assert (zstate_session_msg_size (&samples [7]) == 51 + ZSTATE_SESSION_TEXT_MAX);

@@ -38,8 +38,8 @@
 #define EPOCH_SIZE      ZSTATE_SESSION_EPOCH_SIZE
 
 //  Bytes of the fixed-size types, prefix and session included
-#define HELLO_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 1 + 4)
-#define WELCOME_SIZE    (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 1 + 4)
+#define HELLO_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 1 + 4 + 4)
+#define WELCOME_SIZE    (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 1 + 4 + 4)
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
@@ -113,7 +113,9 @@ s_take_name (reader_t *reader, size_t min, size_t max, int bad,
     return 0;
 }
 
-//  Ack level, then heartbeat interval: the tail of HELLO and WELCOME
+//  Ack level, heartbeat interval and features: the tail of HELLO and
+//  WELCOME. Feature bits this version does not know are passed on, so
+//  that a later peer can offer them and learn that they were not taken.
 static int
 s_take_session_options (reader_t *reader, zstate_session_msg_t *msg)
 {
@@ -133,7 +135,10 @@ s_take_session_options (reader_t *reader, zstate_session_msg_t *msg)
     && (msg->heartbeat < ZSTATE_SESSION_HEARTBEAT_MIN
     ||  msg->heartbeat > ZSTATE_SESSION_HEARTBEAT_MAX))
         return ZSTATE_SESSION_REASON_HEARTBEAT;
-    return 0;
+    rc = s_take (reader, 4, &field);
+    if (rc == 0)
+        msg->features = zstate_get_u32 (field);
+    return rc;
 }
 
 //  Delivered, then persisted, which cannot be ahead of delivered
@@ -346,7 +351,8 @@ s_put_session_options (byte *dest, const zstate_session_msg_t *msg)
 {
     *dest++ = (byte) msg->ack_level;
     zstate_put_u32 (dest, msg->heartbeat);
-    return dest + 4;
+    zstate_put_u32 (dest + 4, msg->features);
+    return dest + 8;
 }
 
 static void
@@ -530,7 +536,7 @@ zstate_session_msg_test (bool verbose)
         0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
         0xA8, 0xA9, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
-        0x02, 0x00, 0x00, 0x03, 0xE8
+        0x02, 0x00, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x00, 0x00
     };
     assert (size == sizeof (expected) && size == HELLO_SIZE);
     assert (memcmp (buffer, expected, sizeof (expected)) == 0);

@@ -93,6 +93,7 @@ typedef struct {
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
     uint64_t nonce;             //  PING PONG: echoed by PONG
     uint32_t heartbeat;         //  HELLO WELCOME: sender's interval, msecs
+    uint32_t features;          //  HELLO: offered; WELCOME: accepted (none yet)
     int ack_level;              //  HELLO: asked; WELCOME: granted
     int reason;                 //  REJECT: zstate_session_msg_reason_t, 1..
     const char *text;           //  REJECT: reason text, NUL-terminated
