@@ -365,6 +365,8 @@ s_test_encoder_refuses (zstate_session_msg_t *samples)
     msg = samples [0];
     msg.ack_level = 3;
     s_test_refused (&msg, ZSTATE_SESSION_REASON_ACK_LEVEL);
+    msg.ack_level = 0x101;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_ACK_LEVEL);
     msg.type = 0;
     s_test_refused (&msg, 0);
     msg.type = 8;
@@ -382,6 +384,8 @@ s_test_encoder_refuses (zstate_session_msg_t *samples)
     msg.reason = 0;
     s_test_refused (&msg, ZSTATE_SESSION_REASON_REASON);
     msg.reason = 0x10000;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_REASON);
+    msg.reason = -1;
     s_test_refused (&msg, ZSTATE_SESSION_REASON_REASON);
     msg = samples [7];
     msg.text_size = ZSTATE_SESSION_TEXT_MAX + 1;

@@ -349,7 +349,10 @@ s_put_name (byte *dest, const char *name, size_t size)
 static byte *
 s_put_session_options (byte *dest, const zstate_session_msg_t *msg)
 {
-    *dest++ = (byte) msg->ack_level;
+    //  A level that a cast would turn into a valid one becomes 0, refused
+    bool known = msg->ack_level == ZSTATE_SESSION_ACK_DELIVERED
+              || msg->ack_level == ZSTATE_SESSION_ACK_PERSISTED;
+    *dest++ = known? (byte) msg->ack_level: 0;
     zstate_put_u32 (dest, msg->heartbeat);
     zstate_put_u32 (dest + 4, msg->features);
     return dest + 8;
@@ -358,6 +361,7 @@ s_put_session_options (byte *dest, const zstate_session_msg_t *msg)
 static void
 s_encode_body (const zstate_session_msg_t *msg, byte *dest)
 {
+    int reason;
     switch (msg->type) {
         case ZSTATE_SESSION_MSG_OPS:
             dest = s_put_u64 (dest, msg->sequence);
@@ -382,8 +386,9 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
             dest = s_put (dest, msg->epoch, EPOCH_SIZE);
             dest = s_put_u64 (dest, msg->sequence);
             //  Codes that do not fit 16 bits become 0, which decoding refuses
-            *dest++ = msg->reason > 0xFFFF? 0: (byte) (msg->reason >> 8);
-            *dest++ = msg->reason > 0xFFFF? 0: (byte) msg->reason;
+            reason = msg->reason < 0 || msg->reason > 0xFFFF? 0: msg->reason;
+            *dest++ = (byte) (reason >> 8);
+            *dest++ = (byte) reason;
             s_put_name (dest, msg->text, msg->text_size);
             break;
         case ZSTATE_SESSION_MSG_PING:
@@ -437,17 +442,15 @@ zstate_session_msg_encode_frame (const zstate_session_msg_t *msg, zmq_msg_t *fra
     size_t size = zstate_session_msg_size (msg);
     if (size == 0)
         return (int) zstate_session_msg_encode (msg, NULL, 0);
-    zmq_msg_t encoded;
-    if (zmq_msg_init_size (&encoded, size))
+    if (zmq_msg_init_size (frame, size))
         return zstate_fail (errno, "cannot encode %s: %s",
                             zstate_session_msg_type_name (msg->type), zmq_strerror (errno));
-    if (zstate_session_msg_encode (msg, (byte *) zmq_msg_data (&encoded), size) < 0) {
+    if (zstate_session_msg_encode (msg, (byte *) zmq_msg_data (frame), size) < 0) {
         int error = errno;
-        zmq_msg_close (&encoded);
+        zmq_msg_close (frame);
         errno = error;
         return -1;
     }
-    *frame = encoded;
     return 0;
 }
 
