@@ -513,7 +513,7 @@ zstate_session_msg_test (bool verbose)
 
     zstate_session_msg_t msg;
     int reason = zstate_session_msg_decode (&msg, buffer, (size_t) size);
-    int welcomes = 0;
+    int hellos = 0;
     switch (reason? 0: msg.type) {
         case ZSTATE_SESSION_MSG_HELLO:
             //  Resume the session after msg.sequence - 1 and send a WELCOME
@@ -521,7 +521,7 @@ zstate_session_msg_test (bool verbose)
             assert (msg.sequence == 1);
             assert (msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
             assert (msg.heartbeat == 1000);
-            welcomes++;
+            hellos++;
             break;
         case ZSTATE_SESSION_MSG_OPS:
             //  Check msg.sequence against the session, deliver msg.ops
@@ -531,7 +531,7 @@ zstate_session_msg_test (bool verbose)
                           zstate_session_msg_type_name (msg.type),
                           zstate_session_msg_reason_text (reason));
     }
-    assert (welcomes == 1);
+    assert (hellos == 1);
 
     //  The HELLO of doc/protocol.md, byte for byte
     byte expected [] = {
@@ -561,21 +561,21 @@ zstate_session_msg_test (bool verbose)
     assert (streq (zstate_session_msg_reason_text (-1), "unknown reason"));
     assert (streq (zstate_session_msg_reason_text (999), "unknown reason"));
 
-    zstate_batch_t *many = zstate_batch_new ();
-    assert (zstate_batch_set (many, "user:1", "name", "Ada", NULL) == 0);
-    assert (zstate_batch_del (many, "user:2") == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_set (batch, "user:1", "name", "Ada", NULL) == 0);
+    assert (zstate_batch_del (batch, "user:2") == 0);
 
     //  OPS of version 1 decode as themselves
-    zframe_t *frame = zstate_msg_encode (session, 0, "app", "users", many);
+    zframe_t *frame = zstate_msg_encode (session, 0, "app", "users", batch);
     assert (frame);
     assert (zstate_session_msg_decode (&msg, zframe_data (frame), zframe_size (frame)) == 0);
     assert (msg.version == ZSTATE_MSG_VERSION && msg.type == ZSTATE_SESSION_MSG_OPS);
     assert (msg.sequence == 0 && streq (msg.db, "app") && streq (msg.table, "users"));
-    assert (msg.op_count == zstate_batch_size (many));
-    assert (msg.ops_size == zstate_batch_bytes (many));
-    assert (memcmp (msg.ops, zstate_batch_data (many), msg.ops_size) == 0);
+    assert (msg.op_count == zstate_batch_size (batch));
+    assert (msg.ops_size == zstate_batch_bytes (batch));
+    assert (memcmp (msg.ops, zstate_batch_data (batch), msg.ops_size) == 0);
     zframe_destroy (&frame);
-    zstate_batch_destroy (&many);
+    zstate_batch_destroy (&batch);
     //  @end
     printf ("OK\n");
 }
