@@ -137,9 +137,6 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_batch_scan (const void *data, size_t size, size_t count);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_batch_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -184,9 +184,6 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT void
     zstate_client_set_verbose (zstate_client_t *self, bool verbose);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_client_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -121,9 +121,6 @@ ZSTATE_EXPORT const char *
 ZSTATE_EXPORT void
     zstate_consumer_set_verbose (zstate_consumer_t *self, bool verbose);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_consumer_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -82,6 +82,13 @@ typedef struct _zstate_writer_t zstate_writer_t;
 ZSTATE_EXPORT const char *
     zstate_reason (void);
 
+//  Record a failure the way zstate calls do: set errno to error and this
+//  thread's zstate_reason () text, so that code built on zstate reports
+//  its own failures through the same two. Returns -1, so callers can
+//  "return zstate_fail (...)".
+ZSTATE_EXPORT int
+    zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
+
 #ifdef __cplusplus
 }
 #endif

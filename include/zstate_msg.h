@@ -110,9 +110,6 @@ ZSTATE_EXPORT const char *
 ZSTATE_EXPORT void
     zstate_msg_print (zstate_msg_t *self);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_msg_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -92,9 +92,6 @@ ZSTATE_EXPORT const char *
 ZSTATE_EXPORT const char *
     zstate_producer_table (zstate_producer_t *self);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_producer_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -129,9 +129,6 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT zactor_t *
     zstate_server_actor (zstate_server_t *self);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_server_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

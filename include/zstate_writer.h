@@ -231,9 +231,6 @@ ZSTATE_EXPORT zactor_t *
 ZSTATE_EXPORT void
     zstate_writer_set_verbose (zstate_writer_t *self, bool verbose);
 
-//  Self test of this class.
-ZSTATE_EXPORT void
-    zstate_writer_test (bool verbose);
 //  @end
 
 #ifdef __cplusplus

@@ -342,6 +342,8 @@ zstate_actor_loop (zloop_t *loop)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest
 
@@ -519,3 +521,4 @@ zstate_actor_test (bool verbose)
         zsys_debug ("zstate_actor: %d signals handled", (int) s_test_signals);
     printf ("OK\n");
 }
+#endif

@@ -712,6 +712,8 @@ zstate_backlog_verify (zstate_backlog_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class: an example. The merge rules, the bound and a
 //  model-based test are zstate_backlog_suite, in the selftest directory.
@@ -758,3 +760,4 @@ zstate_backlog_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -713,6 +713,8 @@ zstate_batch_scan (const void *data, size_t size, size_t count)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class.
 
@@ -1125,3 +1127,4 @@ zstate_batch_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -14,8 +14,6 @@
 #include "platform.h"
 #include "zstate.h"
 #include "zstate_redis.h"
-#include "zstate_redis_server.h"
-#include "zstate_text.h"
 #include "zstate_monitor.h"
 #include "zstate_inbox.h"
 #include "zstate_actor.h"
@@ -40,11 +38,33 @@
 void
     zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats);
 
+#ifdef ZSTATE_SELFTEST
+//  The selftests: built into the selftest program, which links the
+//  fixtures too, and never into the library
+#include "zstate_redis_server.h"
+#include "zstate_text.h"
+
+void
+    zstate_batch_test (bool verbose);
+void
+    zstate_msg_test (bool verbose);
+void
+    zstate_client_test (bool verbose);
+void
+    zstate_producer_test (bool verbose);
+void
+    zstate_server_test (bool verbose);
+void
+    zstate_consumer_test (bool verbose);
+void
+    zstate_writer_test (bool verbose);
+
 //  Selftest support: wait until consumer is full and the server holds
 //  the message it refused (asserts after 60 s)
 void
     zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
                                      zstate_server_stats_t *stats);
+#endif
 
 //  Print the consumer's writer state as ZPL items, for the server's monitor
 void
@@ -80,11 +100,6 @@ zstate_get_u64 (const byte *source)
 {
     return ((uint64_t) zstate_get_u32 (source) << 32) | zstate_get_u32 (source + 4);
 }
-
-//  Record why the current call fails: sets errno to error and the thread's
-//  zstate_reason () text. Returns -1, so callers can "return zstate_fail".
-int
-    zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
 
 //  Bind sock to endpoint. Returns the port for tcp endpoints (the one
 //  libzmq chose, for "*" or "0"), 0 for others, or -1 with errno and

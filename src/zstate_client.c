@@ -734,6 +734,8 @@ zstate_client_set_verbose (zstate_client_t *self, bool verbose)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest helpers
 
@@ -1681,3 +1683,4 @@ zstate_client_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -344,6 +344,8 @@ zstate_consumer_set_verbose (zstate_consumer_t *self, bool verbose)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest: the example, and a table embedded in a host zloop. The
 //  white-box suites are in selftest/zstate_consumer_test.c.
@@ -486,3 +488,4 @@ zstate_consumer_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

@@ -494,6 +494,8 @@ zstate_inbox_set_verbose (zstate_inbox_t *self, bool verbose)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest: the example, bounds, wake-ups and whole messages. The
 //  two-thread test is in selftest/zstate_inbox_test.c.
@@ -728,3 +730,4 @@ zstate_inbox_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

@@ -272,6 +272,8 @@ zstate_monitor_watchers (zstate_monitor_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
@@ -450,3 +452,4 @@ zstate_monitor_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

@@ -385,6 +385,8 @@ zstate_msg_print (zstate_msg_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class.
 
@@ -922,3 +924,4 @@ zstate_msg_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

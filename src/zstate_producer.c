@@ -365,6 +365,8 @@ zstate_producer_table (zstate_producer_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest helpers
 
@@ -625,3 +627,4 @@ zstate_producer_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -642,6 +642,8 @@ zstate_redis_command (zstate_redis_t *self, const char *arg, ...)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
@@ -828,3 +830,4 @@ zstate_redis_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -270,6 +270,8 @@ zstate_server_actor (zstate_server_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest
 
@@ -588,3 +590,4 @@ zstate_server_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

@@ -487,6 +487,8 @@ zstate_session_msg_type_name (int type)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class.
 
@@ -579,3 +581,4 @@ zstate_session_msg_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

@@ -1378,6 +1378,8 @@ zstate_writer_set_verbose (zstate_writer_t *self, bool verbose)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Self test of this class: an example. The full suite (commands, semantics,
 //  the bound, faults, coalescing) is zstate_writer_faults, in the selftest
@@ -1436,3 +1438,4 @@ zstate_writer_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -11,6 +11,28 @@
 #ifndef ZSTATE_TOOL_H_INCLUDED
 #define ZSTATE_TOOL_H_INCLUDED
 
+//  The tool is a user of the shared library: it calls the public API, plus
+//  the fixtures it links statically (the text codec, the redis-server
+//  launcher) and its own copy of the private Redis client for checking and
+//  flushing Redis. Nothing else of the library's insides.
+#include "platform.h"
+#include "zstate.h"
+#include "zstate_redis.h"
+#include "zstate_text.h"
+#include "zstate_redis_server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+
+//  Asserts check programming errors; they stay on in every build
+#ifdef NDEBUG
+#   undef NDEBUG
+#   include <assert.h>
+#   define NDEBUG
+#else
+#   include <assert.h>
+#endif
+
 //  Each subcommand takes its own argv (argv [0] is its name) and returns
 //  the process exit status: 0 success, 1 failure, 2 bad usage.
 int

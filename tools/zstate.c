@@ -11,7 +11,6 @@
     =========================================================================
 */
 
-#include "zstate_classes.h"
 #include "zstate_tool.h"
 
 typedef struct {

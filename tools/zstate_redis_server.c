@@ -25,6 +25,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_redis_server.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -86,13 +87,15 @@ s_free_port (void)
 static int
 s_roundtrip (const char *path, const char *command, char *reply, size_t max, int timeout)
 {
-    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
     struct sockaddr_un address;
     memset (&address, 0, sizeof (address));
     address.sun_family = AF_UNIX;
-    snprintf (address.sun_path, sizeof (address.sun_path), "%s", path);
+    if (strlen (path) >= sizeof (address.sun_path))
+        return -1;
+    memcpy (address.sun_path, path, strlen (path));
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
     int rc = -1;
     size_t size = strlen (command);
     //  MSG_NOSIGNAL: a server that dies under us must not kill the process
@@ -434,6 +437,8 @@ zstate_redis_server_pid (zstate_redis_server_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
@@ -555,3 +560,4 @@ zstate_redis_server_test (bool verbose)
 
     printf ("OK\n");
 }
+#endif

@@ -9,7 +9,6 @@
     =========================================================================
 */
 
-#include "zstate_classes.h"
 #include "zstate_tool.h"
 #include <getopt.h>
 

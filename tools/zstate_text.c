@@ -9,6 +9,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_text.h"
 
 #define TOKEN_MAX   (ZSTATE_KEY_MAX + 1)    //  A key or field name, with room to spare
 #define VALUE_MAX   (1024 * 1024)           //  A value typed on one line
@@ -203,6 +204,8 @@ zstate_text_print (FILE *file, const char *table, zstate_batch_t *batch, size_t 
 }
 
 
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
@@ -278,3 +281,4 @@ zstate_text_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif

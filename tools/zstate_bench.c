@@ -38,7 +38,6 @@
 @end
 */
 
-#include "zstate_classes.h"
 #include "zstate_tool.h"
 
 #include <getopt.h>
