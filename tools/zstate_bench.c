@@ -102,7 +102,6 @@ typedef struct {
     int ceiling;                //  index of the raw scenario to compare with, or -1
     bool skip;                  //  not asked for (--only, or no Redis)
     bool raw;                   //  libzmq alone: KIND_RAW, or a latency baseline
-    double sonic;               //  SONiC's figure for this row, 0 if none
 } scenario_t;
 
 //  A child's report to the parent: fixed size, one atomic pipe write
@@ -1461,15 +1460,6 @@ s_scenario_add (bench_t *self, kind_t kind, int fields, int batch, int rate, int
             snprintf (scenario->title, sizeof (scenario->title), "%s%s, %d fields, single set",
                       "zstate", kind == KIND_PERSIST? " + Redis": "", fields);
         }
-        //  SONiC's C++ figures for the same shape, for comparison
-        if (kind == KIND_PERSIST)
-            scenario->sonic = 8000;
-        else
-        if (fields == 2)
-            scenario->sonic = batch > 1? 1500000: 330000;
-        else
-        if (fields == 10)
-            scenario->sonic = batch > 1? 407000: 185000;
     }
     return self->scenario_count++;
 }
@@ -1535,31 +1525,8 @@ s_scenarios_plan (bench_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Reporting: the goals, the table, the JSON record
-
-typedef struct {
-    const char *what;
-    const char *target_text;
-    double measured;            //  < 0: not measured
-    const char *unit;
-    bool met;
-} goal_t;
-
-#define GOALS_MAX 10
-
-//  The outcome of the scenario with this id, or NULL if not run or failed
-static outcome_t *
-s_outcome (bench_t *self, const char *id, scenario_t **scenario_p)
-{
-    for (int index = 0; index < self->scenario_count; index++)
-        if (streq (self->scenarios [index].id, id)) {
-            if (scenario_p)
-                *scenario_p = &self->scenarios [index];
-            outcome_t *outcome = &self->outcomes [index];
-            return outcome->runs_ok? outcome: NULL;
-        }
-    return NULL;
-}
+//  Reporting: the table and the JSON record; only what this run measured,
+//  and ratios to the ceiling rows of this run
 
 static double
 s_ratio (bench_t *self, int index)
@@ -1571,61 +1538,6 @@ s_ratio (bench_t *self, int index)
     if (!ceiling->runs_ok || ceiling->median <= 0 || !self->outcomes [index].runs_ok)
         return 0;
     return self->outcomes [index].median / ceiling->median;
-}
-
-static int
-s_goals (bench_t *self, goal_t *goals)
-{
-    int count = 0;
-    char id [48];
-    outcome_t *outcome;
-    scenario_t *scenario = NULL;
-
-    outcome = s_outcome (self, "zstate-2f-single", NULL);
-    goals [count++] = (goal_t) { "single-op set, 2 fields", ">= 1,000,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->median >= 1000000 };
-    snprintf (id, sizeof (id), "zstate-2f-batch%d", self->batch);
-    outcome = s_outcome (self, id, &scenario);
-    goals [count++] = (goal_t) { "batched sets, 2 fields", ">= 4,000,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->median >= 4000000 };
-    double ratio = outcome? s_ratio (self, (int) (scenario - self->scenarios)): 0;
-    goals [count++] = (goal_t) { "batched sets / raw ceiling", ">= 45",
-                                 ratio > 0? ratio * 100: -1, "%", ratio >= 0.45 };
-    outcome = s_outcome (self, "zstate-10f-single", NULL);
-    goals [count++] = (goal_t) { "single-op set, 10 fields", ">= 500,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->median >= 500000 };
-    snprintf (id, sizeof (id), "zstate-10f-batch%d", self->batch);
-    outcome = s_outcome (self, id, NULL);
-    goals [count++] = (goal_t) { "batched sets, 10 fields", ">= 1,200,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->median >= 1200000 };
-    outcome = s_outcome (self, "persist-2f-single", NULL);
-    goals [count++] = (goal_t) { "persisted, single-op sets", ">= 200,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->redis_ok && outcome->median >= 200000 };
-    snprintf (id, sizeof (id), "persist-2f-batch%d", self->batch);
-    outcome = s_outcome (self, id, NULL);
-    goals [count++] = (goal_t) { "persisted, batched sets", ">= 200,000",
-                                 outcome? outcome->median: -1, "ops/s",
-                                 outcome && outcome->redis_ok && outcome->median >= 200000 };
-    outcome = s_outcome (self, "latency-10000", NULL);
-    goals [count++] = (goal_t) { "p99 latency at 10,000 ops/s", "<= 200",
-                                 outcome? outcome->p99: -1, "usecs",
-                                 outcome && outcome->p99 <= 200 };
-    //  The consumer side's peak over the zstate runs, where the app keeps up
-    long rss = -1;
-    for (int index = 0; index < self->scenario_count; index++)
-        if (self->scenarios [index].kind == KIND_ZSTATE && self->outcomes [index].runs_ok
-        &&  self->outcomes [index].consumer_rss_kib > rss)
-            rss = self->outcomes [index].consumer_rss_kib;
-    goals [count++] = (goal_t) { "consumer peak RSS", "< 64",
-                                 rss >= 0? rss / 1024.0: -1, "MiB",
-                                 rss >= 0 && rss < 64 * 1024 };
-    assert (count <= GOALS_MAX);
-    return count;
 }
 
 static void
@@ -1649,8 +1561,8 @@ s_print_table (bench_t *self)
         if (self->scenarios [index].kind != KIND_LATENCY && !self->scenarios [index].skip)
             throughput = true;
     if (throughput)
-        printf ("%-40s %13s %13s %13s %8s %10s %9s %9s\n", "throughput (ops/s)", "min",
-                "median", "max", "ceiling", "SONiC", "RSS prod", "RSS cons");
+        printf ("%-40s %13s %13s %13s %8s %9s %9s\n", "throughput (ops/s)", "min",
+                "median", "max", "ceiling", "RSS prod", "RSS cons");
     for (int index = 0; index < self->scenario_count; index++) {
         scenario_t *scenario = &self->scenarios [index];
         outcome_t *outcome = &self->outcomes [index];
@@ -1664,14 +1576,11 @@ s_print_table (bench_t *self)
         double ratio = s_ratio (self, index);
         if (ratio > 0)
             snprintf (ratio_text, sizeof (ratio_text), "%.0f%%", ratio * 100);
-        char sonic_text [32] = "";
-        if (scenario->sonic > 0)
-            s_commas (scenario->sonic, sonic_text, sizeof (sonic_text));
-        printf ("%-40s %13s %13s %13s %8s %10s %6.1f MiB %5.1f MiB%s\n", scenario->title,
+        printf ("%-40s %13s %13s %13s %8s %6.1f MiB %5.1f MiB%s\n", scenario->title,
                 s_commas (outcome->min, text1, sizeof (text1)),
                 s_commas (outcome->median, text2, sizeof (text2)),
                 s_commas (outcome->max, text3, sizeof (text3)),
-                ratio_text, sonic_text,
+                ratio_text,
                 outcome->producer_rss_kib / 1024.0, outcome->consumer_rss_kib / 1024.0,
                 outcome->runs_failed? "  (some runs failed)":
                 scenario->kind == KIND_PERSIST && !outcome->redis_ok? "  (Redis incomplete)": "");
@@ -1704,25 +1613,6 @@ s_print_table (bench_t *self)
                 s_commas ((double) outcome->samples, text4, sizeof (text4)));
     }
 
-    goal_t goals [GOALS_MAX];
-    int count = s_goals (self, goals);
-    printf ("\n%-40s %20s %20s\n", "goals (medians)", "target", "measured");
-    for (int index = 0; index < count; index++) {
-        goal_t *goal = &goals [index];
-        char target [48], measured [48], number [32];
-        snprintf (target, sizeof (target), "%s %s", goal->target_text, goal->unit);
-        if (goal->measured < 0) {
-            printf ("%-40s %20s %20s  not measured\n", goal->what, target, "-");
-            continue;
-        }
-        if (streq (goal->unit, "ops/s"))
-            s_commas (goal->measured, number, sizeof (number));
-        else
-            snprintf (number, sizeof (number), "%.1f", goal->measured);
-        snprintf (measured, sizeof (measured), "%s %s", number, goal->unit);
-        printf ("%-40s %20s %20s  %s\n", goal->what, target, measured,
-                goal->met? "met": "MISSED");
-    }
     fflush (stdout);
 }
 
@@ -1797,8 +1687,6 @@ s_print_json (bench_t *self)
             else
                 printf (", \"ratio_to_ceiling\": null");
         }
-        if (scenario->sonic > 0)
-            printf (", \"sonic_ops_per_s\": %.0f", scenario->sonic);
         if (outcome->ops_per_message > 0)
             printf (", \"ops_per_message\": %.1f", outcome->ops_per_message);
         if (!scenario->raw && outcome->runs_ok)
@@ -1816,29 +1704,12 @@ s_print_json (bench_t *self)
         }
         printf ("}");
     }
-    printf ("\n ],\n");
+    printf ("\n ]");
     if (*self->redis_note) {
-        printf (" \"redis_skipped\": ");
+        printf (",\n \"redis_skipped\": ");
         s_json_string (self->redis_note);
-        printf (",\n");
     }
-    printf (" \"goals\": [");
-    goal_t goals [GOALS_MAX];
-    int count = s_goals (self, goals);
-    for (int index = 0; index < count; index++) {
-        goal_t *goal = &goals [index];
-        printf ("%s\n  {\"goal\": ", index? ",": "");
-        s_json_string (goal->what);
-        printf (", \"target\": ");
-        s_json_string (goal->target_text);
-        printf (", \"unit\": \"%s\", ", goal->unit);
-        if (goal->measured < 0)
-            printf ("\"measured\": null, \"met\": null}");
-        else
-            printf ("\"measured\": %.1f, \"met\": %s}", goal->measured,
-                    goal->met? "true": "false");
-    }
-    printf ("\n ]}\n");
+    printf ("}\n");
     fflush (stdout);
 }
 
@@ -1857,7 +1728,7 @@ s_usage (FILE *file)
         "2 and 10 fields; the same persisted to a private redis-server; set-to-pop\n"
         "latency at fixed offered rates; and each side's peak RSS. Each side runs in\n"
         "its own process (one process for inproc). Exits 0 when every measurement\n"
-        "ran, 1 when one failed, 2 on bad usage; missed goals are reported, not fatal.\n"
+        "ran, 1 when one failed, 2 on bad usage.\n"
         "\n"
         "  -n, --ops N          operations per measurement (default %d)\n"
         "  -f, --fields N       fields per SET: only N (default: 2, then 10)\n"
