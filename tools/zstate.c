@@ -44,6 +44,33 @@ s_usage (FILE *file)
         "'zstate COMMAND --help' describes a command.\n");
 }
 
+bool
+zstate_tool_parse_number (const char *text, long min, long max, long *value_p)
+{
+    //  strtol takes leading blanks and a '+': a number here is digits only
+    const char *digits = text [0] == '-'? text + 1: text;
+    if (!isdigit ((byte) *digits))
+        return false;
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return false;
+    *value_p = value;
+    return true;
+}
+
+int
+zstate_tool_number (const char *command, const char *option, const char *text,
+                    long min, long max, long *value_p)
+{
+    if (zstate_tool_parse_number (text, min, max, value_p))
+        return 0;
+    fprintf (stderr, "zstate %s: %s wants a number from %ld to %ld, not '%s'\n",
+             command, option, min, max, text);
+    return 2;
+}
+
 int
 main (int argc, char *argv [])
 {

@@ -1755,26 +1755,6 @@ s_usage (FILE *file)
         LATENCY_SECS, OPS_QUICK);
 }
 
-static bool
-s_number (const char *text, long min, long max, long *value_p)
-{
-    char *end;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (errno || end == text || *end || value < min || value > max)
-        return false;
-    *value_p = value;
-    return true;
-}
-
-static int
-s_bad_number (const char *option, const char *value, long min, long max)
-{
-    fprintf (stderr, "zstate bench: %s wants a number from %ld to %ld, not '%s'\n",
-             option, min, max, value);
-    return 2;
-}
-
 //  Returns 0 to run, 1 when --help was shown, 2 on bad usage
 static int
 s_options_parse (bench_t *self, int argc, char *argv [])
@@ -1820,29 +1800,29 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         long value;
         switch (option) {
             case 'n':
-                if (!s_number (optarg, 1, 1000000000L, &value))
-                    return s_bad_number ("--ops", optarg, 1, 1000000000L);
+                if (zstate_tool_number ("bench", "--ops", optarg, 1, 1000000000L, &value))
+                    return 2;
                 self->ops = (uint64_t) value;
                 ops_given = true;
                 break;
             case 'f':
-                if (!s_number (optarg, 2, FIELDS_MAX, &value))
-                    return s_bad_number ("--fields", optarg, 2, FIELDS_MAX);
+                if (zstate_tool_number ("bench", "--fields", optarg, 2, FIELDS_MAX, &value))
+                    return 2;
                 self->fields = (int) value;
                 break;
             case 'b':
-                if (!s_number (optarg, 2, 65536, &value))
-                    return s_bad_number ("--batch", optarg, 2, 65536);
+                if (zstate_tool_number ("bench", "--batch", optarg, 2, 65536, &value))
+                    return 2;
                 self->batch = (int) value;
                 break;
             case 'p':
-                if (!s_number (optarg, 1, 65536, &value))
-                    return s_bad_number ("--pop", optarg, 1, 65536);
+                if (zstate_tool_number ("bench", "--pop", optarg, 1, 65536, &value))
+                    return 2;
                 self->pop = (int) value;
                 break;
             case 't':
-                if (!s_number (optarg, 1, THREADS_MAX, &value))
-                    return s_bad_number ("--threads", optarg, 1, THREADS_MAX);
+                if (zstate_tool_number ("bench", "--threads", optarg, 1, THREADS_MAX, &value))
+                    return 2;
                 self->threads = (int) value;
                 break;
             case 'T':
@@ -1854,8 +1834,8 @@ s_options_parse (bench_t *self, int argc, char *argv [])
                 self->transport = optarg;
                 break;
             case 'r':
-                if (!s_number (optarg, 1, RUNS_MAX, &value))
-                    return s_bad_number ("--runs", optarg, 1, RUNS_MAX);
+                if (zstate_tool_number ("bench", "--runs", optarg, 1, RUNS_MAX, &value))
+                    return 2;
                 self->runs = (int) value;
                 runs_given = true;
                 break;
@@ -1868,7 +1848,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
                 for (char *token = strtok_r (copy, ",", &state); token && good;
                      token = strtok_r (NULL, ",", &state)) {
                     if (self->rate_count == RATES_MAX
-                    ||  !s_number (token, 1, 10000000, &value))
+                    ||  !zstate_tool_parse_number (token, 1, 10000000, &value))
                         good = false;
                     else
                         self->rates [self->rate_count++] = (int) value;

@@ -644,19 +644,6 @@ s_usage (FILE *file)
         DEMO_TABLE, DEMO_ENDPOINT, TIMEOUT_DEFAULT);
 }
 
-//  Parse a whole decimal number in [min, max]; false if it is not one
-static bool
-s_number (const char *text, long min, long max, long *value_p)
-{
-    char *end;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (errno || end == text || *end || value < min || value > max)
-        return false;
-    *value_p = value;
-    return true;
-}
-
 //  Returns 0 to run, 1 when --help was shown, 2 on bad usage
 static int
 s_options_parse (options_t *options, int argc, char *argv [])
@@ -691,21 +678,13 @@ s_options_parse (options_t *options, int argc, char *argv [])
         long value;
         switch (option) {
             case 'r':
-                if (!s_number (optarg, 1, ROUTES_MAX, &value)) {
-                    fprintf (stderr, "zstate demo: --routes wants a number from 1 to %d, "
-                                     "not '%s'\n",
-                             ROUTES_MAX, optarg);
+                if (zstate_tool_number ("demo", "--routes", optarg, 1, ROUTES_MAX, &value))
                     return 2;
-                }
                 options->routes = (uint32_t) value;
                 break;
             case 't':
-                if (!s_number (optarg, 1, THREADS_MAX, &value)) {
-                    fprintf (stderr, "zstate demo: --threads wants a number from 1 to %d, "
-                                     "not '%s'\n",
-                             THREADS_MAX, optarg);
+                if (zstate_tool_number ("demo", "--threads", optarg, 1, THREADS_MAX, &value))
                     return 2;
-                }
                 options->threads = (int) value;
                 break;
             case 'R':
@@ -716,22 +695,16 @@ s_options_parse (options_t *options, int argc, char *argv [])
                 options->redis = optarg;
                 break;
             case 'D':
-                if (!s_number (optarg, 0, 1000000, &value)) {
-                    fprintf (stderr, "zstate demo: --db wants a database index, not '%s'\n",
-                             optarg);
+                if (zstate_tool_number ("demo", "--db", optarg, 0, 1000000, &value))
                     return 2;
-                }
                 options->db = (int) value;
                 break;
             case 'e':
                 options->endpoint = optarg;
                 break;
             case 'T':
-                if (!s_number (optarg, 1, 86400, &value)) {
-                    fprintf (stderr, "zstate demo: --timeout wants seconds, not '%s'\n",
-                             optarg);
+                if (zstate_tool_number ("demo", "--timeout", optarg, 1, 86400, &value))
                     return 2;
-                }
                 options->timeout = (int) value;
                 break;
             case 'q':

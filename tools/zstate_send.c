@@ -13,6 +13,10 @@
 
 //  Lines sent together, at most, so a long stdin stream moves as it comes
 #define LINES_PER_BATCH 1024
+//  --timeout, msecs: at most a day
+#define TIMEOUT_MAX     86400000
+//  Flushes wait in slices this long, so that a signal ends the wait soon
+#define FLUSH_SLICE     100
 
 static void
 s_usage (FILE *file)
@@ -27,15 +31,19 @@ s_usage (FILE *file)
         "    DEL ROUTE_TABLE 10.0.0.0/24\n"
         "Blank lines and lines starting with '#' are skipped. In a line, write a\n"
         "byte that is a blank, '=', '#', '\\' or not printable as \\xHH ('\\\\' is '\\').\n"
-        "Stops at the first bad line; what was sent before it stays sent.\n"
+        "A line holding a NUL byte is bad: write it as \\x00. Stops at the first\n"
+        "bad line; what was sent before it stays sent. SIGINT or SIGTERM stops\n"
+        "reading and waiting at once, dropping what the server has not taken.\n"
         "\n"
         "    -c, --connect ENDPOINT  server endpoint, e.g. tcp://127.0.0.1:5555\n"
         "    -d, --db DB             database name (default APPL_DB)\n"
-        "    -t, --timeout MSECS     how long to wait for the server (default 5000)\n"
+        "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
+        "                            (default 5000)\n"
         "    -h, --help              this text\n"
         "\n"
         "Exit status: 0 when every operation was handed to a connected server,\n"
-        "1 on a bad line or when the server cannot be reached, 2 on bad usage.\n");
+        "1 on a bad line, when the server cannot be reached or on a signal, 2 on\n"
+        "bad usage.\n");
 }
 
 //  Wait until the client's link is up, or timeout msecs pass
@@ -77,6 +85,80 @@ s_send_batch (zstate_client_t *client, const char *db, const char *table,
     return rc;
 }
 
+//  Wait until the client handed everything to the socket, in slices so
+//  that a signal ends the wait; returns 0, or -1 with errno and
+//  zstate_reason () (EINTR on a signal)
+static int
+s_flush (zstate_client_t *client, int timeout)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (!zsys_interrupted) {
+        int64_t left = deadline - zclock_mono ();
+        int slice = left < FLUSH_SLICE? (int) left: FLUSH_SLICE;
+        if (zstate_client_flush (client, slice > 0? slice: 0) == 0)
+            return 0;
+        if (errno != ETIMEDOUT || left <= 0)
+            return -1;
+    }
+    return zstate_fail (EINTR, "interrupted");
+}
+
+//  Read stdin line by line into batches sent as they fill; returns 0, or 1
+//  after printing why
+static int
+s_send_lines (zstate_client_t *client, const char *db)
+{
+    int status = 0;
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_t *scratch = zstate_batch_new ();
+    char table [ZSTATE_NAME_MAX + 1] = "";
+    char line_table [ZSTATE_NAME_MAX + 1];
+    char *line = NULL;
+    size_t line_max = 0;
+    size_t line_number = 0;
+    ssize_t size;
+    while (status == 0 && !zsys_interrupted && (size = getline (&line, &line_max, stdin)) != -1) {
+        line_number++;
+        //  The parser reads C strings: a NUL would cut the line short
+        const char *nul = (const char *) memchr (line, 0, (size_t) size);
+        if (nul) {
+            fprintf (stderr, "zstate send: line %zu: NUL byte at column %zu "
+                             "(write it as \\x00)\n", line_number, (size_t) (nul - line) + 1);
+            status = 1;
+            break;
+        }
+        zstate_batch_reset (scratch);
+        int rc = zstate_text_parse (line, scratch, line_table, sizeof (line_table));
+        if (rc == 1)
+            continue;
+        if (rc == -1) {
+            fprintf (stderr, "zstate send: line %zu: %s\n", line_number, zstate_reason ());
+            status = 1;
+        }
+        else
+        if ((!streq (line_table, table) || zstate_batch_size (batch) >= LINES_PER_BATCH)
+        &&  s_send_batch (client, db, table, batch))
+            status = 1;
+        else {
+            strcpy (table, line_table);
+            int wire = zstate_batch_load (batch, zstate_batch_data (scratch),
+                                          zstate_batch_bytes (scratch), 1, NULL);
+            assert (wire == ZSTATE_WIRE_OK);
+        }
+    }
+    if (status == 0 && !zsys_interrupted && ferror (stdin)) {
+        fprintf (stderr, "zstate send: cannot read standard input: %s\n", strerror (errno));
+        status = 1;
+    }
+    //  A signal may have cut a line short: send nothing of it
+    if (status == 0 && !zsys_interrupted && s_send_batch (client, db, table, batch))
+        status = 1;
+    free (line);
+    zstate_batch_destroy (&scratch);
+    zstate_batch_destroy (&batch);
+    return status;
+}
+
 int
 zstate_send_main (int argc, char *argv [])
 {
@@ -89,7 +171,7 @@ zstate_send_main (int argc, char *argv [])
     };
     const char *endpoint = NULL;
     const char *db = "APPL_DB";
-    int timeout = 5000;
+    long timeout = 5000;
     optind = 1;
     int option;
     //  '+': stop at the first operand, so "DEL" and its key are not options
@@ -100,8 +182,10 @@ zstate_send_main (int argc, char *argv [])
         if (option == 'd')
             db = optarg;
         else
-        if (option == 't')
-            timeout = atoi (optarg);
+        if (option == 't') {
+            if (zstate_tool_number ("send", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
+                return 2;
+        }
         else
         if (option == 'h') {
             s_usage (stdout);
@@ -120,24 +204,15 @@ zstate_send_main (int argc, char *argv [])
         fprintf (stderr, "zstate send: bad db name '%s'\n", db);
         return 2;
     }
-    if (timeout <= 0) {
-        fprintf (stderr, "zstate send: --timeout needs a positive number of msecs\n");
-        return 2;
-    }
-
     zstate_client_t *client = zstate_client_new ();
-    zstate_client_set_link_timeout (client, timeout);
-    zstate_client_set_linger (client, timeout);
+    zstate_client_set_link_timeout (client, (int) timeout);
+    zstate_client_set_linger (client, (int) timeout);
     if (zstate_client_connect (client, endpoint)) {
         fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
         zstate_client_destroy (&client);
         return 1;
     }
     int status = 0;
-    zstate_batch_t *batch = zstate_batch_new ();
-    char table [ZSTATE_NAME_MAX + 1] = "";
-    char line_table [ZSTATE_NAME_MAX + 1];
-
     if (optind < argc) {
         //  One operation from the arguments: blanks inside an argument are
         //  part of it, so escape them before joining
@@ -156,6 +231,8 @@ zstate_send_main (int argc, char *argv [])
             free (line);
             line = joined;
         }
+        zstate_batch_t *batch = zstate_batch_new ();
+        char table [ZSTATE_NAME_MAX + 1] = "";
         int rc = zstate_text_parse (line, batch, table, sizeof (table));
         if (rc) {
             fprintf (stderr, "zstate send: %s\n",
@@ -165,50 +242,25 @@ zstate_send_main (int argc, char *argv [])
         else
         if (s_send_batch (client, db, table, batch))
             status = 1;
+        zstate_batch_destroy (&batch);
         free (line);
     }
-    else {
-        //  Lines from stdin; consecutive lines for one table share a batch
-        zstate_batch_t *scratch = zstate_batch_new ();
-        char *line = NULL;
-        size_t line_max = 0;
-        size_t line_number = 0;
-        while (getline (&line, &line_max, stdin) != -1 && !zsys_interrupted) {
-            line_number++;
-            zstate_batch_reset (scratch);
-            int rc = zstate_text_parse (line, scratch, line_table, sizeof (line_table));
-            if (rc == 1)
-                continue;
-            if (rc == -1) {
-                fprintf (stderr, "zstate send: line %zu: %s\n", line_number, zstate_reason ());
-                status = 1;
-                break;
-            }
-            if ((!streq (line_table, table) || zstate_batch_size (batch) >= LINES_PER_BATCH)
-            &&  s_send_batch (client, db, table, batch)) {
-                status = 1;
-                break;
-            }
-            strcpy (table, line_table);
-            int wire = zstate_batch_load (batch, zstate_batch_data (scratch),
-                                          zstate_batch_bytes (scratch), 1, NULL);
-            assert (wire == ZSTATE_WIRE_OK);
-        }
-        free (line);
-        zstate_batch_destroy (&scratch);
-        if (status == 0 && s_send_batch (client, db, table, batch))
-            status = 1;
-    }
-    if (status == 0 && !s_wait_connected (client, timeout)) {
-        fprintf (stderr, "zstate send: no server answered at %s within %d msecs\n",
+    else
+        status = s_send_lines (client, db);
+    if (status == 0 && !s_wait_connected (client, (int) timeout) && !zsys_interrupted) {
+        fprintf (stderr, "zstate send: no server answered at %s within %ld msecs\n",
                  endpoint, timeout);
         status = 1;
     }
-    if (status == 0 && zstate_client_flush (client, timeout)) {
+    if (status == 0 && !zsys_interrupted && s_flush (client, (int) timeout)) {
         fprintf (stderr, "zstate send: %s\n", zstate_reason ());
         status = 1;
     }
-    zstate_batch_destroy (&batch);
+    if (zsys_interrupted) {
+        fprintf (stderr, "zstate send: interrupted; what the server has not taken is dropped\n");
+        zstate_client_set_linger (client, 0);
+        status = 1;
+    }
     zstate_client_destroy (&client);
     return status;
 }

@@ -19,6 +19,8 @@
 #define QUIET_PERIOD    50
 #define QUIET_MAX       2000
 #define FLUSH_TIMEOUT   10000
+//  Redis database indexes we accept
+#define REDIS_DB_MAX    65535
 
 //  One table we serve
 typedef struct {
@@ -47,16 +49,17 @@ s_usage (FILE *file)
     fprintf (file,
         "usage: zstate serve [OPTIONS]\n"
         "\n"
-        "Runs a server with consumer tables until SIGINT or SIGTERM, then flushes\n"
-        "what it accepted into Redis and exits. The application side takes and\n"
-        "counts what arrives; tables marked for persistence are written to Redis.\n"
+        "Runs a server with consumer tables until SIGINT, SIGTERM or SIGHUP, then\n"
+        "flushes what it accepted into Redis and exits, 0 when everything was\n"
+        "taken and confirmed. The application side takes and counts what arrives;\n"
+        "tables marked for persistence are written to Redis.\n"
         "\n"
         "    -b, --bind ENDPOINT     bind here, e.g. tcp://127.0.0.1:5555 (repeatable)\n"
         "    -T, --table DB/TABLE    serve this table (repeatable)\n"
         "    -p, --persist DB/TABLE  serve this table and persist it (repeatable)\n"
         "    -m, --monitor ENDPOINT  monitor endpoint for zstate stats and watch\n"
         "    -r, --redis ENDPOINT    Redis: host:port or unix:/path (default 127.0.0.1:6379)\n"
-        "    -n, --redis-db N        Redis database index (default 0)\n"
+        "    -n, --redis-db N        Redis database index, 0 to 65535 (default 0)\n"
         "    -s, --separator TEXT    between table and key in Redis (default \":\")\n"
         "    -c, --config FILE       read settings from a ZPL file (see below); flags\n"
         "                            given after it add to it\n"
@@ -249,12 +252,12 @@ s_settings_load (settings_t *settings, const char *file)
                     s_replace (&settings->password, value);
                 else
                 if (!server && streq (key, "db")) {
-                    char *end;
-                    long index = strtol (value, &end, 10);
-                    if (*value == 0 || *end || index < 0 || index > 65535)
+                    long index;
+                    if (!zstate_tool_parse_number (value, 0, REDIS_DB_MAX, &index))
                         rc = s_config_error (file, text, key, 1, &item_start,
-                                             "redis db must be a number");
-                    settings->redis_db = (int) index;
+                                             "redis db must be a number from 0 to 65535");
+                    else
+                        settings->redis_db = (int) index;
                 }
                 else {
                     char message [300];
@@ -426,8 +429,12 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
         if (option == 'r')
             s_replace (&settings->redis, optarg);
         else
-        if (option == 'n')
-            settings->redis_db = atoi (optarg);
+        if (option == 'n') {
+            long index;
+            if (zstate_tool_number ("serve", "--redis-db", optarg, 0, REDIS_DB_MAX, &index))
+                return 2;
+            settings->redis_db = (int) index;
+        }
         else
         if (option == 's')
             s_replace (&settings->separator, optarg);
@@ -464,6 +471,16 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
     return 0;
 }
 
+//  SIGHUP, which a closing terminal or a service manager sends, ends the
+//  server like SIGTERM does: CZMQ handles only SIGINT and SIGTERM, and
+//  SIGHUP's default would kill us without the drain
+static void
+s_hangup (int signum)
+{
+    (void) signum;
+    zsys_interrupted = 1;
+}
+
 int
 zstate_serve_main (int argc, char *argv [])
 {
@@ -480,6 +497,9 @@ zstate_serve_main (int argc, char *argv [])
         return status == -1? 0: status;
     }
 
+    struct sigaction action = { .sa_handler = s_hangup };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGHUP, &action, NULL);
     zstate_server_t *server = zstate_server_new ();
     zstate_server_set_verbose (server, settings.verbose);
     zstate_writer_t *writer = NULL;
@@ -545,7 +565,7 @@ zstate_serve_main (int argc, char *argv [])
             zloop_reader (loop, zstate_consumer_socket (served->consumer), s_table_ready, ready);
         }
         zsys_info ("zstate serve: serving %zu tables", zlistx_size (settings.tables));
-        //  Ends on SIGINT or SIGTERM: zloop stops when zsys_interrupted
+        //  Ends on SIGINT, SIGTERM or SIGHUP: zloop stops when zsys_interrupted
         zloop_start (loop);
         zsys_info ("zstate serve: interrupted, flushing");
         zloop_destroy (&loop);

@@ -48,4 +48,18 @@ int
 int
     zstate_stats_main (int argc, char *argv []);
 
+
+//  Parse text as a whole decimal number from min to max into *value_p:
+//  no sign or blank unless a '-' where min < 0, no trailing bytes, no
+//  overflow. Returns true, or false leaving *value_p as it was.
+bool
+    zstate_tool_parse_number (const char *text, long min, long max, long *value_p);
+
+//  The same for the value of a command's option, e.g. ("send", "--timeout",
+//  optarg, ...): returns 0, or prints why to stderr and returns 2, the exit
+//  status for bad usage.
+int
+    zstate_tool_number (const char *command, const char *option, const char *text,
+                        long min, long max, long *value_p);
+
 #endif

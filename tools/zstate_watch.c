@@ -14,6 +14,8 @@
 //  The server forgets a watcher that has not renewed for a few seconds;
 //  we renew well within that
 #define RENEW_INTERVAL  1000
+//  --timeout, msecs: at most a day
+#define TIMEOUT_MAX     86400000
 
 static void
 s_watch_usage (FILE *file)
@@ -25,8 +27,9 @@ s_watch_usage (FILE *file)
         "in the format zstate send reads, until interrupted.\n"
         "\n"
         "    -m, --monitor ENDPOINT  the server's monitor endpoint (zstate serve --monitor)\n"
-        "    -n, --count N           exit after N operations\n"
-        "    -t, --timeout MSECS     how long to wait for the server (default 5000)\n"
+        "    -n, --count N           exit after N operations (N from 1)\n"
+        "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
+        "                            (default 5000)\n"
         "    -h, --help              this text\n");
 }
 
@@ -41,12 +44,24 @@ s_stats_usage (FILE *file)
         "queue depths and the state of their DB writers.\n"
         "\n"
         "    -m, --monitor ENDPOINT  the server's monitor endpoint (zstate serve --monitor)\n"
-        "    -t, --timeout MSECS     how long to wait for an answer (default 5000)\n"
+        "    -t, --timeout MSECS     how long to wait for an answer, 1 to 86400000\n"
+        "                            (default 5000)\n"
         "    -h, --help              this text\n");
 }
 
+//  Print text from the peer as at most 200 printable bytes, each other
+//  byte as '?', so a hostile peer cannot drive the terminal
+static void
+s_print_peer_text (FILE *file, const char *text)
+{
+    for (size_t index = 0; text && text [index] && index < 200; index++)
+        fputc (isprint ((byte) text [index])? text [index]: '?', file);
+    fputc ('\n', file);
+}
+
 //  Send a request and wait for the reply [command][status][reason]...;
-//  returns the reply or NULL after printing why
+//  returns the reply or NULL after printing why. The peer may send
+//  anything: only that exact shape, with status "0", is a yes.
 static zmsg_t *
 s_request (zsock_t *dealer, const char *command, const char *db, const char *table,
            int timeout, const char *endpoint)
@@ -63,12 +78,21 @@ s_request (zsock_t *dealer, const char *command, const char *db, const char *tab
         return NULL;
     }
     zmsg_t *reply = zmsg_recv (dealer);
+    if (!reply) {
+        fprintf (stderr, "zstate: interrupted\n");
+        return NULL;
+    }
     char *name = zmsg_popstr (reply);
     char *status = zmsg_popstr (reply);
     char *reason = zmsg_popstr (reply);
     bool ok = name && streq (name, command) && status && streq (status, "0");
     if (!ok) {
-        fprintf (stderr, "zstate: %s refused: %s\n", command, reason? reason: "bad reply");
+        if (!name || !streq (name, command) || !status)
+            fprintf (stderr, "zstate: %s: malformed reply from %s\n", command, endpoint);
+        else {
+            fprintf (stderr, "zstate: %s refused: ", command);
+            s_print_peer_text (stderr, reason);
+        }
         zmsg_destroy (&reply);
     }
     zstr_free (&name);
@@ -90,6 +114,52 @@ s_connect (const char *endpoint)
     return dealer;
 }
 
+//  Handle one message from the monitor: [OPS][payload] prints the
+//  operations (up to count, 0 for all), [WATCH][status][reason] answers a
+//  renewal. Anything else is malformed: reported and skipped. Returns 0, or
+//  -1 when the server refused the renewal.
+static int
+s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
+                 long count, long *printed_p)
+{
+    zframe_t *kind = zmsg_first (msg);
+    zframe_t *payload = zmsg_next (msg);
+    zframe_t *reason = zmsg_next (msg);
+    if (kind && zframe_streq (kind, "OPS") && payload && !reason) {
+        int wire = zstate_msg_decode (decoder, zframe_data (payload), zframe_size (payload));
+        if (wire == ZSTATE_WIRE_OK) {
+            size_t ops_size;
+            const byte *ops = zstate_msg_ops (decoder, &ops_size);
+            zstate_batch_reset (batch);
+            wire = zstate_batch_load (batch, ops, ops_size, zstate_msg_op_count (decoder), NULL);
+        }
+        if (wire != ZSTATE_WIRE_OK) {
+            fprintf (stderr, "zstate watch: bad message (%s), skipped\n",
+                     zstate_msg_reason_str (wire));
+            return 0;
+        }
+        for (size_t index = 0; index < zstate_batch_size (batch)
+                               && (count == 0 || *printed_p < count); index++) {
+            zstate_text_print (stdout, zstate_msg_table (decoder), batch, index);
+            (*printed_p)++;
+        }
+        fflush (stdout);
+        return 0;
+    }
+    if (kind && zframe_streq (kind, "WATCH") && payload && reason && !zmsg_next (msg)) {
+        if (zframe_streq (payload, "0"))
+            return 0;
+        char *text = zframe_strdup (reason);
+        fprintf (stderr, "zstate watch: watch refused: ");
+        s_print_peer_text (stderr, text);
+        free (text);
+        return -1;
+    }
+    fprintf (stderr, "zstate watch: malformed message from the server (%zu frames), skipped\n",
+             zmsg_size (msg));
+    return 0;
+}
+
 int
 zstate_watch_main (int argc, char *argv [])
 {
@@ -102,18 +172,22 @@ zstate_watch_main (int argc, char *argv [])
     };
     const char *endpoint = NULL;
     long count = 0;
-    int timeout = 5000;
+    long timeout = 5000;
     optind = 1;
     int option;
     while ((option = getopt_long (argc, argv, "m:n:t:h", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
         else
-        if (option == 'n')
-            count = atol (optarg);
+        if (option == 'n') {
+            if (zstate_tool_number ("watch", "--count", optarg, 1, LONG_MAX, &count))
+                return 2;
+        }
         else
-        if (option == 't')
-            timeout = atoi (optarg);
+        if (option == 't') {
+            if (zstate_tool_number ("watch", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
+                return 2;
+        }
         else
         if (option == 'h') {
             s_watch_usage (stdout);
@@ -143,7 +217,7 @@ zstate_watch_main (int argc, char *argv [])
         return 1;
     }
     int status = 0;
-    zmsg_t *reply = s_request (dealer, "WATCH", db, table, timeout, endpoint);
+    zmsg_t *reply = s_request (dealer, "WATCH", db, table, (int) timeout, endpoint);
     if (!reply)
         status = 1;
     zmsg_destroy (&reply);
@@ -165,42 +239,9 @@ zstate_watch_main (int argc, char *argv [])
         zmsg_t *msg = zmsg_recv (dealer);
         if (!msg)
             break;
-        char *kind = zmsg_popstr (msg);
-        zframe_t *payload = zmsg_pop (msg);
-        if (kind && streq (kind, "OPS") && payload) {
-            //  The server validated it, but we trust nothing from a socket
-            int reason = zstate_msg_decode (decoder, zframe_data (payload),
-                                            zframe_size (payload));
-            if (reason == ZSTATE_WIRE_OK) {
-                size_t ops_size;
-                const byte *ops = zstate_msg_ops (decoder, &ops_size);
-                zstate_batch_reset (batch);
-                reason = zstate_batch_load (batch, ops, ops_size,
-                                            zstate_msg_op_count (decoder), NULL);
-            }
-            if (reason == ZSTATE_WIRE_OK)
-                for (size_t index = 0; index < zstate_batch_size (batch)
-                                   && (count == 0 || printed < count); index++, printed++)
-                    zstate_text_print (stdout, zstate_msg_table (decoder), batch, index);
-            else
-                fprintf (stderr, "zstate watch: bad message (%s)\n",
-                         zstate_msg_reason_str (reason));
-            fflush (stdout);
-        }
-        else
-        if (kind && streq (kind, "WATCH")) {
-            //  The answer to a renewal
-            char *code = zframe_strdup (payload);
-            if (!code || !streq (code, "0")) {
-                char *reason = zmsg_popstr (msg);
-                fprintf (stderr, "zstate watch: %s\n", reason? reason: "watch refused");
-                zstr_free (&reason);
-                status = 1;
-            }
-            zstr_free (&code);
-        }
-        zstr_free (&kind);
-        zframe_destroy (&payload);
+        int rc = s_watch_message (msg, decoder, batch, count, &printed);
+        if (rc == -1)
+            status = 1;
         zmsg_destroy (&msg);
     }
     zpoller_destroy (&poller);
@@ -221,15 +262,17 @@ zstate_stats_main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     const char *endpoint = NULL;
-    int timeout = 5000;
+    long timeout = 5000;
     optind = 1;
     int option;
     while ((option = getopt_long (argc, argv, "m:t:h", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
         else
-        if (option == 't')
-            timeout = atoi (optarg);
+        if (option == 't') {
+            if (zstate_tool_number ("stats", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
+                return 2;
+        }
         else
         if (option == 'h') {
             s_stats_usage (stdout);
@@ -247,7 +290,7 @@ zstate_stats_main (int argc, char *argv [])
     zsock_t *dealer = s_connect (endpoint);
     if (!dealer)
         return 1;
-    zmsg_t *reply = s_request (dealer, "STATS", NULL, NULL, timeout, endpoint);
+    zmsg_t *reply = s_request (dealer, "STATS", NULL, NULL, (int) timeout, endpoint);
     int status = reply? 0: 1;
     if (reply) {
         char *text = zmsg_popstr (reply);
