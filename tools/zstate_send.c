@@ -103,6 +103,45 @@ s_flush (zstate_client_t *client, int timeout)
     return zstate_fail (EINTR, "interrupted");
 }
 
+//  Send the one operation given as arguments; returns 0, or 1 after
+//  printing why
+static int
+s_send_args (zstate_client_t *client, const char *db, int argc, char *argv [])
+{
+    int status = 0;
+    //  One operation from the arguments: blanks inside an argument are
+    //  part of it, so escape them before joining
+    char *line = strdup ("");
+    for (int argn = 0; argn < argc; argn++) {
+        char *escaped = (char *) malloc (strlen (argv [argn]) * 4 + 2);
+        char *out = escaped;
+        for (const char *in = argv [argn]; *in; in++)
+            if (*in == ' ' || *in == '\t')
+                out += sprintf (out, "\\x%02x", (byte) *in);
+            else
+                *out++ = *in;
+        *out = 0;
+        char *joined = zsys_sprintf ("%s%s%s", line, *line? " ": "", escaped);
+        free (escaped);
+        free (line);
+        line = joined;
+    }
+    zstate_batch_t *batch = zstate_batch_new ();
+    char table [ZSTATE_NAME_MAX + 1] = "";
+    int rc = zstate_text_parse (line, batch, table, sizeof (table));
+    if (rc) {
+        fprintf (stderr, "zstate send: %s\n",
+                 rc == 1? "no operation given": zstate_reason ());
+        status = 1;
+    }
+    else
+    if (s_send_batch (client, db, table, batch))
+        status = 1;
+    zstate_batch_destroy (&batch);
+    free (line);
+    return status;
+}
+
 //  Read stdin line by line into batches sent as they fill; returns 0, or 1
 //  after printing why
 static int
@@ -213,38 +252,8 @@ zstate_send_main (int argc, char *argv [])
         return 1;
     }
     int status = 0;
-    if (optind < argc) {
-        //  One operation from the arguments: blanks inside an argument are
-        //  part of it, so escape them before joining
-        char *line = strdup ("");
-        for (int argn = optind; argn < argc; argn++) {
-            char *escaped = (char *) malloc (strlen (argv [argn]) * 4 + 2);
-            char *out = escaped;
-            for (const char *in = argv [argn]; *in; in++)
-                if (*in == ' ' || *in == '\t')
-                    out += sprintf (out, "\\x%02x", (byte) *in);
-                else
-                    *out++ = *in;
-            *out = 0;
-            char *joined = zsys_sprintf ("%s%s%s", line, *line? " ": "", escaped);
-            free (escaped);
-            free (line);
-            line = joined;
-        }
-        zstate_batch_t *batch = zstate_batch_new ();
-        char table [ZSTATE_NAME_MAX + 1] = "";
-        int rc = zstate_text_parse (line, batch, table, sizeof (table));
-        if (rc) {
-            fprintf (stderr, "zstate send: %s\n",
-                     rc == 1? "no operation given": zstate_reason ());
-            status = 1;
-        }
-        else
-        if (s_send_batch (client, db, table, batch))
-            status = 1;
-        zstate_batch_destroy (&batch);
-        free (line);
-    }
+    if (optind < argc)
+        status = s_send_args (client, db, argc - optind, argv + optind);
     else
         status = s_send_lines (client, db);
     if (status == 0 && !s_wait_connected (client, (int) timeout) && !zsys_interrupted) {

@@ -162,6 +162,41 @@ s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
     return 0;
 }
 
+//  Print what the monitor sends until count operations (0: no limit), a
+//  signal, or a refused renewal; renews the watch as it goes. Returns the
+//  exit status.
+static int
+s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count)
+{
+    int status = 0;
+    zstate_msg_t *decoder = zstate_msg_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int64_t renew_at = zclock_mono () + RENEW_INTERVAL;
+    long printed = 0;
+    while (status == 0 && !zsys_interrupted && (count == 0 || printed < count)) {
+        int64_t wait = renew_at - zclock_mono ();
+        zsock_t *ready = (zsock_t *) zpoller_wait (poller, wait > 0? (int) wait: 0);
+        if (zclock_mono () >= renew_at) {
+            zstr_sendx (dealer, "WATCH", db, table, NULL);
+            renew_at = zclock_mono () + RENEW_INTERVAL;
+        }
+        if (!ready)
+            continue;
+        zmsg_t *msg = zmsg_recv (dealer);
+        if (!msg)
+            break;
+        int rc = s_watch_message (msg, decoder, batch, count, &printed);
+        if (rc == -1)
+            status = 1;
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zstate_batch_destroy (&batch);
+    zstate_msg_destroy (&decoder);
+    return status;
+}
+
 int
 zstate_watch_main (int argc, char *argv [])
 {
@@ -224,31 +259,8 @@ zstate_watch_main (int argc, char *argv [])
         status = 1;
     zmsg_destroy (&reply);
 
-    zstate_msg_t *decoder = zstate_msg_new ();
-    zstate_batch_t *batch = zstate_batch_new ();
-    zpoller_t *poller = zpoller_new (dealer, NULL);
-    int64_t renew_at = zclock_mono () + RENEW_INTERVAL;
-    long printed = 0;
-    while (status == 0 && !zsys_interrupted && (count == 0 || printed < count)) {
-        int64_t wait = renew_at - zclock_mono ();
-        zsock_t *ready = (zsock_t *) zpoller_wait (poller, wait > 0? (int) wait: 0);
-        if (zclock_mono () >= renew_at) {
-            zstr_sendx (dealer, "WATCH", db, table, NULL);
-            renew_at = zclock_mono () + RENEW_INTERVAL;
-        }
-        if (!ready)
-            continue;
-        zmsg_t *msg = zmsg_recv (dealer);
-        if (!msg)
-            break;
-        int rc = s_watch_message (msg, decoder, batch, count, &printed);
-        if (rc == -1)
-            status = 1;
-        zmsg_destroy (&msg);
-    }
-    zpoller_destroy (&poller);
-    zstate_batch_destroy (&batch);
-    zstate_msg_destroy (&decoder);
+    if (status == 0)
+        status = s_watch_loop (dealer, db, table, count);
     zsock_destroy (&dealer);
     free (db);
     return status;
