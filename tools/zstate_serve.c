@@ -52,7 +52,8 @@ s_usage (FILE *file)
         "Runs a server with consumer tables until SIGINT, SIGTERM or SIGHUP (all\n"
         "three alike), then flushes what it accepted into Redis and exits 0. The\n"
         "application side takes and counts what arrives; tables marked for\n"
-        "persistence are written to Redis.\n"
+        "persistence are written to Redis. With ZSYS_SIGHANDLER=false in the\n"
+        "environment the three signals keep their default action.\n"
         "\n"
         "    -b, --bind ENDPOINT     bind here, e.g. tcp://127.0.0.1:5555 (repeatable)\n"
         "    -T, --table DB/TABLE    serve this table (repeatable)\n"
@@ -473,7 +474,8 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
 
 //  SIGHUP, which a closing terminal or a service manager sends, ends the
 //  server like SIGTERM does: CZMQ handles only SIGINT and SIGTERM, and
-//  SIGHUP's default would kill us without the drain
+//  SIGHUP's default would kill us without the drain. With CZMQ's handler
+//  off (ZSYS_SIGHANDLER=false), all three keep their default action.
 static void
 s_hangup (int signum)
 {
@@ -497,9 +499,12 @@ zstate_serve_main (int argc, char *argv [])
         return status == -1? 0: status;
     }
 
-    struct sigaction action = { .sa_handler = s_hangup };
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGHUP, &action, NULL);
+    const char *czmq_handler = getenv ("ZSYS_SIGHANDLER");
+    if (!czmq_handler || !streq (czmq_handler, "false")) {
+        struct sigaction action = { .sa_handler = s_hangup };
+        sigemptyset (&action.sa_mask);
+        sigaction (SIGHUP, &action, NULL);
+    }
     zstate_server_t *server = zstate_server_new ();
     zstate_server_set_verbose (server, settings.verbose);
     zstate_writer_t *writer = NULL;
