@@ -38,12 +38,12 @@ ZSTATE_EXPORT void
 //  Returns 0, or -1 with errno EINVAL (NULL/empty key, odd list) or
 //  EMSGSIZE (too large for one wire message); the batch is unchanged then.
 ZSTATE_EXPORT int
-    zstate_batch_set (zstate_batch_t *self, const char *key, ...);
+    zstate_batch_set (zstate_batch_t *self, const char *key, ...) ZSTATE_SENTINEL;
 
 //  Append HSET key with fields as C strings, NULL-terminated as for set.
 //  HSET merges the fields into the entry and keeps the others.
 ZSTATE_EXPORT int
-    zstate_batch_hset (zstate_batch_t *self, const char *key, ...);
+    zstate_batch_hset (zstate_batch_t *self, const char *key, ...) ZSTATE_SENTINEL;
 
 //  Append SET or HSET from a va_list of name, value, ..., NULL.
 ZSTATE_EXPORT int
@@ -117,25 +117,6 @@ ZSTATE_EXPORT void
     zstate_batch_print (zstate_batch_t *self);
 ZSTATE_EXPORT void
     zstate_batch_fprint (zstate_batch_t *self, FILE *file);
-
-//  Wire level, for the codec and the agents.
-//  Return the encoded operations (zstate_batch_bytes long).
-ZSTATE_EXPORT const byte *
-    zstate_batch_data (zstate_batch_t *self);
-
-//  Append count operations read from their wire encoding at data, which
-//  holds size bytes; every length is checked against the bytes that remain.
-//  Stores the bytes used in *used_p when not NULL. Returns 0, or a
-//  ZSTATE_WIRE_* reason (zstate_msg.h) with the batch unchanged.
-ZSTATE_EXPORT int
-    zstate_batch_load (zstate_batch_t *self, const void *data, size_t size,
-                       size_t count, size_t *used_p);
-
-//  Check that data, size bytes long, holds exactly count well-formed
-//  operations and nothing else, without copying. Returns 0 or a
-//  ZSTATE_WIRE_* reason.
-ZSTATE_EXPORT int
-    zstate_batch_scan (const void *data, size_t size, size_t count);
 
 //  @end
 

@@ -38,6 +38,14 @@
 #   define ZSTATE_EXPORT
 #endif
 
+//  Variadic calls whose list ends with NULL: the compiler warns when a
+//  call forgets it (-Wformat, on by -Wall)
+#if defined (__GNUC__) && (__GNUC__ >= 4)
+#   define ZSTATE_SENTINEL __attribute__ ((sentinel))
+#else
+#   define ZSTATE_SENTINEL
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -85,19 +85,6 @@ ZSTATE_EXPORT zframe_t *
     zstate_msg_encode (const byte *session, uint64_t sequence,
                        const char *db, const char *table, zstate_batch_t *batch);
 
-//  Envelope primitives, for builders that write operations straight into
-//  the message buffer (the client agent). The header takes header_size
-//  bytes; the sequence and op count can be patched in place afterwards.
-ZSTATE_EXPORT size_t
-    zstate_msg_header_size (size_t db_size, size_t table_size);
-ZSTATE_EXPORT void
-    zstate_msg_write_header (byte *dest, const byte *session, uint64_t sequence,
-                             const char *db, size_t db_size,
-                             const char *table, size_t table_size, uint32_t op_count);
-ZSTATE_EXPORT void
-    zstate_msg_patch_header (byte *dest, size_t header_size,
-                             uint64_t sequence, uint32_t op_count);
-
 //  Check that name is a valid db or table name: 1..ZSTATE_NAME_MAX bytes.
 ZSTATE_EXPORT bool
     zstate_msg_name_valid (const char *name);

@@ -37,11 +37,11 @@ ZSTATE_EXPORT void
 //  SET key, replacing the entry, with fields as C strings: name, value,
 //  ..., NULL. With no fields, the entry becomes empty (still a SET).
 ZSTATE_EXPORT int
-    zstate_producer_set (zstate_producer_t *self, const char *key, ...);
+    zstate_producer_set (zstate_producer_t *self, const char *key, ...) ZSTATE_SENTINEL;
 
 //  HSET key: merge the fields (name, value, ..., NULL) into the entry.
 ZSTATE_EXPORT int
-    zstate_producer_hset (zstate_producer_t *self, const char *key, ...);
+    zstate_producer_hset (zstate_producer_t *self, const char *key, ...) ZSTATE_SENTINEL;
 
 //  DEL key.
 ZSTATE_EXPORT int

@@ -1,5 +1,6 @@
 /*  =========================================================================
-    zstate_classes - private header: what the classes share, not exported
+    zstate_classes - private header: the includes, the assert guard and
+    the small helpers every class shares; nothing here is exported
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -18,6 +19,13 @@
 #include "zstate_inbox.h"
 #include "zstate_actor.h"
 
+//  Contracts between classes, each in its owner's private header
+#include "zstate_batch_private.h"
+#include "zstate_msg_private.h"
+#include "zstate_server_link.h"
+#include "zstate_consumer_private.h"
+#include "zstate_writer_private.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,11 +40,6 @@
 #else
 #   include <assert.h>
 #endif
-
-//  Fill *stats with the writer's counters as of at most 100 msecs ago,
-//  without a round trip to the actor (which may be busy with Redis)
-void
-    zstate_writer_snapshot (zstate_writer_t *self, zstate_writer_stats_t *stats);
 
 #ifdef ZSTATE_SELFTEST
 //  The selftests: built into the selftest program, which links the
@@ -58,17 +61,7 @@ void
     zstate_consumer_test (bool verbose);
 void
     zstate_writer_test (bool verbose);
-
-//  Selftest support: wait until consumer is full and the server holds
-//  the message it refused (asserts after 60 s)
-void
-    zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
-                                     zstate_server_stats_t *stats);
 #endif
-
-//  Print the consumer's writer state as ZPL items, for the server's monitor
-void
-    zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);
 
 //  Fixed-width integers in network byte order, read and written in place.
 //  Callers check bounds first.
@@ -119,58 +112,5 @@ zsock_t *
 int
     zstate_reply (zsock_t *pipe, const char *command, int status, const char *reason,
                   bool more);
-
-//  A server's control link, shared by the server wrapper and its consumers
-//  so that either may be destroyed first: the link outlives both, and
-//  serialises their commands to the server actor.
-typedef struct _zstate_server_link_t zstate_server_link_t;
-
-//  Take a reference to the server's link.
-zstate_server_link_t *
-    zstate_server_link (zstate_server_t *server);
-
-//  Drop a reference; nulls the pointer.
-void
-    zstate_server_link_release (zstate_server_link_t **link_p);
-
-//  Register / unregister the consumer named name for (db, table); name is
-//  unique per consumer, so that only the consumer that registered can
-//  unregister. Return 0, or -1 with errno and zstate_reason (); ENOENT once
-//  the server is gone. From REGISTER until UNREGISTER has been answered,
-//  the server's thread calls into consumer: zstate_consumer_deliver, and
-//  zstate_consumer_stats for its monitor. The consumer unregisters before
-//  it is freed.
-int
-    zstate_server_link_register (zstate_server_link_t *link,
-                                 const char *db, const char *table, const char *name,
-                                 zstate_consumer_t *consumer);
-int
-    zstate_server_link_unregister (zstate_server_link_t *link,
-                                   const char *db, const char *table, const char *name);
-
-//  Make the server forward a copy of every message it routes to the
-//  consumer named name to the PULL socket bound at endpoint (inproc), before
-//  the consumer gets it; "" stops forwarding. Returns 0, or -1 with errno
-//  and zstate_reason () (ENOENT once the server is gone).
-int
-    zstate_server_link_forward (zstate_server_link_t *link,
-                                const char *db, const char *table, const char *name,
-                                const char *endpoint);
-
-//  Server side of a consumer table, called on the server's thread only,
-//  while the consumer is registered. Append msg, a whole wire message the
-//  server has validated, to the consumer's queue and wake the application
-//  if nothing was pending; forwarded says a copy went to the writer, for
-//  the counters. Returns 0, having taken msg's content. Returns -1 when the
-//  queue is at its bound, leaving msg as it was: the server then polls
-//  zstate_consumer_room_fd, and tries again when it is readable.
-int
-    zstate_consumer_deliver (zstate_consumer_t *self, zmq_msg_t *msg, bool forwarded);
-
-//  An eventfd that is readable once the queue has room again after deliver
-//  refused a message. Only the server that delivers to this consumer polls
-//  it, and never reads it: deliver clears it when it refuses.
-int
-    zstate_consumer_room_fd (zstate_consumer_t *self);
 
 #endif

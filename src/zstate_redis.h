@@ -101,7 +101,7 @@ int
 
 //  Append one command given as C strings, terminated by NULL.
 int
-    zstate_redis_appendx (zstate_redis_t *self, const char *arg, ...);
+    zstate_redis_appendx (zstate_redis_t *self, const char *arg, ...) ZSTATE_SENTINEL;
 
 //  Return the bytes appended and not written yet.
 size_t
@@ -149,7 +149,7 @@ size_t
 //  reply current. Only when no other reply is outstanding. Returns the
 //  reply type, or -1 after a context error.
 int
-    zstate_redis_command (zstate_redis_t *self, const char *arg, ...);
+    zstate_redis_command (zstate_redis_t *self, const char *arg, ...) ZSTATE_SENTINEL;
 
 //  The same with an argument vector, binary-safe.
 int

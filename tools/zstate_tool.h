@@ -20,6 +20,8 @@
 #include "zstate_redis.h"
 #include "zstate_text.h"
 #include "zstate_redis_server.h"
+//  Wire operations in and out of a batch (exported for the tool only)
+#include "zstate_batch_private.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,0 +1,60 @@
+/*  =========================================================================
+    zstate_server_link - private header: the control link a server shares with
+    its consumer tables
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_SERVER_LINK_H_INCLUDED
+#define ZSTATE_SERVER_LINK_H_INCLUDED
+
+//  A server's control link, shared by the server wrapper and its consumers
+//  so that either may be destroyed first: the link outlives both, and
+//  serialises their commands to the server actor.
+typedef struct _zstate_server_link_t zstate_server_link_t;
+
+//  Take a reference to the server's link.
+zstate_server_link_t *
+    zstate_server_link (zstate_server_t *server);
+
+//  Drop a reference; nulls the pointer.
+void
+    zstate_server_link_release (zstate_server_link_t **link_p);
+
+//  Register / unregister the consumer named name for (db, table); name is
+//  unique per consumer, so that only the consumer that registered can
+//  unregister. Return 0, or -1 with errno and zstate_reason (); ENOENT once
+//  the server is gone. From REGISTER until UNREGISTER has been answered,
+//  the server's thread calls into consumer: zstate_consumer_deliver, and
+//  zstate_consumer_stats for its monitor. The consumer unregisters before
+//  it is freed.
+int
+    zstate_server_link_register (zstate_server_link_t *link,
+                                 const char *db, const char *table, const char *name,
+                                 zstate_consumer_t *consumer);
+int
+    zstate_server_link_unregister (zstate_server_link_t *link,
+                                   const char *db, const char *table, const char *name);
+
+//  Make the server forward a copy of every message it routes to the
+//  consumer named name to the PULL socket bound at endpoint (inproc), before
+//  the consumer gets it; "" stops forwarding. Returns 0, or -1 with errno
+//  and zstate_reason () (ENOENT once the server is gone).
+int
+    zstate_server_link_forward (zstate_server_link_t *link,
+                                const char *db, const char *table, const char *name,
+                                const char *endpoint);
+
+#ifdef ZSTATE_SELFTEST
+//  Selftest support: wait until consumer is full and the server holds
+//  the message it refused (asserts after 60 s)
+void
+    zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *consumer,
+                                     zstate_server_stats_t *stats);
+#endif
+
+#endif
