@@ -3,12 +3,15 @@
 
     Usage: zstate_selftest [-v] [-l] [-n] [-t NAME]...
         -v       verbose
-        -l       list the tests
-        -n       list the tests and run none
+        -l       list every test and exit
+        -n       list the tests that would run, and run none
         -t NAME  run only this test (repeatable); also ZSTATE_SELFTEST="a b"
 
-    The last line is "selftest: N passed, M failed"; a failed assertion
-    aborts the run with a non-zero exit.
+    Each test runs in a child process of its own, so that a failure (a
+    failed assertion, a signal, a non-zero exit, or an error valgrind
+    reports in the child) is counted and named, and the next test still
+    runs. The last line is "selftest: N passed, M failed"; the exit status
+    is 1 when M > 0.
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -20,6 +23,7 @@
 #include "zstate_classes.h"
 #include "zstate_backlog.h"
 #include "zstate_session_msg.h"
+#include <sys/wait.h>
 
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
@@ -55,6 +59,35 @@ typedef struct {
     void (*test) (bool verbose);
 } test_item_t;
 
+//  Tests of the runner itself: each fails in one way a class test can
+static void
+s_fail_assert (bool verbose)
+{
+    (void) verbose;
+    //  An assertion on a value the compiler cannot see through
+    assert (getenv ("PATH") == (char *) 1);
+}
+
+static void
+s_fail_exit (bool verbose)
+{
+    (void) verbose;
+    exit (3);
+}
+
+//  A definite leak: valgrind's leak check fails the child. Volatile, so
+//  that the compiler cannot drop the allocation.
+static void *volatile s_lost;
+
+static void
+s_fail_leak (bool verbose)
+{
+    (void) verbose;
+    s_lost = malloc (64);
+    assert (s_lost);
+    s_lost = NULL;
+}
+
 //  In dependency order: each class is tested after those it builds on
 static test_item_t
 all_tests [] = {
@@ -81,32 +114,109 @@ all_tests [] = {
     { NULL, NULL }
 };
 
+//  Tests of the runner itself, run only when named with -t
+static test_item_t
+runner_tests [] = {
+    { "selftest_fail_assert", s_fail_assert },
+    { "selftest_fail_exit", s_fail_exit },
+    { "selftest_fail_leak", s_fail_leak },
+    { NULL, NULL }
+};
+
 static test_item_t *
 s_test_find (const char *name)
 {
     for (test_item_t *item = all_tests; item->name; item++)
         if (streq (item->name, name) || streq (item->name + strlen ("zstate_"), name))
             return item;
+    for (test_item_t *item = runner_tests; item->name; item++)
+        if (streq (item->name, name))
+            return item;
     return NULL;
+}
+
+//  Run one test in a child process and wait for it. Returns true if the
+//  child exited with status 0. The parent holds no 0MQ context, so that
+//  each child starts from a clean one.
+static bool
+s_test_run (test_item_t *item, bool verbose)
+{
+    fflush (stdout);
+    fflush (stderr);
+    int64_t started = zclock_usecs ();
+    pid_t pid = fork ();
+    if (pid == -1) {
+        fprintf (stderr, "selftest: %s: cannot fork: %s\n", item->name, strerror (errno));
+        return false;
+    }
+    if (pid == 0) {
+        item->test (verbose);
+        fflush (stdout);
+        exit (0);               //  atexit handlers check for dangling sockets
+    }
+    int status;
+    while (waitpid (pid, &status, 0) == -1)
+        if (errno != EINTR) {
+            fprintf (stderr, "selftest: %s: waitpid: %s\n", item->name, strerror (errno));
+            return false;
+        }
+    if (verbose)
+        printf ("   (%s took %.3f s)\n", item->name, (zclock_usecs () - started) / 1e6);
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return true;
+    if (WIFSIGNALED (status))
+        printf ("selftest: %s FAILED: killed by signal %d (%s)\n", item->name,
+                WTERMSIG (status), strsignal (WTERMSIG (status)));
+    else
+        printf ("selftest: %s FAILED: exit status %d\n", item->name, WEXITSTATUS (status));
+    return false;
+}
+
+//  Add the tests named in the ZSTATE_SELFTEST variable to chosen. Returns
+//  0, or -1 after naming an unknown test.
+static int
+s_tests_from_env (zlistx_t *chosen)
+{
+    const char *env = getenv ("ZSTATE_SELFTEST");
+    if (!env || !*env)
+        return 0;
+    char *names = strdup (env);
+    assert (names);
+    int rc = 0;
+    for (char *name = strtok (names, " ,"); name; name = strtok (NULL, " ,")) {
+        test_item_t *item = s_test_find (name);
+        if (!item) {
+            fprintf (stderr, "selftest: no test named '%s'\n", name);
+            rc = -1;
+            break;
+        }
+        zlistx_add_end (chosen, item);
+    }
+    free (names);
+    return rc;
 }
 
 int
 main (int argc, char *argv [])
 {
     bool verbose = false;
-    bool run = true;
+    bool dry_run = false;
     zlistx_t *chosen = zlistx_new ();
+    assert (chosen);
     for (int argn = 1; argn < argc; argn++) {
         const char *arg = argv [argn];
         if (streq (arg, "-v"))
             verbose = true;
         else
-        if (streq (arg, "-l") || streq (arg, "-n")) {
+        if (streq (arg, "-l")) {
             for (test_item_t *item = all_tests; item->name; item++)
                 printf ("%s\n", item->name);
-            if (streq (arg, "-n"))
-                run = false;
+            zlistx_destroy (&chosen);
+            return 0;
         }
+        else
+        if (streq (arg, "-n"))
+            dry_run = true;
         else
         if (streq (arg, "-t") && argn + 1 < argc) {
             test_item_t *item = s_test_find (argv [++argn]);
@@ -124,46 +234,33 @@ main (int argc, char *argv [])
         }
     }
     //  make check ZSTATE_SELFTEST="msg batch" runs a subset
-    const char *env = getenv ("ZSTATE_SELFTEST");
-    if (env && *env && zlistx_size (chosen) == 0) {
-        char *names = strdup (env);
-        for (char *name = strtok (names, " ,"); name; name = strtok (NULL, " ,")) {
-            test_item_t *item = s_test_find (name);
-            if (!item) {
-                fprintf (stderr, "selftest: no test named '%s'\n", name);
-                free (names);
-                zlistx_destroy (&chosen);
-                return 2;
-            }
-            zlistx_add_end (chosen, item);
-        }
-        free (names);
+    if (zlistx_size (chosen) == 0 && s_tests_from_env (chosen)) {
+        zlistx_destroy (&chosen);
+        return 2;
     }
-    if (!run) {
+    if (zlistx_size (chosen) == 0)
+        for (test_item_t *item = all_tests; item->name; item++)
+            zlistx_add_end (chosen, item);
+    if (dry_run) {
+        for (test_item_t *item = (test_item_t *) zlistx_first (chosen); item;
+             item = (test_item_t *) zlistx_next (chosen))
+            printf ("%s\n", item->name);
         zlistx_destroy (&chosen);
         return 0;
     }
 #ifdef NDEBUG
     printf ("selftest: warning: built with NDEBUG; zstate keeps asserts on anyway\n");
 #endif
-    if (zlistx_size (chosen) == 0)
-        for (test_item_t *item = all_tests; item->name; item++)
-            zlistx_add_end (chosen, item);
-
     printf ("Running zstate selftests...\n");
     int passed = 0;
-    test_item_t *item = (test_item_t *) zlistx_first (chosen);
-    while (item) {
-        int64_t started = zclock_usecs ();
-        item->test (verbose);
-        passed++;
-        if (verbose)
-            printf ("   (%s took %.3f s)\n", item->name,
-                    (zclock_usecs () - started) / 1e6);
-        item = (test_item_t *) zlistx_next (chosen);
-    }
+    int failed = 0;
+    for (test_item_t *item = (test_item_t *) zlistx_first (chosen); item;
+         item = (test_item_t *) zlistx_next (chosen))
+        if (s_test_run (item, verbose))
+            passed++;
+        else
+            failed++;
     zlistx_destroy (&chosen);
-    //  A failed test asserts and never gets here
-    printf ("selftest: %d passed, 0 failed\n", passed);
-    return 0;
+    printf ("selftest: %d passed, %d failed\n", passed, failed);
+    return failed? 1: 0;
 }
