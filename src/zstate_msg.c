@@ -106,10 +106,12 @@ s_decode_header (zstate_msg_t *self, const byte *data, size_t size)
     memset (self, 0, sizeof (zstate_msg_t));
     if (!data && size)
         return ZSTATE_WIRE_TRUNCATED;
+    //  What the bytes hold is checked before their count, so that a frame
+    //  too short for the signature is TRUNCATED only if it starts one
+    if ((size > 0 && data [0] != SIGNATURE_0) || (size > 1 && data [1] != SIGNATURE_1))
+        return ZSTATE_WIRE_SIGNATURE;
     if (size < 2)
         return ZSTATE_WIRE_TRUNCATED;
-    if (data [0] != SIGNATURE_0 || data [1] != SIGNATURE_1)
-        return ZSTATE_WIRE_SIGNATURE;
     if (size < 3)
         return ZSTATE_WIRE_TRUNCATED;
     if (data [2] != ZSTATE_MSG_VERSION)
@@ -901,9 +903,17 @@ zstate_msg_test (bool verbose)
     #undef TEST_OPS
     #undef TEST_CHECK
 
-    //  Not even a header
+    //  Not even a header: a start of a signature is truncated, anything
+    //  else is not a zstate message (doc/protocol.md section 7)
     assert (zstate_msg_decode (msg, NULL, 0) == ZSTATE_WIRE_TRUNCATED);
+    assert (zstate_msg_decode (msg, "", 0) == ZSTATE_WIRE_TRUNCATED);
     assert (zstate_msg_decode (msg, "Z", 1) == ZSTATE_WIRE_TRUNCATED);
+    assert (zstate_msg_decode (msg, "ZS", 2) == ZSTATE_WIRE_TRUNCATED);
+    assert (zstate_msg_decode (msg, "G", 1) == ZSTATE_WIRE_SIGNATURE);
+    assert (zstate_msg_decode (msg, "\0", 1) == ZSTATE_WIRE_SIGNATURE);
+    assert (zstate_msg_decode (msg, "ZQ", 2) == ZSTATE_WIRE_SIGNATURE);
+    assert (zstate_msg_decode_header (msg, "G", 1) == ZSTATE_WIRE_SIGNATURE);
+    assert (zstate_msg_decode_header (msg, "Z", 1) == ZSTATE_WIRE_TRUNCATED);
     assert (zstate_msg_decode (msg, "GET / HTTP/1.0\r\n\r\n", 18) == ZSTATE_WIRE_SIGNATURE);
 
     //  Over the size limit, whatever follows the fixed part
