@@ -101,8 +101,9 @@ ZSTATE_EXPORT int
 //  at once. Operations of one call are accepted whole or not at all, and
 //  keep their order with those of earlier calls from the same thread. A
 //  batch too large for one wire message travels in several, in order.
-//  Returns 0, or -1 with errno EINVAL, ENOBUFS, ENOTCONN, EMSGSIZE and
-//  zstate_reason ().
+//  Returns 0, or -1 with errno and zstate_reason (): EINVAL, ENOTCONN,
+//  ENOBUFS (the queue is full now), EMSGSIZE (the call is over the queue
+//  bounds and will never fit).
 ZSTATE_EXPORT int
     zstate_client_send (zstate_client_t *self, const char *db, const char *table,
                         zstate_batch_t *batch);
@@ -134,7 +135,10 @@ ZSTATE_EXPORT zactor_t *
     zstate_client_actor (zstate_client_t *self);
 
 //  Bound the queue: at most ops operations and bytes bytes accepted and not
-//  yet sent (defaults 1,000,000 and 256 MiB). Any time.
+//  yet sent (defaults ZSTATE_OPS_MAX, 1,048,576, and 256 MiB, so the
+//  largest wire message fits). A call that fits the bounds but not beside
+//  what is queued fails with ENOBUFS (try again later); a call over a
+//  bound fails with EMSGSIZE, for good. Any time.
 ZSTATE_EXPORT void
     zstate_client_set_queue (zstate_client_t *self, size_t ops, size_t bytes);
 

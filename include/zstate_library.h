@@ -77,8 +77,9 @@ typedef struct _zstate_writer_t zstate_writer_t;
 //  last failure in the calling thread.
 //
 //  EINVAL      bad argument (NULL or empty key, bad name, odd field list)
-//  EMSGSIZE    one operation is larger than a wire message can carry
-//  ENOBUFS     the client's queue is full (bounded in ops and bytes)
+//  EMSGSIZE    one operation is larger than a wire message can carry, or
+//              one call is larger than the client's queue bounds
+//  ENOBUFS     the client's queue is full for now (bounded in ops and bytes)
 //  ENOTCONN    the link to the server is down, or retries ran out
 //  EEXIST      a consumer is already registered for that (db, table)
 //  ENOENT      no such consumer / table

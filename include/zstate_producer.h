@@ -22,7 +22,8 @@ extern "C" {
 //  sends nothing when they are bad. A call's operations are accepted whole
 //  or refused whole; a batch too large for one wire message is split into
 //  several messages, in order. Calls return 0, or -1 with errno (EINVAL,
-//  EMSGSIZE, ENOBUFS, ENOTCONN) and zstate_reason ().
+//  EMSGSIZE, ENOBUFS, ENOTCONN) and zstate_reason (); ENOBUFS is worth a
+//  retry, EMSGSIZE never is (zstate_client_send).
 
 //  Create a producer table for (db, table) on client, which must outlive it.
 //  Returns NULL with errno EINVAL if a name is NULL, empty or too long.

@@ -50,8 +50,9 @@
 #include <sys/eventfd.h>
 #include <uuid/uuid.h>
 
-//  Defaults, as documented in zstate_client.h
-#define QUEUE_OPS_DEFAULT       1000000
+//  Defaults, as documented in zstate_client.h: the queue holds at least
+//  the largest wire message, so no legal single message is refused for good
+#define QUEUE_OPS_DEFAULT       ZSTATE_OPS_MAX
 #define QUEUE_BYTES_DEFAULT     ((size_t) 256 * 1024 * 1024)
 #define BATCH_OPS_DEFAULT       1024
 #define BATCH_BYTES_DEFAULT     (256 * 1024)
@@ -395,6 +396,16 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
+    //  A call over the bound itself can never fit, however long the caller
+    //  waits: refused for good, unlike a full queue
+    if (ops > self->queue_ops_max || bytes > self->queue_bytes_max) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (EMSGSIZE, "send: %zu ops / %zu bytes, over the queue bound "
+                     "of %zu ops / %zu bytes", ops, bytes,
+                     self->queue_ops_max, self->queue_bytes_max);
+        pthread_mutex_unlock (&self->lock);
+        return -1;
+    }
     if (self->stats.state == ZSTATE_CLIENT_FAILED) {
         self->stats.ops_rejected += ops;
         zstate_fail (ENOTCONN, "send: client failed: %s", self->failure);
@@ -559,8 +570,8 @@ zstate_client_actor (zstate_client_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Bound the queue. Zero means one operation / one byte: everything is
-//  refused while anything is queued.
+//  Bound the queue. A call over a bound fails with EMSGSIZE; one that fits
+//  the bound but not what is queued, with ENOBUFS.
 
 void
 zstate_client_set_queue (zstate_client_t *self, size_t ops, size_t bytes)
@@ -1522,6 +1533,20 @@ zstate_client_test (bool verbose)
         rc = zstate_client_send (client, "db", "table", batch);
         assert (rc == 0);
         accepted += 5;
+        //  A call over the bound itself is refused for good, with EMSGSIZE,
+        //  full queue or not, so a caller that retries on ENOBUFS stops
+        zstate_batch_reset (batch);
+        for (size_t index = 0; index < 26; index++)
+            s_test_op (batch, 3, accepted + index);
+        rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == -1 && errno == EMSGSIZE);
+        assert (strstr (zstate_reason (), "over the queue bound"));
+        zstate_client_set_queue (client, 1000, zstate_batch_bytes (batch) - 1);
+        rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == -1 && errno == EMSGSIZE);
+        zstate_client_set_queue (client, 25, 1024 * 1024);
+        zstate_client_stats (client, &stats);
+        assert (stats.queued_ops == 25);
         //  The byte bound too
         zstate_client_stats (client, &stats);
         zstate_client_set_queue (client, 1000, stats.queued_bytes + 10);
@@ -1540,6 +1565,30 @@ zstate_client_test (bool verbose)
         zstate_batch_destroy (&batch);
         zstate_client_destroy (&client);
         s_test_server_destroy (&server);
+    }
+
+    //  The default queue holds a call as large as the largest wire message
+    //  (ZSTATE_OPS_MAX operations); one operation more is over the bound
+    {
+        zstate_client_t *client = zstate_client_new ();
+        zstate_client_set_linger (client, 0);
+        zstate_batch_t *batch = zstate_batch_new ();
+        for (size_t index = 0; index < ZSTATE_OPS_MAX; index++) {
+            char key [16];
+            snprintf (key, sizeof (key), "%zx", index);
+            int rc = zstate_batch_del (batch, key);
+            assert (rc == 0);
+        }
+        int rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == 0);
+        zstate_client_stats_t stats;
+        zstate_client_stats (client, &stats);
+        assert (stats.queued_ops == ZSTATE_OPS_MAX);
+        assert (zstate_batch_del (batch, "one more") == 0);
+        rc = zstate_client_send (client, "db", "table", batch);
+        assert (rc == -1 && errno == EMSGSIZE);
+        zstate_batch_destroy (&batch);
+        zstate_client_destroy (&client);
     }
 
     //  Link timeout: no server, FAILED, send refused; a server appears and
