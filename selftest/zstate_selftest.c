@@ -88,6 +88,21 @@ s_fail_leak (bool verbose)
     s_lost = NULL;
 }
 
+//  Where library log lines go: one line, after an explicit choice of
+//  stream when ZSTATE_TEST_LOGSTREAM says so (selftest/log-tests)
+static void
+s_log_probe (bool verbose)
+{
+    (void) verbose;
+    const char *stream = getenv ("ZSTATE_TEST_LOGSTREAM");
+    if (stream && streq (stream, "stdout"))
+        zsys_set_logstream (stdout);
+    else
+    if (stream && streq (stream, "none"))
+        zsys_set_logstream (NULL);
+    zsys_info ("zstate log probe");
+}
+
 //  In dependency order: each class is tested after those it builds on
 static test_item_t
 all_tests [] = {
@@ -120,6 +135,7 @@ runner_tests [] = {
     { "selftest_fail_assert", s_fail_assert },
     { "selftest_fail_exit", s_fail_exit },
     { "selftest_fail_leak", s_fail_leak },
+    { "selftest_log_probe", s_log_probe },
     { NULL, NULL }
 };
 

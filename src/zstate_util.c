@@ -11,6 +11,20 @@
 #include "zstate_classes.h"
 #include <fcntl.h>
 
+//  Library log lines (zsys) go to stderr unless the host chose otherwise,
+//  as a daemon author expects: its stdout may carry data, or be a fully
+//  buffered pipe. This runs when the library is loaded, before zsys can
+//  have read its settings, and only fills in ZSYS_LOGSTREAM when the host
+//  left it unset; zsys_set_logstream () and ZSYS_LOGSYSTEM still win. It
+//  lives here because every program that uses the library links this file.
+#if defined (__GNUC__)
+static void __attribute__ ((constructor))
+s_log_default (void)
+{
+    setenv ("ZSYS_LOGSTREAM", "stderr", 0);
+}
+#endif
+
 //  The reason text is per thread, like errno, so shared objects (the client)
 //  can report failures to each calling thread without a race.
 static __thread char s_reason [256];
