@@ -108,9 +108,11 @@ ZSTATE_EXPORT int
     zstate_client_send (zstate_client_t *self, const char *db, const char *table,
                         zstate_batch_t *batch);
 
-//  Wait until every operation accepted so far is handed to the socket, or
-//  timeout msecs pass (a negative timeout waits without limit). Returns 0,
-//  or -1 with errno ETIMEDOUT.
+//  Wait until the operations of every send that returned before flush was
+//  called are handed to the socket, or timeout msecs pass (a negative
+//  timeout waits without limit). A send still running on another thread
+//  when flush starts may or may not be waited for. Returns 0, or -1 with
+//  errno ETIMEDOUT.
 ZSTATE_EXPORT int
     zstate_client_flush (zstate_client_t *self, int timeout);
 

@@ -480,7 +480,11 @@ zstate_client_flush (zstate_client_t *self, int timeout)
     }
     pthread_mutex_lock (&self->lock);
     //  Operations leave in the order they were accepted, so those accepted
-    //  before now are out once this many are
+    //  before now are out once this many are. The one exception is a fast
+    //  send that failed and went to the queue behind operations accepted
+    //  after it: that send had not returned yet, so it was concurrent with
+    //  this flush, and every send that had returned is still counted in
+    //  full before it (a fast send is only tried with nothing queued)
     uint64_t target = self->stats.ops_accepted;
     while (self->stats.ops_sent < target && !self->agent_ended) {
         int rc = timeout < 0? pthread_cond_wait (&self->progress, &self->lock):
