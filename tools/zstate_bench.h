@@ -1,0 +1,305 @@
+/*  =========================================================================
+    zstate_bench - the parts of zstate bench, for its own sources only
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_BENCH_H_INCLUDED
+#define ZSTATE_BENCH_H_INCLUDED
+
+//  zstate bench is split along what its parts are:
+//      zstate_bench.c          the command line, the plan and the runs
+//      zstate_bench_load.c     the route entries sent, peak RSS
+//      zstate_bench_raw.c      the ceiling: libzmq PUSH/PULL alone
+//      zstate_bench_zstate.c   zstate producer and consumer, throughput
+//      zstate_bench_latency.c  the paced sender and the histogram
+//      zstate_bench_child.c    the child processes and their reports
+//      zstate_bench_print.c    the table and the JSON record
+
+#include "zstate_tool.h"
+
+//  Bounds and timeouts the parts share
+#define RUNS_MAX            100
+#define FIELDS_MAX          64
+#define RATES_MAX           8
+#define WARMUP_PERCENT      5           //  latency samples skipped at start
+#define STALL_MSECS         20000       //  a side with no progress this long fails
+#define READY_MSECS         15000       //  a consumer must be ready in this time
+#define SETTLE_MSECS        50          //  raw PUSH: let the connection come up
+#define FLUSH_MSECS         300000      //  writer flush bound
+#define MEASURE_MSECS       900000      //  a measurement that takes longer hangs
+#define BENCH_DB            "APPL_DB"
+#define BENCH_TABLE         "ROUTE_TABLE"
+
+//  Latency histogram buckets (zstate_bench_latency.c)
+#define HISTO_FINE          10000
+#define HISTO_COARSE        100000
+#define HISTO_STEP          100
+#define HISTO_SIZE          (HISTO_FINE + HISTO_COARSE + 1)
+
+//  What one measurement measures
+typedef enum {
+    KIND_RAW,                   //  libzmq PUSH -> PULL, pre-encoded
+    KIND_ZSTATE,                //  producer -> consumer
+    KIND_PERSIST,               //  producer -> consumer -> writer -> Redis
+    KIND_LATENCY                //  paced producer -> consumer, percentiles
+} kind_t;
+
+//  The role a child process plays
+typedef enum {
+    ROLE_CONSUMER,              //  the receiving side
+    ROLE_PRODUCER,              //  the sending side
+    ROLE_BOTH                   //  both, for inproc
+} role_t;
+
+//  One measurement the run plans
+typedef struct {
+    kind_t kind;
+    int fields;                 //  fields a SET carries
+    int batch;                  //  ops per call (zstate) or message (raw); 1 = single
+    int rate;                   //  KIND_LATENCY: offered ops/s
+    uint64_t ops;               //  operations sent
+    char id [48];               //  short name, for JSON
+    char title [64];            //  long name, for the table
+    int ceiling;                //  index of the raw scenario to compare with, or -1
+    bool skip;                  //  not asked for (--only, or no Redis)
+    bool raw;                   //  libzmq alone: KIND_RAW, or a latency baseline
+} scenario_t;
+
+//  A child's report to the parent: fixed size, one atomic pipe write
+typedef struct {
+    int type;                   //  REPORT_READY or REPORT_RESULT
+    int ok;                     //  1 when this side finished its work
+    char endpoint [200];        //  READY: where the producer connects
+    char error [256];           //  why not ok
+    int64_t first_send;         //  producer: zclock_usecs () before sending
+    int64_t last_pop;           //  consumer: at the last pop or recv
+    int64_t persisted;          //  consumer: when the writer confirmed all
+    uint64_t ops;               //  operations sent or received
+    uint64_t messages;          //  wire messages sent (producer)
+    uint64_t retries;           //  sends retried on ENOBUFS (producer)
+    uint64_t written;           //  writer: confirmed by Redis
+    uint64_t coalesced;         //  writer: merged into newer operations
+    uint64_t failed;            //  writer: refused by Redis
+    long rss_kib;               //  VmHWM of this process
+    long producer_rss_kib;      //  ROLE_BOTH: same process, so the same
+    uint64_t samples;           //  latency samples counted
+    double p50, p99, p999, max; //  latency, usecs
+} report_t;
+
+#define REPORT_READY    1
+#define REPORT_RESULT   2
+
+//  Outcome of all runs of one scenario
+typedef struct {
+    int runs_ok;
+    int runs_failed;
+    double rates [RUNS_MAX];    //  ops/s of each good run
+    double min, median, max;
+    long producer_rss_kib;      //  highest over the runs
+    long consumer_rss_kib;
+    double ops_per_message;     //  zstate: ops in one wire message, on average
+    uint64_t retries;           //  ENOBUFS retries, all runs
+    uint64_t redis_keys;        //  persist: keys Redis held after the last run
+    bool redis_ok;              //  persist: every run's keys all there
+    double p50, p99, p999, lmax;    //  latency: medians over the runs
+    uint64_t samples;
+    char error [256];           //  the last failure
+} outcome_t;
+
+//  The command line and the run
+typedef struct {
+    uint64_t ops;
+    int fields;                 //  0: both 2 and 10
+    int batch;
+    int pop;
+    int threads;
+    const char *transport;      //  "tcp", "ipc" or "inproc"
+    int runs;
+    bool json;
+    bool quick;
+    bool no_redis;
+    bool verbose;
+    int only;                   //  bit mask of 1 << kind_t; 0 means all
+    const char *only_ids;       //  --only as given, for scenario ids
+    bool app_fd;                //  the application polls the fd with poll(2)
+    bool app_socket;            //  the application's zloop reads the socket
+    int rates [RATES_MAX];
+    int rate_count;
+    double latency_secs;
+
+    //  Run state
+    scenario_t *scenarios;
+    outcome_t *outcomes;
+    int scenario_count;
+    zstate_redis_server_t *redis_server;
+    zstate_redis_t *redis;      //  the parent's connection: FLUSHALL, DBSIZE
+    char redis_endpoint [300];  //  for the writer: the unix socket
+    char redis_note [300];      //  why persistence was skipped
+    int endpoint_counter;       //  for unique ipc and inproc names
+    int open_fds [8];           //  the parent's pipe ends a new child closes
+    int open_count;
+    FILE *out;                  //  progress: stdout, or stderr with --json
+    volatile int stop;          //  in a child: the other side failed, stop
+} bench_t;
+
+
+
+//  Where a consumer tells its producer it is ready: the endpoint bound
+typedef void (zstate_bench_ready_fn) (void *arg, const char *endpoint);
+
+
+//  --------------------------------------------------------------------------
+//  The load (zstate_bench_load.c)
+
+//  One operation's content: the route fields, then SONiC's other
+//  ROUTE_TABLE fields with fixed values, then generic ones
+typedef struct {
+    int fields;
+    char key [32];
+    size_t key_size;
+    char nexthop [32];
+    char ifname [32];
+    char extra_names [FIELDS_MAX][16];
+    char extra_values [FIELDS_MAX][24];
+    const void *names [FIELDS_MAX];
+    size_t name_sizes [FIELDS_MAX];
+    const void *values [FIELDS_MAX];
+    size_t value_sizes [FIELDS_MAX];
+} entry_t;
+
+//  Write value in decimal without a terminator; returns the end
+char *
+    zstate_bench_put_uint (char *dest, uint64_t value);
+
+//  Set up an entry with this many fields
+void
+    zstate_bench_entry_init (entry_t *self, int fields);
+
+//  Make the entry route index
+void
+    zstate_bench_entry_fill (entry_t *self, uint64_t index);
+
+//  Append the entry as a SET to batch
+void
+    zstate_bench_entry_append (entry_t *self, zstate_batch_t *batch);
+
+//  Encode what zstate would put on the wire for count such entries
+zframe_t *
+    zstate_bench_encode_sample (int fields, int count);
+
+//  Peak resident set size of this process, KiB, or 0
+long
+    zstate_bench_rss_peak (void);
+
+
+//  --------------------------------------------------------------------------
+//  Latency (zstate_bench_latency.c)
+
+typedef struct {
+    uint32_t *buckets;
+    uint64_t count;
+    uint64_t skip;              //  samples still to skip as warm-up
+    int64_t max;
+} histo_t;
+
+//  Start a histogram that skips its first skip samples
+void
+    zstate_bench_histo_init (histo_t *self, uint64_t skip);
+
+//  Count one sample, usecs
+void
+    zstate_bench_histo_add (histo_t *self, int64_t usecs);
+
+//  Put the percentiles into report and free the buckets; nothing when
+//  the histogram was not started
+void
+    zstate_bench_histo_report (histo_t *self, report_t *report);
+
+//  Pacing at an offered rate: the monotonic time origin, in nsecs
+int64_t
+    zstate_bench_pace_origin (void);
+
+//  Sleep until operation index is due
+void
+    zstate_bench_pace_wait (int64_t origin, uint64_t index, int rate);
+
+//  A producer thread's work and outcome
+typedef struct {
+    bench_t *bench;
+    scenario_t *scenario;
+    zstate_client_t *client;
+    uint64_t first;             //  first route index
+    uint64_t count;             //  routes to send
+    pthread_barrier_t *start;
+    uint64_t retries;
+    int error;
+    char reason [200];
+    pthread_t thread;
+} sender_t;
+
+//  One thread sends at the offered rate, stamping each operation
+void
+    zstate_bench_sender_paced (sender_t *self);
+
+
+//  --------------------------------------------------------------------------
+//  The two sides of a measurement. Each fills report; a consumer calls
+//  ready once it is bound.
+
+//  zstate_bench_zstate.c
+void
+    zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
+                                  zstate_bench_ready_fn *ready, void *ready_arg,
+                                  report_t *report);
+void
+    zstate_bench_producer_zstate (bench_t *bench, scenario_t *scenario,
+                                  const char *endpoint, report_t *report);
+
+//  Whether to retry a send that failed: true after a short sleep on
+//  ENOBUFS, else false with the error kept in self
+bool
+    zstate_bench_sender_retry (sender_t *self);
+
+//  zstate_bench_raw.c
+void
+    zstate_bench_consumer_raw (bench_t *bench, scenario_t *scenario, void *context,
+                               zstate_bench_ready_fn *ready, void *ready_arg,
+                               report_t *report);
+void
+    zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
+                               const char *endpoint, report_t *report);
+
+
+//  --------------------------------------------------------------------------
+//  Child processes (zstate_bench_child.c)
+
+//  Make a unique endpoint for this transport to bind
+void
+    zstate_bench_bind_endpoint (bench_t *bench, char *endpoint, size_t size);
+
+//  One measurement, in one or two children. Returns 0 with both reports,
+//  or -1 with error set.
+int
+    zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_report,
+                          report_t *producer_report, char *error, size_t error_size);
+
+
+//  --------------------------------------------------------------------------
+//  Results (zstate_bench_print.c)
+
+//  number rounded, with thousands separators, in text
+const char *
+    zstate_bench_commas (double number, char *text, size_t size);
+
+//  Print the outcomes as a table, or as one JSON record, on stdout
+void
+    zstate_bench_print_table (bench_t *self);
+void
+    zstate_bench_print_json (bench_t *self);
+
+#endif
