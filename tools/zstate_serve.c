@@ -182,8 +182,9 @@ s_config_error (const char *file, const char *text, const char *name, int depth,
     return -1;
 }
 
-static int
-s_settings_load (settings_t *settings, const char *file)
+//  The whole file as a string, or NULL
+static char *
+s_file_text (const char *file)
 {
     char *text = NULL;
     zfile_t *handle = zfile_new (NULL, file);
@@ -194,33 +195,110 @@ s_settings_load (settings_t *settings, const char *file)
     }
     zchunk_destroy (&chunk);
     zfile_destroy (&handle);
+    return text;
+}
+
+//  zconfig does not tell where a syntax error is; the first prefix of
+//  the text that fails to parse ends at the bad line
+static int
+s_syntax_error_line (const char *text)
+{
+    int lines = 1;
+    for (const char *scan = text; *scan; scan++)
+        lines += *scan == '\n';
+    for (int count = 1; count <= lines; count++) {
+        char *prefix = strdup (text);
+        char *cut = prefix;
+        for (int seen = 0; *cut && seen < count; cut++)
+            seen += *cut == '\n';
+        *cut = 0;
+        zconfig_t *partial = zconfig_str_load (prefix);
+        free (prefix);
+        if (!partial)
+            return count;
+        zconfig_destroy (&partial);
+    }
+    return lines;
+}
+
+//  One setting of the server or redis section. Returns 0 or -1.
+static int
+s_settings_item (settings_t *settings, const char *file, const char *text, bool server,
+                 const char *section, zconfig_t *item, int *item_start)
+{
+    const char *key = zconfig_name (item);
+    const char *value = zconfig_value (item);
+    if (server && streq (key, "bind"))
+        zlistx_add_end (settings->binds, strdup (value));
+    else
+    if (server && streq (key, "monitor"))
+        s_replace (&settings->monitor, value);
+    else
+    if (!server && streq (key, "endpoint"))
+        s_replace (&settings->redis, value);
+    else
+    if (!server && streq (key, "separator"))
+        s_replace (&settings->separator, value);
+    else
+    if (!server && streq (key, "password"))
+        s_replace (&settings->password, value);
+    else
+    if (!server && streq (key, "db")) {
+        long index;
+        if (!zstate_tool_parse_number (value, 0, REDIS_DB_MAX, &index))
+            return s_config_error (file, text, key, 1, item_start,
+                                   "redis db must be a number from 0 to 65535");
+        settings->redis_db = (int) index;
+    }
+    else {
+        char message [300];
+        snprintf (message, sizeof (message), "unknown setting '%s/%s'", section, key);
+        return s_config_error (file, text, key, 1, item_start, message);
+    }
+    return 0;
+}
+
+//  A table section. Returns 0 or -1.
+static int
+s_settings_table (settings_t *settings, const char *file, const char *text,
+                  zconfig_t *section, int *start_p)
+{
+    int item_start = *start_p;
+    int line = s_line_of (text, zconfig_name (section), 0, start_p);
+    const char *db = zconfig_get (section, "db", NULL);
+    const char *table = zconfig_get (section, "name", NULL);
+    const char *persist = zconfig_get (section, "persist", "0");
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item))
+        if (!streq (zconfig_name (item), "db") && !streq (zconfig_name (item), "name")
+        &&  !streq (zconfig_name (item), "persist")) {
+            char message [300];
+            snprintf (message, sizeof (message), "unknown setting 'table/%s'",
+                      zconfig_name (item));
+            return s_config_error (file, text, zconfig_name (item), 1, &item_start, message);
+        }
+    if (!db || !table) {
+        fprintf (stderr, "zstate serve: %s:%d: a table needs db and name\n", file, line);
+        return -1;
+    }
+    if (!streq (persist, "0") && !streq (persist, "1"))
+        return s_config_error (file, text, "persist", 1, &item_start,
+                               "persist must be 0 or 1");
+    char where [300];
+    snprintf (where, sizeof (where), "%s:%d", file, line);
+    return s_settings_add_table (settings, db, table, streq (persist, "1"), where);
+}
+
+static int
+s_settings_load (settings_t *settings, const char *file)
+{
+    char *text = s_file_text (file);
     if (!text) {
         fprintf (stderr, "zstate serve: cannot read %s\n", file);
         return -1;
     }
     zconfig_t *config = zconfig_str_load (text);
     if (!config) {
-        //  zconfig does not tell where; the first prefix of the file that
-        //  fails to parse ends at the bad line
-        int lines = 1;
-        for (const char *scan = text; *scan; scan++)
-            lines += *scan == '\n';
-        int bad = lines;
-        for (int count = 1; count <= lines; count++) {
-            char *prefix = strdup (text);
-            char *cut = prefix;
-            for (int seen = 0; *cut && seen < count; cut++)
-                seen += *cut == '\n';
-            *cut = 0;
-            zconfig_t *partial = zconfig_str_load (prefix);
-            free (prefix);
-            if (!partial) {
-                bad = count;
-                break;
-            }
-            zconfig_destroy (&partial);
-        }
-        fprintf (stderr, "zstate serve: %s:%d: syntax error\n", file, bad);
+        fprintf (stderr, "zstate serve: %s:%d: syntax error\n", file, s_syntax_error_line (text));
         free (text);
         return -1;
     }
@@ -233,70 +311,13 @@ s_settings_load (settings_t *settings, const char *file)
             int item_start = start;
             s_line_of (text, name, 0, &start);
             for (zconfig_t *item = zconfig_child (section); item && rc == 0;
-                 item = zconfig_next (item)) {
-                const char *key = zconfig_name (item);
-                const char *value = zconfig_value (item);
-                bool server = streq (name, "server");
-                if (server && streq (key, "bind"))
-                    zlistx_add_end (settings->binds, strdup (value));
-                else
-                if (server && streq (key, "monitor"))
-                    s_replace (&settings->monitor, value);
-                else
-                if (!server && streq (key, "endpoint"))
-                    s_replace (&settings->redis, value);
-                else
-                if (!server && streq (key, "separator"))
-                    s_replace (&settings->separator, value);
-                else
-                if (!server && streq (key, "password"))
-                    s_replace (&settings->password, value);
-                else
-                if (!server && streq (key, "db")) {
-                    long index;
-                    if (!zstate_tool_parse_number (value, 0, REDIS_DB_MAX, &index))
-                        rc = s_config_error (file, text, key, 1, &item_start,
-                                             "redis db must be a number from 0 to 65535");
-                    else
-                        settings->redis_db = (int) index;
-                }
-                else {
-                    char message [300];
-                    snprintf (message, sizeof (message), "unknown setting '%s/%s'", name, key);
-                    rc = s_config_error (file, text, key, 1, &item_start, message);
-                }
-            }
+                 item = zconfig_next (item))
+                rc = s_settings_item (settings, file, text, streq (name, "server"), name,
+                                      item, &item_start);
         }
         else
-        if (streq (name, "table")) {
-            int item_start = start;
-            int line = s_line_of (text, name, 0, &start);
-            const char *db = zconfig_get (section, "db", NULL);
-            const char *table = zconfig_get (section, "name", NULL);
-            const char *persist = zconfig_get (section, "persist", "0");
-            for (zconfig_t *item = zconfig_child (section); item && rc == 0;
-                 item = zconfig_next (item))
-                if (!streq (zconfig_name (item), "db") && !streq (zconfig_name (item), "name")
-                &&  !streq (zconfig_name (item), "persist")) {
-                    char message [300];
-                    snprintf (message, sizeof (message), "unknown setting 'table/%s'",
-                              zconfig_name (item));
-                    rc = s_config_error (file, text, zconfig_name (item), 1, &item_start, message);
-                }
-            if (rc == 0 && (!db || !table)) {
-                fprintf (stderr, "zstate serve: %s:%d: a table needs db and name\n", file, line);
-                rc = -1;
-            }
-            if (rc == 0 && !streq (persist, "0") && !streq (persist, "1")) {
-                rc = s_config_error (file, text, "persist", 1, &item_start,
-                                     "persist must be 0 or 1");
-            }
-            if (rc == 0) {
-                char where [300];
-                snprintf (where, sizeof (where), "%s:%d", file, line);
-                rc = s_settings_add_table (settings, db, table, streq (persist, "1"), where);
-            }
-        }
+        if (streq (name, "table"))
+            rc = s_settings_table (settings, file, text, section, &start);
         else {
             char message [300];
             snprintf (message, sizeof (message), "unknown section '%s'", name);
@@ -359,8 +380,13 @@ s_drain (zstate_server_t *server, zlistx_t *tables, zstate_batch_t *batch)
     zpoller_t *poller = zpoller_new (NULL);
     served_t *served;
     for (served = (served_t *) zlistx_first (tables); served;
-         served = (served_t *) zlistx_next (tables))
-        zpoller_add (poller, zstate_consumer_socket (served->consumer));
+         served = (served_t *) zlistx_next (tables)) {
+        //  A table without a socket was reported when serving began;
+        //  it is still drained, on the poller's timeout
+        zsock_t *socket = zstate_consumer_socket (served->consumer);
+        if (socket)
+            zpoller_add (poller, socket);
+    }
     int64_t deadline = zclock_mono () + DRAIN_TIMEOUT;
     int rc = -1;
     while (zclock_mono () < deadline) {
@@ -483,6 +509,112 @@ s_hangup (int signum)
     zsys_interrupted = 1;
 }
 
+//  A consumer for every table, with the writer for those persisted.
+//  Returns 0, or 1 with the reason printed.
+static int
+s_tables_open (settings_t *settings, zstate_server_t *server, zstate_writer_t **writer_p)
+{
+    served_t *served = (served_t *) zlistx_first (settings->tables);
+    for (; served; served = (served_t *) zlistx_next (settings->tables)) {
+        if (served->persist && !*writer_p) {
+            zstate_writer_t *writer = zstate_writer_new ();
+            *writer_p = writer;
+            zstate_writer_set_separator (writer, settings->separator);
+            zstate_writer_set_db (writer, settings->redis_db);
+            if (settings->password)
+                zstate_writer_set_password (writer, settings->password);
+            zstate_writer_set_verbose (writer, settings->verbose);
+            //  A Redis that is down now is written to when it comes back
+            if (zstate_writer_connect (writer, settings->redis))
+                zsys_warning ("zstate serve: Redis at %s: %s (retrying)",
+                              settings->redis, zstate_reason ());
+        }
+        served->consumer = zstate_consumer_new (server, served->db, served->table);
+        if (!served->consumer
+        || (served->persist && zstate_consumer_set_writer (served->consumer, *writer_p))) {
+            fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
+                     zstate_reason ());
+            return 1;
+        }
+    }
+    return 0;
+}
+
+//  Bind the server and its monitor. Consumers are registered first and
+//  the server binds last, so the first message already finds its table.
+//  Returns 0, or 1 with the reason printed.
+static int
+s_server_bind (settings_t *settings, zstate_server_t *server)
+{
+    const char *endpoint = (const char *) zlistx_first (settings->binds);
+    for (; endpoint; endpoint = (const char *) zlistx_next (settings->binds)) {
+        int port = zstate_server_bind (server, endpoint);
+        if (port == -1) {
+            fprintf (stderr, "zstate serve: cannot bind %s: %s\n", endpoint, zstate_reason ());
+            return 1;
+        }
+        zsys_info ("zstate serve: bound %s%s%d", endpoint, port? " port ": "", port);
+    }
+    if (settings->monitor && zstate_server_monitor (server, settings->monitor) == -1) {
+        fprintf (stderr, "zstate serve: cannot bind monitor %s: %s\n", settings->monitor,
+                 zstate_reason ());
+        return 1;
+    }
+    return 0;
+}
+
+//  Serve until a signal, then drain and flush. Returns the exit status.
+static int
+s_serve (settings_t *settings, zstate_server_t *server, zstate_writer_t *writer)
+{
+    int status = 0;
+    zloop_t *loop = zloop_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    zlistx_t *readies = zlistx_new ();
+    zlistx_set_destructor (readies, s_free);
+    served_t *served = (served_t *) zlistx_first (settings->tables);
+    for (; served; served = (served_t *) zlistx_next (settings->tables)) {
+        //  NULL with EMFILE when the process is out of sockets
+        zsock_t *socket = zstate_consumer_socket (served->consumer);
+        if (!socket) {
+            //  The reason names the table
+            fprintf (stderr, "zstate serve: %s\n", zstate_reason ());
+            status = 1;
+            break;
+        }
+        ready_t *ready = (ready_t *) zmalloc (sizeof (ready_t));
+        ready->served = served;
+        ready->batch = batch;
+        zlistx_add_end (readies, ready);
+        zloop_reader (loop, socket, s_table_ready, ready);
+    }
+    if (status == 0) {
+        zsys_info ("zstate serve: serving %zu tables", zlistx_size (settings->tables));
+        //  Ends on SIGINT, SIGTERM or SIGHUP: zloop stops when zsys_interrupted
+        zloop_start (loop);
+        zsys_info ("zstate serve: interrupted, flushing");
+    }
+    zloop_destroy (&loop);
+    //  Stop reading from clients, then take everything the server routed
+    //  before that, then let the writer confirm it all
+    if (s_drain (server, settings->tables, batch)) {
+        fprintf (stderr, "zstate serve: consumers did not receive everything in time\n");
+        status = 1;
+    }
+    if (writer && zstate_writer_flush (writer, FLUSH_TIMEOUT)) {
+        fprintf (stderr, "zstate serve: Redis did not confirm everything: %s\n",
+                 zstate_reason ());
+        status = 1;
+    }
+    for (served = (served_t *) zlistx_first (settings->tables); served;
+         served = (served_t *) zlistx_next (settings->tables))
+        zsys_info ("zstate serve: %s/%s: %" PRIu64 " operations", served->db,
+                   served->table, served->popped);
+    zlistx_destroy (&readies);
+    zstate_batch_destroy (&batch);
+    return status;
+}
+
 int
 zstate_serve_main (int argc, char *argv [])
 {
@@ -508,91 +640,11 @@ zstate_serve_main (int argc, char *argv [])
     zstate_server_t *server = zstate_server_new ();
     zstate_server_set_verbose (server, settings.verbose);
     zstate_writer_t *writer = NULL;
-    served_t *served = (served_t *) zlistx_first (settings.tables);
-    while (served && status == 0) {
-        if (served->persist && !writer) {
-            writer = zstate_writer_new ();
-            zstate_writer_set_separator (writer, settings.separator);
-            zstate_writer_set_db (writer, settings.redis_db);
-            if (settings.password)
-                zstate_writer_set_password (writer, settings.password);
-            zstate_writer_set_verbose (writer, settings.verbose);
-            //  A Redis that is down now is written to when it comes back
-            if (zstate_writer_connect (writer, settings.redis))
-                zsys_warning ("zstate serve: Redis at %s: %s (retrying)",
-                              settings.redis, zstate_reason ());
-        }
-        served->consumer = zstate_consumer_new (server, served->db, served->table);
-        if (!served->consumer) {
-            fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
-                     zstate_reason ());
-            status = 1;
-        }
-        else
-        if (served->persist
-        &&  zstate_consumer_set_writer (served->consumer, writer)) {
-            fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
-                     zstate_reason ());
-            status = 1;
-        }
-        served = (served_t *) zlistx_next (settings.tables);
-    }
-    //  Consumers are registered first and the server binds last, so the
-    //  first message already finds its table
-    const char *endpoint = (const char *) zlistx_first (settings.binds);
-    while (endpoint && status == 0) {
-        int port = zstate_server_bind (server, endpoint);
-        if (port == -1) {
-            fprintf (stderr, "zstate serve: cannot bind %s: %s\n", endpoint, zstate_reason ());
-            status = 1;
-        }
-        else
-            zsys_info ("zstate serve: bound %s%s%d", endpoint, port? " port ": "", port);
-        endpoint = (const char *) zlistx_next (settings.binds);
-    }
-    if (status == 0 && settings.monitor
-    &&  zstate_server_monitor (server, settings.monitor) == -1) {
-        fprintf (stderr, "zstate serve: cannot bind monitor %s: %s\n", settings.monitor,
-                 zstate_reason ());
-        status = 1;
-    }
-    if (status == 0) {
-        zloop_t *loop = zloop_new ();
-        zstate_batch_t *batch = zstate_batch_new ();
-        zlistx_t *readies = zlistx_new ();
-        zlistx_set_destructor (readies, s_free);
-        for (served = (served_t *) zlistx_first (settings.tables); served;
-             served = (served_t *) zlistx_next (settings.tables)) {
-            ready_t *ready = (ready_t *) zmalloc (sizeof (ready_t));
-            ready->served = served;
-            ready->batch = batch;
-            zlistx_add_end (readies, ready);
-            zloop_reader (loop, zstate_consumer_socket (served->consumer), s_table_ready, ready);
-        }
-        zsys_info ("zstate serve: serving %zu tables", zlistx_size (settings.tables));
-        //  Ends on SIGINT, SIGTERM or SIGHUP: zloop stops when zsys_interrupted
-        zloop_start (loop);
-        zsys_info ("zstate serve: interrupted, flushing");
-        zloop_destroy (&loop);
-
-        //  Stop reading from clients, then take everything the server
-        //  routed before that, then let the writer confirm it all
-        if (s_drain (server, settings.tables, batch)) {
-            fprintf (stderr, "zstate serve: consumers did not receive everything in time\n");
-            status = 1;
-        }
-        if (writer && zstate_writer_flush (writer, FLUSH_TIMEOUT)) {
-            fprintf (stderr, "zstate serve: Redis did not confirm everything: %s\n",
-                     zstate_reason ());
-            status = 1;
-        }
-        for (served = (served_t *) zlistx_first (settings.tables); served;
-             served = (served_t *) zlistx_next (settings.tables))
-            zsys_info ("zstate serve: %s/%s: %" PRIu64 " operations", served->db,
-                       served->table, served->popped);
-        zlistx_destroy (&readies);
-        zstate_batch_destroy (&batch);
-    }
+    status = s_tables_open (&settings, server, &writer);
+    if (status == 0)
+        status = s_server_bind (&settings, server);
+    if (status == 0)
+        status = s_serve (&settings, server, writer);
     zstate_server_destroy (&server);
     //  Consumers forward to the writer: they go first
     zlistx_purge (settings.tables);
