@@ -130,7 +130,8 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     if (!db || !table || !zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
-        s_reply (self, identity, "WATCH", EINVAL, "WATCH needs a db and a table", NULL);
+        s_reply (self, identity, ZSTATE_MONITOR_WATCH, EINVAL, "WATCH needs a db and a table",
+                 NULL);
         zstr_free (&db);
         zstr_free (&table);
         return;
@@ -151,7 +152,7 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
     if (s_expire (self), zlistx_size (self->watchers) >= WATCHERS_MAX) {
         //  Peers are not trusted: their watches cost memory and time on
         //  every routed message, so they are bounded
-        s_reply (self, identity, "WATCH", ENOSPC, "too many watchers", NULL);
+        s_reply (self, identity, ZSTATE_MONITOR_WATCH, ENOSPC, "too many watchers", NULL);
         zstr_free (&db);
         zstr_free (&table);
         return;
@@ -165,7 +166,7 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
         zlistx_add_end (self->watchers, watcher);
     }
     watcher->expires = zclock_mono () + self->lease;
-    s_reply (self, identity, "WATCH", 0, "", NULL);
+    s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
 }
 
 void
@@ -183,13 +184,13 @@ zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn
         if (!identity || !command)
             zframe_destroy (&identity);     //  Nothing to answer
         else
-        if (streq (command, "STATS")) {
+        if (streq (command, ZSTATE_MONITOR_STATS)) {
             char *text = stats_fn (arg);
-            s_reply (self, identity, "STATS", 0, "", text);
+            s_reply (self, identity, ZSTATE_MONITOR_STATS, 0, "", text);
             free (text);
         }
         else
-        if (streq (command, "WATCH"))
+        if (streq (command, ZSTATE_MONITOR_WATCH))
             s_watch (self, identity, request);
         else {
             //  Peers are not trusted: an unknown request gets an error
@@ -240,7 +241,8 @@ zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *tabl
                           zframe_size (watcher->identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
                 self->lost++;
             else {
-                zmq_send (handle, "OPS", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send (handle, ZSTATE_MONITOR_OPS, strlen (ZSTATE_MONITOR_OPS),
+                          ZMQ_SNDMORE | ZMQ_DONTWAIT);
                 zmq_msg_send (&copy, handle, ZMQ_DONTWAIT);
             }
             zmq_msg_close (&copy);

@@ -11,6 +11,8 @@
 #ifndef ZSTATE_MONITOR_H_INCLUDED
 #define ZSTATE_MONITOR_H_INCLUDED
 
+#include "zstate_monitor_names.h"
+
 //  The server actor owns one monitor and calls it from its loop. Peers
 //  connect a DEALER and send requests; each gets one reply
 //  [command][status][reason] followed by:

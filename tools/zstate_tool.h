@@ -14,7 +14,9 @@
 //  The tool is a user of the shared library: it calls the public API, plus
 //  the fixtures it links statically (the text codec, the redis-server
 //  launcher) and its own copy of the private Redis client for checking and
-//  flushing Redis. Nothing else of the library's insides.
+//  flushing Redis. Nothing else of the library's insides, but for the
+//  names of the monitor's messages (zstate_monitor_names.h), which watch
+//  and stats share with the server's monitor.
 #include "platform.h"
 #include "zstate.h"
 #include "zstate_redis.h"

@@ -9,6 +9,7 @@
 */
 
 #include "zstate_tool.h"
+#include "zstate_monitor_names.h"
 #include <getopt.h>
 
 //  The server forgets a watcher that has not renewed for a few seconds;
@@ -127,7 +128,7 @@ s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
     zframe_t *kind = zmsg_first (msg);
     zframe_t *payload = zmsg_next (msg);
     zframe_t *reason = zmsg_next (msg);
-    if (kind && zframe_streq (kind, "OPS") && payload && !reason) {
+    if (kind && zframe_streq (kind, ZSTATE_MONITOR_OPS) && payload && !reason) {
         int wire = zstate_msg_decode (decoder, zframe_data (payload), zframe_size (payload));
         if (wire == ZSTATE_WIRE_OK) {
             size_t ops_size;
@@ -148,7 +149,8 @@ s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
         fflush (stdout);
         return 0;
     }
-    if (kind && zframe_streq (kind, "WATCH") && payload && reason && !zmsg_next (msg)) {
+    if (kind && zframe_streq (kind, ZSTATE_MONITOR_WATCH) && payload && reason
+    &&  !zmsg_next (msg)) {
         if (zframe_streq (payload, "0"))
             return 0;
         char *text = zframe_strdup (reason);
@@ -178,7 +180,7 @@ s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count)
         int64_t wait = renew_at - zclock_mono ();
         zsock_t *ready = (zsock_t *) zpoller_wait (poller, wait > 0? (int) wait: 0);
         if (zclock_mono () >= renew_at) {
-            zstr_sendx (dealer, "WATCH", db, table, NULL);
+            zstr_sendx (dealer, ZSTATE_MONITOR_WATCH, db, table, NULL);
             renew_at = zclock_mono () + RENEW_INTERVAL;
         }
         if (!ready)
@@ -254,7 +256,8 @@ zstate_watch_main (int argc, char *argv [])
         return 1;
     }
     int status = 0;
-    zmsg_t *reply = s_request (dealer, "WATCH", db, table, (int) timeout, endpoint);
+    zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_WATCH, db, table, (int) timeout,
+                               endpoint);
     if (!reply)
         status = 1;
     zmsg_destroy (&reply);
@@ -304,7 +307,8 @@ zstate_stats_main (int argc, char *argv [])
     zsock_t *dealer = s_connect (endpoint);
     if (!dealer)
         return 1;
-    zmsg_t *reply = s_request (dealer, "STATS", NULL, NULL, (int) timeout, endpoint);
+    zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_STATS, NULL, NULL, (int) timeout,
+                               endpoint);
     int status = reply? 0: 1;
     if (reply) {
         char *text = zmsg_popstr (reply);
