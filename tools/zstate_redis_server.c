@@ -134,17 +134,14 @@ s_alive (zstate_redis_server_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Fork and exec redis-server, then wait for PING. Returns 0 or -1.
+//  Fork and exec redis-server, then wait for PING
 
+//  redis-server's command line, into argv; returns argc
 static int
-s_launch (zstate_redis_server_t *self)
+s_args_build (zstate_redis_server_t *self, const char *argv [ARGS_MAX])
 {
-    //  Everything the child needs is built before fork: between fork and
-    //  exec only async-signal-safe calls are allowed, as the parent has
-    //  threads (libzmq's, the actors')
     snprintf (self->port_text, sizeof (self->port_text), "%d", self->port);
     snprintf (self->endpoint, sizeof (self->endpoint), "127.0.0.1:%d", self->port);
-    const char *argv [ARGS_MAX];
     int argc = 0;
     argv [argc++] = ZSTATE_REDIS_SERVER;
     argv [argc++] = "--port";               argv [argc++] = self->port_text;
@@ -164,7 +161,62 @@ s_launch (zstate_redis_server_t *self)
     }
     argv [argc] = NULL;
     assert (argc < ARGS_MAX);
+    return argc;
+}
 
+//  The end of the server's log on one line, for an error message: the
+//  directory may go with the object
+static void
+s_log_tail (zstate_redis_server_t *self, char *tail, size_t size)
+{
+    *tail = 0;
+    FILE *log = fopen (self->log, "r");
+    if (!log)
+        return;
+    if (fseek (log, -(long) (size - 1), SEEK_END) != 0)
+        rewind (log);
+    size_t got = fread (tail, 1, size - 1, log);
+    tail [got] = 0;
+    fclose (log);
+    for (char *cursor = tail; *cursor; cursor++)
+        if (*cursor == '\n' || *cursor == '\r')
+            *cursor = ' ';
+}
+
+//  Ready when it answers PONG on the unix socket; LOADING is not ready.
+//  Returns 0 or -1.
+static int
+s_wait_ready (zstate_redis_server_t *self)
+{
+    int64_t deadline = zclock_mono () + START_TIMEOUT;
+    while (zclock_mono () < deadline) {
+        char reply [64];
+        if (s_roundtrip (self->socket, "PING\r\n", reply, sizeof (reply), 200) > 0
+        &&  strncmp (reply, "+PONG", 5) == 0)
+            return 0;
+        if (!s_alive (self)) {
+            char tail [160];
+            s_log_tail (self, tail, sizeof (tail));
+            return zstate_fail (ECHILD, "redis-server on port %d exited at start: ...%s",
+                                self->port, tail);
+        }
+        //  Polling the server for readiness, with a deadline
+        zclock_sleep (10);
+    }
+    zstate_redis_server_kill (self);
+    return zstate_fail (ETIMEDOUT, "redis-server on port %d did not answer PING in %d ms",
+                        self->port, START_TIMEOUT);
+}
+
+//  Returns 0 or -1.
+static int
+s_launch (zstate_redis_server_t *self)
+{
+    //  Everything the child needs is built before fork: between fork and
+    //  exec only async-signal-safe calls are allowed, as the parent has
+    //  threads (libzmq's, the actors')
+    const char *argv [ARGS_MAX];
+    s_args_build (self, argv);
     int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
     if (null_fd < 0)
         return zstate_fail (errno, "redis-server: cannot open /dev/null: %s", strerror (errno));
@@ -205,37 +257,7 @@ s_launch (zstate_redis_server_t *self)
     }
     close (null_fd);
     self->pid = pid;
-
-    //  Ready when it answers PONG on the unix socket; LOADING is not ready
-    int64_t deadline = zclock_mono () + START_TIMEOUT;
-    while (zclock_mono () < deadline) {
-        char reply [64];
-        if (s_roundtrip (self->socket, "PING\r\n", reply, sizeof (reply), 200) > 0
-        &&  strncmp (reply, "+PONG", 5) == 0)
-            return 0;
-        if (!s_alive (self)) {
-            //  The directory may go with the object: quote the log's end
-            char tail [160] = "";
-            FILE *log = fopen (self->log, "r");
-            if (log) {
-                if (fseek (log, -(long) (sizeof (tail) - 1), SEEK_END) != 0)
-                    rewind (log);
-                size_t size = fread (tail, 1, sizeof (tail) - 1, log);
-                tail [size] = 0;
-                fclose (log);
-                for (char *cursor = tail; *cursor; cursor++)
-                    if (*cursor == '\n' || *cursor == '\r')
-                        *cursor = ' ';
-            }
-            return zstate_fail (ECHILD, "redis-server on port %d exited at start: ...%s",
-                                self->port, tail);
-        }
-        //  Polling the server for readiness, with a deadline
-        zclock_sleep (10);
-    }
-    zstate_redis_server_kill (self);
-    return zstate_fail (ETIMEDOUT, "redis-server on port %d did not answer PING in %d ms",
-                        self->port, START_TIMEOUT);
+    return s_wait_ready (self);
 }
 
 
@@ -442,6 +464,68 @@ zstate_redis_server_pid (zstate_redis_server_t *self)
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
+//  Started with every signal blocked and SIGUSR2 ignored, as from an
+//  actor thread of a host that ignores it: the server starts with neither,
+//  and stops on SIGTERM
+static void
+s_test_masked (void)
+{
+    zstate_redis_server_t *masked = zstate_redis_server_new (false);
+    assert (masked);
+    assert (zstate_redis_server_stop (masked) == 0);
+    sigset_t saved_mask;
+    zstate_actor_block_signals (&saved_mask);
+    struct sigaction ignore, saved_usr2;
+    memset (&ignore, 0, sizeof (ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigaction (SIGUSR2, &ignore, &saved_usr2);
+    assert (zstate_redis_server_start (masked) == 0);
+    sigaction (SIGUSR2, &saved_usr2, NULL);
+    pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
+    char status_path [64];
+    snprintf (status_path, sizeof (status_path), "/proc/%d/status",
+              (int) zstate_redis_server_pid (masked));
+    FILE *status_file = fopen (status_path, "r");
+    assert (status_file);
+    char line [256];
+    unsigned long long blocked = ~0ULL, ignored = ~0ULL;
+    while (fgets (line, sizeof (line), status_file)) {
+        sscanf (line, "SigBlk: %llx", &blocked);
+        sscanf (line, "SigIgn: %llx", &ignored);
+    }
+    fclose (status_file);
+    assert (!(blocked & (1ULL << (SIGTERM - 1))));
+    assert (!(ignored & (1ULL << (SIGUSR2 - 1))));
+    assert (zstate_redis_server_stop (masked) == 0);
+    zstate_redis_server_destroy (&masked);
+}
+
+//  With appendonly yes, appendfsync always, a confirmed write survives
+//  SIGKILL and a restart on the same port
+static void
+s_test_persistent (void)
+{
+    zstate_redis_server_t *server = zstate_redis_server_new (true);
+    assert (server);
+    int port = zstate_redis_server_port (server);
+    char reply [256];
+    assert (s_roundtrip (zstate_redis_server_socket (server), "SET kept yes\r\n",
+                         reply, sizeof (reply), 1000) > 0);
+    assert (strncmp (reply, "+OK", 3) == 0);
+    assert (zstate_redis_server_kill (server) == 0);
+    assert (zstate_redis_server_start (server) == 0);
+    assert (zstate_redis_server_port (server) == port);
+    assert (s_roundtrip (zstate_redis_server_socket (server), "GET kept\r\n",
+                         reply, sizeof (reply), 1000) > 0);
+    assert (streq (reply, "$3\r\nyes\r\n"));
+    char dir [256];
+    snprintf (dir, sizeof (dir), "%s", zstate_redis_server_dir (server));
+    //  Destroy stops a running server and removes everything it wrote
+    zstate_redis_server_destroy (&server);
+    assert (!zsys_file_exists (dir));
+    zstate_redis_server_destroy (&server);
+}
+
 void
 zstate_redis_server_test (bool verbose)
 {
@@ -494,37 +578,7 @@ zstate_redis_server_test (bool verbose)
                          reply, sizeof (reply), 1000) > 0);
     assert (strncmp (reply, ":0", 2) == 0);
 
-    //  Started with every signal blocked and SIGUSR2 ignored, as from an
-    //  actor thread of a host that ignores it: the server starts with
-    //  neither, and stops on SIGTERM
-    zstate_redis_server_t *masked = zstate_redis_server_new (false);
-    assert (masked);
-    assert (zstate_redis_server_stop (masked) == 0);
-    sigset_t saved_mask;
-    zstate_actor_block_signals (&saved_mask);
-    struct sigaction ignore, saved_usr2;
-    memset (&ignore, 0, sizeof (ignore));
-    ignore.sa_handler = SIG_IGN;
-    sigaction (SIGUSR2, &ignore, &saved_usr2);
-    assert (zstate_redis_server_start (masked) == 0);
-    sigaction (SIGUSR2, &saved_usr2, NULL);
-    pthread_sigmask (SIG_SETMASK, &saved_mask, NULL);
-    char status_path [64];
-    snprintf (status_path, sizeof (status_path), "/proc/%d/status",
-              (int) zstate_redis_server_pid (masked));
-    FILE *status_file = fopen (status_path, "r");
-    assert (status_file);
-    char line [256];
-    unsigned long long blocked = ~0ULL, ignored = ~0ULL;
-    while (fgets (line, sizeof (line), status_file)) {
-        sscanf (line, "SigBlk: %llx", &blocked);
-        sscanf (line, "SigIgn: %llx", &ignored);
-    }
-    fclose (status_file);
-    assert (!(blocked & (1ULL << (SIGTERM - 1))));
-    assert (!(ignored & (1ULL << (SIGUSR2 - 1))));
-    assert (zstate_redis_server_stop (masked) == 0);
-    zstate_redis_server_destroy (&masked);
+    s_test_masked ();
 
     //  Stop, then destroy removes the directory
     char dir [256];
@@ -537,25 +591,7 @@ zstate_redis_server_test (bool verbose)
     assert (server == NULL);
     assert (!zsys_file_exists (dir));
 
-    //  With appendonly yes, appendfsync always, a confirmed write survives
-    //  SIGKILL and a restart on the same port
-    server = zstate_redis_server_new (true);
-    assert (server);
-    int port = zstate_redis_server_port (server);
-    assert (s_roundtrip (zstate_redis_server_socket (server), "SET kept yes\r\n",
-                         reply, sizeof (reply), 1000) > 0);
-    assert (strncmp (reply, "+OK", 3) == 0);
-    assert (zstate_redis_server_kill (server) == 0);
-    assert (zstate_redis_server_start (server) == 0);
-    assert (zstate_redis_server_port (server) == port);
-    assert (s_roundtrip (zstate_redis_server_socket (server), "GET kept\r\n",
-                         reply, sizeof (reply), 1000) > 0);
-    assert (streq (reply, "$3\r\nyes\r\n"));
-    snprintf (dir, sizeof (dir), "%s", zstate_redis_server_dir (server));
-    //  Destroy stops a running server and removes everything it wrote
-    zstate_redis_server_destroy (&server);
-    assert (!zsys_file_exists (dir));
-    zstate_redis_server_destroy (&server);
+    s_test_persistent ();
     //  @end
 
     printf ("OK\n");
