@@ -90,7 +90,9 @@ zstate_bench_histo_report (histo_t *self, report_t *report)
 
 
 //  --------------------------------------------------------------------------
-//  Pacing at an offered rate: the monotonic time origin, in nsecs
+//  Pacing at an offered rate
+
+//  The monotonic time origin, in nsecs
 int64_t
 zstate_bench_pace_origin (void)
 {

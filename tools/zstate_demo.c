@@ -31,7 +31,7 @@
         i % 50 == 7      DEL (absent at the end)
 
     These sets of routes are disjoint, so the final state has a closed form
-    (s_route_expect) that shares no code with the generator. Route i
+    (zstate_demo_route_expect) that shares no code with the generator. Route i
     belongs to thread i % threads: every key is written by one thread, and
     zstate keeps one thread's operations in order, so the final state does
     not depend on how the threads interleave.

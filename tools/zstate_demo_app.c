@@ -10,8 +10,6 @@
 
 #include "zstate_demo.h"
 
-#include <unistd.h>
-
 //  --------------------------------------------------------------------------
 //  Progress: a bar rewritten in place on a terminal, a line a second
 //  otherwise. Persisted counts what Redis confirmed, coalesced included
@@ -146,6 +144,10 @@ s_app_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+
+
+//  --------------------------------------------------------------------------
+//  The application's loop, then the wait for Redis
 
 //  Wait for Redis to confirm everything popped, still showing progress
 static void

@@ -104,6 +104,10 @@ s_producer_thread (void *args)
 }
 
 
+
+//  --------------------------------------------------------------------------
+//  The threads, one per job
+
 void
 zstate_demo_jobs_start (demo_t *demo)
 {

@@ -62,7 +62,7 @@ zstate_demo_route_parse (const char *key, uint32_t routes)
 
 
 //  --------------------------------------------------------------------------
-//  The final state of route i, from the rules in the header
+//  The final state of route i, from the rules in zstate_demo.c's header
 
 byte
 zstate_demo_route_expect (uint32_t route)
