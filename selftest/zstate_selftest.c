@@ -25,6 +25,13 @@
 #include "zstate_session_msg.h"
 #include <sys/wait.h>
 
+//  The batch's and the codec's encodings, limits and hostile input:
+//  selftest/zstate_batch_suite.c, selftest/zstate_msg_suite.c
+void
+    zstate_batch_suite_test (bool verbose);
+void
+    zstate_msg_suite_test (bool verbose);
+
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
     zstate_pipeline_test (bool verbose);
@@ -107,7 +114,9 @@ s_log_probe (bool verbose)
 static test_item_t
 all_tests [] = {
     { "zstate_batch", zstate_batch_test },
+    { "zstate_batch_suite", zstate_batch_suite_test },
     { "zstate_msg", zstate_msg_test },
+    { "zstate_msg_suite", zstate_msg_suite_test },
     { "zstate_session_msg", zstate_session_msg_test },
     { "zstate_session_msg_suite", zstate_session_msg_suite_test },
     { "zstate_text", zstate_text_test },
