@@ -397,6 +397,245 @@ s_test_recv (zsock_t *router, zstate_msg_t *decoder, zstate_batch_t *batch,
 }
 
 
+//  The raw ROUTER that plays the server, and what it received so far
+typedef struct {
+    zsock_t *router;
+    zstate_msg_t *decoder;
+    zstate_batch_t *received;   //  Operations of the last receive
+    uint64_t sequence;          //  Sequence of the last message
+    zstate_producer_t *producer;
+} test_server_t;
+
+//  Receive messages until ops operations came, in a fresh batch; returns
+//  the messages they came in
+static size_t
+s_test_receive (test_server_t *test, size_t ops)
+{
+    zstate_batch_reset (test->received);
+    size_t messages = 0;
+    while (zstate_batch_size (test->received) < ops) {
+        assert (s_test_recv (test->router, test->decoder, test->received,
+                             &test->sequence, 5000));
+        messages++;
+    }
+    assert (zstate_batch_size (test->received) == ops);
+    return messages;
+}
+
+//  Names are checked
+static void
+s_test_names (zstate_client_t *client)
+{
+    char long_name [ZSTATE_NAME_MAX + 2];
+    memset (long_name, 'n', sizeof (long_name) - 1);
+    long_name [sizeof (long_name) - 1] = 0;
+    errno = 0;
+    assert (zstate_producer_new (client, NULL, "table") == NULL && errno == EINVAL);
+    assert (zstate_producer_new (client, "db", "") == NULL && errno == EINVAL);
+    assert (zstate_producer_new (client, long_name, "table") == NULL && errno == EINVAL);
+    assert (*zstate_reason ());
+}
+
+//  Each call becomes one message with the right operation
+static void
+s_test_single_ops (test_server_t *test)
+{
+    int rc;
+    rc = zstate_producer_set (test->producer, "key1", "name", "value", "other", "x", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_set (test->producer, "empty", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_hset (test->producer, "key1", "name", "changed", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_del (test->producer, "key1");
+    assert (rc == 0);
+    s_test_receive (test, 4);
+    assert (zstate_batch_op (test->received, 0) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_key (test->received, 0, NULL), "key1"));
+    assert (zstate_batch_field_count (test->received, 0) == 2);
+    assert (streq (zstate_batch_get (test->received, 0, "name"), "value"));
+    assert (streq (zstate_batch_get (test->received, 0, "other"), "x"));
+    //  A SET with no fields stays a SET
+    assert (zstate_batch_op (test->received, 1) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_key (test->received, 1, NULL), "empty"));
+    assert (zstate_batch_field_count (test->received, 1) == 0);
+    assert (zstate_batch_op (test->received, 2) == ZSTATE_OP_HSET);
+    assert (streq (zstate_batch_get (test->received, 2, "name"), "changed"));
+    assert (zstate_batch_op (test->received, 3) == ZSTATE_OP_DEL);
+    assert (streq (zstate_batch_key (test->received, 3, NULL), "key1"));
+}
+
+//  Binary keys, names and values, NUL bytes included
+static void
+s_test_binary (test_server_t *test)
+{
+    int rc;
+    const byte key [] = { 'k', 0, 'y' };
+    const byte name [] = { 0, 'n', 0 };
+    const byte value [] = { 'v', 0, 0, 'w' };
+    const void *names [] = { name, "" };
+    const size_t name_sizes [] = { sizeof (name), 0 };
+    const void *values [] = { value, NULL };
+    const size_t value_sizes [] = { sizeof (value), 0 };
+    rc = zstate_producer_set_fields (test->producer, ZSTATE_OP_HSET, key, sizeof (key), 2,
+                                     names, name_sizes, values, value_sizes);
+    assert (rc == 0);
+    rc = zstate_producer_set_fields (test->producer, ZSTATE_OP_SET, key, sizeof (key), 0,
+                                     NULL, NULL, NULL, NULL);
+    assert (rc == 0);
+    s_test_receive (test, 2);
+    size_t size;
+    assert (zstate_batch_op (test->received, 0) == ZSTATE_OP_HSET);
+    const char *got = zstate_batch_key (test->received, 0, &size);
+    assert (size == sizeof (key) && memcmp (got, key, size) == 0);
+    assert (zstate_batch_field_count (test->received, 0) == 2);
+    got = zstate_batch_name (test->received, 0, 0, &size);
+    assert (size == sizeof (name) && memcmp (got, name, size) == 0);
+    got = zstate_batch_value (test->received, 0, 0, &size);
+    assert (size == sizeof (value) && memcmp (got, value, size) == 0);
+    got = zstate_batch_name (test->received, 0, 1, &size);
+    assert (size == 0 && *got == 0);
+    got = zstate_batch_value (test->received, 0, 1, &size);
+    assert (size == 0 && *got == 0);
+    assert (zstate_batch_op (test->received, 1) == ZSTATE_OP_SET);
+    assert (zstate_batch_field_count (test->received, 1) == 0);
+}
+
+//  Lists of keys
+static void
+s_test_lists (test_server_t *test)
+{
+    int rc;
+    const char *keys [] = { "a", "b", "c" };
+    const char *fields_a [] = { "f1", "1", "f2", "2", NULL };
+    const char *fields_c [] = { "f3", "3", NULL };
+    const char **fields [] = { fields_a, NULL, fields_c };
+    rc = zstate_producer_batch_set (test->producer, 3, keys, fields);
+    assert (rc == 0);
+    rc = zstate_producer_batch_set (test->producer, 2, keys, NULL);
+    assert (rc == 0);
+    rc = zstate_producer_batch_del (test->producer, 3, keys);
+    assert (rc == 0);
+    s_test_receive (test, 8);
+    assert (zstate_batch_op (test->received, 0) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_get (test->received, 0, "f2"), "2"));
+    assert (zstate_batch_field_count (test->received, 1) == 0);
+    assert (streq (zstate_batch_get (test->received, 2, "f3"), "3"));
+    assert (zstate_batch_op (test->received, 3) == ZSTATE_OP_SET);
+    assert (zstate_batch_field_count (test->received, 4) == 0);
+    for (size_t index = 5; index < 8; index++) {
+        assert (zstate_batch_op (test->received, index) == ZSTATE_OP_DEL);
+        assert (streq (zstate_batch_key (test->received, index, NULL), keys [index - 5]));
+    }
+}
+
+//  A mixed batch, sent as it is and left as it was
+static void
+s_test_mixed (test_server_t *test)
+{
+    int rc;
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_set (batch, "m1", "x", "1", NULL);
+    zstate_batch_hset (batch, "m2", "y", "2", NULL);
+    zstate_batch_del (batch, "m3");
+    zstate_batch_t *copy = zstate_batch_dup (batch);
+    rc = zstate_producer_send (test->producer, batch);
+    assert (rc == 0);
+    assert (zstate_batch_eq (batch, copy));
+    s_test_receive (test, 3);
+    assert (zstate_batch_eq (test->received, batch));
+    zstate_batch_destroy (&copy);
+    zstate_batch_destroy (&batch);
+}
+
+//  Bad arguments fail with EINVAL and send nothing
+static void
+s_test_bad_arguments (test_server_t *test, zstate_client_t *client)
+{
+    const byte key [] = { 'k', 0, 'y' };
+    const void *values [] = { "v" };
+    const size_t value_sizes [] = { 1 };
+    const char *keys [] = { "a", "b", "c" };
+    const char *fields_a [] = { "f1", "1", "f2", "2", NULL };
+    assert (zstate_producer_set (test->producer, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set (test->producer, "", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set (test->producer, "k", "odd", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_hset (test->producer, NULL, "a", "b", NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_hset (test->producer, "k", "a", "b", "odd", NULL) == -1
+            && errno == EINVAL);
+    assert (zstate_producer_del (test->producer, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_del (test->producer, "") == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (test->producer, ZSTATE_OP_DEL, key, sizeof (key), 0,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (test->producer, ZSTATE_OP_SET, NULL, 0, 0,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_set_fields (test->producer, ZSTATE_OP_SET, key, sizeof (key), 1,
+                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
+    const void *null_names [] = { NULL };
+    const size_t one_size [] = { 1 };
+    assert (zstate_producer_set_fields (test->producer, ZSTATE_OP_SET, key, sizeof (key), 1,
+                                        null_names, one_size, values, value_sizes) == -1
+            && errno == EINVAL);
+    const char *bad_keys [] = { "a", NULL, "c" };
+    assert (zstate_producer_batch_set (test->producer, 3, bad_keys, NULL) == -1 && errno == EINVAL);
+    const char *empty_keys [] = { "a", "" };
+    assert (zstate_producer_batch_set (test->producer, 2, empty_keys, NULL) == -1
+            && errno == EINVAL);
+    const char *odd_fields [] = { "f1", "1", "f2", NULL };
+    const char **bad_fields [] = { fields_a, odd_fields, NULL };
+    assert (zstate_producer_batch_set (test->producer, 3, keys, bad_fields) == -1
+            && errno == EINVAL);
+    assert (strstr (zstate_reason (), "odd"));
+    assert (zstate_producer_batch_set (test->producer, 0, keys, NULL) == -1 && errno == EINVAL);
+    assert (zstate_producer_batch_del (test->producer, 3, bad_keys) == -1 && errno == EINVAL);
+    assert (zstate_producer_batch_del (test->producer, 0, keys) == -1 && errno == EINVAL);
+    assert (zstate_producer_send (test->producer, NULL) == -1 && errno == EINVAL);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_producer_send (test->producer, batch) == -1 && errno == EINVAL);
+    //  ... the next thing on the wire is the marker after them
+    int rc = zstate_producer_del (test->producer, "marker");
+    assert (rc == 0);
+    assert (s_test_receive (test, 1) == 1);
+    assert (streq (zstate_batch_key (test->received, 0, NULL), "marker"));
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_accepted == 2 + 4 + 2 + 8 + 3 + 1);
+    zstate_batch_destroy (&batch);
+}
+
+//  A batch larger than one wire message goes in several, in order
+static void
+s_test_large (test_server_t *test, zstate_client_t *client, bool verbose)
+{
+    int rc;
+    zstate_client_set_batch (client, ZSTATE_OPS_MAX, ZSTATE_MESSAGE_MAX);
+    size_t value_size = 512 * 1024;
+    size_t count = ZSTATE_MESSAGE_MAX / value_size + 8;
+    char *large = (char *) malloc (value_size);
+    assert (large);
+    zstate_batch_t *batch = zstate_batch_new ();
+    for (size_t index = 0; index < count; index++) {
+        char large_key [32];
+        snprintf (large_key, sizeof (large_key), "large-%zu", index);
+        memset (large, 'a' + (int) (index % 26), value_size);
+        rc = zstate_batch_append (batch, ZSTATE_OP_SET, large_key, strlen (large_key));
+        assert (rc == 0);
+        rc = zstate_batch_field (batch, "v", 1, large, value_size);
+        assert (rc == 0);
+    }
+    assert (zstate_batch_bytes (batch) > ZSTATE_MESSAGE_MAX);
+    rc = zstate_producer_send (test->producer, batch);
+    assert (rc == 0);
+    size_t messages = s_test_receive (test, count);
+    assert (messages >= 2);
+    assert (zstate_batch_eq (test->received, batch));
+    if (verbose)
+        zsys_info ("zstate_producer test: %zu ops, %zu bytes in %zu messages",
+                   count, zstate_batch_bytes (batch), messages);
+    free (large);
+    zstate_batch_destroy (&batch);
+}
+
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
@@ -408,223 +647,49 @@ zstate_producer_test (bool verbose)
         printf ("\n");
 
     //  @selftest
-    //  A raw ROUTER plays the server; the client reaches it over inproc
+    //  An application opens a producer table on its shared client and
+    //  writes; a raw ROUTER plays the server here, over inproc
     zsock_t *router = zsock_new_router ("inproc://zstate-producer-test");
     assert (router);
-    zstate_msg_t *decoder = zstate_msg_new ();
-    zstate_batch_t *received = zstate_batch_new ();
-    uint64_t sequence = 0;
-
     zstate_client_t *client = zstate_client_new ();
     assert (client);
     int rc = zstate_client_connect (client, "inproc://zstate-producer-test");
     assert (rc == 0);
-
-    //  Names are checked
-    char long_name [ZSTATE_NAME_MAX + 2];
-    memset (long_name, 'n', sizeof (long_name) - 1);
-    long_name [sizeof (long_name) - 1] = 0;
-    errno = 0;
-    assert (zstate_producer_new (client, NULL, "table") == NULL && errno == EINVAL);
-    assert (zstate_producer_new (client, "db", "") == NULL && errno == EINVAL);
-    assert (zstate_producer_new (client, long_name, "table") == NULL && errno == EINVAL);
-    assert (*zstate_reason ());
-
     zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
     assert (producer);
-    assert (streq (zstate_producer_db (producer), "db"));
-    assert (streq (zstate_producer_table (producer), "table"));
+    rc = zstate_producer_set (producer, "user:1", "name", "Ada", "lang", "C", NULL);
+    assert (rc == 0);
+    rc = zstate_producer_del (producer, "user:2");
+    assert (rc == 0);
+    //  Bad input is refused before anything is sent
+    rc = zstate_producer_set (producer, "user:3", "name", NULL);
+    assert (rc == -1 && errno == EINVAL);
 
-    //  Each call becomes one message with the right operation
-    rc = zstate_producer_set (producer, "key1", "name", "value", "other", "x", NULL);
-    assert (rc == 0);
-    rc = zstate_producer_set (producer, "empty", NULL);
-    assert (rc == 0);
-    rc = zstate_producer_hset (producer, "key1", "name", "changed", NULL);
-    assert (rc == 0);
-    rc = zstate_producer_del (producer, "key1");
-    assert (rc == 0);
-    zstate_batch_reset (received);
-    while (zstate_batch_size (received) < 4)
-        assert (s_test_recv (router, decoder, received, &sequence, 5000));
-    assert (zstate_batch_size (received) == 4);
-    assert (zstate_batch_op (received, 0) == ZSTATE_OP_SET);
-    assert (streq (zstate_batch_key (received, 0, NULL), "key1"));
-    assert (zstate_batch_field_count (received, 0) == 2);
-    assert (streq (zstate_batch_get (received, 0, "name"), "value"));
-    assert (streq (zstate_batch_get (received, 0, "other"), "x"));
-    //  A SET with no fields stays a SET
-    assert (zstate_batch_op (received, 1) == ZSTATE_OP_SET);
-    assert (streq (zstate_batch_key (received, 1, NULL), "empty"));
-    assert (zstate_batch_field_count (received, 1) == 0);
-    assert (zstate_batch_op (received, 2) == ZSTATE_OP_HSET);
-    assert (streq (zstate_batch_get (received, 2, "name"), "changed"));
-    assert (zstate_batch_op (received, 3) == ZSTATE_OP_DEL);
-    assert (streq (zstate_batch_key (received, 3, NULL), "key1"));
-
-    //  Binary keys, names and values, NUL bytes included
-    const byte key [] = { 'k', 0, 'y' };
-    const byte name [] = { 0, 'n', 0 };
-    const byte value [] = { 'v', 0, 0, 'w' };
-    const void *names [] = { name, "" };
-    const size_t name_sizes [] = { sizeof (name), 0 };
-    const void *values [] = { value, NULL };
-    const size_t value_sizes [] = { sizeof (value), 0 };
-    rc = zstate_producer_set_fields (producer, ZSTATE_OP_HSET, key, sizeof (key), 2,
-                                     names, name_sizes, values, value_sizes);
-    assert (rc == 0);
-    rc = zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 0,
-                                     NULL, NULL, NULL, NULL);
-    assert (rc == 0);
-    zstate_batch_reset (received);
-    while (zstate_batch_size (received) < 2)
-        assert (s_test_recv (router, decoder, received, &sequence, 5000));
-    size_t size;
-    assert (zstate_batch_op (received, 0) == ZSTATE_OP_HSET);
-    const char *got = zstate_batch_key (received, 0, &size);
-    assert (size == sizeof (key) && memcmp (got, key, size) == 0);
-    assert (zstate_batch_field_count (received, 0) == 2);
-    got = zstate_batch_name (received, 0, 0, &size);
-    assert (size == sizeof (name) && memcmp (got, name, size) == 0);
-    got = zstate_batch_value (received, 0, 0, &size);
-    assert (size == sizeof (value) && memcmp (got, value, size) == 0);
-    got = zstate_batch_name (received, 0, 1, &size);
-    assert (size == 0 && *got == 0);
-    got = zstate_batch_value (received, 0, 1, &size);
-    assert (size == 0 && *got == 0);
-    assert (zstate_batch_op (received, 1) == ZSTATE_OP_SET);
-    assert (zstate_batch_field_count (received, 1) == 0);
-
-    //  Lists of keys
-    const char *keys [] = { "a", "b", "c" };
-    const char *fields_a [] = { "f1", "1", "f2", "2", NULL };
-    const char *fields_c [] = { "f3", "3", NULL };
-    const char **fields [] = { fields_a, NULL, fields_c };
-    rc = zstate_producer_batch_set (producer, 3, keys, fields);
-    assert (rc == 0);
-    rc = zstate_producer_batch_set (producer, 2, keys, NULL);
-    assert (rc == 0);
-    rc = zstate_producer_batch_del (producer, 3, keys);
-    assert (rc == 0);
-    zstate_batch_reset (received);
-    while (zstate_batch_size (received) < 8)
-        assert (s_test_recv (router, decoder, received, &sequence, 5000));
-    assert (zstate_batch_size (received) == 8);
-    assert (zstate_batch_op (received, 0) == ZSTATE_OP_SET);
-    assert (streq (zstate_batch_get (received, 0, "f2"), "2"));
-    assert (zstate_batch_field_count (received, 1) == 0);
-    assert (streq (zstate_batch_get (received, 2, "f3"), "3"));
-    assert (zstate_batch_op (received, 3) == ZSTATE_OP_SET);
-    assert (zstate_batch_field_count (received, 4) == 0);
-    for (size_t index = 5; index < 8; index++) {
-        assert (zstate_batch_op (received, index) == ZSTATE_OP_DEL);
-        assert (streq (zstate_batch_key (received, index, NULL), keys [index - 5]));
-    }
-
-    //  A mixed batch, sent as it is and left as it was
-    zstate_batch_t *batch = zstate_batch_new ();
-    zstate_batch_set (batch, "m1", "x", "1", NULL);
-    zstate_batch_hset (batch, "m2", "y", "2", NULL);
-    zstate_batch_del (batch, "m3");
-    zstate_batch_t *copy = zstate_batch_dup (batch);
-    rc = zstate_producer_send (producer, batch);
-    assert (rc == 0);
-    assert (zstate_batch_eq (batch, copy));
-    zstate_batch_reset (received);
-    while (zstate_batch_size (received) < 3)
-        assert (s_test_recv (router, decoder, received, &sequence, 5000));
-    assert (zstate_batch_eq (received, batch));
-    zstate_batch_destroy (&copy);
-
-    //  Bad arguments fail with EINVAL and send nothing
-    assert (zstate_producer_set (producer, NULL, NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_set (producer, "", NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_set (producer, "k", "odd", NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_hset (producer, NULL, "a", "b", NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_hset (producer, "k", "a", "b", "odd", NULL) == -1
-            && errno == EINVAL);
-    assert (zstate_producer_del (producer, NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_del (producer, "") == -1 && errno == EINVAL);
-    assert (zstate_producer_set_fields (producer, ZSTATE_OP_DEL, key, sizeof (key), 0,
-                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, NULL, 0, 0,
-                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 1,
-                                        NULL, NULL, NULL, NULL) == -1 && errno == EINVAL);
-    const void *null_names [] = { NULL };
-    const size_t one_size [] = { 1 };
-    assert (zstate_producer_set_fields (producer, ZSTATE_OP_SET, key, sizeof (key), 1,
-                                        null_names, one_size, values, value_sizes) == -1
-            && errno == EINVAL);
-    const char *bad_keys [] = { "a", NULL, "c" };
-    assert (zstate_producer_batch_set (producer, 3, bad_keys, NULL) == -1 && errno == EINVAL);
-    const char *empty_keys [] = { "a", "" };
-    assert (zstate_producer_batch_set (producer, 2, empty_keys, NULL) == -1
-            && errno == EINVAL);
-    const char *odd_fields [] = { "f1", "1", "f2", NULL };
-    const char **bad_fields [] = { fields_a, odd_fields, NULL };
-    assert (zstate_producer_batch_set (producer, 3, keys, bad_fields) == -1
-            && errno == EINVAL);
-    assert (strstr (zstate_reason (), "odd"));
-    assert (zstate_producer_batch_set (producer, 0, keys, NULL) == -1 && errno == EINVAL);
-    assert (zstate_producer_batch_del (producer, 3, bad_keys) == -1 && errno == EINVAL);
-    assert (zstate_producer_batch_del (producer, 0, keys) == -1 && errno == EINVAL);
-    assert (zstate_producer_send (producer, NULL) == -1 && errno == EINVAL);
-    zstate_batch_reset (batch);
-    assert (zstate_producer_send (producer, batch) == -1 && errno == EINVAL);
-    //  ... the next thing on the wire is the marker after them
-    rc = zstate_producer_del (producer, "marker");
-    assert (rc == 0);
-    zstate_batch_reset (received);
-    assert (s_test_recv (router, decoder, received, &sequence, 5000));
-    assert (zstate_batch_size (received) == 1);
-    assert (streq (zstate_batch_key (received, 0, NULL), "marker"));
-    zstate_client_stats_t stats;
-    zstate_client_stats (client, &stats);
-    assert (stats.ops_accepted == 4 + 2 + 8 + 3 + 1);
-
-    //  A batch larger than one wire message goes in several, in order
-    zstate_client_set_batch (client, ZSTATE_OPS_MAX, ZSTATE_MESSAGE_MAX);
-    size_t value_size = 512 * 1024;
-    size_t count = ZSTATE_MESSAGE_MAX / value_size + 8;
-    char *large = (char *) malloc (value_size);
-    assert (large);
-    zstate_batch_reset (batch);
-    for (size_t index = 0; index < count; index++) {
-        char large_key [32];
-        snprintf (large_key, sizeof (large_key), "large-%zu", index);
-        memset (large, 'a' + (int) (index % 26), value_size);
-        rc = zstate_batch_append (batch, ZSTATE_OP_SET, large_key, strlen (large_key));
-        assert (rc == 0);
-        rc = zstate_batch_field (batch, "v", 1, large, value_size);
-        assert (rc == 0);
-    }
-    assert (zstate_batch_bytes (batch) > ZSTATE_MESSAGE_MAX);
-    rc = zstate_producer_send (producer, batch);
-    assert (rc == 0);
-    zstate_batch_reset (received);
-    size_t messages = 0;
-    while (zstate_batch_size (received) < count) {
-        assert (s_test_recv (router, decoder, received, &sequence, 5000));
-        messages++;
-    }
-    assert (messages >= 2);
-    assert (zstate_batch_size (received) == count);
-    assert (zstate_batch_eq (received, batch));
-    if (verbose)
-        zsys_info ("zstate_producer test: %zu ops, %zu bytes in %zu messages",
-                   count, zstate_batch_bytes (batch), messages);
-    free (large);
-
-    zstate_batch_destroy (&batch);
-    zstate_producer_destroy (&producer);
-    zstate_producer_destroy (&producer);
-    zstate_client_destroy (&client);
-    zstate_batch_destroy (&received);
-    zstate_msg_destroy (&decoder);
-    zsock_destroy (&router);
+    //  The server gets the operations in order, in messages for (db, table)
+    test_server_t test = { router, zstate_msg_new (), zstate_batch_new (), 0, producer };
+    s_test_receive (&test, 2);
+    assert (zstate_batch_op (test.received, 0) == ZSTATE_OP_SET);
+    assert (streq (zstate_batch_get (test.received, 0, "lang"), "C"));
+    assert (zstate_batch_op (test.received, 1) == ZSTATE_OP_DEL);
     //  @end
 
+    s_test_names (client);
+    assert (streq (zstate_producer_db (producer), "db"));
+    assert (streq (zstate_producer_table (producer), "table"));
+    s_test_single_ops (&test);
+    s_test_binary (&test);
+    s_test_lists (&test);
+    s_test_mixed (&test);
+    s_test_bad_arguments (&test, client);
+    s_test_large (&test, client, verbose);
+
+    zstate_producer_destroy (&producer);
+    assert (producer == NULL);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    zstate_batch_destroy (&test.received);
+    zstate_msg_destroy (&test.decoder);
+    zsock_destroy (&router);
     printf ("OK\n");
 }
 #endif
