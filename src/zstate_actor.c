@@ -429,71 +429,55 @@ s_test_actor (zsock_t *pipe, void *args)
     zloop_destroy (&loop);
 }
 
-void
-zstate_actor_test (bool verbose)
+//  A signal landing on the waiting caller does not end the wait: the
+//  actor signals us before it replies, so the signal certainly came
+static void
+s_test_signal_in_wait (zstate_actor_t *actor)
 {
-    printf (" * zstate_actor: ");
-    //  @selftest
-    struct sigaction action, saved_action;
-    memset (&action, 0, sizeof (action));
-    action.sa_handler = s_test_handler;
-    sigemptyset (&action.sa_mask);
-    action.sa_flags = 0;                //  no SA_RESTART: waits see EINTR
-    sigaction (SIGUSR1, &action, &saved_action);
-
-    zstate_actor_t *actor = zstate_actor_new (s_test_actor, NULL);
-    assert (actor);
-    assert (!zstate_actor_ended (actor));
-
-    //  The actor's thread has every signal blocked
-    zmsg_t *rest = NULL;
-    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, &rest, "s", "BLOCKED");
-    assert (rc == 0 && rest);
-    char *blocked = zmsg_popstr (rest);
-    assert (blocked && streq (blocked, "1"));
-    free (blocked);
-    zmsg_destroy (&rest);
-
-    //  A signal landing on the waiting caller does not end the wait: the
-    //  actor signals us before it replies, so the signal certainly came
     pthread_t me = pthread_self ();
     s_test_signals = 0;
-    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "sp", "KILL", &me);
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "sp", "KILL", &me);
     assert (rc == 0);
     assert (s_test_signals == 1);
+}
 
-    //  Errors come back as errno and reason
-    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "BOGUS");
-    assert (rc == -1 && errno == EINVAL);
-    assert (streq (zstate_reason (), "unknown command"));
-
-    //  A request that times out leaves a late reply, which the next
-    //  request skips
-    rc = zstate_actor_request (actor, 0, NULL, "si", "SLOW", 200);
+//  A request that times out leaves a late reply, which the next request
+//  skips
+static void
+s_test_late_reply (zstate_actor_t *actor)
+{
+    int rc = zstate_actor_request (actor, 0, NULL, "si", "SLOW", 200);
     assert (rc == -1 && errno == ETIMEDOUT);
     rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "BOGUS");
     assert (rc == -1 && errno == EINVAL);
     rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 0);
     assert (rc == 0);
+}
 
-    //  An actor that ends by itself is reported, at once and every time
-    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "DIE");
+//  An actor that ends by itself is reported, at once and every time; the
+//  same through the raw pipe, where the final signal is still unread.
+//  Takes actor and destroys it.
+static void
+s_test_actor_ends (zstate_actor_t *actor)
+{
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "DIE");
     assert (rc == -1 && errno == ESHUTDOWN);
     assert (zstate_actor_ended (actor));
     rc = zstate_actor_request (actor, -1, NULL, "si", "SLOW", 0);
     assert (rc == -1 && errno == ESHUTDOWN);
     zstate_actor_destroy (&actor);
-    assert (actor == NULL);
-    zstate_actor_destroy (&actor);
 
-    //  The same through the raw pipe: the final signal is still unread
     actor = zstate_actor_new (s_test_actor, NULL);
     rc = zstr_send (zstate_actor_zactor (actor), "DIE");
     assert (rc == 0);
     zstate_actor_destroy (&actor);
+}
 
-    //  A loop whose poll sees EINTR goes on: an actor that opens SIGUSR1
-    //  (ours never do) still answers after signals reached it
+//  A loop whose poll sees EINTR goes on: an actor that opens SIGUSR1
+//  (ours never do) still answers after signals reached it
+static void
+s_test_loop_eintr (void)
+{
     pthread_t thread;
     zactor_t *raw = zactor_new (s_test_actor, &thread);
     assert (raw);
@@ -505,7 +489,7 @@ zstate_actor_test (bool verbose)
             zclock_sleep (1);
         assert (s_test_signals == before + 1);
     }
-    rc = zstr_sendx (raw, "SLOW", "0", NULL);
+    int rc = zstr_sendx (raw, "SLOW", "0", NULL);
     assert (rc == 0);
     char *command = NULL, *status = NULL, *reason = NULL;
     rc = zstr_recvx (raw, &command, &status, &reason, NULL);
@@ -514,9 +498,54 @@ zstate_actor_test (bool verbose)
     zstr_free (&status);
     zstr_free (&reason);
     zactor_destroy (&raw);
+}
+
+void
+zstate_actor_test (bool verbose)
+{
+    printf (" * zstate_actor: ");
+    //  @selftest
+    //  A component's wrapper starts its actor, sends it commands with a
+    //  deadline and reads the results after [command][status][reason];
+    //  here the actor answers BLOCKED with whether its thread has the
+    //  process signals blocked
+    zstate_actor_t *actor = zstate_actor_new (s_test_actor, NULL);
+    assert (actor);
+    assert (!zstate_actor_ended (actor));
+    zmsg_t *rest = NULL;
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, &rest, "s", "BLOCKED");
+    assert (rc == 0 && rest);
+    char *blocked = zmsg_popstr (rest);
+    assert (blocked && streq (blocked, "1"));
+    free (blocked);
+    zmsg_destroy (&rest);
+
+    //  A failed command comes back as errno and reason
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "BOGUS");
+    assert (rc == -1 && errno == EINVAL);
+    assert (streq (zstate_reason (), "unknown command"));
+
+    //  Destroy sends $TERM and waits until the actor has ended
+    zstate_actor_destroy (&actor);
+    assert (actor == NULL);
+    zstate_actor_destroy (&actor);
+    //  @end
+
+    //  No SA_RESTART: waits see EINTR
+    struct sigaction action, saved_action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_test_handler;
+    sigemptyset (&action.sa_mask);
+    action.sa_flags = 0;
+    sigaction (SIGUSR1, &action, &saved_action);
+
+    actor = zstate_actor_new (s_test_actor, NULL);
+    s_test_signal_in_wait (actor);
+    s_test_late_reply (actor);
+    s_test_actor_ends (actor);
+    s_test_loop_eintr ();
 
     sigaction (SIGUSR1, &saved_action, NULL);
-    //  @end
     if (verbose)
         zsys_debug ("zstate_actor: %d signals handled", (int) s_test_signals);
     printf ("OK\n");
