@@ -53,6 +53,9 @@ extern "C" {
 //      "ss"    MONITOR endpoint    -> "i" port: bind the monitor
 //      "si"    PAUSE flag          1 stops reading from clients, 0 reads again
 //      "si"    SET RCVHWM count    ROUTER receive high-water mark (before BIND)
+//      "si"    SET HEARTBEAT msecs version 2 heartbeat interval, 0 or 10..3600000
+//      "si"    SET ACK DELAY msecs longest wait to coalesce an ACK
+//      "si"    SET SESSIONS count  most sessions kept (least recently heard go)
 //      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
 //      "s"     $TERM               end the actor (answered by the final
 //                                  signal, not by a reply)
@@ -60,6 +63,11 @@ extern "C" {
 //  threads, and wait for the reply (ETIMEDOUT after 30 s; ESHUTDOWN once
 //  the actor has ended). An application that sends commands itself reads
 //  each reply before it calls a wrapper method again.
+
+//  Reason codes counted in rejected, those of protocol version 2
+//  (doc/protocol.md, section 20); the first ZSTATE_WIRE_REASONS are those
+//  of version 1
+#define ZSTATE_SERVER_REASONS   23
 
 //  Counters, all since the server was created
 typedef struct {
@@ -69,12 +77,27 @@ typedef struct {
     uint64_t routed;            //  messages handed to a consumer
     uint64_t unroutable;        //  messages for an unregistered (db, table)
     uint64_t malformed;         //  messages rejected, all reasons
-    uint64_t rejected [ZSTATE_WIRE_REASONS];   //  ... by ZSTATE_WIRE_* reason
+    uint64_t rejected [ZSTATE_SERVER_REASONS];  //  ... by reason code
     uint64_t gaps;              //  sequence gaps seen (messages lost upstream)
     uint64_t dropped;           //  messages dropped when a consumer left
     uint64_t stalls;            //  times a full consumer paused reading
     size_t consumers;           //  consumer tables registered now
-    size_t sessions;            //  client sessions tracked now
+    size_t sessions;            //  client sessions tracked now, both versions
+    //  Protocol version 2 (doc/protocol.md, part 2)
+    uint64_t messages_v1;       //  of messages, those of version 1
+    uint64_t hellos;            //  HELLOs answered with a WELCOME
+    uint64_t duplicates;        //  OPS dropped as delivered already
+    uint64_t resumes;           //  WELCOMEs sent to resume after a gap
+    uint64_t superseded;        //  OPS dropped: from a connection its
+                                //  session left by a later HELLO
+    uint64_t no_session;        //  OPS dropped: no session for its id
+    uint64_t rejects;           //  REJECTs sent (NO_SESSION included)
+    uint64_t acks;              //  ACKs sent
+    uint64_t pings;             //  PINGs answered with a PONG
+    uint64_t pings_sent;        //  PINGs sent to quiet sessions
+    uint64_t unexpected;        //  WELCOME, ACK, REJECT, stray PONG dropped
+    uint64_t expired;           //  sessions forgotten after their silence
+    uint64_t evicted;           //  sessions evicted from a full table
 } zstate_server_stats_t;
 
 //  Create a server; it binds nothing until zstate_server_bind.
@@ -120,6 +143,24 @@ ZSTATE_EXPORT int
 //  Socket receive high-water mark, in messages (default 1000). Before bind.
 ZSTATE_EXPORT int
     zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm);
+
+//  Heartbeat interval of version 2 sessions in msecs, 0 or 10 to 3600000
+//  (default 1000): WELCOME announces it, and a session the server sent
+//  nothing to for that long gets a PING. Returns 0, or -1 with EINVAL.
+ZSTATE_EXPORT int
+    zstate_server_set_heartbeat (zstate_server_t *self, int msecs);
+
+//  The longest an ACK waits to be coalesced with later ones, in msecs
+//  (default 10; never more than the heartbeat interval, or 1000 when that
+//  is 0). An ACK goes at once after 64 messages. Returns 0, or -1.
+ZSTATE_EXPORT int
+    zstate_server_set_ack_delay (zstate_server_t *self, int msecs);
+
+//  The most sessions the server keeps (default 65536). A HELLO for a new
+//  session when full evicts the one heard from least recently; version 1
+//  sessions past it are delivered, not checked for gaps. Returns 0, or -1.
+ZSTATE_EXPORT int
+    zstate_server_set_sessions_max (zstate_server_t *self, int max);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

@@ -61,6 +61,11 @@ void
 void
     zstate_session_msg_suite_test (bool verbose);
 
+//  The server's side of protocol version 2:
+//  selftest/zstate_server_sessions_suite.c
+void
+    zstate_server_sessions_suite_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -124,6 +129,7 @@ all_tests [] = {
     { "zstate_monitor", zstate_monitor_test },
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
+    { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_client", zstate_client_test },
     { "zstate_producer", zstate_producer_test },

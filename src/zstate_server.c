@@ -249,6 +249,31 @@ zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm)
 
 
 //  --------------------------------------------------------------------------
+//  Settings of protocol version 2 sessions.
+
+int
+zstate_server_set_heartbeat (zstate_server_t *self, int msecs)
+{
+    assert (self);
+    return s_link_request (self->link, NULL, "si", "SET HEARTBEAT", msecs);
+}
+
+int
+zstate_server_set_ack_delay (zstate_server_t *self, int msecs)
+{
+    assert (self);
+    return s_link_request (self->link, NULL, "si", "SET ACK DELAY", msecs);
+}
+
+int
+zstate_server_set_sessions_max (zstate_server_t *self, int max)
+{
+    assert (self);
+    return s_link_request (self->link, NULL, "si", "SET SESSIONS", max);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Log activity with zsys_debug.
 
 void
@@ -496,7 +521,7 @@ zstate_server_test (bool verbose)
     zmq_send (zsock_resolve (dealer), zframe_data (frame), 10, 0);
     //  A frame sent with ZFRAME_REUSE shares its bytes with the copy in
     //  flight, so each variant gets a frame of its own
-    zframe_data (frame) [2] = ZSTATE_MSG_VERSION + 1;
+    zframe_data (frame) [2] = ZSTATE_MSG_VERSION + 2;
     zframe_send (&frame, dealer, 0);
     frame = zstate_msg_encode (zuuid_data (junk), 2, "APPL_DB", "ROUTE_TABLE", batch);
     assert (frame);

@@ -39,13 +39,15 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_session_msg.h"
 #include "zstate_server_agent.h"
 #include "zstate_server_sessions.h"
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
 #define RCVHWM_DEFAULT      1000    //  ROUTER receive high-water mark
 #define FORWARD_SNDHWM      32      //  messages queued towards one writer
-#define SESSION_TICK        (60 * 1000)     //  session clock period, msecs
+#define TICK_IDLE           250     //  session housekeeping, msecs, without
+                                    //  a heartbeat; else 1/4 of it
 
 //  One registered consumer table
 typedef struct {
@@ -69,10 +71,15 @@ typedef struct {
     zstate_msg_t *decoder;      //  validates every payload, reused
     zhashx_t *dbs;              //  db name -> zhashx_t of table -> route_t
     size_t consumers;           //  routes in dbs
-    zstate_server_sessions_t *sessions;     //  to count sequence gaps
+    zstate_server_sessions_t *sessions;     //  sessions of both versions
+    int tick_timer;             //  session housekeeping
+    int ack_timer;              //  flushes coalesced ACKs, or -1
     route_t *stalled;           //  route we wait for, or NULL
     zmq_msg_t parked;           //  the message waiting for it
     bool parked_forwarded;      //  its copy went to the writer already
+    bool parked_v2;             //  it is the next of a version 2 session:
+    byte parked_session [ZSTATE_MSG_SESSION_SIZE];  //  this one
+    uint64_t parked_sequence;   //  ... with this sequence
     zmq_pollitem_t waiting;     //  what we poll for the stalled route
     bool has_waiting;           //  ...while this is true
     zstate_server_stats_t stats;    //  counters for STATS
@@ -145,32 +152,82 @@ s_worth_logging (uint64_t count)
     return count && (count & (count - 1)) == 0;
 }
 
-//  Count a gap unless a session's sequence goes up by exactly one
-//  (zstate_server_sessions.c says why)
-static void
+//  Version 1: count a gap unless a session's sequence goes up by exactly
+//  one (zstate_server_sessions.c says why). Returns -1 when the session
+//  id is one of version 2, whose messages never mix versions.
+static int
 s_session_track (self_t *self, const byte *session_id, uint64_t sequence)
 {
     uint64_t last;
-    if (zstate_server_sessions_track (self->sessions, session_id, sequence, &last)) {
+    int rc = zstate_server_sessions_track (self->sessions, session_id, sequence, &last);
+    if (rc == 1) {
         self->stats.gaps++;
         if (s_worth_logging (self->stats.gaps))
             zsys_warning ("zstate_server: sequence %" PRIu64 " after %" PRIu64
                           " in one session; %" PRIu64 " gaps so far",
                           sequence, last, self->stats.gaps);
     }
+    return rc == -1? -1: 0;
 }
 
-//  Timer: advance the session clock and forget idle sessions
+//  Timer: PING quiet sessions and forget silent ones
 static int
-s_sessions_expire (zloop_t *loop, int timer_id, void *arg)
+s_sessions_tick (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     self_t *self = (self_t *) arg;
     size_t forgotten = zstate_server_sessions_tick (self->sessions);
     if (self->verbose && forgotten)
-        zsys_debug ("zstate_server: forgot %zu idle sessions", forgotten);
+        zsys_debug ("zstate_server: forgot %zu silent sessions", forgotten);
     return 0;
+}
+
+//  Timer, once: send the ACKs that waited to be coalesced
+static int
+s_acks_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    self_t *self = (self_t *) arg;
+    self->ack_timer = -1;
+    zstate_server_sessions_flush (self->sessions);
+    return 0;
+}
+
+//  Start the ACK timer when an ACK waits and the timer does not run
+static void
+s_acks_arm (self_t *self)
+{
+    if (self->ack_timer == -1 && zstate_server_sessions_acks_due (self->sessions)) {
+        self->ack_timer = zloop_timer (self->loop,
+                                       zstate_server_sessions_ack_delay (self->sessions),
+                                       1, s_acks_flush, self);
+        assert (self->ack_timer != -1);
+    }
+}
+
+//  The ACK delay changed: an ACK waiting on the old one waits on the new
+static void
+s_acks_rearm (self_t *self)
+{
+    if (self->ack_timer != -1) {
+        zloop_timer_end (self->loop, self->ack_timer);
+        self->ack_timer = -1;
+    }
+    s_acks_arm (self);
+}
+
+//  (Re)start the housekeeping timer for a heartbeat interval
+static void
+s_tick_start (self_t *self, uint32_t heartbeat)
+{
+    if (self->tick_timer != -1)
+        zloop_timer_end (self->loop, self->tick_timer);
+    size_t period = heartbeat? heartbeat / 4: TICK_IDLE;
+    self->tick_timer = zloop_timer (self->loop, period < 5? 5: period, 0,
+                                    s_sessions_tick, self);
+    assert (self->tick_timer != -1);
 }
 
 
@@ -196,8 +253,6 @@ s_self_new (zsock_t *pipe)
     int rc = zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
     assert (rc == 0);
     zloop_reader_set_tolerant (self->loop, pipe);
-    rc = zloop_timer (self->loop, SESSION_TICK, 0, s_sessions_expire, self);
-    assert (rc != -1);
 
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
@@ -217,7 +272,10 @@ s_self_new (zsock_t *pipe)
     self->dbs = zhashx_new ();
     assert (self->dbs);
     zhashx_set_destructor (self->dbs, s_tables_free);
-    self->sessions = zstate_server_sessions_new ();
+    self->sessions = zstate_server_sessions_new (self->router_handle, &self->stats);
+    self->tick_timer = -1;
+    self->ack_timer = -1;
+    s_tick_start (self, 1000);
     zmq_msg_init (&self->parked);
     return self;
 }
@@ -253,6 +311,7 @@ s_reading_start (self_t *self)
         assert (rc == 0);
         zloop_reader_set_tolerant (self->loop, self->router);
         self->reading = true;
+        zstate_server_sessions_hold (self->sessions, false);
     }
 }
 
@@ -262,6 +321,7 @@ s_reading_stop (self_t *self)
     if (self->reading) {
         zloop_reader_end (self->loop, self->router);
         self->reading = false;
+        zstate_server_sessions_hold (self->sessions, true);
     }
 }
 
@@ -353,6 +413,7 @@ s_stall_end (self_t *self)
     zmq_msg_close (&self->parked);
     zmq_msg_init (&self->parked);
     self->parked_forwarded = false;
+    self->parked_v2 = false;
     s_reading_start (self);
 }
 
@@ -367,6 +428,12 @@ s_stall_retry (self_t *self)
         s_wait (self, &item);
     else {
         self->stats.routed++;
+        if (self->parked_v2) {
+            zstate_server_sessions_delivered (self->sessions, self->parked_session,
+                                              self->parked_sequence,
+                                              self->parked_forwarded);
+            s_acks_arm (self);
+        }
         s_stall_end (self);
     }
 }
@@ -392,7 +459,7 @@ s_stalled_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_reject (self_t *self, int reason)
 {
-    assert (reason > 0 && reason < ZSTATE_WIRE_REASONS);
+    assert (reason > 0 && reason < ZSTATE_SERVER_REASONS);
     self->stats.malformed++;
     uint64_t count = ++self->stats.rejected [reason];
     if (s_worth_logging (count))
@@ -400,22 +467,43 @@ s_reject (self_t *self, int reason)
                       " so far", zstate_msg_reason_str (reason), count);
 }
 
-//  Validate, track and route one payload. The payload's content is passed
-//  on or left for the caller to close.
+//  Validate and route one payload; session is the 16 bytes of its
+//  session id when it is the next message of a version 2 session, with
+//  its sequence, whose table hears what became of it. The payload's content is passed on or
+//  left for the caller to close.
 static void
-s_payload_route (self_t *self, zmq_msg_t *payload)
+s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
+                 uint64_t sequence)
 {
     size_t size = zmq_msg_size (payload);
-    int reason = zstate_msg_decode (self->decoder, zmq_msg_data (payload), size);
+    byte *data = (byte *) zmq_msg_data (payload);
+    if (session) {
+        //  OPS of version 2 keep version 1's layout byte for byte: once the
+        //  session is done with it, consumers, writers and watchers get it
+        //  as the version 1 message that they read
+        data [2] = ZSTATE_MSG_VERSION;
+    }
+    int reason = zstate_msg_decode (self->decoder, data, size);
+    if (session && reason) {
+        s_reject (self, reason);
+        zstate_server_sessions_refuse (self->sessions, session, sequence, reason);
+        return;
+    }
     if (reason) {
         s_reject (self, reason);
         return;
     }
+    sequence = zstate_msg_sequence (self->decoder);
+    if (!session && s_session_track (self, zstate_msg_session (self->decoder),
+                                     sequence) == -1) {
+        s_reject (self, ZSTATE_WIRE_VERSION);
+        return;
+    }
     self->stats.messages++;
+    if (!session)
+        self->stats.messages_v1++;
     self->stats.ops += zstate_msg_op_count (self->decoder);
     self->stats.bytes += size;
-    s_session_track (self, zstate_msg_session (self->decoder),
-                     zstate_msg_sequence (self->decoder));
 
     const char *db = zstate_msg_db (self->decoder);
     const char *table = zstate_msg_table (self->decoder);
@@ -426,6 +514,9 @@ s_payload_route (self_t *self, zmq_msg_t *payload)
             zsys_warning ("zstate_server: no consumer for %s/%s, dropped; %" PRIu64
                           " unroutable messages so far", db, table,
                           self->stats.unroutable);
+        if (session)
+            zstate_server_sessions_refuse (self->sessions, session, sequence,
+                                           ZSTATE_SESSION_REASON_UNROUTABLE);
         return;
     }
     if (self->monitor)
@@ -434,10 +525,55 @@ s_payload_route (self_t *self, zmq_msg_t *payload)
     route->ops += zstate_msg_op_count (self->decoder);
     bool forwarded = false;
     zmq_pollitem_t item;
-    if (s_route_pass (route, payload, &forwarded, &item) == 0)
+    if (s_route_pass (route, payload, &forwarded, &item) == 0) {
         self->stats.routed++;
-    else
+        if (session)
+            zstate_server_sessions_delivered (self->sessions, session, sequence,
+                                              forwarded);
+    }
+    else {
         s_stall_begin (self, route, payload, forwarded, &item);
+        if (session) {
+            self->parked_v2 = true;
+            memcpy (self->parked_session, session, ZSTATE_MSG_SESSION_SIZE);
+            self->parked_sequence = sequence;
+        }
+    }
+}
+
+//  Dispatch one [identity][payload] on its protocol version: version 2
+//  goes through its session first
+static void
+s_payload_handle (self_t *self, zmq_msg_t *identity, zmq_msg_t *payload)
+{
+    const byte *data = (const byte *) zmq_msg_data (payload);
+    size_t size = zmq_msg_size (payload);
+    if (size < 3 || data [0] != 'Z' || data [1] != 'S'
+    ||  data [2] != ZSTATE_SESSION_VERSION) {
+        s_payload_route (self, payload, NULL, 0);
+        return;
+    }
+    const byte *routing = (const byte *) zmq_msg_data (identity);
+    size_t routing_size = zmq_msg_size (identity);
+    if (routing_size > ZSTATE_SERVER_ROUTING_MAX)
+        s_reject (self, ZSTATE_WIRE_FRAMES);    //  libzmq never makes one
+    else
+    if (size < 4)
+        s_reject (self, ZSTATE_WIRE_TRUNCATED);
+    else
+    if (data [3] != ZSTATE_SESSION_MSG_OPS)
+        zstate_server_sessions_input (self->sessions, routing, routing_size,
+                                      data, size);
+    else
+    if (zstate_server_sessions_ops (self->sessions, routing, routing_size, data, size)) {
+        //  The session id outlives the payload, which may go
+        byte session [ZSTATE_MSG_SESSION_SIZE];
+        memcpy (session, data + 4, ZSTATE_MSG_SESSION_SIZE);
+        uint64_t sequence = 0;
+        for (int index = 20; index < 28; index++)
+            sequence = (sequence << 8) | data [index];
+        s_payload_route (self, payload, session, sequence);
+    }
 }
 
 //  Read up to DRAIN_MAX messages, [identity][payload] each, with raw
@@ -449,17 +585,19 @@ s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
     (void) router;
     self_t *self = (self_t *) arg;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++) {
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        if (zmq_msg_recv (&frame, self->router_handle, ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&frame);
+        zmq_msg_t identity;
+        zmq_msg_init (&identity);
+        if (zmq_msg_recv (&identity, self->router_handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&identity);
             break;              //  Drained (EAGAIN), or zloop calls again
         }
         //  The first frame is the identity, which ROUTER always adds. The
         //  rest of a multipart message arrives with its first frame, so
         //  reading on never waits.
         size_t frames = 1;
-        bool more = zmq_msg_more (&frame);
+        bool more = zmq_msg_more (&identity);
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
         while (more) {
             zmq_msg_close (&frame);
             zmq_msg_init (&frame);
@@ -473,11 +611,13 @@ s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
         }
         //  frame is the last frame: the payload, if there were two
         if (frames == 2)
-            s_payload_route (self, &frame);
+            s_payload_handle (self, &identity, &frame);
         else
             s_reject (self, ZSTATE_WIRE_FRAMES);
         zmq_msg_close (&frame);
+        zmq_msg_close (&identity);
     }
+    s_acks_arm (self);
     return 0;
 }
 
@@ -498,20 +638,64 @@ s_handle_bind (self_t *self, zmsg_t *request)
     free (endpoint);
 }
 
-static void
-s_handle_set_rcvhwm (self_t *self, zmsg_t *request)
+//  Pop a count for a SET command; returns it, or replies EINVAL and
+//  returns -1 when it is not a number from min to max
+static long
+s_request_count (self_t *self, zmsg_t *request, const char *command, long min, long max)
 {
     char *value = zmsg_popstr (request);
     char *end = NULL;
-    long rcvhwm = value? strtol (value, &end, 10): -1;
-    if (!value || end == value || *end || rcvhwm < 0 || rcvhwm > INT_MAX)
-        zstate_reply (self->pipe, "SET RCVHWM", EINVAL,
-                      "SET RCVHWM needs a count >= 0", false);
-    else {
-        zsock_set_rcvhwm (self->router, (int) rcvhwm);
-        zstate_reply (self->pipe, "SET RCVHWM", 0, "", false);
+    long count = value? strtol (value, &end, 10): -1;
+    if (!value || end == value || *end || count < min || count > max) {
+        char reason [256];
+        snprintf (reason, sizeof (reason), "%s needs a count from %ld to %ld",
+                  command, min, max);
+        zstate_reply (self->pipe, command, EINVAL, reason, false);
+        count = -1;
     }
     free (value);
+    return count;
+}
+
+//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY and SET SESSIONS
+static void
+s_handle_set (self_t *self, const char *command, zmsg_t *request)
+{
+    long count;
+    if (streq (command, "SET RCVHWM")) {
+        if ((count = s_request_count (self, request, command, 0, INT_MAX)) == -1)
+            return;
+        zsock_set_rcvhwm (self->router, (int) count);
+    }
+    else
+    if (streq (command, "SET HEARTBEAT")) {
+        //  0, or what the protocol allows
+        if ((count = s_request_count (self, request, command, 0,
+                                      ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
+            return;
+        if (count && count < ZSTATE_SESSION_HEARTBEAT_MIN) {
+            zstate_reply (self->pipe, command, EINVAL,
+                          "SET HEARTBEAT needs 0 or 10 to 3600000 msecs", false);
+            return;
+        }
+        zstate_server_sessions_set_heartbeat (self->sessions, (uint32_t) count);
+        s_tick_start (self, (uint32_t) count);
+        s_acks_rearm (self);
+    }
+    else
+    if (streq (command, "SET ACK DELAY")) {
+        if ((count = s_request_count (self, request, command, 0,
+                                      ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
+            return;
+        zstate_server_sessions_set_ack_delay (self->sessions, (uint32_t) count);
+        s_acks_rearm (self);
+    }
+    else {
+        if ((count = s_request_count (self, request, command, 1, INT_MAX)) == -1)
+            return;
+        zstate_server_sessions_set_max (self->sessions, (size_t) count);
+    }
+    zstate_reply (self->pipe, command, 0, "", false);
 }
 
 static void
@@ -603,6 +787,12 @@ s_handle_unregister (self_t *self, zmsg_t *request)
     if (self->stalled == route) {
         //  We were waiting for this consumer: its message has nowhere to go
         self->stats.dropped++;
+        if (self->parked_v2) {
+            zstate_server_sessions_refuse (self->sessions, self->parked_session,
+                                           self->parked_sequence,
+                                           ZSTATE_SESSION_REASON_UNROUTABLE);
+            s_acks_arm (self);
+        }
         s_stall_end (self);
     }
     if (self->verbose)
@@ -681,9 +871,11 @@ s_handle_stats (self_t *self)
 
 //  Short names of the reject reasons, for the monitor's text
 static const char *
-s_reason_names [ZSTATE_WIRE_REASONS] = {
+s_reason_names [ZSTATE_SERVER_REASONS] = {
     "ok", "truncated", "signature", "version", "type", "too_large", "name",
-    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames"
+    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames",
+    "ack_level", "heartbeat", "sequence", "epoch", "reason", "text",
+    "unroutable", "unauthorised", "no_session"
 };
 
 //  The text the monitor answers STATS with: ZPL, one section per table
@@ -708,10 +900,23 @@ s_stats_text (void *arg)
     fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
     fprintf (file, "    consumers = %zu\n", self->consumers);
     fprintf (file, "    sessions = %zu\n", zstate_server_sessions_size (self->sessions));
+    fprintf (file, "    messages_v1 = %" PRIu64 "\n", stats->messages_v1);
+    fprintf (file, "    hellos = %" PRIu64 "\n", stats->hellos);
+    fprintf (file, "    duplicates = %" PRIu64 "\n", stats->duplicates);
+    fprintf (file, "    resumes = %" PRIu64 "\n", stats->resumes);
+    fprintf (file, "    superseded = %" PRIu64 "\n", stats->superseded);
+    fprintf (file, "    no_session = %" PRIu64 "\n", stats->no_session);
+    fprintf (file, "    rejects = %" PRIu64 "\n", stats->rejects);
+    fprintf (file, "    acks = %" PRIu64 "\n", stats->acks);
+    fprintf (file, "    pings = %" PRIu64 "\n", stats->pings);
+    fprintf (file, "    pings_sent = %" PRIu64 "\n", stats->pings_sent);
+    fprintf (file, "    unexpected = %" PRIu64 "\n", stats->unexpected);
+    fprintf (file, "    expired = %" PRIu64 "\n", stats->expired);
+    fprintf (file, "    evicted = %" PRIu64 "\n", stats->evicted);
     fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (self->monitor));
     fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (self->monitor));
     fprintf (file, "    rejected\n");
-    for (int reason = 1; reason < ZSTATE_WIRE_REASONS; reason++)
+    for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
         fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
                  stats->rejected [reason]);
     zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
@@ -788,8 +993,9 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         if (streq (command, "BIND"))
             s_handle_bind (self, request);
         else
-        if (streq (command, "SET RCVHWM"))
-            s_handle_set_rcvhwm (self, request);
+        if (streq (command, "SET RCVHWM") || streq (command, "SET HEARTBEAT")
+        ||  streq (command, "SET ACK DELAY") || streq (command, "SET SESSIONS"))
+            s_handle_set (self, command, request);
         else
         if (streq (command, "REGISTER"))
             s_handle_register (self, request);

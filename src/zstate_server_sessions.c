@@ -1,6 +1,7 @@
 /*  =========================================================================
-    zstate_server_sessions - the server's session table: the last sequence
-    number of each client session, to count gaps
+    zstate_server_sessions - the server's session table: sessions of
+    protocol version 2 with their acknowledgements and heartbeats, and the
+    last sequence of each version 1 session, to count gaps
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -11,33 +12,79 @@
 
 /*
 @header
-    A session's sequence must go up by exactly one per message
-    (doc/protocol.md, section 8): a jump forward means messages were lost
-    on the way, a step back means the sender broke the rules. Either way
-    the message is still delivered; the count is what tells.
+    A version 2 session (doc/protocol.md, sections 16 to 18) lives from its
+    HELLO until it is silent for 3 of its client's heartbeat intervals. It
+    is bound to the routing id of its latest HELLO: OPS that arrive under
+    it from another routing id come from an older connection, whose pipe
+    may still hold messages the new connection sends again, so they are
+    dropped (superseded) rather than interleaved. It delivers exactly the
+    sequence after the last delivered one (D): below is a duplicate, above
+    is a gap, answered by one WELCOME with D as a resume request.
+    A version 1 session only counts its gaps (section 8): its messages are
+    delivered whatever their sequence.
 @discuss
-    The table is bounded: past SESSIONS_MAX sessions, messages from new
-    ones are routed but not checked. A session clock ticks once a minute
-    (the server's timer) and sessions idle for SESSION_IDLE_TICKS go.
+    ACKs are coalesced: a session whose D moved joins the due list, which
+    is flushed ACK_EVERY messages later or when the server's ACK timer
+    fires, so a steady stream costs one ACK per batch of messages, not per
+    message. Replies go out with ZMQ_DONTWAIT: a client that does not read
+    loses replies, never stops the server; the next ACK, cumulative, says
+    it all again.
+    The table is bounded. A HELLO for a new session when full evicts the
+    least recently heard session of either version (the lru list is
+    ordered by when each was last heard); version 1 sessions past the
+    bound are delivered but not checked. Silence is measured on a clock
+    that stops while the server reads nothing, since clients are not heard
+    then through no fault of theirs.
 @end
 */
 
 #include "zstate_classes.h"
+#include "zstate_session_msg.h"
 #include "zstate_server_sessions.h"
 
-#define SESSION_IDLE_TICKS  10      //  forget sessions idle this many ticks
-#define SESSIONS_MAX        65536   //  track at most this many sessions
+#define SESSIONS_MAX        65536   //  default bound of the table
+#define IDLE_MAX            600000  //  msecs: silence limit without heartbeat
+#define ACK_EVERY           64      //  ACK at once after this many messages
+#define ACK_DELAY           10      //  msecs an ACK may wait, by default
+#define HEARTBEAT           1000    //  msecs, the server's default
+#define HEARTBEAT_NONE_WAIT 1000    //  msecs an ACK may wait without one
+#define NO_SESSION_MAX      1024    //  routing ids remembered for NO_SESSION
+#define NO_SESSION_IVL      1000    //  msecs, one NO_SESSION per routing id
 
 //  What we remember about one client session
 typedef struct {
-    uint64_t sequence;          //  last sequence number seen
-    uint64_t seen;              //  session clock tick it was last seen at
+    byte id [ZSTATE_MSG_SESSION_SIZE];  //  the session id, also the hash key
+    int version;                //  1 or 2
+    uint64_t delivered;         //  D (version 1: the last sequence seen)
+    uint64_t persisted;         //  P, <= D
+    uint64_t acked;             //  D that the client was last told
+    uint32_t unacked;           //  messages delivered since
+    bool ack_again;             //  a duplicate came: tell D even if told
+    bool resumed;               //  resume WELCOME sent, not yet in order
+    uint32_t heartbeat;         //  the client's interval, msecs
+    int64_t heard;              //  session clock when last heard from
+    int64_t sent;               //  zclock_mono when we last sent to it
+    void *lru_handle;           //  in self->lru
+    void *due_handle;           //  in self->due while an ACK waits
+    size_t routing_size;        //  the routing id of its latest HELLO
+    byte routing [ZSTATE_SERVER_ROUTING_MAX];
 } session_t;
 
 struct _zstate_server_sessions_t {
-    zhashx_t *sessions;         //  session id (16 bytes) -> session_t
-    uint64_t tick;              //  session clock
-    uint64_t untracked;         //  messages from sessions past SESSIONS_MAX
+    void *router;               //  we reply through this ROUTER
+    zstate_server_stats_t *stats;   //  the server's counters
+    zhashx_t *sessions;         //  session id -> session_t
+    zlistx_t *lru;              //  sessions, least recently heard first
+    zlistx_t *due;              //  sessions whose ACK waits
+    zhashx_t *no_session;       //  routing id (hex) -> int64_t last REJECT
+    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
+    size_t max;                 //  bound of sessions
+    uint32_t heartbeat;         //  ours, msecs
+    uint32_t ack_delay;         //  msecs
+    uint64_t nonce;             //  of our PINGs
+    uint64_t untracked;         //  version 1 messages past the bound
+    int64_t held_since;         //  zclock_mono when holding began, or 0
+    int64_t held;               //  msecs held before that, in total
 };
 
 //  A 16-byte binary key, so the hash gets its own key functions
@@ -61,35 +108,52 @@ s_session_compare (const void *key1, const void *key2)
     return memcmp (key1, key2, ZSTATE_MSG_SESSION_SIZE);
 }
 
-static void *
-s_session_key_dup (const void *key)
-{
-    byte *copy = (byte *) malloc (ZSTATE_MSG_SESSION_SIZE);
-    assert (copy);
-    memcpy (copy, key, ZSTATE_MSG_SESSION_SIZE);
-    return copy;
-}
-
 static void
-s_session_free (void **item_p)
+s_free (void **item_p)
 {
     free (*item_p);
     *item_p = NULL;
 }
 
-zstate_server_sessions_t *
-zstate_server_sessions_new (void)
+//  Log the 1st, 2nd, 4th, 8th... occurrence of something
+static bool
+s_worth_logging (uint64_t count)
 {
+    return count && (count & (count - 1)) == 0;
+}
+
+zstate_server_sessions_t *
+zstate_server_sessions_new (void *router, zstate_server_stats_t *stats)
+{
+    assert (router);
+    assert (stats);
     zstate_server_sessions_t *self =
         (zstate_server_sessions_t *) zmalloc (sizeof (zstate_server_sessions_t));
     assert (self);
+    self->router = router;
+    self->stats = stats;
+    //  Keys point into their session_t, which the item destructor frees
     self->sessions = zhashx_new ();
     assert (self->sessions);
     zhashx_set_key_hasher (self->sessions, s_session_hash);
     zhashx_set_key_comparator (self->sessions, s_session_compare);
-    zhashx_set_key_duplicator (self->sessions, s_session_key_dup);
-    zhashx_set_key_destructor (self->sessions, s_session_free);
-    zhashx_set_destructor (self->sessions, s_session_free);
+    zhashx_set_key_duplicator (self->sessions, NULL);
+    zhashx_set_key_destructor (self->sessions, NULL);
+    zhashx_set_destructor (self->sessions, s_free);
+    self->lru = zlistx_new ();
+    self->due = zlistx_new ();
+    self->no_session = zhashx_new ();
+    assert (self->lru && self->due && self->no_session);
+    zhashx_set_destructor (self->no_session, s_free);
+    //  A random UUID names this instance; all zero means "unknown"
+    zuuid_t *uuid = zuuid_new ();
+    assert (uuid);
+    memcpy (self->epoch, zuuid_data (uuid), ZSTATE_SESSION_EPOCH_SIZE);
+    zuuid_destroy (&uuid);
+    self->epoch [0] |= 1;
+    self->max = SESSIONS_MAX;
+    self->heartbeat = HEARTBEAT;
+    self->ack_delay = ACK_DELAY;
     return self;
 }
 
@@ -99,13 +163,110 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_server_sessions_t *self = *self_p;
+        zlistx_destroy (&self->due);
+        zlistx_destroy (&self->lru);
         zhashx_destroy (&self->sessions);
+        zhashx_destroy (&self->no_session);
         free (self);
         *self_p = NULL;
     }
 }
 
-bool
+void
+zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self, uint32_t heartbeat)
+{
+    assert (self);
+    self->heartbeat = heartbeat;
+}
+
+void
+zstate_server_sessions_set_ack_delay (zstate_server_sessions_t *self, uint32_t ack_delay)
+{
+    assert (self);
+    self->ack_delay = ack_delay;
+}
+
+uint32_t
+zstate_server_sessions_ack_delay (zstate_server_sessions_t *self)
+{
+    assert (self);
+    //  The protocol lets an ACK wait one heartbeat interval at most
+    uint32_t limit = self->heartbeat? self->heartbeat: HEARTBEAT_NONE_WAIT;
+    return self->ack_delay < limit? self->ack_delay: limit;
+}
+
+void
+zstate_server_sessions_set_max (zstate_server_sessions_t *self, size_t max)
+{
+    assert (self);
+    self->max = max? max: 1;
+}
+
+//  The session clock: msecs that stops while we hold
+static int64_t
+s_clock (zstate_server_sessions_t *self)
+{
+    int64_t now = zclock_mono ();
+    return now - self->held - (self->held_since? now - self->held_since: 0);
+}
+
+void
+zstate_server_sessions_hold (zstate_server_sessions_t *self, bool holding)
+{
+    assert (self);
+    if (holding && !self->held_since)
+        self->held_since = zclock_mono ();
+    else
+    if (!holding && self->held_since) {
+        self->held += zclock_mono () - self->held_since;
+        self->held_since = 0;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  The table
+
+static session_t *
+s_session_lookup (zstate_server_sessions_t *self, const byte *session_id)
+{
+    return (session_t *) zhashx_lookup (self->sessions, session_id);
+}
+
+static void
+s_session_remove (zstate_server_sessions_t *self, session_t *session)
+{
+    zlistx_delete (self->lru, session->lru_handle);
+    if (session->due_handle)
+        zlistx_delete (self->due, session->due_handle);
+    zhashx_delete (self->sessions, session->id);
+}
+
+static session_t *
+s_session_new (zstate_server_sessions_t *self, const byte *session_id, int version)
+{
+    session_t *session = (session_t *) zmalloc (sizeof (session_t));
+    assert (session);
+    memcpy (session->id, session_id, ZSTATE_MSG_SESSION_SIZE);
+    session->version = version;
+    session->heard = s_clock (self);
+    session->sent = zclock_mono ();
+    session->lru_handle = zlistx_add_end (self->lru, session);
+    assert (session->lru_handle);
+    int rc = zhashx_insert (self->sessions, session->id, session);
+    assert (rc == 0);
+    return session;
+}
+
+//  A sign of life: the session goes to the end of the lru list
+static void
+s_session_heard (zstate_server_sessions_t *self, session_t *session)
+{
+    session->heard = s_clock (self);
+    zlistx_move_end (self->lru, session->lru_handle);
+}
+
+int
 zstate_server_sessions_track (zstate_server_sessions_t *self,
                               const byte *session_id, uint64_t sequence,
                               uint64_t *last_p)
@@ -113,57 +274,28 @@ zstate_server_sessions_track (zstate_server_sessions_t *self,
     assert (self);
     assert (session_id);
     assert (last_p);
-    session_t *session = (session_t *) zhashx_lookup (self->sessions, session_id);
+    *last_p = 0;
+    session_t *session = s_session_lookup (self, session_id);
+    if (session && session->version != 1)
+        return -1;
     if (session) {
-        bool gap = sequence != session->sequence + 1;
-        *last_p = session->sequence;
-        session->sequence = sequence;
-        session->seen = self->tick;
+        bool gap = sequence != session->delivered + 1;
+        *last_p = session->delivered;
+        session->delivered = sequence;
+        s_session_heard (self, session);
         return gap;
     }
-    if (zhashx_size (self->sessions) < SESSIONS_MAX) {
-        session = (session_t *) zmalloc (sizeof (session_t));
-        assert (session);
-        session->sequence = sequence;
-        session->seen = self->tick;
-        int rc = zhashx_insert (self->sessions, session_id, session);
-        assert (rc == 0);
-    }
+    if (zhashx_size (self->sessions) < self->max)
+        s_session_new (self, session_id, 1)->delivered = sequence;
     else {
-        //  The table is bounded; past the cap we route but do not track.
-        //  Log the 1st, 2nd, 4th, 8th... time, not every time.
+        //  Past the bound we route but do not track
         self->untracked++;
-        if ((self->untracked & (self->untracked - 1)) == 0)
-            zsys_warning ("zstate_server: %d sessions tracked, %" PRIu64
+        if (s_worth_logging (self->untracked))
+            zsys_warning ("zstate_server: %zu sessions tracked, %" PRIu64
                           " messages from new sessions not checked for gaps",
-                          SESSIONS_MAX, self->untracked);
+                          self->max, self->untracked);
     }
-    *last_p = 0;
-    return false;
-}
-
-size_t
-zstate_server_sessions_tick (zstate_server_sessions_t *self)
-{
-    assert (self);
-    self->tick++;
-    //  Collect first: zhashx cannot delete while it iterates
-    zlistx_t *expired = zlistx_new ();
-    assert (expired);
-    session_t *session = (session_t *) zhashx_first (self->sessions);
-    while (session) {
-        if (self->tick - session->seen >= SESSION_IDLE_TICKS)
-            zlistx_add_end (expired, (void *) zhashx_cursor (self->sessions));
-        session = (session_t *) zhashx_next (self->sessions);
-    }
-    const void *key = zlistx_first (expired);
-    while (key) {
-        zhashx_delete (self->sessions, key);
-        key = zlistx_next (expired);
-    }
-    size_t forgotten = zlistx_size (expired);
-    zlistx_destroy (&expired);
-    return forgotten;
+    return 0;
 }
 
 size_t
@@ -171,4 +303,395 @@ zstate_server_sessions_size (zstate_server_sessions_t *self)
 {
     assert (self);
     return zhashx_size (self->sessions);
+}
+
+const byte *
+zstate_server_sessions_epoch (zstate_server_sessions_t *self)
+{
+    assert (self);
+    return self->epoch;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+//  Send msg to routing id; a peer that does not read loses it
+static void
+s_send (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
+        zstate_session_msg_t *msg)
+{
+    zmq_msg_t frame;
+    int rc = zstate_session_msg_encode_frame (msg, &frame);
+    assert (rc == 0);
+    if (zmq_send (self->router, routing, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
+    ||  zmq_msg_send (&frame, self->router, ZMQ_DONTWAIT) == -1)
+        zmq_msg_close (&frame);
+}
+
+static void
+s_send_to (zstate_server_sessions_t *self, session_t *session, zstate_session_msg_t *msg)
+{
+    s_send (self, session->routing, session->routing_size, msg);
+    session->sent = zclock_mono ();
+}
+
+static void
+s_send_welcome (zstate_server_sessions_t *self, session_t *session)
+{
+    zstate_session_msg_t welcome = {
+        .type = ZSTATE_SESSION_MSG_WELCOME, .session = session->id,
+        .epoch = self->epoch, .delivered = session->delivered,
+        .persisted = session->persisted,
+        //  Persistence is not tracked per session yet: grant DELIVERED
+        .ack_level = ZSTATE_SESSION_ACK_DELIVERED,
+        .heartbeat = self->heartbeat, .features = 0
+    };
+    s_send_to (self, session, &welcome);
+    session->acked = session->delivered;
+    session->unacked = 0;
+}
+
+static void
+s_send_ack (zstate_server_sessions_t *self, session_t *session)
+{
+    zstate_session_msg_t ack = {
+        .type = ZSTATE_SESSION_MSG_ACK, .session = session->id,
+        .epoch = self->epoch, .delivered = session->delivered,
+        .persisted = session->persisted
+    };
+    s_send_to (self, session, &ack);
+    session->acked = session->delivered;
+    session->unacked = 0;
+    session->ack_again = false;
+    self->stats->acks++;
+    if (session->due_handle) {
+        zlistx_delete (self->due, session->due_handle);
+        session->due_handle = NULL;
+    }
+}
+
+//  The session has something to acknowledge: at once after ACK_EVERY
+//  messages, else when the ACK timer flushes
+static void
+s_ack_due (zstate_server_sessions_t *self, session_t *session)
+{
+    if (session->unacked >= ACK_EVERY)
+        s_send_ack (self, session);
+    else
+    if (!session->due_handle) {
+        session->due_handle = zlistx_add_end (self->due, session);
+        assert (session->due_handle);
+    }
+}
+
+bool
+zstate_server_sessions_acks_due (zstate_server_sessions_t *self)
+{
+    assert (self);
+    return zlistx_size (self->due) > 0;
+}
+
+void
+zstate_server_sessions_flush (zstate_server_sessions_t *self)
+{
+    assert (self);
+    session_t *session;
+    while ((session = (session_t *) zlistx_first (self->due)))
+        s_send_ack (self, session);
+}
+
+//  Count a message dropped for reason
+static void
+s_drop (zstate_server_sessions_t *self, int reason)
+{
+    assert (reason > 0 && reason < ZSTATE_SERVER_REASONS);
+    self->stats->malformed++;
+    uint64_t count = ++self->stats->rejected [reason];
+    if (s_worth_logging (count))
+        zsys_warning ("zstate_server: dropped a malformed message (%s), %" PRIu64
+                      " so far", zstate_session_msg_reason_text (reason), count);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Messages other than OPS
+
+static void
+s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
+         zstate_session_msg_t *hello)
+{
+    session_t *session = s_session_lookup (self, hello->session);
+    if (session && session->version != 2) {
+        //  A version 1 session that turns to version 2 starts afresh
+        s_session_remove (self, session);
+        session = NULL;
+    }
+    uint64_t first_unacked = hello->sequence;
+    if (!session) {
+        if (zhashx_size (self->sessions) >= self->max) {
+            s_session_remove (self, (session_t *) zlistx_first (self->lru));
+            self->stats->evicted++;
+        }
+        session = s_session_new (self, hello->session, 2);
+        session->delivered = session->persisted = first_unacked - 1;
+    }
+    else
+    if (session->delivered < first_unacked - 1) {
+        //  The client forgot what we never had: a gap we cannot repair
+        self->stats->gaps++;
+        if (s_worth_logging (self->stats->gaps))
+            zsys_warning ("zstate_server: HELLO resumes after %" PRIu64
+                          ", delivered %" PRIu64 "; %" PRIu64 " gaps so far",
+                          first_unacked - 1, session->delivered, self->stats->gaps);
+        session->delivered = session->persisted = first_unacked - 1;
+    }
+    memcpy (session->routing, routing, routing_size);
+    session->routing_size = routing_size;
+    session->heartbeat = hello->heartbeat;
+    session->resumed = false;
+    s_session_heard (self, session);
+    self->stats->hellos++;
+    s_send_welcome (self, session);
+}
+
+void
+zstate_server_sessions_input (zstate_server_sessions_t *self,
+                              const byte *routing, size_t routing_size,
+                              const byte *data, size_t size)
+{
+    assert (self);
+    assert (routing_size <= ZSTATE_SERVER_ROUTING_MAX);
+    zstate_session_msg_t msg;
+    int reason = zstate_session_msg_decode (&msg, data, size);
+    if (reason) {
+        s_drop (self, reason);
+        return;
+    }
+    session_t *session = s_session_lookup (self, msg.session);
+    bool bound = session && session->version == 2
+              && session->routing_size == routing_size
+              && memcmp (session->routing, routing, routing_size) == 0;
+    if (msg.type == ZSTATE_SESSION_MSG_HELLO)
+        s_hello (self, routing, routing_size, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PING) {
+        //  Answered even without a session: the epoch tells of a restart
+        zstate_session_msg_t pong = {
+            .type = ZSTATE_SESSION_MSG_PONG, .session = msg.session,
+            .epoch = self->epoch, .nonce = msg.nonce
+        };
+        if (bound) {
+            s_session_heard (self, session);
+            s_send_to (self, session, &pong);
+        }
+        else
+            s_send (self, routing, routing_size, &pong);
+        self->stats->pings++;
+    }
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PONG && bound)
+        s_session_heard (self, session);
+    else {
+        //  WELCOME, ACK and REJECT are the server's to send, and a PONG
+        //  from a connection without a session answers nothing we sent
+        self->stats->unexpected++;
+        if (s_worth_logging (self->stats->unexpected))
+            zsys_warning ("zstate_server: dropped %s from a client, %" PRIu64
+                          " unexpected messages so far",
+                          zstate_session_msg_type_name (msg.type),
+                          self->stats->unexpected);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  OPS
+
+//  Refuse sequence from a routing id without a session, at most once a
+//  second per routing id, so that a peer cannot make us send more than it
+//  sends
+static void
+s_no_session (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
+              const byte *session_id, uint64_t sequence)
+{
+    self->stats->no_session++;
+    char key [2 * ZSTATE_SERVER_ROUTING_MAX + 1];
+    for (size_t index = 0; index < routing_size; index++)
+        snprintf (key + 2 * index, 3, "%02x", routing [index]);
+    key [2 * routing_size] = 0;
+    int64_t now = zclock_mono ();
+    int64_t *last = (int64_t *) zhashx_lookup (self->no_session, key);
+    if (last && now - *last < NO_SESSION_IVL)
+        return;
+    if (!last) {
+        if (zhashx_size (self->no_session) >= NO_SESSION_MAX)
+            return;             //  The tick makes room again
+        last = (int64_t *) malloc (sizeof (int64_t));
+        assert (last);
+        zhashx_insert (self->no_session, key, last);
+    }
+    *last = now;
+    zstate_session_msg_t reject = {
+        .type = ZSTATE_SESSION_MSG_REJECT, .session = session_id,
+        .epoch = self->epoch, .sequence = sequence,
+        .reason = ZSTATE_SESSION_REASON_NO_SESSION,
+        .text = zstate_session_msg_reason_text (ZSTATE_SESSION_REASON_NO_SESSION)
+    };
+    reject.text_size = strlen (reject.text);
+    s_send (self, routing, routing_size, &reject);
+    self->stats->rejects++;
+}
+
+static uint64_t
+s_get_uint64 (const byte *data)
+{
+    uint64_t value = 0;
+    for (int index = 0; index < 8; index++)
+        value = (value << 8) | data [index];
+    return value;
+}
+
+bool
+zstate_server_sessions_ops (zstate_server_sessions_t *self,
+                            const byte *routing, size_t routing_size,
+                            const byte *data, size_t size)
+{
+    assert (self);
+    assert (routing_size <= ZSTATE_SERVER_ROUTING_MAX);
+    //  The envelope: signature, version, type, session, sequence
+    if (size < 28) {
+        s_drop (self, ZSTATE_SESSION_REASON_TRUNCATED);
+        return false;
+    }
+    const byte *session_id = data + 4;
+    uint64_t sequence = s_get_uint64 (data + 20);
+    if (sequence == 0) {
+        s_drop (self, ZSTATE_SESSION_REASON_SEQUENCE);
+        return false;
+    }
+    session_t *session = s_session_lookup (self, session_id);
+    if (!session || session->version != 2) {
+        s_no_session (self, routing, routing_size, session_id, sequence);
+        return false;
+    }
+    if (session->routing_size != routing_size
+    ||  memcmp (session->routing, routing, routing_size)) {
+        //  An older connection's message: the session moved on without it
+        self->stats->superseded++;
+        return false;
+    }
+    s_session_heard (self, session);
+    if (sequence <= session->delivered) {
+        //  Sent again before our ACK came: tell the client where we are
+        self->stats->duplicates++;
+        session->ack_again = true;
+        s_ack_due (self, session);
+        return false;
+    }
+    if (sequence > session->delivered + 1) {
+        self->stats->gaps++;
+        if (!session->resumed) {
+            //  Everything in flight behind the gap is a gap too: one
+            //  WELCOME asks the client to resume
+            session->resumed = true;
+            self->stats->resumes++;
+            s_send_welcome (self, session);
+        }
+        return false;
+    }
+    return true;
+}
+
+void
+zstate_server_sessions_delivered (zstate_server_sessions_t *self,
+                                  const byte *session_id, uint64_t sequence,
+                                  bool written_later)
+{
+    assert (self);
+    session_t *session = s_session_lookup (self, session_id);
+    if (!session || session->version != 2 || sequence != session->delivered + 1)
+        return;
+    //  P follows D only while nothing waits for a writer; persistence is
+    //  not tracked beyond that yet
+    if (!written_later && session->persisted == session->delivered)
+        session->persisted = sequence;
+    session->delivered = sequence;
+    session->resumed = false;
+    session->unacked++;
+    s_ack_due (self, session);
+}
+
+void
+zstate_server_sessions_refuse (zstate_server_sessions_t *self,
+                               const byte *session_id, uint64_t sequence, int reason)
+{
+    assert (self);
+    session_t *session = s_session_lookup (self, session_id);
+    if (!session || session->version != 2 || sequence != session->delivered + 1)
+        return;
+    zstate_session_msg_t reject = {
+        .type = ZSTATE_SESSION_MSG_REJECT, .session = session->id,
+        .epoch = self->epoch, .sequence = sequence, .reason = reason,
+        .text = zstate_session_msg_reason_text (reason)
+    };
+    reject.text_size = strlen (reject.text);
+    //  Sent now, before the ACK that covers it
+    s_send_to (self, session, &reject);
+    self->stats->rejects++;
+    zstate_server_sessions_delivered (self, session_id, sequence, false);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Housekeeping
+
+size_t
+zstate_server_sessions_tick (zstate_server_sessions_t *self)
+{
+    assert (self);
+    int64_t clock = s_clock (self);
+    int64_t now = zclock_mono ();
+    //  Collect first: the table cannot lose items while we walk it
+    zlistx_t *silent = zlistx_new ();
+    assert (silent);
+    session_t *session = (session_t *) zlistx_first (self->lru);
+    while (session) {
+        int64_t limit = session->version == 2 && session->heartbeat?
+                        3 * (int64_t) session->heartbeat: IDLE_MAX;
+        if (clock - session->heard >= limit)
+            zlistx_add_end (silent, session);
+        else
+        if (session->version == 2 && self->heartbeat
+        &&  now - session->sent >= self->heartbeat) {
+            zstate_session_msg_t ping = {
+                .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
+                .epoch = self->epoch, .nonce = ++self->nonce
+            };
+            s_send_to (self, session, &ping);
+            self->stats->pings_sent++;
+        }
+        session = (session_t *) zlistx_next (self->lru);
+    }
+    size_t forgotten = zlistx_size (silent);
+    session = (session_t *) zlistx_first (silent);
+    while (session) {
+        s_session_remove (self, session);
+        session = (session_t *) zlistx_next (silent);
+    }
+    zlistx_destroy (&silent);
+    self->stats->expired += forgotten;
+
+    //  Routing ids refused a second ago may be refused again
+    zlistx_t *keys = zhashx_keys (self->no_session);
+    assert (keys);
+    const char *key = (const char *) zlistx_first (keys);
+    while (key) {
+        int64_t *last = (int64_t *) zhashx_lookup (self->no_session, key);
+        if (now - *last >= NO_SESSION_IVL)
+            zhashx_delete (self->no_session, key);
+        key = (const char *) zlistx_next (keys);
+    }
+    zlistx_destroy (&keys);
+    return forgotten;
 }

@@ -1,6 +1,7 @@
 /*  =========================================================================
     zstate_server_sessions - private header: the server's session table,
-    which counts sequence gaps per client session
+    which keeps the sessions of protocol version 2 (doc/protocol.md,
+    sections 16 to 18) and counts sequence gaps of version 1 sessions
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -12,33 +13,111 @@
 #ifndef ZSTATE_SERVER_SESSIONS_H_INCLUDED
 #define ZSTATE_SERVER_SESSIONS_H_INCLUDED
 
-//  The server actor owns one and calls it from its own thread. Its test is
-//  part of zstate_server_test (gaps, steps back, the session count).
+//  The server actor owns one and calls it from its own thread; the table
+//  sends its replies (WELCOME, ACK, REJECT, PING, PONG) on the actor's
+//  ROUTER and counts into the actor's stats. Its tests are part of
+//  zstate_server_test (version 1) and zstate_server_sessions_suite
+//  (version 2, selftest/zstate_server_sessions_suite.c).
 typedef struct _zstate_server_sessions_t zstate_server_sessions_t;
 
-//  Create an empty table.
+#define ZSTATE_SERVER_ROUTING_MAX   255     //  ZeroMQ routing ids, bytes
+
+//  Create an empty table that replies through router (a libzmq ROUTER
+//  socket handle) and counts into *stats; both must outlive the table.
 zstate_server_sessions_t *
-    zstate_server_sessions_new (void);
+    zstate_server_sessions_new (void *router, zstate_server_stats_t *stats);
 
 //  Destroy the table; nulls the pointer.
 void
     zstate_server_sessions_destroy (zstate_server_sessions_t **self_p);
 
-//  Note that session_id (ZSTATE_MSG_SESSION_SIZE bytes) sent sequence.
-//  Returns true when that is a gap: not the sequence right after the last
-//  one the session sent, which goes to *last_p. A new session is no gap.
-bool
+//  The server's heartbeat interval in msecs (0: none), which WELCOME
+//  announces and server PINGs follow; default 1000.
+void
+    zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self,
+                                          uint32_t heartbeat);
+
+//  The longest an ACK waits to be coalesced with later ones, msecs;
+//  default 10, never more than the heartbeat (1 s when that is 0).
+void
+    zstate_server_sessions_set_ack_delay (zstate_server_sessions_t *self,
+                                          uint32_t ack_delay);
+
+//  Return the ACK delay in effect, msecs.
+uint32_t
+    zstate_server_sessions_ack_delay (zstate_server_sessions_t *self);
+
+//  The most sessions kept; a HELLO for a new one when full evicts the
+//  least recently heard; default 65536.
+void
+    zstate_server_sessions_set_max (zstate_server_sessions_t *self, size_t max);
+
+//  Version 1: note that session_id sent sequence. Returns 1 when that is a
+//  gap (not the sequence right after the last one, which goes to *last_p),
+//  -1 when the id belongs to a version 2 session (the message must be
+//  dropped as VERSION), else 0. A new session is no gap.
+int
     zstate_server_sessions_track (zstate_server_sessions_t *self,
                                   const byte *session_id, uint64_t sequence,
                                   uint64_t *last_p);
 
-//  Advance the session clock one tick and forget sessions that have been
-//  idle for SESSION_IDLE_TICKS. Returns how many were forgotten.
+//  Version 2, any type but OPS, from routing id (routing, routing_size):
+//  decode, act, reply and count; never fails.
+void
+    zstate_server_sessions_input (zstate_server_sessions_t *self,
+                                  const byte *routing, size_t routing_size,
+                                  const byte *data, size_t size);
+
+//  Version 2 OPS from routing id: check its envelope against its session
+//  (section 17). Returns true when its sequence is the next one: the
+//  caller validates it whole and then calls delivered or refuse. Returns
+//  false when it is dropped, having counted it and replied as the
+//  protocol says (ACK again, resume WELCOME, REJECT NO_SESSION).
+bool
+    zstate_server_sessions_ops (zstate_server_sessions_t *self,
+                                const byte *routing, size_t routing_size,
+                                const byte *data, size_t size);
+
+//  The next message of session_id, sequence, was handed to its consumer;
+//  written_later says whether a DB writer still has to write it. A session
+//  forgotten meanwhile is ignored.
+void
+    zstate_server_sessions_delivered (zstate_server_sessions_t *self,
+                                      const byte *session_id, uint64_t sequence,
+                                      bool written_later);
+
+//  The next message of session_id, sequence, is refused for good: send
+//  REJECT with reason and move past it.
+void
+    zstate_server_sessions_refuse (zstate_server_sessions_t *self,
+                                   const byte *session_id, uint64_t sequence,
+                                   int reason);
+
+//  Return true when some session has an ACK waiting to be sent.
+bool
+    zstate_server_sessions_acks_due (zstate_server_sessions_t *self);
+
+//  Send every ACK that is waiting.
+void
+    zstate_server_sessions_flush (zstate_server_sessions_t *self);
+
+//  Housekeeping, every few hundred msecs at most: PING welcomed sessions
+//  we sent nothing to for a heartbeat interval, forget silent sessions.
+//  Returns how many were forgotten.
 size_t
     zstate_server_sessions_tick (zstate_server_sessions_t *self);
 
-//  Return the number of sessions tracked now.
+//  While the server reads nothing (a full consumer, PAUSE), holding is
+//  true: its clients cannot be heard, so their silence does not count.
+void
+    zstate_server_sessions_hold (zstate_server_sessions_t *self, bool holding);
+
+//  Return the number of sessions kept now, of both versions.
 size_t
     zstate_server_sessions_size (zstate_server_sessions_t *self);
+
+//  Return the server epoch, ZSTATE_SESSION_EPOCH_SIZE random bytes.
+const byte *
+    zstate_server_sessions_epoch (zstate_server_sessions_t *self);
 
 #endif
