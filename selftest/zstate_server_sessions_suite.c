@@ -193,7 +193,7 @@ s_test_handshake (zstate_server_t *server, zstate_consumer_t *ports)
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 1000);
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (memcmp (reply.msg.session, id, ZSTATE_MSG_SESSION_SIZE) == 0);
     assert (memcmp (reply.msg.epoch, s_zero_epoch, ZSTATE_SESSION_EPOCH_SIZE));
@@ -214,7 +214,7 @@ s_test_handshake (zstate_server_t *server, zstate_consumer_t *ports)
     assert (reply.msg.persisted == 3);
 
     //  A resuming client that lost none: D stays
-    s_hello (peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 3);
     //  One that forgot what we never had: a gap, and D jumps
@@ -222,7 +222,7 @@ s_test_handshake (zstate_server_t *server, zstate_consumer_t *ports)
     int rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     uint64_t gaps = stats.gaps;
-    s_hello (peer, id, 10, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (peer, id, 10, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 9 && reply.msg.persisted == 9);
     rc = zstate_server_stats (server, &stats);
@@ -257,7 +257,7 @@ s_test_duplicates_gaps (zstate_server_t *server, zstate_consumer_t *ports)
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     s_ops (peer, 2, id, 1, TABLE, "d1", 0);
     s_ops (peer, 2, id, 2, TABLE, "d2", 0);
@@ -320,12 +320,12 @@ s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (old_peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (old_peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (old_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     s_ops (old_peer, 2, id, 1, TABLE, "s1", 0);
     s_expect_keys (ports, "s1");
 
-    s_hello (new_peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (new_peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (new_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 1);
     s_ops (old_peer, 2, id, 2, TABLE, "old2", 0);
@@ -402,7 +402,7 @@ s_test_reject (zstate_server_t *server, zstate_consumer_t *ports)
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 1000);
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     s_ops (peer, 2, id, 1, "NO_TABLE", "r1", 0);
     s_ops (peer, 2, id, 2, TABLE, "r2", 3);
@@ -508,7 +508,8 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
+    //  A client heartbeat of an hour: the session outlives the PING
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 3600000);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.heartbeat == 20);
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
@@ -523,6 +524,9 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
         .nonce = reply.msg.nonce
     };
     s_peer_send (peer, &pong);
+    //  A HELLO with a heartbeat of 10 msecs: silent for 30, it goes
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
+    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     WAIT_STATS (server, stats, stats.expired > before.expired);
     assert (stats.pings_sent > before.pings_sent);
     assert (stats.unexpected == before.unexpected);
