@@ -42,24 +42,14 @@
 #include "zstate_session_msg.h"
 #include "zstate_server_agent.h"
 #include "zstate_server_sessions.h"
+#include "zstate_server_routes.h"
+
+typedef zstate_server_route_t route_t;
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
 #define RCVHWM_DEFAULT      1000    //  ROUTER receive high-water mark
-#define FORWARD_SNDHWM      32      //  messages queued towards one writer
 #define TICK_IDLE           250     //  session housekeeping, msecs, without
                                     //  a heartbeat; else 1/4 of it
-
-//  One registered consumer table
-typedef struct {
-    char *db;                   //  the (db, table) it serves
-    char *table;
-    char *name;                 //  the consumer's unique name
-    zstate_consumer_t *consumer;    //  we deliver to it
-    zsock_t *forward;           //  PUSH to its writer, or NULL
-    void *forward_handle;       //  zsock_resolve (forward), for the hot path
-    uint64_t messages;          //  messages routed to it
-    uint64_t ops;               //  operations in those
-} route_t;
 
 //  The actor's state
 typedef struct {
@@ -69,8 +59,7 @@ typedef struct {
     void *router_handle;        //  zsock_resolve (router), for the hot path
     bool reading;               //  the ROUTER reader is registered
     zstate_msg_t *decoder;      //  validates every payload, reused
-    zhashx_t *dbs;              //  db name -> zhashx_t of table -> route_t
-    size_t consumers;           //  routes in dbs
+    zstate_server_routes_t *routes;     //  (db, table) -> consumer
     zstate_server_sessions_t *sessions;     //  sessions of both versions
     int tick_timer;             //  session housekeeping
     int ack_timer;              //  flushes coalesced ACKs, or -1
@@ -87,61 +76,6 @@ typedef struct {
     bool paused;                //  PAUSE: read nothing more from clients
     bool verbose;               //  log activity
 } self_t;
-
-
-//  --------------------------------------------------------------------------
-//  Routes
-
-static route_t *
-s_route_new (const char *db, const char *table, const char *name,
-             zstate_consumer_t *consumer)
-{
-    route_t *self = (route_t *) zmalloc (sizeof (route_t));
-    assert (self);
-    self->db = strdup (db);
-    self->table = strdup (table);
-    self->name = strdup (name);
-    assert (self->db && self->table && self->name);
-    self->consumer = consumer;
-    return self;
-}
-
-static void
-s_route_destroy (route_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        route_t *self = *self_p;
-        zsock_destroy (&self->forward);
-        free (self->db);
-        free (self->table);
-        free (self->name);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  zhashx item destructors for the two levels of the routing table
-static void
-s_route_free (void **item_p)
-{
-    s_route_destroy ((route_t **) item_p);
-}
-
-static void
-s_tables_free (void **item_p)
-{
-    zhashx_destroy ((zhashx_t **) item_p);
-}
-
-//  Find the route for (db, table). The names may point into a message:
-//  zhashx looks them up as they are, without copying.
-static route_t *
-s_route_lookup (self_t *self, const char *db, const char *table)
-{
-    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
-    return tables? (route_t *) zhashx_lookup (tables, table): NULL;
-}
 
 
 //  Log the 1st, 2nd, 4th, 8th... occurrence of something, so that a flood
@@ -269,9 +203,7 @@ s_self_new (zsock_t *pipe)
     self->reading = true;
 
     self->decoder = zstate_msg_new ();
-    self->dbs = zhashx_new ();
-    assert (self->dbs);
-    zhashx_set_destructor (self->dbs, s_tables_free);
+    self->routes = zstate_server_routes_new ();
     self->sessions = zstate_server_sessions_new (self->router_handle, &self->stats);
     self->tick_timer = -1;
     self->ack_timer = -1;
@@ -288,7 +220,7 @@ s_self_destroy (self_t **self_p)
         self_t *self = *self_p;
         //  A message parked for a full consumer dies with us
         zmq_msg_close (&self->parked);
-        zhashx_destroy (&self->dbs);
+        zstate_server_routes_destroy (&self->routes);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
         zloop_destroy (&self->loop);
@@ -323,38 +255,6 @@ s_reading_stop (self_t *self)
         self->reading = false;
         zstate_server_sessions_hold (self->sessions, true);
     }
-}
-
-//  Pass payload on: a copy to the writer first when the route forwards,
-//  unless *forwarded says it went already, then the message itself to the
-//  consumer. Returns 0 when it went, having taken payload's content. Returns
-//  -1 when it must wait, with what to poll in *item: the writer's socket
-//  for POLLOUT, or the consumer's room eventfd.
-static int
-s_route_pass (route_t *route, zmq_msg_t *payload, bool *forwarded, zmq_pollitem_t *item)
-{
-    if (route->forward && !*forwarded) {
-        //  The copy shares the content: no bytes are copied but a small
-        //  message's, which lives inside the zmq_msg_t
-        zmq_msg_t copy;
-        zmq_msg_init (&copy);
-        int rc = zmq_msg_copy (&copy, payload);
-        assert (rc == 0);
-        if (zmq_msg_send (&copy, route->forward_handle, ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&copy);
-            zmq_pollitem_t writer = { route->forward_handle, 0, ZMQ_POLLOUT, 0 };
-            *item = writer;
-            return -1;
-        }
-        *forwarded = true;
-    }
-    if (zstate_consumer_deliver (route->consumer, payload, *forwarded) == -1) {
-        zmq_pollitem_t room = { NULL, zstate_consumer_room_fd (route->consumer),
-                                ZMQ_POLLIN, 0 };
-        *item = room;
-        return -1;
-    }
-    return 0;
 }
 
 //  Stop polling what the stalled route waited for
@@ -424,7 +324,7 @@ s_stall_retry (self_t *self)
 {
     assert (self->stalled);
     zmq_pollitem_t item;
-    if (s_route_pass (self->stalled, &self->parked, &self->parked_forwarded, &item))
+    if (zstate_server_route_pass (self->stalled, &self->parked, &self->parked_forwarded, &item))
         s_wait (self, &item);
     else {
         self->stats.routed++;
@@ -507,7 +407,7 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
 
     const char *db = zstate_msg_db (self->decoder);
     const char *table = zstate_msg_table (self->decoder);
-    route_t *route = s_route_lookup (self, db, table);
+    route_t *route = zstate_server_routes_lookup (self->routes, db, table);
     if (!route) {
         self->stats.unroutable++;
         if (s_worth_logging (self->stats.unroutable))
@@ -525,7 +425,7 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
     route->ops += zstate_msg_op_count (self->decoder);
     bool forwarded = false;
     zmq_pollitem_t item;
-    if (s_route_pass (route, payload, &forwarded, &item) == 0) {
+    if (zstate_server_route_pass (route, payload, &forwarded, &item) == 0) {
         self->stats.routed++;
         if (session)
             zstate_server_sessions_delivered (self->sessions, session, sequence,
@@ -721,7 +621,7 @@ s_handle_register (self_t *self, zmsg_t *request)
                   "REGISTER needs a db, a table, a name and a consumer");
     }
     else
-    if (s_route_lookup (self, db, table)) {
+    if (zstate_server_routes_lookup (self->routes, db, table)) {
         //  Replacing silently would route to the wrong consumer, and the
         //  first one's unregister would then remove the second
         status = EEXIST;
@@ -729,17 +629,8 @@ s_handle_register (self_t *self, zmsg_t *request)
                   db, table);
     }
     else {
-        route_t *route = s_route_new (db, table, name, (zstate_consumer_t *) consumer);
-        zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
-        if (!tables) {
-            tables = zhashx_new ();
-            assert (tables);
-            zhashx_set_destructor (tables, s_route_free);
-            zhashx_insert (self->dbs, db, tables);
-        }
-        int rc = zhashx_insert (tables, table, route);
-        assert (rc == 0);
-        self->consumers++;
+        zstate_server_routes_add (self->routes, db, table, name,
+                                  (zstate_consumer_t *) consumer);
         if (self->verbose)
             zsys_debug ("zstate_server: %s/%s routed to %s", db, table, name);
     }
@@ -757,7 +648,7 @@ s_request_route (self_t *self, zmsg_t *request, const char *command)
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     char *name = zmsg_popstr (request);
-    route_t *route = db && table? s_route_lookup (self, db, table): NULL;
+    route_t *route = db && table? zstate_server_routes_lookup (self->routes, db, table): NULL;
     char reason [256] = "";
     if (!db || !table || !name) {
         snprintf (reason, sizeof (reason), "%s needs a db, a table and a name", command);
@@ -797,15 +688,7 @@ s_handle_unregister (self_t *self, zmsg_t *request)
     }
     if (self->verbose)
         zsys_debug ("zstate_server: %s/%s unregistered", route->db, route->table);
-    //  The route's names go with it, so look its tables up first
-    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, route->db);
-    char *db = strdup (route->db);
-    assert (tables && db);
-    zhashx_delete (tables, route->table);
-    if (zhashx_size (tables) == 0)
-        zhashx_delete (self->dbs, db);
-    free (db);
-    self->consumers--;
+    zstate_server_routes_remove (self->routes, route);
     //  We never touch the consumer again: once it has our reply, it may go
     zstate_reply (self->pipe, "UNREGISTER", 0, "", false);
 }
@@ -820,24 +703,10 @@ s_handle_forward (self_t *self, zmsg_t *request)
     int status = 0;
     char reason [256] = "";
     zsock_t *forward = NULL;
-    if (endpoint && *endpoint && !(forward = zstate_sock_new (ZMQ_PUSH))) {
+    if (endpoint && *endpoint
+    &&  zstate_server_route_forward_open (endpoint, &forward) == -1) {
         status = errno;
         snprintf (reason, sizeof (reason), "%s", zstate_reason ());
-    }
-    else
-    if (forward) {
-        //  A few messages in flight keep the writer busy; more would only
-        //  hide a slow writer from the clients
-        zsock_set_sndhwm (forward, FORWARD_SNDHWM);
-        //  Over inproc any linger but 0 lets the writer read what we sent
-        //  before we close; the writer closing ends the wait
-        zsock_set_linger (forward, -1);
-        if (zsock_connect (forward, "%s", endpoint) == -1) {
-            status = zmq_errno ();
-            snprintf (reason, sizeof (reason), "cannot connect to %s: %s",
-                      endpoint, zmq_strerror (status));
-            zsock_destroy (&forward);
-        }
     }
     if (status == 0) {
         //  A message parked for the old writer goes to the new one, or
@@ -863,7 +732,7 @@ static void
 s_handle_stats (self_t *self)
 {
     zstate_server_stats_t stats = self->stats;
-    stats.consumers = self->consumers;
+    stats.consumers = zstate_server_routes_size (self->routes);
     stats.sessions = zstate_server_sessions_size (self->sessions);
     zstate_reply (self->pipe, "STATS", 0, "", true);
     zsock_send (self->pipe, "b", &stats, sizeof (stats));
@@ -898,7 +767,7 @@ s_stats_text (void *arg)
     fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
     fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
     fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
-    fprintf (file, "    consumers = %zu\n", self->consumers);
+    fprintf (file, "    consumers = %zu\n", zstate_server_routes_size (self->routes));
     fprintf (file, "    sessions = %zu\n", zstate_server_sessions_size (self->sessions));
     fprintf (file, "    messages_v1 = %" PRIu64 "\n", stats->messages_v1);
     fprintf (file, "    hellos = %" PRIu64 "\n", stats->hellos);
@@ -919,27 +788,7 @@ s_stats_text (void *arg)
     for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
         fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
                  stats->rejected [reason]);
-    zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
-    while (tables) {
-        route_t *route = (route_t *) zhashx_first (tables);
-        while (route) {
-            fprintf (file, "table\n");
-            fprintf (file, "    db = \"%s\"\n", route->db);
-            fprintf (file, "    name = \"%s\"\n", route->table);
-            fprintf (file, "    messages = %" PRIu64 "\n", route->messages);
-            fprintf (file, "    ops = %" PRIu64 "\n", route->ops);
-            zstate_consumer_stats_t consumer;
-            zstate_consumer_stats (route->consumer, &consumer);
-            fprintf (file, "    popped = %" PRIu64 "\n", consumer.popped);
-            fprintf (file, "    queued_ops = %zu\n", consumer.queued_ops);
-            fprintf (file, "    queued_bytes = %zu\n", consumer.queued_bytes);
-            fprintf (file, "    forwarded = %" PRIu64 "\n", consumer.forwarded);
-            fprintf (file, "    stalls = %" PRIu64 "\n", consumer.stalls);
-            zstate_consumer_fprint_writer (route->consumer, file);
-            route = (route_t *) zhashx_next (tables);
-        }
-        tables = (zhashx_t *) zhashx_next (self->dbs);
-    }
+    zstate_server_routes_fprint (self->routes, file);
     fclose (file);
     return text;
 }
