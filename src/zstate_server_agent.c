@@ -738,15 +738,6 @@ s_handle_stats (self_t *self)
     zsock_send (self->pipe, "b", &stats, sizeof (stats));
 }
 
-//  Short names of the reject reasons, for the monitor's text
-static const char *
-s_reason_names [ZSTATE_SERVER_REASONS] = {
-    "ok", "truncated", "signature", "version", "type", "too_large", "name",
-    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames",
-    "ack_level", "heartbeat", "sequence", "epoch", "reason", "text",
-    "unroutable", "unauthorised", "no_session"
-};
-
 //  The text the monitor answers STATS with: ZPL, one section per table
 static char *
 s_stats_text (void *arg)
@@ -756,38 +747,11 @@ s_stats_text (void *arg)
     size_t size = 0;
     FILE *file = open_memstream (&text, &size);
     assert (file);
-    zstate_server_stats_t *stats = &self->stats;
-    fprintf (file, "server\n");
-    fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
-    fprintf (file, "    ops = %" PRIu64 "\n", stats->ops);
-    fprintf (file, "    bytes = %" PRIu64 "\n", stats->bytes);
-    fprintf (file, "    routed = %" PRIu64 "\n", stats->routed);
-    fprintf (file, "    unroutable = %" PRIu64 "\n", stats->unroutable);
-    fprintf (file, "    malformed = %" PRIu64 "\n", stats->malformed);
-    fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
-    fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
-    fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
-    fprintf (file, "    consumers = %zu\n", zstate_server_routes_size (self->routes));
-    fprintf (file, "    sessions = %zu\n", zstate_server_sessions_size (self->sessions));
-    fprintf (file, "    messages_v1 = %" PRIu64 "\n", stats->messages_v1);
-    fprintf (file, "    hellos = %" PRIu64 "\n", stats->hellos);
-    fprintf (file, "    duplicates = %" PRIu64 "\n", stats->duplicates);
-    fprintf (file, "    resumes = %" PRIu64 "\n", stats->resumes);
-    fprintf (file, "    superseded = %" PRIu64 "\n", stats->superseded);
-    fprintf (file, "    no_session = %" PRIu64 "\n", stats->no_session);
-    fprintf (file, "    rejects = %" PRIu64 "\n", stats->rejects);
-    fprintf (file, "    acks = %" PRIu64 "\n", stats->acks);
-    fprintf (file, "    pings = %" PRIu64 "\n", stats->pings);
-    fprintf (file, "    pings_sent = %" PRIu64 "\n", stats->pings_sent);
-    fprintf (file, "    unexpected = %" PRIu64 "\n", stats->unexpected);
-    fprintf (file, "    expired = %" PRIu64 "\n", stats->expired);
-    fprintf (file, "    evicted = %" PRIu64 "\n", stats->evicted);
-    fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (self->monitor));
-    fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (self->monitor));
-    fprintf (file, "    rejected\n");
-    for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
-        fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
-                 stats->rejected [reason]);
+    zstate_server_stats_t stats = self->stats;
+    stats.consumers = zstate_server_routes_size (self->routes);
+    stats.sessions = zstate_server_sessions_size (self->sessions);
+    zstate_server_stats_fprint (&stats, zstate_monitor_watchers (self->monitor),
+                                zstate_monitor_lost (self->monitor), file);
     zstate_server_routes_fprint (self->routes, file);
     fclose (file);
     return text;

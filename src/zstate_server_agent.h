@@ -17,4 +17,11 @@
 void
     zstate_server_agent (zsock_t *pipe, void *args);
 
+//  Print the "server" section of the monitor's STATS text (ZPL): every
+//  counter of stats, the watchers and their lost copies, and the messages
+//  rejected by reason, under their short names.
+void
+    zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
+                                uint64_t watch_lost, FILE *file);
+
 #endif
