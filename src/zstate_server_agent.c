@@ -48,8 +48,6 @@ typedef zstate_server_route_t route_t;
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
 #define RCVHWM_DEFAULT      1000    //  ROUTER receive high-water mark
-#define TICK_IDLE           250     //  session housekeeping, msecs, without
-                                    //  a heartbeat; else 1/4 of it
 
 //  The actor's state
 typedef struct {
@@ -61,8 +59,6 @@ typedef struct {
     zstate_msg_t *decoder;      //  validates every payload, reused
     zstate_server_routes_t *routes;     //  (db, table) -> consumer
     zstate_server_sessions_t *sessions;     //  sessions of both versions
-    int tick_timer;             //  session housekeeping
-    int ack_timer;              //  flushes coalesced ACKs, or -1
     route_t *stalled;           //  route we wait for, or NULL
     zmq_msg_t parked;           //  the message waiting for it
     bool parked_forwarded;      //  its copy went to the writer already
@@ -104,67 +100,6 @@ s_session_track (self_t *self, const byte *session_id, uint64_t sequence)
     return rc == -1? -1: 0;
 }
 
-//  Timer: PING quiet sessions and forget silent ones
-static int
-s_sessions_tick (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    self_t *self = (self_t *) arg;
-    size_t forgotten = zstate_server_sessions_tick (self->sessions);
-    if (self->verbose && forgotten)
-        zsys_debug ("zstate_server: forgot %zu silent sessions", forgotten);
-    return 0;
-}
-
-//  Timer, once: send the ACKs that waited to be coalesced
-static int
-s_acks_flush (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    self_t *self = (self_t *) arg;
-    self->ack_timer = -1;
-    zstate_server_sessions_flush (self->sessions);
-    return 0;
-}
-
-//  Start the ACK timer when an ACK waits and the timer does not run
-static void
-s_acks_arm (self_t *self)
-{
-    if (self->ack_timer == -1 && zstate_server_sessions_acks_due (self->sessions)) {
-        self->ack_timer = zloop_timer (self->loop,
-                                       zstate_server_sessions_ack_delay (self->sessions),
-                                       1, s_acks_flush, self);
-        assert (self->ack_timer != -1);
-    }
-}
-
-//  The ACK delay changed: an ACK waiting on the old one waits on the new
-static void
-s_acks_rearm (self_t *self)
-{
-    if (self->ack_timer != -1) {
-        zloop_timer_end (self->loop, self->ack_timer);
-        self->ack_timer = -1;
-    }
-    s_acks_arm (self);
-}
-
-//  (Re)start the housekeeping timer for a heartbeat interval
-static void
-s_tick_start (self_t *self, uint32_t heartbeat)
-{
-    if (self->tick_timer != -1)
-        zloop_timer_end (self->loop, self->tick_timer);
-    size_t period = heartbeat? heartbeat / 4: TICK_IDLE;
-    self->tick_timer = zloop_timer (self->loop, period < 5? 5: period, 0,
-                                    s_sessions_tick, self);
-    assert (self->tick_timer != -1);
-}
-
-
 //  --------------------------------------------------------------------------
 //  Actor state
 
@@ -204,10 +139,8 @@ s_self_new (zsock_t *pipe)
 
     self->decoder = zstate_msg_new ();
     self->routes = zstate_server_routes_new ();
-    self->sessions = zstate_server_sessions_new (self->router_handle, &self->stats);
-    self->tick_timer = -1;
-    self->ack_timer = -1;
-    s_tick_start (self, 1000);
+    self->sessions = zstate_server_sessions_new (self->loop, self->router_handle,
+                                                 &self->stats);
     zmq_msg_init (&self->parked);
     return self;
 }
@@ -332,7 +265,6 @@ s_stall_retry (self_t *self)
             zstate_server_sessions_delivered (self->sessions, self->parked_session,
                                               self->parked_sequence,
                                               self->parked_forwarded);
-            s_acks_arm (self);
         }
         s_stall_end (self);
     }
@@ -517,7 +449,6 @@ s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
         zmq_msg_close (&frame);
         zmq_msg_close (&identity);
     }
-    s_acks_arm (self);
     return 0;
 }
 
@@ -579,8 +510,6 @@ s_handle_set (self_t *self, const char *command, zmsg_t *request)
             return;
         }
         zstate_server_sessions_set_heartbeat (self->sessions, (uint32_t) count);
-        s_tick_start (self, (uint32_t) count);
-        s_acks_rearm (self);
     }
     else
     if (streq (command, "SET ACK DELAY")) {
@@ -588,7 +517,6 @@ s_handle_set (self_t *self, const char *command, zmsg_t *request)
                                       ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
             return;
         zstate_server_sessions_set_ack_delay (self->sessions, (uint32_t) count);
-        s_acks_rearm (self);
     }
     else {
         if ((count = s_request_count (self, request, command, 1, INT_MAX)) == -1)
@@ -682,7 +610,6 @@ s_handle_unregister (self_t *self, zmsg_t *request)
             zstate_server_sessions_refuse (self->sessions, self->parked_session,
                                            self->parked_sequence,
                                            ZSTATE_SESSION_REASON_UNROUTABLE);
-            s_acks_arm (self);
         }
         s_stall_end (self);
     }

@@ -50,6 +50,9 @@
 #define HEARTBEAT_NONE_WAIT 1000    //  msecs an ACK may wait without one
 #define NO_SESSION_MAX      1024    //  routing ids remembered for NO_SESSION
 #define NO_SESSION_IVL      1000    //  msecs, one NO_SESSION per routing id
+#define TICK_IDLE           250     //  msecs between housekeeping runs
+                                    //  without a heartbeat; else 1/4 of it
+#define TICK_MIN            5       //  ... and never more often
 
 //  What we remember about one client session
 typedef struct {
@@ -71,6 +74,9 @@ typedef struct {
 } session_t;
 
 struct _zstate_server_sessions_t {
+    zloop_t *loop;              //  runs our timers
+    int tick_timer;             //  housekeeping: PINGs, expiry
+    int ack_timer;              //  sends coalesced ACKs, or -1
     void *router;               //  we reply through this ROUTER
     zstate_server_stats_t *stats;   //  the server's counters
     zhashx_t *sessions;         //  session id -> session_t
@@ -122,14 +128,31 @@ s_worth_logging (uint64_t count)
     return count && (count & (count - 1)) == 0;
 }
 
-zstate_server_sessions_t *
-zstate_server_sessions_new (void *router, zstate_server_stats_t *stats)
+static int
+    s_tick (zloop_t *loop, int timer_id, void *arg);
+
+//  (Re)start the housekeeping timer for our heartbeat interval
+static void
+s_tick_start (zstate_server_sessions_t *self)
 {
+    if (self->tick_timer != -1)
+        zloop_timer_end (self->loop, self->tick_timer);
+    size_t period = self->heartbeat? self->heartbeat / 4: TICK_IDLE;
+    self->tick_timer = zloop_timer (self->loop, period < TICK_MIN? TICK_MIN: period,
+                                    0, s_tick, self);
+    assert (self->tick_timer != -1);
+}
+
+zstate_server_sessions_t *
+zstate_server_sessions_new (zloop_t *loop, void *router, zstate_server_stats_t *stats)
+{
+    assert (loop);
     assert (router);
     assert (stats);
     zstate_server_sessions_t *self =
         (zstate_server_sessions_t *) zmalloc (sizeof (zstate_server_sessions_t));
     assert (self);
+    self->loop = loop;
     self->router = router;
     self->stats = stats;
     //  Keys point into their session_t, which the item destructor frees
@@ -154,6 +177,9 @@ zstate_server_sessions_new (void *router, zstate_server_stats_t *stats)
     self->max = SESSIONS_MAX;
     self->heartbeat = HEARTBEAT;
     self->ack_delay = ACK_DELAY;
+    self->tick_timer = -1;
+    self->ack_timer = -1;
+    s_tick_start (self);
     return self;
 }
 
@@ -163,6 +189,9 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_server_sessions_t *self = *self_p;
+        zloop_timer_end (self->loop, self->tick_timer);
+        if (self->ack_timer != -1)
+            zloop_timer_end (self->loop, self->ack_timer);
         zlistx_destroy (&self->due);
         zlistx_destroy (&self->lru);
         zhashx_destroy (&self->sessions);
@@ -172,11 +201,16 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
     }
 }
 
+static void
+    s_acks_rearm (zstate_server_sessions_t *self);
+
 void
 zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self, uint32_t heartbeat)
 {
     assert (self);
     self->heartbeat = heartbeat;
+    s_tick_start (self);
+    s_acks_rearm (self);
 }
 
 void
@@ -184,6 +218,7 @@ zstate_server_sessions_set_ack_delay (zstate_server_sessions_t *self, uint32_t a
 {
     assert (self);
     self->ack_delay = ack_delay;
+    s_acks_rearm (self);
 }
 
 uint32_t
@@ -371,8 +406,45 @@ s_send_ack (zstate_server_sessions_t *self, session_t *session)
     }
 }
 
+//  Timer, once: send every ACK that waits
+static int
+s_acks_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zstate_server_sessions_t *self = (zstate_server_sessions_t *) arg;
+    self->ack_timer = -1;
+    session_t *session;
+    while ((session = (session_t *) zlistx_first (self->due)))
+        s_send_ack (self, session);
+    return 0;
+}
+
+//  Start the ACK timer when an ACK waits and the timer does not run
+static void
+s_acks_arm (zstate_server_sessions_t *self)
+{
+    if (self->ack_timer == -1 && zlistx_size (self->due)) {
+        self->ack_timer = zloop_timer (self->loop,
+                                       zstate_server_sessions_ack_delay (self),
+                                       1, s_acks_flush, self);
+        assert (self->ack_timer != -1);
+    }
+}
+
+//  The ACK delay changed: an ACK waiting on the old one waits on the new
+static void
+s_acks_rearm (zstate_server_sessions_t *self)
+{
+    if (self->ack_timer != -1) {
+        zloop_timer_end (self->loop, self->ack_timer);
+        self->ack_timer = -1;
+    }
+    s_acks_arm (self);
+}
+
 //  The session has something to acknowledge: at once after ACK_EVERY
-//  messages, else when the ACK timer flushes
+//  messages, else when the ACK timer fires
 static void
 s_ack_due (zstate_server_sessions_t *self, session_t *session)
 {
@@ -382,23 +454,8 @@ s_ack_due (zstate_server_sessions_t *self, session_t *session)
     if (!session->due_handle) {
         session->due_handle = zlistx_add_end (self->due, session);
         assert (session->due_handle);
+        s_acks_arm (self);
     }
-}
-
-bool
-zstate_server_sessions_acks_due (zstate_server_sessions_t *self)
-{
-    assert (self);
-    return zlistx_size (self->due) > 0;
-}
-
-void
-zstate_server_sessions_flush (zstate_server_sessions_t *self)
-{
-    assert (self);
-    session_t *session;
-    while ((session = (session_t *) zlistx_first (self->due)))
-        s_send_ack (self, session);
 }
 
 //  Count a message dropped for reason
@@ -646,10 +703,14 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
 //  --------------------------------------------------------------------------
 //  Housekeeping
 
-size_t
-zstate_server_sessions_tick (zstate_server_sessions_t *self)
+//  Timer: PING welcomed sessions we sent nothing to for a heartbeat
+//  interval, forget silent sessions
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    assert (self);
+    (void) loop;
+    (void) timer_id;
+    zstate_server_sessions_t *self = (zstate_server_sessions_t *) arg;
     int64_t clock = s_clock (self);
     int64_t now = zclock_mono ();
     //  Collect first: the table cannot lose items while we walk it
@@ -693,5 +754,5 @@ zstate_server_sessions_tick (zstate_server_sessions_t *self)
         key = (const char *) zlistx_next (keys);
     }
     zlistx_destroy (&keys);
-    return forgotten;
+    return 0;
 }

@@ -22,10 +22,12 @@ typedef struct _zstate_server_sessions_t zstate_server_sessions_t;
 
 #define ZSTATE_SERVER_ROUTING_MAX   255     //  ZeroMQ routing ids, bytes
 
-//  Create an empty table that replies through router (a libzmq ROUTER
-//  socket handle) and counts into *stats; both must outlive the table.
+//  Create an empty table that runs its timers (ACKs, PINGs, expiry) on
+//  loop, replies through router (a libzmq ROUTER socket handle) and counts
+//  into *stats; all three must outlive the table.
 zstate_server_sessions_t *
-    zstate_server_sessions_new (void *router, zstate_server_stats_t *stats);
+    zstate_server_sessions_new (zloop_t *loop, void *router,
+                                zstate_server_stats_t *stats);
 
 //  Destroy the table; nulls the pointer.
 void
@@ -92,20 +94,6 @@ void
     zstate_server_sessions_refuse (zstate_server_sessions_t *self,
                                    const byte *session_id, uint64_t sequence,
                                    int reason);
-
-//  Return true when some session has an ACK waiting to be sent.
-bool
-    zstate_server_sessions_acks_due (zstate_server_sessions_t *self);
-
-//  Send every ACK that is waiting.
-void
-    zstate_server_sessions_flush (zstate_server_sessions_t *self);
-
-//  Housekeeping, every few hundred msecs at most: PING welcomed sessions
-//  we sent nothing to for a heartbeat interval, forget silent sessions.
-//  Returns how many were forgotten.
-size_t
-    zstate_server_sessions_tick (zstate_server_sessions_t *self);
 
 //  While the server reads nothing (a full consumer, PAUSE), holding is
 //  true: its clients cannot be heard, so their silence does not count.
