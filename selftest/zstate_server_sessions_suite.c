@@ -559,6 +559,7 @@ s_test_bound (zstate_server_t *server, zstate_consumer_t *ports)
     reply_t reply = { NULL };
     s_hello (peer, zuuid_data (first), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (reply.msg.heartbeat == 1000);       //  the default
     s_hello (peer, zuuid_data (second), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     //  The first is heard again: the second is now the oldest
@@ -677,11 +678,12 @@ zstate_server_sessions_suite_test (bool verbose)
     if (verbose)
         printf ("\n");
     zstate_server_t *server = s_server_new (verbose);
-    int rc = zstate_server_set_heartbeat (server, 0);
-    assert (rc == 0);
     zstate_consumer_t *ports = zstate_consumer_new (server, DB, TABLE);
     assert (ports);
     s_test_bound (server, ports);
+    //  No server PINGs from here on but where a test asks for them
+    int rc = zstate_server_set_heartbeat (server, 0);
+    assert (rc == 0);
     s_test_handshake (server, ports);
     s_test_duplicates_gaps (server, ports);
     s_test_superseded (server, ports);
