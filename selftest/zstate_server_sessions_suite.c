@@ -671,6 +671,90 @@ s_test_version_1 (zstate_server_t *server, zstate_consumer_t *ports)
     zsock_destroy (&peer);
 }
 
+//  A message parked for a full consumer is acknowledged once it went in;
+//  one parked when its consumer goes away is refused as UNROUTABLE, and so
+//  is what comes after it for that table
+static void
+s_test_stall (zstate_server_t *server)
+{
+    zstate_consumer_t *slow = zstate_consumer_new (server, DB, "SLOW_TABLE");
+    assert (slow);
+    int rc = zstate_consumer_set_queue (slow, 1, 1024 * 1024);
+    assert (rc == 0);
+    zsock_t *peer = s_peer_new ();
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    reply_t reply = { NULL };
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    s_ops (peer, 2, id, 1, "SLOW_TABLE", "w1", 0);
+    s_ops (peer, 2, id, 2, "SLOW_TABLE", "w2", 0);
+    s_ops (peer, 2, id, 3, "SLOW_TABLE", "w3", 0);
+    zstate_server_stats_t stats;
+    zstate_server_test_wait_stalled (server, slow, &stats);
+    s_expect_keys (slow, "w1 w2 w3");
+    s_expect_ack (peer, &reply, 3);
+
+    s_ops (peer, 2, id, 4, "SLOW_TABLE", "w4", 0);
+    s_ops (peer, 2, id, 5, "SLOW_TABLE", "w5", 0);
+    WAIT_STATS (server, stats, stats.messages == stats.routed + stats.unroutable
+                                                + stats.dropped + 1);
+    uint64_t rejects = stats.rejects;
+    zstate_consumer_destroy (&slow);
+    s_ops (peer, 2, id, 6, "SLOW_TABLE", "w6", 0);
+    for (uint64_t sequence = 5; sequence <= 6; sequence++) {
+        s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
+        assert (reply.msg.sequence == sequence);
+        assert (reply.msg.reason == ZSTATE_SESSION_REASON_UNROUTABLE);
+    }
+    s_expect_ack (peer, &reply, 6);
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    assert (stats.rejects == rejects + 2);
+    zframe_destroy (&reply.frame);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+}
+
+//  persisted follows delivered until a message goes to a DB writer, and
+//  stays there after that
+static void
+s_test_persisted (zstate_server_t *server, zstate_consumer_t *ports)
+{
+    zsock_t *writer = zsock_new_pull ("@inproc://zstate-server-sessions-writer");
+    assert (writer);
+    zstate_consumer_t *written = zstate_consumer_new (server, DB, "WRITTEN_TABLE");
+    assert (written);
+    int rc = zstate_consumer_forward (written, "inproc://zstate-server-sessions-writer");
+    assert (rc == 0);
+    zsock_t *peer = s_peer_new ();
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    reply_t reply = { NULL };
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_DELIVERED);
+    s_ops (peer, 2, id, 1, TABLE, "p1", 0);
+    s_expect_ack (peer, &reply, 1);
+    assert (reply.msg.persisted == 1);
+    s_ops (peer, 2, id, 2, "WRITTEN_TABLE", "p2", 0);
+    s_expect_ack (peer, &reply, 2);
+    assert (reply.msg.persisted == 1);
+    s_ops (peer, 2, id, 3, TABLE, "p3", 0);
+    s_expect_ack (peer, &reply, 3);
+    assert (reply.msg.persisted == 1);
+    s_expect_keys (ports, "p1 p3");
+    s_expect_keys (written, "p2");
+    zframe_t *copy = zframe_recv (writer);
+    assert (copy);
+    zframe_destroy (&copy);
+    zstate_consumer_destroy (&written);
+    zframe_destroy (&reply.frame);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+    zsock_destroy (&writer);
+}
+
 void
 zstate_server_sessions_suite_test (bool verbose)
 {
@@ -693,6 +777,8 @@ zstate_server_sessions_suite_test (bool verbose)
     s_test_heartbeats (server, ports);
     s_test_hostile (server, ports);
     s_test_version_1 (server, ports);
+    s_test_stall (server);
+    s_test_persisted (server, ports);
     zstate_server_destroy (&server);
     zstate_consumer_destroy (&ports);
     printf ("OK\n");
