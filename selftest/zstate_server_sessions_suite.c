@@ -308,7 +308,7 @@ s_test_duplicates_gaps (zstate_server_t *server, zstate_consumer_t *ports)
 
 //  A second DEALER HELLOs under the same session: the first one's OPS,
 //  sent after that HELLO, are never delivered, in whatever order they
-//  reach the server
+//  reach the server, and are answered with NO_SESSION (rate-limited)
 static void
 s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
 {
@@ -328,6 +328,7 @@ s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
     s_hello (new_peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
     s_expect (new_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 1);
+    int64_t start = zclock_mono ();
     s_ops (old_peer, 2, id, 2, TABLE, "old2", 0);
     s_ops (old_peer, 2, id, 3, TABLE, "old3", 0);
     s_ops (new_peer, 2, id, 2, TABLE, "new2", 0);
@@ -336,10 +337,22 @@ s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
     s_ops (new_peer, 2, id, 4, TABLE, "new4", 0);
     s_expect_keys (ports, "new2 new3 new4");
     s_expect_ack (new_peer, &reply, 4);
-    //  The old connection is told nothing
+    //  The old connection is told it has no session, at most once a second
     s_ping (old_peer, id, 5);
-    s_recv (old_peer, &reply);
-    assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 5);
+    size_t rejects = 0;
+    for (s_recv (old_peer, &reply); reply.msg.type != ZSTATE_SESSION_MSG_PONG;
+         s_recv (old_peer, &reply)) {
+        assert (reply.msg.type == ZSTATE_SESSION_MSG_REJECT);
+        assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
+        assert (rejects > 0 || reply.msg.sequence == 2);
+        rejects++;
+    }
+    assert (reply.msg.nonce == 5);
+    int64_t elapsed = zclock_mono () - start;
+    assert (rejects >= 1 && rejects <= 1 + (size_t) (elapsed / 1000));
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    assert (stats.no_session == before.no_session);
 
     zframe_destroy (&reply.frame);
     zuuid_destroy (&session);
@@ -518,6 +531,20 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PING);
     assert (memcmp (reply.msg.session, id, ZSTATE_MSG_SESSION_SIZE) == 0);
     assert (memcmp (reply.msg.epoch, epoch, ZSTATE_SESSION_EPOCH_SIZE) == 0);
+    //  A peer that only PINGs has no session, so it gets no PINGs: while
+    //  the session got three more, the stranger got nothing but its PONGs
+    zsock_t *stranger = s_peer_new ();
+    s_ping (stranger, id, 1);
+    s_recv (stranger, &reply);
+    assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 1);
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    uint64_t pings_sent = stats.pings_sent;
+    WAIT_STATS (server, stats, stats.pings_sent >= pings_sent + 3);
+    s_ping (stranger, id, 2);
+    s_recv (stranger, &reply);
+    assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 2);
+    zsock_destroy (&stranger);
     //  The PONG is a sign of life, and needs no answer
     zstate_session_msg_t pong = {
         .type = ZSTATE_SESSION_MSG_PONG, .session = id, .epoch = epoch,

@@ -572,7 +572,6 @@ static void
 s_no_session (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
               const byte *session_id, uint64_t sequence)
 {
-    self->stats->no_session++;
     char key [2 * ZSTATE_SERVER_ROUTING_MAX + 1];
     for (size_t index = 0; index < routing_size; index++)
         snprintf (key + 2 * index, 3, "%02x", routing [index]);
@@ -629,13 +628,17 @@ zstate_server_sessions_ops (zstate_server_sessions_t *self,
     }
     session_t *session = s_session_lookup (self, session_id);
     if (!session || session->version != 2) {
+        self->stats->no_session++;
         s_no_session (self, routing, routing_size, session_id, sequence);
         return false;
     }
     if (session->routing_size != routing_size
     ||  memcmp (session->routing, routing, routing_size)) {
-        //  An older connection's message: the session moved on without it
+        //  An older connection's message: the session moved on without it.
+        //  It may also be the same client whose DEALER libzmq reconnected
+        //  by itself, under a new routing id: NO_SESSION tells it to HELLO
         self->stats->superseded++;
+        s_no_session (self, routing, routing_size, session_id, sequence);
         return false;
     }
     s_session_heard (self, session);
