@@ -561,7 +561,7 @@ s_test_queue_zero (bool verbose)
 typedef struct {
     test_rig_t *rig;
     pthread_t target;           //  the popping thread, for the storm
-    volatile bool stop;
+    bool stop;                  //  set by the test, read by the storm: atomic
     size_t signals;             //  sent
 } test_storm_t;
 
@@ -583,8 +583,11 @@ s_test_storm_sender (void *args)
     zstate_batch_destroy (&batch);
     //  With linger 0, closing now would drop what the server has not read
     //  yet: wait until the test has popped it all (60 s at most)
-    for (int wait = 0; wait < 6000 && !storm->stop; wait++)
+    for (int wait = 0; wait < 6000; wait++) {
+        if (__atomic_load_n (&storm->stop, __ATOMIC_RELAXED))
+            break;
         zclock_sleep (10);
+    }
     zsock_destroy (&dealer);
     return NULL;
 }
@@ -593,7 +596,8 @@ static void *
 s_test_storm_signals (void *args)
 {
     test_storm_t *storm = (test_storm_t *) args;
-    while (!storm->stop && storm->signals < 100000) {
+    while (!__atomic_load_n (&storm->stop, __ATOMIC_RELAXED)
+    &&     storm->signals < 100000) {
         pthread_kill (storm->target, SIGUSR1);
         storm->signals++;
         usleep (200);
@@ -601,13 +605,13 @@ s_test_storm_signals (void *args)
     return NULL;
 }
 
-static volatile sig_atomic_t s_test_caught = 0;
+static int s_test_caught;      //  counted in a handler: atomic
 
 static void
 s_test_on_signal (int signum)
 {
     (void) signum;
-    s_test_caught++;
+    __atomic_fetch_add (&s_test_caught, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -626,7 +630,7 @@ s_test_signal_storm (bool verbose, bool use_socket)
     action.sa_flags = 0;
     rc = sigaction (SIGUSR1, &action, &previous);
     assert (rc == 0);
-    s_test_caught = 0;
+    __atomic_store_n (&s_test_caught, 0, __ATOMIC_RELAXED);
     test_storm_t storm = { &rig, pthread_self (), false, 0 };
     pthread_t sender, signaller;
     rc = pthread_create (&signaller, NULL, s_test_storm_signals, &storm);
@@ -665,7 +669,7 @@ s_test_signal_storm (bool verbose, bool use_socket)
         assert (rc == 0);
         zstate_consumer_destroy (&churn);
     }
-    storm.stop = true;
+    __atomic_store_n (&storm.stop, true, __ATOMIC_RELAXED);
     pthread_join (sender, NULL);
     pthread_join (signaller, NULL);
     rc = sigaction (SIGUSR1, &previous, NULL);
@@ -674,7 +678,8 @@ s_test_signal_storm (bool verbose, bool use_socket)
     rc = zstate_server_stats (rig.server, &server_stats);
     assert (rc == 0);
     assert (server_stats.consumers == 1);
-    assert ((storm.signals > 0 && s_test_caught > 0));
+    int caught = __atomic_load_n (&s_test_caught, __ATOMIC_RELAXED);
+    assert (storm.signals > 0 && caught > 0);
     //  Nothing twice: nothing more is pending, and no wake-up is left up
     assert (zstate_consumer_pops (rig.consumer, batch, 0) == 0);
     assert (!s_test_fd_wait (zstate_consumer_fd (rig.consumer), 0));
@@ -683,7 +688,7 @@ s_test_signal_storm (bool verbose, bool use_socket)
     assert (stats.popped == STORM_MESSAGES * STORM_OPS);
     if (verbose)
         zsys_debug ("signal storm: %zu signals, %d caught, %" PRIu64 " stalls",
-                    storm.signals, (int) s_test_caught, stats.stalls);
+                    storm.signals, caught, stats.stalls);
     zstate_batch_destroy (&batch);
     s_test_rig_destroy (&rig);
 }

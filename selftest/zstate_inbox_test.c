@@ -109,17 +109,17 @@ s_test_producer (void *args)
 
 typedef struct {
     pthread_t target;           //  the thread that pops
-    volatile bool stop;
+    bool stop;                  //  set by the test, read by the storm: atomic
     size_t sent;
 } test_storm_t;
 
-static volatile sig_atomic_t s_test_signals = 0;
+static int s_test_signals;      //  counted in a handler: atomic
 
 static void
 s_test_on_signal (int signum)
 {
     (void) signum;
-    s_test_signals++;
+    __atomic_fetch_add (&s_test_signals, 1, __ATOMIC_RELAXED);
 }
 
 //  SIGUSR1 to the popping thread every 200 usecs, at most 100,000 times
@@ -127,7 +127,8 @@ static void *
 s_test_storm (void *args)
 {
     test_storm_t *storm = (test_storm_t *) args;
-    while (!storm->stop && storm->sent < 100000) {
+    while (!__atomic_load_n (&storm->stop, __ATOMIC_RELAXED)
+    &&     storm->sent < 100000) {
         pthread_kill (storm->target, SIGUSR1);
         storm->sent++;
         usleep (200);
@@ -151,7 +152,7 @@ s_test_two_threads (bool use_socket)
     action.sa_flags = 0;        //  no SA_RESTART: every wait sees EINTR
     rc = sigaction (SIGUSR1, &action, &previous);
     assert (rc == 0);
-    s_test_signals = 0;
+    __atomic_store_n (&s_test_signals, 0, __ATOMIC_RELAXED);
     test_storm_t storm = { pthread_self (), false, 0 };
     pthread_t storm_thread;
     rc = pthread_create (&storm_thread, NULL, s_test_storm, &storm);
@@ -180,7 +181,7 @@ s_test_two_threads (bool use_socket)
         max = max % 7 + 1;      //  1..7: across message boundaries
     }
     pthread_join (producer_thread, NULL);
-    storm.stop = true;
+    __atomic_store_n (&storm.stop, true, __ATOMIC_RELAXED);
     pthread_join (storm_thread, NULL);
     rc = sigaction (SIGUSR1, &previous, NULL);
     assert (rc == 0);

@@ -33,22 +33,25 @@
 #define STREAM_KEYS     997         //  keys the stream cycles through
 #define DEADLINE        60000       //  bound on any one wait, msecs
 
-//  Signals that reached our handlers, by kind
-static volatile sig_atomic_t s_usr1_count;
-static volatile sig_atomic_t s_prof_count;
-static volatile sig_atomic_t s_hup_count;
+//  Signals that reached our handlers, by kind. Handlers run on whichever
+//  thread a process signal hits, maybe two at once: atomics (lock-free, so
+//  safe in a handler), since volatile orders nothing between threads
+static int s_usr1_count;
+static int s_prof_count;
+static int s_hup_count;
+#define S_COUNT(counter)    __atomic_load_n (&(counter), __ATOMIC_RELAXED)
 
 static void
 s_on_signal (int signum)
 {
     if (signum == SIGUSR1)
-        s_usr1_count++;
+        __atomic_fetch_add (&s_usr1_count, 1, __ATOMIC_RELAXED);
     else
     if (signum == SIGPROF)
-        s_prof_count++;
+        __atomic_fetch_add (&s_prof_count, 1, __ATOMIC_RELAXED);
     else
     if (signum == SIGHUP)
-        s_hup_count++;
+        __atomic_fetch_add (&s_hup_count, 1, __ATOMIC_RELAXED);
 }
 
 //  No-op handlers without SA_RESTART, so blocking calls really see EINTR
@@ -240,8 +243,8 @@ s_test_stream (int ops, bool verbose)
     pthread_t storm_thread;
     s_storm_start (&storm, &storm_thread, true);
     int64_t deadline = zclock_mono () + DEADLINE;
-    int hangups = s_hup_count;
-    while (s_hup_count == hangups) {
+    int hangups = S_COUNT (s_hup_count);
+    while (S_COUNT (s_hup_count) == hangups) {
         assert (zclock_mono () < deadline);
         zclock_sleep (1);
     }
@@ -286,7 +289,7 @@ s_test_stream (int ops, bool verbose)
     assert (stats.ops_accepted == (uint64_t) ops && stats.ops_sent == (uint64_t) ops);
     if (verbose)
         zsys_debug ("zstate_signal: %d ops streamed through %d SIGHUPs", ops,
-                    (int) s_hup_count);
+                    S_COUNT (s_hup_count));
     free (table);
     zstate_batch_destroy (&batch);
     zstate_client_destroy (&client);
@@ -383,7 +386,7 @@ zstate_signal_test (bool verbose)
     s_storm_start (&storm, &storm_thread, false);
     //  The storm is real before we count on it
     int64_t deadline = zclock_mono () + DEADLINE;
-    while (s_usr1_count == 0) {
+    while (S_COUNT (s_usr1_count) == 0) {
         assert (zclock_mono () < deadline);
         zclock_sleep (1);
     }
@@ -397,7 +400,7 @@ zstate_signal_test (bool verbose)
     setitimer (ITIMER_PROF, &off, NULL);
     if (verbose)
         zsys_debug ("zstate_signal: %d cycles through %d SIGUSR1 and %d SIGPROF",
-                    cycles, (int) s_usr1_count, (int) s_prof_count);
+                    cycles, S_COUNT (s_usr1_count), S_COUNT (s_prof_count));
 
     s_test_stream (stream_ops, verbose);
 
