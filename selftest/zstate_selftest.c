@@ -23,6 +23,9 @@
 #include "zstate_classes.h"
 #include "zstate_backlog.h"
 #include "zstate_session_msg.h"
+#include "zstate_writer_config.h"
+#include "zstate_writer_intake.h"
+#include "zstate_writer_window.h"
 #include <sys/wait.h>
 
 //  The batch's and the codec's encodings, limits and hostile input:
@@ -137,6 +140,9 @@ all_tests [] = {
     { "zstate_redis", zstate_redis_test },
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_suite", zstate_backlog_suite_test },
+    { "zstate_writer_config", zstate_writer_config_test },
+    { "zstate_writer_intake", zstate_writer_intake_test },
+    { "zstate_writer_window", zstate_writer_window_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_pipeline", zstate_pipeline_test },

@@ -1,0 +1,41 @@
+/*  =========================================================================
+    zstate_writer_intake - the writer's input: wire messages decoded into
+    the backlog, each operation under its Redis key
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_WRITER_INTAKE_H_INCLUDED
+#define ZSTATE_WRITER_INTAKE_H_INCLUDED
+
+#include "zstate_backlog.h"
+
+typedef struct _zstate_writer_intake_t zstate_writer_intake_t;
+
+//  Create an intake that feeds backlog.
+zstate_writer_intake_t *
+    zstate_writer_intake_new (zstate_backlog_t *backlog);
+
+//  Destroy the intake. Nulls the pointer.
+void
+    zstate_writer_intake_destroy (zstate_writer_intake_t **self_p);
+
+//  Read one wire message from data without waiting and add each of its
+//  operations to the backlog under TABLE<separator>KEY. Counts the
+//  message and its operations (messages, ops, coalesced) or the drop
+//  (malformed) in stats. Returns -1 when no message was waiting, else
+//  ZSTATE_WIRE_OK, or why the message was dropped (ZSTATE_WIRE_*): a
+//  multipart message, a bad header or operation, bytes left over.
+int
+    zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
+                                  const char *separator, zstate_writer_stats_t *stats);
+
+//  Selftest
+void
+    zstate_writer_intake_test (bool verbose);
+
+#endif
