@@ -21,14 +21,16 @@
     Signals: a link request is a multi-frame send and a reply. A signal
     that cut either short would leave the pipe out of step, and a
     consumer that could not unregister would have to leak (the server
-    might still deliver to it). So the link requests run with the
-    thread's signals blocked: they are held, not lost, for the one round
-    trip, which the server answers at once even while it is stalled.
+    might still deliver to it). The link's requests go through
+    zstate_actor_request, which sends and receives each message whole
+    with signals held for just that call and waits for the reply through
+    EINTR; the server answers at once even while it is stalled. So the
+    application's signals reach their handlers during a request, and a
+    signal never fails one.
 @end
 */
 
 #include "zstate_classes.h"
-#include <signal.h>
 #include <poll.h>
 
 struct _zstate_consumer_t {
@@ -46,34 +48,19 @@ struct _zstate_consumer_t {
 //  Which link request s_link_call makes
 typedef enum { LINK_REGISTER, LINK_UNREGISTER, LINK_FORWARD } link_call_t;
 
-//  One link request with the thread's signals held back (see @discuss);
-//  faults and aborts stay deliverable
+//  One link request. The link goes through zstate_actor_request, which
+//  sends and receives whole messages through signals (see @discuss)
 static int
 s_link_call (zstate_consumer_t *self, link_call_t call, const char *endpoint)
 {
-    sigset_t all, previous;
-    sigfillset (&all);
-    sigdelset (&all, SIGSEGV);
-    sigdelset (&all, SIGBUS);
-    sigdelset (&all, SIGFPE);
-    sigdelset (&all, SIGILL);
-    sigdelset (&all, SIGABRT);
-    int rc = pthread_sigmask (SIG_BLOCK, &all, &previous);
-    assert (rc == 0);
     if (call == LINK_REGISTER)
-        rc = zstate_server_link_register (self->link, self->db, self->table,
-                                          self->name, self);
-    else
+        return zstate_server_link_register (self->link, self->db, self->table,
+                                            self->name, self);
     if (call == LINK_UNREGISTER)
-        rc = zstate_server_link_unregister (self->link, self->db, self->table,
-                                            self->name);
-    else
-        rc = zstate_server_link_forward (self->link, self->db, self->table,
-                                         self->name, endpoint);
-    int error = errno;
-    pthread_sigmask (SIG_SETMASK, &previous, NULL);
-    errno = error;
-    return rc;
+        return zstate_server_link_unregister (self->link, self->db, self->table,
+                                              self->name);
+    return zstate_server_link_forward (self->link, self->db, self->table,
+                                       self->name, endpoint);
 }
 
 //  Destroy a half-made consumer without losing why it failed
@@ -141,7 +128,8 @@ zstate_consumer_destroy (zstate_consumer_t **self_p)
         //  Unregister first: once the server has answered, it never calls
         //  deliver again, so what it used may go. ENOENT means the server
         //  went first, ESHUTDOWN that its actor has ended: both fine. After
-        //  any other failure (none is expected, with signals held back) we
+        //  any other failure (none is expected: signals do not fail link
+        //  requests, and the server answers at once) we
         //  cannot know that the server let go, so we leave the consumer
         //  allocated rather than free it under the server's feet.
         if (self->registered
