@@ -24,9 +24,9 @@
     might still deliver to it). The link's requests go through
     zstate_actor_request, which sends and receives each message whole
     with signals held for just that call and waits for the reply through
-    EINTR; the server answers at once even while it is stalled. So the
-    application's signals reach their handlers during a request, and a
-    signal never fails one.
+    EINTR; the server answers at once even while it is stalled. So a
+    signal does not fail a link request, and the consumer no longer holds
+    the application's signals around one.
 @end
 */
 
