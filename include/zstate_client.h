@@ -82,6 +82,8 @@ typedef struct {
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.
+//  Returns NULL with errno EMFILE and zstate_reason () when the process is
+//  at its socket limit (zsys_set_max_sockets).
 ZSTATE_EXPORT zstate_client_t *
     zstate_client_new (void);
 

@@ -100,7 +100,9 @@ typedef struct {
     uint64_t evicted;           //  sessions evicted from a full table
 } zstate_server_stats_t;
 
-//  Create a server; it binds nothing until zstate_server_bind.
+//  Create a server; it binds nothing until zstate_server_bind. Returns
+//  NULL with errno EMFILE and zstate_reason () when the process is at its
+//  socket limit (zsys_set_max_sockets).
 ZSTATE_EXPORT zstate_server_t *
     zstate_server_new (void);
 

@@ -148,6 +148,8 @@ typedef struct {
 
 //  Create a writer. It binds its PULL endpoint at once and accepts
 //  messages from then on, holding them until zstate_writer_connect.
+//  Returns NULL with errno EMFILE and zstate_reason () when the process is
+//  at its socket limit (zsys_set_max_sockets).
 ZSTATE_EXPORT zstate_writer_t *
     zstate_writer_new (void);
 

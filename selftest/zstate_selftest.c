@@ -69,6 +69,10 @@ void
 void
     zstate_server_sessions_suite_test (bool verbose);
 
+//  The constructors at the socket limit: selftest/zstate_limits_test.c
+void
+    zstate_limits_test (bool verbose);
+
 typedef struct {
     const char *name;
     void (*test) (bool verbose);
@@ -147,6 +151,7 @@ all_tests [] = {
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { "zstate_signal", zstate_signal_test },
+    { "zstate_limits", zstate_limits_test },
     { NULL, NULL }
 };
 

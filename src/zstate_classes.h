@@ -107,6 +107,14 @@ int
 zsock_t *
     zstate_sock_new (int type);
 
+//  Return 0 when libzmq has count socket slots free now, else -1 with
+//  errno EMFILE and zstate_reason () (who, when not NULL, starts it). For
+//  constructors whose actors make sockets with zsock_new, which aborts at
+//  the limit. count is at most ZSTATE_SOCK_RESERVE_MAX.
+#define ZSTATE_SOCK_RESERVE_MAX 8
+int
+    zstate_sock_reserve (const char *who, size_t count);
+
 //  Actor side of the command protocol: send the one reply a command gets,
 //  [command][status][reason]; more frames may follow when more is true.
 int

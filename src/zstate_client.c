@@ -127,6 +127,10 @@ s_op_size (const byte *data, size_t limit)
 zstate_client_t *
 zstate_client_new (void)
 {
+    //  The event pipe, the agent's pipe and its DEALER: zsock_new would
+    //  abort at the limit
+    if (zstate_sock_reserve ("zstate_client_new", 5))
+        return NULL;
     zstate_client_t *self = (zstate_client_t *) zmalloc (sizeof (zstate_client_t));
     assert (self);
     self->wakefd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -133,6 +133,9 @@ zstate_server_link_forward (zstate_server_link_t *link,
 zstate_server_t *
 zstate_server_new (void)
 {
+    //  The actor's pipe and its ROUTER: zsock_new would abort at the limit
+    if (zstate_sock_reserve ("zstate_server_new", 3))
+        return NULL;
     zstate_server_t *self = (zstate_server_t *) zmalloc (sizeof (zstate_server_t));
     assert (self);
     self->link = (zstate_server_link_t *) zmalloc (sizeof (zstate_server_link_t));

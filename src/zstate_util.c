@@ -75,24 +75,38 @@ s_wait_reaped (int fd)
         zclock_sleep (attempt < 10? 0: 1);
 }
 
+int
+zstate_sock_reserve (const char *who, size_t count)
+{
+    assert (count <= ZSTATE_SOCK_RESERVE_MAX);
+    //  Ask libzmq with raw sockets, then give their slots back for the
+    //  caller's zsock_new to take
+    void *probes [ZSTATE_SOCK_RESERVE_MAX];
+    size_t made = 0;
+    while (made < count && (probes [made] = zmq_socket (zsys_init (), ZMQ_PAIR)))
+        made++;
+    int fds [ZSTATE_SOCK_RESERVE_MAX];
+    for (size_t index = 0; index < made; index++) {
+        size_t fd_size = sizeof (fds [index]);
+        int rc = zmq_getsockopt (probes [index], ZMQ_FD, &fds [index], &fd_size);
+        assert (rc == 0);
+        zmq_close (probes [index]);
+    }
+    for (size_t index = 0; index < made; index++)
+        s_wait_reaped (fds [index]);
+    if (made < count)
+        return zstate_fail (EMFILE, "%s%sthe process is at its limit of %d sockets "
+                            "(see zsys_set_max_sockets)", who? who: "", who? ": ": "",
+                            zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
+    return 0;
+}
+
 zsock_t *
 zstate_sock_new (int type)
 {
-    //  zsock_new asserts when libzmq has no slot left, so ask libzmq first
-    //  with a raw socket, and give its slot back for zsock_new to take
-    void *probe = zmq_socket (zsys_init (), ZMQ_PAIR);
-    if (!probe) {
-        zstate_fail (EMFILE, "the process is at its limit of %d sockets "
-                     "(see zsys_set_max_sockets)",
-                     zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS));
+    //  zsock_new asserts when libzmq has no slot left
+    if (zstate_sock_reserve (NULL, 1))
         return NULL;
-    }
-    int fd;
-    size_t fd_size = sizeof (fd);
-    int rc = zmq_getsockopt (probe, ZMQ_FD, &fd, &fd_size);
-    assert (rc == 0);
-    zmq_close (probe);
-    s_wait_reaped (fd);
     zsock_t *sock = zsock_new (type);
     assert (sock);
     return sock;

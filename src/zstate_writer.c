@@ -39,6 +39,10 @@ struct _zstate_writer_t {
 zstate_writer_t *
 zstate_writer_new (void)
 {
+    //  The event pipe, the actor's pipe and its PULL socket: zsock_new
+    //  would abort at the limit
+    if (zstate_sock_reserve ("zstate_writer_new", 5))
+        return NULL;
     zstate_writer_t *self = (zstate_writer_t *) zmalloc (sizeof (zstate_writer_t));
     assert (self);
     zuuid_t *uuid = zuuid_new ();
