@@ -69,6 +69,10 @@ void
 void
     zstate_server_sessions_suite_test (bool verbose);
 
+//  The Redis connection's example and full suite: selftest/zstate_redis_test.c
+void
+    zstate_redis_suites (bool verbose);
+
 //  The constructors at the socket limit: selftest/zstate_limits_test.c
 void
     zstate_limits_test (bool verbose);
@@ -141,7 +145,7 @@ all_tests [] = {
     { "zstate_client", zstate_client_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },
-    { "zstate_redis", zstate_redis_test },
+    { "zstate_redis", zstate_redis_suites },
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_suite", zstate_backlog_suite_test },
     { "zstate_writer_config", zstate_writer_config_test },
