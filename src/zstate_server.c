@@ -409,15 +409,24 @@ zstate_server_test_wait_stalled (zstate_server_t *server, zstate_consumer_t *con
     assert (stats->stalls > 0);
 }
 
-void
-zstate_server_test (bool verbose)
-{
-    printf (" * zstate_server: ");
-    if (verbose)
-        printf ("\n");
+//  What the server's suites share
+typedef struct {
+    zstate_server_t *server;
+    zstate_consumer_t *routes;  //  APPL_DB/ROUTE_TABLE
+    zstate_consumer_t *ports;   //  APPL_DB/PORT_TABLE
+    zsock_t *dealer;            //  A raw client, connected to endpoint
+    char endpoint [64];
+    zuuid_t *session;           //  The dealer's session
+    uint64_t sequence;          //  Its last sequence number
+    zstate_batch_t *batch;      //  What we send
+    zstate_batch_t *received;   //  What a consumer popped
+} test_rig_t;
 
-    //  @selftest
-    zstate_server_t *server = zstate_server_new ();
+//  Settings, consumers before bind, binding
+static void
+s_test_rig_new (test_rig_t *rig, bool verbose)
+{
+    zstate_server_t *server = rig->server = zstate_server_new ();
     assert (server);
     assert (zstate_server_actor (server));
     zstate_server_set_verbose (server, verbose);
@@ -427,9 +436,9 @@ zstate_server_test (bool verbose)
     assert (rc == 0);
 
     //  Consumers may register before the server binds
-    zstate_consumer_t *routes = zstate_consumer_new (server, "APPL_DB", "ROUTE_TABLE");
+    zstate_consumer_t *routes = rig->routes = zstate_consumer_new (server, "APPL_DB", "ROUTE_TABLE");
     assert (routes);
-    zstate_consumer_t *ports = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
+    zstate_consumer_t *ports = rig->ports = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
     assert (ports);
     //  One consumer per (db, table): the second is refused, not swapped in
     zstate_consumer_t *twin = zstate_consumer_new (server, "APPL_DB", "ROUTE_TABLE");
@@ -439,8 +448,8 @@ zstate_server_test (bool verbose)
     //  An ephemeral port comes back; binding it again fails cleanly
     int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
     assert (port > 0);
-    char endpoint [64];
-    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    char *endpoint = rig->endpoint;
+    snprintf (endpoint, sizeof (rig->endpoint), "tcp://127.0.0.1:%d", port);
     rc = zstate_server_bind (server, endpoint);
     assert (rc == -1 && errno == EADDRINUSE);
     assert (*zstate_reason ());
@@ -449,21 +458,34 @@ zstate_server_test (bool verbose)
     rc = zstate_server_bind (server, NULL);
     assert (rc == -1 && errno == EINVAL);
 
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = rig->dealer = zsock_new_dealer (endpoint);
     assert (dealer);
     zsock_set_sndtimeo (dealer, 30000);
-    zuuid_t *session = zuuid_new ();
-    uint64_t sequence = 0;
-    zstate_batch_t *batch = zstate_batch_new ();
-    zstate_batch_t *received = zstate_batch_new ();
+    rig->session = zuuid_new ();
+    rig->sequence = 0;
+    rig->batch = zstate_batch_new ();
+    rig->received = zstate_batch_new ();
+}
 
+//  Routing: each table its own messages, from every endpoint
+static void
+s_test_routing (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *routes = rig->routes;
+    zstate_consumer_t *ports = rig->ports;
+    zsock_t *dealer = rig->dealer;
+    zuuid_t *session = rig->session;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
     //  Each table gets its own messages
     zstate_batch_set (batch, "10.0.0.0/8", "nexthop", "10.1.1.1", NULL);
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "ROUTE_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "ROUTE_TABLE", batch);
     zstate_batch_reset (batch);
     zstate_batch_hset (batch, "Ethernet0", "mtu", "9100", NULL);
     zstate_batch_del (batch, "Ethernet4");
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "PORT_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "PORT_TABLE", batch);
     s_test_receive (routes, received, 1);
     assert (streq (zstate_batch_key (received, 0, NULL), "10.0.0.0/8"));
     s_test_receive (ports, received, 2);
@@ -484,8 +506,19 @@ zstate_server_test (bool verbose)
     s_test_receive (ports, received, 2);
     zuuid_destroy (&other_session);
     zsock_destroy (&neighbour);
+}
 
-    //  The monitor reports counters per table and streams to watchers
+//  The monitor reports counters per table and streams to watchers
+static void
+s_test_monitor (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *ports = rig->ports;
+    zsock_t *dealer = rig->dealer;
+    zuuid_t *session = rig->session;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
     int monitor_port = zstate_server_monitor (server, "tcp://127.0.0.1:*");
     assert (monitor_port > 0);
     assert (zstate_server_monitor (server, "bogus") == -1);
@@ -526,7 +559,7 @@ zstate_server_test (bool verbose)
     zstr_free (&command);
     zstr_free (&status);
     zstr_free (&reason);
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "PORT_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "PORT_TABLE", batch);
     s_test_receive (ports, received, 2);
     zmsg_t *copy = zmsg_recv (watcher);
     assert (copy && zmsg_size (copy) == 2);
@@ -543,14 +576,26 @@ zstate_server_test (bool verbose)
     zframe_destroy (&payload);
     zmsg_destroy (&copy);
     zsock_destroy (&watcher);
+}
 
+//  Counting: unroutable and malformed messages
+static void
+s_test_counting (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *routes = rig->routes;
+    zsock_t *dealer = rig->dealer;
+    zuuid_t *session = rig->session;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
     //  Messages for tables nobody serves are counted and dropped. The
     //  sentinel after them arrives only once the server has seen them all.
     zstate_batch_reset (batch);
     zstate_batch_set (batch, "key", "field", "value", NULL);
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "NO_TABLE", batch);
-    s_test_send (dealer, session, ++sequence, "NO_DB", "ROUTE_TABLE", batch);
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "ROUTE_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "NO_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "NO_DB", "ROUTE_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "ROUTE_TABLE", batch);
     s_test_receive (routes, received, 1);
     zstate_server_stats_t stats;
     rc = zstate_server_stats (server, &stats);
@@ -580,7 +625,7 @@ zstate_server_test (bool verbose)
     assert (frame);
     zframe_send (&frame, dealer, ZFRAME_MORE);
     zstr_send (dealer, "one frame too many");
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "ROUTE_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "ROUTE_TABLE", batch);
     s_test_receive (routes, received, 1);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
@@ -592,8 +637,19 @@ zstate_server_test (bool verbose)
     assert (stats.routed == 6);
     assert (stats.sessions == 2);
     zuuid_destroy (&junk);
+}
 
-    //  A jump in a session's sequence is a gap; a new session is not
+//  A jump in a session's sequence is a gap; a new session is not
+static void
+s_test_gaps (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *routes = rig->routes;
+    zsock_t *dealer = rig->dealer;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
+    zstate_server_stats_t stats;
     zuuid_t *lossy = zuuid_new ();
     s_test_send (dealer, lossy, 1, "APPL_DB", "ROUTE_TABLE", batch);
     s_test_send (dealer, lossy, 2, "APPL_DB", "ROUTE_TABLE", batch);
@@ -612,7 +668,19 @@ zstate_server_test (bool verbose)
     assert (stats.gaps == 2);
     assert (stats.sessions == 3);
     zuuid_destroy (&lossy);
+}
 
+//  The server link's rules, unknown commands, pause
+static void
+s_test_link (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *routes = rig->routes;
+    zsock_t *dealer = rig->dealer;
+    zuuid_t *session = rig->session;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
     //  Only the consumer that registered can unregister
     zstate_server_link_t *link = zstate_server_link (server);
     rc = zstate_server_link_unregister (link, "APPL_DB", "ROUTE_TABLE",
@@ -630,7 +698,7 @@ zstate_server_test (bool verbose)
     //  A paused server reads nothing from clients until it resumes
     rc = zstate_server_pause (server, true);
     assert (rc == 0);
-    s_test_send (dealer, session, ++sequence, "APPL_DB", "ROUTE_TABLE", batch);
+    s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "ROUTE_TABLE", batch);
     zpoller_t *poller = zpoller_new (zstate_consumer_socket (routes), NULL);
     assert (zpoller_wait (poller, 200) == NULL);
     zpoller_destroy (&poller);
@@ -638,13 +706,29 @@ zstate_server_test (bool verbose)
     rc = zstate_server_pause (server, false);
     assert (rc == 0);
     s_test_receive (routes, received, 1);
+    zstate_server_link_release (&link);
+}
 
+//  A consumer that does not pop stops the server, which still ends
+static void
+s_test_stall (test_rig_t *rig)
+{
+    zstate_server_t *server = rig->server;
+    zstate_consumer_t *routes = rig->routes;
+    zstate_consumer_t *ports = rig->ports;
+    zsock_t *dealer = rig->dealer;
+    zuuid_t *session = rig->session;
+    zstate_batch_t *batch = rig->batch;
+    zstate_batch_t *received = rig->received;
+    int rc;
+    zstate_server_stats_t stats;
+    zstate_server_link_t *link = zstate_server_link (server);
     //  A consumer that does not pop stops the server...
     zstate_consumer_t *slow = zstate_consumer_new (server, "APPL_DB", "SLOW_TABLE");
     assert (slow);
     zstate_consumer_set_queue (slow, 1, 1024 * 1024);
     for (uint64_t count = 0; count < 200; count++)
-        s_test_send (dealer, session, ++sequence, "APPL_DB", "SLOW_TABLE", batch);
+        s_test_send (dealer, session, ++rig->sequence, "APPL_DB", "SLOW_TABLE", batch);
     zstate_server_test_wait_stalled (server, slow, &stats);
     assert (stats.consumers == 3);
 
@@ -665,7 +749,56 @@ zstate_server_test (bool verbose)
     zstate_batch_destroy (&received);
     zuuid_destroy (&session);
     zsock_destroy (&dealer);
+}
+
+void
+zstate_server_test (bool verbose)
+{
+    printf (" * zstate_server: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  A server on an ephemeral port, a consumer table for one (db, table),
+    //  and a producer on a client agent that writes to it
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zstate_consumer_t *table = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
+    assert (table);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    zstate_client_t *client = zstate_client_new ();
+    assert (client && zstate_client_connect (client, endpoint) == 0);
+    zstate_producer_t *producer = zstate_producer_new (client, "APPL_DB", "PORT_TABLE");
+    assert (producer);
+    assert (zstate_producer_set (producer, "Ethernet0", "mtu", "9100", NULL) == 0);
+    //  The table's socket is readable while operations wait for pops
+    zpoller_t *poller = zpoller_new (zstate_consumer_socket (table), NULL);
+    assert (zpoller_wait (poller, 30000) == zstate_consumer_socket (table));
+    zpoller_destroy (&poller);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_consumer_pops (table, batch, 0) == 1);
+    assert (streq (zstate_batch_key (batch, 0, NULL), "Ethernet0"));
+    zstate_server_stats_t stats;
+    assert (zstate_server_stats (server, &stats) == 0);
+    assert (stats.routed == 1 && stats.consumers == 1 && stats.sessions == 1);
+    zstate_batch_destroy (&batch);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    zstate_consumer_destroy (&table);
+    zstate_server_destroy (&server);
     //  @end
+
+    test_rig_t rig;
+    s_test_rig_new (&rig, verbose);
+    s_test_routing (&rig);
+    s_test_monitor (&rig);
+    s_test_counting (&rig);
+    s_test_gaps (&rig);
+    s_test_link (&rig);
+    s_test_stall (&rig);
     printf ("OK\n");
 }
 #endif
