@@ -33,10 +33,8 @@
     the backlog, newest first, each entry merged *under* a pending entry
     for the same key if there is one (unconfirmed, then newer). One that
     ran but whose reply was lost is applied twice, which is harmless: SET,
-    HSET and DEL are idempotent.
-
-    Accounting: every operation received is, at any time, exactly one of
-    written, failed, coalesced or in the backlog; the selftest checks it.
+    HSET and DEL are idempotent. Every operation received is, at any time,
+    exactly one of written, failed, coalesced or in the backlog.
 @end
 */
 
