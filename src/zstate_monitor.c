@@ -307,6 +307,159 @@ s_test_serve (zstate_monitor_t *monitor, int *messages)
     zpoller_destroy (&poller);
 }
 
+//  STATS answers with the text the server makes; an unknown request, or
+//  a WATCH without names, is refused
+static void
+s_test_requests (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
+{
+    int rc;
+    //  STATS answers with the text the server makes
+    zstr_send (peer, "STATS");
+    s_test_serve (monitor, counter);
+    char *command, *status, *reason, *text;
+    rc = zstr_recvx (peer, &command, &status, &reason, &text, NULL);
+    assert (rc == 4);
+    assert (streq (command, "STATS") && streq (status, "0"));
+    assert (strstr (text, "messages = 42"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_free (&text);
+
+    //  An unknown request, or a WATCH without names, is refused
+    zstr_send (peer, "SHUTDOWN");
+    s_test_serve (monitor, counter);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "SHUTDOWN") && atoi (status) == EINVAL);
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_send (peer, "WATCH");
+    s_test_serve (monitor, counter);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && atoi (status) == EINVAL);
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+}
+
+//  A watcher gets copies of what is routed to its table, and only that
+static void
+s_test_copies (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
+{
+    char *command, *status, *reason;
+    int rc;
+    //  A watcher gets copies of what is routed to its table, and only that
+    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);
+    s_test_serve (monitor, counter);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (command, "WATCH") && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    assert (zstate_monitor_watchers (monitor) == 1);
+    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);     //  Renewal
+    s_test_serve (monitor, counter);
+    zmsg_t *reply = zmsg_recv (peer);
+    zmsg_destroy (&reply);
+    assert (zstate_monitor_watchers (monitor) == 1);
+
+    zmq_msg_t payload;
+    zmq_msg_init_size (&payload, 5);
+    memcpy (zmq_msg_data (&payload), "hello", 5);
+    zstate_monitor_publish (monitor, "APPL_DB", "OTHER_TABLE", &payload);
+    zstate_monitor_publish (monitor, "APPL_DB", "ROUTE_TABLE", &payload);
+    //  The payload itself stays with the caller, unchanged
+    assert (zmq_msg_size (&payload) == 5);
+    zmq_msg_close (&payload);
+    zmsg_t *copy = zmsg_recv (peer);
+    assert (copy && zmsg_size (copy) == 2);
+    char *kind = zmsg_popstr (copy);
+    assert (streq (kind, "OPS"));
+    zframe_t *frame = zmsg_pop (copy);
+    assert (zframe_streq (frame, "hello"));
+    zstr_free (&kind);
+    zframe_destroy (&frame);
+    zmsg_destroy (&copy);
+    assert (zstate_monitor_lost (monitor) == 0);
+    //  Only one copy came: the other table's was not sent
+    zsock_set_rcvtimeo (peer, 0);
+    assert (zmsg_recv (peer) == NULL);
+}
+
+//  A peer that asks and never reads cannot make the monitor wait: its
+//  replies are dropped once its pipe is full
+static void
+s_test_deaf (zstate_monitor_t *monitor, int port)
+{
+    int rc;
+    zsock_t *deaf = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvhwm (deaf, 1);
+    zsock_set_sndhwm (deaf, 0);
+    rc = zsock_connect (deaf, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    for (int count = 0; count < 3000; count++)
+        zstr_send (deaf, "STATS");
+    int answered = 0;
+    zpoller_t *poller = zpoller_new (zstate_monitor_socket (monitor), NULL);
+    while (answered < 3000 && zpoller_wait (poller, 30000)) {
+        zstate_monitor_handle (monitor, s_test_big_stats, NULL);
+        answered += 100;
+    }
+    zpoller_destroy (&poller);
+    assert (answered >= 3000);
+    zsock_destroy (&deaf);
+}
+
+//  A watch that is not renewed runs out; the others stay
+static void
+s_test_expiry (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
+{
+    char *command, *status, *reason;
+    int rc;
+    assert (zstate_monitor_watchers (monitor) == 1);
+    zstate_monitor_set_lease (monitor, 1);
+    zsock_set_rcvtimeo (peer, 30000);
+    zstr_sendx (peer, "WATCH", "APPL_DB", "EXPIRING", NULL);
+    s_test_serve (monitor, counter);
+    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    int64_t deadline = zclock_mono () + 30000;
+    while (zstate_monitor_watchers (monitor) > 1) {
+        assert (zclock_mono () < deadline);
+        zclock_sleep (1);
+    }
+    assert (zstate_monitor_watchers (monitor) == 1);
+    zstate_monitor_set_lease (monitor, 3600 * 1000);
+}
+
+//  Watches are bounded: past WATCHERS_MAX a new one is refused (one is
+//  held already, ROUTE_TABLE's)
+static void
+s_test_bounded (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
+{
+    char *command, *status, *reason;
+    int rc;
+    for (int count = 0; count < WATCHERS_MAX + 1; count++) {
+        char table [32];
+        snprintf (table, sizeof (table), "T%d", count);
+        zstr_sendx (peer, "WATCH", "APPL_DB", table, NULL);
+        s_test_serve (monitor, counter);
+        rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+        assert (rc == 3);
+        if (count < WATCHERS_MAX - 1)
+            assert (streq (status, "0"));
+        else
+            assert (atoi (status) == ENOSPC);
+        zstr_free (&command);
+        zstr_free (&status);
+        zstr_free (&reason);
+    }
+}
+
 void
 zstate_monitor_test (bool verbose)
 {
@@ -356,7 +509,6 @@ zstate_monitor_test (bool verbose)
     assert (port > 0);
     assert (zstate_monitor_bind (monitor, "nonsense://") == -1);
     assert (strlen (zstate_reason ()) > 0);
-    int messages = 42;
     //  No watch may run out while the test holds it, however slow the run
     zstate_monitor_set_lease (monitor, 3600 * 1000);
 
@@ -364,129 +516,12 @@ zstate_monitor_test (bool verbose)
     zsock_set_rcvtimeo (peer, 30000);
     int rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
     assert (rc == 0);
-
-    //  STATS answers with the text the server makes
-    zstr_send (peer, "STATS");
-    s_test_serve (monitor, &messages);
-    char *command, *status, *reason, *text;
-    rc = zstr_recvx (peer, &command, &status, &reason, &text, NULL);
-    assert (rc == 4);
-    assert (streq (command, "STATS") && streq (status, "0"));
-    assert (strstr (text, "messages = 42"));
-    zstr_free (&command);
-    zstr_free (&status);
-    zstr_free (&reason);
-    zstr_free (&text);
-
-    //  An unknown request, or a WATCH without names, is refused
-    zstr_send (peer, "SHUTDOWN");
-    s_test_serve (monitor, &messages);
-    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
-    assert (rc == 3 && streq (command, "SHUTDOWN") && atoi (status) == EINVAL);
-    zstr_free (&command);
-    zstr_free (&status);
-    zstr_free (&reason);
-    zstr_send (peer, "WATCH");
-    s_test_serve (monitor, &messages);
-    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
-    assert (rc == 3 && atoi (status) == EINVAL);
-    zstr_free (&command);
-    zstr_free (&status);
-    zstr_free (&reason);
-
-    //  A watcher gets copies of what is routed to its table, and only that
-    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);
-    s_test_serve (monitor, &messages);
-    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
-    assert (rc == 3 && streq (command, "WATCH") && streq (status, "0"));
-    zstr_free (&command);
-    zstr_free (&status);
-    zstr_free (&reason);
-    assert (zstate_monitor_watchers (monitor) == 1);
-    zstr_sendx (peer, "WATCH", "APPL_DB", "ROUTE_TABLE", NULL);     //  Renewal
-    s_test_serve (monitor, &messages);
-    zmsg_t *reply = zmsg_recv (peer);
-    zmsg_destroy (&reply);
-    assert (zstate_monitor_watchers (monitor) == 1);
-
-    zmq_msg_t payload;
-    zmq_msg_init_size (&payload, 5);
-    memcpy (zmq_msg_data (&payload), "hello", 5);
-    zstate_monitor_publish (monitor, "APPL_DB", "OTHER_TABLE", &payload);
-    zstate_monitor_publish (monitor, "APPL_DB", "ROUTE_TABLE", &payload);
-    //  The payload itself stays with the caller, unchanged
-    assert (zmq_msg_size (&payload) == 5);
-    zmq_msg_close (&payload);
-    zmsg_t *copy = zmsg_recv (peer);
-    assert (copy && zmsg_size (copy) == 2);
-    char *kind = zmsg_popstr (copy);
-    assert (streq (kind, "OPS"));
-    zframe_t *frame = zmsg_pop (copy);
-    assert (zframe_streq (frame, "hello"));
-    zstr_free (&kind);
-    zframe_destroy (&frame);
-    zmsg_destroy (&copy);
-    assert (zstate_monitor_lost (monitor) == 0);
-    //  Only one copy came: the other table's was not sent
-    zsock_set_rcvtimeo (peer, 0);
-    assert (zmsg_recv (peer) == NULL);
-
-    //  A peer that asks and never reads cannot make the monitor wait: its
-    //  replies are dropped once its pipe is full
-    zsock_t *deaf = zsock_new (ZMQ_DEALER);
-    zsock_set_rcvhwm (deaf, 1);
-    zsock_set_sndhwm (deaf, 0);
-    rc = zsock_connect (deaf, "tcp://127.0.0.1:%d", port);
-    assert (rc == 0);
-    for (int count = 0; count < 3000; count++)
-        zstr_send (deaf, "STATS");
-    int answered = 0;
-    zpoller_t *poller = zpoller_new (zstate_monitor_socket (monitor), NULL);
-    while (answered < 3000 && zpoller_wait (poller, 30000)) {
-        zstate_monitor_handle (monitor, s_test_big_stats, NULL);
-        answered += 100;
-    }
-    zpoller_destroy (&poller);
-    assert (answered >= 3000);
-    zsock_destroy (&deaf);
-
-    //  A watch that is not renewed runs out; the others stay
-    assert (zstate_monitor_watchers (monitor) == 1);
-    zstate_monitor_set_lease (monitor, 1);
-    zsock_set_rcvtimeo (peer, 30000);
-    zstr_sendx (peer, "WATCH", "APPL_DB", "EXPIRING", NULL);
-    s_test_serve (monitor, &messages);
-    rc = zstr_recvx (peer, &command, &status, &reason, NULL);
-    assert (rc == 3 && streq (status, "0"));
-    zstr_free (&command);
-    zstr_free (&status);
-    zstr_free (&reason);
-    int64_t deadline = zclock_mono () + 30000;
-    while (zstate_monitor_watchers (monitor) > 1) {
-        assert (zclock_mono () < deadline);
-        zclock_sleep (1);
-    }
-    assert (zstate_monitor_watchers (monitor) == 1);
-    zstate_monitor_set_lease (monitor, 3600 * 1000);
-
-    //  Watches are bounded: past WATCHERS_MAX a new one is refused (one
-    //  is held already, ROUTE_TABLE's)
-    for (int count = 0; count < WATCHERS_MAX + 1; count++) {
-        char table [32];
-        snprintf (table, sizeof (table), "T%d", count);
-        zstr_sendx (peer, "WATCH", "APPL_DB", table, NULL);
-        s_test_serve (monitor, &messages);
-        rc = zstr_recvx (peer, &command, &status, &reason, NULL);
-        assert (rc == 3);
-        if (count < WATCHERS_MAX - 1)
-            assert (streq (status, "0"));
-        else
-            assert (atoi (status) == ENOSPC);
-        zstr_free (&command);
-        zstr_free (&status);
-        zstr_free (&reason);
-    }
-
+    int messages = 42;
+    s_test_requests (monitor, peer, &messages);
+    s_test_copies (monitor, peer, &messages);
+    s_test_deaf (monitor, port);
+    s_test_expiry (monitor, peer, &messages);
+    s_test_bounded (monitor, peer, &messages);
     zsock_destroy (&peer);
     zstate_monitor_destroy (&monitor);
     printf ("OK\n");
