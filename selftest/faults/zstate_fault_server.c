@@ -417,12 +417,12 @@ s_popped (zstate_fault_server_t *self, size_t count)
     return false;
 }
 
-void
-zstate_fault_server_test (bool verbose)
+//  An observer in dir, through its signals: each pauses, resumes, kills,
+//  freezes or ends it, and the pops log says what it did. Returns the
+//  observer's port.
+static int
+s_test_observer (const char *dir)
 {
-    printf (" * zstate_fault_server: ");
-    char dir [] = "/tmp/zstate-fault-server-XXXXXX";
-    assert (mkdtemp (dir));
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, dir, NULL);
     assert (server);
     assert (zstate_fault_server_pid (server) == 0);
@@ -479,9 +479,14 @@ zstate_fault_server_test (bool verbose)
     zstate_client_destroy (&client);
     zstate_fault_server_destroy (&server);
     assert (server == NULL);
+    return port;
+}
 
-    //  A child whose parent dies gets SIGKILL: an intermediate process
-    //  starts an observer and exits at once, without cleaning up
+//  A child whose parent dies gets SIGKILL: an intermediate process starts
+//  an observer in dir and exits at once, without cleaning up
+static void
+s_test_orphan (const char *dir)
+{
     int channel [2];
     assert (pipe (channel) == 0);
     fflush (stdout);
@@ -521,6 +526,16 @@ zstate_fault_server_test (bool verbose)
     orphan_file = zsys_sprintf ("%s/ready", dir);
     unlink (orphan_file);
     zstr_free (&orphan_file);
+}
+
+void
+zstate_fault_server_test (bool verbose)
+{
+    printf (" * zstate_fault_server: ");
+    char dir [] = "/tmp/zstate-fault-server-XXXXXX";
+    assert (mkdtemp (dir));
+    int port = s_test_observer (dir);
+    s_test_orphan (dir);
 
     //  The tool needs a Redis and ZSTATE
     char *saved = getenv ("ZSTATE")? strdup (getenv ("ZSTATE")): NULL;
