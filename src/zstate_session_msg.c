@@ -492,6 +492,44 @@ zstate_session_msg_type_name (int type)
 //  --------------------------------------------------------------------------
 //  Self test of this class.
 
+//  Reasons: version 1's keep their numbers and texts; all differ
+static void
+s_test_reasons (void)
+{
+    assert (ZSTATE_SESSION_REASON_FRAMES == ZSTATE_WIRE_FRAMES);
+    assert (ZSTATE_SESSION_REASON_ACK_LEVEL == ZSTATE_WIRE_REASONS);
+    for (int code = 0; code < ZSTATE_SESSION_REASON_COUNT; code++) {
+        assert (*zstate_session_msg_reason_text (code));
+        if (code < ZSTATE_WIRE_REASONS)
+            assert (streq (zstate_session_msg_reason_text (code), zstate_msg_reason_str (code)));
+        for (int other = 0; other < code; other++)
+            assert (!streq (zstate_session_msg_reason_text (code),
+                            zstate_session_msg_reason_text (other)));
+    }
+    assert (streq (zstate_session_msg_reason_text (-1), "unknown reason"));
+    assert (streq (zstate_session_msg_reason_text (999), "unknown reason"));
+}
+
+//  OPS of version 1 decode as themselves
+static void
+s_test_v1_ops (const byte *session)
+{
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_set (batch, "user:1", "name", "Ada", NULL) == 0);
+    assert (zstate_batch_del (batch, "user:2") == 0);
+    zstate_session_msg_t msg;
+    zframe_t *frame = zstate_msg_encode (session, 0, "app", "users", batch);
+    assert (frame);
+    assert (zstate_session_msg_decode (&msg, zframe_data (frame), zframe_size (frame)) == 0);
+    assert (msg.version == ZSTATE_MSG_VERSION && msg.type == ZSTATE_SESSION_MSG_OPS);
+    assert (msg.sequence == 0 && streq (msg.db, "app") && streq (msg.table, "users"));
+    assert (msg.op_count == zstate_batch_size (batch));
+    assert (msg.ops_size == zstate_batch_bytes (batch));
+    assert (memcmp (msg.ops, zstate_batch_data (batch), msg.ops_size) == 0);
+    zframe_destroy (&frame);
+    zstate_batch_destroy (&batch);
+}
+
 void
 zstate_session_msg_test (bool verbose)
 {
@@ -548,37 +586,10 @@ zstate_session_msg_test (bool verbose)
     assert (streq (zstate_session_msg_type_name (msg.type), "HELLO"));
     assert (streq (zstate_session_msg_type_name (0), "?"));
     assert (streq (zstate_session_msg_type_name (8), "?"));
-
-    //  Reasons: version 1's keep their numbers and texts; all differ
-    assert (ZSTATE_SESSION_REASON_FRAMES == ZSTATE_WIRE_FRAMES);
-    assert (ZSTATE_SESSION_REASON_ACK_LEVEL == ZSTATE_WIRE_REASONS);
-    for (int code = 0; code < ZSTATE_SESSION_REASON_COUNT; code++) {
-        assert (*zstate_session_msg_reason_text (code));
-        if (code < ZSTATE_WIRE_REASONS)
-            assert (streq (zstate_session_msg_reason_text (code), zstate_msg_reason_str (code)));
-        for (int other = 0; other < code; other++)
-            assert (!streq (zstate_session_msg_reason_text (code),
-                            zstate_session_msg_reason_text (other)));
-    }
-    assert (streq (zstate_session_msg_reason_text (-1), "unknown reason"));
-    assert (streq (zstate_session_msg_reason_text (999), "unknown reason"));
-
-    zstate_batch_t *batch = zstate_batch_new ();
-    assert (zstate_batch_set (batch, "user:1", "name", "Ada", NULL) == 0);
-    assert (zstate_batch_del (batch, "user:2") == 0);
-
-    //  OPS of version 1 decode as themselves
-    zframe_t *frame = zstate_msg_encode (session, 0, "app", "users", batch);
-    assert (frame);
-    assert (zstate_session_msg_decode (&msg, zframe_data (frame), zframe_size (frame)) == 0);
-    assert (msg.version == ZSTATE_MSG_VERSION && msg.type == ZSTATE_SESSION_MSG_OPS);
-    assert (msg.sequence == 0 && streq (msg.db, "app") && streq (msg.table, "users"));
-    assert (msg.op_count == zstate_batch_size (batch));
-    assert (msg.ops_size == zstate_batch_bytes (batch));
-    assert (memcmp (msg.ops, zstate_batch_data (batch), msg.ops_size) == 0);
-    zframe_destroy (&frame);
-    zstate_batch_destroy (&batch);
     //  @end
+
+    s_test_reasons ();
+    s_test_v1_ops (session);
     printf ("OK\n");
 }
 #endif
