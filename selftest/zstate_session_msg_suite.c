@@ -252,9 +252,10 @@ s_test_samples_hostile (zstate_session_msg_t *samples, bool verbose)
                    truncations, flips, flips_valid);
 }
 
-//  Hostile sizes, bad prefixes and out-of-range values, by hand
+//  Bad prefixes and out-of-range values, by hand: the prefix, a NULL
+//  buffer, HELLO's fields
 static void
-s_test_bad_fields (zstate_session_msg_t *samples)
+s_test_bad_hello (zstate_session_msg_t *samples)
 {
     byte hello [HELLO_SIZE];
     assert (zstate_session_msg_encode (&samples [0], hello, sizeof (hello)) == HELLO_SIZE);
@@ -286,7 +287,12 @@ s_test_bad_fields (zstate_session_msg_t *samples)
     assert (s_test_patched (hello, HELLO_SIZE, 29, 0, 4) == 0);
     //  Features this version does not know are not an error
     assert (s_test_patched (hello, HELLO_SIZE, 33, 0xFFFFFFFF, 4) == 0);
+}
 
+//  Out-of-range values in the replies, by hand: WELCOME, ACK, REJECT
+static void
+s_test_bad_replies (zstate_session_msg_t *samples)
+{
     //  WELCOME: epoch at 20, delivered at 36, persisted at 44
     byte welcome [WELCOME_SIZE];
     assert (zstate_session_msg_encode (&samples [3], welcome, WELCOME_SIZE) == WELCOME_SIZE);
@@ -321,12 +327,17 @@ s_test_bad_fields (zstate_session_msg_t *samples)
     assert (s_test_patched (rejected, size, 46, 0, 4) == ZSTATE_SESSION_REASON_TERMINATOR);
     assert (s_test_patched (rejected, size, 50, 0, 1) == ZSTATE_SESSION_REASON_TEXT);
     assert (s_test_patched (rejected, size, 52, 'x', 1) == ZSTATE_SESSION_REASON_TERMINATOR);
+}
 
+//  Out-of-range values in OPS, and hostile sizes, by hand
+static void
+s_test_bad_ops (zstate_session_msg_t *samples)
+{
     //  OPS (db "d", table "t"): sequence at 20, db size at 28, op count at 40
     byte ops [128];
     ssize_t ops_size = zstate_session_msg_encode (&samples [12], ops, sizeof (ops));
     assert (ops_size > 0);
-    size = (size_t) ops_size;
+    size_t size = (size_t) ops_size;
     assert (s_test_patched (ops, size, 20, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
     assert (s_test_patched (ops, size, 28, 0xFFFFFFFF, 4) == ZSTATE_SESSION_REASON_NAME);
     assert (s_test_patched (ops, size, 28, 0, 4) == ZSTATE_SESSION_REASON_NAME);
@@ -342,6 +353,9 @@ s_test_bad_fields (zstate_session_msg_t *samples)
     assert (s_test_patched (v1_ops, size, 20, 0, 8) == 0);
 
     //  The size limit is checked before any field
+    byte hello [HELLO_SIZE];
+    assert (zstate_session_msg_encode (&samples [0], hello, sizeof (hello)) == HELLO_SIZE);
+    zstate_session_msg_t msg;
     byte *huge = (byte *) zmalloc (ZSTATE_MESSAGE_MAX + 1);
     assert (huge);
     memcpy (huge, ops, size);
@@ -442,7 +456,9 @@ zstate_session_msg_suite_test (bool verbose)
     assert (zstate_session_msg_size (&samples [10]) == 44);
 
     s_test_samples_hostile (samples, verbose);
-    s_test_bad_fields (samples);
+    s_test_bad_hello (samples);
+    s_test_bad_replies (samples);
+    s_test_bad_ops (samples);
     s_test_encoder_refuses (samples);
 
     zstate_batch_destroy (&one);
