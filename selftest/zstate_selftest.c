@@ -49,7 +49,8 @@ void
     zstate_writer_faults_test (bool verbose);
 
 //  The inbox's and the consumer's selftests with their white-box suites:
-//  selftest/zstate_inbox_test.c, selftest/zstate_consumer_test.c
+//  selftest/zstate_inbox_test.c, selftest/zstate_consumer_test.c (which
+//  runs selftest/zstate_consumer_stress_suite.c)
 void
     zstate_inbox_suites (bool verbose);
 void
