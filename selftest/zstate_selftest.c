@@ -26,6 +26,7 @@
 #include "zstate_writer_config.h"
 #include "zstate_writer_intake.h"
 #include "zstate_writer_window.h"
+#include "zstate_outbox.h"
 #include <sys/wait.h>
 
 //  The batch's and the codec's encodings, limits and hostile input:
@@ -143,6 +144,7 @@ all_tests [] = {
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_consumer", zstate_consumer_suites },
+    { "zstate_outbox", zstate_outbox_test },
     { "zstate_client", zstate_client_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },
