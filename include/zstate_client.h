@@ -39,6 +39,9 @@ extern "C" {
 //  Events, on zstate_client_events (), each a message [type][endpoint][detail]:
 //      STATE       [state name]     CONNECTED, DISCONNECTED, FAILED, ...
 //      ERROR       [reason]         e.g. "retries exhausted after 10000 ms"
+//      EPOCH       [old new]        a server instance WELCOMEd us: both
+//                                   epochs in hex, old all zeros the first time
+//      REJECT      [seq code text]  the server refused message seq for good
 //  Events are sent without blocking; when the application does not read
 //  them they are dropped and counted (events_dropped). A failure sends
 //  STATE FAILED, then ERROR with the reason; zstate_client_state () gives
@@ -79,6 +82,18 @@ typedef struct {
     uint64_t events_dropped;    //  events the application did not read
     size_t queued_ops;          //  operations accepted and not yet sent
     size_t queued_bytes;        //  bytes of those
+    //  Protocol version 2 only (all 0 with version 1)
+    uint64_t ops_acked;         //  operations the server acknowledged
+    uint64_t ops_refused;       //  operations in messages it refused (REJECT)
+    uint64_t rejects;           //  messages it refused
+    uint64_t retransmits;       //  messages sent again after a WELCOME
+    uint64_t epochs;            //  server epochs seen (instances, restarts)
+    uint64_t hellos;            //  HELLOs sent
+    uint64_t resets;            //  DEALERs replaced after a silent server
+    uint64_t protocol_errors;   //  bad or unexpected messages from the server
+    uint64_t last_acked;        //  highest sequence acknowledged
+    size_t outbox_ops;          //  operations sent and not acknowledged
+    size_t outbox_bytes;        //  bytes of those
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.
@@ -87,10 +102,17 @@ typedef struct {
 ZSTATE_EXPORT zstate_client_t *
     zstate_client_new (void);
 
-//  Destroy the client: flushes what was accepted for up to the linger time,
-//  logs what could not be sent, then ends the agent. Nulls the pointer.
+//  Destroy the client: zstate_client_close with the linger time.
 ZSTATE_EXPORT void
     zstate_client_destroy (zstate_client_t **self_p);
+
+//  Close the client: wait up to timeout msecs (negative: no limit) until
+//  every accepted operation is acknowledged (version 2) or handed to the
+//  socket (version 1), then end the agent and free the client. Returns
+//  the number of accepted operations that were not (and logs it when not
+//  0); nulls the pointer. A client that never connected does not wait.
+ZSTATE_EXPORT size_t
+    zstate_client_close (zstate_client_t **self_p, int timeout);
 
 //  Connect to a server endpoint ("tcp://127.0.0.1:5555", "ipc://...",
 //  "inproc://..."). Messages sent before the server exists are delivered
@@ -111,10 +133,11 @@ ZSTATE_EXPORT int
                         zstate_batch_t *batch);
 
 //  Wait until the operations of every send that returned before flush was
-//  called are handed to the socket, or timeout msecs pass (a negative
-//  timeout waits without limit). A send still running on another thread
-//  when flush starts may or may not be waited for. Returns 0, or -1 with
-//  errno ETIMEDOUT.
+//  called are acknowledged by the server or refused by a REJECT (version
+//  2), or handed to the socket (version 1), or timeout msecs pass (a
+//  negative timeout waits without limit). A send still running on another
+//  thread when flush starts may or may not be waited for. Returns 0, or -1
+//  with errno ETIMEDOUT.
 ZSTATE_EXPORT int
     zstate_client_flush (zstate_client_t *self, int timeout);
 
@@ -187,6 +210,21 @@ ZSTATE_EXPORT int
 //  Reconnect interval and its maximum, msecs (zmq defaults 100 and 0). Before connect.
 ZSTATE_EXPORT int
     zstate_client_set_reconnect (zstate_client_t *self, int ivl, int max_ivl);
+
+//  Protocol version, 1 or 2 (default 2). Version 2 opens a session with
+//  HELLO, keeps every sent message until the server acknowledges it, and
+//  sends again what a reconnected or restarted server lacks; version 1
+//  only sends. Before connect; EINVAL for other versions.
+ZSTATE_EXPORT int
+    zstate_client_set_protocol (zstate_client_t *self, int version);
+
+//  Heartbeat interval in msecs (default 1000; 10 to 3600000): version 2
+//  PINGs the server this often, and replaces its DEALER by a fresh one
+//  (a new connection) when nothing came from the server for 3 of the
+//  server's intervals; also the ZMTP heartbeat of the socket. Before
+//  connect; EINVAL out of range.
+ZSTATE_EXPORT int
+    zstate_client_set_heartbeat (zstate_client_t *self, int interval);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

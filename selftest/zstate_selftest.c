@@ -36,6 +36,10 @@ void
 void
     zstate_msg_suite_test (bool verbose);
 
+//  The client's version 2 session against a scripted server:
+//  selftest/zstate_client_session_test.c
+void
+    zstate_client_session_test (bool verbose);
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
     zstate_pipeline_test (bool verbose);
@@ -146,6 +150,7 @@ all_tests [] = {
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_client", zstate_client_test },
+    { "zstate_client_session", zstate_client_session_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },
     { "zstate_redis", zstate_redis_suites },

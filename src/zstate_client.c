@@ -64,6 +64,10 @@
 #define SNDHWM_DEFAULT          1000
 #define RECONNECT_IVL_DEFAULT   100
 #define RECONNECT_MAX_DEFAULT   0
+#define HEARTBEAT_DEFAULT       1000
+#define KEEPALIVE_IDLE_DEFAULT  30
+#define KEEPALIVE_INTVL_DEFAULT 5
+#define KEEPALIVE_CNT_DEFAULT   3
 
 //  Smallest room a new message buffer gets for operations, so a message
 //  that grows under load does not realloc on every append
@@ -164,6 +168,12 @@ zstate_client_new (void)
     self->sndhwm = SNDHWM_DEFAULT;
     self->reconnect_ivl = RECONNECT_IVL_DEFAULT;
     self->reconnect_max_ivl = RECONNECT_MAX_DEFAULT;
+    self->keepalive_idle = KEEPALIVE_IDLE_DEFAULT;
+    self->keepalive_interval = KEEPALIVE_INTVL_DEFAULT;
+    self->keepalive_count = KEEPALIVE_CNT_DEFAULT;
+    self->version = ZSTATE_SESSION_VERSION;
+    self->heartbeat = HEARTBEAT_DEFAULT;
+    self->outbox = zstate_outbox_new ();
     self->stats.state = ZSTATE_CLIENT_IDLE;
 
     self->events = zstate_actor_create_pipe (&self->events_backend);
@@ -178,40 +188,61 @@ zstate_client_new (void)
 
 
 //  --------------------------------------------------------------------------
-//  Destroy the client: flush for up to linger, log what is left, end the
-//  agent (which frees what is left). Nulls the pointer.
+//  Destroy the client: close it with the linger time.
 
 void
 zstate_client_destroy (zstate_client_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        zstate_client_t *self = *self_p;
-        pthread_mutex_lock (&self->lock);
-        int linger = self->linger;
-        //  Never connected: nothing could go anywhere, so do not wait
-        bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;
-        pthread_mutex_unlock (&self->lock);
-        if (idle || zstate_client_flush (self, linger)) {
-            pthread_mutex_lock (&self->lock);
-            size_t ops = self->stats.queued_ops;
-            size_t bytes = self->stats.queued_bytes;
-            pthread_mutex_unlock (&self->lock);
-            if (ops)
-                zsys_warning ("zstate_client %.8s: %zu ops (%zu bytes) could not be "
-                              "handed to the socket in %d ms, dropped",
-                              self->session_text, ops, bytes, idle? 0: linger);
-        }
-        zstate_actor_destroy (&self->actor);
-        zsock_destroy (&self->events);
-        zstate_client_buffers_destroy (&self->queue_head);
-        close (self->wakefd);
-        pthread_cond_destroy (&self->progress);
-        pthread_mutex_destroy (&self->socket_lock);
-        pthread_mutex_destroy (&self->lock);
-        free (self);
-        *self_p = NULL;
+        pthread_mutex_lock (&(*self_p)->lock);
+        int linger = (*self_p)->linger;
+        pthread_mutex_unlock (&(*self_p)->lock);
+        zstate_client_close (self_p, linger);
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Close the client: wait up to timeout for what was accepted, log and
+//  return how many operations did not make it, end the agent (which
+//  frees what is left). Nulls the pointer.
+
+size_t
+zstate_client_close (zstate_client_t **self_p, int timeout)
+{
+    assert (self_p);
+    if (!*self_p)
+        return 0;
+    zstate_client_t *self = *self_p;
+    pthread_mutex_lock (&self->lock);
+    //  Never connected: nothing could go anywhere, so do not wait
+    bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;
+    pthread_mutex_unlock (&self->lock);
+    size_t lost = 0;
+    if (idle || zstate_client_flush (self, timeout)) {
+        pthread_mutex_lock (&self->lock);
+        bool acked = self->version == ZSTATE_SESSION_VERSION;
+        lost = acked? self->held_ops: self->stats.queued_ops;
+        size_t bytes = acked? self->held_bytes: self->stats.queued_bytes;
+        pthread_mutex_unlock (&self->lock);
+        if (lost)
+            zsys_warning ("zstate_client %.8s: %zu ops (%zu bytes) not %s in %d ms, "
+                          "dropped", self->session_text, lost, bytes,
+                          acked? "acknowledged by the server": "handed to the socket",
+                          idle? 0: timeout);
+    }
+    zstate_actor_destroy (&self->actor);
+    zsock_destroy (&self->events);
+    zstate_client_buffers_destroy (&self->queue_head);
+    zstate_outbox_destroy (&self->outbox);
+    close (self->wakefd);
+    pthread_cond_destroy (&self->progress);
+    pthread_mutex_destroy (&self->socket_lock);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+    return lost;
 }
 
 
@@ -268,6 +299,7 @@ s_client_append (zstate_client_t *self, const char *db, const char *table,
             buffer->size = header_size;
             zstate_msg_write_header (buffer->data, self->session, 0, db, db_size,
                                      table, table_size, 0);
+            buffer->data [2] = (byte) self->version;
             if (self->queue_tail)
                 self->queue_tail->next = buffer;
             else
@@ -322,7 +354,7 @@ s_client_fast_claim (zstate_client_t *self, const char *db, const char *table,
     //  Anything queued or held by the agent was accepted before us and
     //  must leave first; and on a link that is not up, the agent's retry
     //  and backoff do better than each sender trying on its own
-    if (self->queue_head || self->agent_busy
+    if (self->queue_head || self->agent_busy || !self->session_ready
     ||  self->stats.state != ZSTATE_CLIENT_CONNECTED)
         return false;
     //  One message, exactly as the queue would have built it: a batch that
@@ -361,16 +393,30 @@ s_client_fast_send (zstate_client_t *self, const char *db, const char *table,
     zstate_msg_write_header (data, self->session, self->sequence + 1,
                              db, db_size, table, table_size,
                              (uint32_t) zstate_batch_size (batch));
+    data [2] = (byte) self->version;
     memcpy (data + header_size, zstate_batch_data (batch), bytes);
     size_t size = 0;
+    bool replies = false;
     if (self->dealer
-    &&  zmq_msg_send (&msg, zsock_resolve (self->dealer), ZMQ_DONTWAIT) != -1) {
-        self->sequence++;
+    &&  zstate_client_send_frame (self, &msg, zstate_batch_size (batch), bytes) == 0) {
         size = header_size + bytes;
+        //  Sending may have eaten the edge of the DEALER's fd that tells
+        //  the agent the server replied; tell it ourselves
+        int events = 0;
+        size_t events_size = sizeof (events);
+        replies = self->version == ZSTATE_SESSION_VERSION
+               && zmq_getsockopt (zsock_resolve (self->dealer), ZMQ_EVENTS,
+                                  &events, &events_size) == 0
+               && (events & ZMQ_POLLIN);
     }
     else
         zmq_msg_close (&msg);
     pthread_mutex_unlock (&self->socket_lock);
+    if (replies) {
+        uint64_t one = 1;
+        if (write (self->wakefd, &one, sizeof (one)) == -1)
+            assert (errno == EAGAIN);
+    }
     return size;
 }
 
@@ -416,15 +462,21 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
-    //  Accepted whole or refused whole, so check the whole batch first
-    if (self->stats.queued_ops + ops > self->queue_ops_max
-    ||  self->stats.queued_bytes + bytes > self->queue_bytes_max) {
+    //  Accepted whole or refused whole, so check the whole batch first.
+    //  Version 2 holds what it sent until it is acknowledged
+    bool acked = self->version == ZSTATE_SESSION_VERSION;
+    size_t held_ops = acked? self->held_ops: self->stats.queued_ops;
+    size_t held_bytes = acked? self->held_bytes: self->stats.queued_bytes;
+    if (held_ops + ops > self->queue_ops_max
+    ||  held_bytes + bytes > self->queue_bytes_max) {
         self->stats.ops_rejected += ops;
-        zstate_fail (ENOBUFS, "queue full: %zu ops / %zu bytes queued",
-                     self->stats.queued_ops, self->stats.queued_bytes);
+        zstate_fail (ENOBUFS, "queue full: %zu ops / %zu bytes %s",
+                     held_ops, held_bytes, acked? "not acknowledged": "queued");
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
+    self->held_ops += ops;
+    self->held_bytes += bytes;
     //  Accepted: counted as queued until the socket has it, whichever way
     //  it goes, so the bounds hold and flush's count (ops_accepted against
     //  ops_sent) stays exact while a fast send is in flight
@@ -484,29 +536,33 @@ zstate_client_flush (zstate_client_t *self, int timeout)
     }
     pthread_mutex_lock (&self->lock);
     //  Operations leave in the order they were accepted, so those accepted
-    //  before now are out once this many are. The one exception is a fast
+    //  before now are out (or acknowledged) once this many are. The one exception is a fast
     //  send that failed and went to the queue behind operations accepted
     //  after it: that send had not returned yet, so it was concurrent with
     //  this flush, and every send that had returned is still counted in
     //  full before it (a fast send is only tried with nothing queued)
     uint64_t target = self->stats.ops_accepted;
-    while (self->stats.ops_sent < target && !self->agent_ended) {
+    bool acked = self->version == ZSTATE_SESSION_VERSION;
+    uint64_t *done_ops = acked? &self->stats.ops_acked: &self->stats.ops_sent;
+    while (*done_ops + (acked? self->stats.ops_refused: 0) < target
+    &&    !self->agent_ended) {
         int rc = timeout < 0? pthread_cond_wait (&self->progress, &self->lock):
                  pthread_cond_timedwait (&self->progress, &self->lock, &deadline);
         if (rc == ETIMEDOUT)
             break;
     }
-    bool done = self->stats.ops_sent >= target;
+    bool done = *done_ops + (acked? self->stats.ops_refused: 0) >= target;
     bool ended = self->agent_ended;
-    size_t queued_ops = self->stats.queued_ops;
+    size_t left = acked? self->held_ops: self->stats.queued_ops;
+    const char *what = acked? "not acknowledged": "queued";
     pthread_mutex_unlock (&self->lock);
     if (done)
         return 0;
     if (ended)
         return zstate_fail (ESHUTDOWN, "flush: the client agent has ended with %zu ops "
-                            "queued", queued_ops);
-    return zstate_fail (ETIMEDOUT, "flush: %zu ops still queued after %d ms",
-                        queued_ops, timeout);
+                            "%s", left, what);
+    return zstate_fail (ETIMEDOUT, "flush: %zu ops still %s after %d ms",
+                        left, what, timeout);
 }
 
 
@@ -551,6 +607,14 @@ zstate_client_stats (zstate_client_t *self, zstate_client_stats_t *stats)
     assert (stats);
     pthread_mutex_lock (&self->lock);
     *stats = self->stats;
+    if (self->version == ZSTATE_SESSION_VERSION) {
+        //  A fast sender counts its message sent just after the socket
+        //  took it, so an acknowledgement can come first: hence the guard
+        stats->outbox_ops = self->held_ops > self->stats.queued_ops?
+                            self->held_ops - self->stats.queued_ops: 0;
+        stats->outbox_bytes = self->held_bytes > self->stats.queued_bytes?
+                              self->held_bytes - self->stats.queued_bytes: 0;
+    }
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -742,6 +806,48 @@ zstate_client_set_reconnect (zstate_client_t *self, int ivl, int max_ivl)
 
 
 //  --------------------------------------------------------------------------
+//  Protocol version, 1 or 2. Before connect.
+
+int
+zstate_client_set_protocol (zstate_client_t *self, int version)
+{
+    assert (self);
+    if (version != 1 && version != ZSTATE_SESSION_VERSION)
+        return zstate_fail (EINVAL, "set_protocol: version %d is not 1 or 2", version);
+    pthread_mutex_lock (&self->lock);
+    bool started = self->started;
+    if (!started)
+        self->version = version;
+    pthread_mutex_unlock (&self->lock);
+    if (started)
+        return zstate_fail (EBUSY, "set_protocol: already connected");
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Heartbeat interval, msecs. Before connect.
+
+int
+zstate_client_set_heartbeat (zstate_client_t *self, int interval)
+{
+    assert (self);
+    if (interval < ZSTATE_SESSION_HEARTBEAT_MIN || interval > ZSTATE_SESSION_HEARTBEAT_MAX)
+        return zstate_fail (EINVAL, "set_heartbeat: %d msecs is outside %d .. %d",
+                            interval, ZSTATE_SESSION_HEARTBEAT_MIN,
+                            ZSTATE_SESSION_HEARTBEAT_MAX);
+    pthread_mutex_lock (&self->lock);
+    bool started = self->started;
+    if (!started)
+        self->heartbeat = interval;
+    pthread_mutex_unlock (&self->lock);
+    if (started)
+        return zstate_fail (EBUSY, "set_heartbeat: already connected");
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Log activity with zsys_debug.
 
 void
@@ -757,6 +863,18 @@ zstate_client_set_verbose (zstate_client_t *self, bool verbose)
 //  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest helpers
+
+//  A client of version 1, for the raw server below, which speaks only
+//  that: the first tests cover sending, batching and the link
+static zstate_client_t *
+s_test_client_v1 (void)
+{
+    zstate_client_t *client = zstate_client_new ();
+    assert (client);
+    int rc = zstate_client_set_protocol (client, 1);
+    assert (rc == 0);
+    return client;
+}
 
 //  A raw server: a ROUTER socket and what it checks on every message
 typedef struct {
@@ -1083,7 +1201,7 @@ zstate_client_test (bool verbose)
     //  Basics: one op, over tcp, to a raw ROUTER
     {
         test_server_t *server = s_test_server_new (NULL, false);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         assert (client);
         if (verbose)
             zstate_client_set_verbose (client, true);
@@ -1188,7 +1306,7 @@ zstate_client_test (bool verbose)
     //  inproc: connected as soon as connect succeeds, no monitor
     {
         test_server_t *server = s_test_server_new ("inproc://zstate-client-test", false);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         int rc = zstate_client_connect (client, "inproc://zstate-client-test");
         assert (rc == 0);
         assert (zstate_client_state (client) == ZSTATE_CLIENT_CONNECTED);
@@ -1203,7 +1321,7 @@ zstate_client_test (bool verbose)
     //  batching under load
     {
         test_server_t *server = s_test_server_new (NULL, false);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         int rc = zstate_client_connect (client, server->endpoint);
         assert (rc == 0);
 
@@ -1256,7 +1374,7 @@ zstate_client_test (bool verbose)
     //  numbers stay consecutive
     {
         test_server_t *server = s_test_server_new (NULL, false);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         int rc = zstate_client_connect (client, server->endpoint);
         assert (rc == 0);
         assert (s_test_event (client, "STATE", "CONNECTED", 5000));
@@ -1309,7 +1427,7 @@ zstate_client_test (bool verbose)
     //  s_test_server_recv), and batching under load
     {
         test_server_t *server = s_test_server_new (NULL, false);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         //  Room for every message of the test, so that a lone send never
         //  meets a full socket while the reader lags (as under valgrind):
         //  the full socket has its own test below
@@ -1374,7 +1492,7 @@ zstate_client_test (bool verbose)
     {
         char *endpoint = zsys_sprintf ("ipc://%s/full.ipc", directory);
         test_server_t *server = s_test_server_new (endpoint, true);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_sndhwm (client, 1);
         int rc = zstate_client_connect (client, endpoint);
         assert (rc == 0);
@@ -1444,7 +1562,7 @@ zstate_client_test (bool verbose)
     {
         char endpoint [64];
         snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", s_test_free_port ());
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_reconnect (client, 10, 0);
         int rc = zstate_client_connect (client, endpoint);
         assert (rc == 0);
@@ -1461,7 +1579,7 @@ zstate_client_test (bool verbose)
     //  Late server start, ipc, with ops sent before connect too
     {
         char *endpoint = zsys_sprintf ("ipc://%s/late.ipc", directory);
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_reconnect (client, 10, 0);
         size_t sent = s_test_send (client, 2, 0, 50);
         assert (sent == 50);
@@ -1483,7 +1601,7 @@ zstate_client_test (bool verbose)
     {
         char endpoint [64];
         snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", s_test_free_port ());
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_queue (client, 20, 1024 * 1024);
         zstate_client_set_sndhwm (client, 1);
         zstate_client_set_reconnect (client, 10, 0);
@@ -1604,7 +1722,7 @@ zstate_client_test (bool verbose)
     {
         char endpoint [64];
         snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", s_test_free_port ());
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_link_timeout (client, 100);
         zstate_client_set_reconnect (client, 10, 0);
         int rc = zstate_client_connect (client, endpoint);
@@ -1637,7 +1755,7 @@ zstate_client_test (bool verbose)
         char *endpoint = zsys_sprintf ("ipc://%s/slow.ipc", directory);
         test_server_t *server = s_test_server_new (endpoint, true);
 
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_sndhwm (client, 1);
         zstate_client_set_batch (client, 16, 64 * 1024);
         zstate_client_set_retry (client, 1, 20, 300);
@@ -1697,7 +1815,7 @@ zstate_client_test (bool verbose)
     {
         char endpoint [64];
         snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", s_test_free_port ());
-        zstate_client_t *client = zstate_client_new ();
+        zstate_client_t *client = s_test_client_v1 ();
         zstate_client_set_sndhwm (client, 1);
         zstate_client_set_linger (client, 100);
         int rc = zstate_client_connect (client, endpoint);
@@ -1718,7 +1836,7 @@ zstate_client_test (bool verbose)
         assert (elapsed < 60000);
 
         //  Never connected: destroy does not wait at all
-        client = zstate_client_new ();
+        client = s_test_client_v1 ();
         sent = s_test_send (client, 5, 0, 10);
         assert (sent == 10);
         zstate_client_destroy (&client);

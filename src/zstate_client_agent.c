@@ -90,6 +90,40 @@ zstate_client_buffers_destroy (buffer_t **head_p)
 
 
 //  --------------------------------------------------------------------------
+//  Hand frame to the DEALER and, with version 2, keep a reference to it in
+//  the outbox (libzmq shares the data, nothing is copied). Called holding
+//  socket_lock. Returns 0, or -1 with zmq_errno (); the caller then still
+//  owns frame.
+
+int
+zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
+                          size_t ops, size_t bytes)
+{
+    void *handle = zsock_resolve (client->dealer);
+    if (client->version != ZSTATE_SESSION_VERSION) {
+        if (zmq_msg_send (frame, handle, ZMQ_DONTWAIT) == -1)
+            return -1;
+        client->sequence++;
+        return 0;
+    }
+    zmq_msg_t keep;
+    zmq_msg_init (&keep);
+    int rc = zmq_msg_copy (&keep, frame);
+    assert (rc == 0);
+    if (zmq_msg_send (frame, handle, ZMQ_DONTWAIT) == -1) {
+        int error = zmq_errno ();
+        zmq_msg_close (&keep);
+        errno = error;
+        return -1;
+    }
+    client->sequence++;
+    zstate_outbox_keep (client->outbox, client->sequence, &keep, ops, bytes);
+    zmq_msg_close (&keep);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  The agent
 
 typedef struct {
@@ -120,9 +154,36 @@ typedef struct {
     size_t pending_messages;    //  ... messages
     size_t pending_wire_bytes;  //  ... wire bytes
     bool verbose;               //  Log activity
+    //  Version 2 session
+    int session;                //  SESSION_*
+    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];     //  Of our WELCOME, or zeros
+    bool welcomed;              //  epoch holds a server's epoch
+    uint64_t resend_next;       //  Next held sequence to send again
+    int peer_heartbeat;         //  The server's interval, from WELCOME
+    int64_t last_heard;         //  When anything last came from the server
+    int64_t hello_due;          //  HELLO again then, while not WELCOMEd
+    int hello_wait;             //  Current wait for a WELCOME, msecs
+    int tick_timer;             //  Heartbeat timer, or -1
+    uint64_t nonce;             //  Of our last PING
+    bool dropped;               //  The link went down since our last HELLO
+    int dealer_fd;              //  ZMQ_FD of the DEALER we poll, or -1
+    int heartbeat;              //  Our interval, msecs
 } self_t;
 
+//  Version 2 session states (doc/protocol.md, section 15)
+#define SESSION_NONE            0   //  Version 1, or not connected yet
+#define SESSION_HELLO           1   //  HELLO sent, waiting for WELCOME
+#define SESSION_RESEND          2   //  WELCOMEd, sending held messages again
+#define SESSION_STREAMING       3   //  Sending new messages
+
+//  The longest wait for a WELCOME before HELLO goes again, msecs
+#define HELLO_WAIT_MAX          30000
+
+//  Frames read from the DEALER under one hold of socket_lock
+#define RECV_BATCH              64
+
 static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_self_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 static self_t *
@@ -151,6 +212,8 @@ s_self_new (zsock_t *pipe, zstate_client_t *client)
               client->session_text);
     self->retry_timer = -1;
     self->link_timer = -1;
+    self->tick_timer = -1;
+    self->dealer_fd = -1;
     self->state = ZSTATE_CLIENT_IDLE;
 
     self->loop = zloop_new ();
@@ -326,7 +389,6 @@ s_self_send (self_t *self)
     //  Senders leave the socket alone while we are busy (agent_busy), so
     //  this waits at most for one message a sender is sending
     pthread_mutex_lock (&client->socket_lock);
-    void *handle = zsock_resolve (client->dealer);
     size_t sent = 0;
     while (self->outbox_head) {
         buffer_t *buffer = self->outbox_head;
@@ -342,7 +404,8 @@ s_self_send (self_t *self)
         //  A message that waited for a retry kept its number: nobody else
         //  sent meanwhile, because we were busy all along
         assert (buffer->sequence == client->sequence + 1);
-        if (zmq_msg_send (&buffer->msg, handle, ZMQ_DONTWAIT) == -1) {
+        if (zstate_client_send_frame (client, &buffer->msg, buffer->ops,
+                                      buffer->size - buffer->header_size)) {
             int error = zmq_errno ();
             if (error == EINTR)
                 continue;
@@ -354,8 +417,8 @@ s_self_send (self_t *self)
             }
             break;
         }
-        //  libzmq owns the message and its data now
-        client->sequence++;
+        //  libzmq owns the message and its data now (and the outbox a
+        //  reference)
         self->pending_ops += buffer->ops;
         self->pending_bytes += buffer->size - buffer->header_size;
         self->pending_messages++;
@@ -387,7 +450,7 @@ static void
 s_self_schedule (self_t *self, bool progressed)
 {
     zstate_client_t *client = self->client;
-    if (!self->outbox_head) {
+    if (!self->outbox_head && self->session != SESSION_RESEND) {
         self->stalled_since = 0;
         if (self->retry_failed) {
             self->retry_failed = false;
@@ -430,10 +493,24 @@ s_self_schedule (self_t *self, bool progressed)
 
 //  Send what the outbox holds and, when it is empty, what the client
 //  queued meanwhile; then schedule a retry if needed
+static bool s_self_resend (self_t *self);
+
 static void
 s_self_pump (self_t *self)
 {
-    bool progressed = s_self_send (self);
+    //  Version 2 sends no OPS before WELCOME, and new ones only once all
+    //  held ones went again
+    if (self->session == SESSION_HELLO)
+        return;
+    bool progressed = false;
+    if (self->session == SESSION_RESEND) {
+        progressed = s_self_resend (self);
+        if (self->session == SESSION_RESEND) {
+            s_self_schedule (self, progressed);
+            return;
+        }
+    }
+    progressed |= s_self_send (self);
     if (!self->outbox_head) {
         s_self_take_queue (self);
         progressed |= s_self_send (self);
@@ -455,6 +532,8 @@ s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static void s_self_drain (self_t *self);
+
 static int
 s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -468,6 +547,9 @@ s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     //  messages grow under pressure) and do not write the eventfd again
     if (self->endpoint && self->retry_timer == -1)
         s_self_pump (self);
+    //  A sender saw replies waiting that the DEALER's fd may not signal
+    if (self->dealer_fd != -1)
+        s_self_drain (self);
     return 0;
 }
 
@@ -517,6 +599,9 @@ s_self_start_link_timer (self_t *self)
     }
 }
 
+static void s_self_hello (self_t *self, const char *why);
+static void s_self_set_ready (self_t *self, bool ready);
+
 static void
 s_self_link_up (self_t *self)
 {
@@ -533,6 +618,12 @@ s_self_link_up (self_t *self)
     self->client->stats.connects++;
     pthread_mutex_unlock (&self->client->lock);
     s_self_update_state (self, NULL);
+    //  A new connection has a new routing id: the server hears only the
+    //  session's latest HELLO
+    if (self->dropped) {
+        self->dropped = false;
+        s_self_hello (self, "reconnected");
+    }
     s_self_kick (self);
 }
 
@@ -542,6 +633,13 @@ s_self_link_down (self_t *self)
     if (!self->link_up)
         return;
     self->link_up = false;
+    //  What libzmq had queued on that connection is lost; hold new
+    //  messages back until a WELCOME says where to resume
+    if (self->session != SESSION_NONE) {
+        self->dropped = true;
+        self->session = SESSION_HELLO;
+        s_self_set_ready (self, false);
+    }
     pthread_mutex_lock (&self->client->lock);
     self->client->stats.disconnects++;
     pthread_mutex_unlock (&self->client->lock);
@@ -602,7 +700,14 @@ s_self_set_options (self_t *self, const char **name_p)
         { ZMQ_TCP_KEEPALIVE_INTVL, keepalive && client->keepalive_interval > 0?
           client->keepalive_interval: -1, "ZMQ_TCP_KEEPALIVE_INTVL" },
         { ZMQ_TCP_KEEPALIVE_CNT, keepalive && client->keepalive_count > 0?
-          client->keepalive_count: -1, "ZMQ_TCP_KEEPALIVE_CNT" }
+          client->keepalive_count: -1, "ZMQ_TCP_KEEPALIVE_CNT" },
+        //  ZMTP heartbeats close a connection whose peer stopped answering,
+        //  so libzmq reconnects; the TTL travels in deciseconds
+        { ZMQ_HEARTBEAT_IVL, client->heartbeat, "ZMQ_HEARTBEAT_IVL" },
+        { ZMQ_HEARTBEAT_TIMEOUT, 3 * client->heartbeat, "ZMQ_HEARTBEAT_TIMEOUT" },
+        { ZMQ_HEARTBEAT_TTL, 3 * client->heartbeat < 100? 100:
+          3 * client->heartbeat > 6553500? 6553500: 3 * client->heartbeat,
+          "ZMQ_HEARTBEAT_TTL" }
     };
     char interface [INTERFACE_MAX];
     memcpy (interface, client->interface, sizeof (interface));
@@ -627,39 +732,29 @@ s_self_set_options (self_t *self, const char **name_p)
     return rc;
 }
 
-//  CONNECT endpoint
-static void
-s_self_connect (self_t *self, zmsg_t *request)
+//  --------------------------------------------------------------------------
+//  The DEALER: set up, connected and polled; replaced when the server is
+//  silent
+
+//  Set up the DEALER for endpoint: options, monitor, connect, and with
+//  version 2 a poller on its fd for what the server sends. Returns 0, or
+//  -1 with errno and a reason in reason.
+static int
+s_self_open (self_t *self, const char *endpoint, char *reason, size_t reason_size)
 {
-    char *endpoint = zmsg_popstr (request);
+    zstate_client_t *client = self->client;
     const char *option = NULL;
-    if (!endpoint || !*endpoint) {
-        zstate_reply (self->pipe, "CONNECT", EINVAL, "CONNECT needs an endpoint", false);
-        zstr_free (&endpoint);
-        return;
-    }
-    if (self->endpoint) {
-        char reason [256];
-        snprintf (reason, sizeof (reason), "already connected to %s", self->endpoint);
-        zstate_reply (self->pipe, "CONNECT", EISCONN, reason, false);
-        zstr_free (&endpoint);
-        return;
-    }
     if (s_self_set_options (self, &option)) {
         int error = zmq_errno ();
-        char reason [256];
-        snprintf (reason, sizeof (reason), "cannot set %s: %s", option, zmq_strerror (error));
-        zstate_reply (self->pipe, "CONNECT", error, reason, false);
-        zstr_free (&endpoint);
-        return;
+        snprintf (reason, reason_size, "cannot set %s: %s", option, zmq_strerror (error));
+        errno = error;
+        return -1;
     }
     //  The monitor must run before connect, or we could miss CONNECTED.
     //  inproc has no monitor events: it is up once connect succeeds.
     //  A monitor endpoint is used once: a stopped monitor's socket is
     //  closed asynchronously and may still hold its name
-    zstate_client_t *client = self->client;
-    bool inproc = strncmp (endpoint, "inproc://", 9) == 0;
-    if (!inproc) {
+    if (strncmp (endpoint, "inproc://", 9)) {
         zstr_free (&self->monitor_endpoint);
         self->monitor_endpoint = zsys_sprintf ("inproc://zstate-client-monitor-%s-%u",
                                                client->session_text, ++self->monitors);
@@ -671,12 +766,10 @@ s_self_connect (self_t *self, zmsg_t *request)
         int error = zmq_errno ();
         pthread_mutex_unlock (&client->socket_lock);
         if (rc) {
-            char reason [256];
-            snprintf (reason, sizeof (reason), "cannot monitor the socket: %s",
+            snprintf (reason, reason_size, "cannot monitor the socket: %s",
                       zmq_strerror (error));
-            zstate_reply (self->pipe, "CONNECT", error, reason, false);
-            zstr_free (&endpoint);
-            return;
+            errno = error;
+            return -1;
         }
         self->monitor = zsock_new (ZMQ_PAIR);
         assert (self->monitor);
@@ -688,31 +781,487 @@ s_self_connect (self_t *self, zmsg_t *request)
     int error = zmq_errno ();
     if (rc && self->monitor)
         zmq_socket_monitor (zsock_resolve (client->dealer), NULL, 0);
+    int fd = zsock_fd (client->dealer);
     pthread_mutex_unlock (&client->socket_lock);
     if (rc) {
-        char reason [512];
-        snprintf (reason, sizeof (reason), "cannot connect to %s: %s", endpoint,
+        snprintf (reason, reason_size, "cannot connect to %s: %s", endpoint,
                   zmq_strerror (error));
         zsock_destroy (&self->monitor);
-        zstate_reply (self->pipe, "CONNECT", error, reason, false);
-        zstr_free (&endpoint);
-        return;
+        errno = error;
+        return -1;
     }
-    self->endpoint = endpoint;
     if (self->monitor) {
         rc = zloop_reader (self->loop, self->monitor, s_self_handle_monitor, self);
         assert (rc == 0);
         zloop_reader_set_tolerant (self->loop, self->monitor);
     }
+    if (self->session != SESSION_NONE) {
+        //  ZMQ_FD signals edges, not levels: whoever uses the socket may
+        //  eat one, so the wake handler and the heartbeat drain as well
+        zmq_pollitem_t item = { NULL, fd, ZMQ_POLLIN, 0 };
+        rc = zloop_poller (self->loop, &item, s_self_handle_dealer, self);
+        assert (rc == 0);
+        zloop_poller_set_tolerant (self->loop, &item);
+        self->dealer_fd = fd;
+    }
+    return 0;
+}
+
+//  Close the DEALER at once, dropping what libzmq still queued on it (the
+//  outbox holds all that counts), and put a fresh one in its place
+static void
+s_self_replace_dealer (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    if (self->dealer_fd != -1) {
+        zmq_pollitem_t item = { NULL, self->dealer_fd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (self->loop, &item);
+        self->dealer_fd = -1;
+    }
+    if (self->monitor)
+        zloop_reader_end (self->loop, self->monitor);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    pthread_mutex_lock (&client->socket_lock);
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (client->dealer), NULL, 0);
+    zsock_set_linger (client->dealer, 0);
+    zsock_destroy (&client->dealer);
+    client->dealer = dealer;
+    pthread_mutex_unlock (&client->socket_lock);
+    zsock_destroy (&self->monitor);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The version 2 session (doc/protocol.md, section 15)
+
+//  Say whether senders may send themselves (the fast path)
+static void
+s_self_set_ready (self_t *self, bool ready)
+{
+    pthread_mutex_lock (&self->client->lock);
+    self->client->session_ready = ready;
+    pthread_mutex_unlock (&self->client->lock);
+}
+
+static void
+s_self_count (self_t *self, uint64_t *counter, uint64_t add)
+{
+    pthread_mutex_lock (&self->client->lock);
+    *counter += add;
+    pthread_mutex_unlock (&self->client->lock);
+}
+
+static void
+s_self_protocol_error (self_t *self, const char *what)
+{
+    s_self_count (self, &self->client->stats.protocol_errors, 1);
+    if (self->verbose)
+        zsys_debug ("%s protocol error: %s", self->log_prefix, what);
+}
+
+//  Send a session message of ours, without waiting: a lost one is
+//  repeated by the heartbeat or the HELLO retry
+static void
+s_self_send_control (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    msg->session = client->session;
+    zmq_msg_t frame;
+    int rc = zstate_session_msg_encode_frame (msg, &frame);
+    assert (rc == 0);
+    pthread_mutex_lock (&client->socket_lock);
+    if (zmq_msg_send (&frame, zsock_resolve (client->dealer), ZMQ_DONTWAIT) == -1)
+        zmq_msg_close (&frame);
+    pthread_mutex_unlock (&client->socket_lock);
+}
+
+//  Open or resume the session: hold new messages back and send HELLO with
+//  the first sequence not acknowledged
+static void
+s_self_hello (self_t *self, const char *why)
+{
+    zstate_client_t *client = self->client;
+    self->session = SESSION_HELLO;
+    s_self_set_ready (self, false);
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t first = zstate_outbox_first (client->outbox);
+    if (!first)
+        first = client->sequence + 1;
+    pthread_mutex_unlock (&client->socket_lock);
+    zstate_session_msg_t msg = { .type = ZSTATE_SESSION_MSG_HELLO };
+    msg.sequence = first;
+    msg.ack_level = ZSTATE_SESSION_ACK_DELIVERED;
+    msg.heartbeat = (uint32_t) self->heartbeat;
+    s_self_send_control (self, &msg);
+    s_self_count (self, &client->stats.hellos, 1);
+    if (!self->hello_wait)
+        self->hello_wait = 3 * self->heartbeat;
+    self->hello_due = zclock_mono () + self->hello_wait;
+    if (self->verbose)
+        zsys_debug ("%s HELLO from %" PRIu64 " (%s)", self->log_prefix, first, why);
+}
+
+//  Replace the DEALER by a fresh one (a new connection, and so a new
+//  routing id at the server) and HELLO on it
+static void
+s_self_reset (self_t *self, const char *why)
+{
+    zsys_warning ("%s %s: opening a new connection to %s", self->log_prefix, why,
+                  self->endpoint);
+    s_self_count (self, &self->client->stats.resets, 1);
+    s_self_replace_dealer (self);
+    bool was_up = self->link_up;
+    self->link_up = false;
+    self->dropped = false;
+    self->last_heard = zclock_mono ();
+    char reason [512];
+    if (s_self_open (self, self->endpoint, reason, sizeof (reason)))
+        zsys_error ("%s %s", self->log_prefix, reason);
+    if (strncmp (self->endpoint, "inproc://", 9) == 0)
+        s_self_link_up (self);
+    else {
+        if (was_up)
+            s_self_count (self, &self->client->stats.disconnects, 1);
+        s_self_start_link_timer (self);
+        s_self_update_state (self, NULL);
+    }
+    s_self_hello (self, why);
+}
+
+//  Forgotten messages: out of the bounds, into the counters, and flush
+//  may be done
+static void
+s_self_forgotten (self_t *self, size_t ops, size_t bytes, uint64_t acked, bool refused)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    assert (client->held_ops >= ops && client->held_bytes >= bytes);
+    client->held_ops -= ops;
+    client->held_bytes -= bytes;
+    if (refused)
+        client->stats.ops_refused += ops;
+    else
+        client->stats.ops_acked += ops;
+    if (acked > client->stats.last_acked)
+        client->stats.last_acked = acked;
+    pthread_cond_broadcast (&client->progress);
+    pthread_mutex_unlock (&client->lock);
+}
+
+static void
+s_self_epoch_text (const byte *epoch, char *text)
+{
+    for (size_t index = 0; index < ZSTATE_SESSION_EPOCH_SIZE; index++)
+        snprintf (text + 2 * index, 3, "%02x", epoch [index]);
+}
+
+//  Send held messages again, in order, from resend_next, until the socket
+//  pushes back; then streaming, and senders may send themselves again.
+//  Returns true if at least one went.
+static bool
+s_self_resend (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    size_t sent = 0;
+    bool done = false;
+    pthread_mutex_lock (&client->socket_lock);
+    void *handle = zsock_resolve (client->dealer);
+    while (true) {
+        zmq_msg_t frame;
+        uint64_t sequence = zstate_outbox_next (client->outbox, self->resend_next, &frame);
+        if (!sequence) {
+            done = true;
+            break;
+        }
+        if (zmq_msg_send (&frame, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        self->resend_next = sequence + 1;
+        sent++;
+    }
+    pthread_mutex_unlock (&client->socket_lock);
+    if (sent)
+        s_self_count (self, &client->stats.retransmits, sent);
+    if (done) {
+        self->session = SESSION_STREAMING;
+        s_self_set_ready (self, true);
+    }
+    return sent > 0;
+}
+
+//  WELCOME: the server's epoch, and where to resume
+static void
+s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (!self->welcomed || memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE)) {
+        char detail [4 * ZSTATE_SESSION_EPOCH_SIZE + 2];
+        s_self_epoch_text (self->epoch, detail);
+        detail [2 * ZSTATE_SESSION_EPOCH_SIZE] = ' ';
+        s_self_epoch_text (msg->epoch, detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
+        memcpy (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE);
+        self->welcomed = true;
+        s_self_count (self, &client->stats.epochs, 1);
+        zsys_info ("%s WELCOME from server epoch %.8s", self->log_prefix,
+                   detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
+        s_self_event (self, "EPOCH", detail);
+    }
+    self->peer_heartbeat = (int) msg->heartbeat;
+    uint64_t delivered = msg->delivered;
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t last = client->sequence;
+    uint64_t first = zstate_outbox_first (client->outbox);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (!first)
+        first = last + 1;
+    self->resend_next = delivered + 1;
+    if (delivered > last) {
+        s_self_protocol_error (self, "WELCOME beyond the last sequence sent");
+        delivered = last;
+    }
+    else
+    if (delivered + 1 < first) {
+        //  The server lacks what it acknowledged: send all we hold
+        s_self_protocol_error (self, "WELCOME below what was acknowledged");
+        self->resend_next = first;
+    }
+    size_t bytes = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    size_t ops = zstate_outbox_ack (client->outbox, delivered, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    s_self_forgotten (self, ops, bytes, delivered, false);
+    if (self->verbose)
+        zsys_debug ("%s WELCOME delivered %" PRIu64 ", resending from %" PRIu64,
+                    self->log_prefix, msg->delivered, self->resend_next);
+    self->session = SESSION_RESEND;
+    self->hello_wait = 0;
+    s_self_pump (self);
+}
+
+//  A message with the epoch of our WELCOME? Another epoch means the
+//  server forgot us: HELLO again, once, and ignore the message
+static bool
+s_self_same_epoch (self_t *self, zstate_session_msg_t *msg)
+{
+    if (self->welcomed && !memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE))
+        return true;
+    if (self->session != SESSION_HELLO)
+        s_self_hello (self, "new server epoch");
+    return false;
+}
+
+static void
+s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (self->session == SESSION_HELLO || !s_self_same_epoch (self, msg))
+        return;
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t last = client->sequence;
+    size_t ops = 0, bytes = 0;
+    if (msg->delivered <= last)
+        ops = zstate_outbox_ack (client->outbox, msg->delivered, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (msg->delivered > last)
+        s_self_protocol_error (self, "ACK beyond the last sequence sent");
+    else
+        s_self_forgotten (self, ops, bytes, msg->delivered, false);
+}
+
+static void
+s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (!s_self_same_epoch (self, msg))
+        return;
+    if (msg->reason == ZSTATE_SESSION_REASON_NO_SESSION) {
+        //  The session is refused, not the message: keep it
+        if (self->session != SESSION_HELLO)
+            s_self_hello (self, "server has no session");
+        return;
+    }
+    size_t bytes = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    size_t ops = zstate_outbox_drop (client->outbox, msg->sequence, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (!ops)
+        return;                 //  Not held: refused already, or acknowledged
+    s_self_count (self, &client->stats.rejects, 1);
+    s_self_forgotten (self, ops, bytes, 0, true);
+    char detail [ZSTATE_SESSION_TEXT_MAX + 64];
+    snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
+              msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));
+    zsys_warning ("%s REJECT of %zu ops: %s", self->log_prefix, ops, detail);
+    s_self_event (self, "REJECT", detail);
+}
+
+//  One frame from the server
+static void
+s_self_receive (self_t *self, const void *data, size_t size)
+{
+    zstate_client_t *client = self->client;
+    zstate_session_msg_t msg;
+    int reason = zstate_session_msg_decode (&msg, data, size);
+    if (reason) {
+        s_self_protocol_error (self, zstate_session_msg_reason_text (reason));
+        return;
+    }
+    if (msg.version != ZSTATE_SESSION_VERSION
+    ||  memcmp (msg.session, client->session, ZSTATE_MSG_SESSION_SIZE)) {
+        s_self_protocol_error (self, "not a message of our session");
+        return;
+    }
+    self->last_heard = zclock_mono ();
+    if (msg.type == ZSTATE_SESSION_MSG_WELCOME)
+        s_self_on_welcome (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_ACK)
+        s_self_on_ack (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_REJECT)
+        s_self_on_reject (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PING) {
+        zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG };
+        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
+        pong.epoch = self->welcomed? self->epoch: zeros;
+        pong.nonce = msg.nonce;
+        s_self_send_control (self, &pong);
+        s_self_same_epoch (self, &msg);
+    }
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PONG)
+        s_self_same_epoch (self, &msg);
+    else
+        s_self_protocol_error (self, "a client's message type");
+}
+
+//  Read everything the server sent; bounded, the heartbeat reads the rest
+static void
+s_self_drain (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    for (int round = 0; round < 100; round++) {
+        zmq_msg_t frames [RECV_BATCH];
+        size_t count = 0;
+        pthread_mutex_lock (&client->socket_lock);
+        void *handle = zsock_resolve (client->dealer);
+        while (count < RECV_BATCH) {
+            zmq_msg_init (&frames [count]);
+            if (zmq_msg_recv (&frames [count], handle, ZMQ_DONTWAIT) == -1) {
+                zmq_msg_close (&frames [count]);
+                break;
+            }
+            count++;
+        }
+        pthread_mutex_unlock (&client->socket_lock);
+        //  Handled without the socket: they take the client lock
+        for (size_t index = 0; index < count; index++) {
+            s_self_receive (self, zmq_msg_data (&frames [index]),
+                            zmq_msg_size (&frames [index]));
+            zmq_msg_close (&frames [index]);
+        }
+        if (count < RECV_BATCH)
+            break;
+    }
+}
+
+static int
+s_self_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    s_self_drain ((self_t *) arg);
+    return 0;
+}
+
+//  Every heartbeat interval: PING, and act on a silent server
+static int
+s_self_handle_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    self_t *self = (self_t *) arg;
+    s_self_drain (self);
+    int64_t now = zclock_mono ();
+    int peer = self->peer_heartbeat? self->peer_heartbeat: self->heartbeat;
+    if (self->session == SESSION_HELLO) {
+        if (now >= self->hello_due) {
+            self->hello_wait = self->hello_wait > HELLO_WAIT_MAX / 2?
+                               HELLO_WAIT_MAX: 2 * self->hello_wait;
+            if (now - self->last_heard >= 3 * peer)
+                s_self_reset (self, "no WELCOME");
+            else
+                s_self_hello (self, "no WELCOME yet");
+        }
+    }
+    else
+    if (now - self->last_heard >= 3 * peer)
+        s_self_reset (self, "server silent");
+    else {
+        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
+        zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING };
+        ping.epoch = self->welcomed? self->epoch: zeros;
+        ping.nonce = ++self->nonce;
+        s_self_send_control (self, &ping);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  CONNECT endpoint
+static void
+s_self_connect (self_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    if (!endpoint || !*endpoint) {
+        zstate_reply (self->pipe, "CONNECT", EINVAL, "CONNECT needs an endpoint", false);
+        zstr_free (&endpoint);
+        return;
+    }
+    char reason [512];
+    if (self->endpoint) {
+        snprintf (reason, sizeof (reason), "already connected to %s", self->endpoint);
+        zstate_reply (self->pipe, "CONNECT", EISCONN, reason, false);
+        zstr_free (&endpoint);
+        return;
+    }
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    int version = client->version;
+    self->heartbeat = client->heartbeat;
+    pthread_mutex_unlock (&client->lock);
+    self->session = version == ZSTATE_SESSION_VERSION? SESSION_HELLO: SESSION_NONE;
+    if (s_self_open (self, endpoint, reason, sizeof (reason))) {
+        self->session = SESSION_NONE;
+        zstate_reply (self->pipe, "CONNECT", errno, reason, false);
+        zstr_free (&endpoint);
+        return;
+    }
+    self->endpoint = endpoint;
     pthread_mutex_lock (&client->lock);
     client->started = true;
+    client->session_ready = self->session == SESSION_NONE;
     pthread_mutex_unlock (&client->lock);
     //  The caller sees the new state as soon as connect returns
-    if (inproc)
+    if (strncmp (endpoint, "inproc://", 9) == 0)
         s_self_link_up (self);
     else {
         s_self_start_link_timer (self);
         s_self_update_state (self, NULL);
+    }
+    if (self->session != SESSION_NONE) {
+        self->last_heard = zclock_mono ();
+        s_self_hello (self, "connected");
+        self->tick_timer = zloop_timer (self->loop, (size_t) self->heartbeat, 0,
+                                        s_self_handle_tick, self);
+        assert (self->tick_timer != -1);
     }
     zstate_reply (self->pipe, "CONNECT", 0, "", false);
 

@@ -12,6 +12,9 @@
 #ifndef ZSTATE_CLIENT_AGENT_H_INCLUDED
 #define ZSTATE_CLIENT_AGENT_H_INCLUDED
 
+#include "zstate_outbox.h"
+#include "zstate_session_msg.h"
+
 //  ZMQ_BINDTODEVICE takes an interface name shorter than this (IFNAMSIZ)
 #define INTERFACE_MAX           16
 
@@ -77,6 +80,12 @@ struct _zstate_client_t {
     int reconnect_ivl;          //  ZMQ_RECONNECT_IVL
     int reconnect_max_ivl;      //  ZMQ_RECONNECT_IVL_MAX
     char interface [INTERFACE_MAX];     //  ZMQ_BINDTODEVICE, "" for none
+    int version;                //  Protocol version, 1 or 2
+    int heartbeat;              //  Heartbeat interval, msecs
+    size_t held_ops;            //  Version 2: accepted and not acknowledged
+    size_t held_bytes;          //  ... their bytes
+    bool session_ready;         //  Senders may send: version 1, or WELCOMEd
+                                //  and everything held sent again
     bool started;               //  Connected: socket options are fixed
     bool agent_ended;           //  The agent has ended: nothing moves any more
     char failure [256];         //  Why the state is FAILED
@@ -84,10 +93,19 @@ struct _zstate_client_t {
     uint64_t wakes;             //  eventfd writes by senders (selftest)
     uint64_t fast_messages;     //  Messages senders sent themselves (selftest)
 
-    pthread_mutex_t socket_lock;    //  Guards the two fields below
+    pthread_mutex_t socket_lock;    //  Guards the three fields below
     zsock_t *dealer;            //  To the server; created and closed by the agent
     uint64_t sequence;          //  Sequence number of the last message sent
+    zstate_outbox_t *outbox;    //  Version 2: sent and not acknowledged
 };
+
+//  Hand frame, one OPS message numbered client->sequence + 1, to the
+//  DEALER without waiting, and with version 2 keep it in the outbox.
+//  Called holding socket_lock. Returns 0, or -1 with zmq_errno () when
+//  the socket did not take it (the caller still owns frame).
+int
+    zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
+                              size_t ops, size_t bytes);
 
 //  The agent's actor function; args is the client
 void
