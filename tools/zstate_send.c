@@ -88,6 +88,32 @@ s_send_batch (zstate_client_t *client, const char *db, const char *table,
 //  Wait until the client handed everything to the socket, in slices so
 //  that a signal ends the wait; returns 0, or -1 with errno and
 //  zstate_reason () (EINTR on a signal)
+//  Say what the server refused for good, with the first REJECT's
+//  sequence, code and reason. Returns true if it refused anything.
+static bool
+s_rejected (zstate_client_t *client)
+{
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    if (!stats.rejects)
+        return false;
+    zsock_t *events = zstate_client_events (client);
+    zsock_set_rcvtimeo (events, 0);
+    char *type = NULL, *from = NULL, *detail = NULL;
+    while (zsock_recv (events, "sss", &type, &from, &detail) == 0
+       &&  !streq (type, "REJECT")) {
+        zstr_free (&type);
+        zstr_free (&from);
+        zstr_free (&detail);
+    }
+    fprintf (stderr, "zstate send: the server refused %" PRIu64 " ops (sequence, code, "
+             "reason: %s)\n", stats.ops_refused, detail? detail: "not reported");
+    zstr_free (&type);
+    zstr_free (&from);
+    zstr_free (&detail);
+    return true;
+}
+
 static int
 s_flush (zstate_client_t *client, int timeout)
 {
@@ -261,10 +287,14 @@ zstate_send_main (int argc, char *argv [])
                  endpoint, timeout);
         status = 1;
     }
+    //  Flush waits for the server's acknowledgements; a REJECT settles
+    //  the ops it refused, but the send failed
     if (status == 0 && !zsys_interrupted && s_flush (client, (int) timeout)) {
         fprintf (stderr, "zstate send: %s\n", zstate_reason ());
         status = 1;
     }
+    if (status == 0 && s_rejected (client))
+        status = 1;
     if (zsys_interrupted) {
         fprintf (stderr, "zstate send: interrupted; what the server has not taken is dropped\n");
         zstate_client_set_linger (client, 0);
