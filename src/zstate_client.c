@@ -227,8 +227,8 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
         size_t bytes = acked? self->held_bytes: self->stats.queued_bytes;
         pthread_mutex_unlock (&self->lock);
         if (lost)
-            zsys_warning ("zstate_client %.8s: %zu ops (%zu bytes) not %s in %d ms, "
-                          "dropped", self->session_text, lost, bytes,
+            zsys_warning ("zstate_client %.8s: %zu ops (%zu bytes) could not be %s "
+                          "in %d ms, dropped", self->session_text, lost, bytes,
                           acked? "acknowledged by the server": "handed to the socket",
                           idle? 0: timeout);
     }
