@@ -31,6 +31,17 @@ extern "C" {
 //  FAILED and send fails with ENOTCONN until the link works again; what was
 //  queued before is kept and delivered when it does.
 //
+//  With protocol version 2 (the default; doc/protocol.md, part 2) the
+//  client opens a session with HELLO and sends no operations before the
+//  server's WELCOME. It keeps every message it sent, by reference, in an
+//  outbox until the server acknowledges it; the queue's bound counts the
+//  outbox too. After a WELCOME (a reconnect, a restarted server, a gap the
+//  server saw) it sends again, in order, what the server lacks. A message
+//  the server refuses for good (REJECT) is reported and never sent again.
+//  It PINGs every heartbeat interval, and when nothing came from the
+//  server for 3 of the server's intervals it closes its DEALER, opens a
+//  fresh one (a new connection) and says HELLO there.
+//
 //  Configure with the zstate_client_set_* methods, then connect. Setters
 //  marked (before connect) fail with EBUSY afterwards.
 //
@@ -162,10 +173,11 @@ ZSTATE_EXPORT zactor_t *
     zstate_client_actor (zstate_client_t *self);
 
 //  Bound the queue: at most ops operations and bytes bytes accepted and not
-//  yet sent (defaults ZSTATE_OPS_MAX, 1,048,576, and 256 MiB, so the
-//  largest wire message fits). A call that fits the bounds but not beside
-//  what is queued fails with ENOBUFS (try again later); a call over a
-//  bound fails with EMSGSIZE, for good. Any time.
+//  yet sent, or with version 2 not yet acknowledged (defaults
+//  ZSTATE_OPS_MAX, 1,048,576, and 256 MiB, so the largest wire message
+//  fits). A call that fits the bounds but not beside what is held fails
+//  with ENOBUFS (try again later); a call over a bound fails with
+//  EMSGSIZE, for good. Any time.
 ZSTATE_EXPORT void
     zstate_client_set_queue (zstate_client_t *self, size_t ops, size_t bytes);
 
@@ -187,8 +199,9 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT void
     zstate_client_set_link_timeout (zstate_client_t *self, int timeout);
 
-//  How long destroy waits to deliver what is queued (default 5000 msecs);
-//  also the socket's ZMQ_LINGER. Any time. A client that never connected
+//  How long destroy waits for what was accepted to be acknowledged (or
+//  with version 1 handed to the socket; default 5000 msecs); also the
+//  socket's ZMQ_LINGER. Any time. A client that never connected
 //  does not wait.
 ZSTATE_EXPORT void
     zstate_client_set_linger (zstate_client_t *self, int linger);
@@ -197,8 +210,8 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT int
     zstate_client_set_sndhwm (zstate_client_t *self, int sndhwm);
 
-//  TCP keepalive: idle and interval in seconds, count of probes; idle 0
-//  switches keepalive off (the OS default). Before connect.
+//  TCP keepalive: idle and interval in seconds, count of probes (defaults
+//  30, 5 and 3); idle 0 switches keepalive off. Before connect.
 ZSTATE_EXPORT int
     zstate_client_set_tcp_keepalive (zstate_client_t *self, int idle, int interval, int count);
 
