@@ -15,6 +15,15 @@
 #include "zstate_outbox.h"
 #include "zstate_session_msg.h"
 
+//  A sender sends itself only when no send started on the fast path, and
+//  the agent did not finish sending, in the last FAST_IDLE_USECS. A thread
+//  sending flat out comes back sooner than this and queues, so batching is
+//  not lost under load, while sends paced 10 usecs apart or more (100,000
+//  ops/s from one thread) still go straight out. Measured from the start
+//  of a send, not its end: on a busy machine the sender is often
+//  preempted just after its send, and would then look like a tight loop.
+#define FAST_IDLE_USECS         5
+
 //  ZMQ_BINDTODEVICE takes an interface name shorter than this (IFNAMSIZ)
 #define INTERFACE_MAX           16
 

@@ -209,6 +209,7 @@ zstate_outbox_bytes (zstate_outbox_t *self)
 }
 
 
+#ifdef ZSTATE_SELFTEST
 //  --------------------------------------------------------------------------
 //  Self test of this class.
 
@@ -295,3 +296,4 @@ zstate_outbox_test (bool verbose)
     //  @end
     printf ("OK\n");
 }
+#endif
