@@ -126,64 +126,8 @@ zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
 //  --------------------------------------------------------------------------
 //  The agent
 
-typedef struct {
-    zstate_client_t *client;    //  Shared state, owned by the wrapper
-    zsock_t *pipe;              //  Actor command pipe
-    zsock_t *events;            //  Events pipe, our end
-    zloop_t *loop;              //  Reactor
-    zsock_t *monitor;           //  Link events from the DEALER, or NULL
-    char *endpoint;             //  Connected to, or NULL
-    char *monitor_endpoint;     //  Where the DEALER's monitor publishes
-    unsigned int monitors;      //  Monitors started, to name each one
-    char log_prefix [64];       //  "zstate_client <session>:"
-    buffer_t *outbox_head;      //  Messages taken, not yet accepted by zmq
-    buffer_t *outbox_tail;      //  Last of those
-    bool busy;                  //  What we last published as agent_busy
-    int retry_timer;            //  One-shot retry timer, or -1
-    int backoff;                //  Current retry interval, msecs
-    int64_t stalled_since;      //  Last progress while the outbox is not empty
-    int link_timer;             //  One-shot link timer, or -1
-    bool link_up;               //  Monitor says connected (or inproc)
-    bool link_ever_up;          //  It was connected once
-    bool link_failed;           //  Link down past link timeout
-    bool retry_failed;          //  No progress past retry timeout
-    bool send_error_logged;     //  An unexpected send error was logged
-    int state;                  //  Last state we published
-    size_t pending_ops;         //  Sent since the last commit: operations
-    size_t pending_bytes;       //  ... their bytes
-    size_t pending_messages;    //  ... messages
-    size_t pending_wire_bytes;  //  ... wire bytes
-    bool verbose;               //  Log activity
-    //  Version 2 session
-    int session;                //  SESSION_*
-    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];     //  Of our WELCOME, or zeros
-    bool welcomed;              //  epoch holds a server's epoch
-    uint64_t resend_next;       //  Next held sequence to send again
-    int peer_heartbeat;         //  The server's interval, from WELCOME
-    int64_t last_heard;         //  When anything last came from the server
-    int64_t hello_due;          //  HELLO again then, while not WELCOMEd
-    int hello_wait;             //  Current wait for a WELCOME, msecs
-    int tick_timer;             //  Heartbeat timer, or -1
-    uint64_t nonce;             //  Of our last PING
-    bool dropped;               //  The link went down since our last HELLO
-    int dealer_fd;              //  ZMQ_FD of the DEALER we poll, or -1
-    int heartbeat;              //  Our interval, msecs
-} self_t;
-
-//  Version 2 session states (doc/protocol.md, section 15)
-#define SESSION_NONE            0   //  Version 1, or not connected yet
-#define SESSION_HELLO           1   //  HELLO sent, waiting for WELCOME
-#define SESSION_RESEND          2   //  WELCOMEd, sending held messages again
-#define SESSION_STREAMING       3   //  Sending new messages
-
-//  The longest wait for a WELCOME before HELLO goes again, msecs
-#define HELLO_WAIT_MAX          30000
-
-//  Frames read from the DEALER under one hold of socket_lock
-#define RECV_BATCH              64
 
 static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
-static int s_self_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 static self_t *
@@ -265,8 +209,8 @@ s_self_destroy (self_t **self_p)
 }
 
 //  Send an event; the application may not read them, so never wait
-static void
-s_self_event (self_t *self, const char *type, const char *detail)
+void
+zstate_client_agent_event (self_t *self, const char *type, const char *detail)
 {
     if (zsock_send (self->events, "sss", type, self->endpoint? self->endpoint: "",
                     detail) == -1) {
@@ -280,8 +224,8 @@ s_self_event (self_t *self, const char *type, const char *detail)
 //  senders see, one STATE event and one log line. reason says why, for
 //  FAILED. The shared state changes before any event goes out, so an
 //  application reacting to an event sees the state it announces.
-static void
-s_self_update_state (self_t *self, const char *reason)
+void
+zstate_client_agent_update_state (self_t *self, const char *reason)
 {
     int state;
     if (!self->endpoint)
@@ -310,7 +254,7 @@ s_self_update_state (self_t *self, const char *reason)
     pthread_mutex_unlock (&client->lock);
 
     const char *name = zstate_client_state_name (state);
-    s_self_event (self, "STATE", name);
+    zstate_client_agent_event (self, "STATE", name);
     if (state == ZSTATE_CLIENT_FAILED)
         zsys_warning ("%s FAILED: %s", self->log_prefix, reason? reason: "");
     else
@@ -454,7 +398,7 @@ s_self_schedule (self_t *self, bool progressed)
         self->stalled_since = 0;
         if (self->retry_failed) {
             self->retry_failed = false;
-            s_self_update_state (self, NULL);
+            zstate_client_agent_update_state (self, NULL);
         }
         return;
     }
@@ -470,7 +414,7 @@ s_self_schedule (self_t *self, bool progressed)
         self->backoff = retry_ivl;
         if (self->retry_failed) {
             self->retry_failed = false;
-            s_self_update_state (self, NULL);
+            zstate_client_agent_update_state (self, NULL);
         }
     }
     else {
@@ -480,8 +424,8 @@ s_self_schedule (self_t *self, bool progressed)
             snprintf (reason, sizeof (reason), "retries exhausted after %d ms",
                       (int) (now - self->stalled_since));
             self->retry_failed = true;
-            s_self_update_state (self, reason);
-            s_self_event (self, "ERROR", reason);
+            zstate_client_agent_update_state (self, reason);
+            zstate_client_agent_event (self, "ERROR", reason);
         }
     }
     if (self->retry_timer == -1) {
@@ -493,10 +437,9 @@ s_self_schedule (self_t *self, bool progressed)
 
 //  Send what the outbox holds and, when it is empty, what the client
 //  queued meanwhile; then schedule a retry if needed
-static bool s_self_resend (self_t *self);
 
-static void
-s_self_pump (self_t *self)
+void
+zstate_client_agent_pump (self_t *self)
 {
     //  Version 2 sends no OPS before WELCOME, and new ones only once all
     //  held ones went again
@@ -504,7 +447,7 @@ s_self_pump (self_t *self)
         return;
     bool progressed = false;
     if (self->session == SESSION_RESEND) {
-        progressed = s_self_resend (self);
+        progressed = zstate_client_session_resend (self);
         if (self->session == SESSION_RESEND) {
             s_self_schedule (self, progressed);
             return;
@@ -528,11 +471,10 @@ s_self_handle_retry (zloop_t *loop, int timer_id, void *arg)
     pthread_mutex_lock (&self->client->lock);
     self->client->stats.retries++;
     pthread_mutex_unlock (&self->client->lock);
-    s_self_pump (self);
+    zstate_client_agent_pump (self);
     return 0;
 }
 
-static void s_self_drain (self_t *self);
 
 static int
 s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
@@ -546,10 +488,10 @@ s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     //  stays with the client: senders keep filling its tail message (so
     //  messages grow under pressure) and do not write the eventfd again
     if (self->endpoint && self->retry_timer == -1)
-        s_self_pump (self);
+        zstate_client_agent_pump (self);
     //  A sender saw replies waiting that the DEALER's fd may not signal
     if (self->dealer_fd != -1)
-        s_self_drain (self);
+        zstate_client_session_drain (self);
     return 0;
 }
 
@@ -560,7 +502,7 @@ s_self_kick (self_t *self)
     if (self->retry_timer != -1) {
         zloop_timer_end (self->loop, self->retry_timer);
         self->retry_timer = -1;
-        s_self_pump (self);
+        zstate_client_agent_pump (self);
     }
 }
 
@@ -580,14 +522,14 @@ s_self_handle_link_timer (zloop_t *loop, int timer_id, void *arg)
     snprintf (reason, sizeof (reason), "no connection to %s for %d ms",
               self->endpoint, timeout);
     self->link_failed = true;
-    s_self_update_state (self, reason);
-    s_self_event (self, "ERROR", reason);
+    zstate_client_agent_update_state (self, reason);
+    zstate_client_agent_event (self, "ERROR", reason);
     return 0;
 }
 
 //  Start the link timer unless it runs or the timeout is off
-static void
-s_self_start_link_timer (self_t *self)
+void
+zstate_client_agent_start_link_timer (self_t *self)
 {
     pthread_mutex_lock (&self->client->lock);
     int timeout = self->client->link_timeout;
@@ -599,11 +541,9 @@ s_self_start_link_timer (self_t *self)
     }
 }
 
-static void s_self_hello (self_t *self, const char *why);
-static void s_self_set_ready (self_t *self, bool ready);
 
-static void
-s_self_link_up (self_t *self)
+void
+zstate_client_agent_link_up (self_t *self)
 {
     if (self->link_up)
         return;
@@ -617,12 +557,12 @@ s_self_link_up (self_t *self)
     pthread_mutex_lock (&self->client->lock);
     self->client->stats.connects++;
     pthread_mutex_unlock (&self->client->lock);
-    s_self_update_state (self, NULL);
+    zstate_client_agent_update_state (self, NULL);
     //  A new connection has a new routing id: the server hears only the
     //  session's latest HELLO
     if (self->dropped) {
         self->dropped = false;
-        s_self_hello (self, "reconnected");
+        zstate_client_session_hello (self, "reconnected");
     }
     s_self_kick (self);
 }
@@ -638,13 +578,13 @@ s_self_link_down (self_t *self)
     if (self->session != SESSION_NONE) {
         self->dropped = true;
         self->session = SESSION_HELLO;
-        s_self_set_ready (self, false);
+        zstate_client_session_set_ready (self, false);
     }
     pthread_mutex_lock (&self->client->lock);
     self->client->stats.disconnects++;
     pthread_mutex_unlock (&self->client->lock);
-    s_self_start_link_timer (self);
-    s_self_update_state (self, NULL);
+    zstate_client_agent_start_link_timer (self);
+    zstate_client_agent_update_state (self, NULL);
 }
 
 //  libzmq 4.3 monitor events: [uint16 event, uint32 value][endpoint]
@@ -666,7 +606,7 @@ s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
             zsys_debug ("%s monitor event 0x%04x value %u", self->log_prefix,
                         event, value);
         if (event == ZMQ_EVENT_CONNECTED)
-            s_self_link_up (self);
+            zstate_client_agent_link_up (self);
         else
         if (event == ZMQ_EVENT_DISCONNECTED)
             s_self_link_down (self);
@@ -739,8 +679,8 @@ s_self_set_options (self_t *self, const char **name_p)
 //  Set up the DEALER for endpoint: options, monitor, connect, and with
 //  version 2 a poller on its fd for what the server sends. Returns 0, or
 //  -1 with errno and a reason in reason.
-static int
-s_self_open (self_t *self, const char *endpoint, char *reason, size_t reason_size)
+int
+zstate_client_agent_open (self_t *self, const char *endpoint, char *reason, size_t reason_size)
 {
     zstate_client_t *client = self->client;
     const char *option = NULL;
@@ -799,7 +739,7 @@ s_self_open (self_t *self, const char *endpoint, char *reason, size_t reason_siz
         //  ZMQ_FD signals edges, not levels: whoever uses the socket may
         //  eat one, so the wake handler and the heartbeat drain as well
         zmq_pollitem_t item = { NULL, fd, ZMQ_POLLIN, 0 };
-        rc = zloop_poller (self->loop, &item, s_self_handle_dealer, self);
+        rc = zloop_poller (self->loop, &item, zstate_client_session_handle_dealer, self);
         assert (rc == 0);
         zloop_poller_set_tolerant (self->loop, &item);
         self->dealer_fd = fd;
@@ -809,8 +749,8 @@ s_self_open (self_t *self, const char *endpoint, char *reason, size_t reason_siz
 
 //  Close the DEALER at once, dropping what libzmq still queued on it (the
 //  outbox holds all that counts), and put a fresh one in its place
-static void
-s_self_replace_dealer (self_t *self)
+void
+zstate_client_agent_replace_dealer (self_t *self)
 {
     zstate_client_t *client = self->client;
     if (self->dealer_fd != -1) {
@@ -830,387 +770,6 @@ s_self_replace_dealer (self_t *self)
     client->dealer = dealer;
     pthread_mutex_unlock (&client->socket_lock);
     zsock_destroy (&self->monitor);
-}
-
-
-//  --------------------------------------------------------------------------
-//  The version 2 session (doc/protocol.md, section 15)
-
-//  Say whether senders may send themselves (the fast path)
-static void
-s_self_set_ready (self_t *self, bool ready)
-{
-    pthread_mutex_lock (&self->client->lock);
-    self->client->session_ready = ready;
-    pthread_mutex_unlock (&self->client->lock);
-}
-
-static void
-s_self_count (self_t *self, uint64_t *counter, uint64_t add)
-{
-    pthread_mutex_lock (&self->client->lock);
-    *counter += add;
-    pthread_mutex_unlock (&self->client->lock);
-}
-
-static void
-s_self_protocol_error (self_t *self, const char *what)
-{
-    s_self_count (self, &self->client->stats.protocol_errors, 1);
-    if (self->verbose)
-        zsys_debug ("%s protocol error: %s", self->log_prefix, what);
-}
-
-//  Send a session message of ours, without waiting: a lost one is
-//  repeated by the heartbeat or the HELLO retry
-static void
-s_self_send_control (self_t *self, zstate_session_msg_t *msg)
-{
-    zstate_client_t *client = self->client;
-    msg->session = client->session;
-    zmq_msg_t frame;
-    int rc = zstate_session_msg_encode_frame (msg, &frame);
-    assert (rc == 0);
-    pthread_mutex_lock (&client->socket_lock);
-    if (zmq_msg_send (&frame, zsock_resolve (client->dealer), ZMQ_DONTWAIT) == -1)
-        zmq_msg_close (&frame);
-    pthread_mutex_unlock (&client->socket_lock);
-}
-
-//  Open or resume the session: hold new messages back and send HELLO with
-//  the first sequence not acknowledged
-static void
-s_self_hello (self_t *self, const char *why)
-{
-    zstate_client_t *client = self->client;
-    self->session = SESSION_HELLO;
-    s_self_set_ready (self, false);
-    pthread_mutex_lock (&client->socket_lock);
-    uint64_t first = zstate_outbox_first (client->outbox);
-    if (!first)
-        first = client->sequence + 1;
-    pthread_mutex_unlock (&client->socket_lock);
-    zstate_session_msg_t msg = { .type = ZSTATE_SESSION_MSG_HELLO };
-    msg.sequence = first;
-    msg.ack_level = ZSTATE_SESSION_ACK_DELIVERED;
-    msg.heartbeat = (uint32_t) self->heartbeat;
-    s_self_send_control (self, &msg);
-    s_self_count (self, &client->stats.hellos, 1);
-    if (!self->hello_wait)
-        self->hello_wait = 3 * self->heartbeat;
-    self->hello_due = zclock_mono () + self->hello_wait;
-    if (self->verbose)
-        zsys_debug ("%s HELLO from %" PRIu64 " (%s)", self->log_prefix, first, why);
-}
-
-//  Replace the DEALER by a fresh one (a new connection, and so a new
-//  routing id at the server) and HELLO on it
-static void
-s_self_reset (self_t *self, const char *why)
-{
-    zsys_warning ("%s %s: opening a new connection to %s", self->log_prefix, why,
-                  self->endpoint);
-    s_self_count (self, &self->client->stats.resets, 1);
-    s_self_replace_dealer (self);
-    bool was_up = self->link_up;
-    self->link_up = false;
-    self->dropped = false;
-    self->last_heard = zclock_mono ();
-    char reason [512];
-    if (s_self_open (self, self->endpoint, reason, sizeof (reason)))
-        zsys_error ("%s %s", self->log_prefix, reason);
-    if (strncmp (self->endpoint, "inproc://", 9) == 0)
-        s_self_link_up (self);
-    else {
-        if (was_up)
-            s_self_count (self, &self->client->stats.disconnects, 1);
-        s_self_start_link_timer (self);
-        s_self_update_state (self, NULL);
-    }
-    s_self_hello (self, why);
-}
-
-//  Forgotten messages: out of the bounds, into the counters, and flush
-//  may be done
-static void
-s_self_forgotten (self_t *self, size_t ops, size_t bytes, uint64_t acked, bool refused)
-{
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    assert (client->held_ops >= ops && client->held_bytes >= bytes);
-    client->held_ops -= ops;
-    client->held_bytes -= bytes;
-    if (refused)
-        client->stats.ops_refused += ops;
-    else
-        client->stats.ops_acked += ops;
-    if (acked > client->stats.last_acked)
-        client->stats.last_acked = acked;
-    pthread_cond_broadcast (&client->progress);
-    pthread_mutex_unlock (&client->lock);
-}
-
-static void
-s_self_epoch_text (const byte *epoch, char *text)
-{
-    for (size_t index = 0; index < ZSTATE_SESSION_EPOCH_SIZE; index++)
-        snprintf (text + 2 * index, 3, "%02x", epoch [index]);
-}
-
-//  Send held messages again, in order, from resend_next, until the socket
-//  pushes back; then streaming, and senders may send themselves again.
-//  Returns true if at least one went.
-static bool
-s_self_resend (self_t *self)
-{
-    zstate_client_t *client = self->client;
-    size_t sent = 0;
-    bool done = false;
-    pthread_mutex_lock (&client->socket_lock);
-    void *handle = zsock_resolve (client->dealer);
-    while (true) {
-        zmq_msg_t frame;
-        uint64_t sequence = zstate_outbox_next (client->outbox, self->resend_next, &frame);
-        if (!sequence) {
-            done = true;
-            break;
-        }
-        if (zmq_msg_send (&frame, handle, ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&frame);
-            if (zmq_errno () == EINTR)
-                continue;
-            break;
-        }
-        self->resend_next = sequence + 1;
-        sent++;
-    }
-    pthread_mutex_unlock (&client->socket_lock);
-    if (sent)
-        s_self_count (self, &client->stats.retransmits, sent);
-    if (done) {
-        self->session = SESSION_STREAMING;
-        s_self_set_ready (self, true);
-    }
-    return sent > 0;
-}
-
-//  WELCOME: the server's epoch, and where to resume
-static void
-s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
-{
-    zstate_client_t *client = self->client;
-    if (!self->welcomed || memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE)) {
-        char detail [4 * ZSTATE_SESSION_EPOCH_SIZE + 2];
-        s_self_epoch_text (self->epoch, detail);
-        detail [2 * ZSTATE_SESSION_EPOCH_SIZE] = ' ';
-        s_self_epoch_text (msg->epoch, detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
-        memcpy (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE);
-        self->welcomed = true;
-        s_self_count (self, &client->stats.epochs, 1);
-        zsys_info ("%s WELCOME from server epoch %.8s", self->log_prefix,
-                   detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
-        s_self_event (self, "EPOCH", detail);
-    }
-    self->peer_heartbeat = (int) msg->heartbeat;
-    uint64_t delivered = msg->delivered;
-    pthread_mutex_lock (&client->socket_lock);
-    uint64_t last = client->sequence;
-    uint64_t first = zstate_outbox_first (client->outbox);
-    pthread_mutex_unlock (&client->socket_lock);
-    if (!first)
-        first = last + 1;
-    self->resend_next = delivered + 1;
-    if (delivered > last) {
-        s_self_protocol_error (self, "WELCOME beyond the last sequence sent");
-        delivered = last;
-    }
-    else
-    if (delivered + 1 < first) {
-        //  The server lacks what it acknowledged: send all we hold
-        s_self_protocol_error (self, "WELCOME below what was acknowledged");
-        self->resend_next = first;
-    }
-    size_t bytes = 0;
-    pthread_mutex_lock (&client->socket_lock);
-    size_t ops = zstate_outbox_ack (client->outbox, delivered, &bytes);
-    pthread_mutex_unlock (&client->socket_lock);
-    s_self_forgotten (self, ops, bytes, delivered, false);
-    if (self->verbose)
-        zsys_debug ("%s WELCOME delivered %" PRIu64 ", resending from %" PRIu64,
-                    self->log_prefix, msg->delivered, self->resend_next);
-    self->session = SESSION_RESEND;
-    self->hello_wait = 0;
-    s_self_pump (self);
-}
-
-//  A message with the epoch of our WELCOME? Another epoch means the
-//  server forgot us: HELLO again, once, and ignore the message
-static bool
-s_self_same_epoch (self_t *self, zstate_session_msg_t *msg)
-{
-    if (self->welcomed && !memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE))
-        return true;
-    if (self->session != SESSION_HELLO)
-        s_self_hello (self, "new server epoch");
-    return false;
-}
-
-static void
-s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
-{
-    zstate_client_t *client = self->client;
-    if (self->session == SESSION_HELLO || !s_self_same_epoch (self, msg))
-        return;
-    pthread_mutex_lock (&client->socket_lock);
-    uint64_t last = client->sequence;
-    size_t ops = 0, bytes = 0;
-    if (msg->delivered <= last)
-        ops = zstate_outbox_ack (client->outbox, msg->delivered, &bytes);
-    pthread_mutex_unlock (&client->socket_lock);
-    if (msg->delivered > last)
-        s_self_protocol_error (self, "ACK beyond the last sequence sent");
-    else
-        s_self_forgotten (self, ops, bytes, msg->delivered, false);
-}
-
-static void
-s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
-{
-    zstate_client_t *client = self->client;
-    if (!s_self_same_epoch (self, msg))
-        return;
-    if (msg->reason == ZSTATE_SESSION_REASON_NO_SESSION) {
-        //  The session is refused, not the message: keep it
-        if (self->session != SESSION_HELLO)
-            s_self_hello (self, "server has no session");
-        return;
-    }
-    size_t bytes = 0;
-    pthread_mutex_lock (&client->socket_lock);
-    size_t ops = zstate_outbox_drop (client->outbox, msg->sequence, &bytes);
-    pthread_mutex_unlock (&client->socket_lock);
-    if (!ops)
-        return;                 //  Not held: refused already, or acknowledged
-    s_self_count (self, &client->stats.rejects, 1);
-    s_self_forgotten (self, ops, bytes, 0, true);
-    char detail [ZSTATE_SESSION_TEXT_MAX + 64];
-    snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
-              msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));
-    zsys_warning ("%s REJECT of %zu ops: %s", self->log_prefix, ops, detail);
-    s_self_event (self, "REJECT", detail);
-}
-
-//  One frame from the server
-static void
-s_self_receive (self_t *self, const void *data, size_t size)
-{
-    zstate_client_t *client = self->client;
-    zstate_session_msg_t msg;
-    int reason = zstate_session_msg_decode (&msg, data, size);
-    if (reason) {
-        s_self_protocol_error (self, zstate_session_msg_reason_text (reason));
-        return;
-    }
-    if (msg.version != ZSTATE_SESSION_VERSION
-    ||  memcmp (msg.session, client->session, ZSTATE_MSG_SESSION_SIZE)) {
-        s_self_protocol_error (self, "not a message of our session");
-        return;
-    }
-    self->last_heard = zclock_mono ();
-    if (msg.type == ZSTATE_SESSION_MSG_WELCOME)
-        s_self_on_welcome (self, &msg);
-    else
-    if (msg.type == ZSTATE_SESSION_MSG_ACK)
-        s_self_on_ack (self, &msg);
-    else
-    if (msg.type == ZSTATE_SESSION_MSG_REJECT)
-        s_self_on_reject (self, &msg);
-    else
-    if (msg.type == ZSTATE_SESSION_MSG_PING) {
-        zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG };
-        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
-        pong.epoch = self->welcomed? self->epoch: zeros;
-        pong.nonce = msg.nonce;
-        s_self_send_control (self, &pong);
-        s_self_same_epoch (self, &msg);
-    }
-    else
-    if (msg.type == ZSTATE_SESSION_MSG_PONG)
-        s_self_same_epoch (self, &msg);
-    else
-        s_self_protocol_error (self, "a client's message type");
-}
-
-//  Read everything the server sent; bounded, the heartbeat reads the rest
-static void
-s_self_drain (self_t *self)
-{
-    zstate_client_t *client = self->client;
-    for (int round = 0; round < 100; round++) {
-        zmq_msg_t frames [RECV_BATCH];
-        size_t count = 0;
-        pthread_mutex_lock (&client->socket_lock);
-        void *handle = zsock_resolve (client->dealer);
-        while (count < RECV_BATCH) {
-            zmq_msg_init (&frames [count]);
-            if (zmq_msg_recv (&frames [count], handle, ZMQ_DONTWAIT) == -1) {
-                zmq_msg_close (&frames [count]);
-                break;
-            }
-            count++;
-        }
-        pthread_mutex_unlock (&client->socket_lock);
-        //  Handled without the socket: they take the client lock
-        for (size_t index = 0; index < count; index++) {
-            s_self_receive (self, zmq_msg_data (&frames [index]),
-                            zmq_msg_size (&frames [index]));
-            zmq_msg_close (&frames [index]);
-        }
-        if (count < RECV_BATCH)
-            break;
-    }
-}
-
-static int
-s_self_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    (void) item;
-    s_self_drain ((self_t *) arg);
-    return 0;
-}
-
-//  Every heartbeat interval: PING, and act on a silent server
-static int
-s_self_handle_tick (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    self_t *self = (self_t *) arg;
-    s_self_drain (self);
-    int64_t now = zclock_mono ();
-    int peer = self->peer_heartbeat? self->peer_heartbeat: self->heartbeat;
-    if (self->session == SESSION_HELLO) {
-        if (now >= self->hello_due) {
-            self->hello_wait = self->hello_wait > HELLO_WAIT_MAX / 2?
-                               HELLO_WAIT_MAX: 2 * self->hello_wait;
-            if (now - self->last_heard >= 3 * peer)
-                s_self_reset (self, "no WELCOME");
-            else
-                s_self_hello (self, "no WELCOME yet");
-        }
-    }
-    else
-    if (now - self->last_heard >= 3 * peer)
-        s_self_reset (self, "server silent");
-    else {
-        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
-        zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING };
-        ping.epoch = self->welcomed? self->epoch: zeros;
-        ping.nonce = ++self->nonce;
-        s_self_send_control (self, &ping);
-    }
-    return 0;
 }
 
 
@@ -1238,7 +797,7 @@ s_self_connect (self_t *self, zmsg_t *request)
     self->heartbeat = client->heartbeat;
     pthread_mutex_unlock (&client->lock);
     self->session = version == ZSTATE_SESSION_VERSION? SESSION_HELLO: SESSION_NONE;
-    if (s_self_open (self, endpoint, reason, sizeof (reason))) {
+    if (zstate_client_agent_open (self, endpoint, reason, sizeof (reason))) {
         self->session = SESSION_NONE;
         zstate_reply (self->pipe, "CONNECT", errno, reason, false);
         zstr_free (&endpoint);
@@ -1251,23 +810,23 @@ s_self_connect (self_t *self, zmsg_t *request)
     pthread_mutex_unlock (&client->lock);
     //  The caller sees the new state as soon as connect returns
     if (strncmp (endpoint, "inproc://", 9) == 0)
-        s_self_link_up (self);
+        zstate_client_agent_link_up (self);
     else {
-        s_self_start_link_timer (self);
-        s_self_update_state (self, NULL);
+        zstate_client_agent_start_link_timer (self);
+        zstate_client_agent_update_state (self, NULL);
     }
     if (self->session != SESSION_NONE) {
         self->last_heard = zclock_mono ();
-        s_self_hello (self, "connected");
+        zstate_client_session_hello (self, "connected");
         self->tick_timer = zloop_timer (self->loop, (size_t) self->heartbeat, 0,
-                                        s_self_handle_tick, self);
+                                        zstate_client_session_handle_tick, self);
         assert (self->tick_timer != -1);
     }
     zstate_reply (self->pipe, "CONNECT", 0, "", false);
 
     //  Send what was queued before connect
     if (self->retry_timer == -1)
-        s_self_pump (self);
+        zstate_client_agent_pump (self);
 }
 
 static int

@@ -124,4 +124,124 @@ void
 void
     zstate_client_buffers_destroy (buffer_t **head_p);
 
+//  --------------------------------------------------------------------------
+//  The agent's own state, shared by its two files: zstate_client_agent.c
+//  (the DEALER, the link, the send queue, commands) and
+//  zstate_client_session.c (the version 2 session). Only the agent's
+//  thread touches it.
+
+typedef struct {
+    zstate_client_t *client;    //  Shared state, owned by the wrapper
+    zsock_t *pipe;              //  Actor command pipe
+    zsock_t *events;            //  Events pipe, our end
+    zloop_t *loop;              //  Reactor
+    zsock_t *monitor;           //  Link events from the DEALER, or NULL
+    char *endpoint;             //  Connected to, or NULL
+    char *monitor_endpoint;     //  Where the DEALER's monitor publishes
+    unsigned int monitors;      //  Monitors started, to name each one
+    char log_prefix [64];       //  "zstate_client <session>:"
+    buffer_t *outbox_head;      //  Messages taken, not yet accepted by zmq
+    buffer_t *outbox_tail;      //  Last of those
+    bool busy;                  //  What we last published as agent_busy
+    int retry_timer;            //  One-shot retry timer, or -1
+    int backoff;                //  Current retry interval, msecs
+    int64_t stalled_since;      //  Last progress while the outbox is not empty
+    int link_timer;             //  One-shot link timer, or -1
+    bool link_up;               //  Monitor says connected (or inproc)
+    bool link_ever_up;          //  It was connected once
+    bool link_failed;           //  Link down past link timeout
+    bool retry_failed;          //  No progress past retry timeout
+    bool send_error_logged;     //  An unexpected send error was logged
+    int state;                  //  Last state we published
+    size_t pending_ops;         //  Sent since the last commit: operations
+    size_t pending_bytes;       //  ... their bytes
+    size_t pending_messages;    //  ... messages
+    size_t pending_wire_bytes;  //  ... wire bytes
+    bool verbose;               //  Log activity
+    //  Version 2 session
+    int session;                //  SESSION_*
+    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];     //  Of our WELCOME, or zeros
+    bool welcomed;              //  epoch holds a server's epoch
+    uint64_t resend_next;       //  Next held sequence to send again
+    int peer_heartbeat;         //  The server's interval, from WELCOME
+    int64_t last_heard;         //  When anything last came from the server
+    int64_t hello_due;          //  HELLO again then, while not WELCOMEd
+    int hello_wait;             //  Current wait for a WELCOME, msecs
+    int tick_timer;             //  Heartbeat timer, or -1
+    uint64_t nonce;             //  Of our last PING
+    bool dropped;               //  The link went down since our last HELLO
+    int dealer_fd;              //  ZMQ_FD of the DEALER we poll, or -1
+    int heartbeat;              //  Our interval, msecs
+} self_t;
+
+//  Version 2 session states (doc/protocol.md, section 15)
+#define SESSION_NONE            0   //  Version 1, or not connected yet
+#define SESSION_HELLO           1   //  HELLO sent, waiting for WELCOME
+#define SESSION_RESEND          2   //  WELCOMEd, sending held messages again
+#define SESSION_STREAMING       3   //  Sending new messages
+
+//  The longest wait for a WELCOME before HELLO goes again, msecs
+#define HELLO_WAIT_MAX          30000
+
+//  Frames read from the DEALER under one hold of socket_lock
+#define RECV_BATCH              64
+
+//  zstate_client_agent.c, for the session
+
+//  Send an event [type][endpoint][detail], never waiting
+void
+    zstate_client_agent_event (self_t *self, const char *type, const char *detail);
+
+//  Publish the state the link flags give, when it changed
+void
+    zstate_client_agent_update_state (self_t *self, const char *reason);
+
+//  Send what the outbox and the client's queue hold, as far as the
+//  session and the socket allow
+void
+    zstate_client_agent_pump (self_t *self);
+
+//  The link is up (monitor event, or inproc connected)
+void
+    zstate_client_agent_link_up (self_t *self);
+
+//  Start the link timer unless it runs or the timeout is off
+void
+    zstate_client_agent_start_link_timer (self_t *self);
+
+//  Set up the DEALER for endpoint: options, monitor, connect, and with
+//  version 2 a poller on its fd. Returns 0, or -1 with errno and reason.
+int
+    zstate_client_agent_open (self_t *self, const char *endpoint, char *reason,
+                              size_t reason_size);
+
+//  Close the DEALER at once and put a fresh one in its place
+void
+    zstate_client_agent_replace_dealer (self_t *self);
+
+//  zstate_client_session.c, for the agent
+
+//  Open or resume the session: hold new messages back and send HELLO
+void
+    zstate_client_session_hello (self_t *self, const char *why);
+
+//  Say whether senders may send themselves (the fast path)
+void
+    zstate_client_session_set_ready (self_t *self, bool ready);
+
+//  Send held messages again from resend_next, until the socket pushes
+//  back; then STREAMING. Returns true if at least one went.
+bool
+    zstate_client_session_resend (self_t *self);
+
+//  Read and handle everything the server sent (bounded)
+void
+    zstate_client_session_drain (self_t *self);
+
+//  zloop handlers: the DEALER's fd, and the heartbeat timer
+int
+    zstate_client_session_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+int
+    zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg);
+
 #endif

@@ -1,0 +1,404 @@
+/*  =========================================================================
+    zstate_client_session - the client agent's protocol version 2 session:
+    HELLO and WELCOME, acknowledgements, REJECT, heartbeats, resend
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    The session half of the client agent (zstate_client_agent.c is the
+    other half; both run on the agent's thread and share its state through
+    zstate_client_agent.h). It follows doc/protocol.md, section 15: no OPS
+    before WELCOME; on WELCOME forget what it acknowledges and send again,
+    from the outbox, everything after its delivered, in order; another
+    epoch, NO_SESSION or a reconnect means HELLO again; a silent server
+    means a fresh DEALER. Frames from the server are read under socket_lock
+    in batches and handled after it is released, since handling takes the
+    client lock (lock order).
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_client_agent.h"
+
+//  Say whether senders may send themselves (the fast path)
+void
+zstate_client_session_set_ready (self_t *self, bool ready)
+{
+    pthread_mutex_lock (&self->client->lock);
+    self->client->session_ready = ready;
+    pthread_mutex_unlock (&self->client->lock);
+}
+
+static void
+s_self_count (self_t *self, uint64_t *counter, uint64_t add)
+{
+    pthread_mutex_lock (&self->client->lock);
+    *counter += add;
+    pthread_mutex_unlock (&self->client->lock);
+}
+
+static void
+s_self_protocol_error (self_t *self, const char *what)
+{
+    s_self_count (self, &self->client->stats.protocol_errors, 1);
+    if (self->verbose)
+        zsys_debug ("%s protocol error: %s", self->log_prefix, what);
+}
+
+//  Send a session message of ours, without waiting: a lost one is
+//  repeated by the heartbeat or the HELLO retry
+static void
+s_self_send_control (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    msg->session = client->session;
+    zmq_msg_t frame;
+    int rc = zstate_session_msg_encode_frame (msg, &frame);
+    assert (rc == 0);
+    pthread_mutex_lock (&client->socket_lock);
+    if (zmq_msg_send (&frame, zsock_resolve (client->dealer), ZMQ_DONTWAIT) == -1)
+        zmq_msg_close (&frame);
+    pthread_mutex_unlock (&client->socket_lock);
+}
+
+//  Open or resume the session: hold new messages back and send HELLO with
+//  the first sequence not acknowledged
+void
+zstate_client_session_hello (self_t *self, const char *why)
+{
+    zstate_client_t *client = self->client;
+    self->session = SESSION_HELLO;
+    zstate_client_session_set_ready (self, false);
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t first = zstate_outbox_first (client->outbox);
+    if (!first)
+        first = client->sequence + 1;
+    pthread_mutex_unlock (&client->socket_lock);
+    zstate_session_msg_t msg = { .type = ZSTATE_SESSION_MSG_HELLO };
+    msg.sequence = first;
+    msg.ack_level = ZSTATE_SESSION_ACK_DELIVERED;
+    msg.heartbeat = (uint32_t) self->heartbeat;
+    s_self_send_control (self, &msg);
+    s_self_count (self, &client->stats.hellos, 1);
+    if (!self->hello_wait)
+        self->hello_wait = 3 * self->heartbeat;
+    self->hello_due = zclock_mono () + self->hello_wait;
+    if (self->verbose)
+        zsys_debug ("%s HELLO from %" PRIu64 " (%s)", self->log_prefix, first, why);
+}
+
+//  Replace the DEALER by a fresh one (a new connection, and so a new
+//  routing id at the server) and HELLO on it
+void
+zstate_client_session_reset (self_t *self, const char *why)
+{
+    zsys_warning ("%s %s: opening a new connection to %s", self->log_prefix, why,
+                  self->endpoint);
+    s_self_count (self, &self->client->stats.resets, 1);
+    zstate_client_agent_replace_dealer (self);
+    bool was_up = self->link_up;
+    self->link_up = false;
+    self->dropped = false;
+    self->last_heard = zclock_mono ();
+    char reason [512];
+    if (zstate_client_agent_open (self, self->endpoint, reason, sizeof (reason)))
+        zsys_error ("%s %s", self->log_prefix, reason);
+    if (strncmp (self->endpoint, "inproc://", 9) == 0)
+        zstate_client_agent_link_up (self);
+    else {
+        if (was_up)
+            s_self_count (self, &self->client->stats.disconnects, 1);
+        zstate_client_agent_start_link_timer (self);
+        zstate_client_agent_update_state (self, NULL);
+    }
+    zstate_client_session_hello (self, why);
+}
+
+//  Forgotten messages: out of the bounds, into the counters, and flush
+//  may be done
+static void
+s_self_forgotten (self_t *self, size_t ops, size_t bytes, uint64_t acked, bool refused)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    assert (client->held_ops >= ops && client->held_bytes >= bytes);
+    client->held_ops -= ops;
+    client->held_bytes -= bytes;
+    if (refused)
+        client->stats.ops_refused += ops;
+    else
+        client->stats.ops_acked += ops;
+    if (acked > client->stats.last_acked)
+        client->stats.last_acked = acked;
+    pthread_cond_broadcast (&client->progress);
+    pthread_mutex_unlock (&client->lock);
+}
+
+static void
+s_self_epoch_text (const byte *epoch, char *text)
+{
+    for (size_t index = 0; index < ZSTATE_SESSION_EPOCH_SIZE; index++)
+        snprintf (text + 2 * index, 3, "%02x", epoch [index]);
+}
+
+//  Send held messages again, in order, from resend_next, until the socket
+//  pushes back; then streaming, and senders may send themselves again.
+//  Returns true if at least one went.
+bool
+zstate_client_session_resend (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    size_t sent = 0;
+    bool done = false;
+    pthread_mutex_lock (&client->socket_lock);
+    void *handle = zsock_resolve (client->dealer);
+    while (true) {
+        zmq_msg_t frame;
+        uint64_t sequence = zstate_outbox_next (client->outbox, self->resend_next, &frame);
+        if (!sequence) {
+            done = true;
+            break;
+        }
+        if (zmq_msg_send (&frame, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        self->resend_next = sequence + 1;
+        sent++;
+    }
+    pthread_mutex_unlock (&client->socket_lock);
+    if (sent)
+        s_self_count (self, &client->stats.retransmits, sent);
+    if (done) {
+        self->session = SESSION_STREAMING;
+        zstate_client_session_set_ready (self, true);
+    }
+    return sent > 0;
+}
+
+//  WELCOME: the server's epoch, and where to resume
+static void
+s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (!self->welcomed || memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE)) {
+        char detail [4 * ZSTATE_SESSION_EPOCH_SIZE + 2];
+        s_self_epoch_text (self->epoch, detail);
+        detail [2 * ZSTATE_SESSION_EPOCH_SIZE] = ' ';
+        s_self_epoch_text (msg->epoch, detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
+        memcpy (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE);
+        self->welcomed = true;
+        s_self_count (self, &client->stats.epochs, 1);
+        zsys_info ("%s WELCOME from server epoch %.8s", self->log_prefix,
+                   detail + 2 * ZSTATE_SESSION_EPOCH_SIZE + 1);
+        zstate_client_agent_event (self, "EPOCH", detail);
+    }
+    self->peer_heartbeat = (int) msg->heartbeat;
+    uint64_t delivered = msg->delivered;
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t last = client->sequence;
+    uint64_t first = zstate_outbox_first (client->outbox);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (!first)
+        first = last + 1;
+    self->resend_next = delivered + 1;
+    if (delivered > last) {
+        s_self_protocol_error (self, "WELCOME beyond the last sequence sent");
+        delivered = last;
+    }
+    else
+    if (delivered + 1 < first) {
+        //  The server lacks what it acknowledged: send all we hold
+        s_self_protocol_error (self, "WELCOME below what was acknowledged");
+        self->resend_next = first;
+    }
+    size_t bytes = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    size_t ops = zstate_outbox_ack (client->outbox, delivered, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    s_self_forgotten (self, ops, bytes, delivered, false);
+    if (self->verbose)
+        zsys_debug ("%s WELCOME delivered %" PRIu64 ", resending from %" PRIu64,
+                    self->log_prefix, msg->delivered, self->resend_next);
+    self->session = SESSION_RESEND;
+    self->hello_wait = 0;
+    zstate_client_agent_pump (self);
+}
+
+//  A message with the epoch of our WELCOME? Another epoch means the
+//  server forgot us: HELLO again, once, and ignore the message
+static bool
+s_self_same_epoch (self_t *self, zstate_session_msg_t *msg)
+{
+    if (self->welcomed && !memcmp (self->epoch, msg->epoch, ZSTATE_SESSION_EPOCH_SIZE))
+        return true;
+    if (self->session != SESSION_HELLO)
+        zstate_client_session_hello (self, "new server epoch");
+    return false;
+}
+
+static void
+s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (self->session == SESSION_HELLO || !s_self_same_epoch (self, msg))
+        return;
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t last = client->sequence;
+    size_t ops = 0, bytes = 0;
+    if (msg->delivered <= last)
+        ops = zstate_outbox_ack (client->outbox, msg->delivered, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (msg->delivered > last)
+        s_self_protocol_error (self, "ACK beyond the last sequence sent");
+    else
+        s_self_forgotten (self, ops, bytes, msg->delivered, false);
+}
+
+static void
+s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (!s_self_same_epoch (self, msg))
+        return;
+    if (msg->reason == ZSTATE_SESSION_REASON_NO_SESSION) {
+        //  The session is refused, not the message: keep it
+        if (self->session != SESSION_HELLO)
+            zstate_client_session_hello (self, "server has no session");
+        return;
+    }
+    size_t bytes = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    size_t ops = zstate_outbox_drop (client->outbox, msg->sequence, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    if (!ops)
+        return;                 //  Not held: refused already, or acknowledged
+    s_self_count (self, &client->stats.rejects, 1);
+    s_self_forgotten (self, ops, bytes, 0, true);
+    char detail [ZSTATE_SESSION_TEXT_MAX + 64];
+    snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
+              msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));
+    zsys_warning ("%s REJECT of %zu ops: %s", self->log_prefix, ops, detail);
+    zstate_client_agent_event (self, "REJECT", detail);
+}
+
+//  One frame from the server
+static void
+s_self_receive (self_t *self, const void *data, size_t size)
+{
+    zstate_client_t *client = self->client;
+    zstate_session_msg_t msg;
+    int reason = zstate_session_msg_decode (&msg, data, size);
+    if (reason) {
+        s_self_protocol_error (self, zstate_session_msg_reason_text (reason));
+        return;
+    }
+    if (msg.version != ZSTATE_SESSION_VERSION
+    ||  memcmp (msg.session, client->session, ZSTATE_MSG_SESSION_SIZE)) {
+        s_self_protocol_error (self, "not a message of our session");
+        return;
+    }
+    self->last_heard = zclock_mono ();
+    if (msg.type == ZSTATE_SESSION_MSG_WELCOME)
+        s_self_on_welcome (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_ACK)
+        s_self_on_ack (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_REJECT)
+        s_self_on_reject (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PING) {
+        zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG };
+        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
+        pong.epoch = self->welcomed? self->epoch: zeros;
+        pong.nonce = msg.nonce;
+        s_self_send_control (self, &pong);
+        s_self_same_epoch (self, &msg);
+    }
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_PONG)
+        s_self_same_epoch (self, &msg);
+    else
+        s_self_protocol_error (self, "a client's message type");
+}
+
+//  Read everything the server sent; bounded, the heartbeat reads the rest
+void
+zstate_client_session_drain (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    for (int round = 0; round < 100; round++) {
+        zmq_msg_t frames [RECV_BATCH];
+        size_t count = 0;
+        pthread_mutex_lock (&client->socket_lock);
+        void *handle = zsock_resolve (client->dealer);
+        while (count < RECV_BATCH) {
+            zmq_msg_init (&frames [count]);
+            if (zmq_msg_recv (&frames [count], handle, ZMQ_DONTWAIT) == -1) {
+                zmq_msg_close (&frames [count]);
+                break;
+            }
+            count++;
+        }
+        pthread_mutex_unlock (&client->socket_lock);
+        //  Handled without the socket: they take the client lock
+        for (size_t index = 0; index < count; index++) {
+            s_self_receive (self, zmq_msg_data (&frames [index]),
+                            zmq_msg_size (&frames [index]));
+            zmq_msg_close (&frames [index]);
+        }
+        if (count < RECV_BATCH)
+            break;
+    }
+}
+
+int
+zstate_client_session_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    zstate_client_session_drain ((self_t *) arg);
+    return 0;
+}
+
+//  Every heartbeat interval: PING, and act on a silent server
+int
+zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    self_t *self = (self_t *) arg;
+    zstate_client_session_drain (self);
+    int64_t now = zclock_mono ();
+    int peer = self->peer_heartbeat? self->peer_heartbeat: self->heartbeat;
+    if (self->session == SESSION_HELLO) {
+        if (now >= self->hello_due) {
+            self->hello_wait = self->hello_wait > HELLO_WAIT_MAX / 2?
+                               HELLO_WAIT_MAX: 2 * self->hello_wait;
+            if (now - self->last_heard >= 3 * peer)
+                zstate_client_session_reset (self, "no WELCOME");
+            else
+                zstate_client_session_hello (self, "no WELCOME yet");
+        }
+    }
+    else
+    if (now - self->last_heard >= 3 * peer)
+        zstate_client_session_reset (self, "server silent");
+    else {
+        byte zeros [ZSTATE_SESSION_EPOCH_SIZE] = { 0 };
+        zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING };
+        ping.epoch = self->welcomed? self->epoch: zeros;
+        ping.nonce = ++self->nonce;
+        s_self_send_control (self, &ping);
+    }
+    return 0;
+}
