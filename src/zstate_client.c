@@ -467,8 +467,10 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
-    self->held_ops += ops;
-    self->held_bytes += bytes;
+    if (acked) {
+        self->held_ops += ops;
+        self->held_bytes += bytes;
+    }
     //  Accepted: counted as queued until the socket has it, whichever way
     //  it goes, so the bounds hold and flush's count (ops_accepted against
     //  ops_sent) stays exact while a fast send is in flight
