@@ -653,7 +653,7 @@ zstate_producer_test (bool verbose)
     assert (router);
     zstate_client_t *client = zstate_client_new ();
     assert (client);
-    //  The raw ROUTER below reads version 1 and answers nothing
+    //  The raw ROUTER reads version 1 and answers nothing
     assert (zstate_client_set_protocol (client, 1) == 0);
     int rc = zstate_client_connect (client, "inproc://zstate-producer-test");
     assert (rc == 0);
