@@ -49,7 +49,9 @@ extern "C" {
 //
 //  Events, on zstate_client_events (), each a message [type][endpoint][detail]:
 //      STATE       [state name]     CONNECTED, DISCONNECTED, FAILED, ...
-//      ERROR       [reason]         e.g. "retries exhausted after 10000 ms"
+//      ERROR       [reason]         e.g. "retries exhausted after 10000 ms";
+//                                   with version 2, once, when 3 HELLOs got
+//                                   no WELCOME (a version 1 server?)
 //      EPOCH       [old new]        a server instance WELCOMEd us: both
 //                                   epochs in hex, old all zeros the first time
 //      REJECT      [seq code text]  the server refused message seq for good

@@ -505,6 +505,24 @@ s_test_dead_peer (bool verbose)
     assert (zstate_client_close (&client, WAIT) == 2);
 }
 
+//  A server that never answers HELLO (version 1 drops it): an ERROR
+//  event says so, and no OPS go out meanwhile
+static void
+s_test_no_welcome (bool verbose)
+{
+    fake_t *fake = s_fake_new ();
+    zstate_client_t *client = s_client_new (fake, false, SHORT_HEARTBEAT, verbose);
+    s_send (client, 1);
+    char detail [512];
+    assert (s_event (client, "ERROR", detail, sizeof (detail)));
+    assert (strstr (detail, "no WELCOME after 3 HELLOs"));
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.hellos >= 3 && stats.ops_sent == 0);
+    assert (zstate_client_close (&client, 0) == 1);
+    s_fake_destroy (&fake);
+}
+
 void
 zstate_client_session_test (bool verbose)
 {
@@ -522,5 +540,6 @@ zstate_client_session_test (bool verbose)
     s_test_silence (verbose);
     s_test_bounds (verbose);
     s_test_dead_peer (verbose);
+    s_test_no_welcome (verbose);
     printf ("OK\n");
 }

@@ -167,6 +167,7 @@ typedef struct {
     int64_t last_heard;         //  When anything last came from the server
     int64_t hello_due;          //  HELLO again then, while not WELCOMEd
     int hello_wait;             //  Current wait for a WELCOME, msecs
+    int hellos_unanswered;      //  HELLOs in a row that got no WELCOME
     int tick_timer;             //  Heartbeat timer, or -1
     uint64_t nonce;             //  Of our last PING
     bool dropped;               //  The link went down since our last HELLO

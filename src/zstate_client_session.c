@@ -26,6 +26,10 @@
 #include "zstate_classes.h"
 #include "zstate_client_agent.h"
 
+//  HELLOs without a WELCOME before the client says the server may not
+//  speak version 2 (it keeps trying)
+#define HELLOS_UNANSWERED       3
+
 //  Say whether senders may send themselves (the fast path)
 void
 zstate_client_session_set_ready (self_t *self, bool ready)
@@ -230,6 +234,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
                     self->log_prefix, msg->delivered, self->resend_next);
     self->session = SESSION_RESEND;
     self->hello_wait = 0;
+    self->hellos_unanswered = 0;
     zstate_client_agent_pump (self);
 }
 
@@ -384,6 +389,15 @@ zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg)
         if (now >= self->hello_due) {
             self->hello_wait = self->hello_wait > HELLO_WAIT_MAX / 2?
                                HELLO_WAIT_MAX: 2 * self->hello_wait;
+            //  A version 1 server drops HELLO without a word: say so, once
+            if (++self->hellos_unanswered == HELLOS_UNANSWERED && !self->welcomed) {
+                char reason [512];
+                snprintf (reason, sizeof (reason), "no WELCOME after %d HELLOs: does "
+                          "%s speak protocol version 2?", HELLOS_UNANSWERED,
+                          self->endpoint);
+                zsys_warning ("%s %s", self->log_prefix, reason);
+                zstate_client_agent_event (self, "ERROR", reason);
+            }
             if (now - self->last_heard >= 3 * peer)
                 zstate_client_session_reset (self, "no WELCOME");
             else
