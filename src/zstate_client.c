@@ -414,6 +414,48 @@ s_client_fast_send (zstate_client_t *self, const char *db, const char *table,
 
 
 //  --------------------------------------------------------------------------
+//  May the locked client accept count ops of bytes? Returns 0, or -1 with
+//  errno and zstate_reason (), counting them as refused.
+
+static int
+s_client_admit (zstate_client_t *self, size_t ops, size_t bytes)
+{
+    if (self->agent_ended) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (ESHUTDOWN, "send: the client agent has ended");
+        return -1;
+    }
+    //  A call over the bound itself can never fit, however long the caller
+    //  waits: refused for good, unlike a full queue
+    if (ops > self->queue_ops_max || bytes > self->queue_bytes_max) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (EMSGSIZE, "send: %zu ops / %zu bytes, over the queue bound "
+                     "of %zu ops / %zu bytes", ops, bytes,
+                     self->queue_ops_max, self->queue_bytes_max);
+        return -1;
+    }
+    if (self->stats.state == ZSTATE_CLIENT_FAILED) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (ENOTCONN, "send: client failed: %s", self->failure);
+        return -1;
+    }
+    //  Accepted whole or refused whole, so check the whole batch first.
+    //  Version 2 holds what it sent until it is acknowledged
+    bool acked = self->version == ZSTATE_SESSION_VERSION;
+    size_t held_ops = acked? self->held_ops: self->stats.queued_ops;
+    size_t held_bytes = acked? self->held_bytes: self->stats.queued_bytes;
+    if (held_ops + ops > self->queue_ops_max
+    ||  held_bytes + bytes > self->queue_bytes_max) {
+        self->stats.ops_rejected += ops;
+        zstate_fail (ENOBUFS, "queue full: %zu ops / %zu bytes %s",
+                     held_ops, held_bytes, acked? "not acknowledged": "queued");
+        return -1;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Queue the operations held in batch for (db, table), or send them at
 //  once when the link is idle. Safe from any thread; returns at once.
 
@@ -432,42 +474,11 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
     size_t bytes = zstate_batch_bytes (batch);
 
     pthread_mutex_lock (&self->lock);
-    if (self->agent_ended) {
-        self->stats.ops_rejected += ops;
-        zstate_fail (ESHUTDOWN, "send: the client agent has ended");
+    if (s_client_admit (self, ops, bytes)) {
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
-    //  A call over the bound itself can never fit, however long the caller
-    //  waits: refused for good, unlike a full queue
-    if (ops > self->queue_ops_max || bytes > self->queue_bytes_max) {
-        self->stats.ops_rejected += ops;
-        zstate_fail (EMSGSIZE, "send: %zu ops / %zu bytes, over the queue bound "
-                     "of %zu ops / %zu bytes", ops, bytes,
-                     self->queue_ops_max, self->queue_bytes_max);
-        pthread_mutex_unlock (&self->lock);
-        return -1;
-    }
-    if (self->stats.state == ZSTATE_CLIENT_FAILED) {
-        self->stats.ops_rejected += ops;
-        zstate_fail (ENOTCONN, "send: client failed: %s", self->failure);
-        pthread_mutex_unlock (&self->lock);
-        return -1;
-    }
-    //  Accepted whole or refused whole, so check the whole batch first.
-    //  Version 2 holds what it sent until it is acknowledged
-    bool acked = self->version == ZSTATE_SESSION_VERSION;
-    size_t held_ops = acked? self->held_ops: self->stats.queued_ops;
-    size_t held_bytes = acked? self->held_bytes: self->stats.queued_bytes;
-    if (held_ops + ops > self->queue_ops_max
-    ||  held_bytes + bytes > self->queue_bytes_max) {
-        self->stats.ops_rejected += ops;
-        zstate_fail (ENOBUFS, "queue full: %zu ops / %zu bytes %s",
-                     held_ops, held_bytes, acked? "not acknowledged": "queued");
-        pthread_mutex_unlock (&self->lock);
-        return -1;
-    }
-    if (acked) {
+    if (self->version == ZSTATE_SESSION_VERSION) {
         self->held_ops += ops;
         self->held_bytes += bytes;
     }
