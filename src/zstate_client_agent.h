@@ -125,10 +125,10 @@ void
     zstate_client_buffers_destroy (buffer_t **head_p);
 
 //  --------------------------------------------------------------------------
-//  The agent's own state, shared by its two files: zstate_client_agent.c
-//  (the DEALER, the link, the send queue, commands) and
-//  zstate_client_session.c (the version 2 session). Only the agent's
-//  thread touches it.
+//  The agent's own state, shared by its three files: zstate_client_agent.c
+//  (the send queue, commands), zstate_client_link.c (the DEALER and the
+//  link) and zstate_client_session.c (the version 2 session). Only the
+//  agent's thread touches it.
 
 typedef struct {
     zstate_client_t *client;    //  Shared state, owned by the wrapper
@@ -187,7 +187,7 @@ typedef struct {
 //  Frames read from the DEALER under one hold of socket_lock
 #define RECV_BATCH              64
 
-//  zstate_client_agent.c, for the session
+//  zstate_client_agent.c and zstate_client_link.c, for the other parts
 
 //  Send an event [type][endpoint][detail], never waiting
 void
