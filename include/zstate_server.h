@@ -55,6 +55,7 @@ extern "C" {
 //      "si"    SET RCVHWM count    ROUTER receive high-water mark (before BIND)
 //      "si"    SET HEARTBEAT msecs version 2 heartbeat interval, 0 or 10..3600000
 //      "si"    SET ACK DELAY msecs longest wait to coalesce an ACK
+//      "si"    SET SESSION IDLE msecs  silence after which a session is forgotten
 //      "si"    SET SESSIONS count  most sessions kept (least recently heard go)
 //      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
 //      "s"     $TERM               end the actor (answered by the final
@@ -157,6 +158,16 @@ ZSTATE_EXPORT int
 //  is 0). An ACK goes at once after 64 messages. Returns 0, or -1.
 ZSTATE_EXPORT int
     zstate_server_set_ack_delay (zstate_server_t *self, int msecs);
+
+//  How long a version 2 session may be silent before the server forgets
+//  it, in msecs (default 600000, 10 minutes; never less than 3 of its
+//  client's heartbeat intervals). While the server remembers a session it
+//  drops what the client sends again after a reconnect, so an outage
+//  shorter than this is delivered exactly once; after it, the messages
+//  the client had not seen acknowledged arrive again (at least once).
+//  Returns 0, or -1 with EINVAL.
+ZSTATE_EXPORT int
+    zstate_server_set_session_idle (zstate_server_t *self, int msecs);
 
 //  The most sessions the server keeps (default 65536). A HELLO for a new
 //  session when full evicts the one heard from least recently; version 1

@@ -492,8 +492,7 @@ s_test_coalescing (zstate_server_t *server, zstate_consumer_t *ports)
     zsock_destroy (&peer);
 }
 
-//  A quiet welcomed session gets PINGs with the epoch; one silent for 3 of
-//  its heartbeat intervals is forgotten, and its OPS then meet NO_SESSION
+//  A quiet welcomed session gets PINGs with the epoch
 static void
 s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
 {
@@ -536,21 +535,61 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
         .nonce = reply.msg.nonce
     };
     s_peer_send (peer, &pong);
-    //  A HELLO with a heartbeat of 10 msecs: silent for 30, it goes
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    WAIT_STATS (server, stats, stats.expired > before.expired);
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
     assert (stats.pings_sent > before.pings_sent);
     assert (stats.unexpected == before.unexpected);
-    s_ops (peer, 2, id, 1, TABLE, "expired", 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
-    assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
     rc = zstate_server_set_heartbeat (server, 0);
     assert (rc == 0);
     assert (zstate_consumer_pending (ports) == 0);
     zframe_destroy (&reply.frame);
     zuuid_destroy (&session);
     zsock_destroy (&peer);
+}
+
+//  A session outlives 3 of its client's heartbeats of silence while the
+//  idle limit holds, so what the client sends again after an outage is a
+//  duplicate; past the limit it is forgotten, and its OPS meet NO_SESSION.
+//  A server of its own, so that no other session can expire meanwhile.
+static void
+s_test_idle (void)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int rc = zstate_server_bind (server, ENDPOINT "-idle");
+    assert (rc == 0);
+    zstate_consumer_t *ports = zstate_consumer_new (server, DB, TABLE);
+    assert (ports);
+    zsock_t *peer = zsock_new_dealer (">" ENDPOINT "-idle");
+    assert (peer);
+    zsock_set_rcvtimeo (peer, DEADLINE);
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    reply_t reply = { NULL };
+    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
+    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    s_ops (peer, 2, id, 1, TABLE, "once", 0);
+    s_expect_keys (ports, "once");
+    //  Ten heartbeats of silence: still known, so the same message again
+    //  is a duplicate, not a second delivery
+    zclock_sleep (100);
+    s_ops (peer, 2, id, 1, TABLE, "once", 0);
+    zstate_server_stats_t stats;
+    WAIT_STATS (server, stats, stats.duplicates == 1);
+    assert (stats.expired == 0 && stats.sessions == 1);
+    //  With no idle limit, 3 silent heartbeats are enough
+    rc = zstate_server_set_session_idle (server, 0);
+    assert (rc == 0);
+    WAIT_STATS (server, stats, stats.expired == 1 && stats.sessions == 0);
+    s_ops (peer, 2, id, 2, TABLE, "expired", 0);
+    s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
+    assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
+    assert (zstate_consumer_pending (ports) == 0);
+    zframe_destroy (&reply.frame);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+    zstate_server_destroy (&server);
+    zstate_consumer_destroy (&ports);
 }
 
 //  A full table evicts the session heard from least recently; this runs
@@ -790,6 +829,7 @@ zstate_server_sessions_suite_test (bool verbose)
     s_test_reject (server, ports);
     s_test_coalescing (server, ports);
     s_test_heartbeats (server, ports);
+    s_test_idle ();
     s_test_hostile (server, ports);
     s_test_version_1 (server, ports);
     s_test_stall (server);

@@ -269,6 +269,13 @@ zstate_server_set_ack_delay (zstate_server_t *self, int msecs)
 }
 
 int
+zstate_server_set_session_idle (zstate_server_t *self, int msecs)
+{
+    assert (self);
+    return s_link_request (self->link, NULL, "si", "SET SESSION IDLE", msecs);
+}
+
+int
 zstate_server_set_sessions_max (zstate_server_t *self, int max)
 {
     assert (self);

@@ -488,7 +488,7 @@ s_request_count (self_t *self, zmsg_t *request, const char *command, long min, l
     return count;
 }
 
-//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY and SET SESSIONS
+//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE and SET SESSIONS
 static void
 s_handle_set (self_t *self, const char *command, zmsg_t *request)
 {
@@ -517,6 +517,12 @@ s_handle_set (self_t *self, const char *command, zmsg_t *request)
                                       ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
             return;
         zstate_server_sessions_set_ack_delay (self->sessions, (uint32_t) count);
+    }
+    else
+    if (streq (command, "SET SESSION IDLE")) {
+        if ((count = s_request_count (self, request, command, 0, INT_MAX)) == -1)
+            return;
+        zstate_server_sessions_set_idle (self->sessions, (uint32_t) count);
     }
     else {
         if ((count = s_request_count (self, request, command, 1, INT_MAX)) == -1)
@@ -734,7 +740,8 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
             s_handle_bind (self, request);
         else
         if (streq (command, "SET RCVHWM") || streq (command, "SET HEARTBEAT")
-        ||  streq (command, "SET ACK DELAY") || streq (command, "SET SESSIONS"))
+        ||  streq (command, "SET ACK DELAY") || streq (command, "SET SESSIONS")
+        ||  streq (command, "SET SESSION IDLE"))
             s_handle_set (self, command, request);
         else
         if (streq (command, "REGISTER"))

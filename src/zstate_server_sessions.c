@@ -13,7 +13,13 @@
 /*
 @header
     A version 2 session (doc/protocol.md, sections 16 to 18) lives from its
-    HELLO until it is silent for 3 of its client's heartbeat intervals. It
+    HELLO until it has been silent for the session idle limit (10 minutes
+    by default), and at least for 3 of its client's heartbeat intervals.
+    The limit is long on purpose: a client gives up on a connection after 3
+    heartbeats, but it comes back to the same session, and what the server
+    remembers (D) is what lets it drop the messages the client sends again;
+    a session forgotten too early would deliver them twice. The table's
+    bound, not the silence, keeps its memory in check. It
     is bound to the routing id of its latest HELLO: OPS that arrive under
     it from another routing id come from an older connection, whose pipe
     may still hold messages the new connection sends again, so they are
@@ -43,7 +49,7 @@
 #include "zstate_server_sessions.h"
 
 #define SESSIONS_MAX        65536   //  default bound of the table
-#define IDLE_MAX            600000  //  msecs: silence limit without heartbeat
+#define IDLE_MAX            600000  //  msecs: default session idle limit
 #define ACK_EVERY           64      //  ACK at once after this many messages
 #define ACK_DELAY           10      //  msecs an ACK may wait, by default
 #define HEARTBEAT           1000    //  msecs, the server's default
@@ -87,6 +93,7 @@ struct _zstate_server_sessions_t {
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
     size_t max;                 //  bound of sessions
     uint32_t heartbeat;         //  ours, msecs
+    uint32_t idle;              //  silence after which a session goes, msecs
     uint32_t ack_delay;         //  msecs
     uint64_t nonce;             //  of our PINGs
     uint64_t untracked;         //  version 1 messages past the bound
@@ -177,6 +184,7 @@ zstate_server_sessions_new (zloop_t *loop, void *router, zstate_server_stats_t *
     self->epoch [0] |= 1;
     self->max = SESSIONS_MAX;
     self->heartbeat = HEARTBEAT;
+    self->idle = IDLE_MAX;
     self->ack_delay = ACK_DELAY;
     self->tick_timer = -1;
     self->ack_timer = -1;
@@ -212,6 +220,13 @@ zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self, uint32_t h
     self->heartbeat = heartbeat;
     s_tick_start (self);
     s_acks_rearm (self);
+}
+
+void
+zstate_server_sessions_set_idle (zstate_server_sessions_t *self, uint32_t idle)
+{
+    assert (self);
+    self->idle = idle;
 }
 
 void
@@ -730,8 +745,9 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     assert (silent);
     session_t *session = (session_t *) zlistx_first (self->lru);
     while (session) {
-        int64_t limit = session->version == 2 && session->heartbeat?
-                        3 * (int64_t) session->heartbeat: IDLE_MAX;
+        int64_t limit = self->idle;
+        if (session->version == 2 && 3 * (int64_t) session->heartbeat > limit)
+            limit = 3 * (int64_t) session->heartbeat;
         if (clock - session->heard >= limit)
             zlistx_add_end (silent, session);
         else

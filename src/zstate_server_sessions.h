@@ -39,6 +39,11 @@ void
     zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self,
                                           uint32_t heartbeat);
 
+//  How long a session may be silent before it is forgotten, msecs
+//  (default 600000); never less than 3 of its client's heartbeats.
+void
+    zstate_server_sessions_set_idle (zstate_server_sessions_t *self, uint32_t idle);
+
 //  The longest an ACK waits to be coalesced with later ones, msecs;
 //  default 10, never more than the heartbeat (1 s when that is 0).
 void
