@@ -14,6 +14,16 @@
 #include "zstate_redis_server.h"
 #include <hiredis/hiredis.h>
 
+//  Asserts stay on in every build, as in the library: a fault test that an
+//  NDEBUG build compiled without its checks would pass whatever happened
+#ifdef NDEBUG
+#   undef NDEBUG
+#   include <assert.h>
+#   define NDEBUG
+#else
+#   include <assert.h>
+#endif
+
 #define ACCEPTED    0x80        //  in an operation's byte: send accepted it
 #define SEEN_MAX    0x7F        //  pops counted per operation, saturating
 

@@ -20,6 +20,16 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+//  Asserts stay on in every build, as in the library: a fault test that an
+//  NDEBUG build compiled without its checks would pass whatever happened
+#ifdef NDEBUG
+#   undef NDEBUG
+#   include <assert.h>
+#   define NDEBUG
+#else
+#   include <assert.h>
+#endif
+
 #define READY_TIMEOUT   20000   //  msecs for a child to bind
 #define TERM_TIMEOUT    60000   //  msecs for an orderly exit
 
