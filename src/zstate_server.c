@@ -12,18 +12,13 @@
 /*
 @header
     The wrapper around the server actor (zstate_server_agent.c), and the
-    server link that the wrapper and its consumers share.
-@discuss
-    The server link (zstate_classes.h) is a refcounted mutex plus the actor
-    pointer, shared by the wrapper and every consumer, so that either side
-    may be destroyed first and commands from several threads never
-    interleave on the actor's pipe.
+    server link that the wrapper and its consumers share
+    (zstate_server_link.h says why it is shared).
 @end
 */
 
 #include "zstate_classes.h"
 #include "zstate_server_agent.h"
-
 
 //  --------------------------------------------------------------------------
 //  The server link, shared by the wrapper and its consumers
@@ -124,7 +119,6 @@ zstate_server_link_forward (zstate_server_link_t *link,
     assert (db && table && name && endpoint);
     return s_link_request (link, NULL, "sssss", "FORWARD", db, table, name, endpoint);
 }
-
 
 
 //  --------------------------------------------------------------------------
@@ -356,7 +350,6 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
 
 
 #ifdef ZSTATE_SELFTEST
-//  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest
 
