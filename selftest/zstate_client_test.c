@@ -509,6 +509,42 @@ s_test_fast_full (bool verbose, const char *directory)
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
+//  The client as an application uses it: connect to a server, send a
+//  batch, wait until the server has acknowledged it, and close, learning
+//  how many accepted operations were never acknowledged
+static void
+s_test_example (void)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int rc = zstate_server_bind (server, "inproc://zstate-client-example");
+    assert (rc == 0);
+    zstate_consumer_t *routes = zstate_consumer_new (server, "APPL_DB", "ROUTE_TABLE");
+    assert (routes);
+
+    zstate_client_t *client = zstate_client_new ();
+    assert (client);
+    rc = zstate_client_connect (client, "inproc://zstate-client-example");
+    assert (rc == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    rc = zstate_batch_set (batch, "10.0.0.0/24", "nexthop", "10.0.0.1", NULL);
+    assert (rc == 0);
+    rc = zstate_batch_del (batch, "10.0.1.0/24");
+    assert (rc == 0);
+    rc = zstate_client_send (client, "APPL_DB", "ROUTE_TABLE", batch);
+    assert (rc == 0);
+    //  Returns once the server acknowledged both: they are in the table
+    rc = zstate_client_flush (client, 30000);
+    assert (rc == 0);
+    assert (zstate_consumer_pending (routes) == 2);
+    assert (zstate_client_close (&client, 1000) == 0);
+    assert (client == NULL);
+
+    zstate_batch_destroy (&batch);
+    zstate_consumer_destroy (&routes);
+    zstate_server_destroy (&server);
+}
+
 void
 zstate_client_test (bool verbose)
 {
@@ -517,6 +553,7 @@ zstate_client_test (bool verbose)
         printf ("\n");
 
     //  @selftest
+    s_test_example ();
     char *directory = zsys_sprintf ("%s/zstate-client-XXXXXX",
                                     getenv ("TMPDIR")? getenv ("TMPDIR"): "/tmp");
     assert (mkdtemp (directory));
