@@ -22,15 +22,7 @@
 
 #include "zstate.h"
 
-//  Asserts stay on in every build, as in the library (an NDEBUG build
-//  would otherwise leave the checked results unused)
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "zstate_test_assert.h"      //  last: asserts on in every build
 
 //  A frame of a scripted reply; request holds [identity][command][db][table]
 static zframe_t *

@@ -13,16 +13,7 @@
 #include "zstate_fault_server.h"
 #include "zstate_redis_server.h"
 #include <hiredis/hiredis.h>
-
-//  Asserts stay on in every build, as in the library: a fault test that an
-//  NDEBUG build compiled without its checks would pass whatever happened
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 #define ACCEPTED    0x80        //  in an operation's byte: send accepted it
 #define SEEN_MAX    0x7F        //  pops counted per operation, saturating

@@ -19,16 +19,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-
-//  Asserts stay on in every build, as in the library: a fault test that an
-//  NDEBUG build compiled without its checks would pass whatever happened
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 #define READY_TIMEOUT   20000   //  msecs for a child to bind
 #define TERM_TIMEOUT    60000   //  msecs for an orderly exit

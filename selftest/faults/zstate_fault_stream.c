@@ -10,16 +10,7 @@
 
 #include "zstate_fault_stream.h"
 #include "zstate_fault_server.h"
-
-//  Asserts stay on in every build, as in the library: a fault test that an
-//  NDEBUG build compiled without its checks would pass whatever happened
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 struct _zstate_fault_stream_t {
     zstate_client_t *client;

@@ -19,16 +19,7 @@
 #include "zstate_fault_stream.h"
 #include <getopt.h>
 #include <signal.h>
-
-//  Asserts stay on in every build, as in the library: a fault test that an
-//  NDEBUG build compiled without its checks would pass whatever happened
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 #define SETTLE_MAX      60000   //  msecs for delivery to finish at all
 #define FLUSH_MAX       30000   //  msecs for the client to hand everything over

@@ -24,16 +24,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
-
-//  Asserts stay on in every build, as in the library: a fault test that an
-//  NDEBUG build compiled without its checks would pass whatever happened
-#ifdef NDEBUG
-#   undef NDEBUG
-#   include <assert.h>
-#   define NDEBUG
-#else
-#   include <assert.h>
-#endif
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 //  The poll timeout bounds how long a command waits when no socket moves
 #define RELAY_TICK      10      //  msecs
