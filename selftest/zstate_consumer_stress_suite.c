@@ -11,6 +11,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_inbox.h"
 #include <poll.h>
 #include <signal.h>
 
@@ -73,39 +74,6 @@ s_test_rig_destroy (test_rig_t *rig)
     zuuid_destroy (&rig->session);
 }
 
-//  Wait up to timeout msecs for fd to be readable, through signals
-static bool
-s_test_fd_wait (int fd, int timeout)
-{
-    int64_t deadline = zclock_mono () + timeout;
-    while (true) {
-        struct pollfd item = { fd, POLLIN, 0 };
-        int rc = poll (&item, 1, timeout);
-        if (rc >= 0)
-            return rc == 1;
-        assert (errno == EINTR);
-        timeout = (int) (deadline - zclock_mono ());
-        if (timeout < 0)
-            timeout = 0;
-    }
-}
-
-//  Wait up to timeout msecs for sock to be readable, through signals
-static bool
-s_test_sock_wait (zsock_t *sock, int timeout)
-{
-    int64_t deadline = zclock_mono () + timeout;
-    while (true) {
-        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, timeout);
-        if (rc >= 0)
-            return rc == 1;
-        assert (zmq_errno () == EINTR);
-        timeout = (int) (deadline - zclock_mono ());
-        if (timeout < 0)
-            timeout = 0;
-    }
-}
 
 //  The signal storm: a thread sends STORM_MESSAGES messages of STORM_OPS
 //  operations while another sends SIGUSR1 to the popping thread every
@@ -198,9 +166,9 @@ s_test_signal_storm (bool verbose, bool use_socket)
     size_t max = 1;
     while (next < STORM_MESSAGES * STORM_OPS) {
         if (use_socket)
-            assert (s_test_sock_wait (socket, 10000));
+            assert (zstate_inbox_test_sock_readable (socket, 10000));
         else
-            assert (s_test_fd_wait (zstate_consumer_fd (rig.consumer), 10000));
+            assert (zstate_inbox_test_fd_readable (zstate_consumer_fd (rig.consumer), 10000));
         //  Whole messages only: popped + pending is always a whole number
         //  of messages
         assert ((next + zstate_consumer_pending (rig.consumer)) % STORM_OPS == 0);
@@ -237,7 +205,7 @@ s_test_signal_storm (bool verbose, bool use_socket)
     assert (storm.signals > 0 && caught > 0);
     //  Nothing twice: nothing more is pending, and no wake-up is left up
     assert (zstate_consumer_pops (rig.consumer, batch, 0) == 0);
-    assert (!s_test_fd_wait (zstate_consumer_fd (rig.consumer), 0));
+    assert (!zstate_inbox_test_fd_readable (zstate_consumer_fd (rig.consumer), 0));
     zstate_consumer_stats_t stats;
     zstate_consumer_stats (rig.consumer, &stats);
     assert (stats.popped == STORM_MESSAGES * STORM_OPS);
@@ -279,7 +247,7 @@ s_test_many_tables (bool verbose)
     for (size_t index = 0; index < MANY_TABLES; index++) {
         char key [32];
         snprintf (key, sizeof (key), "key-%zu", index);
-        assert (s_test_fd_wait (zstate_consumer_fd (consumers [index]), 10000));
+        assert (zstate_inbox_test_fd_readable (zstate_consumer_fd (consumers [index]), 10000));
         assert (zstate_consumer_pops (consumers [index], batch, 0) == 1);
         assert (streq (zstate_batch_key (batch, 0, NULL), key));
     }
@@ -356,7 +324,7 @@ s_test_socket_limit (bool verbose)
     zstate_batch_t *batch = zstate_batch_new ();
     zstate_batch_del (batch, "Ethernet0");
     s_test_send (dealer, rig.session, ++rig.sequence, zstate_consumer_table (last), batch);
-    assert (s_test_fd_wait (zstate_consumer_fd (last), 10000));
+    assert (zstate_inbox_test_fd_readable (zstate_consumer_fd (last), 10000));
     assert (zstate_consumer_pops (last, batch, 0) == 1);
     zstate_batch_destroy (&batch);
     for (size_t index = 0; index < count; index++)

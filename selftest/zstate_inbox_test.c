@@ -10,75 +10,9 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_inbox.h"
 #include <poll.h>
 #include <signal.h>
-
-//  A wire message of ops HSETs keyed "prefix-first" upwards, as a server
-//  would deliver it
-static void
-s_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops)
-{
-    static byte session [16] = { 1 };
-    zstate_batch_t *batch = zstate_batch_new ();
-    assert (batch);
-    for (size_t op = 0; op < ops; op++) {
-        char key [64];
-        snprintf (key, sizeof (key), "%s-%zu", prefix, first + op);
-        zstate_batch_hset (batch, key, "field", "value", NULL);
-    }
-    zframe_t *frame = zstate_msg_encode (session, 1, "APPL_DB", "TEST_TABLE", batch);
-    assert (frame);
-    int rc = zmq_msg_init_size (msg, zframe_size (frame));
-    assert (rc == 0);
-    memcpy (zmq_msg_data (msg), zframe_data (frame), zframe_size (frame));
-    zframe_destroy (&frame);
-    zstate_batch_destroy (&batch);
-}
-
-//  True when fd is readable within timeout msecs; signals do not count
-static bool
-s_test_fd_readable (int fd, int timeout)
-{
-    int64_t deadline = zclock_mono () + timeout;
-    while (true) {
-        struct pollfd item = { fd, POLLIN, 0 };
-        int rc = poll (&item, 1, timeout);
-        if (rc >= 0)
-            return rc == 1 && (item.revents & POLLIN);
-        assert (errno == EINTR);
-        timeout = (int) (deadline - zclock_mono ());
-        if (timeout < 0)
-            timeout = 0;
-    }
-}
-
-//  True when sock is readable within timeout msecs; signals do not count
-static bool
-s_test_sock_readable (zsock_t *sock, int timeout)
-{
-    int64_t deadline = zclock_mono () + timeout;
-    while (true) {
-        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, timeout);
-        if (rc >= 0)
-            return rc == 1;
-        assert (zmq_errno () == EINTR);
-        timeout = (int) (deadline - zclock_mono ());
-        if (timeout < 0)
-            timeout = 0;
-    }
-}
-
-//  True when operation index of batch is keyed "prefix-number"
-static bool
-s_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix, size_t number)
-{
-    char expected [64];
-    snprintf (expected, sizeof (expected), "%s-%zu", prefix, number);
-    size_t size;
-    const char *key = zstate_batch_key (batch, index, &size);
-    return size == strlen (expected) && memcmp (key, expected, size) == 0;
-}
 
 //  The two-thread test: a producer thread delivers MESSAGES messages of
 //  OPS operations each, waiting on room_fd when refused, while the test's
@@ -97,10 +31,10 @@ s_test_producer (void *args)
     test_producer_t *producer = (test_producer_t *) args;
     for (size_t message = 0; message < TEST_MESSAGES; message++) {
         zmq_msg_t msg;
-        s_test_msg (&msg, "two", message * TEST_OPS, TEST_OPS);
+        zstate_inbox_test_msg (&msg, "two", message * TEST_OPS, TEST_OPS);
         while (zstate_inbox_deliver (producer->inbox, &msg, false) == -1) {
             producer->refused++;
-            assert (s_test_fd_readable (zstate_inbox_room_fd (producer->inbox), 10000));
+            assert (zstate_inbox_test_fd_readable (zstate_inbox_room_fd (producer->inbox), 10000));
         }
         zmq_msg_close (&msg);
     }
@@ -168,16 +102,16 @@ s_test_two_threads (bool use_socket)
     size_t max = 1;
     while (next < TEST_MESSAGES * TEST_OPS) {
         if (use_socket)
-            assert (s_test_sock_readable (socket, 10000));
+            assert (zstate_inbox_test_sock_readable (socket, 10000));
         else
-            assert (s_test_fd_readable (zstate_inbox_fd (inbox), 10000));
+            assert (zstate_inbox_test_fd_readable (zstate_inbox_fd (inbox), 10000));
         //  Whole messages only: what was delivered is popped + pending,
         //  and deliver adds a message's operations all at once
         assert ((next + zstate_inbox_pending (inbox)) % TEST_OPS == 0);
         size_t popped = zstate_inbox_pops (inbox, batch, max);
         assert (popped > 0 && popped <= max);
         for (size_t index = 0; index < popped; index++)
-            assert (s_test_key_is (batch, index, "two", next++));
+            assert (zstate_inbox_test_key_is (batch, index, "two", next++));
         max = max % 7 + 1;      //  1..7: across message boundaries
     }
     pthread_join (producer_thread, NULL);
@@ -187,9 +121,9 @@ s_test_two_threads (bool use_socket)
     assert (rc == 0);
     //  Nothing more, nothing pending, and no wake-up left up
     assert (zstate_inbox_pops (inbox, batch, 0) == 0);
-    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    assert (!zstate_inbox_test_fd_readable (zstate_inbox_fd (inbox), 0));
     if (use_socket)
-        assert (!s_test_sock_readable (socket, 0));
+        assert (!zstate_inbox_test_sock_readable (socket, 0));
     zstate_consumer_stats_t stats;
     zstate_inbox_stats (inbox, &stats);
     assert (stats.messages == TEST_MESSAGES);

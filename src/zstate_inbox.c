@@ -498,12 +498,13 @@ zstate_inbox_set_verbose (zstate_inbox_t *self, bool verbose)
 //  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
 //  Selftest: the example, bounds, wake-ups and whole messages. The
-//  two-thread test is in selftest/zstate_inbox_test.c.
+//  two-thread test is in selftest/zstate_inbox_test.c; the helpers below
+//  serve it and the consumer's stress suite too (zstate_inbox.h).
 
 //  A wire message of ops HSETs keyed "prefix-first" upwards, as a server
 //  would deliver it
-static void
-s_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops)
+void
+zstate_inbox_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops)
 {
     static byte session [16] = { 1 };
     zstate_batch_t *batch = zstate_batch_new ();
@@ -523,8 +524,8 @@ s_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops)
 }
 
 //  True when fd is readable within timeout msecs; signals do not count
-static bool
-s_test_fd_readable (int fd, int timeout)
+bool
+zstate_inbox_test_fd_readable (int fd, int timeout)
 {
     int64_t deadline = zclock_mono () + timeout;
     while (true) {
@@ -540,8 +541,8 @@ s_test_fd_readable (int fd, int timeout)
 }
 
 //  True when sock is readable within timeout msecs; signals do not count
-static bool
-s_test_sock_readable (zsock_t *sock, int timeout)
+bool
+zstate_inbox_test_sock_readable (zsock_t *sock, int timeout)
 {
     int64_t deadline = zclock_mono () + timeout;
     while (true) {
@@ -557,8 +558,8 @@ s_test_sock_readable (zsock_t *sock, int timeout)
 }
 
 //  True when operation index of batch is keyed "prefix-number"
-static bool
-s_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix, size_t number)
+bool
+zstate_inbox_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix, size_t number)
 {
     char expected [64];
     snprintf (expected, sizeof (expected), "%s-%zu", prefix, number);
@@ -585,7 +586,7 @@ s_test_bounds (void)
     rc = zstate_inbox_set_bounds (inbox, 4, 1024 * 1024);
     assert (rc == 0);
     for (size_t message = 0; message < 3; message++) {
-        s_test_msg (&msg, "bound", message * 2, 2);
+        zstate_inbox_test_msg (&msg, "bound", message * 2, 2);
         rc = zstate_inbox_deliver (inbox, &msg, message == 0);
         if (message < 2)
             assert (rc == 0);
@@ -598,28 +599,28 @@ s_test_bounds (void)
             zmq_msg_close (&msg);
     }
     int room_fd = zstate_inbox_room_fd (inbox);
-    assert (!s_test_fd_readable (room_fd, 0));
+    assert (!zstate_inbox_test_fd_readable (room_fd, 0));
     assert (zstate_inbox_pops (inbox, batch, 1) == 1);
-    assert (!s_test_fd_readable (room_fd, 0));      //  3 > 4 / 2
+    assert (!zstate_inbox_test_fd_readable (room_fd, 0));      //  3 > 4 / 2
     assert (zstate_inbox_pops (inbox, batch, 1) == 1);
-    assert (s_test_fd_readable (room_fd, 0));       //  2 <= 4 / 2
+    assert (zstate_inbox_test_fd_readable (room_fd, 0));       //  2 <= 4 / 2
     rc = zstate_inbox_deliver (inbox, &msg, false);
     assert (rc == 0);
     zmq_msg_close (&msg);
     //  The byte bound too; a bigger bound gives a waiting producer room
     rc = zstate_inbox_set_bounds (inbox, 1024, 1);
     assert (rc == 0);
-    s_test_msg (&msg, "bound", 6, 1);
+    zstate_inbox_test_msg (&msg, "bound", 6, 1);
     assert (zstate_inbox_deliver (inbox, &msg, false) == -1);
-    assert (!s_test_fd_readable (room_fd, 0));
+    assert (!zstate_inbox_test_fd_readable (room_fd, 0));
     rc = zstate_inbox_set_bounds (inbox, 1024, 1024 * 1024);
     assert (rc == 0);
-    assert (s_test_fd_readable (room_fd, 0));
+    assert (zstate_inbox_test_fd_readable (room_fd, 0));
     assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
     zmq_msg_close (&msg);
     assert (zstate_inbox_pops (inbox, batch, 0) == 5);
     for (size_t index = 0; index < 5; index++)
-        assert (s_test_key_is (batch, index, "bound", index + 2));
+        assert (zstate_inbox_test_key_is (batch, index, "bound", index + 2));
     zstate_consumer_stats_t stats;
     zstate_inbox_stats (inbox, &stats);
     assert (stats.messages == 4 && stats.ops == 7 && stats.popped == 7);
@@ -641,42 +642,42 @@ s_test_wakeups (void)
     zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/WAKE_TABLE");
     assert (inbox);
     int fd = zstate_inbox_fd (inbox);
-    assert (!s_test_fd_readable (fd, 0));
-    s_test_msg (&msg, "wake", 0, 4);
+    assert (!zstate_inbox_test_fd_readable (fd, 0));
+    zstate_inbox_test_msg (&msg, "wake", 0, 4);
     assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
     zmq_msg_close (&msg);
     zsock_t *socket = zstate_inbox_socket (inbox);
     assert (socket);
     assert (zstate_inbox_socket (inbox) == socket);
-    assert (s_test_sock_readable (socket, 5000));
-    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_test_sock_readable (socket, 5000));
+    assert (zstate_inbox_test_fd_readable (fd, 0));
     assert (zstate_inbox_pops (inbox, batch, 3) == 3);
-    assert (s_test_sock_readable (socket, 0));
-    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_test_sock_readable (socket, 0));
+    assert (zstate_inbox_test_fd_readable (fd, 0));
     assert (zstate_inbox_pops (inbox, batch, 3) == 1);
-    assert (!s_test_sock_readable (socket, 0));
-    assert (!s_test_fd_readable (fd, 0));
+    assert (!zstate_inbox_test_sock_readable (socket, 0));
+    assert (!zstate_inbox_test_fd_readable (fd, 0));
     //  Up again with the next delivery, down with the next drain
-    s_test_msg (&msg, "wake", 4, 1);
+    zstate_inbox_test_msg (&msg, "wake", 4, 1);
     assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
     zmq_msg_close (&msg);
-    assert (s_test_sock_readable (socket, 5000));
-    assert (s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_test_sock_readable (socket, 5000));
+    assert (zstate_inbox_test_fd_readable (fd, 0));
     assert (zstate_inbox_pops (inbox, batch, 0) == 1);
-    assert (s_test_key_is (batch, 0, "wake", 4));
-    assert (!s_test_sock_readable (socket, 0));
-    assert (!s_test_fd_readable (fd, 0));
+    assert (zstate_inbox_test_key_is (batch, 0, "wake", 4));
+    assert (!zstate_inbox_test_sock_readable (socket, 0));
+    assert (!zstate_inbox_test_fd_readable (fd, 0));
 
     //  Whole messages: pending moves by whole messages, and a pops that
     //  asks for more gets exactly what was delivered, never part of it
     for (size_t message = 0; message < 3; message++) {
-        s_test_msg (&msg, "whole", message * 10, 10);
+        zstate_inbox_test_msg (&msg, "whole", message * 10, 10);
         assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
         zmq_msg_close (&msg);
         assert (zstate_inbox_pending (inbox) == (message + 1) * 10);
     }
     assert (zstate_inbox_pops (inbox, batch, 1000) == 30);
-    assert (s_test_key_is (batch, 29, "whole", 29));
+    assert (zstate_inbox_test_key_is (batch, 29, "whole", 29));
     //  A message whose envelope does not decode is dropped, not queued
     rc = zmq_msg_init_size (&msg, 3);
     assert (rc == 0);
@@ -684,10 +685,10 @@ s_test_wakeups (void)
     assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
     zmq_msg_close (&msg);
     assert (zstate_inbox_pending (inbox) == 0);
-    assert (!s_test_fd_readable (fd, 0));
+    assert (!zstate_inbox_test_fd_readable (fd, 0));
     //  Destroyed with messages still queued and half-popped: no leak
     for (size_t message = 0; message < 3; message++) {
-        s_test_msg (&msg, "left", message * 4, 4);
+        zstate_inbox_test_msg (&msg, "left", message * 4, 4);
         assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
         zmq_msg_close (&msg);
     }
@@ -710,16 +711,16 @@ zstate_inbox_test (bool verbose)
     assert (inbox);
     zstate_inbox_set_verbose (inbox, verbose);
     zmq_msg_t msg;
-    s_test_msg (&msg, "port", 0, 3);
+    zstate_inbox_test_msg (&msg, "port", 0, 3);
     int rc = zstate_inbox_deliver (inbox, &msg, false);
     assert (rc == 0);
     zmq_msg_close (&msg);
-    assert (s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    assert (zstate_inbox_test_fd_readable (zstate_inbox_fd (inbox), 0));
     zstate_batch_t *batch = zstate_batch_new ();
     assert (zstate_inbox_pops (inbox, batch, 0) == 3);
-    assert (s_test_key_is (batch, 0, "port", 0));
-    assert (s_test_key_is (batch, 2, "port", 2));
-    assert (!s_test_fd_readable (zstate_inbox_fd (inbox), 0));
+    assert (zstate_inbox_test_key_is (batch, 0, "port", 0));
+    assert (zstate_inbox_test_key_is (batch, 2, "port", 2));
+    assert (!zstate_inbox_test_fd_readable (zstate_inbox_fd (inbox), 0));
     zstate_inbox_destroy (&inbox);
     assert (inbox == NULL);
 

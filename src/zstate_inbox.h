@@ -87,4 +87,23 @@ void
 void
     zstate_inbox_test (bool verbose);
 
+#ifdef ZSTATE_SELFTEST
+//  Selftest helpers, shared with selftest/zstate_inbox_test.c and the
+//  consumer's suites. A wire message of ops HSETs keyed "prefix-first"
+//  upwards, as a server would deliver it.
+void
+    zstate_inbox_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops);
+
+//  True when fd / sock is readable within timeout msecs; signals do not count
+bool
+    zstate_inbox_test_fd_readable (int fd, int timeout);
+bool
+    zstate_inbox_test_sock_readable (zsock_t *sock, int timeout);
+
+//  True when operation index of batch is keyed "prefix-number"
+bool
+    zstate_inbox_test_key_is (zstate_batch_t *batch, size_t index, const char *prefix,
+                              size_t number);
+#endif
+
 #endif
