@@ -42,7 +42,11 @@ s_fake_new (void)
     assert (self);
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
-    int port = zsock_bind (self->router, "tcp://127.0.0.1:*");
+    //  A port the kernel picks, not CZMQ's count up from 49152: a port
+    //  another test just left is then unlikely, so no client still
+    //  reconnecting to it (here, or in a test run beside this one)
+    //  reaches this server
+    int port = zstate_bind (self->router, "tcp://127.0.0.1:*");
     assert (port > 0);
     self->endpoint = zsys_sprintf ("tcp://127.0.0.1:%d", port);
     for (size_t index = 0; index < ZSTATE_SESSION_EPOCH_SIZE; index++)
