@@ -22,9 +22,11 @@ typedef struct {
     uint64_t sequence;          //  Sequence number of the last message
     size_t messages;            //  Messages received
     size_t ops;                 //  Operations received
+    size_t strays;              //  Messages of other peers, dropped
 } test_server_t;
 
-//  A client of protocol version 1, the only one the raw server speaks
+//  A client of protocol version 1, the only one the raw server speaks; raw
+//  servers take messages of the clients made here only
 zstate_client_t *
     client_test_v1 (void);
 
@@ -38,8 +40,10 @@ test_server_t *
 void
     client_test_server_destroy (test_server_t **self_p);
 
-//  Receive one message into self->batch, checking the envelope, the
-//  session and the sequence. Returns false when nothing came in timeout.
+//  Receive one message of a client client_test_v1 made into self->batch,
+//  checking the session and the sequence; messages of other peers are
+//  counted in self->strays and dropped. Returns false when nothing came
+//  in timeout.
 bool
     client_test_server_recv (test_server_t *self, int timeout);
 

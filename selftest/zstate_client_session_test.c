@@ -11,7 +11,7 @@
 */
 
 #include "zstate_classes.h"
-#include "zstate_session_msg.h"
+#include "zstate_client_agent.h"
 
 #define HEARTBEAT       1000        //  Client heartbeat in most tests, msecs
 #define SHORT_HEARTBEAT 50          //  In the test of a silent server
@@ -23,6 +23,8 @@ typedef struct {
     char *endpoint;
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
     byte session [ZSTATE_MSG_SESSION_SIZE];
+    byte expected [ZSTATE_MSG_SESSION_SIZE];    //  The session of our client
+    size_t strays;              //  Messages of other peers, dropped
     zframe_t *routing_id;       //  Of the latest HELLO
     zframe_t *last_from;        //  Routing id of the last message
     zmsg_t *last;               //  Last message received; msg points into it
@@ -85,6 +87,34 @@ s_fake_send (fake_t *self, zstate_session_msg_t *msg)
     assert (rc == 0);
 }
 
+//  Receive the next message of our client by deadline (a zclock_mono
+//  time) into self->last and self->msg. Anything else (a client of another
+//  process that found this port, or garbage) is counted and dropped, so
+//  it cannot fail a test here. Returns false at the deadline.
+static bool
+s_fake_next (fake_t *self, int64_t deadline)
+{
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        zsock_set_rcvtimeo (self->router, left > 0? (int) left: 0);
+        zmsg_destroy (&self->last);
+        self->last = zmsg_recv (self->router);
+        if (!self->last)
+            return false;
+        zframe_t *frame = zmsg_last (self->last);
+        if (zmsg_size (self->last) == 2
+        &&  zstate_session_msg_decode (&self->msg, zframe_data (frame),
+                                       zframe_size (frame)) == 0
+        &&  self->msg.version == 2
+        &&  memcmp (self->msg.session, self->expected, ZSTATE_MSG_SESSION_SIZE) == 0) {
+            zframe_destroy (&self->last_from);
+            self->last_from = zframe_dup (zmsg_first (self->last));
+            return true;
+        }
+        self->strays++;
+    }
+}
+
 //  Receive the next message of type (any when 0) within timeout, answering
 //  PINGs and recording HELLOs on the way. Returns false on timeout.
 static bool
@@ -92,22 +122,8 @@ s_fake_recv (fake_t *self, int type, int timeout)
 {
     int64_t deadline = zclock_mono () + timeout;
     while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
+        if (!s_fake_next (self, deadline))
             return false;
-        zsock_set_rcvtimeo (self->router, (int) left);
-        zmsg_destroy (&self->last);
-        self->last = zmsg_recv (self->router);
-        if (!self->last)
-            return false;
-        assert (zmsg_size (self->last) == 2);
-        zframe_destroy (&self->last_from);
-        self->last_from = zframe_dup (zmsg_first (self->last));
-        zframe_t *frame = zmsg_last (self->last);
-        int rc = zstate_session_msg_decode (&self->msg, zframe_data (frame),
-                                            zframe_size (frame));
-        assert (rc == 0);
-        assert (self->msg.version == 2);
         if (self->msg.type == ZSTATE_SESSION_MSG_HELLO) {
             self->hellos++;
             memcpy (self->session, self->msg.session, ZSTATE_MSG_SESSION_SIZE);
@@ -166,6 +182,7 @@ s_client_new (fake_t *fake, bool welcome, int heartbeat, bool verbose)
 {
     zstate_client_t *client = zstate_client_new ();
     assert (client);
+    memcpy (fake->expected, client->session, ZSTATE_MSG_SESSION_SIZE);
     zstate_client_set_verbose (client, verbose);
     int rc = zstate_client_set_heartbeat (client, heartbeat);
     assert (rc == 0);
@@ -397,24 +414,17 @@ s_test_silence (bool verbose)
     s_fake_ack (fake, 1);
     zframe_t *first = zframe_dup (fake->routing_id);
     //  Read without answering: PINGs pile up unanswered
-    zsock_set_rcvtimeo (fake->router, WAIT);
     zstate_client_stats_t stats;
     bool hello = false;
     for (int count = 0; count < 1000 && !hello; count++) {
-        zmsg_t *msg = zmsg_recv (fake->router);
-        assert (msg);
-        zframe_t *payload = zmsg_last (msg);
-        hello = zframe_data (payload) [3] == ZSTATE_SESSION_MSG_HELLO;
+        assert (s_fake_next (fake, zclock_mono () + WAIT));
+        hello = fake->msg.type == ZSTATE_SESSION_MSG_HELLO;
         if (hello) {
-            assert (!zframe_eq (zmsg_first (msg), first));
+            assert (!zframe_eq (fake->last_from, first));
             zframe_destroy (&fake->routing_id);
-            fake->routing_id = zframe_dup (zmsg_first (msg));
-            zstate_session_msg_t decoded;
-            assert (zstate_session_msg_decode (&decoded, zframe_data (payload),
-                                               zframe_size (payload)) == 0);
-            assert (decoded.sequence == 2);
+            fake->routing_id = zframe_dup (fake->last_from);
+            assert (fake->msg.sequence == 2);
         }
-        zmsg_destroy (&msg);
     }
     assert (hello);
     s_wait_stats (client, &stats, s_reset_seen);
@@ -427,6 +437,38 @@ s_test_silence (bool verbose)
     assert (zstate_client_flush (client, WAIT) == 0);
     zframe_destroy (&first);
     assert (zstate_client_close (&client, WAIT) == 0);
+    s_fake_destroy (&fake);
+}
+
+//  Peers other than our client (a client of another process that found
+//  this port, and one that sends garbage) are dropped and counted: the
+//  session goes on as if they were not there
+static void
+s_test_strays (bool verbose)
+{
+    fake_t *fake = s_fake_new ();
+    zstate_client_t *foreign = zstate_client_new ();
+    assert (foreign);
+    assert (zstate_client_connect (foreign, fake->endpoint) == 0);
+    zsock_t *garbage = zsock_new_dealer (fake->endpoint);
+    assert (garbage);
+    assert (zstr_send (garbage, "") == 0);
+    assert (zstr_sendx (garbage, "two", "frames", NULL) == 0);
+
+    zstate_client_t *client = s_client_new (fake, true, HEARTBEAT, verbose);
+    s_send_each (client, fake, 3, 1);
+    //  Until the foreign HELLO and both garbage messages were seen
+    for (int count = 0; count < WAIT / 100 && fake->strays < 3; count++)
+        assert (!s_fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 100));
+    assert (fake->strays >= 3);
+    s_fake_ack (fake, 3);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 3 && stats.protocol_errors == 0);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    assert (zstate_client_close (&foreign, 0) == 0);
+    zsock_destroy (&garbage);
     s_fake_destroy (&fake);
 }
 
@@ -542,6 +584,7 @@ zstate_client_session_test (bool verbose)
     s_test_resend (verbose);
     s_test_reject (verbose);
     s_test_silence (verbose);
+    s_test_strays (verbose);
     s_test_bounds (verbose);
     s_test_dead_peer (verbose);
     s_test_no_welcome (verbose);

@@ -237,6 +237,37 @@ s_test_basics (bool verbose)
 }
 
 
+//  Peers other than the clients of this process (a client of another
+//  process that found the port, and one that sends garbage) are dropped
+//  and counted by the raw server, so they cannot fail a test
+static void
+s_test_strays (void)
+{
+    test_server_t *server = client_test_server_new (NULL, false);
+    zstate_client_t *foreign = zstate_client_new ();
+    assert (foreign);
+    assert (zstate_client_set_protocol (foreign, 1) == 0);
+    assert (zstate_client_connect (foreign, server->endpoint) == 0);
+    assert (client_test_send (foreign, 1, 0, 1) == 1);
+    zsock_t *garbage = zsock_new_dealer (server->endpoint);
+    assert (garbage);
+    assert (zstr_send (garbage, "") == 0);
+    assert (zstr_sendx (garbage, "two", "frames", NULL) == 0);
+
+    zstate_client_t *client = client_test_v1 ();
+    assert (zstate_client_connect (client, server->endpoint) == 0);
+    assert (client_test_send (client, 0, 0, 5) == 5);
+    client_test_expect (server, 0, 0, 5);
+    for (int count = 0; count < 100 && server->strays < 3; count++)
+        assert (!client_test_server_recv (server, 100));
+    assert (server->strays == 3);
+    zstate_client_destroy (&client);
+    assert (zstate_client_close (&foreign, 0) == 0);
+    zsock_destroy (&garbage);
+    client_test_server_destroy (&server);
+}
+
+
 //  inproc: connected as soon as connect succeeds, no monitor
 static void
 s_test_inproc (void)
@@ -559,6 +590,7 @@ zstate_client_test (bool verbose)
     assert (mkdtemp (directory));
 
     s_test_basics (verbose);
+    s_test_strays ();
     s_test_inproc ();
     s_test_threads (verbose);
     s_test_fast_path ();
