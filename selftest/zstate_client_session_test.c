@@ -472,6 +472,187 @@ s_test_strays (bool verbose)
     s_fake_destroy (&fake);
 }
 
+//  What the flush test shares with the client's hook and its two threads
+typedef struct {
+    zstate_client_t *client;
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    bool armed;                 //  Hold the next fast send
+    bool held;                  //  A fast send is held
+    bool release;               //  Let it go, refused by the socket
+    bool sent;                  //  The held sender's call returned
+    int flushes;                //  Flushes that counted what they wait for
+    int flush_rc;               //  What the flush thread's flush returned
+    bool flushed;               //  ... once it has
+    zstate_client_stats_t flush_stats;  //  The client's, just after
+} hold_t;
+
+static int
+s_hold_hook (zstate_client_t *client, int point, void *arg)
+{
+    (void) client;
+    hold_t *hold = (hold_t *) arg;
+    pthread_mutex_lock (&hold->mutex);
+    bool refuse = false;
+    if (point == ZSTATE_CLIENT_HOOK_FAST_SEND && hold->armed) {
+        hold->armed = false;
+        hold->held = true;
+        pthread_cond_broadcast (&hold->changed);
+        while (!hold->release)
+            pthread_cond_wait (&hold->changed, &hold->mutex);
+        refuse = true;
+    }
+    if (point == ZSTATE_CLIENT_HOOK_FLUSH_WAIT) {
+        hold->flushes++;
+        pthread_cond_broadcast (&hold->changed);
+    }
+    pthread_mutex_unlock (&hold->mutex);
+    return refuse? -1: 0;
+}
+
+//  Wait until ready says so, at most WAIT
+static bool
+s_hold_wait (hold_t *hold, bool (*ready) (hold_t *hold))
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += WAIT / 1000;
+    pthread_mutex_lock (&hold->mutex);
+    while (!ready (hold)
+    &&     pthread_cond_timedwait (&hold->changed, &hold->mutex, &deadline) != ETIMEDOUT)
+        ;
+    bool done = ready (hold);
+    pthread_mutex_unlock (&hold->mutex);
+    return done;
+}
+
+static bool
+s_held_or_sent (hold_t *hold)
+{
+    return hold->held || hold->sent;
+}
+
+static bool
+s_flush_counted (hold_t *hold)
+{
+    return hold->flushes > 0;
+}
+
+static void *
+s_hold_sender (void *arg)
+{
+    hold_t *hold = (hold_t *) arg;
+    zstate_batch_t *batch = zstate_batch_new ();
+    int rc = zstate_batch_set (batch, "held", "field", "value", NULL);
+    assert (rc == 0);
+    rc = zstate_client_send (hold->client, "db", "held", batch);
+    assert (rc == 0);
+    zstate_batch_destroy (&batch);
+    pthread_mutex_lock (&hold->mutex);
+    hold->sent = true;
+    pthread_cond_broadcast (&hold->changed);
+    pthread_mutex_unlock (&hold->mutex);
+    return NULL;
+}
+
+static void *
+s_hold_flusher (void *arg)
+{
+    hold_t *hold = (hold_t *) arg;
+    int rc = zstate_client_flush (hold->client, WAIT);
+    pthread_mutex_lock (&hold->mutex);
+    hold->flush_rc = rc;
+    zstate_client_stats (hold->client, &hold->flush_stats);
+    hold->flushed = true;
+    pthread_mutex_unlock (&hold->mutex);
+    return NULL;
+}
+
+//  Flush against a send held on the fast path, past its count and before
+//  the socket, which then refuses it: the send goes to the queue behind
+//  one accepted after flush started. Flush waits for every send that had
+//  returned; the held one had not, and (as the header allows) flush may
+//  return before it is acknowledged, and here it does.
+static void
+s_test_flush_held (bool verbose)
+{
+    fake_t *fake = s_fake_new ();
+    zstate_client_t *client = s_client_new (fake, true, HEARTBEAT, verbose);
+    hold_t hold = { .client = client };
+    pthread_mutex_init (&hold.mutex, NULL);
+    pthread_cond_init (&hold.changed, NULL);
+    zstate_client_set_hook (client, s_hold_hook, &hold);
+    s_send_each (client, fake, 1, 1);
+    //  The fast path is not free while the agent holds the socket (a PING,
+    //  say): then the send queues, and we try again
+    uint64_t sequence = 2;
+    pthread_t sender;
+    for (int attempt = 0; attempt < 10; attempt++) {
+        zclock_sleep (10);
+        pthread_mutex_lock (&hold.mutex);
+        hold.armed = true;
+        hold.sent = false;
+        pthread_mutex_unlock (&hold.mutex);
+        pthread_create (&sender, NULL, s_hold_sender, &hold);
+        assert (s_hold_wait (&hold, s_held_or_sent));
+        pthread_mutex_lock (&hold.mutex);
+        bool held = hold.held;
+        hold.armed = false;
+        pthread_mutex_unlock (&hold.mutex);
+        if (held)
+            break;
+        pthread_join (sender, NULL);
+        s_fake_expect_ops (fake, sequence++);
+    }
+    pthread_mutex_lock (&hold.mutex);
+    assert (hold.held);
+    pthread_mutex_unlock (&hold.mutex);
+    uint64_t before = sequence - 1;     //  Ops of the sends that returned
+
+    pthread_t flusher;
+    pthread_create (&flusher, NULL, s_hold_flusher, &hold);
+    assert (s_hold_wait (&hold, s_flush_counted));
+    //  Accepted after flush counted: queued, the sender holds the socket
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_set (batch, "k1", "field", "value", NULL) == 0);
+    assert (zstate_batch_set (batch, "k2", "field", "value", NULL) == 0);
+    assert (zstate_client_send (client, "db", "table", batch) == 0);
+    zstate_batch_destroy (&batch);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.queued_ops == 3);
+    pthread_mutex_lock (&hold.mutex);
+    hold.release = true;
+    pthread_cond_broadcast (&hold.changed);
+    pthread_mutex_unlock (&hold.mutex);
+    pthread_join (sender, NULL);
+
+    //  The refused send went behind the later one
+    s_fake_expect_ops (fake, sequence);
+    assert (fake->msg.op_count == 2);
+    s_fake_expect_ops (fake, sequence + 1);
+    assert (fake->msg.op_count == 1);
+    //  Nothing acknowledged yet: flush still waits
+    pthread_mutex_lock (&hold.mutex);
+    assert (!hold.flushed);
+    pthread_mutex_unlock (&hold.mutex);
+    //  Acknowledged up to the later send: flush returns, all that had
+    //  returned before it acknowledged, the held send not yet
+    s_fake_ack (fake, sequence);
+    pthread_join (flusher, NULL);
+    assert (hold.flush_rc == 0);
+    assert (hold.flush_stats.ops_acked == before + 2);
+    assert (hold.flush_stats.outbox_ops == 1);
+    s_fake_ack (fake, sequence + 1);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == before + 3 && stats.outbox_ops == 0);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    pthread_cond_destroy (&hold.changed);
+    pthread_mutex_destroy (&hold.mutex);
+    s_fake_destroy (&fake);
+}
+
 //  The outbox bound, in operations and bytes: ENOBUFS until ACKs free it,
 //  EMSGSIZE for a batch that can never fit
 static void
@@ -585,6 +766,7 @@ zstate_client_session_test (bool verbose)
     s_test_reject (verbose);
     s_test_silence (verbose);
     s_test_strays (verbose);
+    s_test_flush_held (verbose);
     s_test_bounds (verbose);
     s_test_dead_peer (verbose);
     s_test_no_welcome (verbose);

@@ -389,7 +389,12 @@ s_client_fast_send (zstate_client_t *self, const char *db, const char *table,
     memcpy (data + header_size, zstate_batch_data (batch), bytes);
     size_t size = 0;
     bool replies = false;
-    if (self->dealer
+    bool refused = false;
+#ifdef ZSTATE_SELFTEST
+    refused = self->hook
+           && self->hook (self, ZSTATE_CLIENT_HOOK_FAST_SEND, self->hook_arg) != 0;
+#endif
+    if (self->dealer && !refused
     &&  zstate_client_send_frame (self, &msg, zstate_batch_size (batch), bytes) == 0) {
         size = header_size + bytes;
         //  Sending may have eaten the edge of the DEALER's fd that tells
@@ -549,6 +554,10 @@ zstate_client_flush (zstate_client_t *self, int timeout)
     uint64_t target = self->stats.ops_accepted;
     bool acked = self->version == ZSTATE_SESSION_VERSION;
     uint64_t *done_ops = acked? &self->stats.ops_acked: &self->stats.ops_sent;
+#ifdef ZSTATE_SELFTEST
+    if (self->hook)
+        self->hook (self, ZSTATE_CLIENT_HOOK_FLUSH_WAIT, self->hook_arg);
+#endif
     while (*done_ops + (acked? self->stats.ops_refused: 0) < target
     &&    !self->agent_ended) {
         int rc = timeout < 0? pthread_cond_wait (&self->progress, &self->lock):
@@ -644,6 +653,22 @@ zstate_client_actor (zstate_client_t *self)
     assert (self);
     return zstate_actor_zactor (self->actor);
 }
+
+
+#ifdef ZSTATE_SELFTEST
+//  --------------------------------------------------------------------------
+//  Selftest only: set the hook.
+
+void
+zstate_client_set_hook (zstate_client_t *self, zstate_client_hook_fn *hook, void *arg)
+{
+    assert (self);
+    pthread_mutex_lock (&self->lock);
+    self->hook = hook;
+    self->hook_arg = arg;
+    pthread_mutex_unlock (&self->lock);
+}
+#endif
 
 
 //  The settings (zstate_client_set_*) are in zstate_client_settings.c; the

@@ -57,6 +57,24 @@ struct _buffer_t {
 //  counters, and a sender before it commits. So no thread ever waits on
 //  lock while it holds the socket, and a sender never waits for the socket.
 
+#ifdef ZSTATE_SELFTEST
+//  Selftest only: a hook the client calls at two points, so that a test
+//  can hold a thread exactly there.
+//  FAST_SEND: a sender on the fast path, holding socket_lock (not lock),
+//  its operations accepted and counted, about to hand its message to the
+//  DEALER; a non-zero return makes the socket refuse it, as a full one
+//  would. FLUSH_WAIT: flush, holding lock, has counted what it waits for
+//  and is about to wait.
+#define ZSTATE_CLIENT_HOOK_FAST_SEND    1
+#define ZSTATE_CLIENT_HOOK_FLUSH_WAIT   2
+typedef int (zstate_client_hook_fn) (zstate_client_t *client, int point, void *arg);
+
+//  Set the hook (NULL: none), before any send or flush
+void
+    zstate_client_set_hook (zstate_client_t *self, zstate_client_hook_fn *hook,
+                            void *arg);
+#endif
+
 struct _zstate_client_t {
     zstate_actor_t *actor;      //  The agent
     zsock_t *events;            //  Our end of the events pipe
@@ -101,6 +119,10 @@ struct _zstate_client_t {
     zstate_client_stats_t stats;    //  Counters and state
     uint64_t wakes;             //  eventfd writes by senders (selftest)
     uint64_t fast_messages;     //  Messages senders sent themselves (selftest)
+#ifdef ZSTATE_SELFTEST
+    zstate_client_hook_fn *hook;    //  Called at the points below, or NULL
+    void *hook_arg;             //  Its argument
+#endif
 
     pthread_mutex_t socket_lock;    //  Guards the three fields below
     zsock_t *dealer;            //  To the server; created and closed by the agent
