@@ -33,6 +33,7 @@ struct _zstate_fault_server_t {
     char endpoint [64];
     int port;
     pid_t pid;
+    int replies;                //  Observer: its answers to SIGUSR1/2, or -1
     size_t queue_ops;
     size_t writer_keys;
 };
@@ -72,6 +73,7 @@ zstate_fault_server_new (int kind, const char *dir, const char *redis)
     self->log = zsys_sprintf ("%s/%s", dir, kind == ZSTATE_FAULT_TOOL? "serve.log": "pops.log");
     self->ready = zsys_sprintf ("%s/ready", dir);
     self->port = s_free_port ();
+    self->replies = -1;
     snprintf (self->endpoint, sizeof (self->endpoint), "tcp://127.0.0.1:%d", self->port);
     //  A fresh log: every scenario reads its own
     unlink (self->log);
@@ -133,8 +135,16 @@ zstate_fault_server_start (zstate_fault_server_t *self)
         return -1;
     }
     unlink (self->ready);
+    //  The observer answers SIGUSR1 and SIGUSR2 on this pipe, once it has
+    //  acted on them; the tool's end is closed on exec
+    int channel [2];
+    if (pipe (channel) == -1)
+        return -1;
+    fcntl (channel [0], F_SETFD, FD_CLOEXEC);
+    fcntl (channel [1], F_SETFD, FD_CLOEXEC);
     //  Every argument is built before fork: the child only execs
-    char port [16], queue [32], keys [32], bind [80], table [64];
+    char port [16], queue [32], keys [32], bind [80], table [64], reply [16];
+    snprintf (reply, sizeof (reply), "%d", channel [1]);
     snprintf (port, sizeof (port), "%d", self->port);
     snprintf (queue, sizeof (queue), "%zu", self->queue_ops);
     snprintf (keys, sizeof (keys), "%zu", self->writer_keys);
@@ -148,7 +158,7 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     if (length > 0)
         program [length] = 0;
     char *observer [] = { "zstate_faults", "child", port, self->log, self->ready,
-                          self->redis? self->redis: "-", queue, keys, NULL };
+                          self->redis? self->redis: "-", queue, keys, reply, NULL };
     char *serve [] = { "zstate", "serve", "--bind", bind, "--persist", table,
                        "--redis", self->redis, NULL };
     if (self->kind == ZSTATE_FAULT_TOOL)
@@ -157,8 +167,11 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     //  A child that ends without exec must not print our buffered output
     fflush (stdout);
     pid_t pid = fork ();
-    if (pid == -1)
+    if (pid == -1) {
+        close (channel [0]);
+        close (channel [1]);
         return -1;
+    }
     if (pid == 0) {
         prctl (PR_SET_PDEATHSIG, SIGKILL);
         if (getppid () != parent)
@@ -172,10 +185,14 @@ zstate_fault_server_start (zstate_fault_server_t *self)
             }
             execv (tool, serve);
         }
-        else
+        else {
+            fcntl (channel [1], F_SETFD, 0);
             execv (program, observer);
+        }
         _exit (127);
     }
+    close (channel [1]);
+    self->replies = channel [0];
     self->pid = pid;
     for (int tick = 0; tick < READY_TIMEOUT / 10; tick++) {
         if (s_ready (self))
@@ -183,6 +200,8 @@ zstate_fault_server_start (zstate_fault_server_t *self)
         int status;
         if (waitpid (pid, &status, WNOHANG) == pid) {
             self->pid = 0;
+            close (self->replies);
+            self->replies = -1;
             errno = ECHILD;
             return -1;
         }
@@ -191,6 +210,59 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     zstate_fault_server_signal (self, SIGKILL, NULL);
     errno = ETIMEDOUT;
     return -1;
+}
+
+//  Wait until the child has stopped (SIGSTOP). Returns 0, or -1 with errno
+//  ETIMEDOUT, or ECHILD when it ended instead.
+static int
+s_wait_stopped (zstate_fault_server_t *self)
+{
+    for (int tick = 0; tick < READY_TIMEOUT / 10; tick++) {
+        int status;
+        pid_t reaped = waitpid (self->pid, &status, WNOHANG | WUNTRACED);
+        if (reaped == self->pid && WIFSTOPPED (status))
+            return 0;
+        if (reaped == self->pid) {
+            self->pid = 0;
+            close (self->replies);
+            self->replies = -1;
+            errno = ECHILD;
+            return -1;
+        }
+        zclock_sleep (10);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+//  Wait until the observer answers a signal with state: 'S' once it pops
+//  no more, 'R' once it pops again. Earlier answers are skipped. Returns
+//  0, or -1 with errno ETIMEDOUT, or ECHILD when its end closed.
+static int
+s_wait_reply (zstate_fault_server_t *self, char state)
+{
+    int64_t deadline = zclock_mono () + READY_TIMEOUT;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd item = { self->replies, POLLIN, 0 };
+        int rc = poll (&item, 1, (int) left);
+        if (rc == -1 && errno != EINTR)
+            return -1;
+        if (rc <= 0)
+            continue;
+        char answer;
+        ssize_t size = read (self->replies, &answer, 1);
+        if (size == 0) {
+            errno = ECHILD;
+            return -1;
+        }
+        if (size == 1 && answer == state)
+            return 0;
+    }
 }
 
 int
@@ -203,6 +275,10 @@ zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status
     }
     if (kill (self->pid, signum) == -1)
         return -1;
+    if (signum == SIGSTOP)
+        return s_wait_stopped (self);
+    if ((signum == SIGUSR1 || signum == SIGUSR2) && self->kind == ZSTATE_FAULT_OBSERVER)
+        return s_wait_reply (self, signum == SIGUSR1? 'S': 'R');
     if (signum != SIGKILL && signum != SIGTERM)
         return 0;
     int status = 0;
@@ -222,6 +298,8 @@ zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status
     if (status_p)
         *status_p = status != -1 && WIFEXITED (status)? WEXITSTATUS (status): -1;
     self->pid = 0;
+    close (self->replies);
+    self->replies = -1;
     return 0;
 }
 
@@ -294,11 +372,13 @@ zstate_fault_server_rss (zstate_fault_server_t *self)
 //  The observer, in the child
 
 static volatile sig_atomic_t s_stalled = 0;
+static volatile sig_atomic_t s_signals = 0;     //  SIGUSR1/2 received
 
 static void
 s_on_signal (int signum)
 {
     s_stalled = signum == SIGUSR1;
+    s_signals++;
 }
 
 //  Append one line per popped operation, with a single write
@@ -329,10 +409,12 @@ s_log_batch (int fd, zstate_batch_t *batch, char *lines)
 int
 zstate_fault_server_main (int argc, char *argv [])
 {
-    if (argc != 8) {
-        fprintf (stderr, "zstate_faults child: PORT LOG READY REDIS|- QUEUE_OPS WRITER_KEYS\n");
+    if (argc != 9) {
+        fprintf (stderr, "zstate_faults child: PORT LOG READY REDIS|- QUEUE_OPS "
+                 "WRITER_KEYS REPLY_FD\n");
         return 2;
     }
+    int reply = atoi (argv [8]);
     const char *redis = streq (argv [5], "-")? NULL: argv [5];
     size_t queue_ops = (size_t) atol (argv [6]);
     size_t writer_keys = (size_t) atol (argv [7]);
@@ -380,7 +462,16 @@ zstate_fault_server_main (int argc, char *argv [])
     char *lines = (char *) malloc (POPS_MAX * ZSTATE_FAULT_LINE + 1);
     assert (lines);
     struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
+    int answered = 0;
     while (status == 0 && !zsys_interrupted) {
+        //  Between pops: answer each signal with the state it left us in
+        int signals = s_signals;
+        if (signals != answered) {
+            answered = signals;
+            char state = s_stalled? 'S': 'R';
+            if (write (reply, &state, 1) != 1)
+                status = 1;
+        }
         if (s_stalled || !zstate_consumer_pending (consumer)) {
             poll (&item, 1, s_stalled? 10: 100);
             continue;
@@ -400,6 +491,7 @@ zstate_fault_server_main (int argc, char *argv [])
     zstate_consumer_destroy (&consumer);
     zstate_writer_destroy (&writer);
     close (log);
+    close (reply);
     return status;
 }
 
@@ -447,11 +539,12 @@ s_test_observer (const char *dir)
     fclose (file);
     assert (streq (line, "0000007 000000003\n"));
 
-    //  SIGUSR1: the operation waits in the consumer; SIGUSR2: it is popped
+    //  SIGUSR1: once the observer says it pops no more, the operation
+    //  reaches the consumer (flush: the server acknowledged it) and waits
+    //  there; SIGUSR2: it is popped
     assert (zstate_fault_server_signal (server, SIGUSR1, NULL) == 0);
-    zclock_sleep (100);
     assert (zstate_producer_set (producer, "k0000001", "seq", "1", NULL) == 0);
-    zclock_sleep (300);
+    assert (zstate_client_flush (client, READY_TIMEOUT) == 0);
     assert (zstate_fault_server_popped (server) == 1);
     assert (zstate_fault_server_signal (server, SIGUSR2, NULL) == 0);
     assert (s_popped (server, 2));
@@ -465,10 +558,11 @@ s_test_observer (const char *dir)
     assert (zstate_producer_set (producer, "k0000002", "seq", "1", NULL) == 0);
     assert (s_popped (server, 3));
 
-    //  Frozen, it pops nothing; thawed, it goes on; SIGTERM ends it cleanly
+    //  Frozen (the signal returns once it has stopped), it pops nothing;
+    //  thawed, it goes on; SIGTERM ends it cleanly
     assert (zstate_fault_server_signal (server, SIGSTOP, NULL) == 0);
     assert (zstate_producer_set (producer, "k0000003", "seq", "1", NULL) == 0);
-    zclock_sleep (300);
+    assert (zstate_client_flush (client, 200) == -1 && errno == ETIMEDOUT);
     assert (zstate_fault_server_popped (server) == 3);
     assert (zstate_fault_server_signal (server, SIGCONT, NULL) == 0);
     assert (s_popped (server, 4));

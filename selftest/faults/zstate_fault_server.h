@@ -24,7 +24,8 @@
 //    writer into Redis, and an application loop that pops every operation
 //    and appends it to the pop log with one write () per pops call, so a
 //    kill -9 loses nothing the application popped. SIGUSR1 stops popping
-//    (the consumer stalls, the server backs up), SIGUSR2 pops again.
+//    (the consumer stalls, the server backs up), SIGUSR2 pops again; the
+//    observer answers each over a pipe once it has acted on it.
 //  - the tool (ZSTATE_FAULT_TOOL): `zstate serve` (the binary named by the
 //    ZSTATE environment variable) with the table persisted into Redis; its
 //    output goes to serve.log in the directory.
@@ -66,8 +67,11 @@ int
     zstate_fault_server_start (zstate_fault_server_t *self);
 
 //  Send signum to the child; SIGKILL and SIGTERM also reap it (SIGTERM
-//  waits up to 60 s for the orderly exit, then kills). Returns 0, or -1
-//  when it does not run. For SIGTERM, *status_p gets the exit status.
+//  waits up to 60 s for the orderly exit, then kills). SIGSTOP returns once
+//  the child has stopped; SIGUSR1 and SIGUSR2 to the observer once it
+//  answered that it pops no more, or again (each waits up to 20 s). Returns
+//  0, or -1 with errno: ESRCH when it does not run, ETIMEDOUT or ECHILD
+//  when it did not confirm. For SIGTERM, *status_p gets the exit status.
 int
     zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status_p);
 
@@ -92,7 +96,8 @@ size_t
     zstate_fault_server_rss (zstate_fault_server_t *self);
 
 //  The observer's body: run by the harness binary as
-//  "child PORT LOG READY REDIS|- QUEUE_OPS WRITER_KEYS". Returns the exit status.
+//  "child PORT LOG READY REDIS|- QUEUE_OPS WRITER_KEYS REPLY_FD". Returns
+//  the exit status.
 int
     zstate_fault_server_main (int argc, char *argv []);
 
