@@ -108,6 +108,15 @@ zstate_fault_server_set_bounds (zstate_fault_server_t *self, size_t queue_ops,
     self->writer_keys = writer_keys;
 }
 
+//  The child is gone: forget it and its answers
+static void
+s_reaped (zstate_fault_server_t *self)
+{
+    self->pid = 0;
+    close (self->replies);
+    self->replies = -1;
+}
+
 //  True once the child is ready: the observer made its ready file, the
 //  tool logged that it serves
 static bool
@@ -199,9 +208,7 @@ zstate_fault_server_start (zstate_fault_server_t *self)
             return 0;
         int status;
         if (waitpid (pid, &status, WNOHANG) == pid) {
-            self->pid = 0;
-            close (self->replies);
-            self->replies = -1;
+            s_reaped (self);
             errno = ECHILD;
             return -1;
         }
@@ -223,9 +230,7 @@ s_wait_stopped (zstate_fault_server_t *self)
         if (reaped == self->pid && WIFSTOPPED (status))
             return 0;
         if (reaped == self->pid) {
-            self->pid = 0;
-            close (self->replies);
-            self->replies = -1;
+            s_reaped (self);
             errno = ECHILD;
             return -1;
         }
@@ -297,9 +302,7 @@ zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status
     }
     if (status_p)
         *status_p = status != -1 && WIFEXITED (status)? WEXITSTATUS (status): -1;
-    self->pid = 0;
-    close (self->replies);
-    self->replies = -1;
+    s_reaped (self);
     return 0;
 }
 
