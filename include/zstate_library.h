@@ -98,6 +98,20 @@ ZSTATE_EXPORT const char *
 ZSTATE_EXPORT int
     zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
 
+//  Set the deadline, msecs, for every command a wrapper call sends its
+//  actor and waits for (connect, bind, the settings, stats ...; a flush
+//  gets this on top of its own timeout): at the deadline the call fails
+//  with ETIMEDOUT. Process-wide; 30,000 by default. Destroying an object
+//  waits for its actor to end without deadline, by design (nothing is
+//  freed under a running actor), logging a warning every 10 s while it
+//  waits. Returns 0, or -1 with EINVAL outside 1 .. 3,600,000.
+ZSTATE_EXPORT int
+    zstate_set_command_timeout (int msecs);
+
+//  Return the deadline set by zstate_set_command_timeout, msecs.
+ZSTATE_EXPORT int
+    zstate_command_timeout (void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -61,8 +61,9 @@ extern "C" {
 //      "s"     $TERM               end the actor (answered by the final
 //                                  signal, not by a reply)
 //  The wrapper methods send the same commands, one at a time across
-//  threads, and wait for the reply (ETIMEDOUT after 30 s; ESHUTDOWN once
-//  the actor has ended). An application that sends commands itself reads
+//  threads, and wait for the reply (ETIMEDOUT after
+//  zstate_command_timeout (), 30 s by default; ESHUTDOWN once the actor
+//  has ended). An application that sends commands itself reads
 //  each reply before it calls a wrapper method again.
 
 //  Reason codes counted in rejected, those of protocol version 2

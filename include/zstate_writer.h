@@ -110,8 +110,9 @@ extern "C" {
 //                                  written is logged
 //
 //  The wrapper methods may be called from any thread: they send the same
-//  commands one at a time and wait for the reply (ETIMEDOUT after 30 s
-//  plus the connect and command timeouts, plus timeout for FLUSH;
+//  commands one at a time and wait for the reply (ETIMEDOUT after
+//  zstate_command_timeout (), 30 s by default, plus the connect and
+//  command timeouts, plus timeout for FLUSH;
 //  ESHUTDOWN once the actor has ended). An
 //  application that sends commands itself reads each reply before it
 //  calls a wrapper method again.

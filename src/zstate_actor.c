@@ -25,8 +25,12 @@
 
 #include "zstate_classes.h"
 
-//  How often teardown says that it is still waiting
-#define TEARDOWN_WARNING        10000
+//  How often teardown says that it is still waiting, msecs (the selftest
+//  shortens it)
+static int s_teardown_warning = 10000;
+
+//  zstate_set_command_timeout's deadline, msecs (atomic access)
+static int s_command_timeout = ZSTATE_ACTOR_TIMEOUT_DEFAULT;
 
 struct _zstate_actor_t {
     zactor_t *actor;            //  The CZMQ actor
@@ -34,6 +38,31 @@ struct _zstate_actor_t {
     size_t abandoned;           //  Replies owed to requests that gave up
     bool ended;                 //  The actor is gone (atomic access)
 };
+
+
+//  --------------------------------------------------------------------------
+//  Set the deadline of every request a wrapper makes. Returns 0, or -1
+//  with EINVAL.
+
+int
+zstate_set_command_timeout (int msecs)
+{
+    if (msecs < 1 || msecs > ZSTATE_ACTOR_TIMEOUT_MAX)
+        return zstate_fail (EINVAL, "command timeout: %d msecs is not within 1 .. %d",
+                            msecs, ZSTATE_ACTOR_TIMEOUT_MAX);
+    __atomic_store_n (&s_command_timeout, msecs, __ATOMIC_RELAXED);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Return the deadline of every request a wrapper makes, msecs.
+
+int
+zstate_command_timeout (void)
+{
+    return __atomic_load_n (&s_command_timeout, __ATOMIC_RELAXED);
+}
 
 
 //  --------------------------------------------------------------------------
@@ -188,7 +217,7 @@ zstate_actor_destroy (zstate_actor_t **self_p)
     if (!zstate_actor_ended (self) && s_send (pipe, "s", "$TERM") == 0) {
         int64_t started = zclock_mono ();
         while (true) {
-            int64_t deadline = zclock_mono () + TEARDOWN_WARNING;
+            int64_t deadline = zclock_mono () + s_teardown_warning;
             zmsg_t *msg = s_recv (pipe, deadline);
             if (!msg && errno == ETIMEDOUT) {
                 zsys_warning ("zstate_actor: still waiting for an actor to end after %d s",
@@ -365,6 +394,7 @@ s_test_handler (int signum)
 //                     then replies
 //      SLOW i      -> sleeps i msecs, then replies
 //      DIE         -> ends without a reply, as a crashed actor would
+//      LATE i      -> from now on $TERM (and DIE) take i msecs
 static int
 s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -404,6 +434,16 @@ s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
     if (streq (command, "DIE") || streq (command, "$TERM"))
         rc = -1;
     else
+    if (streq (command, "LATE")) {
+        //  $TERM will take that long
+        char *delay = zmsg_popstr (request);
+        *(int *) arg = atoi (delay);
+        free (delay);
+        zstate_reply (reader, command, 0, "", false);
+    }
+    if (rc == -1 && *(int *) arg)
+        zclock_sleep (*(int *) arg);
+    else
         zstate_reply (reader, command, EINVAL, "unknown command", false);
     free (command);
     zmsg_destroy (&request);
@@ -416,7 +456,8 @@ s_test_actor (zsock_t *pipe, void *args)
     zloop_t *loop = zloop_new ();
     assert (loop);
     zloop_set_nonstop (loop, true);
-    zloop_reader (loop, pipe, s_test_handle_pipe, NULL);
+    int late = 0;               //  msecs $TERM takes
+    zloop_reader (loop, pipe, s_test_handle_pipe, &late);
     zloop_reader_set_tolerant (loop, pipe);
     //  The raw-zactor case of the test opens SIGUSR1 to prove the restart
     if (args) {
@@ -454,6 +495,52 @@ s_test_late_reply (zstate_actor_t *actor)
     assert (rc == -1 && errno == EINVAL);
     rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 0);
     assert (rc == 0);
+}
+
+//  The deadline of every wrapper's request is settable: a command slower
+//  than it fails with ETIMEDOUT (its late reply skipped by the next);
+//  values outside 1 .. 3,600,000 are refused
+static void
+s_test_command_timeout (zstate_actor_t *actor)
+{
+    assert (zstate_command_timeout () == ZSTATE_ACTOR_TIMEOUT_DEFAULT);
+    assert (zstate_set_command_timeout (0) == -1 && errno == EINVAL);
+    assert (zstate_set_command_timeout (-1) == -1 && errno == EINVAL);
+    assert (zstate_set_command_timeout (ZSTATE_ACTOR_TIMEOUT_MAX + 1) == -1
+         && errno == EINVAL);
+    assert (zstate_command_timeout () == ZSTATE_ACTOR_TIMEOUT_DEFAULT);
+    assert (zstate_set_command_timeout (50) == 0);
+    assert (ZSTATE_ACTOR_TIMEOUT == 50);
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 500);
+    assert (rc == -1 && errno == ETIMEDOUT);
+    assert (streq (zstate_reason (), "SLOW: no reply in 50 msecs"));
+    assert (zstate_set_command_timeout (ZSTATE_ACTOR_TIMEOUT_DEFAULT) == 0);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 0);
+    assert (rc == 0);
+}
+
+//  Teardown waits as long as the actor takes, without deadline, saying
+//  so in the log every interval (10 s; 50 msecs here)
+static void
+s_test_teardown_wait (void)
+{
+    zstate_actor_t *actor = zstate_actor_new (s_test_actor, NULL);
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "LATE", 300);
+    assert (rc == 0);
+    FILE *log = tmpfile ();
+    assert (log);
+    zsys_set_logstream (log);
+    s_teardown_warning = 50;
+    zstate_actor_destroy (&actor);
+    s_teardown_warning = 10000;
+    zsys_set_logstream (stderr);
+    rewind (log);
+    char line [256];
+    size_t warnings = 0;
+    while (fgets (line, sizeof (line), log))
+        warnings += strstr (line, "still waiting for an actor to end") != NULL;
+    fclose (log);
+    assert (warnings >= 1);
 }
 
 //  An actor that ends by itself is reported, at once and every time; the
@@ -545,6 +632,8 @@ zstate_actor_test (bool verbose)
     actor = zstate_actor_new (s_test_actor, NULL);
     s_test_signal_in_wait (actor);
     s_test_late_reply (actor);
+    s_test_command_timeout (actor);
+    s_test_teardown_wait ();
     s_test_actor_ends (actor);
     s_test_loop_eintr ();
 

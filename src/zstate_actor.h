@@ -38,9 +38,12 @@
 
 typedef struct _zstate_actor_t zstate_actor_t;
 
-//  Default deadline for a request, msecs: our actors answer every command
-//  at once except FLUSH, which gets its own
-#define ZSTATE_ACTOR_TIMEOUT    30000
+//  Deadline for a request, msecs: zstate_set_command_timeout's, 30,000 by
+//  default. Our actors answer every command at once except FLUSH, which
+//  gets its own on top of this.
+#define ZSTATE_ACTOR_TIMEOUT    zstate_command_timeout ()
+#define ZSTATE_ACTOR_TIMEOUT_DEFAULT    30000
+#define ZSTATE_ACTOR_TIMEOUT_MAX        3600000
 
 //  Start handler on a new thread with every maskable signal blocked and
 //  wait for its zsock_signal. Never fails (asserts on OOM).
@@ -48,7 +51,9 @@ zstate_actor_t *
     zstate_actor_new (zactor_fn *handler, void *args);
 
 //  Send $TERM and wait until the actor has ended, through signals; then
-//  free. Nulls the pointer.
+//  free. Nulls the pointer. Waits without deadline, by design: freeing
+//  what the actor still uses is never an option; a warning is logged
+//  every 10 s while it waits.
 void
     zstate_actor_destroy (zstate_actor_t **self_p);
 

@@ -135,6 +135,17 @@ s_ready (zstate_fault_server_t *self)
     return ready;
 }
 
+//  A pipe whose ends close on exec
+static int
+s_pipe (int channel [2])
+{
+    if (pipe (channel) == -1)
+        return -1;
+    fcntl (channel [0], F_SETFD, FD_CLOEXEC);
+    fcntl (channel [1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
 int
 zstate_fault_server_start (zstate_fault_server_t *self)
 {
@@ -147,10 +158,8 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     //  The observer answers SIGUSR1 and SIGUSR2 on this pipe, once it has
     //  acted on them; the tool's end is closed on exec
     int channel [2];
-    if (pipe (channel) == -1)
+    if (s_pipe (channel) == -1)
         return -1;
-    fcntl (channel [0], F_SETFD, FD_CLOEXEC);
-    fcntl (channel [1], F_SETFD, FD_CLOEXEC);
     //  Every argument is built before fork: the child only execs
     char port [16], queue [32], keys [32], bind [80], table [64], reply [16];
     snprintf (reply, sizeof (reply), "%d", channel [1]);
@@ -409,6 +418,43 @@ s_log_batch (int fd, zstate_batch_t *batch, char *lines)
 
 #define POPS_MAX    4096
 
+//  The application loop: pop and log until interrupted (SIGTERM), not
+//  while stalled (SIGUSR1, until SIGUSR2), answering each signal on reply
+//  between pops; then take what is still queued. Returns the exit status.
+static int
+s_observe (zstate_consumer_t *consumer, int log, int reply)
+{
+    int status = 0;
+    zstate_batch_t *batch = zstate_batch_new ();
+    char *lines = (char *) malloc (POPS_MAX * ZSTATE_FAULT_LINE + 1);
+    assert (lines);
+    struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
+    int answered = 0;
+    while (status == 0 && !zsys_interrupted) {
+        //  Between pops: answer each signal with the state it left us in
+        int signals = s_signals;
+        if (signals != answered) {
+            answered = signals;
+            char state = s_stalled? 'S': 'R';
+            if (write (reply, &state, 1) != 1)
+                status = 1;
+        }
+        if (s_stalled || !zstate_consumer_pending (consumer)) {
+            poll (&item, 1, s_stalled? 10: 100);
+            continue;
+        }
+        if (zstate_consumer_pops (consumer, batch, POPS_MAX)
+        &&  s_log_batch (log, batch, lines))
+            status = 1;
+    }
+    //  SIGTERM: what was queued is still taken, then the writer confirms
+    while (status == 0 && zstate_consumer_pops (consumer, batch, POPS_MAX))
+        s_log_batch (log, batch, lines);
+    free (lines);
+    zstate_batch_destroy (&batch);
+    return status;
+}
+
 int
 zstate_fault_server_main (int argc, char *argv [])
 {
@@ -461,35 +507,10 @@ zstate_fault_server_main (int argc, char *argv [])
         if (ready != -1)
             close (ready);
     }
-    zstate_batch_t *batch = zstate_batch_new ();
-    char *lines = (char *) malloc (POPS_MAX * ZSTATE_FAULT_LINE + 1);
-    assert (lines);
-    struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
-    int answered = 0;
-    while (status == 0 && !zsys_interrupted) {
-        //  Between pops: answer each signal with the state it left us in
-        int signals = s_signals;
-        if (signals != answered) {
-            answered = signals;
-            char state = s_stalled? 'S': 'R';
-            if (write (reply, &state, 1) != 1)
-                status = 1;
-        }
-        if (s_stalled || !zstate_consumer_pending (consumer)) {
-            poll (&item, 1, s_stalled? 10: 100);
-            continue;
-        }
-        if (zstate_consumer_pops (consumer, batch, POPS_MAX)
-        &&  s_log_batch (log, batch, lines))
-            status = 1;
-    }
-    //  SIGTERM: what was queued is still taken, then the writer confirms
-    while (status == 0 && zstate_consumer_pops (consumer, batch, POPS_MAX))
-        s_log_batch (log, batch, lines);
+    if (status == 0)
+        status = s_observe (consumer, log, reply);
     if (writer)
         zstate_writer_flush (writer, 10000);
-    free (lines);
-    zstate_batch_destroy (&batch);
     zstate_server_destroy (&server);
     zstate_consumer_destroy (&consumer);
     zstate_writer_destroy (&writer);
