@@ -45,7 +45,8 @@
 //  The command line's defaults and bounds
 #define OPS_DEFAULT         1000000
 #define OPS_QUICK           20000
-#define THREADS_DEFAULT     2
+#define THREADS_DEFAULT     1
+#define CLIENTS_DEFAULT     4
 #define THREADS_MAX         64
 #define BATCH_DEFAULT       128
 #define POP_DEFAULT         128
@@ -122,6 +123,11 @@ s_run_record (bench_t *self, scenario_t *scenario, outcome_t *outcome, runs_t *r
     if (consumer->rss_kib > outcome->consumer_rss_kib)
         outcome->consumer_rss_kib = consumer->rss_kib;
     outcome->retries += producer->retries;
+    outcome->producer_usage.cpu_usecs += producer->usage.cpu_usecs;
+    outcome->producer_usage.rw_syscalls += producer->usage.rw_syscalls;
+    outcome->consumer_usage.cpu_usecs += consumer->usage.cpu_usecs;
+    outcome->consumer_usage.rw_syscalls += consumer->usage.rw_syscalls;
+    outcome->usage_ops += consumer->ops;
     runs->messages += producer->messages;
     runs->ops_sent += producer->ops;
 
@@ -214,8 +220,11 @@ s_scenario_add (bench_t *self, kind_t kind, int fields, int batch, int rate, int
         if (scenario->ops == 0)
             scenario->ops = (uint64_t) batch;
         snprintf (scenario->id, sizeof (scenario->id), "raw-%df-%d", fields, batch);
-        snprintf (scenario->title, sizeof (scenario->title),
-                  "raw PUSH/PULL, %d fields, %d op%s/msg", fields, batch, batch == 1? "": "s");
+        //  zstate's own frames, pre-encoded, the receiver decoding nothing;
+        //  across processes but for inproc
+        snprintf (scenario->title, sizeof (scenario->title), "raw %s, %d fields, "
+                  "%d op%s/msg", streq (self->transport, "inproc")? "PUSH/PULL": "x-proc",
+                  fields, batch, batch == 1? "": "s");
     }
     else
     if (kind == KIND_LATENCY) {
@@ -242,6 +251,40 @@ s_scenario_add (bench_t *self, kind_t kind, int fields, int batch, int rate, int
     return self->scenario_count++;
 }
 
+//  The rows of the field: single ops round robin over 16 and 256 tables
+//  (compared with one table), 1 KiB and 64 KiB values, and many client
+//  processes into one server (compared with the raw batch row)
+#define ROWS_MAX            5
+#define VALUE_BYTES_MAX     (1024LL * 1024 * 1024)  //  a large-value row moves at most this
+#define VALUE_BYTES_QUICK   (64LL * 1024 * 1024)    //  ... with --quick
+
+static void
+s_rows_plan (bench_t *self, int fields, int one_table, int raw_batch)
+{
+    int tables [2] = { 16, 256 };
+    for (int index = 0; index < 2; index++) {
+        int row = s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, one_table);
+        self->scenarios [row].tables = tables [index];
+        zstate_bench_row_name (&self->scenarios [row]);
+    }
+    int values [2] = { 1024, 64 * 1024 };
+    for (int index = 0; index < 2; index++) {
+        int row = s_scenario_add (self, KIND_ZSTATE, 2, self->batch, 0, -1);
+        scenario_t *scenario = &self->scenarios [row];
+        scenario->value_size = values [index];
+        long long bytes_max = self->quick? VALUE_BYTES_QUICK: VALUE_BYTES_MAX;
+        if ((long long) scenario->ops * values [index] > bytes_max)
+            scenario->ops = (uint64_t) (bytes_max / values [index]);
+        zstate_bench_row_name (scenario);
+    }
+    //  inproc is one process: no clients of their own there
+    if (!streq (self->transport, "inproc") && self->clients > 1) {
+        int row = s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
+        self->scenarios [row].clients = self->clients;
+        zstate_bench_row_name (&self->scenarios [row]);
+    }
+}
+
 static void
 s_scenarios_plan (bench_t *self)
 {
@@ -254,22 +297,24 @@ s_scenarios_plan (bench_t *self)
     else
     if (self->quick)
         field_count = 1;
-    int capacity = field_count * 4 + 2 + self->rate_count * 2;
+    int capacity = field_count * 4 + 2 + self->rate_count * 2 + ROWS_MAX;
     self->scenarios = (scenario_t *) zmalloc (sizeof (scenario_t) * capacity);
     self->outcomes = (outcome_t *) zmalloc (sizeof (outcome_t) * capacity);
     assert (self->scenarios && self->outcomes);
-    int first_raw_single = -1, first_raw_batch = -1;
+    int first_raw_single = -1, first_raw_batch = -1, first_single = -1;
     for (int set = 0; set < field_count; set++) {
         int fields = field_sets [set];
         int raw_single = s_scenario_add (self, KIND_RAW, fields, 1, 0, -1);
         int raw_batch = s_scenario_add (self, KIND_RAW, fields, self->batch, 0, -1);
-        s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, raw_single);
+        int single = s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, raw_single);
         s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
         if (set == 0) {
             first_raw_single = raw_single;
             first_raw_batch = raw_batch;
+            first_single = single;
         }
     }
+    s_rows_plan (self, field_sets [0], first_single, first_raw_batch);
     if (!self->no_redis) {
         s_scenario_add (self, KIND_PERSIST, field_sets [0], 1, 0, first_raw_single);
         s_scenario_add (self, KIND_PERSIST, field_sets [0], self->batch, 0, first_raw_batch);
@@ -323,11 +368,15 @@ s_usage (FILE *file)
         "  -b, --batch N        ops per batch call and per raw batch message (default %d)\n"
         "  -p, --pop N          ops per pops (default %d)\n"
         "  -t, --threads N      producer threads on one client (default %d)\n"
+        "  -c, --clients N      producer processes of the many-clients row, 2 to %d\n"
+        "                       (default %d; 1 leaves the row out)\n"
         "  -T, --transport T    tcp, ipc or inproc (default tcp; inproc is one process)\n"
         "  -r, --runs N         runs of each measurement, min/median/max (default %d)\n"
         "      --rates LIST     offered rates for latency, ops/s (default 10000,100000)\n"
         "      --latency-secs S length of one latency run (default %.0f)\n"
         "      --no-redis       skip the measurements with the DB writer\n"
+        "      --redis-unix     the writer reaches Redis over its unix socket\n"
+        "                       (default: TCP on 127.0.0.1)\n"
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
         "                       instead of its zloop (zloop_poller on the same fd)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
@@ -339,7 +388,8 @@ s_usage (FILE *file)
         "  -j, --json           print a JSON record instead of the table\n"
         "  -v, --verbose        log library activity\n"
         "  -h, --help           this text\n",
-        OPS_DEFAULT, BATCH_DEFAULT, POP_DEFAULT, THREADS_DEFAULT, RUNS_DEFAULT,
+        OPS_DEFAULT, BATCH_DEFAULT, POP_DEFAULT, THREADS_DEFAULT, CLIENTS_MAX,
+        CLIENTS_DEFAULT, RUNS_DEFAULT,
         LATENCY_SECS, OPS_QUICK);
 }
 
@@ -379,6 +429,11 @@ s_option_number (bench_t *self, int option, const char *text, given_t *given)
             if (zstate_tool_number ("bench", "--threads", text, 1, THREADS_MAX, &value))
                 return 2;
             self->threads = (int) value;
+            break;
+        case 'c':
+            if (zstate_tool_number ("bench", "--clients", text, 1, CLIENTS_MAX, &value))
+                return 2;
+            self->clients = (int) value;
             break;
         case 'r':
             if (zstate_tool_number ("bench", "--runs", text, 1, RUNS_MAX, &value))
@@ -481,7 +536,7 @@ static int
 s_option (bench_t *self, int option, char *argv [], given_t *given)
 {
     switch (option) {
-        case 'n': case 'f': case 'b': case 'p': case 't': case 'r': case 'L':
+        case 'n': case 'f': case 'b': case 'p': case 't': case 'c': case 'r': case 'L':
             return s_option_number (self, option, optarg, given);
         case 'T':
             if (!streq (optarg, "tcp") && !streq (optarg, "ipc") && !streq (optarg, "inproc")) {
@@ -498,6 +553,9 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
             return s_option_only (self, optarg);
         case 'N':
             self->no_redis = true;
+            return 0;
+        case 'U':
+            self->redis_unix = true;
             return 0;
         case 'A':
             self->app_fd = true;
@@ -532,11 +590,13 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "batch",        required_argument, NULL, 'b' },
         { "pop",          required_argument, NULL, 'p' },
         { "threads",      required_argument, NULL, 't' },
+        { "clients",      required_argument, NULL, 'c' },
         { "transport",    required_argument, NULL, 'T' },
         { "runs",         required_argument, NULL, 'r' },
         { "rates",        required_argument, NULL, 'R' },
         { "latency-secs", required_argument, NULL, 'L' },
         { "no-redis",     no_argument,       NULL, 'N' },
+        { "redis-unix",   no_argument,       NULL, 'U' },
         { "only",         required_argument, NULL, 'O' },
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },
@@ -551,6 +611,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
     self->batch = BATCH_DEFAULT;
     self->pop = POP_DEFAULT;
     self->threads = THREADS_DEFAULT;
+    self->clients = CLIENTS_DEFAULT;
     self->transport = "tcp";
     self->runs = RUNS_DEFAULT;
     self->latency_secs = LATENCY_SECS;
@@ -561,7 +622,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
     optind = 1;
     opterr = 0;                 //  We word the errors ourselves
     while (true) {
-        int option = getopt_long (argc, argv, ":n:f:b:p:t:T:r:qjvh", longopts, NULL);
+        int option = getopt_long (argc, argv, ":n:f:b:p:t:c:T:r:qjvh", longopts, NULL);
         if (option == -1)
             break;
         int rc = s_option (self, option, argv, &given);
@@ -608,8 +669,12 @@ s_redis_start (bench_t *self)
         return;
     self->redis_server = zstate_redis_server_new (false);
     if (self->redis_server) {
-        snprintf (self->redis_endpoint, sizeof (self->redis_endpoint), "unix:%s",
-                  zstate_redis_server_socket (self->redis_server));
+        if (self->redis_unix)
+            snprintf (self->redis_endpoint, sizeof (self->redis_endpoint), "unix:%s",
+                      zstate_redis_server_socket (self->redis_server));
+        else
+            snprintf (self->redis_endpoint, sizeof (self->redis_endpoint), "%s",
+                      zstate_redis_server_endpoint (self->redis_server));
         self->redis = zstate_redis_new (self->redis_endpoint);
         assert (self->redis);
         zstate_redis_set_timeouts (self->redis, 2000, 30000);

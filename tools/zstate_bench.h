@@ -18,12 +18,16 @@
 //      zstate_bench_zstate.c   zstate producer and consumer, throughput
 //      zstate_bench_latency.c  the paced sender and the histogram
 //      zstate_bench_child.c    the child processes and their reports
+//      zstate_bench_rows.c     the rows of the field: many tables, large
+//                              values, many client processes; CPU and
+//                              system calls per op of each side
 //      zstate_bench_print.c    the table and the JSON record
 
 #include "zstate_tool.h"
 
 //  Bounds and timeouts the parts share
 #define RUNS_MAX            100
+#define CLIENTS_MAX         16          //  producer processes into one server
 #define FIELDS_MAX          64
 #define RATES_MAX           8
 #define WARMUP_PERCENT      5           //  latency samples skipped at start
@@ -68,7 +72,21 @@ typedef struct {
     int ceiling;                //  index of the raw scenario to compare with, or -1
     bool skip;                  //  not asked for (--only, or no Redis)
     bool raw;                   //  libzmq alone: KIND_RAW, or a latency baseline
+    int tables;                 //  zstate: single ops round robin over this
+                                //  many tables (0 or 1: one table)
+    int value_size;             //  zstate: bytes of the one value field of
+                                //  each op (0: the route entry)
+    int clients;                //  zstate: producer processes (0 or 1: one)
 } scenario_t;
+
+//  What a side used while it worked: CPU time and the system calls the
+//  kernel counts per process without privileges (/proc/self/io syscr and
+//  syscw: read, write and their kin, eventfd and pipe wake-ups included;
+//  send, recv and poll are not counted there)
+typedef struct {
+    int64_t cpu_usecs;          //  user + system, every thread of the process
+    uint64_t rw_syscalls;       //  syscr + syscw
+} usage_t;
 
 //  A child's report to the parent: fixed size, one atomic pipe write
 typedef struct {
@@ -89,6 +107,7 @@ typedef struct {
     long producer_rss_kib;      //  ROLE_BOTH: same process, so the same
     uint64_t samples;           //  latency samples counted
     double p50, p99, p999, max; //  latency, usecs
+    usage_t usage;              //  used from the start of traffic to its end
 } report_t;
 
 #define REPORT_READY    1
@@ -108,6 +127,9 @@ typedef struct {
     bool redis_ok;              //  persist: every run's keys all there
     double p50, p99, p999, lmax;    //  latency: medians over the runs
     uint64_t samples;
+    usage_t producer_usage;     //  all good runs, all producer processes
+    usage_t consumer_usage;     //  all good runs
+    uint64_t usage_ops;         //  operations those runs moved
     char error [256];           //  the last failure
 } outcome_t;
 
@@ -128,6 +150,9 @@ typedef struct {
     const char *only_ids;       //  --only as given, for scenario ids
     bool app_fd;                //  the application polls the fd with poll(2)
     bool app_socket;            //  the application's zloop reads the socket
+    bool redis_unix;            //  the writer reaches Redis over its unix socket
+    int clients;                //  producer processes of the many-clients row
+    int part;                   //  in a producer child: which of them
     int rates [RATES_MAX];
     int rate_count;
     double latency_secs;
@@ -141,7 +166,7 @@ typedef struct {
     char redis_endpoint [300];  //  for the writer: the unix socket
     char redis_note [300];      //  why persistence was skipped
     int endpoint_counter;       //  for unique ipc and inproc names
-    int open_fds [8];           //  the parent's pipe ends a new child closes
+    int open_fds [2 * (CLIENTS_MAX + 1)];   //  the parent's pipe ends a new child closes
     int open_count;
     FILE *out;                  //  progress: stdout, or stderr with --json
     volatile int stop;          //  in a child: the other side failed, stop
@@ -157,9 +182,12 @@ typedef void (zstate_bench_ready_fn) (void *arg, const char *endpoint);
 //  The load (zstate_bench_load.c)
 
 //  One operation's content: the route fields, then SONiC's other
-//  ROUTE_TABLE fields with fixed values, then generic ones
+//  ROUTE_TABLE fields with fixed values, then generic ones; with 10
+//  fields, the size of SONiC's 10-field op instead (10 names of 8 bytes,
+//  values of 21 bytes)
 typedef struct {
     int fields;
+    bool fixed;                 //  SONiC's size: every name and value fixed
     char key [32];
     size_t key_size;
     char nexthop [32];
@@ -287,6 +315,47 @@ void
 int
     zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_report,
                           report_t *producer_report, char *error, size_t error_size);
+
+
+//  --------------------------------------------------------------------------
+//  The rows of the field (zstate_bench_rows.c)
+
+//  Read what this process used so far
+void
+    zstate_bench_usage (usage_t *usage);
+
+//  Store in report what this process used since start
+void
+    zstate_bench_usage_since (const usage_t *start, report_t *report);
+
+//  Name a zstate scenario that has tables, value_size or clients set
+void
+    zstate_bench_row_name (scenario_t *scenario);
+
+//  This producer process's share of the scenario's operations: the first
+//  index and the count
+void
+    zstate_bench_share (bench_t *bench, scenario_t *scenario, uint64_t *first,
+                        uint64_t *count);
+
+//  A sender thread of the rows with many tables or large values: sends
+//  its share as single ops round robin over the tables, or in batches of
+//  scenario->batch with values of scenario->value_size bytes
+void
+    zstate_bench_sender_rows (sender_t *self);
+
+//  Single sets of the sender's share, op index to table index % tables,
+//  each op its own call, as an application updating many tables one
+//  entry at a time
+void
+    zstate_bench_send_singles (sender_t *self, zstate_producer_t **producers, int tables);
+
+//  The tables the consumer side opens for a scenario, and table index's
+//  name into name
+int
+    zstate_bench_tables (scenario_t *scenario);
+void
+    zstate_bench_table_name (int index, char *name, size_t size);
 
 
 //  --------------------------------------------------------------------------

@@ -285,22 +285,45 @@ s_report_take (child_t *child, const char *side, report_t *report, char *error,
     return 0;
 }
 
-//  Wait for both reports; a side that fails ends the measurement. Each
-//  side gives up by itself when nothing moves for STALL_MSECS; the
-//  deadline only catches a child that hangs. Returns 0 or -1.
-static int
-s_reports_wait (child_t *consumer, child_t *producer, report_t *consumer_report,
-                report_t *producer_report, char *error, size_t error_size)
+//  Add one producer process's report into the producers' total: the first
+//  send of all, the sums of what they sent and used, the largest RSS
+static void
+s_report_add (report_t *total, report_t *report, bool first)
 {
-    bool have_consumer = false, have_producer = false;
+    if (first) {
+        *total = *report;
+        return;
+    }
+    if (report->first_send < total->first_send)
+        total->first_send = report->first_send;
+    total->ops += report->ops;
+    total->messages += report->messages;
+    total->retries += report->retries;
+    total->usage.cpu_usecs += report->usage.cpu_usecs;
+    total->usage.rw_syscalls += report->usage.rw_syscalls;
+    if (report->rss_kib > total->rss_kib)
+        total->rss_kib = report->rss_kib;
+}
+
+//  Wait for every report (items [0] the consumer's, then the producers');
+//  a side that fails ends the measurement. Each side gives up by itself
+//  when nothing moves for STALL_MSECS; the deadline only catches a child
+//  that hangs. Returns 0 or -1.
+static int
+s_reports_wait (child_t *consumer, child_t *producers, int count,
+                report_t *consumer_report, report_t *producer_report, char *error,
+                size_t error_size)
+{
+    struct pollfd items [CLIENTS_MAX + 1];
+    items [0] = (struct pollfd) { consumer->report_fd, POLLIN, 0 };
+    for (int index = 0; index < count; index++)
+        items [index + 1] = (struct pollfd) { producers [index].report_fd, POLLIN, 0 };
+    int missing = count + 1;
+    int seen = 0;               //  producers' reports so far
     int64_t deadline = zclock_mono () + MEASURE_MSECS;
-    while (!have_consumer || !have_producer) {
-        struct pollfd items [2] = {
-            { have_consumer? -1: consumer->report_fd, POLLIN, 0 },
-            { have_producer? -1: producer->report_fd, POLLIN, 0 }
-        };
+    while (missing) {
         int64_t left = deadline - zclock_mono ();
-        int events = left > 0? poll (items, 2, (int) left): 0;
+        int events = left > 0? poll (items, (nfds_t) count + 1, (int) left): 0;
         if (zsys_interrupted) {
             snprintf (error, error_size, "interrupted");
             return -1;
@@ -317,12 +340,18 @@ s_reports_wait (child_t *consumer, child_t *producer, report_t *consumer_report,
         if (items [0].revents) {
             if (s_report_take (consumer, "consumer", consumer_report, error, error_size))
                 return -1;
-            have_consumer = true;
+            items [0].fd = -1;
+            missing--;
         }
-        if (items [1].revents) {
-            if (s_report_take (producer, "producer", producer_report, error, error_size))
+        for (int index = 0; index < count; index++) {
+            if (!items [index + 1].revents)
+                continue;
+            report_t report;
+            if (s_report_take (&producers [index], "producer", &report, error, error_size))
                 return -1;
-            have_producer = true;
+            s_report_add (producer_report, &report, seen++ == 0);
+            items [index + 1].fd = -1;
+            missing--;
         }
     }
     return 0;
@@ -352,7 +381,11 @@ zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_re
 {
     bool inproc = streq (self->transport, "inproc");
     child_t consumer = { 0, -1, -1 };
-    child_t producer = { 0, -1, -1 };
+    child_t producers [CLIENTS_MAX];
+    int count = scenario->clients > 1? scenario->clients: 1;
+    assert (count <= CLIENTS_MAX);
+    for (int index = 0; index < count; index++)
+        producers [index] = (child_t) { 0, -1, -1 };
     self->endpoint_counter++;
     memset (consumer_report, 0, sizeof (report_t));
     memset (producer_report, 0, sizeof (report_t));
@@ -372,13 +405,24 @@ zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_re
     else
     if (ready.type != REPORT_READY)
         snprintf (error, error_size, "consumer: %.200s", ready.error);
-    else
-    if (s_child_start (self, scenario, ROLE_PRODUCER, ready.endpoint, &producer))
-        snprintf (error, error_size, "fork: %s", strerror (errno));
-    else
-        rc = s_reports_wait (&consumer, &producer, consumer_report, producer_report,
-                             error, error_size);
-    s_child_end (self, &producer, rc != 0);
+    else {
+        int started = 0;
+        for (; started < count; started++) {
+            //  The child reads its part of the work from its copy of bench
+            self->part = started;
+            if (s_child_start (self, scenario, ROLE_PRODUCER, ready.endpoint,
+                               &producers [started]))
+                break;
+        }
+        self->part = 0;
+        if (started < count)
+            snprintf (error, error_size, "fork: %s", strerror (errno));
+        else
+            rc = s_reports_wait (&consumer, producers, count, consumer_report,
+                                 producer_report, error, error_size);
+    }
+    for (int index = 0; index < count; index++)
+        s_child_end (self, &producers [index], rc != 0);
     s_child_end (self, &consumer, rc != 0);
     return rc;
 }

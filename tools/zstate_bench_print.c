@@ -44,6 +44,41 @@ s_ratio (bench_t *self, int index)
     return self->outcomes [index].median / ceiling->median;
 }
 
+//  What each side used per operation, over every good run
+static double
+s_per_op (int64_t total, uint64_t ops, double scale)
+{
+    return ops? (double) total * scale / (double) ops: 0;
+}
+
+static void
+s_print_usage (bench_t *self)
+{
+    bool header = false;
+    for (int index = 0; index < self->scenario_count; index++) {
+        scenario_t *scenario = &self->scenarios [index];
+        outcome_t *outcome = &self->outcomes [index];
+        if (scenario->skip || !outcome->runs_ok || !outcome->usage_ops)
+            continue;
+        if (!header) {
+            printf ("\n%-40s %13s %13s %13s %13s\n", "per op, each side (all threads)",
+                    "CPU ns prod", "CPU ns cons", "r/w calls prod", "r/w calls cons");
+            header = true;
+        }
+        printf ("%-40s %13.0f %13.0f %13.2f %13.2f\n", scenario->title,
+                s_per_op (outcome->producer_usage.cpu_usecs, outcome->usage_ops, 1000),
+                s_per_op (outcome->consumer_usage.cpu_usecs, outcome->usage_ops, 1000),
+                s_per_op ((int64_t) outcome->producer_usage.rw_syscalls, outcome->usage_ops, 1),
+                s_per_op ((int64_t) outcome->consumer_usage.rw_syscalls, outcome->usage_ops, 1));
+    }
+    if (header)
+        printf ("CPU: getrusage of each side's process over its traffic%s; r/w calls: the "
+                "read/write\nfamily of system calls (/proc/self/io syscr + syscw: eventfd "
+                "and pipe wake-ups\nincluded, send/recv/poll not counted there)\n",
+                streq (self->transport, "inproc")? " (inproc: one process, both sides "
+                "in each column)": "");
+}
+
 void
 zstate_bench_print_table (bench_t *self)
 {
@@ -59,7 +94,10 @@ zstate_bench_print_table (bench_t *self)
             self->app_socket? "zloop on the socket": "zloop on the fd", self->runs,
             self->runs == 1? "": "s");
     printf ("ops/s = ops received by the consumer / (last pop - first send); %ld CPUs, "
-            "shared: indicative figures\n\n", sysconf (_SC_NPROCESSORS_ONLN));
+            "shared: indicative figures\n", sysconf (_SC_NPROCESSORS_ONLN));
+    printf ("raw: libzmq PUSH to PULL of zstate's own pre-encoded frames, the receiver "
+            "decoding nothing;\nN tables: single ops round robin over N tables, ceiling = "
+            "the one-table row\n\n");
     bool throughput = false;
     for (int index = 0; index < self->scenario_count; index++)
         if (self->scenarios [index].kind != KIND_LATENCY && !self->scenarios [index].skip)
@@ -94,6 +132,8 @@ zstate_bench_print_table (bench_t *self)
     else
     if (*self->redis_note)
         printf ("%-40s skipped: %s\n", "zstate + Redis", self->redis_note);
+
+    s_print_usage (self);
 
     bool latency_header = false;
     for (int index = 0; index < self->scenario_count; index++) {
@@ -181,6 +221,19 @@ s_json_result (bench_t *self, int index, bool first)
         printf (", \"ops_per_message\": %.1f", outcome->ops_per_message);
     if (!scenario->raw && outcome->runs_ok)
         printf (", \"enobufs_retries\": %" PRIu64, outcome->retries);
+    if (outcome->runs_ok && outcome->usage_ops)
+        printf (", \"cpu_ns_per_op\": {\"producer\": %.0f, \"consumer\": %.0f}"
+                ", \"rw_syscalls_per_op\": {\"producer\": %.3f, \"consumer\": %.3f}",
+                s_per_op (outcome->producer_usage.cpu_usecs, outcome->usage_ops, 1000),
+                s_per_op (outcome->consumer_usage.cpu_usecs, outcome->usage_ops, 1000),
+                s_per_op ((int64_t) outcome->producer_usage.rw_syscalls, outcome->usage_ops, 1),
+                s_per_op ((int64_t) outcome->consumer_usage.rw_syscalls, outcome->usage_ops, 1));
+    if (scenario->tables > 1)
+        printf (", \"tables\": %d", scenario->tables);
+    if (scenario->value_size)
+        printf (", \"value_bytes\": %d", scenario->value_size);
+    if (scenario->clients > 1)
+        printf (", \"client_processes\": %d", scenario->clients);
     if (scenario->kind == KIND_PERSIST && outcome->runs_ok)
         printf (", \"redis_keys\": %" PRIu64 ", \"redis_complete\": %s",
                 outcome->redis_keys, outcome->redis_ok? "true": "false");
@@ -201,10 +254,11 @@ zstate_bench_print_json (bench_t *self)
             ZSTATE_VERSION_MAJOR, ZSTATE_VERSION_MINOR, ZSTATE_VERSION_PATCH);
     printf (" \"config\": {\"ops\": %" PRIu64 ", \"threads\": %d, \"batch\": %d, \"pop\": %d, "
             "\"transport\": \"%s\", \"runs\": %d, \"quick\": %s, \"app_loop\": \"%s\", "
-            "\"cpus\": %ld},\n",
+            "\"redis\": \"%s\", \"cpus\": %ld},\n",
             self->ops, self->threads, self->batch, self->pop, self->transport, self->runs,
             self->quick? "true": "false",
             self->app_fd? "poll-fd": self->app_socket? "zloop-socket": "zloop-fd",
+            self->redis_unix? "unix": "tcp",
             sysconf (_SC_NPROCESSORS_ONLN));
     printf (" \"results\": [");
     bool first = true;

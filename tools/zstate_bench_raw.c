@@ -31,6 +31,8 @@ zstate_bench_consumer_raw (bench_t *bench, scenario_t *scenario, void *context,
     }
     size_t size = sizeof (endpoint);
     zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    usage_t start;
+    zstate_bench_usage (&start);
     ready (ready_arg, endpoint);
 
     uint64_t messages = scenario->ops / (uint64_t) scenario->batch;
@@ -60,6 +62,7 @@ zstate_bench_consumer_raw (bench_t *bench, scenario_t *scenario, void *context,
     }
     zstate_bench_histo_report (&histo, report);
     report->last_pop = zclock_usecs ();
+    zstate_bench_usage_since (&start, report);
     zmq_msg_close (&msg);
     report->ops = received * (uint64_t) scenario->batch;
     report->ok = received == messages;
@@ -94,6 +97,8 @@ zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
     assert (size >= sizeof (int64_t));
     uint64_t sent = 0;
     int64_t origin = paced? zstate_bench_pace_origin (): 0;
+    usage_t start;
+    zstate_bench_usage (&start);
     report->first_send = zclock_usecs ();
     while (sent < messages) {
         if (paced) {
@@ -110,6 +115,7 @@ zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
         }
         sent++;
     }
+    zstate_bench_usage_since (&start, report);
     report->ops = sent * (uint64_t) scenario->batch;
     report->messages = sent;
     report->ok = sent == messages;

@@ -16,10 +16,20 @@
 //  Child side: the consumer. Binds, reports READY, receives until every
 //  operation arrived, reports the result.
 
+typedef struct _sink_t sink_t;
+
+//  One consumer table the sink pops
 typedef struct {
+    sink_t *sink;
+    zstate_consumer_t *consumer;
+} tap_t;
+
+struct _sink_t {
     bench_t *bench;
     scenario_t *scenario;
-    zstate_consumer_t *consumer;
+    zstate_consumer_t *consumer;    //  The first table
+    tap_t *taps;                //  Every table
+    int tables;
     zstate_batch_t *batch;
     uint64_t expected;
     uint64_t popped;
@@ -28,15 +38,17 @@ typedef struct {
     int64_t last_pop;
     histo_t histo;
     bool stalled;
-} sink_t;
+};
 
+//  Pop what one table holds
 static int
-s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
+s_tap_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
-    (void) reader;
-    sink_t *self = (sink_t *) arg;
-    size_t count = zstate_consumer_pops (self->consumer, self->batch,
+    (void) item;
+    tap_t *tap = (tap_t *) arg;
+    sink_t *self = tap->sink;
+    size_t count = zstate_consumer_pops (tap->consumer, self->batch,
                                          (size_t) self->bench->pop);
     if (self->histo.buckets) {
         int64_t now = zclock_usecs ();
@@ -55,10 +67,10 @@ s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_sink_poller_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_sink_ready (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    (void) item;
-    return s_sink_ready (loop, NULL, arg);
+    (void) reader;
+    return s_tap_ready (loop, NULL, &((sink_t *) arg)->taps [0]);
 }
 
 static int
@@ -86,7 +98,7 @@ s_sink_check (zloop_t *loop, int timer_id, void *arg)
 static int
 s_sink_run (sink_t *self, report_t *report)
 {
-    if (self->bench->app_fd) {
+    if (self->bench->app_fd && self->tables == 1) {
         //  A plain poll(2) loop on the consumer's fd, as a non-CZMQ
         //  application would run it
         struct pollfd item = { zstate_consumer_fd (self->consumer), POLLIN, 0 };
@@ -105,7 +117,7 @@ s_sink_run (sink_t *self, report_t *report)
     zloop_t *loop = zloop_new ();
     assert (loop);
     int rc = 0;
-    if (self->bench->app_socket) {
+    if (self->bench->app_socket && self->tables == 1) {
         //  NULL with EMFILE when the process is out of sockets
         zsock_t *socket = zstate_consumer_socket (self->consumer);
         if (!socket) {
@@ -116,10 +128,12 @@ s_sink_run (sink_t *self, report_t *report)
         else
             zloop_reader (loop, socket, s_sink_ready, self);
     }
-    else {
-        zmq_pollitem_t item = { NULL, zstate_consumer_fd (self->consumer), ZMQ_POLLIN, 0 };
-        zloop_poller (loop, &item, s_sink_poller_ready, self);
-    }
+    else
+        for (int index = 0; index < self->tables; index++) {
+            zmq_pollitem_t item = { NULL, zstate_consumer_fd (self->taps [index].consumer),
+                                    ZMQ_POLLIN, 0 };
+            zloop_poller (loop, &item, s_tap_ready, &self->taps [index]);
+        }
     if (rc == 0) {
         zloop_timer (loop, 1000, 0, s_sink_check, self);
         zloop_start (loop);
@@ -165,6 +179,32 @@ s_consumer_setup (bench_t *bench, scenario_t *scenario, zstate_server_t *server,
     }
     if (port > 0)
         snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
+    return 0;
+}
+
+//  The sink's tables: the first, set up already, and the others of a
+//  many-tables row. Returns 0, or -1 with report->error set.
+static int
+s_sink_taps (sink_t *self, zstate_server_t *server, report_t *report)
+{
+    self->tables = zstate_bench_tables (self->scenario);
+    self->taps = (tap_t *) zmalloc (sizeof (tap_t) * (size_t) self->tables);
+    assert (self->taps);
+    for (int index = 0; index < self->tables; index++) {
+        tap_t *tap = &self->taps [index];
+        tap->sink = self;
+        tap->consumer = self->consumer;
+        if (index == 0)
+            continue;
+        char table [64];
+        zstate_bench_table_name (index, table, sizeof (table));
+        tap->consumer = zstate_consumer_new (server, BENCH_DB, table);
+        if (!tap->consumer) {
+            snprintf (report->error, sizeof (report->error), "consumer %d of %d: %.200s",
+                      index + 1, self->tables, zstate_reason ());
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -226,10 +266,16 @@ zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
         sink.progress_at = zclock_mono ();
         if (scenario->kind == KIND_LATENCY)
             zstate_bench_histo_init (&sink.histo, scenario->ops * WARMUP_PERCENT / 100);
-        ready (ready_arg, endpoint);
-        s_sink_run (&sink, report);
-        s_consumer_result (&sink, writer, report);
+        if (s_sink_taps (&sink, server, report) == 0) {
+            usage_t start;
+            zstate_bench_usage (&start);
+            ready (ready_arg, endpoint);
+            s_sink_run (&sink, report);
+            s_consumer_result (&sink, writer, report);
+            zstate_bench_usage_since (&start, report);
+        }
         zstate_batch_destroy (&sink.batch);
+        free (sink.taps);
     }
     //  A failed consumer stops its producer thread too (ROLE_BOTH)
     if (!report->ok)
@@ -263,6 +309,10 @@ s_sender_thread (void *args)
 {
     sender_t *self = (sender_t *) args;
     scenario_t *scenario = self->scenario;
+    if (scenario->tables > 1 || scenario->value_size) {
+        zstate_bench_sender_rows (self);
+        return NULL;
+    }
     zstate_producer_t *producer = zstate_producer_new (self->client, BENCH_DB, BENCH_TABLE);
     assert (producer);
     entry_t entry;
@@ -295,17 +345,8 @@ s_sender_thread (void *args)
                     break;
         }
     }
-    else {
-        for (uint64_t index = self->first; index < last && !self->error; index++) {
-            zstate_bench_entry_fill (&entry, index);
-            while (zstate_producer_set_fields (producer, ZSTATE_OP_SET, entry.key,
-                                               entry.key_size, (size_t) entry.fields,
-                                               entry.names, entry.name_sizes,
-                                               entry.values, entry.value_sizes))
-                if (!zstate_bench_sender_retry (self))
-                    break;
-        }
-    }
+    else
+        zstate_bench_send_singles (self, &producer, 1);
     zstate_batch_destroy (&batch);
     zstate_producer_destroy (&producer);
     return NULL;
@@ -324,14 +365,17 @@ s_senders_run (bench_t *bench, scenario_t *scenario, zstate_client_t *client,
     assert (senders);
     pthread_barrier_t start;
     pthread_barrier_init (&start, NULL, (unsigned) threads + 1);
-    uint64_t share = scenario->ops / (uint64_t) threads;
+    //  This process's part of the operations, split among its threads
+    uint64_t first, count;
+    zstate_bench_share (bench, scenario, &first, &count);
+    uint64_t share = count / (uint64_t) threads;
     for (int index = 0; index < threads; index++) {
         sender_t *sender = &senders [index];
         sender->bench = bench;
         sender->scenario = scenario;
         sender->client = client;
-        sender->first = share * (uint64_t) index;
-        sender->count = index == threads - 1? scenario->ops - sender->first: share;
+        sender->first = first + share * (uint64_t) index;
+        sender->count = index == threads - 1? first + count - sender->first: share;
         sender->start = &start;
         int rc = pthread_create (&sender->thread, NULL, s_sender_thread, sender);
         assert (rc == 0);
@@ -398,6 +442,8 @@ zstate_bench_producer_zstate (bench_t *bench, scenario_t *scenario, const char *
         return;
     }
     bool ok;
+    usage_t start;
+    zstate_bench_usage (&start);
     if (scenario->kind == KIND_LATENCY)
         ok = s_sender_paced_run (bench, scenario, client, report);
     else
@@ -406,6 +452,7 @@ zstate_bench_producer_zstate (bench_t *bench, scenario_t *scenario, const char *
         ok = false;
         snprintf (report->error, sizeof (report->error), "flush: %s", zstate_reason ());
     }
+    zstate_bench_usage_since (&start, report);
     zstate_client_stats_t stats;
     zstate_client_stats (client, &stats);
     report->ops = stats.ops_sent;
