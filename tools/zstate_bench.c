@@ -12,12 +12,14 @@
 /*
 @header
     zstate bench measures, in one run and side by side: the ceiling (raw
-    libzmq PUSH to PULL, pre-encoded messages of zstate's size, one and
-    batch operations a message, the receiver decoding nothing); zstate
-    producer to consumer with single-op sets and with batches, for 2-field
-    route entries and a 10-field variant; the same with the DB writer on,
-    timed until Redis confirmed everything; latency percentiles at fixed
-    offered rates; and the peak RSS of each side.
+    libzmq PUSH to PULL, zstate's own pre-encoded frames, one and batch
+    operations a message, the receiver decoding nothing); zstate producer
+    to consumer with single-op sets and with batches, for 2-field route
+    entries and a 10-field op of SONiC's size; the rows of the field
+    (zstate_bench_rows.c); the same with the DB writer on, timed until
+    Redis confirmed everything; latency percentiles at fixed offered
+    rates; and the peak RSS, CPU and read/write system calls of each side.
+    doc/bench.md tells the rows apart.
 @discuss
     Every measurement runs in child processes, one per side (tcp and ipc)
     or one for both (inproc), so the tcp figures cross a real process
@@ -356,12 +358,14 @@ s_usage (FILE *file)
     fprintf (file,
         "usage: zstate bench [OPTIONS]\n"
         "\n"
-        "Measures, side by side: raw libzmq PUSH/PULL with messages of zstate's size\n"
-        "(the ceiling); zstate producer -> consumer with single-op sets and batches,\n"
-        "2 and 10 fields; the same persisted to a private redis-server; set-to-pop\n"
-        "latency at fixed offered rates; and each side's peak RSS. Each side runs in\n"
-        "its own process (one process for inproc). Exits 0 when every measurement\n"
-        "ran, 1 when one failed, 2 on bad usage.\n"
+        "Measures, side by side: raw libzmq PUSH/PULL of zstate's own frames (the\n"
+        "ceiling); zstate producer -> consumer with single-op sets and batches, 2 and\n"
+        "10 fields (10 the size of SONiC's op); single sets round robin over 16 and\n"
+        "256 tables; 1 KiB and 64 KiB values; several client processes into one\n"
+        "server; the same persisted to a private redis-server; set-to-pop latency at\n"
+        "fixed offered rates; each side's peak RSS, CPU and read/write system calls\n"
+        "per op. Each side runs in its own process (one process for inproc). Exits 0\n"
+        "when every measurement ran, 1 when one failed, 2 on bad usage.\n"
         "\n"
         "  -n, --ops N          operations per measurement (default %d)\n"
         "  -f, --fields N       fields per SET: only N (default: 2, then 10)\n"
