@@ -198,6 +198,8 @@ s_scenario_run (bench_t *self, int index)
         s_run_record (self, scenario, outcome, &runs, run, &consumer, &producer);
     }
     s_runs_summarize (scenario, outcome, &runs);
+    if (self->strace && outcome->runs_ok && !zsys_interrupted)
+        zstate_bench_traced_run (self, index);
 }
 
 
@@ -381,6 +383,9 @@ s_usage (FILE *file)
         "      --no-redis       skip the measurements with the DB writer\n"
         "      --redis-unix     the writer reaches Redis over its unix socket\n"
         "                       (default: TCP on 127.0.0.1)\n"
+        "      --strace         one more run of each measurement but latency, of at\n"
+        "                       most %d ops, each side under strace -c -f: every\n"
+        "                       system call per op (needs strace; not with inproc)\n"
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
         "                       instead of its zloop (zloop_poller on the same fd)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
@@ -394,7 +399,7 @@ s_usage (FILE *file)
         "  -h, --help           this text\n",
         OPS_DEFAULT, BATCH_DEFAULT, POP_DEFAULT, THREADS_DEFAULT, CLIENTS_MAX,
         CLIENTS_DEFAULT, RUNS_DEFAULT,
-        LATENCY_SECS, OPS_QUICK);
+        LATENCY_SECS, STRACE_OPS, OPS_QUICK);
 }
 
 //  Which options the command line gave, so that --quick leaves them be
@@ -561,6 +566,9 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
         case 'U':
             self->redis_unix = true;
             return 0;
+        case 'Z':
+            self->strace = true;
+            return 0;
         case 'A':
             self->app_fd = true;
             return 0;
@@ -601,6 +609,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "latency-secs", required_argument, NULL, 'L' },
         { "no-redis",     no_argument,       NULL, 'N' },
         { "redis-unix",   no_argument,       NULL, 'U' },
+        { "strace",       no_argument,       NULL, 'Z' },
         { "only",         required_argument, NULL, 'O' },
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },

@@ -28,6 +28,7 @@
 //  Bounds and timeouts the parts share
 #define RUNS_MAX            100
 #define CLIENTS_MAX         16          //  producer processes into one server
+#define STRACE_OPS          20000       //  operations of a traced run, at most
 #define FIELDS_MAX          64
 #define RATES_MAX           8
 #define WARMUP_PERCENT      5           //  latency samples skipped at start
@@ -86,6 +87,7 @@ typedef struct {
 typedef struct {
     int64_t cpu_usecs;          //  user + system, every thread of the process
     uint64_t rw_syscalls;       //  syscr + syscw
+    uint64_t syscalls;          //  --strace: every system call, strace -c -f
 } usage_t;
 
 //  A child's report to the parent: fixed size, one atomic pipe write
@@ -130,6 +132,9 @@ typedef struct {
     usage_t producer_usage;     //  all good runs, all producer processes
     usage_t consumer_usage;     //  all good runs
     uint64_t usage_ops;         //  operations those runs moved
+    uint64_t traced_ops;        //  --strace: operations of the traced run
+    uint64_t producer_syscalls; //  ... system calls of its producers
+    uint64_t consumer_syscalls; //  ... and of its consumer
     char error [256];           //  the last failure
 } outcome_t;
 
@@ -151,6 +156,7 @@ typedef struct {
     bool app_fd;                //  the application polls the fd with poll(2)
     bool app_socket;            //  the application's zloop reads the socket
     bool redis_unix;            //  the writer reaches Redis over its unix socket
+    bool strace;                //  one more run per scenario, under strace
     int clients;                //  producer processes of the many-clients row
     int part;                   //  in a producer child: which of them
     int rates [RATES_MAX];
@@ -320,13 +326,25 @@ int
 //  --------------------------------------------------------------------------
 //  The rows of the field (zstate_bench_rows.c)
 
-//  Read what this process used so far
+//  A side starts its traffic: read what this process used so far into
+//  start (and with tracing on, start strace on it first)
 void
-    zstate_bench_usage (usage_t *usage);
+    zstate_bench_usage_start (usage_t *start);
 
-//  Store in report what this process used since start
+//  A side ended its traffic: store in report what this process used since
+//  start (and stop strace, with what it counted)
 void
     zstate_bench_usage_since (const usage_t *start, report_t *report);
+
+//  Whether the sides forked from now on trace themselves (--strace)
+void
+    zstate_bench_set_tracing (bool tracing);
+
+//  --strace: one more run of the scenario, at most STRACE_OPS operations,
+//  each side traced; its system calls per op go into the outcome, its
+//  throughput nowhere (tracing slows it down)
+void
+    zstate_bench_traced_run (bench_t *bench, int index);
 
 //  Name a zstate scenario that has tables, value_size or clients set
 void

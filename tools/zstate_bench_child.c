@@ -301,6 +301,7 @@ s_report_add (report_t *total, report_t *report, bool first)
     total->retries += report->retries;
     total->usage.cpu_usecs += report->usage.cpu_usecs;
     total->usage.rw_syscalls += report->usage.rw_syscalls;
+    total->usage.syscalls += report->usage.syscalls;
     if (report->rss_kib > total->rss_kib)
         total->rss_kib = report->rss_kib;
 }

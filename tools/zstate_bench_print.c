@@ -61,15 +61,23 @@ s_print_usage (bench_t *self)
         if (scenario->skip || !outcome->runs_ok || !outcome->usage_ops)
             continue;
         if (!header) {
-            printf ("\n%-40s %13s %13s %13s %13s\n", "per op, each side (all threads)",
+            printf ("\n%-40s %13s %13s %13s %13s", "per op, each side (all threads)",
                     "CPU ns prod", "CPU ns cons", "r/w calls prod", "r/w calls cons");
+            if (self->strace)
+                printf (" %13s %13s", "calls prod", "calls cons");
+            printf ("\n");
             header = true;
         }
-        printf ("%-40s %13.0f %13.0f %13.2f %13.2f\n", scenario->title,
+        printf ("%-40s %13.0f %13.0f %13.2f %13.2f", scenario->title,
                 s_per_op (outcome->producer_usage.cpu_usecs, outcome->usage_ops, 1000),
                 s_per_op (outcome->consumer_usage.cpu_usecs, outcome->usage_ops, 1000),
                 s_per_op ((int64_t) outcome->producer_usage.rw_syscalls, outcome->usage_ops, 1),
                 s_per_op ((int64_t) outcome->consumer_usage.rw_syscalls, outcome->usage_ops, 1));
+        if (self->strace && outcome->traced_ops)
+            printf (" %13.2f %13.2f",
+                    s_per_op ((int64_t) outcome->producer_syscalls, outcome->traced_ops, 1),
+                    s_per_op ((int64_t) outcome->consumer_syscalls, outcome->traced_ops, 1));
+        printf ("\n");
     }
     if (header)
         printf ("CPU: getrusage of each side's process over its traffic%s; r/w calls: the "
@@ -77,6 +85,10 @@ s_print_usage (bench_t *self)
                 "and pipe wake-ups\nincluded, send/recv/poll not counted there)\n",
                 streq (self->transport, "inproc")? " (inproc: one process, both sides "
                 "in each column)": "");
+    if (header && self->strace)
+        printf ("calls: every system call, counted by strace -c -f on each side in one "
+                "more run of at\nmost %d ops (slowed by the tracing, which also changes "
+                "how much is batched)\n", STRACE_OPS);
 }
 
 void
@@ -228,6 +240,12 @@ s_json_result (bench_t *self, int index, bool first)
                 s_per_op (outcome->consumer_usage.cpu_usecs, outcome->usage_ops, 1000),
                 s_per_op ((int64_t) outcome->producer_usage.rw_syscalls, outcome->usage_ops, 1),
                 s_per_op ((int64_t) outcome->consumer_usage.rw_syscalls, outcome->usage_ops, 1));
+    if (outcome->traced_ops)
+        printf (", \"syscalls_per_op\": {\"producer\": %.3f, \"consumer\": %.3f, "
+                "\"traced_ops\": %" PRIu64 "}",
+                s_per_op ((int64_t) outcome->producer_syscalls, outcome->traced_ops, 1),
+                s_per_op ((int64_t) outcome->consumer_syscalls, outcome->traced_ops, 1),
+                outcome->traced_ops);
     if (scenario->tables > 1)
         printf (", \"tables\": %d", scenario->tables);
     if (scenario->value_size)

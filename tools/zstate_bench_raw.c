@@ -32,7 +32,7 @@ zstate_bench_consumer_raw (bench_t *bench, scenario_t *scenario, void *context,
     size_t size = sizeof (endpoint);
     zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
     usage_t start;
-    zstate_bench_usage (&start);
+    zstate_bench_usage_start (&start);
     ready (ready_arg, endpoint);
 
     uint64_t messages = scenario->ops / (uint64_t) scenario->batch;
@@ -98,7 +98,7 @@ zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
     uint64_t sent = 0;
     int64_t origin = paced? zstate_bench_pace_origin (): 0;
     usage_t start;
-    zstate_bench_usage (&start);
+    zstate_bench_usage_start (&start);
     report->first_send = zclock_usecs ();
     while (sent < messages) {
         if (paced) {

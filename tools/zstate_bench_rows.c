@@ -12,16 +12,21 @@
 
 #include "zstate_bench.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 //  --------------------------------------------------------------------------
 //  What a side used: getrusage for CPU, /proc/self/io for the read/write
 //  family of system calls (the only count Linux keeps per process that
 //  needs no privileges)
 
-void
-zstate_bench_usage (usage_t *usage)
+static void
+s_usage_read (usage_t *usage)
 {
     memset (usage, 0, sizeof (usage_t));
     struct rusage rusage;
@@ -40,13 +45,116 @@ zstate_bench_usage (usage_t *usage)
     fclose (file);
 }
 
+//  --strace: a side counts every system call of its process with strace
+//  -c -f attached to itself, from the start of its traffic to its end.
+//  Set in the parent before it forks the sides; each side traces itself
+//  once.
+static bool s_tracing;
+static pid_t s_tracer;
+static char s_trace_file [64];
+
+void
+zstate_bench_set_tracing (bool tracing)
+{
+    s_tracing = tracing;
+}
+
+//  True once every thread of this process has a tracer
+static bool
+s_traced (void)
+{
+    DIR *tasks = opendir ("/proc/self/task");
+    if (!tasks)
+        return false;
+    bool traced = true;
+    struct dirent *entry;
+    while (traced && (entry = readdir (tasks))) {
+        if (entry->d_name [0] == '.')
+            continue;
+        char path [64], line [128];
+        snprintf (path, sizeof (path), "/proc/self/task/%.20s/status", entry->d_name);
+        FILE *file = fopen (path, "r");
+        int tracer = 0;
+        while (file && fgets (line, sizeof (line), file))
+            if (sscanf (line, "TracerPid: %d", &tracer) == 1)
+                break;
+        if (file)
+            fclose (file);
+        traced = tracer != 0;
+    }
+    closedir (tasks);
+    return traced;
+}
+
+//  Start strace on this process and wait until it holds every thread
+static void
+s_trace_start (void)
+{
+    char pid [16];
+    snprintf (pid, sizeof (pid), "%d", (int) getpid ());
+    snprintf (s_trace_file, sizeof (s_trace_file), "/tmp/zstate-bench-strace-%d", (int) getpid ());
+    fflush (NULL);
+    pid_t tracer = fork ();
+    if (tracer == 0) {
+        execlp ("strace", "strace", "-f", "-c", "-qq", "-o", s_trace_file, "-p", pid,
+                (char *) NULL);
+        _exit (127);
+    }
+    if (tracer < 0)
+        return;
+    //  Under Yama's ptrace_scope 1 only a process we name may trace us
+    prctl (PR_SET_PTRACER, (unsigned long) tracer, 0, 0, 0);
+    int64_t deadline = zclock_mono () + READY_MSECS;
+    while (!s_traced () && zclock_mono () < deadline) {
+        if (waitpid (tracer, NULL, WNOHANG) == tracer)
+            return;             //  No strace, or it could not attach
+        zclock_sleep (1);
+    }
+    s_tracer = tracer;
+}
+
+//  Stop strace (SIGINT: it detaches and writes its summary); return the
+//  system calls it counted, 0 when none
+static uint64_t
+s_trace_end (void)
+{
+    if (!s_tracer)
+        return 0;
+    kill (s_tracer, SIGINT);
+    waitpid (s_tracer, NULL, 0);
+    s_tracer = 0;
+    FILE *file = fopen (s_trace_file, "r");
+    unsigned long long calls = 0;
+    char line [256];
+    while (file && fgets (line, sizeof (line), file)) {
+        double percent, secs;
+        unsigned long long per_call, count;
+        if (strstr (line, " total")
+        &&  sscanf (line, "%lf %lf %llu %llu", &percent, &secs, &per_call, &count) == 4)
+            calls = count;
+    }
+    if (file)
+        fclose (file);
+    unlink (s_trace_file);
+    return calls;
+}
+
+void
+zstate_bench_usage_start (usage_t *start)
+{
+    if (s_tracing && !s_tracer)
+        s_trace_start ();
+    s_usage_read (start);
+}
+
 void
 zstate_bench_usage_since (const usage_t *start, report_t *report)
 {
     usage_t now;
-    zstate_bench_usage (&now);
+    s_usage_read (&now);
     report->usage.cpu_usecs = now.cpu_usecs - start->cpu_usecs;
     report->usage.rw_syscalls = now.rw_syscalls - start->rw_syscalls;
+    report->usage.syscalls = s_trace_end ();
 }
 
 
@@ -194,4 +302,40 @@ zstate_bench_sender_rows (sender_t *self)
     for (int index = 0; index < tables; index++)
         zstate_producer_destroy (&producers [index]);
     free (producers);
+}
+
+
+//  --------------------------------------------------------------------------
+//  --strace: the traced run of a scenario
+
+void
+zstate_bench_traced_run (bench_t *bench, int index)
+{
+    scenario_t scenario = bench->scenarios [index];
+    outcome_t *outcome = &bench->outcomes [index];
+    //  Paced runs cannot keep their pace under strace; inproc is one process
+    if (scenario.kind == KIND_LATENCY || streq (bench->transport, "inproc"))
+        return;
+    if (scenario.ops > STRACE_OPS)
+        scenario.ops = scenario.raw? STRACE_OPS / (uint64_t) scenario.batch
+                                     * (uint64_t) scenario.batch: STRACE_OPS;
+    if (scenario.kind == KIND_PERSIST
+    &&  zstate_redis_command (bench->redis, "FLUSHALL", NULL) != ZSTATE_REDIS_STATUS)
+        return;
+    report_t consumer, producer;
+    char error [256];
+    zstate_bench_set_tracing (true);
+    int rc = zstate_bench_measure (bench, &scenario, &consumer, &producer, error,
+                                   sizeof (error));
+    zstate_bench_set_tracing (false);
+    if (rc) {
+        fprintf (bench->out, "  %-40s traced run: FAILED: %s\n", scenario.title, error);
+        return;
+    }
+    outcome->traced_ops = consumer.ops;
+    outcome->producer_syscalls = producer.usage.syscalls;
+    outcome->consumer_syscalls = consumer.usage.syscalls;
+    fprintf (bench->out, "  %-40s traced run: %" PRIu64 " ops, %" PRIu64 " + %" PRIu64
+             " system calls\n", scenario.title, consumer.ops, producer.usage.syscalls,
+             consumer.usage.syscalls);
 }

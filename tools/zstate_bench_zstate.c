@@ -268,7 +268,7 @@ zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
             zstate_bench_histo_init (&sink.histo, scenario->ops * WARMUP_PERCENT / 100);
         if (s_sink_taps (&sink, server, report) == 0) {
             usage_t start;
-            zstate_bench_usage (&start);
+            zstate_bench_usage_start (&start);
             ready (ready_arg, endpoint);
             s_sink_run (&sink, report);
             s_consumer_result (&sink, writer, report);
@@ -443,7 +443,7 @@ zstate_bench_producer_zstate (bench_t *bench, scenario_t *scenario, const char *
     }
     bool ok;
     usage_t start;
-    zstate_bench_usage (&start);
+    zstate_bench_usage_start (&start);
     if (scenario->kind == KIND_LATENCY)
         ok = s_sender_paced_run (bench, scenario, client, report);
     else
