@@ -441,10 +441,10 @@ s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
         free (delay);
         zstate_reply (reader, command, 0, "", false);
     }
-    if (rc == -1 && *(int *) arg)
-        zclock_sleep (*(int *) arg);
     else
         zstate_reply (reader, command, EINVAL, "unknown command", false);
+    if (rc == -1 && *(int *) arg)
+        zclock_sleep (*(int *) arg);
     free (command);
     zmsg_destroy (&request);
     return rc;
