@@ -28,6 +28,14 @@ extern "C" {
 //  writer is full the server stops reading until it has room, so the
 //  pressure travels back to the clients (and their callers, as ENOBUFS).
 //
+//  Level PERSISTED (protocol version 2): the server grants it whenever a
+//  client asks. A session's persisted sequence P is the highest such that
+//  every message up to it was delivered and, when its table has a DB
+//  writer, that writer confirmed it is in Redis (CONFIRMED, see
+//  zstate_writer.h); messages of tables without a writer need no
+//  writing, so there P follows D. A table that unregisters releases what
+//  waited for its writer.
+//
 //  Register consumers (zstate_consumer_new) before or after binding: a
 //  server that has not bound yet receives nothing, so registering first and
 //  binding last loses nothing. The wrapper methods are safe from any thread.
@@ -48,7 +56,19 @@ extern "C" {
 //                                  pass a copy of every message for that
 //                                  consumer to the PULL socket bound at
 //                                  endpoint first; "" stops
-//              (REGISTER, UNREGISTER and FORWARD come from zstate_consumer.)
+//      "ssssb" RESTORED db table name watermarks
+//                                  what Redis holds of that consumer's
+//                                  table: n x 24 octets, a 16-octet
+//                                  session id and an 8-octet sequence in
+//                                  network byte order each; from then on
+//                                  OPS of version 2 at or below its
+//                                  session's watermark are dropped as
+//                                  delivered and persisted (restored_drops)
+//      "s"     CONFIRM ENDPOINT    -> "s" the inproc endpoint where DB
+//                                  writers send CONFIRMED
+//                                  (zstate_writer_confirm)
+//              (REGISTER, UNREGISTER, FORWARD and RESTORED come from
+//              zstate_consumer.)
 //      "s"     STATS               -> "b" zstate_server_stats_t
 //      "ss"    MONITOR endpoint    -> "i" port: bind the monitor
 //      "si"    PAUSE flag          1 stops reading from clients, 0 reads again
@@ -100,6 +120,14 @@ typedef struct {
     uint64_t unexpected;        //  WELCOME, ACK, REJECT, stray PONG dropped
     uint64_t expired;           //  sessions forgotten after their silence
     uint64_t evicted;           //  sessions evicted from a full table
+    //  Level PERSISTED (doc/protocol.md, section 17)
+    uint64_t confirms;          //  CONFIRMED messages taken from writers
+    uint64_t confirms_ignored;  //  CONFIRMED messages, tables or entries
+                                //  skipped: malformed, or for no known
+                                //  table or session
+    uint64_t restored_drops;    //  OPS dropped (and acknowledged) as held
+                                //  by Redis already, under a restored
+                                //  watermark of their table
 } zstate_server_stats_t;
 
 //  Create a server; it binds nothing until zstate_server_bind. Returns

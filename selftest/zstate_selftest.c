@@ -75,6 +75,11 @@ void
 void
     zstate_server_sessions_suite_test (bool verbose);
 
+//  Level PERSISTED on the server's side:
+//  selftest/zstate_server_persist_suite.c
+void
+    zstate_server_persist_suite_test (bool verbose);
+
 //  The Redis connection's example and full suite: selftest/zstate_redis_test.c
 void
     zstate_redis_suites (bool verbose);
@@ -147,6 +152,7 @@ all_tests [] = {
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
+    { "zstate_server_persist_suite", zstate_server_persist_suite_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_client", zstate_client_test },

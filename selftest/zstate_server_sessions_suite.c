@@ -19,209 +19,66 @@
 
 #include "zstate_classes.h"
 #include "zstate_session_msg.h"
+#include "zstate_server_peer.h"
 
 #define DB              "APPL_DB"
 #define TABLE           "PORT_TABLE"
 #define ENDPOINT        "inproc://zstate-server-sessions-suite"
 #define DEADLINE        30000   //  msecs: only a broken server waits this long
 
-static byte s_zero_epoch [ZSTATE_SESSION_EPOCH_SIZE];
-
-//  What a peer received: the frame, and the message decoded from it
-typedef struct {
-    zframe_t *frame;
-    zstate_session_msg_t msg;
-} reply_t;
-
-static zsock_t *
-s_peer_new (void)
-{
-    zsock_t *peer = zsock_new_dealer (">" ENDPOINT);
-    assert (peer);
-    zsock_set_rcvtimeo (peer, DEADLINE);
-    return peer;
-}
-
-static void
-s_peer_send (zsock_t *peer, zstate_session_msg_t *msg)
-{
-    zmq_msg_t frame;
-    int rc = zstate_session_msg_encode_frame (msg, &frame);
-    assert (rc == 0);
-    rc = zmq_msg_send (&frame, zsock_resolve (peer), 0);
-    assert (rc != -1);
-}
-
-static void
-s_hello (zsock_t *peer, const byte *session, uint64_t first_unacked, int level,
-         uint32_t heartbeat)
-{
-    zstate_session_msg_t hello = {
-        .type = ZSTATE_SESSION_MSG_HELLO, .session = session,
-        .sequence = first_unacked, .ack_level = level, .heartbeat = heartbeat
-    };
-    s_peer_send (peer, &hello);
-}
-
-static void
-s_ping (zsock_t *peer, const byte *session, uint64_t nonce)
-{
-    zstate_session_msg_t ping = {
-        .type = ZSTATE_SESSION_MSG_PING, .session = session,
-        .epoch = s_zero_epoch, .nonce = nonce
-    };
-    s_peer_send (peer, &ping);
-}
-
-//  Encode OPS with one SET of key, as version (1 or 2), and cut off the
-//  last cut bytes, or overwrite the op code when cut is -1
-static void
-s_ops (zsock_t *peer, int version, const byte *session, uint64_t sequence,
-       const char *table, const char *key, int cut)
-{
-    zstate_batch_t *batch = zstate_batch_new ();
-    int rc = zstate_batch_set (batch, key, "value", "1", NULL);
-    assert (rc == 0);
-    zframe_t *frame = zstate_msg_encode (session, sequence, DB, table, batch);
-    assert (frame);
-    zframe_data (frame) [2] = (byte) version;
-    size_t size = zframe_size (frame);
-    if (cut == -1)
-        zframe_data (frame) [42 + strlen (DB) + strlen (table)] = 0x7F;
-    else
-        size -= (size_t) cut;
-    rc = zmq_send (zsock_resolve (peer), zframe_data (frame), size, 0);
-    assert (rc == (int) size);
-    zframe_destroy (&frame);
-    zstate_batch_destroy (&batch);
-}
-
-//  Receive the next reply; fails after DEADLINE
-static void
-s_recv (zsock_t *peer, reply_t *reply)
-{
-    zframe_destroy (&reply->frame);
-    reply->frame = zframe_recv (peer);
-    assert (reply->frame);
-    int rc = zstate_session_msg_decode (&reply->msg, zframe_data (reply->frame),
-                                        zframe_size (reply->frame));
-    assert (rc == 0);
-    assert (reply->msg.version == 2);
-}
-
-//  Receive until a reply of type comes, skipping ACKs and server PINGs
-static void
-s_expect (zsock_t *peer, reply_t *reply, int type)
-{
-    do
-        s_recv (peer, reply);
-    while (reply->msg.type != type
-       && (reply->msg.type == ZSTATE_SESSION_MSG_ACK
-        || reply->msg.type == ZSTATE_SESSION_MSG_PING));
-    assert (reply->msg.type == type);
-}
-
-//  Receive ACKs until one says delivered; none may go past it
-static void
-s_expect_ack (zsock_t *peer, reply_t *reply, uint64_t delivered)
-{
-    do {
-        s_recv (peer, reply);
-        assert (reply->msg.type == ZSTATE_SESSION_MSG_ACK);
-        assert (reply->msg.delivered <= delivered);
-    } while (reply->msg.delivered < delivered);
-}
-
-//  Pop the next count operations from consumer and check their keys, in
-//  order: keys is a space-separated list
-static void
-s_expect_keys (zstate_consumer_t *consumer, const char *keys)
-{
-    zstate_batch_t *batch = zstate_batch_new ();
-    zpoller_t *poller = zpoller_new (zstate_consumer_socket (consumer), NULL);
-    assert (poller);
-    char *copy = strdup (keys);
-    char *saved = NULL;
-    char *key = strtok_r (copy, " ", &saved);
-    while (key) {
-        if (zstate_consumer_pending (consumer) == 0) {
-            void *which = zpoller_wait (poller, DEADLINE);
-            assert (which);
-        }
-        if (zstate_consumer_pops (consumer, batch, 1) == 1) {
-            assert (streq (zstate_batch_key (batch, 0, NULL), key));
-            key = strtok_r (NULL, " ", &saved);
-        }
-    }
-    free (copy);
-    zpoller_destroy (&poller);
-    zstate_batch_destroy (&batch);
-}
-
-//  Wait until the server's stats satisfy a condition on stats
-#define WAIT_STATS(server, stats, condition) \
-    do { \
-        int64_t wait_deadline = zclock_mono () + DEADLINE; \
-        while (zstate_server_stats ((server), &(stats)) == 0 && !(condition)) { \
-            assert (zclock_mono () < wait_deadline); \
-            zclock_sleep (5); \
-        } \
-        assert (condition); \
-    } while (0)
-
-//  A new session: WELCOME with D = P = F - 1, our epoch, level DELIVERED
-//  even when PERSISTED is asked, the server's heartbeat; then in order
+//  A new session: WELCOME with D = P = F - 1, our epoch, the level asked
+//  for, the server's heartbeat; then in order
 //  delivery, and the same epoch for every session of the instance
 static void
 s_test_handshake (zstate_server_t *server, zstate_consumer_t *ports)
 {
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (memcmp (reply.msg.session, id, ZSTATE_MSG_SESSION_SIZE) == 0);
-    assert (memcmp (reply.msg.epoch, s_zero_epoch, ZSTATE_SESSION_EPOCH_SIZE));
+    assert (memcmp (reply.msg.epoch, peer_zero_epoch, ZSTATE_SESSION_EPOCH_SIZE));
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
     memcpy (epoch, reply.msg.epoch, ZSTATE_SESSION_EPOCH_SIZE);
     assert (reply.msg.delivered == 0 && reply.msg.persisted == 0);
-    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_DELIVERED);
+    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
     assert (reply.msg.heartbeat == 0);
     assert (reply.msg.features == 0);
 
-    s_ops (peer, 2, id, 1, TABLE, "k1", 0);
-    s_ops (peer, 2, id, 2, TABLE, "k2", 0);
-    s_ops (peer, 2, id, 3, TABLE, "k3", 0);
-    s_expect_keys (ports, "k1 k2 k3");
-    s_expect_ack (peer, &reply, 3);
+    peer_ops (peer, 2, id, 1, TABLE, "k1", 0);
+    peer_ops (peer, 2, id, 2, TABLE, "k2", 0);
+    peer_ops (peer, 2, id, 3, TABLE, "k3", 0);
+    peer_expect_keys (ports, "k1 k2 k3");
+    peer_expect_ack (peer, &reply, 3);
     assert (memcmp (reply.msg.epoch, epoch, ZSTATE_SESSION_EPOCH_SIZE) == 0);
     //  No writer on this consumer: persisted follows delivered
     assert (reply.msg.persisted == 3);
 
     //  A resuming client that lost none: D stays
-    s_hello (peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 3);
     //  One that forgot what we never had: a gap, and D jumps
     zstate_server_stats_t stats;
     int rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     uint64_t gaps = stats.gaps;
-    s_hello (peer, id, 10, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, id, 10, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 9 && reply.msg.persisted == 9);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.gaps == gaps + 1);
-    s_ops (peer, 2, id, 10, TABLE, "k10", 0);
-    s_expect_keys (ports, "k10");
-    s_expect_ack (peer, &reply, 10);
+    peer_ops (peer, 2, id, 10, TABLE, "k10", 0);
+    peer_expect_keys (ports, "k10");
+    peer_expect_ack (peer, &reply, 10);
 
     //  Another session of the same instance gets the same epoch
     zuuid_t *other = zuuid_new ();
-    s_hello (peer, zuuid_data (other), 7, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, zuuid_data (other), 7, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (memcmp (reply.msg.epoch, epoch, ZSTATE_SESSION_EPOCH_SIZE) == 0);
     assert (reply.msg.delivered == 6);
     zuuid_destroy (&other);
@@ -236,38 +93,38 @@ s_test_handshake (zstate_server_t *server, zstate_consumer_t *ports)
 static void
 s_test_duplicates_gaps (zstate_server_t *server, zstate_consumer_t *ports)
 {
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    s_ops (peer, 2, id, 1, TABLE, "d1", 0);
-    s_ops (peer, 2, id, 2, TABLE, "d2", 0);
-    s_expect_ack (peer, &reply, 2);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, id, 1, TABLE, "d1", 0);
+    peer_ops (peer, 2, id, 2, TABLE, "d2", 0);
+    peer_expect_ack (peer, &reply, 2);
 
-    s_ops (peer, 2, id, 1, TABLE, "again1", 0);
-    s_ops (peer, 2, id, 2, TABLE, "again2", 0);
-    s_expect_ack (peer, &reply, 2);
-    s_ops (peer, 2, id, 3, TABLE, "d3", 0);
-    s_expect_keys (ports, "d1 d2 d3");
-    s_expect_ack (peer, &reply, 3);
+    peer_ops (peer, 2, id, 1, TABLE, "again1", 0);
+    peer_ops (peer, 2, id, 2, TABLE, "again2", 0);
+    peer_expect_ack (peer, &reply, 2);
+    peer_ops (peer, 2, id, 3, TABLE, "d3", 0);
+    peer_expect_keys (ports, "d1 d2 d3");
+    peer_expect_ack (peer, &reply, 3);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.duplicates == before.duplicates + 2);
 
     //  5, 6 and 7 come after a lost 4: one resume WELCOME with D = 3
-    s_ops (peer, 2, id, 5, TABLE, "lost5", 0);
-    s_ops (peer, 2, id, 6, TABLE, "lost6", 0);
-    s_ops (peer, 2, id, 7, TABLE, "lost7", 0);
-    s_ping (peer, id, 77);
-    s_recv (peer, &reply);
+    peer_ops (peer, 2, id, 5, TABLE, "lost5", 0);
+    peer_ops (peer, 2, id, 6, TABLE, "lost6", 0);
+    peer_ops (peer, 2, id, 7, TABLE, "lost7", 0);
+    peer_ping (peer, id, 77);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 3);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 77);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
@@ -275,14 +132,14 @@ s_test_duplicates_gaps (zstate_server_t *server, zstate_consumer_t *ports)
     assert (stats.resumes == before.resumes + 1);
 
     //  The client resumes; then a new gap gets a WELCOME of its own
-    s_ops (peer, 2, id, 4, TABLE, "d4", 0);
-    s_ops (peer, 2, id, 5, TABLE, "d5", 0);
-    s_ops (peer, 2, id, 7, TABLE, "lost7", 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, id, 4, TABLE, "d4", 0);
+    peer_ops (peer, 2, id, 5, TABLE, "d5", 0);
+    peer_ops (peer, 2, id, 7, TABLE, "lost7", 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 5);
-    s_ops (peer, 2, id, 6, TABLE, "d6", 0);
-    s_expect_keys (ports, "d4 d5 d6");
-    s_expect_ack (peer, &reply, 6);
+    peer_ops (peer, 2, id, 6, TABLE, "d6", 0);
+    peer_expect_keys (ports, "d4 d5 d6");
+    peer_expect_ack (peer, &reply, 6);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.resumes == before.resumes + 2);
@@ -298,36 +155,36 @@ s_test_duplicates_gaps (zstate_server_t *server, zstate_consumer_t *ports)
 static void
 s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
 {
-    zsock_t *old_peer = s_peer_new ();
-    zsock_t *new_peer = s_peer_new ();
+    zsock_t *old_peer = peer_new (">" ENDPOINT);
+    zsock_t *new_peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (old_peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (old_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    s_ops (old_peer, 2, id, 1, TABLE, "s1", 0);
-    s_expect_keys (ports, "s1");
+    peer_hello (old_peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (old_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (old_peer, 2, id, 1, TABLE, "s1", 0);
+    peer_expect_keys (ports, "s1");
 
-    s_hello (new_peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (new_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (new_peer, id, 2, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (new_peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.delivered == 1);
     int64_t start = zclock_mono ();
-    s_ops (old_peer, 2, id, 2, TABLE, "old2", 0);
-    s_ops (old_peer, 2, id, 3, TABLE, "old3", 0);
-    s_ops (new_peer, 2, id, 2, TABLE, "new2", 0);
-    s_ops (new_peer, 2, id, 3, TABLE, "new3", 0);
+    peer_ops (old_peer, 2, id, 2, TABLE, "old2", 0);
+    peer_ops (old_peer, 2, id, 3, TABLE, "old3", 0);
+    peer_ops (new_peer, 2, id, 2, TABLE, "new2", 0);
+    peer_ops (new_peer, 2, id, 3, TABLE, "new3", 0);
     WAIT_STATS (server, stats, stats.superseded == before.superseded + 2);
-    s_ops (new_peer, 2, id, 4, TABLE, "new4", 0);
-    s_expect_keys (ports, "new2 new3 new4");
-    s_expect_ack (new_peer, &reply, 4);
+    peer_ops (new_peer, 2, id, 4, TABLE, "new4", 0);
+    peer_expect_keys (ports, "new2 new3 new4");
+    peer_expect_ack (new_peer, &reply, 4);
     //  The old connection is told it has no session, at most once a second
-    s_ping (old_peer, id, 5);
+    peer_ping (old_peer, id, 5);
     size_t rejects = 0;
-    for (s_recv (old_peer, &reply); reply.msg.type != ZSTATE_SESSION_MSG_PONG;
-         s_recv (old_peer, &reply)) {
+    for (peer_recv (old_peer, &reply); reply.msg.type != ZSTATE_SESSION_MSG_PONG;
+         peer_recv (old_peer, &reply)) {
         assert (reply.msg.type == ZSTATE_SESSION_MSG_REJECT);
         assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
         assert (rejects > 0 || reply.msg.sequence == 2);
@@ -351,7 +208,7 @@ s_test_superseded (zstate_server_t *server, zstate_consumer_t *ports)
 static void
 s_test_no_session (zstate_server_t *server, zstate_consumer_t *ports)
 {
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
@@ -360,11 +217,11 @@ s_test_no_session (zstate_server_t *server, zstate_consumer_t *ports)
     assert (rc == 0);
     int64_t start = zclock_mono ();
     for (uint64_t sequence = 1; sequence <= 100; sequence++)
-        s_ops (peer, 2, id, sequence, TABLE, "nobody", 0);
-    s_ping (peer, id, 9);
+        peer_ops (peer, 2, id, sequence, TABLE, "nobody", 0);
+    peer_ping (peer, id, 9);
     size_t rejects = 0;
-    for (s_recv (peer, &reply); reply.msg.type != ZSTATE_SESSION_MSG_PONG;
-         s_recv (peer, &reply)) {
+    for (peer_recv (peer, &reply); reply.msg.type != ZSTATE_SESSION_MSG_PONG;
+         peer_recv (peer, &reply)) {
         assert (reply.msg.type == ZSTATE_SESSION_MSG_REJECT);
         assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
         assert (memcmp (reply.msg.session, id, ZSTATE_MSG_SESSION_SIZE) == 0);
@@ -375,7 +232,7 @@ s_test_no_session (zstate_server_t *server, zstate_consumer_t *ports)
     int64_t elapsed = zclock_mono () - start;
     assert (rejects >= 1 && rejects <= 1 + (size_t) (elapsed / 1000));
     assert (reply.msg.nonce == 9);
-    assert (memcmp (reply.msg.epoch, s_zero_epoch, ZSTATE_SESSION_EPOCH_SIZE));
+    assert (memcmp (reply.msg.epoch, peer_zero_epoch, ZSTATE_SESSION_EPOCH_SIZE));
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.no_session == before.no_session + 100);
@@ -394,37 +251,37 @@ s_test_no_session (zstate_server_t *server, zstate_consumer_t *ports)
 static void
 s_test_reject (zstate_server_t *server, zstate_consumer_t *ports)
 {
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    s_ops (peer, 2, id, 1, "NO_TABLE", "r1", 0);
-    s_ops (peer, 2, id, 2, TABLE, "r2", 3);
-    s_ops (peer, 2, id, 3, TABLE, "r3", -1);
-    s_ops (peer, 2, id, 0, TABLE, "r0", 0);     //  no sequence 0 in version 2
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, id, 1, "NO_TABLE", "r1", 0);
+    peer_ops (peer, 2, id, 2, TABLE, "r2", 3);
+    peer_ops (peer, 2, id, 3, TABLE, "r3", -1);
+    peer_ops (peer, 2, id, 0, TABLE, "r0", 0);     //  no sequence 0 in version 2
     zmq_send (zsock_resolve (peer), "ZS\x02\x01", 4, 0);
-    s_ops (peer, 2, id, 4, TABLE, "r4", 0);
+    peer_ops (peer, 2, id, 4, TABLE, "r4", 0);
     int reasons [] = { ZSTATE_SESSION_REASON_UNROUTABLE,
                        ZSTATE_SESSION_REASON_TRUNCATED,
                        ZSTATE_SESSION_REASON_OP_CODE };
     for (uint64_t sequence = 1; sequence <= 3; sequence++) {
-        s_recv (peer, &reply);
+        peer_recv (peer, &reply);
         while (reply.msg.type == ZSTATE_SESSION_MSG_ACK) {
             assert (reply.msg.delivered < sequence);
-            s_recv (peer, &reply);
+            peer_recv (peer, &reply);
         }
         assert (reply.msg.type == ZSTATE_SESSION_MSG_REJECT);
         assert (reply.msg.sequence == sequence);
         assert (reply.msg.reason == reasons [sequence - 1]);
         assert (streq (reply.msg.text, zstate_session_msg_reason_text (reasons [sequence - 1])));
     }
-    s_expect_keys (ports, "r4");
-    s_expect_ack (peer, &reply, 4);
+    peer_expect_keys (ports, "r4");
+    peer_expect_ack (peer, &reply, 4);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.rejects == before.rejects + 3);
@@ -449,29 +306,29 @@ s_test_coalescing (zstate_server_t *server, zstate_consumer_t *ports)
     assert (rc == 0);
     rc = zstate_server_set_ack_delay (server, 3600000);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.heartbeat == 3600000);
     for (uint64_t sequence = 1; sequence <= 130; sequence++)
-        s_ops (peer, 2, id, sequence, TABLE, "c", 0);
-    s_ping (peer, id, 1);
-    s_recv (peer, &reply);
+        peer_ops (peer, 2, id, sequence, TABLE, "c", 0);
+    peer_ping (peer, id, 1);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_ACK && reply.msg.delivered == 64);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_ACK && reply.msg.delivered == 128);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG);
     //  The two left wait for the timer; a shorter delay sends them
     rc = zstate_server_set_ack_delay (server, 10);
     assert (rc == 0);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_ACK && reply.msg.delivered == 130);
-    s_ops (peer, 2, id, 131, TABLE, "c", 0);
-    s_recv (peer, &reply);
+    peer_ops (peer, 2, id, 131, TABLE, "c", 0);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_ACK && reply.msg.delivered == 131);
     //  Bad settings are refused
     rc = zstate_server_set_heartbeat (server, 5);
@@ -501,32 +358,32 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
     assert (rc == 0);
     rc = zstate_server_set_heartbeat (server, 20);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
     //  A client heartbeat of an hour: the session outlives the PING
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 3600000);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 3600000);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.heartbeat == 20);
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
     memcpy (epoch, reply.msg.epoch, ZSTATE_SESSION_EPOCH_SIZE);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PING);
     assert (memcmp (reply.msg.session, id, ZSTATE_MSG_SESSION_SIZE) == 0);
     assert (memcmp (reply.msg.epoch, epoch, ZSTATE_SESSION_EPOCH_SIZE) == 0);
     //  A peer that only PINGs has no session, so it gets no PINGs: while
     //  the session got three more, the stranger got nothing but its PONGs
-    zsock_t *stranger = s_peer_new ();
-    s_ping (stranger, id, 1);
-    s_recv (stranger, &reply);
+    zsock_t *stranger = peer_new (">" ENDPOINT);
+    peer_ping (stranger, id, 1);
+    peer_recv (stranger, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 1);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     uint64_t pings_sent = stats.pings_sent;
     WAIT_STATS (server, stats, stats.pings_sent >= pings_sent + 3);
-    s_ping (stranger, id, 2);
-    s_recv (stranger, &reply);
+    peer_ping (stranger, id, 2);
+    peer_recv (stranger, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 2);
     zsock_destroy (&stranger);
     //  The PONG is a sign of life, and needs no answer
@@ -534,7 +391,7 @@ s_test_heartbeats (zstate_server_t *server, zstate_consumer_t *ports)
         .type = ZSTATE_SESSION_MSG_PONG, .session = id, .epoch = epoch,
         .nonce = reply.msg.nonce
     };
-    s_peer_send (peer, &pong);
+    peer_send (peer, &pong);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.pings_sent > before.pings_sent);
@@ -566,14 +423,14 @@ s_test_idle (void)
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    s_ops (peer, 2, id, 1, TABLE, "once", 0);
-    s_expect_keys (ports, "once");
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 10);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, id, 1, TABLE, "once", 0);
+    peer_expect_keys (ports, "once");
     //  Ten heartbeats of silence: still known, so the same message again
     //  is a duplicate, not a second delivery
     zclock_sleep (100);
-    s_ops (peer, 2, id, 1, TABLE, "once", 0);
+    peer_ops (peer, 2, id, 1, TABLE, "once", 0);
     zstate_server_stats_t stats;
     WAIT_STATS (server, stats, stats.duplicates == 1);
     assert (stats.expired == 0 && stats.sessions == 1);
@@ -581,8 +438,8 @@ s_test_idle (void)
     rc = zstate_server_set_session_idle (server, 0);
     assert (rc == 0);
     WAIT_STATS (server, stats, stats.expired == 1 && stats.sessions == 0);
-    s_ops (peer, 2, id, 2, TABLE, "expired", 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
+    peer_ops (peer, 2, id, 2, TABLE, "expired", 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
     assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
     assert (zstate_consumer_pending (ports) == 0);
     zframe_destroy (&reply.frame);
@@ -603,31 +460,31 @@ s_test_bound (zstate_server_t *server, zstate_consumer_t *ports)
     assert (before.sessions == 0);
     rc = zstate_server_set_sessions_max (server, 2);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *first = zuuid_new ();
     zuuid_t *second = zuuid_new ();
     zuuid_t *third = zuuid_new ();
     reply_t reply = { NULL };
-    s_hello (peer, zuuid_data (first), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, zuuid_data (first), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.heartbeat == 1000);       //  the default
-    s_hello (peer, zuuid_data (second), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_hello (peer, zuuid_data (second), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     //  The first is heard again: the second is now the oldest
-    s_ping (peer, zuuid_data (first), 1);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_PONG);
-    s_hello (peer, zuuid_data (third), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ping (peer, zuuid_data (first), 1);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_PONG);
+    peer_hello (peer, zuuid_data (third), 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.evicted == before.evicted + 1);
     assert (stats.sessions == 2);
-    s_ops (peer, 2, zuuid_data (second), 1, TABLE, "evicted", 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
+    peer_ops (peer, 2, zuuid_data (second), 1, TABLE, "evicted", 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
     assert (reply.msg.reason == ZSTATE_SESSION_REASON_NO_SESSION);
     assert (memcmp (reply.msg.session, zuuid_data (second), ZSTATE_MSG_SESSION_SIZE) == 0);
-    s_ops (peer, 2, zuuid_data (first), 1, TABLE, "kept", 0);
-    s_expect_keys (ports, "kept");
+    peer_ops (peer, 2, zuuid_data (first), 1, TABLE, "kept", 0);
+    peer_expect_keys (ports, "kept");
     rc = zstate_server_set_sessions_max (server, 65536);
     assert (rc == 0);
     zframe_destroy (&reply.frame);
@@ -646,7 +503,7 @@ s_test_hostile (zstate_server_t *server, zstate_consumer_t *ports)
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
@@ -661,22 +518,22 @@ s_test_hostile (zstate_server_t *server, zstate_consumer_t *ports)
         { .type = ZSTATE_SESSION_MSG_PONG, .session = id, .epoch = epoch }
     };
     for (size_t index = 0; index < 4; index++)
-        s_peer_send (peer, &stray [index]);
+        peer_send (peer, &stray [index]);
     zmq_send (zsock_resolve (peer), "ZS\x02\x63garbage", 11, 0);
     zmq_send (zsock_resolve (peer), "ZS\x02\x02short", 9, 0);
     zmq_send (zsock_resolve (peer), "ZS\x02", 3, 0);
     zstr_sendm (peer, "ZS\x02\x06");
     zstr_send (peer, "a second frame");
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_recv (peer, &reply);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_WELCOME && reply.msg.delivered == 0);
-    s_recv (peer, &reply);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_WELCOME && reply.msg.delivered == 0);
-    s_ops (peer, 1, id, 1, TABLE, "v1", 0);
-    s_ops (peer, 2, id, 1, TABLE, "v2", 0);
-    s_expect_keys (ports, "v2");
-    s_expect_ack (peer, &reply, 1);
+    peer_ops (peer, 1, id, 1, TABLE, "v1", 0);
+    peer_ops (peer, 2, id, 1, TABLE, "v2", 0);
+    peer_expect_keys (ports, "v2");
+    peer_expect_ack (peer, &reply, 1);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.unexpected == before.unexpected + 4);
@@ -702,20 +559,20 @@ s_test_version_1 (zstate_server_t *server, zstate_consumer_t *ports)
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
-    s_ops (peer, 1, id, 1, TABLE, "old1", 0);
-    s_ops (peer, 1, id, 2, TABLE, "old2", 0);
-    s_expect_keys (ports, "old1 old2");
+    peer_ops (peer, 1, id, 1, TABLE, "old1", 0);
+    peer_ops (peer, 1, id, 2, TABLE, "old2", 0);
+    peer_expect_keys (ports, "old1 old2");
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.messages_v1 == before.messages_v1 + 2);
     assert (stats.acks == before.acks);
     //  The first frame it ever receives is the PONG it asks for
     reply_t reply = { NULL };
-    s_ping (peer, id, 3);
-    s_recv (peer, &reply);
+    peer_ping (peer, id, 3);
+    peer_recv (peer, &reply);
     assert (reply.msg.type == ZSTATE_SESSION_MSG_PONG && reply.msg.nonce == 3);
     zframe_destroy (&reply.frame);
     zuuid_destroy (&session);
@@ -732,33 +589,33 @@ s_test_stall (zstate_server_t *server)
     assert (slow);
     int rc = zstate_consumer_set_queue (slow, 1, 1024 * 1024);
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    s_ops (peer, 2, id, 1, "SLOW_TABLE", "w1", 0);
-    s_ops (peer, 2, id, 2, "SLOW_TABLE", "w2", 0);
-    s_ops (peer, 2, id, 3, "SLOW_TABLE", "w3", 0);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, id, 1, "SLOW_TABLE", "w1", 0);
+    peer_ops (peer, 2, id, 2, "SLOW_TABLE", "w2", 0);
+    peer_ops (peer, 2, id, 3, "SLOW_TABLE", "w3", 0);
     zstate_server_stats_t stats;
     zstate_server_test_wait_stalled (server, slow, &stats);
-    s_expect_keys (slow, "w1 w2 w3");
-    s_expect_ack (peer, &reply, 3);
+    peer_expect_keys (slow, "w1 w2 w3");
+    peer_expect_ack (peer, &reply, 3);
 
-    s_ops (peer, 2, id, 4, "SLOW_TABLE", "w4", 0);
-    s_ops (peer, 2, id, 5, "SLOW_TABLE", "w5", 0);
+    peer_ops (peer, 2, id, 4, "SLOW_TABLE", "w4", 0);
+    peer_ops (peer, 2, id, 5, "SLOW_TABLE", "w5", 0);
     WAIT_STATS (server, stats, stats.messages == stats.routed + stats.unroutable
                                                 + stats.dropped + 1);
     uint64_t rejects = stats.rejects;
     zstate_consumer_destroy (&slow);
-    s_ops (peer, 2, id, 6, "SLOW_TABLE", "w6", 0);
+    peer_ops (peer, 2, id, 6, "SLOW_TABLE", "w6", 0);
     for (uint64_t sequence = 5; sequence <= 6; sequence++) {
-        s_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
+        peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REJECT);
         assert (reply.msg.sequence == sequence);
         assert (reply.msg.reason == ZSTATE_SESSION_REASON_UNROUTABLE);
     }
-    s_expect_ack (peer, &reply, 6);
+    peer_expect_ack (peer, &reply, 6);
     rc = zstate_server_stats (server, &stats);
     assert (rc == 0);
     assert (stats.rejects == rejects + 2);
@@ -768,7 +625,8 @@ s_test_stall (zstate_server_t *server)
 }
 
 //  persisted follows delivered until a message goes to a DB writer, and
-//  stays there after that
+//  stays there while the writer confirms nothing
+//  (zstate_server_persist_suite has the rest)
 static void
 s_test_persisted (zstate_server_t *server, zstate_consumer_t *ports)
 {
@@ -778,24 +636,24 @@ s_test_persisted (zstate_server_t *server, zstate_consumer_t *ports)
     assert (written);
     int rc = zstate_consumer_forward (written, "inproc://zstate-server-sessions-writer");
     assert (rc == 0);
-    zsock_t *peer = s_peer_new ();
+    zsock_t *peer = peer_new (">" ENDPOINT);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
     reply_t reply = { NULL };
-    s_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
-    s_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_DELIVERED);
-    s_ops (peer, 2, id, 1, TABLE, "p1", 0);
-    s_expect_ack (peer, &reply, 1);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
+    peer_ops (peer, 2, id, 1, TABLE, "p1", 0);
+    peer_expect_ack (peer, &reply, 1);
     assert (reply.msg.persisted == 1);
-    s_ops (peer, 2, id, 2, "WRITTEN_TABLE", "p2", 0);
-    s_expect_ack (peer, &reply, 2);
+    peer_ops (peer, 2, id, 2, "WRITTEN_TABLE", "p2", 0);
+    peer_expect_ack (peer, &reply, 2);
     assert (reply.msg.persisted == 1);
-    s_ops (peer, 2, id, 3, TABLE, "p3", 0);
-    s_expect_ack (peer, &reply, 3);
+    peer_ops (peer, 2, id, 3, TABLE, "p3", 0);
+    peer_expect_ack (peer, &reply, 3);
     assert (reply.msg.persisted == 1);
-    s_expect_keys (ports, "p1 p3");
-    s_expect_keys (written, "p2");
+    peer_expect_keys (ports, "p1 p3");
+    peer_expect_keys (written, "p2");
     zframe_t *copy = zframe_recv (writer);
     assert (copy);
     zframe_destroy (&copy);

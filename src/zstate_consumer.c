@@ -266,6 +266,18 @@ zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer)
 
 
 //  --------------------------------------------------------------------------
+//  Server side: hand the server this table's restored watermarks.
+
+int
+zstate_consumer_restored (zstate_consumer_t *self, const byte *watermarks, size_t size)
+{
+    assert (self);
+    return zstate_server_link_restored (self->link, self->db, self->table, self->name,
+                                        watermarks, size);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Print the writer's state and counters as ZPL items, for the server's
 //  monitor. Prints nothing when there is no writer.
 

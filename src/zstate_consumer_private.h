@@ -28,6 +28,13 @@ int
 int
     zstate_consumer_room_fd (zstate_consumer_t *self);
 
+//  Hand the server the watermarks of this table restored from Redis
+//  (zstate_server_link_restored). Returns 0, or -1 with errno and
+//  zstate_reason ().
+int
+    zstate_consumer_restored (zstate_consumer_t *self, const byte *watermarks,
+                              size_t size);
+
 //  Print the consumer's writer state as ZPL items, for the server's monitor
 void
     zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file);

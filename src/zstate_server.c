@@ -121,6 +121,36 @@ zstate_server_link_forward (zstate_server_link_t *link,
 }
 
 
+int
+zstate_server_link_confirm_endpoint (zstate_server_link_t *link, char *endpoint,
+                                     size_t size)
+{
+    assert (link);
+    assert (endpoint && size);
+    zmsg_t *rest = NULL;
+    int rc = s_link_request (link, &rest, "s", "CONFIRM ENDPOINT");
+    char *value = rc == 0? zmsg_popstr (rest): NULL;
+    if (rc == 0 && !value)
+        rc = zstate_fail (EPROTO, "CONFIRM ENDPOINT: no endpoint in the reply");
+    if (rc == 0)
+        snprintf (endpoint, size, "%s", value);
+    free (value);
+    zmsg_destroy (&rest);
+    return rc;
+}
+
+int
+zstate_server_link_restored (zstate_server_link_t *link,
+                             const char *db, const char *table, const char *name,
+                             const byte *watermarks, size_t size)
+{
+    assert (link);
+    assert (db && table && name);
+    return s_link_request (link, NULL, "ssssb", "RESTORED", db, table, name,
+                           watermarks, size);
+}
+
+
 //  --------------------------------------------------------------------------
 //  Create a server; it binds nothing until zstate_server_bind.
 
@@ -296,56 +326,6 @@ zstate_server_actor (zstate_server_t *self)
 {
     assert (self);
     return zstate_actor_zactor (self->link->actor);
-}
-
-
-//  --------------------------------------------------------------------------
-//  The server section of the monitor's STATS text
-
-//  Short names of the reason codes
-static const char *
-s_reason_names [ZSTATE_SERVER_REASONS] = {
-    "ok", "truncated", "signature", "version", "type", "too_large", "name",
-    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames",
-    "ack_level", "heartbeat", "sequence", "epoch", "reason", "text",
-    "unroutable", "unauthorised", "no_session"
-};
-
-void
-zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
-                            uint64_t watch_lost, FILE *file)
-{
-    fprintf (file, "server\n");
-    fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
-    fprintf (file, "    ops = %" PRIu64 "\n", stats->ops);
-    fprintf (file, "    bytes = %" PRIu64 "\n", stats->bytes);
-    fprintf (file, "    routed = %" PRIu64 "\n", stats->routed);
-    fprintf (file, "    unroutable = %" PRIu64 "\n", stats->unroutable);
-    fprintf (file, "    malformed = %" PRIu64 "\n", stats->malformed);
-    fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
-    fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
-    fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
-    fprintf (file, "    consumers = %zu\n", stats->consumers);
-    fprintf (file, "    sessions = %zu\n", stats->sessions);
-    fprintf (file, "    messages_v1 = %" PRIu64 "\n", stats->messages_v1);
-    fprintf (file, "    hellos = %" PRIu64 "\n", stats->hellos);
-    fprintf (file, "    duplicates = %" PRIu64 "\n", stats->duplicates);
-    fprintf (file, "    resumes = %" PRIu64 "\n", stats->resumes);
-    fprintf (file, "    superseded = %" PRIu64 "\n", stats->superseded);
-    fprintf (file, "    no_session = %" PRIu64 "\n", stats->no_session);
-    fprintf (file, "    rejects = %" PRIu64 "\n", stats->rejects);
-    fprintf (file, "    acks = %" PRIu64 "\n", stats->acks);
-    fprintf (file, "    pings = %" PRIu64 "\n", stats->pings);
-    fprintf (file, "    pings_sent = %" PRIu64 "\n", stats->pings_sent);
-    fprintf (file, "    unexpected = %" PRIu64 "\n", stats->unexpected);
-    fprintf (file, "    expired = %" PRIu64 "\n", stats->expired);
-    fprintf (file, "    evicted = %" PRIu64 "\n", stats->evicted);
-    fprintf (file, "    watchers = %zu\n", watchers);
-    fprintf (file, "    watch_lost = %" PRIu64 "\n", watch_lost);
-    fprintf (file, "    rejected\n");
-    for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
-        fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
-                 stats->rejected [reason]);
 }
 
 

@@ -43,6 +43,8 @@
 #include "zstate_server_agent.h"
 #include "zstate_server_sessions.h"
 #include "zstate_server_routes.h"
+#include "zstate_server_watermarks.h"
+#include "zstate_server_confirm.h"
 
 typedef zstate_server_route_t route_t;
 
@@ -59,6 +61,7 @@ typedef struct {
     zstate_msg_t *decoder;      //  validates every payload, reused
     zstate_server_routes_t *routes;     //  (db, table) -> consumer
     zstate_server_sessions_t *sessions;     //  sessions of both versions
+    zstate_server_confirm_t *confirm;   //  writers confirm what Redis holds
     route_t *stalled;           //  route we wait for, or NULL
     zmq_msg_t parked;           //  the message waiting for it
     bool parked_forwarded;      //  its copy went to the writer already
@@ -141,6 +144,9 @@ s_self_new (zsock_t *pipe)
     self->routes = zstate_server_routes_new ();
     self->sessions = zstate_server_sessions_new (self->loop, self->router_handle,
                                                  &self->stats);
+    self->confirm = zstate_server_confirm_new (self->loop, self->routes, self->sessions,
+                                               &self->stats);
+    assert (self->confirm);
     zmq_msg_init (&self->parked);
     return self;
 }
@@ -153,6 +159,7 @@ s_self_destroy (self_t **self_p)
         self_t *self = *self_p;
         //  A message parked for a full consumer dies with us
         zmq_msg_close (&self->parked);
+        zstate_server_confirm_destroy (&self->confirm);
         zstate_server_routes_destroy (&self->routes);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
@@ -257,15 +264,19 @@ s_stall_retry (self_t *self)
 {
     assert (self->stalled);
     zmq_pollitem_t item;
-    if (zstate_server_route_pass (self->stalled, &self->parked, &self->parked_forwarded, &item))
+    bool forwarded = self->parked_forwarded;
+    int rc = zstate_server_route_pass (self->stalled, &self->parked,
+                                       &self->parked_forwarded, &item);
+    if (self->parked_v2 && self->parked_forwarded && !forwarded)
+        zstate_server_sessions_forwarded (self->sessions, self->parked_session,
+                                          self->parked_sequence, self->stalled->id);
+    if (rc)
         s_wait (self, &item);
     else {
         self->stats.routed++;
-        if (self->parked_v2) {
+        if (self->parked_v2)
             zstate_server_sessions_delivered (self->sessions, self->parked_session,
-                                              self->parked_sequence,
-                                              self->parked_forwarded);
-        }
+                                              self->parked_sequence);
         s_stall_end (self);
     }
 }
@@ -351,17 +362,28 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
                                            ZSTATE_SESSION_REASON_UNROUTABLE);
         return;
     }
+    if (session && route->restored
+    &&  zstate_server_watermarks_covers (route->restored, session, sequence)) {
+        //  Redis has it from a former instance, and the consumer restored
+        //  it: delivered and persisted already
+        route->restored_drops++;
+        self->stats.restored_drops++;
+        zstate_server_sessions_delivered (self->sessions, session, sequence);
+        return;
+    }
     if (self->monitor)
         zstate_monitor_publish (self->monitor, db, table, payload);
     route->messages++;
     route->ops += zstate_msg_op_count (self->decoder);
     bool forwarded = false;
     zmq_pollitem_t item;
-    if (zstate_server_route_pass (route, payload, &forwarded, &item) == 0) {
+    int rc = zstate_server_route_pass (route, payload, &forwarded, &item);
+    if (session && forwarded)
+        zstate_server_sessions_forwarded (self->sessions, session, sequence, route->id);
+    if (rc == 0) {
         self->stats.routed++;
         if (session)
-            zstate_server_sessions_delivered (self->sessions, session, sequence,
-                                              forwarded);
+            zstate_server_sessions_delivered (self->sessions, session, sequence);
     }
     else {
         s_stall_begin (self, route, payload, forwarded, &item);
@@ -469,69 +491,6 @@ s_handle_bind (self_t *self, zmsg_t *request)
     free (endpoint);
 }
 
-//  Pop a count for a SET command; returns it, or replies EINVAL and
-//  returns -1 when it is not a number from min to max
-static long
-s_request_count (self_t *self, zmsg_t *request, const char *command, long min, long max)
-{
-    char *value = zmsg_popstr (request);
-    char *end = NULL;
-    long count = value? strtol (value, &end, 10): -1;
-    if (!value || end == value || *end || count < min || count > max) {
-        char reason [256];
-        snprintf (reason, sizeof (reason), "%s needs a count from %ld to %ld",
-                  command, min, max);
-        zstate_reply (self->pipe, command, EINVAL, reason, false);
-        count = -1;
-    }
-    free (value);
-    return count;
-}
-
-//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE and SET SESSIONS
-static void
-s_handle_set (self_t *self, const char *command, zmsg_t *request)
-{
-    long count;
-    if (streq (command, "SET RCVHWM")) {
-        if ((count = s_request_count (self, request, command, 0, INT_MAX)) == -1)
-            return;
-        zsock_set_rcvhwm (self->router, (int) count);
-    }
-    else
-    if (streq (command, "SET HEARTBEAT")) {
-        //  0, or what the protocol allows
-        if ((count = s_request_count (self, request, command, 0,
-                                      ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
-            return;
-        if (count && count < ZSTATE_SESSION_HEARTBEAT_MIN) {
-            zstate_reply (self->pipe, command, EINVAL,
-                          "SET HEARTBEAT needs 0 or 10 to 3600000 msecs", false);
-            return;
-        }
-        zstate_server_sessions_set_heartbeat (self->sessions, (uint32_t) count);
-    }
-    else
-    if (streq (command, "SET ACK DELAY")) {
-        if ((count = s_request_count (self, request, command, 0,
-                                      ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
-            return;
-        zstate_server_sessions_set_ack_delay (self->sessions, (uint32_t) count);
-    }
-    else
-    if (streq (command, "SET SESSION IDLE")) {
-        if ((count = s_request_count (self, request, command, 0, INT_MAX)) == -1)
-            return;
-        zstate_server_sessions_set_idle (self->sessions, (uint32_t) count);
-    }
-    else {
-        if ((count = s_request_count (self, request, command, 1, INT_MAX)) == -1)
-            return;
-        zstate_server_sessions_set_max (self->sessions, (size_t) count);
-    }
-    zstate_reply (self->pipe, command, 0, "", false);
-}
-
 static void
 s_handle_register (self_t *self, zmsg_t *request)
 {
@@ -621,6 +580,8 @@ s_handle_unregister (self_t *self, zmsg_t *request)
     }
     if (self->verbose)
         zsys_debug ("zstate_server: %s/%s unregistered", route->db, route->table);
+    //  Its writer can no longer tell us anything: nobody waits for it
+    zstate_server_sessions_forget_route (self->sessions, route->id);
     zstate_server_routes_remove (self->routes, route);
     //  We never touch the consumer again: once it has our reply, it may go
     zstate_reply (self->pipe, "UNREGISTER", 0, "", false);
@@ -659,6 +620,23 @@ s_handle_forward (self_t *self, zmsg_t *request)
     }
     zstate_reply (self->pipe, "FORWARD", status, reason, false);
     free (endpoint);
+}
+
+//  RESTORED db table name watermarks: what Redis held for that route
+static void
+s_handle_restored (self_t *self, zmsg_t *request)
+{
+    route_t *route = s_request_route (self, request, "RESTORED");
+    if (!route)
+        return;
+    zframe_t *watermarks = zmsg_pop (request);
+    if (!route->restored)
+        route->restored = zstate_server_watermarks_new ();
+    int rc = zstate_server_watermarks_load (route->restored,
+                                            watermarks? zframe_data (watermarks): NULL,
+                                            watermarks? zframe_size (watermarks): 0);
+    zstate_reply (self->pipe, "RESTORED", rc? errno: 0, rc? zstate_reason (): "", false);
+    zframe_destroy (&watermarks);
 }
 
 static void
@@ -739,10 +717,9 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         if (streq (command, "BIND"))
             s_handle_bind (self, request);
         else
-        if (streq (command, "SET RCVHWM") || streq (command, "SET HEARTBEAT")
-        ||  streq (command, "SET ACK DELAY") || streq (command, "SET SESSIONS")
-        ||  streq (command, "SET SESSION IDLE"))
-            s_handle_set (self, command, request);
+        if (strncmp (command, "SET ", 4) == 0)
+            zstate_server_settings_apply (pipe, self->router, self->sessions,
+                                          command, request);
         else
         if (streq (command, "REGISTER"))
             s_handle_register (self, request);
@@ -752,6 +729,14 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         else
         if (streq (command, "FORWARD"))
             s_handle_forward (self, request);
+        else
+        if (streq (command, "RESTORED"))
+            s_handle_restored (self, request);
+        else
+        if (streq (command, "CONFIRM ENDPOINT")) {
+            zstate_reply (pipe, command, 0, "", true);
+            zstr_send (pipe, zstate_server_confirm_endpoint (self->confirm));
+        }
         else
         if (streq (command, "STATS"))
             s_handle_stats (self);

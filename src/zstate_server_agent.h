@@ -12,10 +12,20 @@
 #ifndef ZSTATE_SERVER_AGENT_H_INCLUDED
 #define ZSTATE_SERVER_AGENT_H_INCLUDED
 
+#include "zstate_server_sessions.h"
+
 //  The server actor, for zactor_new; args is unused. Its commands are
 //  listed in zstate_server.h.
 void
     zstate_server_agent (zsock_t *pipe, void *args);
+
+//  Apply one of the actor's SET commands (listed in zstate_server.h) with
+//  the argument in request to router or sessions, and reply on pipe;
+//  EINVAL for a bad argument or an unknown SET command.
+void
+    zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
+                                  zstate_server_sessions_t *sessions,
+                                  const char *command, zmsg_t *request);
 
 //  Print the "server" section of the monitor's STATS text (ZPL): every
 //  counter of stats, the watchers and their lost copies, and the messages

@@ -49,6 +49,23 @@ int
                                 const char *db, const char *table, const char *name,
                                 const char *endpoint);
 
+//  Copy the server's confirmation endpoint, where DB writers send
+//  CONFIRMED (zstate_server_confirm.h), into endpoint (size octets).
+//  Returns 0, or -1 with errno and zstate_reason ().
+int
+    zstate_server_link_confirm_endpoint (zstate_server_link_t *link, char *endpoint,
+                                         size_t size);
+
+//  Hand the server the watermarks the consumer named name restored from
+//  Redis (n x 24 octets, zstate_server_watermarks.h): from then on, OPS of
+//  version 2 for its (db, table) at or below its session's watermark are
+//  dropped as delivered and persisted. Returns 0, or -1 with errno and
+//  zstate_reason () (EINVAL when size is no multiple of 24).
+int
+    zstate_server_link_restored (zstate_server_link_t *link,
+                                 const char *db, const char *table, const char *name,
+                                 const byte *watermarks, size_t size);
+
 #ifdef ZSTATE_SELFTEST
 //  Selftest support: wait until consumer is full and the server holds
 //  the message it refused (asserts after 60 s)

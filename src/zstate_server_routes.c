@@ -19,6 +19,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_server_watermarks.h"
 #include "zstate_server_routes.h"
 
 #define FORWARD_SNDHWM      32      //  messages queued towards one writer
@@ -26,6 +27,7 @@
 struct _zstate_server_routes_t {
     zhashx_t *dbs;              //  db name -> zhashx_t of table -> route
     size_t size;                //  routes in dbs
+    uint32_t last_id;           //  of the last route added
 };
 
 static zstate_server_route_t *
@@ -50,6 +52,7 @@ s_route_destroy (zstate_server_route_t **self_p)
     if (*self_p) {
         zstate_server_route_t *self = *self_p;
         zsock_destroy (&self->forward);
+        zstate_server_watermarks_destroy (&self->restored);
         free (self->db);
         free (self->table);
         free (self->name);
@@ -112,6 +115,7 @@ zstate_server_routes_add (zstate_server_routes_t *self, const char *db,
     assert (self);
     assert (!zstate_server_routes_lookup (self, db, table));
     zstate_server_route_t *route = s_route_new (db, table, name, consumer);
+    route->id = ++self->last_id;
     zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
     if (!tables) {
         tables = zhashx_new ();
@@ -213,6 +217,9 @@ zstate_server_routes_fprint (zstate_server_routes_t *self, FILE *file)
             fprintf (file, "    name = \"%s\"\n", route->table);
             fprintf (file, "    messages = %" PRIu64 "\n", route->messages);
             fprintf (file, "    ops = %" PRIu64 "\n", route->ops);
+            fprintf (file, "    restored_sessions = %zu\n", route->restored?
+                     zstate_server_watermarks_size (route->restored): 0);
+            fprintf (file, "    restored_drops = %" PRIu64 "\n", route->restored_drops);
             zstate_consumer_stats_t consumer;
             zstate_consumer_stats (route->consumer, &consumer);
             fprintf (file, "    popped = %" PRIu64 "\n", consumer.popped);

@@ -12,12 +12,15 @@
 #ifndef ZSTATE_SERVER_ROUTES_H_INCLUDED
 #define ZSTATE_SERVER_ROUTES_H_INCLUDED
 
+#include "zstate_server_watermarks.h"
+
 //  The server actor owns one and calls it from its own thread; it is
 //  tested through zstate_server_test and the consumer's tests.
 typedef struct _zstate_server_routes_t zstate_server_routes_t;
 
 //  One registered consumer table
 typedef struct {
+    uint32_t id;                //  unique in the server's life, never reused
     char *db;                   //  the (db, table) it serves
     char *table;
     char *name;                 //  the consumer's unique name
@@ -26,6 +29,8 @@ typedef struct {
     void *forward_handle;       //  zsock_resolve (forward), for the hot path
     uint64_t messages;          //  messages routed to it
     uint64_t ops;               //  operations in those
+    zstate_server_watermarks_t *restored;   //  what Redis held, or NULL
+    uint64_t restored_drops;    //  messages dropped as in Redis already
 } zstate_server_route_t;
 
 //  Create an empty table.

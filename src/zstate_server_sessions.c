@@ -34,7 +34,9 @@
     fires, so a steady stream costs one ACK per batch of messages, not per
     message. Replies go out with ZMQ_DONTWAIT: a client that does not read
     loses replies, never stops the server; the next ACK, cumulative, says
-    it all again.
+    it all again. P is the session's zstate_server_persist_t, which knows
+    what waits for which writer; a confirmation that moves P makes an ACK
+    due as a delivery does.
     The table is bounded. A HELLO for a new session when full evicts the
     least recently heard session of either version (the lru list is
     ordered by when each was last heard); version 1 sessions past the
@@ -47,6 +49,9 @@
 #include "zstate_classes.h"
 #include "zstate_session_msg.h"
 #include "zstate_server_sessions.h"
+#include "zstate_server_persist.h"
+#include "zstate_server_limiter.h"
+#include "zstate_server_watermarks.h"
 
 #define SESSIONS_MAX        65536   //  default bound of the table
 #define IDLE_MAX            600000  //  msecs: default session idle limit
@@ -66,7 +71,10 @@ typedef struct {
     int version;                //  1 or 2
     uint64_t delivered;         //  D (version 1: the last sequence seen)
     uint64_t persisted;         //  P, <= D
+    zstate_server_persist_t *persist;   //  what waits for writers, or NULL
+    int ack_level;              //  granted: ZSTATE_SESSION_ACK_*
     uint64_t acked;             //  D that the client was last told
+    uint64_t acked_persisted;   //  ... and P
     uint32_t unacked;           //  messages delivered since
     bool ack_again;             //  a duplicate came: tell D even if told
     bool resumed;               //  resume WELCOME sent, not yet in order
@@ -88,7 +96,7 @@ struct _zstate_server_sessions_t {
     zhashx_t *sessions;         //  session id -> session_t
     zlistx_t *lru;              //  sessions, least recently heard first
     zlistx_t *due;              //  sessions whose ACK waits
-    zhashx_t *no_session;       //  routing id (hex) -> int64_t last REJECT
+    zstate_server_limiter_t *no_session;    //  one NO_SESSION a second each
     session_t *current;         //  the session of the OPS being delivered
     byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
     size_t max;                 //  bound of sessions
@@ -101,31 +109,12 @@ struct _zstate_server_sessions_t {
     int64_t held;               //  msecs held before that, in total
 };
 
-//  A 16-byte binary key, so the hash gets its own key functions. Session
-//  ids come from the network, so no part of them can be trusted to be
-//  random: every bit of both halves goes through a multiply-xorshift mix
-//  (a few instructions, where a byte-wise hash took two hundred)
-static size_t
-s_session_hash (const void *key)
-{
-    uint64_t low, high;
-    memcpy (&low, key, sizeof (low));
-    memcpy (&high, (const byte *) key + sizeof (low), sizeof (high));
-    uint64_t hash = (low ^ 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL;
-    hash = (hash ^ (hash >> 31) ^ high) * 0x94D049BB133111EBULL;
-    return (size_t) (hash ^ (hash >> 29));
-}
-
-static int
-s_session_compare (const void *key1, const void *key2)
-{
-    return memcmp (key1, key2, ZSTATE_MSG_SESSION_SIZE);
-}
-
 static void
-s_free (void **item_p)
+s_session_free (void **item_p)
 {
-    free (*item_p);
+    session_t *session = (session_t *) *item_p;
+    zstate_server_persist_destroy (&session->persist);
+    free (session);
     *item_p = NULL;
 }
 
@@ -164,18 +153,11 @@ zstate_server_sessions_new (zloop_t *loop, void *router, zstate_server_stats_t *
     self->router = router;
     self->stats = stats;
     //  Keys point into their session_t, which the item destructor frees
-    self->sessions = zhashx_new ();
-    assert (self->sessions);
-    zhashx_set_key_hasher (self->sessions, s_session_hash);
-    zhashx_set_key_comparator (self->sessions, s_session_compare);
-    zhashx_set_key_duplicator (self->sessions, NULL);
-    zhashx_set_key_destructor (self->sessions, NULL);
-    zhashx_set_destructor (self->sessions, s_free);
+    self->sessions = zstate_server_session_table (s_session_free);
     self->lru = zlistx_new ();
     self->due = zlistx_new ();
-    self->no_session = zhashx_new ();
-    assert (self->lru && self->due && self->no_session);
-    zhashx_set_destructor (self->no_session, s_free);
+    self->no_session = zstate_server_limiter_new (NO_SESSION_MAX, NO_SESSION_IVL);
+    assert (self->lru && self->due);
     //  A random UUID names this instance; all zero means "unknown"
     zuuid_t *uuid = zuuid_new ();
     assert (uuid);
@@ -204,7 +186,7 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
         zlistx_destroy (&self->due);
         zlistx_destroy (&self->lru);
         zhashx_destroy (&self->sessions);
-        zhashx_destroy (&self->no_session);
+        zstate_server_limiter_destroy (&self->no_session);
         free (self);
         *self_p = NULL;
     }
@@ -400,13 +382,12 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
     zstate_session_msg_t welcome = {
         .type = ZSTATE_SESSION_MSG_WELCOME, .session = session->id,
         .epoch = self->epoch, .delivered = session->delivered,
-        .persisted = session->persisted,
-        //  Persistence is not tracked per session yet: grant DELIVERED
-        .ack_level = ZSTATE_SESSION_ACK_DELIVERED,
+        .persisted = session->persisted, .ack_level = session->ack_level,
         .heartbeat = self->heartbeat, .features = 0
     };
     s_send_to (self, session, &welcome);
     session->acked = session->delivered;
+    session->acked_persisted = session->persisted;
     session->unacked = 0;
 }
 
@@ -420,6 +401,7 @@ s_send_ack (zstate_server_sessions_t *self, session_t *session)
     };
     s_send_to (self, session, &ack);
     session->acked = session->delivered;
+    session->acked_persisted = session->persisted;
     session->unacked = 0;
     session->ack_again = false;
     self->stats->acks++;
@@ -525,7 +507,11 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
                           ", delivered %" PRIu64 "; %" PRIu64 " gaps so far",
                           first_unacked - 1, session->delivered, self->stats->gaps);
         session->delivered = session->persisted = first_unacked - 1;
+        zstate_server_persist_destroy (&session->persist);
     }
+    //  P is tracked for every session; where nothing needs writing it
+    //  follows D, so PERSISTED is granted whenever it is asked
+    session->ack_level = hello->ack_level;
     memcpy (session->routing, routing, routing_size);
     session->routing_size = routing_size;
     session->heartbeat = hello->heartbeat;
@@ -595,22 +581,8 @@ static void
 s_no_session (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
               const byte *session_id, uint64_t sequence)
 {
-    char key [2 * ZSTATE_SERVER_ROUTING_MAX + 1];
-    for (size_t index = 0; index < routing_size; index++)
-        snprintf (key + 2 * index, 3, "%02x", routing [index]);
-    key [2 * routing_size] = 0;
-    int64_t now = zclock_mono ();
-    int64_t *last = (int64_t *) zhashx_lookup (self->no_session, key);
-    if (last && now - *last < NO_SESSION_IVL)
+    if (!zstate_server_limiter_allow (self->no_session, routing, routing_size))
         return;
-    if (!last) {
-        if (zhashx_size (self->no_session) >= NO_SESSION_MAX)
-            return;             //  The tick makes room again
-        last = (int64_t *) malloc (sizeof (int64_t));
-        assert (last);
-        zhashx_insert (self->no_session, key, last);
-    }
-    *last = now;
     zstate_session_msg_t reject = {
         .type = ZSTATE_SESSION_MSG_REJECT, .session = session_id,
         .epoch = self->epoch, .sequence = sequence,
@@ -620,15 +592,6 @@ s_no_session (zstate_server_sessions_t *self, const byte *routing, size_t routin
     reject.text_size = strlen (reject.text);
     s_send (self, routing, routing_size, &reject);
     self->stats->rejects++;
-}
-
-static uint64_t
-s_get_uint64 (const byte *data)
-{
-    return ((uint64_t) data [0] << 56) | ((uint64_t) data [1] << 48)
-         | ((uint64_t) data [2] << 40) | ((uint64_t) data [3] << 32)
-         | ((uint64_t) data [4] << 24) | ((uint64_t) data [5] << 16)
-         | ((uint64_t) data [6] << 8)  |  (uint64_t) data [7];
 }
 
 bool
@@ -644,7 +607,7 @@ zstate_server_sessions_ops (zstate_server_sessions_t *self,
         return false;
     }
     const byte *session_id = data + 4;
-    uint64_t sequence = s_get_uint64 (data + 20);
+    uint64_t sequence = zstate_server_get_uint64 (data + 20);
     if (sequence == 0) {
         s_drop (self, ZSTATE_SESSION_REASON_SEQUENCE);
         return false;
@@ -687,20 +650,66 @@ zstate_server_sessions_ops (zstate_server_sessions_t *self,
     return true;
 }
 
+//  P moves to what the session's writers confirmed, never back, never
+//  past D; when it moved without D, acknowledge is true: an ACK tells
+static void
+s_persisted_update (zstate_server_sessions_t *self, session_t *session,
+                    bool acknowledge)
+{
+    uint64_t level = zstate_server_persist_level (session->persist, session->delivered);
+    if (level > session->persisted)
+        session->persisted = level;
+    if (acknowledge && session->persisted != session->acked_persisted)
+        s_ack_due (self, session);
+}
+
+void
+zstate_server_sessions_forwarded (zstate_server_sessions_t *self,
+                                  const byte *session_id, uint64_t sequence,
+                                  uint32_t route)
+{
+    assert (self);
+    session_t *session = s_session_lookup (self, session_id);
+    if (session && session->version == 2 && sequence == session->delivered + 1)
+        zstate_server_persist_forwarded (&session->persist, route, sequence);
+}
+
+int
+zstate_server_sessions_confirmed (zstate_server_sessions_t *self,
+                                  const byte *session_id, uint32_t route,
+                                  uint64_t watermark)
+{
+    assert (self);
+    session_t *session = s_session_lookup (self, session_id);
+    if (!session || session->version != 2)
+        return -1;
+    if (zstate_server_persist_confirmed (session->persist, route, watermark))
+        s_persisted_update (self, session, true);
+    return 0;
+}
+
+void
+zstate_server_sessions_forget_route (zstate_server_sessions_t *self, uint32_t route)
+{
+    assert (self);
+    session_t *session = (session_t *) zlistx_first (self->lru);
+    while (session) {
+        zstate_server_persist_forget (session->persist, route);
+        s_persisted_update (self, session, true);
+        session = (session_t *) zlistx_next (self->lru);
+    }
+}
+
 void
 zstate_server_sessions_delivered (zstate_server_sessions_t *self,
-                                  const byte *session_id, uint64_t sequence,
-                                  bool written_later)
+                                  const byte *session_id, uint64_t sequence)
 {
     assert (self);
     session_t *session = s_session_lookup (self, session_id);
     if (!session || session->version != 2 || sequence != session->delivered + 1)
         return;
-    //  P follows D only while nothing waits for a writer; persistence is
-    //  not tracked beyond that yet
-    if (!written_later && session->persisted == session->delivered)
-        session->persisted = sequence;
     session->delivered = sequence;
+    s_persisted_update (self, session, false);
     session->resumed = false;
     session->unacked++;
     s_ack_due (self, session);
@@ -723,7 +732,7 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
     //  Sent now, before the ACK that covers it
     s_send_to (self, session, &reject);
     self->stats->rejects++;
-    zstate_server_sessions_delivered (self, session_id, sequence, false);
+    zstate_server_sessions_delivered (self, session_id, sequence);
 }
 
 
@@ -772,15 +781,6 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     self->stats->expired += forgotten;
 
     //  Routing ids refused a second ago may be refused again
-    zlistx_t *keys = zhashx_keys (self->no_session);
-    assert (keys);
-    const char *key = (const char *) zlistx_first (keys);
-    while (key) {
-        int64_t *last = (int64_t *) zhashx_lookup (self->no_session, key);
-        if (now - *last >= NO_SESSION_IVL)
-            zhashx_delete (self->no_session, key);
-        key = (const char *) zlistx_next (keys);
-    }
-    zlistx_destroy (&keys);
+    zstate_server_limiter_prune (self->no_session);
     return 0;
 }

@@ -85,13 +85,33 @@ bool
                                 const byte *routing, size_t routing_size,
                                 const byte *data, size_t size);
 
-//  The next message of session_id, sequence, was handed to its consumer;
-//  written_later says whether a DB writer still has to write it. A session
-//  forgotten meanwhile is ignored.
+//  The next message of session_id, sequence, was handed to its consumer.
+//  A session forgotten meanwhile is ignored.
 void
     zstate_server_sessions_delivered (zstate_server_sessions_t *self,
+                                      const byte *session_id, uint64_t sequence);
+
+//  The next message of session_id, sequence, went to the DB writer of
+//  route (zstate_server_route_t.id): P stays below it until that writer
+//  confirms it. Called before delivered, or without it when the message
+//  then waits for its consumer.
+void
+    zstate_server_sessions_forwarded (zstate_server_sessions_t *self,
                                       const byte *session_id, uint64_t sequence,
-                                      bool written_later);
+                                      uint32_t route);
+
+//  Route's writer has every message of session_id for it up to watermark
+//  in Redis: P may move, and an ACK tells the client. Returns 0, or -1
+//  when the table has no version 2 session with that id.
+int
+    zstate_server_sessions_confirmed (zstate_server_sessions_t *self,
+                                      const byte *session_id, uint32_t route,
+                                      uint64_t watermark);
+
+//  Route went away: no session waits for its writer any more.
+void
+    zstate_server_sessions_forget_route (zstate_server_sessions_t *self,
+                                         uint32_t route);
 
 //  The next message of session_id, sequence, is refused for good: send
 //  REJECT with reason and move past it.

@@ -1,0 +1,62 @@
+/*  =========================================================================
+    zstate_server_stats - the "server" section of the monitor's STATS
+    text: the server's counters as ZPL, under their short names
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_server_agent.h"
+
+//  Short names of the reason codes
+static const char *
+s_reason_names [ZSTATE_SERVER_REASONS] = {
+    "ok", "truncated", "signature", "version", "type", "too_large", "name",
+    "op_count", "op_code", "key", "field", "terminator", "trailing", "frames",
+    "ack_level", "heartbeat", "sequence", "epoch", "reason", "text",
+    "unroutable", "unauthorised", "no_session"
+};
+
+void
+zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
+                            uint64_t watch_lost, FILE *file)
+{
+    fprintf (file, "server\n");
+    fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
+    fprintf (file, "    ops = %" PRIu64 "\n", stats->ops);
+    fprintf (file, "    bytes = %" PRIu64 "\n", stats->bytes);
+    fprintf (file, "    routed = %" PRIu64 "\n", stats->routed);
+    fprintf (file, "    unroutable = %" PRIu64 "\n", stats->unroutable);
+    fprintf (file, "    malformed = %" PRIu64 "\n", stats->malformed);
+    fprintf (file, "    gaps = %" PRIu64 "\n", stats->gaps);
+    fprintf (file, "    dropped = %" PRIu64 "\n", stats->dropped);
+    fprintf (file, "    stalls = %" PRIu64 "\n", stats->stalls);
+    fprintf (file, "    consumers = %zu\n", stats->consumers);
+    fprintf (file, "    sessions = %zu\n", stats->sessions);
+    fprintf (file, "    messages_v1 = %" PRIu64 "\n", stats->messages_v1);
+    fprintf (file, "    hellos = %" PRIu64 "\n", stats->hellos);
+    fprintf (file, "    duplicates = %" PRIu64 "\n", stats->duplicates);
+    fprintf (file, "    resumes = %" PRIu64 "\n", stats->resumes);
+    fprintf (file, "    superseded = %" PRIu64 "\n", stats->superseded);
+    fprintf (file, "    no_session = %" PRIu64 "\n", stats->no_session);
+    fprintf (file, "    rejects = %" PRIu64 "\n", stats->rejects);
+    fprintf (file, "    acks = %" PRIu64 "\n", stats->acks);
+    fprintf (file, "    pings = %" PRIu64 "\n", stats->pings);
+    fprintf (file, "    pings_sent = %" PRIu64 "\n", stats->pings_sent);
+    fprintf (file, "    unexpected = %" PRIu64 "\n", stats->unexpected);
+    fprintf (file, "    expired = %" PRIu64 "\n", stats->expired);
+    fprintf (file, "    evicted = %" PRIu64 "\n", stats->evicted);
+    fprintf (file, "    confirms = %" PRIu64 "\n", stats->confirms);
+    fprintf (file, "    confirms_ignored = %" PRIu64 "\n", stats->confirms_ignored);
+    fprintf (file, "    restored_drops = %" PRIu64 "\n", stats->restored_drops);
+    fprintf (file, "    watchers = %zu\n", watchers);
+    fprintf (file, "    watch_lost = %" PRIu64 "\n", watch_lost);
+    fprintf (file, "    rejected\n");
+    for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
+        fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
+                 stats->rejected [reason]);
+}
