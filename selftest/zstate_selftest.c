@@ -52,6 +52,9 @@ void
 void
     zstate_backlog_suite_test (bool verbose);
 
+//  The writer's persisted acknowledgements: selftest/zstate_writer_persist.c
+void
+    zstate_writer_persist_test (bool verbose);
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
     zstate_writer_faults_test (bool verbose);
@@ -167,6 +170,7 @@ all_tests [] = {
     { "zstate_writer_confirmed", zstate_writer_confirmed_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
+    { "zstate_writer_persist", zstate_writer_persist_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { "zstate_signal", zstate_signal_test },
     { "zstate_limits", zstate_limits_test },

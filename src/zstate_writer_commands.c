@@ -212,24 +212,31 @@ s_command_confirm (self_t *self, const char *command, zmsg_t *request)
 }
 
 //  RESTORE: the table must have nothing unconfirmed here, so that what
-//  Redis holds of it is the state after one confirmed batch
+//  Redis holds of it is the state after one confirmed batch. Returns 0 or
+//  an errno value, with zstate_reason ().
 static int
 s_restore (self_t *self, const char *table, const char *endpoint, const char *timeout_text,
            uint64_t *entries_p)
 {
     int timeout = timeout_text? atoi (timeout_text): self->config->command_timeout;
-    if (!table || !endpoint || timeout < 1)
-        return zstate_fail (EINVAL, "RESTORE: table, endpoint or timeout missing or bad");
-    if (!self->redis)
-        return zstate_fail (ENOTCONN, "RESTORE: CONNECT first");
-    if (zstate_writer_chain_touches (self->chain, table))
-        return zstate_fail (EBUSY, "RESTORE: the writer holds operations on %s not "
-                            "confirmed by Redis; FLUSH first", table);
+    if (!table || !endpoint || timeout < 1) {
+        zstate_fail (EINVAL, "RESTORE: table, endpoint or timeout missing or bad");
+        return EINVAL;
+    }
+    if (!self->redis) {
+        zstate_fail (ENOTCONN, "RESTORE: CONNECT first");
+        return ENOTCONN;
+    }
+    if (zstate_writer_chain_touches (self->chain, table)) {
+        zstate_fail (EBUSY, "RESTORE: the writer holds operations on %s not confirmed "
+                     "by Redis; FLUSH first", table);
+        return EBUSY;
+    }
     int status = zstate_writer_reader_run (self->config, zstate_redis_endpoint (self->redis),
                                            table, endpoint, timeout, entries_p);
     //  Replies to batches in flight waited meanwhile: that was not Redis
     self->last_progress = zclock_mono ();
-    return status? zstate_fail (status, "%s", zstate_reason ()): 0;
+    return status;
 }
 
 static void
@@ -239,12 +246,14 @@ s_command_restore (self_t *self, const char *command, zmsg_t *request)
     char *endpoint = s_pop (request);
     char *timeout = s_pop (request);
     uint64_t entries = 0;
-    int rc = s_restore (self, table, endpoint, timeout, &entries);
-    if (self->verbose || rc)
+    int status = s_restore (self, table, endpoint, timeout, &entries);
+    char reason [256];
+    snprintf (reason, sizeof (reason), "%s", status? zstate_reason (): "");
+    if (self->verbose || status)
         zsys_info ("zstate_writer %s: RESTORE %s: %" PRIu64 " entries%s%s",
                    zstate_writer_agent_name (self), table? table: "-", entries,
-                   rc? ": ": "", rc? zstate_reason (): "");
-    zstate_reply (self->pipe, command, rc? errno: 0, rc? zstate_reason (): NULL, true);
+                   status? ": ": "", reason);
+    zstate_reply (self->pipe, command, status, reason, true);
     zsock_send (self->pipe, "8", entries);
     free (table);
     free (endpoint);

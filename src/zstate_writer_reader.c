@@ -300,8 +300,10 @@ zstate_writer_reader_run (zstate_writer_config_t *config, const char *redis_endp
 {
     assert (config && redis_endpoint && table && endpoint && entries_p);
     *entries_p = 0;
-    if (!zstate_msg_name_valid (table))
-        return zstate_fail (EINVAL, "RESTORE: bad table name");
+    if (!zstate_msg_name_valid (table)) {
+        zstate_fail (EINVAL, "RESTORE: bad table name");
+        return EINVAL;
+    }
     reader_t self = { .table = table };
     self.deadline = zclock_mono () + timeout;
     snprintf (self.db, sizeof (self.db), "%d", config->db);
