@@ -311,6 +311,40 @@ s_test_mark (zstate_redis_t *redis, const char *table, const byte *session, int6
     return sequence;
 }
 
+//  A hash Redis cannot write to: the operations stand, the watermark
+//  does not, and that is reported
+static void
+s_test_watermark_refused (zstate_writer_t *writer, zsock_t *push, zstate_redis_t *redis,
+                          zstate_batch_t *batch)
+{
+    byte alice [ZSTATE_MSG_SESSION_SIZE];
+    s_test_session (alice, 0);
+    zsock_t *events = zstate_writer_events (writer);
+    zmsg_t *event;
+    zsock_set_rcvtimeo (events, 0);
+    while ((event = zmsg_recv (events)))
+        zmsg_destroy (&event);
+    assert (zstate_redis_command (redis, "SET", "_ZSTATE_PERSISTED:BAD", "x", NULL)
+            == ZSTATE_REDIS_STATUS);
+    zstate_batch_set (batch, "Ethernet8", "mtu", "9100", NULL);
+    zstate_writer_test_send_v2 (push, alice, 4, "BAD", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    assert (zstate_redis_command (redis, "HGET", "BAD:Ethernet8", "mtu", NULL)
+            == ZSTATE_REDIS_STRING);
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.failed == 0 && stats.depth == 0);
+    bool reported = false;
+    zsock_set_rcvtimeo (events, 10000);
+    while (!reported && (event = zmsg_recv (events))) {
+        char *type = zmsg_popstr (event);
+        zmsg_destroy (&event);
+        reported = streq (type, "ERROR");
+        zstr_free (&type);
+    }
+    assert (reported);
+}
+
 static void
 s_test_watermarks (zstate_redis_server_t *server)
 {
@@ -382,32 +416,7 @@ s_test_watermarks (zstate_redis_server_t *server)
     assert (zstate_redis_command (redis, "HEXISTS", "_ZSTATE_PERSISTED:OLD", old_hex, NULL)
             == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 0);
     assert (s_test_mark (redis, "OLD", bob, NULL) == 12);
-    //  A hash Redis cannot write to: the operations stand, the watermark
-    //  does not, and that is reported
-    zsock_t *events = zstate_writer_events (writer);
-    zmsg_t *event;
-    zsock_set_rcvtimeo (events, 0);
-    while ((event = zmsg_recv (events)))
-        zmsg_destroy (&event);
-    assert (zstate_redis_command (redis, "SET", "_ZSTATE_PERSISTED:BAD", "x", NULL)
-            == ZSTATE_REDIS_STATUS);
-    zstate_batch_set (batch, "Ethernet8", "mtu", "9100", NULL);
-    zstate_writer_test_send_v2 (push, alice, 4, "BAD", batch);
-    assert (zstate_writer_flush (writer, 10000) == 0);
-    assert (zstate_redis_command (redis, "HGET", "BAD:Ethernet8", "mtu", NULL)
-            == ZSTATE_REDIS_STRING);
-    zstate_writer_stats_t stats;
-    assert (zstate_writer_stats (writer, &stats) == 0);
-    assert (stats.failed == 0 && stats.depth == 0);
-    bool reported = false;
-    zsock_set_rcvtimeo (events, 10000);
-    while (!reported && (event = zmsg_recv (events))) {
-        char *type = zmsg_popstr (event);
-        zmsg_destroy (&event);
-        reported = streq (type, "ERROR");
-        zstr_free (&type);
-    }
-    assert (reported);
+    s_test_watermark_refused (writer, push, redis, batch);
     zstate_batch_destroy (&batch);
     zsock_destroy (&push);
     zstate_writer_destroy (&writer);
