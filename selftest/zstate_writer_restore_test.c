@@ -177,6 +177,19 @@ s_test_restore_refused (zstate_writer_t *writer, zstate_redis_server_t *server)
     assert (zstate_writer_restore (writer, "", ENDPOINT, 10000) == -1 && errno == EINVAL);
     assert (zstate_writer_restore (writer, "ROUTE", "nonsense", 10000) == -1
             && errno == EINVAL);
+    //  Out of time: 3000 keys are not read in a millisecond; what was sent
+    //  ends without RESTORED
+    zsock_t *late = zsock_new (ZMQ_PULL);
+    assert (late && zsock_bind (late, "inproc://zstate-test-restore-late") == 0);
+    assert (zstate_writer_restore (writer, "ROUTE", "inproc://zstate-test-restore-late", 1)
+            == -1 && errno == ETIMEDOUT);
+    zmsg_t *msg;
+    zsock_set_rcvtimeo (late, 0);
+    while ((msg = zmsg_recv (late))) {
+        assert (zmsg_size (msg) == 1);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&late);
     //  Redis frozen: an operation on ROUTE stays unconfirmed
     zsock_t *push = zsock_new (ZMQ_PUSH);
     assert (push && zsock_connect (push, "%s", zstate_writer_endpoint (writer)) == 0);

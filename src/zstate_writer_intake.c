@@ -244,6 +244,15 @@ s_test_version2 (zstate_writer_intake_t *intake, zstate_writer_chain_t *chain,
     assert (zmq_msg_send (&encoded, zsock_resolve (push), 0) != -1);
     assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_TYPE);
     assert (stats.malformed == 5 && stats.messages == 3);
+    //  A session of all zeros is none
+    memset (session, 0, sizeof (session));
+    frame = zstate_msg_encode (session, 10, "CONFIG_DB", "PORT", batch);
+    assert (frame);
+    zframe_data (frame) [2] = ZSTATE_SESSION_VERSION;
+    assert (zframe_send (&frame, push, 0) == 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    zstate_writer_generation_t *third = zstate_writer_chain_take (chain);
+    assert (third && zstate_writer_marks_empty (third->marks));
     assert (zstate_writer_chain_pending (chain) == 0);
 
     *stats_p = stats;
