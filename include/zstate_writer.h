@@ -73,7 +73,9 @@ extern "C" {
 //  sequence: HSET _ZSTATE_PERSISTED<separator>TABLE SESSION "SEQ SECS",
 //  SESSION 32 lowercase hex digits, SEQ the decimal sequence, SECS the
 //  Unix time of that write. So a watermark is in Redis only together with
-//  every message of its session up to it. Version 1 messages write none.
+//  every message of its session up to it. Version 1 messages write none:
+//  a server that forwards to the writer must pass OPS of version 2 on as
+//  they came, version byte included. A session of all zeros is none.
 //  Bounded: the first batch that writes a table's watermarks after each
 //  connect, and then one at most every 60 s, also removes (inside the same
 //  MULTI/EXEC, by a short Lua script) every field of that hash whose SECS

@@ -31,9 +31,11 @@
 #define PRUNE_INTERVAL          60000       //  msecs between prunes of a table
 #define VALUE_MAX               48          //  "SEQ SECS", with the NUL
 
-//  Removes every field whose SECS is below ARGV[1], or that is malformed
+//  Removes every field whose SECS is below ARGV[1], or that is malformed;
+//  a key that is no hash is left alone (its HSET failed already)
 #define PRUNE_SCRIPT \
-    "local f = redis.call('HGETALL', KEYS[1]) " \
+    "local f = redis.pcall('HGETALL', KEYS[1]) " \
+    "if f.err then return 0 end " \
     "local n = 0 " \
     "for i = 1, #f, 2 do " \
         "local t = tonumber(string.match(f[i + 1], '^%d+ (%d+)$')) " \
