@@ -58,10 +58,11 @@ extern "C" {
 //
 //  Prefix-consistent transactions: the backlog is a chain of generations,
 //  each the coalesced effect of a contiguous run of the messages read
-//  from the PULL socket, in order. A batch is one or more whole
-//  generations from the oldest, so after each EXEC Redis holds exactly
-//  the state of "every message read up to message m", for some m: never
-//  part of a message, never a newer message without all older ones. The
+//  from the PULL socket, in order. A batch is one whole generation, the
+//  oldest not yet sent, so after each EXEC Redis holds exactly the state
+//  of "every message read up to message m", for some m: never part of a
+//  message, never a newer message without all older ones (less any
+//  operation Redis refused, see below). The
 //  newest generation takes every new message while nothing can be sent,
 //  so coalescing (and the O(keys) bound) holds across an outage. A batch
 //  that failed is merged, under newer data, into one generation with
@@ -79,7 +80,9 @@ extern "C" {
 //  Bounded: the first batch that writes a table's watermarks after each
 //  connect, and then one at most every 60 s, also removes (inside the same
 //  MULTI/EXEC, by a short Lua script) every field of that hash whose SECS
-//  is older than the watermark age, 7 days by default (SET WATERMARK AGE).
+//  is older than the watermark age, 7 days by default (SET WATERMARK AGE),
+//  or that is malformed. A watermark Redis refuses (its key holds no hash)
+//  is reported (ERROR event) and not confirmed; the operations stand.
 //
 //  CONFIRMED: after CONFIRM endpoint, the writer connects a PUSH socket
 //  there and, after each batch Redis confirmed that advanced watermarks,
