@@ -333,11 +333,32 @@ s_test_watermark_refused (zstate_writer_t *writer, zsock_t *push, zstate_redis_t
     zsock_set_rcvtimeo (events, 0);
     while ((event = zmsg_recv (events)))
         zmsg_destroy (&event);
+    zsock_t *sink = zsock_new (ZMQ_PULL);
+    assert (sink && zsock_bind (sink, "inproc://zstate-test-refused") == 0);
+    assert (zstate_writer_confirm (writer, "inproc://zstate-test-refused") == 0);
     assert (zstate_redis_command (redis, "SET", "_ZSTATE_PERSISTED:BAD", "x", NULL)
             == ZSTATE_REDIS_STATUS);
     zstate_batch_set (batch, "Ethernet8", "mtu", "9100", NULL);
     zstate_writer_test_send_v2 (push, alice, 4, "BAD", batch);
     assert (zstate_writer_flush (writer, 10000) == 0);
+    //  The next batch's CONFIRMED names PORT, and nothing before it BAD
+    zstate_batch_set (batch, "Ethernet8", "mtu", "9100", NULL);
+    zstate_writer_test_send_v2 (push, alice, 5, "PORT", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    zsock_set_rcvtimeo (sink, 10000);
+    bool port = false;
+    while (!port) {
+        zmsg_t *msg = zmsg_recv (sink);
+        assert (msg && zmsg_size (msg) == 4);
+        zmsg_first (msg);
+        zmsg_next (msg);
+        zframe_t *table = zmsg_next (msg);
+        assert (!zframe_streq (table, "BAD"));
+        port = zframe_streq (table, "PORT");
+        zmsg_destroy (&msg);
+    }
+    assert (zstate_writer_confirm (writer, "") == 0);
+    zsock_destroy (&sink);
     assert (zstate_redis_command (redis, "HGET", "BAD:Ethernet8", "mtu", NULL)
             == ZSTATE_REDIS_STRING);
     zstate_writer_stats_t stats;
