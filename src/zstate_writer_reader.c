@@ -136,7 +136,7 @@ s_take_entry (reader_t *self, const char *key, size_t key_size)
     assert (rc == 0);
 }
 
-//  Read keys first..first+count of SCAN's current reply that are new
+//  Read count keys with HGETALL, pipelined, into the group
 static int
 s_read_keys (reader_t *self, char **keys, size_t *sizes, size_t count)
 {
