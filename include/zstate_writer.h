@@ -45,7 +45,9 @@ extern "C" {
 //  or when no batch is in flight and the oldest waiting operation has
 //  waited the batch interval; it takes everything waiting (whole
 //  generations, see below), so while all three are in flight the next
-//  one grows past the batch size, coalescing as it waits.
+//  one grows past the batch size, coalescing as it waits, up to 4 times
+//  the batch size in keys while connected: past that the messages that
+//  follow form the next generation, sent after it.
 //  While Redis lags, operations on the same key coalesce, newest wins:
 //  SET or DEL replaces what waits; HSET over a waiting SET or HSET merges
 //  its fields; HSET over a waiting DEL becomes a SET of its fields; a DEL
@@ -63,8 +65,9 @@ extern "C" {
 //  of "every message read up to message m", for some m: never part of a
 //  message, never a newer message without all older ones (less any
 //  operation Redis refused, see below). The
-//  newest generation takes every new message while nothing can be sent,
-//  so coalescing (and the O(keys) bound) holds across an outage. A batch
+//  newest generation takes every new message while disconnected, so
+//  coalescing (and the O(keys) bound) holds across an outage, whose
+//  backlog then goes as one transaction. A batch
 //  that failed is merged, under newer data, into one generation with
 //  everything after it, and sent again as one transaction.
 //

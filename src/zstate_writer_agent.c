@@ -50,6 +50,8 @@
 #define REPLY_READS_MAX         64          //  socket reads per reply call
 #define STALL_LOG_INTERVAL      10000       //  msecs between "backlog full" logs
 #define SNAPSHOT_INTERVAL       100         //  msecs between counter snapshots
+#define SEAL_BATCHES            4           //  batch sizes a generation may
+                                            //  reach while connected
 
 typedef zstate_writer_agent_t self_t;
 
@@ -237,6 +239,11 @@ zstate_writer_agent_receive (self_t *self)
                                            self->config->separator, &self->stats);
     if (rc == -1)
         return 0;
+    //  While Redis is there, no transaction grows without end: a run of
+    //  messages past SEAL_BATCHES batches waits as a generation of its own
+    if (self->state == ZSTATE_WRITER_CONNECTED
+    &&  zstate_writer_chain_open_size (self->chain) >= SEAL_BATCHES * self->config->batch_size)
+        zstate_writer_chain_seal (self->chain);
     if (rc != ZSTATE_WIRE_OK && self->verbose)
         zsys_debug ("zstate_writer %s: dropped a malformed message: %s",
                     zstate_writer_agent_name (self), zstate_session_msg_reason_text (rc));

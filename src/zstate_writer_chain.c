@@ -11,8 +11,8 @@
 
 /*
 @header
-    The generations in flight, oldest first, then the open one, which
-    takes every new message. Each is a zstate_backlog of its own, so
+    The generations in flight, oldest first, then the sealed ones waiting
+    to be sent, then the open one, which takes every new message. Each is a zstate_backlog of its own, so
     operations coalesce within a generation and never across one: a
     batch that writes whole generations from the oldest leaves Redis in
     the state after its last message, with all messages before it.
@@ -20,7 +20,9 @@
     The open generation is taken whole when a batch is built, so while
     nothing can be sent (all batches in flight, or no connection) it keeps
     coalescing: the chain holds O(keys) entries, plus at most what is in
-    flight. After a failure, every generation folds into the oldest, each
+    flight. The writer seals it when it grows past a size while connected,
+    so that no transaction grows without end while Redis merely lags;
+    sealed generations wait in order, and a failure folds them too. After a failure, every generation folds into the oldest, each
     newer one applied over it with the backlog's rules, as if its
     operations had come again: that is the state the resent batch writes.
 @end
@@ -29,11 +31,13 @@
 #include "zstate_classes.h"
 #include "zstate_writer_chain.h"
 
-#define FLIGHT_MAX              8           //  Generations in flight at most
-
 struct _zstate_writer_chain_t {
-    zstate_writer_generation_t *flight [FLIGHT_MAX];    //  Oldest first
+    zstate_writer_generation_t **older; //  In flight, then sealed; oldest first
+    size_t older_max;
     size_t flight_count;
+    size_t sealed_count;
+    size_t sealed_entries;      //  Entries of the sealed generations
+    size_t sealed_bytes;
     zstate_writer_generation_t *open;   //  Takes new messages
     uint64_t seq;               //  Number of the last operation added
     zstate_backlog_field_t *fields;     //  Scratch: one entry's fields
@@ -136,8 +140,9 @@ zstate_writer_chain_destroy (zstate_writer_chain_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_writer_chain_t *self = *self_p;
-        for (size_t index = 0; index < self->flight_count; index++)
-            s_generation_destroy (&self->flight [index]);
+        for (size_t index = 0; index < self->flight_count + self->sealed_count; index++)
+            s_generation_destroy (&self->older [index]);
+        free (self->older);
         s_generation_destroy (&self->open);
         free (self->fields);
         free (self->parts);
@@ -173,16 +178,39 @@ zstate_writer_chain_message (zstate_writer_chain_t *self, const char *db, const 
     zstate_writer_marks_note (self->open->marks, db, table, session, sequence);
 }
 
+void
+zstate_writer_chain_seal (zstate_writer_chain_t *self)
+{
+    assert (self);
+    if (!self->open->first_op)
+        return;
+    size_t count = self->flight_count + self->sealed_count;
+    if (count == self->older_max) {
+        self->older_max = self->older_max? 2 * self->older_max: 8;
+        self->older = (zstate_writer_generation_t **)
+            realloc (self->older, self->older_max * sizeof (zstate_writer_generation_t *));
+        assert (self->older);
+    }
+    self->older [count] = self->open;
+    self->sealed_count++;
+    self->sealed_entries += zstate_backlog_pending (self->open->backlog);
+    self->sealed_bytes += zstate_backlog_bytes (self->open->backlog);
+    self->open = s_generation_new ();
+}
+
 zstate_writer_generation_t *
 zstate_writer_chain_take (zstate_writer_chain_t *self)
 {
     assert (self);
-    assert (self->flight_count < FLIGHT_MAX);
-    if (!self->open->first_op)
+    if (self->sealed_count == 0)
+        zstate_writer_chain_seal (self);
+    if (self->sealed_count == 0)
         return NULL;
-    zstate_writer_generation_t *taken = self->open;
-    self->flight [self->flight_count++] = taken;
-    self->open = s_generation_new ();
+    //  The oldest sealed one follows those in flight
+    zstate_writer_generation_t *taken = self->older [self->flight_count++];
+    self->sealed_count--;
+    self->sealed_entries -= zstate_backlog_pending (taken->backlog);
+    self->sealed_bytes -= zstate_backlog_bytes (taken->backlog);
     return taken;
 }
 
@@ -191,26 +219,28 @@ zstate_writer_chain_confirm (zstate_writer_chain_t *self, zstate_writer_marks_t 
 {
     assert (self);
     assert (self->flight_count > 0);
-    zstate_writer_generation_t *oldest = self->flight [0];
+    zstate_writer_generation_t *oldest = self->older [0];
     assert (zstate_backlog_pending (oldest->backlog) == 0);
     assert (zstate_backlog_in_flight (oldest->backlog) == 0);
     if (into)
         zstate_writer_marks_absorb (into, oldest->marks);
     s_generation_destroy (&oldest);
-    memmove (self->flight, self->flight + 1,
-             --self->flight_count * sizeof (zstate_writer_generation_t *));
+    self->flight_count--;
+    memmove (self->older, self->older + 1,
+             (self->flight_count + self->sealed_count) * sizeof (zstate_writer_generation_t *));
 }
 
 size_t
 zstate_writer_chain_restore (zstate_writer_chain_t *self)
 {
     assert (self);
-    if (self->flight_count == 0)
+    size_t count = self->flight_count + self->sealed_count;
+    if (count == 0)
         return 0;
-    zstate_writer_generation_t *merged = self->flight [0];
+    zstate_writer_generation_t *merged = self->older [0];
     size_t folded = zstate_backlog_restore_all (merged->backlog);
-    for (size_t index = 1; index < self->flight_count; index++) {
-        zstate_writer_generation_t *newer = self->flight [index];
+    for (size_t index = 1; index < count; index++) {
+        zstate_writer_generation_t *newer = self->older [index];
         folded += zstate_backlog_restore_all (newer->backlog);
         folded += s_generation_absorb (self, merged, newer);
         s_generation_destroy (&newer);
@@ -218,12 +248,20 @@ zstate_writer_chain_restore (zstate_writer_chain_t *self)
     folded += s_generation_absorb (self, merged, self->open);
     s_generation_destroy (&self->open);
     self->open = merged;
-    self->flight_count = 0;
+    self->flight_count = self->sealed_count = 0;
+    self->sealed_entries = self->sealed_bytes = 0;
     return folded;
 }
 
 size_t
 zstate_writer_chain_pending (zstate_writer_chain_t *self)
+{
+    assert (self);
+    return zstate_backlog_pending (self->open->backlog) + self->sealed_entries;
+}
+
+size_t
+zstate_writer_chain_open_size (zstate_writer_chain_t *self)
 {
     assert (self);
     return zstate_backlog_pending (self->open->backlog);
@@ -235,8 +273,8 @@ zstate_writer_chain_in_flight (zstate_writer_chain_t *self)
     assert (self);
     size_t count = 0;
     for (size_t index = 0; index < self->flight_count; index++)
-        count += zstate_backlog_pending (self->flight [index]->backlog)
-               + zstate_backlog_in_flight (self->flight [index]->backlog);
+        count += zstate_backlog_pending (self->older [index]->backlog)
+               + zstate_backlog_in_flight (self->older [index]->backlog);
     return count;
 }
 
@@ -244,9 +282,9 @@ size_t
 zstate_writer_chain_bytes (zstate_writer_chain_t *self)
 {
     assert (self);
-    size_t bytes = zstate_backlog_bytes (self->open->backlog);
+    size_t bytes = zstate_backlog_bytes (self->open->backlog) + self->sealed_bytes;
     for (size_t index = 0; index < self->flight_count; index++)
-        bytes += zstate_backlog_bytes (self->flight [index]->backlog);
+        bytes += zstate_backlog_bytes (self->older [index]->backlog);
     return bytes;
 }
 
@@ -261,7 +299,8 @@ bool
 zstate_writer_chain_oldest (zstate_writer_chain_t *self, uint64_t *seq_p, int64_t *since_p)
 {
     assert (self);
-    zstate_writer_generation_t *oldest = self->flight_count? self->flight [0]: self->open;
+    zstate_writer_generation_t *oldest =
+        self->flight_count + self->sealed_count? self->older [0]: self->open;
     bool held = oldest->first_op != 0;
     if (seq_p)
         *seq_p = oldest->first_op;
@@ -284,8 +323,8 @@ zstate_writer_chain_touches (zstate_writer_chain_t *self, const char *table)
 {
     assert (self);
     assert (table);
-    for (size_t index = 0; index < self->flight_count; index++)
-        if (zstate_writer_marks_touches (self->flight [index]->marks, table))
+    for (size_t index = 0; index < self->flight_count + self->sealed_count; index++)
+        if (zstate_writer_marks_touches (self->older [index]->marks, table))
             return true;
     return zstate_writer_marks_touches (self->open->marks, table);
 }
@@ -371,6 +410,31 @@ zstate_writer_chain_test (bool verbose)
     assert (!zstate_writer_chain_oldest (chain, NULL, NULL));
     assert (!zstate_writer_chain_touches (chain, "T"));
     //  @end
+
+    //  Sealed generations wait in order; a failure folds them too
+    zstate_batch_reset (batch);
+    zstate_batch_set (batch, "k", "a", "4", NULL);
+    zstate_batch_hset (batch, "k", "b", "5", NULL);
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 0, 20) == 0);
+    zstate_writer_chain_seal (chain);
+    zstate_writer_chain_seal (chain);       //  Nothing open: nothing sealed
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 21) == 0);
+    assert (zstate_writer_chain_pending (chain) == 2);
+    assert (zstate_writer_chain_open_size (chain) == 1);
+    zstate_writer_generation_t *sealed = zstate_writer_chain_take (chain);
+    assert (sealed && sealed->first_op == 5 && sealed->last_op == 5);
+    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 1);
+    zstate_writer_chain_seal (chain);
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 22) == 0);
+    assert (zstate_writer_chain_pending (chain) == 2 && zstate_writer_chain_open_size (chain) == 1);
+    assert (zstate_writer_chain_oldest (chain, &seq, &since) && seq == 5 && since == 20);
+    assert (zstate_writer_chain_restore (chain) == 2);
+    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 0);
+    merged = zstate_writer_chain_take (chain);
+    assert (merged && merged->first_op == 5 && merged->last_op == 7);
+    s_test_expect (merged, "T:k", ZSTATE_OP_SET, "a=4,b=5,");
+    zstate_writer_chain_confirm (chain, NULL);
+    assert (zstate_writer_chain_pending (chain) == 0 && !zstate_writer_chain_oldest (chain, NULL, NULL));
 
     zmsg_destroy (&msg);
     zstate_writer_marks_destroy (&confirmed);

@@ -48,8 +48,14 @@ void
     zstate_writer_chain_message (zstate_writer_chain_t *self, const char *db,
                                  const char *table, const byte *session, uint64_t sequence);
 
-//  Make the open generation the newest in flight and open an empty one.
-//  Returns the generation taken; NULL when the open one is empty.
+//  Close the open generation (when not empty): it waits, sealed, behind
+//  the ones sealed before, and an empty one opens.
+void
+    zstate_writer_chain_seal (zstate_writer_chain_t *self);
+
+//  Put the oldest sealed generation in flight, or, when none is sealed,
+//  the open one (and open an empty one). Returns the generation taken;
+//  NULL when there is nothing to take.
 zstate_writer_generation_t *
     zstate_writer_chain_take (zstate_writer_chain_t *self);
 
@@ -59,15 +65,18 @@ zstate_writer_generation_t *
 void
     zstate_writer_chain_confirm (zstate_writer_chain_t *self, zstate_writer_marks_t *into);
 
-//  The connection failed: every generation, in flight or open, becomes
-//  one open generation, the older ones under the newer. Returns how many
+//  The connection failed: every generation, in flight, sealed or open,
+//  becomes one open generation, the older ones under the newer. Returns how many
 //  entries folded into another (they count as coalesced).
 size_t
     zstate_writer_chain_restore (zstate_writer_chain_t *self);
 
-//  Entries of the open generation, entries in flight, and the bytes of both.
+//  Entries waiting to be sent (open and sealed generations), entries of
+//  the open generation, entries in flight, and the bytes of all.
 size_t
     zstate_writer_chain_pending (zstate_writer_chain_t *self);
+size_t
+    zstate_writer_chain_open_size (zstate_writer_chain_t *self);
 size_t
     zstate_writer_chain_in_flight (zstate_writer_chain_t *self);
 size_t
