@@ -357,6 +357,38 @@ s_test_expect (zstate_writer_generation_t *generation, const char *key, int op,
     zstate_backlog_confirm (generation->backlog, &entry);
 }
 
+//  Sealed generations wait in order; a failure folds them too
+static void
+s_test_sealed (zstate_writer_chain_t *chain, zstate_batch_t *batch)
+{
+    uint64_t seq;
+    int64_t since;
+    zstate_batch_reset (batch);
+    zstate_batch_set (batch, "k", "a", "4", NULL);
+    zstate_batch_hset (batch, "k", "b", "5", NULL);
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 0, 20) == 0);
+    zstate_writer_chain_seal (chain);
+    zstate_writer_chain_seal (chain);       //  Nothing open: nothing sealed
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 21) == 0);
+    assert (zstate_writer_chain_pending (chain) == 2);
+    assert (zstate_writer_chain_open_size (chain) == 1);
+    zstate_writer_generation_t *sealed = zstate_writer_chain_take (chain);
+    assert (sealed && sealed->first_op == 5 && sealed->last_op == 5);
+    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 1);
+    zstate_writer_chain_seal (chain);
+    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 22) == 0);
+    assert (zstate_writer_chain_pending (chain) == 2 && zstate_writer_chain_open_size (chain) == 1);
+    assert (zstate_writer_chain_oldest (chain, &seq, &since) && seq == 5 && since == 20);
+    assert (zstate_writer_chain_restore (chain) == 2);
+    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 0);
+    zstate_writer_generation_t *merged = zstate_writer_chain_take (chain);
+    assert (merged && merged->first_op == 5 && merged->last_op == 7);
+    s_test_expect (merged, "T:k", ZSTATE_OP_SET, "a=4,b=5,");
+    zstate_writer_chain_confirm (chain, NULL);
+    assert (zstate_writer_chain_pending (chain) == 0 && !zstate_writer_chain_oldest (chain, NULL, NULL));
+
+}
+
 void
 zstate_writer_chain_test (bool verbose)
 {
@@ -411,30 +443,7 @@ zstate_writer_chain_test (bool verbose)
     assert (!zstate_writer_chain_touches (chain, "T"));
     //  @end
 
-    //  Sealed generations wait in order; a failure folds them too
-    zstate_batch_reset (batch);
-    zstate_batch_set (batch, "k", "a", "4", NULL);
-    zstate_batch_hset (batch, "k", "b", "5", NULL);
-    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 0, 20) == 0);
-    zstate_writer_chain_seal (chain);
-    zstate_writer_chain_seal (chain);       //  Nothing open: nothing sealed
-    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 21) == 0);
-    assert (zstate_writer_chain_pending (chain) == 2);
-    assert (zstate_writer_chain_open_size (chain) == 1);
-    zstate_writer_generation_t *sealed = zstate_writer_chain_take (chain);
-    assert (sealed && sealed->first_op == 5 && sealed->last_op == 5);
-    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 1);
-    zstate_writer_chain_seal (chain);
-    assert (zstate_writer_chain_add (chain, "T:k", 3, batch, 1, 22) == 0);
-    assert (zstate_writer_chain_pending (chain) == 2 && zstate_writer_chain_open_size (chain) == 1);
-    assert (zstate_writer_chain_oldest (chain, &seq, &since) && seq == 5 && since == 20);
-    assert (zstate_writer_chain_restore (chain) == 2);
-    assert (zstate_writer_chain_pending (chain) == 1 && zstate_writer_chain_in_flight (chain) == 0);
-    merged = zstate_writer_chain_take (chain);
-    assert (merged && merged->first_op == 5 && merged->last_op == 7);
-    s_test_expect (merged, "T:k", ZSTATE_OP_SET, "a=4,b=5,");
-    zstate_writer_chain_confirm (chain, NULL);
-    assert (zstate_writer_chain_pending (chain) == 0 && !zstate_writer_chain_oldest (chain, NULL, NULL));
+    s_test_sealed (chain, batch);
 
     zmsg_destroy (&msg);
     zstate_writer_marks_destroy (&confirmed);
