@@ -41,8 +41,13 @@ extern "C" {
 //
 //  Throughput: operations are written in pipelined batches, each one
 //  MULTI ... EXEC written with one write, with up to three batches in
-//  flight. A batch goes out when it is full, or when no batch is in
-//  flight and the oldest waiting operation has waited the batch interval.
+//  flight. A batch goes out when the keys waiting reach the batch size,
+//  or when no batch is in flight and the oldest waiting operation has
+//  waited the batch interval; it takes everything waiting (whole
+//  generations, see below), so while all three are in flight the next
+//  one grows past the batch size, coalescing as it waits, up to 4 times
+//  the batch size in keys while connected: past that the messages that
+//  follow form the next generation, sent after it.
 //  While Redis lags, operations on the same key coalesce, newest wins:
 //  SET or DEL replaces what waits; HSET over a waiting SET or HSET merges
 //  its fields; HSET over a waiting DEL becomes a SET of its fields; a DEL
@@ -52,6 +57,64 @@ extern "C" {
 //  socket, so the sender blocks at the high-water mark and the pressure
 //  travels upstream; a STALL event and the stalls counter report it.
 //  Nothing is ever dropped to make room. It reads again below half.
+//
+//  Prefix-consistent transactions: the backlog is a chain of generations,
+//  each the coalesced effect of a contiguous run of the messages read
+//  from the PULL socket, in order. A batch is one whole generation, the
+//  oldest not yet sent, so after each EXEC Redis holds exactly the state
+//  of "every message read up to message m", for some m: never part of a
+//  message, never a newer message without all older ones (less any
+//  operation Redis refused, see below). The
+//  newest generation takes every new message while disconnected, so
+//  coalescing (and the O(keys) bound) holds across an outage, whose
+//  backlog then goes as one transaction. A batch
+//  that failed is merged, under newer data, into one generation with
+//  everything after it, and sent again as one transaction.
+//
+//  Watermarks: a version 2 OPS message (zstate_session_msg.h) carries its
+//  session and sequence. The batch that writes a message's operations also
+//  writes, for each (table, session) whose messages it holds, the highest
+//  sequence: HSET _ZSTATE_PERSISTED<separator>TABLE SESSION "SEQ SECS",
+//  SESSION 32 lowercase hex digits, SEQ the decimal sequence, SECS the
+//  Unix time of that write. So a watermark is in Redis only together with
+//  every message of its session up to it. Version 1 messages write none:
+//  a server that forwards to the writer must pass OPS of version 2 on as
+//  they came, version byte included. A session of all zeros is none.
+//  Bounded: the first batch that writes a table's watermarks after each
+//  connect, and then one at most every 60 s, also removes (inside the same
+//  MULTI/EXEC, by a short Lua script) every field of that hash whose SECS
+//  is older than the watermark age, 7 days by default (SET WATERMARK AGE),
+//  or that is malformed. A watermark Redis refuses (its key holds no hash)
+//  is reported (ERROR event) and not confirmed; the operations stand.
+//
+//  CONFIRMED: after CONFIRM endpoint, the writer connects a PUSH socket
+//  there and, after each batch Redis confirmed that advanced watermarks,
+//  sends one message, never blocking:
+//      frame 0         "CONFIRMED"
+//      then per (db, table) with advanced watermarks, three frames:
+//      [db name][table name][n x 24 octets: 16-octet session id,
+//                           8-octet sequence, network byte order]
+//  Watermarks are cumulative: what cannot be sent at once (high-water
+//  mark) is kept, merged with what advances later, and sent with the next
+//  message, or by a 100 ms timer, newest values only.
+//
+//  RESTORE table endpoint: the writer reads, on a second connection of
+//  its own, every hash TABLE<separator>* of its database (SCAN MATCH in
+//  steps of 1000, HGETALL pipelined 128 at a time, binary-safe; the
+//  watermark hash excluded, keys that are no hash skipped), and sends to a
+//  PUSH socket it connects to endpoint: wire messages (zstate_msg_encode:
+//  version 1, db name the decimal SELECT index, the table, one SET per key
+//  with all its fields, up to 128 operations a message), then one last
+//  message:
+//      frame 0         "RESTORED"
+//      frame 1         entry count, 8 octets, network byte order
+//      frame 2         n x 24 octets: the table's watermarks, as above
+//  It queues them without bound (a table's worth), so the caller reads
+//  them while it waits for the reply or after it. Consistency: RESTORE
+//  refuses (EBUSY) a table of which the writer holds unconfirmed
+//  operations, so what it reads is the state after one confirmed batch
+//  (as long as only this writer writes that table); run it before live
+//  messages for the table reach the writer.
 //
 //  Reliability: an operation leaves the backlog only once Redis confirmed
 //  it (EXEC replied). When the connection fails (refused, reset, server
@@ -94,6 +157,21 @@ extern "C" {
 //      "sii" SET BATCH ops msecs   batch size and interval
 //      "s88" SET BOUND keys bytes  backlog bound
 //      "sii" SET RECONNECT min max reconnect backoff, msecs
+//      "si"  SET WATERMARK AGE secs    watermarks of sessions not written
+//                                  for this long are removed (default
+//                                  604800, 7 days; at least 1)
+//      "ss"  CONFIRM endpoint      send CONFIRMED messages to a PUSH
+//                                  socket connected to endpoint ("" stops);
+//                                  EINVAL when it cannot connect
+//      "sssi" RESTORE table endpoint timeout   read the table and its
+//                                  watermarks back from Redis and send
+//                                  them to endpoint, then reply, with
+//                                  "8" [entries sent] after the reason;
+//                                  timeout msecs bounds the whole restore
+//                                  (optional, default the command
+//                                  timeout); ENOTCONN when Redis cannot be
+//                                  reached, EBUSY as said above,
+//                                  ETIMEDOUT, EINVAL for a bad table
 //      "si"  FLUSH timeout         replies 0 once Redis confirmed every
 //                                  operation sent to the writer before
 //                                  the FLUSH, including what the bound
@@ -145,6 +223,8 @@ typedef struct {
     uint64_t disconnects;       //  connections lost or refused
     uint64_t stalls;            //  times the bound paused reading
     uint64_t events_dropped;    //  events the application did not read
+    uint64_t confirms;          //  CONFIRMED messages sent
+    uint64_t confirms_deferred; //  times one waited for the high-water mark
 } zstate_writer_stats_t;
 
 //  Create a writer. It binds its PULL endpoint at once and accepts
@@ -213,6 +293,28 @@ ZSTATE_EXPORT void
 //  after timeout msecs (0: check only), ENOTCONN if never connected.
 ZSTATE_EXPORT int
     zstate_writer_flush (zstate_writer_t *self, int timeout);
+
+//  Send CONFIRMED messages (see above) to endpoint, normally an inproc
+//  PULL socket the caller bound; NULL or "" stops. Returns 0, or -1 with
+//  errno EINVAL and zstate_reason () when the endpoint cannot be connected.
+ZSTATE_EXPORT int
+    zstate_writer_confirm (zstate_writer_t *self, const char *endpoint);
+
+//  Read table back from Redis and send it, then its watermarks in a
+//  RESTORED message, to endpoint (see above), within timeout msecs. Bind
+//  a PULL socket at endpoint first; the messages wait there for the
+//  caller, who may read them after the call. Returns 0, or -1 with errno
+//  and zstate_reason (): ENOTCONN when Redis cannot be reached, EBUSY
+//  when the writer holds unconfirmed operations of table, ETIMEDOUT,
+//  EINVAL for a bad table name or endpoint.
+ZSTATE_EXPORT int
+    zstate_writer_restore (zstate_writer_t *self, const char *table, const char *endpoint,
+                           int timeout);
+
+//  Remove watermarks of sessions not written for secs seconds (default
+//  604800: 7 days). Returns 0, or -1 with EINVAL when secs < 1.
+ZSTATE_EXPORT int
+    zstate_writer_set_watermark_age (zstate_writer_t *self, int secs);
 
 //  Fill *stats with the current counters. Returns 0 or -1.
 ZSTATE_EXPORT int

@@ -143,7 +143,16 @@ s_test_pipeline (zstate_redis_t *tcp)
     }
     assert (replies == 7);
     assert (zstate_redis_next (tcp, false) == 0);
-
+    //  A reply that nests arrays: SCAN's cursor, then its keys
+    assert (zstate_redis_command (tcp, "SCAN", "0", "MATCH", "where", "COUNT", "1000", NULL)
+            == ZSTATE_REDIS_ARRAY);
+    assert (streq (zstate_redis_str (tcp, 0, NULL), "0"));
+    assert (zstate_redis_nested_elements (tcp, 0) == 0);
+    assert (zstate_redis_nested_elements (tcp, 1) == 1);
+    size_t size;
+    assert (streq (zstate_redis_nested_str (tcp, 1, 0, &size), "where") && size == 5);
+    assert (zstate_redis_nested_str (tcp, 1, 1, NULL) == NULL);
+    assert (zstate_redis_nested_str (tcp, 0, 0, NULL) == NULL);
 }
 
 //  Error replies, context errors, a stalled and a killed server

@@ -26,6 +26,9 @@
 #include "zstate_writer_config.h"
 #include "zstate_writer_intake.h"
 #include "zstate_writer_window.h"
+#include "zstate_writer_marks.h"
+#include "zstate_writer_chain.h"
+#include "zstate_writer_confirmed.h"
 #include "zstate_outbox.h"
 #include <sys/wait.h>
 
@@ -49,6 +52,9 @@ void
 void
     zstate_backlog_suite_test (bool verbose);
 
+//  The writer's persisted acknowledgements: selftest/zstate_writer_persist.c
+void
+    zstate_writer_persist_test (bool verbose);
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
     zstate_writer_faults_test (bool verbose);
@@ -165,8 +171,12 @@ all_tests [] = {
     { "zstate_writer_config", zstate_writer_config_test },
     { "zstate_writer_intake", zstate_writer_intake_test },
     { "zstate_writer_window", zstate_writer_window_test },
+    { "zstate_writer_marks", zstate_writer_marks_test },
+    { "zstate_writer_chain", zstate_writer_chain_test },
+    { "zstate_writer_confirmed", zstate_writer_confirmed_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
+    { "zstate_writer_persist", zstate_writer_persist_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { "zstate_signal", zstate_signal_test },
     { "zstate_limits", zstate_limits_test },

@@ -614,6 +614,29 @@ zstate_redis_elements (zstate_redis_t *self)
     return self->reply && self->reply->type == REDIS_REPLY_ARRAY? self->reply->elements: 0;
 }
 
+size_t
+zstate_redis_nested_elements (zstate_redis_t *self, int element)
+{
+    assert (self);
+    redisReply *reply = s_element (self, element);
+    return reply && reply->type == REDIS_REPLY_ARRAY? reply->elements: 0;
+}
+
+const char *
+zstate_redis_nested_str (zstate_redis_t *self, int element, size_t sub, size_t *size_p)
+{
+    assert (self);
+    redisReply *reply = s_element (self, element);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || sub >= reply->elements)
+        return NULL;
+    reply = reply->element [sub];
+    if (reply->type != REDIS_REPLY_STRING)
+        return NULL;
+    if (size_p)
+        *size_p = reply->len;
+    return reply->str;
+}
+
 
 //  --------------------------------------------------------------------------
 //  One command, one reply

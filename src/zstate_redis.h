@@ -145,6 +145,14 @@ long long
 size_t
     zstate_redis_elements (zstate_redis_t *self);
 
+//  For a reply whose element is an array itself (SCAN's keys): the
+//  number of elements of that element (0 when it is no array), and the
+//  bytes of its string number sub, as zstate_redis_str, or NULL.
+size_t
+    zstate_redis_nested_elements (zstate_redis_t *self, int element);
+const char *
+    zstate_redis_nested_str (zstate_redis_t *self, int element, size_t sub, size_t *size_p);
+
 //  Run one command, given as C strings terminated by NULL, and make its
 //  reply current. Only when no other reply is outstanding. Returns the
 //  reply type, or -1 after a context error.

@@ -187,6 +187,33 @@ zstate_writer_flush (zstate_writer_t *self, int timeout)
 }
 
 int
+zstate_writer_confirm (zstate_writer_t *self, const char *endpoint)
+{
+    assert (self);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "CONFIRM",
+                      endpoint? endpoint: "");
+}
+
+int
+zstate_writer_restore (zstate_writer_t *self, const char *table, const char *endpoint,
+                       int timeout)
+{
+    assert (self);
+    if (!table || !endpoint || timeout < 1)
+        return zstate_fail (EINVAL, "RESTORE: table, endpoint or timeout missing or bad");
+    //  The actor answers within timeout; give it time to say so
+    return s_request (self, timeout + ZSTATE_ACTOR_TIMEOUT, NULL, "sssi", "RESTORE",
+                      table, endpoint, timeout);
+}
+
+int
+zstate_writer_set_watermark_age (zstate_writer_t *self, int secs)
+{
+    assert (self);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SET WATERMARK AGE", secs);
+}
+
+int
 zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats)
 {
     assert (self);

@@ -11,27 +11,31 @@
 
 /*
 @header
-    The writer actor keeps a backlog of unconfirmed operations, one entry
-    per key (zstate_backlog), fed by zstate_writer_intake, and drains it
-    into Redis in pipelined MULTI/EXEC batches (zstate_writer_window) over
-    one hiredis connection (zstate_redis).
+    The writer actor keeps a backlog of unconfirmed operations as a chain
+    of generations (zstate_writer_chain), fed by zstate_writer_intake, and
+    drains it into Redis in pipelined MULTI/EXEC batches
+    (zstate_writer_window) over one hiredis connection (zstate_redis).
+    Its commands are in zstate_writer_commands.c.
 @discuss
-    The backlog coalesces a new operation on a pending key into its entry,
-    which keeps its place and its age. Sending a batch takes entries from
-    the backlog's head: they are in flight. A new operation on a key in
-    flight starts a new pending entry, sent in a later batch, on the same
-    connection, so Redis applies them in order. Up to ZSTATE_WRITER_WINDOW
-    batches are in flight at once, so Redis works on one batch while we
-    read the next messages.
+    The open generation coalesces a new operation on a pending key into
+    its entry. Sending a batch takes the whole open generation, with the
+    watermarks of its messages (zstate_writer_marks): it is in flight, and
+    a new operation on a key in flight starts an entry in the next
+    generation, sent in a later batch, on the same connection, so Redis
+    applies them in order. Up to ZSTATE_WRITER_WINDOW batches are in flight
+    at once, so Redis works on one batch while we read the next messages.
+    Each confirmed batch raises the marks that CONFIRMED has not sent yet
+    (zstate_writer_confirmed), which go out at once or, when the receiver
+    lags, from the watchdog's timer.
 
     Replies are read without blocking, from a zloop poller on the Redis
     socket; the socket is blocking with a timeout (hiredis' synchronous
     API), so writes and the connect are bounded, and we only read when poll
     says readable. A batch is confirmed by its EXEC reply; its entries are
     freed then, and only then. When the connection fails, or a batch gets
-    no reply for the command timeout, every batch in flight goes back to
-    the backlog, newest first, each entry merged *under* a pending entry
-    for the same key if there is one (unconfirmed, then newer). One that
+    no reply for the command timeout, every generation in flight and the
+    open one merge into one, older under newer (unconfirmed, then newer),
+    sent again as one batch. One that
     ran but whose reply was lost is applied twice, which is harmless: SET,
     HSET and DEL are idempotent. Every operation received is, at any time,
     exactly one of written, failed, coalesced or in the backlog.
@@ -40,60 +44,21 @@
 
 #include "zstate_classes.h"
 #include "zstate_writer_agent.h"
-#include "zstate_writer_config.h"
-#include "zstate_writer_intake.h"
-#include "zstate_writer_window.h"
+#include "zstate_session_msg.h"
 
 #define DRAIN_MAX               64          //  messages per data reader call
 #define REPLY_READS_MAX         64          //  socket reads per reply call
-#define WATCHDOG_INTERVAL       100         //  msecs
 #define STALL_LOG_INTERVAL      10000       //  msecs between "backlog full" logs
 #define SNAPSHOT_INTERVAL       100         //  msecs between counter snapshots
+#define SEAL_BATCHES            4           //  batch sizes a generation may
+                                            //  reach while connected
 
-//  A FLUSH whose reply is owed
-typedef struct {
-    bool owed;                  //  A FLUSH reply is owed
-    bool draining;              //  ...and the PULL socket held more than
-                                //  the bound let us read when it came
-    uint64_t mark;              //  ... once every op up to here confirmed
-    int timer;                  //  Its deadline, -1 when not armed
-} flush_t;
+typedef zstate_writer_agent_t self_t;
 
-typedef struct {
-    zsock_t *pipe;              //  Actor command pipe
-    zstate_writer_snapshot_t *snapshot;     //  Shared with the wrapper
-    zsock_t *events;            //  Event pipe, actor end
-    zsock_t *data;              //  PULL socket for wire messages
-    zloop_t *loop;              //  Our reactor
-    zstate_writer_intake_t *intake;     //  Wire messages into the backlog
-    zstate_redis_t *redis;      //  Connection, NULL before CONNECT
-    zstate_backlog_t *backlog;  //  Operations not confirmed by Redis
-    int state;                  //  ZSTATE_WRITER_*
-    bool verbose;               //  Log activity
-    bool reading;               //  Data reader registered
-    bool polling;               //  Redis socket poller registered
-    zmq_pollitem_t pollitem;    //  The Redis socket, for the poller
-    zstate_writer_config_t *config;     //  Settings
-    zstate_writer_window_t *window;     //  Batches in flight
-    flush_t flush;              //  A FLUSH waiting
-    int batch_timer;            //  Timer ids, -1 when not armed
-    int reconnect_timer;
-    int watchdog_timer;
-    int backoff;                //  Next reconnect delay, msecs
-    int64_t last_progress;      //  Last reply, or first send after idle
-    bool ever_connected;        //  A connect succeeded once
-    bool terminated;            //  $TERM received
-    int64_t stall_logged;       //  When a full backlog was last logged
-    zstate_writer_stats_t stats;    //  Counters
-} self_t;
-
-static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg);
 static int s_self_handle_batch (zloop_t *loop, int timer_id, void *arg);
-static int s_self_handle_watchdog (zloop_t *loop, int timer_id, void *arg);
-static int s_self_handle_flush (zloop_t *loop, int timer_id, void *arg);
 
 
 //  --------------------------------------------------------------------------
@@ -116,11 +81,15 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     zsock_set_rcvhwm (self->data, 100);
     int rc = zsock_bind (self->data, "%s", args->endpoint);
     assert (rc == 0);
-    self->backlog = zstate_backlog_new ();
-    self->intake = zstate_writer_intake_new (self->backlog);
-    self->window = zstate_writer_window_new (self->backlog);
+    self->chain = zstate_writer_chain_new ();
+    self->intake = zstate_writer_intake_new (self->chain);
+    self->window = zstate_writer_window_new ();
     self->config = zstate_writer_config_new ();
-    assert (self->backlog && self->intake && self->window && self->config);
+    self->confirmed = zstate_writer_confirmed_new ();
+    self->pruned = zhashx_new ();
+    assert (self->chain && self->intake && self->window && self->config);
+    assert (self->confirmed && self->pruned);
+    zhashx_set_destructor (self->pruned, (zhashx_destructor_fn *) zstr_free);
     self->backoff = self->config->reconnect_min;
     self->batch_timer = -1;
     self->reconnect_timer = -1;
@@ -132,7 +101,7 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     assert (self->loop);
     //  Only $TERM ends the actor, never a signal to the host process
     zloop_set_nonstop (self->loop, true);
-    zloop_reader (self->loop, self->pipe, s_self_handle_pipe, self);
+    zloop_reader (self->loop, self->pipe, zstate_writer_commands_handle_pipe, self);
     zloop_reader_set_tolerant (self->loop, self->pipe);
     zloop_reader (self->loop, self->data, s_self_handle_data, self);
     zloop_reader_set_tolerant (self->loop, self->data);
@@ -140,17 +109,17 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     return self;
 }
 
-static const char *
-s_self_name (self_t *self)
+const char *
+zstate_writer_agent_name (self_t *self)
 {
     return self->redis? zstate_redis_endpoint (self->redis): "-";
 }
 
 //  Keys held, pending and in flight
-static size_t
-s_self_depth (self_t *self)
+size_t
+zstate_writer_agent_depth (self_t *self)
 {
-    return zstate_backlog_pending (self->backlog) + zstate_backlog_in_flight (self->backlog);
+    return zstate_writer_chain_pending (self->chain) + zstate_writer_chain_in_flight (self->chain);
 }
 
 static void
@@ -159,16 +128,18 @@ s_self_destroy (self_t **self_p)
     assert (self_p);
     if (*self_p) {
         self_t *self = *self_p;
-        size_t pending = zstate_backlog_pending (self->backlog);
-        size_t in_flight = zstate_backlog_in_flight (self->backlog);
+        size_t pending = zstate_writer_chain_pending (self->chain);
+        size_t in_flight = zstate_writer_chain_in_flight (self->chain);
         if (pending || in_flight)
             zsys_warning ("zstate_writer %s: ending with %zu keys not written to Redis "
-                          "(%zu pending, %zu unconfirmed)", s_self_name (self),
+                          "(%zu pending, %zu unconfirmed)", zstate_writer_agent_name (self),
                           pending + in_flight, pending, in_flight);
         zloop_destroy (&self->loop);
-        //  The backlog owns the entries in flight too
+        //  The chain owns the entries in flight too
         zstate_writer_window_destroy (&self->window);
-        zstate_backlog_destroy (&self->backlog);
+        zstate_writer_chain_destroy (&self->chain);
+        zstate_writer_confirmed_destroy (&self->confirmed);
+        zhashx_destroy (&self->pruned);
         zstate_redis_destroy (&self->redis);
         zstate_writer_intake_destroy (&self->intake);
         zsock_destroy (&self->data);
@@ -188,7 +159,7 @@ s_self_event (self_t *self, const char *type, const char *first,
               const void *second, size_t second_size, const char *third)
 {
     void *handle = zsock_resolve (self->events);
-    const char *name = s_self_name (self);
+    const char *name = zstate_writer_agent_name (self);
     //  A multipart message is queued whole or not at all: only the first
     //  part can hit the high-water mark
     if (zmq_send (handle, type, strlen (type), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
@@ -210,16 +181,17 @@ static void
 s_self_stall_event (self_t *self, const char *what)
 {
     char keys [24], bytes [24];
-    snprintf (keys, sizeof (keys), "%zu", s_self_depth (self));
-    snprintf (bytes, sizeof (bytes), "%zu", zstate_backlog_bytes (self->backlog));
+    snprintf (keys, sizeof (keys), "%zu", zstate_writer_agent_depth (self));
+    snprintf (bytes, sizeof (bytes), "%zu", zstate_writer_chain_bytes (self->chain));
     s_self_event (self, "STALL", what, keys, strlen (keys), bytes);
 }
 
-static void
-s_self_check_bound (self_t *self)
+void
+zstate_writer_agent_check_bound (self_t *self)
 {
     if (self->reading
-    &&  zstate_backlog_full (self->backlog, self->config->max_keys, self->config->max_bytes)) {
+    &&  (zstate_writer_agent_depth (self) >= self->config->max_keys
+    ||   zstate_writer_chain_bytes (self->chain) >= self->config->max_bytes)) {
         zloop_reader_end (self->loop, self->data);
         self->reading = false;
         self->stats.stalls++;
@@ -228,8 +200,8 @@ s_self_check_bound (self_t *self)
         int64_t now = zclock_mono ();
         if (!self->stall_logged || now - self->stall_logged >= STALL_LOG_INTERVAL) {
             zsys_warning ("zstate_writer %s: backlog full (%zu keys, %zu bytes), "
-                          "pausing input (%" PRIu64 " times so far)", s_self_name (self),
-                          s_self_depth (self), zstate_backlog_bytes (self->backlog),
+                          "pausing input (%" PRIu64 " times so far)", zstate_writer_agent_name (self),
+                          zstate_writer_agent_depth (self), zstate_writer_chain_bytes (self->chain),
                           self->stats.stalls);
             self->stall_logged = now;
         }
@@ -237,20 +209,20 @@ s_self_check_bound (self_t *self)
     }
     else
     if (!self->reading
-    &&  s_self_depth (self) <= self->config->max_keys / 2
-    &&  zstate_backlog_bytes (self->backlog) <= self->config->max_bytes / 2) {
+    &&  zstate_writer_agent_depth (self) <= self->config->max_keys / 2
+    &&  zstate_writer_chain_bytes (self->chain) <= self->config->max_bytes / 2) {
         zloop_reader (self->loop, self->data, s_self_handle_data, self);
         zloop_reader_set_tolerant (self->loop, self->data);
         self->reading = true;
         if (self->verbose)
             zsys_debug ("zstate_writer %s: backlog below half, resuming input",
-                        s_self_name (self));
+                        zstate_writer_agent_name (self));
         s_self_stall_event (self, "RESUMED");
         //  A FLUSH waiting for the rest of the PULL socket learns here when
         //  there is no rest: no message would call the reader for it
         if (self->flush.draining && !(zsock_events (self->data) & ZMQ_POLLIN)) {
             self->flush.draining = false;
-            self->flush.mark = zstate_backlog_seq (self->backlog);
+            self->flush.mark = zstate_writer_chain_seq (self->chain);
         }
     }
 }
@@ -260,69 +232,23 @@ s_self_check_bound (self_t *self)
 //  Receive one wire message from the PULL socket. Returns 1 if one was
 //  there, 0 if none.
 
-static int
-s_self_receive (self_t *self)
+int
+zstate_writer_agent_receive (self_t *self)
 {
     int rc = zstate_writer_intake_receive (self->intake, self->data,
                                            self->config->separator, &self->stats);
     if (rc == -1)
         return 0;
+    //  While Redis is there, no transaction grows without end: a run of
+    //  messages past SEAL_BATCHES batches waits as a generation of its own
+    if (self->state == ZSTATE_WRITER_CONNECTED
+    &&  zstate_writer_chain_open_size (self->chain) >= SEAL_BATCHES * self->config->batch_size)
+        zstate_writer_chain_seal (self->chain);
     if (rc != ZSTATE_WIRE_OK && self->verbose)
         zsys_debug ("zstate_writer %s: dropped a malformed message: %s",
-                    s_self_name (self), zstate_msg_reason_str (rc));
-    s_self_check_bound (self);
+                    zstate_writer_agent_name (self), zstate_session_msg_reason_text (rc));
+    zstate_writer_agent_check_bound (self);
     return 1;
-}
-
-
-//  --------------------------------------------------------------------------
-//  A FLUSH is owed: reply when done, or when the deadline passes
-
-static bool
-s_self_flushed (self_t *self)
-{
-    uint64_t seq;
-    return !self->flush.draining
-        && (!zstate_backlog_oldest (self->backlog, &seq, NULL) || seq > self->flush.mark);
-}
-
-static void
-s_self_flush_end (self_t *self, int status, const char *reason)
-{
-    zstate_reply (self->pipe, "FLUSH", status, reason, false);
-    self->flush.owed = false;
-    self->flush.draining = false;
-    if (self->flush.timer != -1) {
-        zloop_timer_end (self->loop, self->flush.timer);
-        self->flush.timer = -1;
-    }
-    //  Commands that came meanwhile are read again, in order
-    zloop_reader (self->loop, self->pipe, s_self_handle_pipe, self);
-    zloop_reader_set_tolerant (self->loop, self->pipe);
-}
-
-static void
-s_self_check_flush (self_t *self)
-{
-    if (self->flush.owed && s_self_flushed (self))
-        s_self_flush_end (self, 0, NULL);
-}
-
-static int
-s_self_handle_flush (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    self_t *self = (self_t *) arg;
-    self->flush.timer = -1;
-    if (self->flush.owed) {
-        char reason [160];
-        snprintf (reason, sizeof (reason),
-                  "flush: %zu keys not confirmed by Redis in time (%s)",
-                  s_self_depth (self), zstate_writer_state_name (self->state));
-        s_self_flush_end (self, ETIMEDOUT, reason);
-    }
-    return 0;
 }
 
 
@@ -344,8 +270,8 @@ s_self_arm_reconnect (self_t *self)
         self->backoff = self->config->reconnect_max;
 }
 
-static void
-s_self_lost (self_t *self, const char *why)
+void
+zstate_writer_agent_lost (self_t *self, const char *why)
 {
     char reason [256];
     snprintf (reason, sizeof (reason), "%s", why);
@@ -354,21 +280,20 @@ s_self_lost (self_t *self, const char *why)
         self->polling = false;
     }
     zstate_redis_disconnect (self->redis);
-    //  Every batch in flight back to the backlog's head, newest first, each
-    //  from its end: the oldest operations end up first, in their order
-    self->stats.resent += zstate_backlog_in_flight (self->backlog);
-    self->stats.coalesced += zstate_backlog_restore_all (self->backlog);
+    //  Every generation in flight, and the open one, become one
+    self->stats.resent += zstate_writer_chain_in_flight (self->chain);
+    self->stats.coalesced += zstate_writer_chain_restore (self->chain);
     zstate_writer_window_clear (self->window);
     self->stats.disconnects++;
     if (self->state != ZSTATE_WRITER_DISCONNECTED) {
         self->state = ZSTATE_WRITER_DISCONNECTED;
         zsys_warning ("zstate_writer %s: disconnected: %s; %zu keys kept for resending",
-                      s_self_name (self), reason, zstate_backlog_pending (self->backlog));
+                      zstate_writer_agent_name (self), reason, zstate_writer_chain_pending (self->chain));
         s_self_event (self, "STATE", "DISCONNECTED", reason, strlen (reason), NULL);
     }
     else
     if (self->verbose)
-        zsys_debug ("zstate_writer %s: connect failed: %s", s_self_name (self), reason);
+        zsys_debug ("zstate_writer %s: connect failed: %s", zstate_writer_agent_name (self), reason);
     s_self_event (self, "ERROR", reason, "", 0, NULL);
     s_self_arm_reconnect (self);
 }
@@ -377,21 +302,28 @@ s_self_lost (self_t *self, const char *why)
 //  --------------------------------------------------------------------------
 //  Sending batches
 
-//  Send one batch from the backlog's head. Returns 0, or -1 if the
+//  Send the open generation as one batch. Returns 0, or -1 if the
 //  connection failed (everything went back to the backlog).
 static int
 s_self_send_batch (self_t *self)
 {
     if (zstate_writer_window_count (self->window) == 0)
         self->last_progress = zclock_mono ();
+    zstate_writer_generation_t *generation = zstate_writer_chain_take (self->chain);
+    assert (generation);
     size_t commands;
-    size_t ops = zstate_writer_window_build (self->window, self->redis,
-                                             self->config->batch_size, &commands);
+    size_t ops = zstate_writer_window_build (self->window, self->redis, generation->backlog,
+                                             &commands);
+    //  The watermarks go in the transaction that makes them true
+    size_t extra = zstate_writer_marks_append (generation->marks, self->redis,
+                                               self->config->separator, self->pruned,
+                                               self->config->watermark_age);
+    zstate_writer_window_end (self->window, self->redis, extra);
     if (self->verbose)
-        zsys_debug ("zstate_writer %s: sending %zu ops in %zu commands",
-                    s_self_name (self), ops, commands);
+        zsys_debug ("zstate_writer %s: sending %zu ops in %zu commands, %zu for watermarks",
+                    zstate_writer_agent_name (self), ops, commands, extra);
     if (zstate_redis_send (self->redis)) {
-        s_self_lost (self, zstate_reason ());
+        zstate_writer_agent_lost (self, zstate_reason ());
         return -1;
     }
     return 0;
@@ -399,19 +331,19 @@ s_self_send_batch (self_t *self)
 
 //  Send what is due: full batches while the window has room, a partial
 //  one when nothing is in flight and the oldest op waited long enough
-static void
-s_self_pump (self_t *self)
+void
+zstate_writer_agent_pump (self_t *self)
 {
-    while (self->state == ZSTATE_WRITER_CONNECTED && zstate_backlog_pending (self->backlog)
+    while (self->state == ZSTATE_WRITER_CONNECTED && zstate_writer_chain_pending (self->chain)
        &&  zstate_writer_window_count (self->window) < ZSTATE_WRITER_WINDOW) {
-        bool full = zstate_backlog_pending (self->backlog) >= self->config->batch_size;
+        bool full = zstate_writer_chain_pending (self->chain) >= self->config->batch_size;
         bool due = false;
         int64_t wait = 0;
         size_t in_flight = zstate_writer_window_count (self->window);
         if (!full && in_flight == 0) {
-            //  Nothing in flight: the oldest is the backlog's head
+            //  Nothing in flight: the oldest is the open generation's
             int64_t since;
-            zstate_backlog_oldest (self->backlog, NULL, &since);
+            zstate_writer_chain_open_since (self->chain, &since);
             wait = self->config->batch_interval - (zclock_mono () - since);
             due = self->flush.owed || wait <= 0;
         }
@@ -433,7 +365,7 @@ s_self_handle_batch (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     self_t *self = (self_t *) arg;
     self->batch_timer = -1;
-    s_self_pump (self);
+    zstate_writer_agent_pump (self);
     return 0;
 }
 
@@ -449,23 +381,41 @@ s_self_refused (void *arg, const char *key, size_t key_size, const char *error,
     self_t *self = (self_t *) arg;
     if (first)
         zsys_warning ("zstate_writer %s: Redis refused the operation on '%s': %s",
-                      s_self_name (self), key, error);
+                      zstate_writer_agent_name (self), key, error);
     s_self_event (self, "ERROR", error, key, key_size, NULL);
+}
+
+//  A batch was confirmed: its watermarks hold, unless Redis refused them
+static void
+s_self_confirmed (self_t *self, const char *extra_error)
+{
+    zstate_writer_marks_t *unsent = zstate_writer_confirmed_unsent (self->confirmed);
+    if (extra_error) {
+        zsys_warning ("zstate_writer %s: Redis refused a watermark: %s",
+                      zstate_writer_agent_name (self), extra_error);
+        s_self_event (self, "ERROR", extra_error, "", 0, NULL);
+        unsent = NULL;
+    }
+    zstate_writer_chain_confirm (self->chain, unsent);
+    zstate_writer_confirmed_send (self->confirmed, &self->stats);
 }
 
 static int
 s_self_reply (self_t *self)
 {
     uint64_t failed = self->stats.failed;
+    const char *extra_error = NULL;
     int rc = zstate_writer_window_reply (self->window, self->redis, &self->stats,
-                                         s_self_refused, self);
+                                         s_self_refused, self, &extra_error);
     if (rc == -1) {
-        s_self_lost (self, zstate_reason ());
+        zstate_writer_agent_lost (self, zstate_reason ());
         return -1;
     }
+    if (rc == 1)
+        s_self_confirmed (self, extra_error);
     if (self->stats.failed - failed > 1)
         zsys_warning ("zstate_writer %s: Redis refused %" PRIu64 " operations in one batch",
-                      s_self_name (self), self->stats.failed - failed);
+                      zstate_writer_agent_name (self), self->stats.failed - failed);
     return 0;
 }
 
@@ -478,7 +428,7 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     for (int reads = 0; reads < REPLY_READS_MAX && self->polling; reads++) {
         int rc = zstate_redis_receive (self->redis);
         if (rc == -1) {
-            s_self_lost (self, zstate_reason ());
+            zstate_writer_agent_lost (self, zstate_reason ());
             break;
         }
         if (rc == 0)
@@ -488,13 +438,13 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             if (s_self_reply (self))
                 break;
         if (rc == -1) {
-            s_self_lost (self, zstate_reason ());
+            zstate_writer_agent_lost (self, zstate_reason ());
             break;
         }
     }
-    s_self_pump (self);
-    s_self_check_bound (self);
-    s_self_check_flush (self);
+    zstate_writer_agent_pump (self);
+    zstate_writer_agent_check_bound (self);
+    zstate_writer_commands_check_flush (self);
     return 0;
 }
 
@@ -502,10 +452,12 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  --------------------------------------------------------------------------
 //  Connecting
 
-static void
-s_self_connected (self_t *self)
+void
+zstate_writer_agent_connected (self_t *self)
 {
     self->state = ZSTATE_WRITER_CONNECTED;
+    //  Each connection prunes each table's watermarks once at first
+    zhashx_purge (self->pruned);
     self->pollitem.socket = NULL;
     self->pollitem.fd = zstate_redis_fd (self->redis);
     self->pollitem.events = ZMQ_POLLIN;
@@ -518,9 +470,9 @@ s_self_connected (self_t *self)
     self->ever_connected = true;
     self->backoff = self->config->reconnect_min;
     zsys_info ("zstate_writer %s: connected; %zu keys to write",
-               s_self_name (self), zstate_backlog_pending (self->backlog));
+               zstate_writer_agent_name (self), zstate_writer_chain_pending (self->chain));
     s_self_event (self, "STATE", "CONNECTED", "", 0, NULL);
-    s_self_pump (self);
+    zstate_writer_agent_pump (self);
 }
 
 static int
@@ -533,24 +485,26 @@ s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg)
     if (self->state != ZSTATE_WRITER_DISCONNECTED)
         return 0;
     if (zstate_redis_connect (self->redis) == 0)
-        s_self_connected (self);
+        zstate_writer_agent_connected (self);
     else
-        s_self_lost (self, zstate_reason ());
+        zstate_writer_agent_lost (self, zstate_reason ());
     return 0;
 }
 
-static int
-s_self_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
+//  Also sends what CONFIRMED could not send before
+int
+zstate_writer_agent_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     self_t *self = (self_t *) arg;
+    zstate_writer_confirmed_send (self->confirmed, &self->stats);
     if (self->state == ZSTATE_WRITER_CONNECTED && zstate_writer_window_count (self->window)
     &&  zclock_mono () - self->last_progress > self->config->command_timeout) {
         char reason [80];
         snprintf (reason, sizeof (reason), "no reply from Redis in %d ms",
                   self->config->command_timeout);
-        s_self_lost (self, reason);
+        zstate_writer_agent_lost (self, reason);
     }
     return 0;
 }
@@ -566,151 +520,37 @@ s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg)
     (void) reader;
     self_t *self = (self_t *) arg;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++)
-        if (!s_self_receive (self)) {
+        if (!zstate_writer_agent_receive (self)) {
             //  The PULL socket is empty: a FLUSH that found it fuller than
             //  the bound let us read now knows what it waits for
             if (self->flush.draining) {
                 self->flush.draining = false;
-                self->flush.mark = zstate_backlog_seq (self->backlog);
+                self->flush.mark = zstate_writer_chain_seq (self->chain);
             }
             break;
         }
-    s_self_pump (self);
-    s_self_check_flush (self);
+    zstate_writer_agent_pump (self);
+    zstate_writer_commands_check_flush (self);
     return 0;
 }
 
 
 //  --------------------------------------------------------------------------
-//  Commands, one handler each; each sends the command's one reply
-
-//  Pop the next argument frame as a string; NULL if missing
-static char *
-s_pop (zmsg_t *request)
-{
-    return zmsg_size (request)? zmsg_popstr (request): NULL;
-}
-
-static void
-s_command_connect (self_t *self, const char *command, zmsg_t *request)
-{
-    char *endpoint = s_pop (request);
-    if (!endpoint)
-        zstate_reply (self->pipe, command, EINVAL, "CONNECT: endpoint missing", false);
-    else
-    if (self->redis)
-        zstate_reply (self->pipe, command, EBUSY, "CONNECT was already issued", false);
-    else
-    if (!(self->redis = zstate_redis_new (endpoint)))
-        zstate_reply (self->pipe, command, errno, zstate_reason (), false);
-    else {
-        zstate_redis_set_db (self->redis, self->config->db);
-        zstate_redis_set_password (self->redis, self->config->password);
-        zstate_redis_set_timeouts (self->redis, self->config->connect_timeout,
-                                   self->config->command_timeout);
-        self->watchdog_timer = zloop_timer (self->loop, WATCHDOG_INTERVAL, 0,
-                                            s_self_handle_watchdog, self);
-        if (zstate_redis_connect (self->redis) == 0) {
-            zstate_reply (self->pipe, command, 0, NULL, false);
-            s_self_connected (self);
-        }
-        else {
-            int error = errno;
-            char reason [256];
-            snprintf (reason, sizeof (reason), "%s", zstate_reason ());
-            zstate_reply (self->pipe, command, error, reason, false);
-            s_self_lost (self, reason);
-        }
-    }
-    free (endpoint);
-}
-
-//  The SET commands: the settings take the arguments, we act on them
-static void
-s_command_set (self_t *self, const char *command, zmsg_t *request)
-{
-    int status = zstate_writer_config_set (self->config, command, request,
-                                           self->redis != NULL);
-    assert (status != -1);      //  s_commands lists only what it takes
-    zstate_reply (self->pipe, command, status,
-                  status == EBUSY? "not after CONNECT":
-                  status? "bad or missing argument": NULL, false);
-    if (status == 0 && streq (command, "SET RECONNECT"))
-        self->backoff = self->config->reconnect_min;
-    if (status == 0 && streq (command, "SET BOUND"))
-        s_self_check_bound (self);
-}
-
-static void
-s_command_flush (self_t *self, const char *command, zmsg_t *request)
-{
-    char *text = s_pop (request);
-    if (!text) {
-        zstate_reply (self->pipe, command, EINVAL, "FLUSH: timeout missing", false);
-        return;
-    }
-    int timeout = atoi (text);
-    free (text);
-    //  What sits on the PULL socket now counts as accepted. When the bound
-    //  stops us first, the rest is read as the backlog drains, and the
-    //  flush waits for it too.
-    while (self->reading && s_self_receive (self)) ;
-    self->flush.draining = !self->reading;
-    self->flush.mark = zstate_backlog_seq (self->backlog);
-    if (s_self_flushed (self))
-        zstate_reply (self->pipe, command, 0, NULL, false);
-    else
-    if (self->state == ZSTATE_WRITER_IDLE)
-        zstate_reply (self->pipe, command, ENOTCONN, "flush: not connected to Redis", false);
-    else
-    if (timeout <= 0) {
-        s_self_pump (self);
-        zstate_reply (self->pipe, command, ETIMEDOUT, "flush: not confirmed yet", false);
-    }
-    else {
-        //  The reply waits; so do other commands, to keep replies in order
-        self->flush.owed = true;
-        zloop_reader_end (self->loop, self->pipe);
-        self->flush.timer = zloop_timer (self->loop, (size_t) timeout, 1,
-                                         s_self_handle_flush, self);
-        s_self_pump (self);
-    }
-    if (!self->flush.owed)
-        self->flush.draining = false;
-}
+//  Counters
 
 //  Current counters, with the gauges filled in
-static void
-s_self_stats (self_t *self, zstate_writer_stats_t *stats)
+void
+zstate_writer_agent_stats (self_t *self, zstate_writer_stats_t *stats)
 {
     *stats = self->stats;
     stats->state = self->state;
-    stats->pending = zstate_backlog_pending (self->backlog);
-    stats->in_flight = zstate_backlog_in_flight (self->backlog);
+    stats->pending = zstate_writer_chain_pending (self->chain);
+    stats->in_flight = zstate_writer_chain_in_flight (self->chain);
     stats->depth = stats->pending + stats->in_flight;
-    stats->bytes = zstate_backlog_bytes (self->backlog);
+    stats->bytes = zstate_writer_chain_bytes (self->chain);
     int64_t since;
-    stats->oldest_age = zstate_backlog_oldest (self->backlog, NULL, &since)?
+    stats->oldest_age = zstate_writer_chain_oldest (self->chain, NULL, &since)?
                         zclock_mono () - since: 0;
-}
-
-static void
-s_command_stats (self_t *self, const char *command, zmsg_t *request)
-{
-    (void) request;
-    zstate_writer_stats_t stats;
-    s_self_stats (self, &stats);
-    zstate_reply (self->pipe, command, 0, NULL, true);
-    zsock_send (self->pipe, "b", &stats, sizeof (stats));
-}
-
-static void
-s_command_verbose (self_t *self, const char *command, zmsg_t *request)
-{
-    char *flag = s_pop (request);
-    self->verbose = flag? atoi (flag) != 0: true;
-    free (flag);
-    zstate_reply (self->pipe, command, 0, NULL, false);
 }
 
 static int
@@ -720,68 +560,13 @@ s_self_handle_snapshot (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     self_t *self = (self_t *) arg;
     zstate_writer_stats_t stats;
-    s_self_stats (self, &stats);
+    zstate_writer_agent_stats (self, &stats);
     pthread_mutex_lock (&self->snapshot->mutex);
     self->snapshot->stats = stats;
     pthread_mutex_unlock (&self->snapshot->mutex);
     return 0;
 }
 
-//  The commands the pipe takes, besides $TERM
-typedef void (command_fn) (self_t *self, const char *command, zmsg_t *request);
-static const struct {
-    const char *name;
-    command_fn *handler;
-} s_commands [] = {
-    { "CONNECT", s_command_connect },
-    { "SET SEPARATOR", s_command_set },
-    { "SET PASSWORD", s_command_set },
-    { "SET DB", s_command_set },
-    { "SET TIMEOUTS", s_command_set },
-    { "SET BATCH", s_command_set },
-    { "SET RECONNECT", s_command_set },
-    { "SET BOUND", s_command_set },
-    { "FLUSH", s_command_flush },
-    { "STATS", s_command_stats },
-    { "VERBOSE", s_command_verbose },
-};
-
-static int
-s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop;
-    (void) reader;
-    self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    if (!command) {
-        zmsg_destroy (&request);
-        return 0;
-    }
-    if (self->verbose)
-        zsys_debug ("zstate_writer %s: command %s", s_self_name (self), command);
-    int rc = 0;
-    size_t index = 0;
-    size_t count = sizeof (s_commands) / sizeof (s_commands [0]);
-    while (index < count && !streq (command, s_commands [index].name))
-        index++;
-    if (streq (command, "$TERM")) {
-        self->terminated = true;
-        rc = -1;
-    }
-    else
-    if (index < count)
-        s_commands [index].handler (self, command, request);
-    else {
-        zsys_error ("zstate_writer %s: unknown command '%s'", s_self_name (self), command);
-        zstate_reply (self->pipe, command, EINVAL, "unknown command", false);
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
-}
 
 //  --------------------------------------------------------------------------
 //  The actor

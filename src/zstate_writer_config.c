@@ -26,6 +26,7 @@
 #define DEFAULT_RECONNECT_MIN   100
 #define DEFAULT_RECONNECT_MAX   5000
 #define SEPARATOR_MAX           16
+#define DEFAULT_WATERMARK_AGE   (7 * 24 * 3600)
 
 
 //  --------------------------------------------------------------------------
@@ -43,7 +44,8 @@ zstate_writer_config_new (void)
         .command_timeout = ZSTATE_WRITER_COMMAND_TIMEOUT,
         .batch_size = DEFAULT_BATCH, .batch_interval = DEFAULT_INTERVAL,
         .max_keys = DEFAULT_KEYS, .max_bytes = DEFAULT_BYTES,
-        .reconnect_min = DEFAULT_RECONNECT_MIN, .reconnect_max = DEFAULT_RECONNECT_MAX
+        .reconnect_min = DEFAULT_RECONNECT_MIN, .reconnect_max = DEFAULT_RECONNECT_MAX,
+        .watermark_age = DEFAULT_WATERMARK_AGE
     };
     assert (self->separator);
     return self;
@@ -150,6 +152,12 @@ s_set_any_time (zstate_writer_config_t *self, const char *name, zmsg_t *request)
         return 0;
     }
     long first = s_pop_number (request);
+    if (streq (name, "WATERMARK AGE")) {
+        if (first < 1 || first > INT_MAX)
+            return EINVAL;
+        self->watermark_age = (int) first;
+        return 0;
+    }
     long second = s_pop_number (request);
     if (streq (name, "BATCH")) {
         if (first < 1 || first > ZSTATE_OPS_MAX || second < 0 || second > 60000)
@@ -178,7 +186,8 @@ zstate_writer_config_set (zstate_writer_config_t *self, const char *command,
     if (streq (name, "SEPARATOR") || streq (name, "PASSWORD")
     ||  streq (name, "DB") || streq (name, "TIMEOUTS"))
         return s_set_before_connect (self, name, request, connected);
-    if (streq (name, "BATCH") || streq (name, "RECONNECT") || streq (name, "BOUND"))
+    if (streq (name, "BATCH") || streq (name, "RECONNECT") || streq (name, "BOUND")
+    ||  streq (name, "WATERMARK AGE"))
         return s_set_any_time (self, name, request);
     return -1;
 }
@@ -228,6 +237,9 @@ zstate_writer_config_test (bool verbose)
     assert (config->batch_size == 100 && config->batch_interval == 5);
     assert (config->reconnect_min == 10 && config->reconnect_max == 20);
     assert (config->max_keys == 1000 && config->max_bytes == 1048576);
+    assert (config->watermark_age == 7 * 24 * 3600);
+    assert (s_test_set (config, true, "SET WATERMARK AGE", "3600", NULL) == 0);
+    assert (config->watermark_age == 3600);
     //  @end
 
     //  Bad or missing arguments change nothing
@@ -242,9 +254,12 @@ zstate_writer_config_test (bool verbose)
     assert (s_test_set (config, false, "SET RECONNECT", "20", "10", NULL) == EINVAL);
     assert (s_test_set (config, false, "SET BOUND", "1000", "1023", NULL) == EINVAL);
     assert (s_test_set (config, false, "SET BOUND", "0", "1048576", NULL) == EINVAL);
+    assert (s_test_set (config, false, "SET WATERMARK AGE", "0", NULL) == EINVAL);
+    assert (s_test_set (config, false, "SET WATERMARK AGE", NULL) == EINVAL);
     assert (streq (config->separator, "|") && config->db == 4);
     assert (config->connect_timeout == 500 && config->batch_size == 100);
     assert (config->reconnect_min == 10 && config->max_keys == 1000);
+    assert (config->watermark_age == 3600);
     //  Once connected, the connection's settings are refused; a bad
     //  argument is still EINVAL; the others still hold
     assert (s_test_set (config, true, "SET SEPARATOR", ";", NULL) == EBUSY);

@@ -29,6 +29,8 @@ typedef struct {
     size_t max_bytes;           //  Backlog bound, bytes
     int reconnect_min;          //  Backoff, msecs
     int reconnect_max;
+    int watermark_age;          //  secs a session's watermark outlives
+                                //  its last write
 } zstate_writer_config_t;
 
 //  Create the settings with their defaults.

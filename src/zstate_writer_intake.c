@@ -1,6 +1,6 @@
 /*  =========================================================================
     zstate_writer_intake - the writer's input: wire messages decoded into
-    the backlog, each operation under its Redis key
+    the backlog's open generation, each operation under its Redis key
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -12,8 +12,11 @@
 /*
 @header
     One decoder and one batch, reused for every message, and a scratch
-    buffer for the Redis key; the backlog coalesces an operation on a
-    pending key into its entry.
+    buffer for the Redis key; the open generation coalesces an operation
+    on a pending key into its entry. Version 1 goes through the version 1
+    decoder (the envelope, then the batch walks the operations once);
+    version 2 through zstate_session_msg, which knows its header and
+    reason codes, and walks them once more.
 @discuss
     The backlog has no bound of its own here: the writer stops reading at
     its bound instead, so that what waits stays in the PULL socket.
@@ -22,9 +25,20 @@
 
 #include "zstate_classes.h"
 #include "zstate_writer_intake.h"
+#include "zstate_session_msg.h"
+#include "zstate_batch_private.h"
+
+//  The message at hand, whichever its version
+typedef struct {
+    const char *db;
+    const char *table;
+    const byte *session;        //  NULL: no watermark
+    uint64_t sequence;
+    size_t op_count;
+} message_t;
 
 struct _zstate_writer_intake_t {
-    zstate_backlog_t *backlog;  //  Where operations go
+    zstate_writer_chain_t *chain;       //  Where operations go
     zstate_msg_t *msg;          //  Decoder, reused
     zstate_batch_t *batch;      //  Operations of the message at hand
     byte *keybuf;               //  Scratch: the Redis key being built
@@ -36,13 +50,13 @@ struct _zstate_writer_intake_t {
 //  Create and destroy
 
 zstate_writer_intake_t *
-zstate_writer_intake_new (zstate_backlog_t *backlog)
+zstate_writer_intake_new (zstate_writer_chain_t *chain)
 {
-    assert (backlog);
+    assert (chain);
     zstate_writer_intake_t *self =
         (zstate_writer_intake_t *) zmalloc (sizeof (zstate_writer_intake_t));
     assert (self);
-    self->backlog = backlog;
+    self->chain = chain;
     self->msg = zstate_msg_new ();
     self->batch = zstate_batch_new ();
     assert (self->msg && self->batch);
@@ -81,29 +95,54 @@ s_accept (zstate_writer_intake_t *self, const char *table, size_t table_size,
     memcpy (self->keybuf, table, table_size);
     memcpy (self->keybuf + table_size, separator, separator_size);
     memcpy (self->keybuf + table_size + separator_size, key, key_size);
-    //  Unbounded, and the decoder let only valid operations through: the
-    //  backlog cannot refuse
-    int rc = zstate_backlog_add_batch (self->backlog, self->keybuf, size,
-                                       self->batch, index, now);
-    assert (rc == 0 || rc == 1);
+    return zstate_writer_chain_add (self->chain, self->keybuf, size, self->batch, index, now);
+}
+
+//  Load the operations into the batch; returns ZSTATE_WIRE_*
+static int
+s_load (zstate_writer_intake_t *self, const byte *ops, size_t ops_size, size_t count)
+{
+    zstate_batch_reset (self->batch);
+    size_t used = 0;
+    int rc = zstate_batch_load (self->batch, ops, ops_size, count, &used);
+    if (rc == ZSTATE_WIRE_OK && used != ops_size)
+        rc = ZSTATE_WIRE_TRAILING;
     return rc;
 }
 
-//  Decode the message into the batch; returns ZSTATE_WIRE_*
+//  Decode the message into the batch and *message; returns ZSTATE_WIRE_*
+//  or, for version 2, a zstate_session_msg_reason_t
 static int
-s_decode (zstate_writer_intake_t *self, const byte *data, size_t size)
+s_decode (zstate_writer_intake_t *self, const byte *data, size_t size, message_t *message)
 {
+    if (size > 2 && data [2] == ZSTATE_SESSION_VERSION) {
+        zstate_session_msg_t msg;
+        int rc = zstate_session_msg_decode (&msg, data, size);
+        if (rc == 0 && msg.type != ZSTATE_SESSION_MSG_OPS)
+            rc = ZSTATE_WIRE_TYPE;
+        if (rc == 0)
+            rc = s_load (self, msg.ops, msg.ops_size, msg.op_count);
+        if (rc == 0) {
+            static const byte zeros [ZSTATE_MSG_SESSION_SIZE] = { 0 };
+            message->db = msg.db;
+            message->table = msg.table;
+            message->session = memcmp (msg.session, zeros, sizeof (zeros))? msg.session: NULL;
+            message->sequence = msg.sequence;
+            message->op_count = msg.op_count;
+        }
+        return rc;
+    }
     int rc = zstate_msg_decode_header (self->msg, data, size);
     if (rc == ZSTATE_WIRE_OK) {
         //  Loading walks and checks every operation; no need to decode twice
         size_t ops_size = 0;
         const byte *ops = zstate_msg_ops (self->msg, &ops_size);
-        size_t count = zstate_msg_op_count (self->msg);
-        zstate_batch_reset (self->batch);
-        size_t used = 0;
-        rc = zstate_batch_load (self->batch, ops, ops_size, count, &used);
-        if (rc == ZSTATE_WIRE_OK && used != ops_size)
-            rc = ZSTATE_WIRE_TRAILING;
+        message->op_count = zstate_msg_op_count (self->msg);
+        rc = s_load (self, ops, ops_size, message->op_count);
+        message->db = zstate_msg_db (self->msg);
+        message->table = zstate_msg_table (self->msg);
+        message->session = NULL;
+        message->sequence = 0;
     }
     return rc;
 }
@@ -116,38 +155,39 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
     assert (data);
     assert (separator);
     assert (stats);
-    zmq_msg_t message;
-    zmq_msg_init (&message);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
     void *handle = zsock_resolve (data);
-    if (zmq_msg_recv (&message, handle, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&message);
+    if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&frame);
         return -1;
     }
     int rc = ZSTATE_WIRE_OK;
-    if (zmq_msg_more (&message)) {
+    if (zmq_msg_more (&frame)) {
         //  A wire message is one frame: drop the whole multipart
         rc = ZSTATE_WIRE_FRAMES;
-        while (zmq_msg_more (&message)
-        &&     zmq_msg_recv (&message, handle, ZMQ_DONTWAIT) != -1) ;
+        while (zmq_msg_more (&frame)
+        &&     zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) != -1) ;
     }
+    message_t message;
     if (rc == ZSTATE_WIRE_OK)
-        rc = s_decode (self, (const byte *) zmq_msg_data (&message),
-                       zmq_msg_size (&message));
+        rc = s_decode (self, (const byte *) zmq_msg_data (&frame),
+                       zmq_msg_size (&frame), &message);
     if (rc == ZSTATE_WIRE_OK) {
-        const char *table = zstate_msg_table (self->msg);
-        size_t table_size = strlen (table);
+        size_t table_size = strlen (message.table);
         size_t separator_size = strlen (separator);
-        size_t count = zstate_msg_op_count (self->msg);
         int64_t now = zclock_mono ();
-        for (size_t index = 0; index < count; index++)
-            stats->coalesced += s_accept (self, table, table_size, separator,
+        for (size_t index = 0; index < message.op_count; index++)
+            stats->coalesced += s_accept (self, message.table, table_size, separator,
                                           separator_size, index, now);
+        zstate_writer_chain_message (self->chain, message.db, message.table,
+                                     message.session, message.sequence);
         stats->messages++;
-        stats->ops += count;
+        stats->ops += message.op_count;
     }
     else
         stats->malformed++;
-    zmq_msg_close (&message);
+    zmq_msg_close (&frame);
     return rc;
 }
 
@@ -166,6 +206,58 @@ s_test_receive (zstate_writer_intake_t *intake, zsock_t *data, zstate_writer_sta
     return zstate_writer_intake_receive (intake, data, "|", stats);
 }
 
+//  Version 2 OPS, as a client sends them, carry a watermark; other
+//  version 2 types, or sequence 0, are dropped
+static void
+s_test_version2 (zstate_writer_intake_t *intake, zstate_writer_chain_t *chain,
+                 zsock_t *data, zsock_t *push, zstate_batch_t *batch,
+                 zstate_writer_stats_t *stats_p)
+{
+    zstate_writer_stats_t stats = *stats_p;
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    memset (session, 0x5A, sizeof (session));
+    zframe_t *frame = zstate_msg_encode (session, 9, "CONFIG_DB", "PORT", batch);
+    assert (frame);
+    zframe_data (frame) [2] = ZSTATE_SESSION_VERSION;
+    zframe_t *copy = zframe_dup (frame);
+    assert (zframe_send (&frame, push, 0) == 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    assert (stats.messages == 3 && stats.ops == 9);
+    zstate_writer_generation_t *second = zstate_writer_chain_take (chain);
+    assert (second && !zstate_writer_marks_empty (second->marks));
+    zmsg_t *marks = zmsg_new ();
+    zstate_writer_marks_frames (second->marks, marks);
+    assert (zmsg_size (marks) == 3);
+    zframe_t *last = zmsg_last (marks);
+    assert (zframe_size (last) == ZSTATE_WRITER_MARK_SIZE);
+    assert (memcmp (zframe_data (last), session, sizeof (session)) == 0);
+    assert (zstate_get_u64 (zframe_data (last) + ZSTATE_MSG_SESSION_SIZE) == 9);
+    zmsg_destroy (&marks);
+    //  Version 2 with sequence 0, or another type than OPS: dropped
+    zframe_data (copy) [27] = 0;
+    assert (zframe_send (&copy, push, 0) == 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_SESSION_REASON_SEQUENCE);
+    zstate_session_msg_t hello = { .type = ZSTATE_SESSION_MSG_HELLO, .session = session,
+                                   .sequence = 1, .ack_level = 1 };
+    zmq_msg_t encoded;
+    assert (zstate_session_msg_encode_frame (&hello, &encoded) == 0);
+    assert (zmq_msg_send (&encoded, zsock_resolve (push), 0) != -1);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_TYPE);
+    assert (stats.malformed == 5 && stats.messages == 3);
+    //  A session of all zeros is none
+    memset (session, 0, sizeof (session));
+    frame = zstate_msg_encode (session, 10, "CONFIG_DB", "PORT", batch);
+    assert (frame);
+    zframe_data (frame) [2] = ZSTATE_SESSION_VERSION;
+    assert (zframe_send (&frame, push, 0) == 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    zstate_writer_generation_t *third = zstate_writer_chain_take (chain);
+    assert (third && zstate_writer_marks_empty (third->marks));
+    assert (zstate_writer_chain_pending (chain) == 0);
+
+    *stats_p = stats;
+}
+
 void
 zstate_writer_intake_test (bool verbose)
 {
@@ -178,8 +270,8 @@ zstate_writer_intake_test (bool verbose)
     zsock_t *data = zsock_new_pull ("inproc://zstate-intake-test");
     zsock_t *push = zsock_new_push ("inproc://zstate-intake-test");
     assert (data && push);
-    zstate_backlog_t *backlog = zstate_backlog_new ();
-    zstate_writer_intake_t *intake = zstate_writer_intake_new (backlog);
+    zstate_writer_chain_t *chain = zstate_writer_chain_new ();
+    zstate_writer_intake_t *intake = zstate_writer_intake_new (chain);
     zstate_writer_stats_t stats = { 0 };
     assert (zstate_writer_intake_receive (intake, data, "|", &stats) == -1);
     zstate_batch_t *batch = zstate_batch_new ();
@@ -194,10 +286,12 @@ zstate_writer_intake_test (bool verbose)
     assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
     //  The HSET folded into the pending SET on the same key
     assert (stats.messages == 1 && stats.ops == 3 && stats.coalesced == 1);
-    assert (zstate_backlog_pending (backlog) == 2);
-    zstate_backlog_entry_t *entry = zstate_backlog_take (backlog);
+    assert (zstate_writer_chain_pending (chain) == 2);
+    zstate_writer_generation_t *generation = zstate_writer_chain_take (chain);
+    zstate_backlog_entry_t *entry = zstate_backlog_take (generation->backlog);
     assert (streq (zstate_backlog_entry_key (entry, NULL), "PORT|Ethernet0"));
-    zstate_backlog_confirm (backlog, &entry);
+    //  Version 1 writes no watermark
+    assert (zstate_writer_marks_empty (generation->marks));
     //  @end
 
     //  Dropped and counted, the backlog untouched: a multipart message,
@@ -213,15 +307,18 @@ zstate_writer_intake_test (bool verbose)
     assert (zframe_send (&longer, push, 0) == 0);
     assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_TRAILING);
     assert (stats.malformed == 3 && stats.messages == 1);
-    assert (zstate_backlog_pending (backlog) == 1);
+    assert (zstate_writer_chain_pending (chain) == 0);
     //  The same message whole is still good
     assert (zframe_send (&copy, push, 0) == 0);
     assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
-    assert (stats.messages == 2 && zstate_backlog_pending (backlog) == 2);
+    assert (stats.messages == 2 && zstate_writer_chain_pending (chain) == 2);
 
+    s_test_version2 (intake, chain, data, push, batch, &stats);
+
+    zstate_backlog_confirm (generation->backlog, &entry);
     zstate_batch_destroy (&batch);
     zstate_writer_intake_destroy (&intake);
-    zstate_backlog_destroy (&backlog);
+    zstate_writer_chain_destroy (&chain);
     zsock_destroy (&push);
     zsock_destroy (&data);
     printf ("OK\n");

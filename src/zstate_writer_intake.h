@@ -1,6 +1,6 @@
 /*  =========================================================================
     zstate_writer_intake - the writer's input: wire messages decoded into
-    the backlog, each operation under its Redis key
+    the backlog's open generation, each operation under its Redis key
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -12,24 +12,27 @@
 #ifndef ZSTATE_WRITER_INTAKE_H_INCLUDED
 #define ZSTATE_WRITER_INTAKE_H_INCLUDED
 
-#include "zstate_backlog.h"
+#include "zstate_writer_chain.h"
 
 typedef struct _zstate_writer_intake_t zstate_writer_intake_t;
 
-//  Create an intake that feeds backlog.
+//  Create an intake that feeds chain.
 zstate_writer_intake_t *
-    zstate_writer_intake_new (zstate_backlog_t *backlog);
+    zstate_writer_intake_new (zstate_writer_chain_t *chain);
 
 //  Destroy the intake. Nulls the pointer.
 void
     zstate_writer_intake_destroy (zstate_writer_intake_t **self_p);
 
 //  Read one wire message from data without waiting and add each of its
-//  operations to the backlog under TABLE<separator>KEY. Counts the
-//  message and its operations (messages, ops, coalesced) or the drop
-//  (malformed) in stats. Returns -1 when no message was waiting, else
-//  ZSTATE_WIRE_OK, or why the message was dropped (ZSTATE_WIRE_*): a
-//  multipart message, a bad header or operation, bytes left over.
+//  operations to the chain under TABLE<separator>KEY, then the message
+//  itself: with its session and sequence when it is OPS of version 2 (and
+//  its session not all zeros), else without. Counts the message and its
+//  operations (messages, ops, coalesced) or the drop (malformed) in
+//  stats. Returns -1 when no message was waiting, else ZSTATE_WIRE_OK, or
+//  why the message was dropped (ZSTATE_WIRE_*, or for version 2 a
+//  zstate_session_msg_reason_t): a multipart message, a bad header or
+//  operation, bytes left over, another version 2 type.
 int
     zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
                                   const char *separator, zstate_writer_stats_t *stats);

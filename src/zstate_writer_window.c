@@ -1,6 +1,6 @@
 /*  =========================================================================
     zstate_writer_window - the writer's batches in flight: MULTI/EXEC
-    batches built from the backlog's head, and the replies that confirm them
+    batches, each of whole generations of the backlog, and the replies that confirm them
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -12,8 +12,9 @@
 /*
 @header
     A ring of up to ZSTATE_WRITER_WINDOW batches, oldest first, each one
-    MULTI, the commands of its entries, EXEC. Replies come in the order the
-    batches went: MULTI's OK, one QUEUED per command, then EXEC's array.
+    MULTI, the commands of its entries, the caller's extra commands (the
+    watermarks), EXEC. Replies come in the order the batches went: MULTI's
+    OK, one QUEUED per command, then EXEC's array.
 @discuss
     A batch aborted by Redis (an error while queueing, or EXEC refused:
     LOADING, OOM, ...) never ran, so resending it whole is exact; the
@@ -25,22 +26,21 @@
 #include "zstate_classes.h"
 #include "zstate_writer_window.h"
 
-#define BATCH_BYTES_MAX         (8 * 1024 * 1024)
-
 //  One batch in flight
 typedef struct {
+    zstate_backlog_t *backlog;  //  Owns the entries
     zstate_backlog_entry_t **entries;   //  Entries, in the order sent
     byte *commands;             //  Redis commands sent for each (0..2)
     size_t count;               //  Entries in the batch
     size_t max;                 //  Entries allocated
     size_t command_count;       //  Commands between MULTI and EXEC
+    size_t extra;               //  ... of which the caller's, at the end
     size_t replies;             //  Replies read so far
     bool refused;               //  MULTI or a command refused when queued
     char reason [256];          //  Why, the first time
 } batch_t;
 
 struct _zstate_writer_window_t {
-    zstate_backlog_t *backlog;  //  Owns the entries
     batch_t slot [ZSTATE_WRITER_WINDOW];
     size_t head;                //  Oldest batch
     size_t count;               //  Batches in flight
@@ -54,13 +54,11 @@ struct _zstate_writer_window_t {
 //  Create and destroy
 
 zstate_writer_window_t *
-zstate_writer_window_new (zstate_backlog_t *backlog)
+zstate_writer_window_new (void)
 {
-    assert (backlog);
     zstate_writer_window_t *self =
         (zstate_writer_window_t *) zmalloc (sizeof (zstate_writer_window_t));
     assert (self);
-    self->backlog = backlog;
     return self;
 }
 
@@ -131,52 +129,63 @@ s_append_entry (zstate_writer_window_t *self, zstate_redis_t *redis,
 
 size_t
 zstate_writer_window_build (zstate_writer_window_t *self, zstate_redis_t *redis,
-                            size_t ops, size_t *commands_p)
+                            zstate_backlog_t *backlog, size_t *commands_p)
 {
     assert (self);
     assert (redis);
+    assert (backlog);
     assert (self->count < ZSTATE_WRITER_WINDOW);
-    assert (ops > 0);
     batch_t *batch = &self->slot [(self->head + self->count) % ZSTATE_WRITER_WINDOW];
-    if (batch->max < ops) {
-        batch->max = ops;
-        batch->entries = (zstate_backlog_entry_t **)
-            realloc (batch->entries, batch->max * sizeof (zstate_backlog_entry_t *));
-        batch->commands = (byte *) realloc (batch->commands, batch->max);
-        assert (batch->entries && batch->commands);
-    }
+    batch->backlog = backlog;
     batch->count = 0;
     batch->command_count = 0;
+    batch->extra = 0;
     batch->replies = 0;
     batch->refused = false;
     batch->reason [0] = 0;
     //  Appending fails only when not connected, which the caller checked
     int rc = zstate_redis_appendx (redis, "MULTI", NULL);
     assert (rc == 0);
-    size_t bytes = 0;
     zstate_backlog_entry_t *entry;
-    while (batch->count < ops && bytes < BATCH_BYTES_MAX
-       &&  (entry = zstate_backlog_take (self->backlog))) {
+    while ((entry = zstate_backlog_take (backlog))) {
+        if (batch->count == batch->max) {
+            batch->max = batch->max? 2 * batch->max: 256;
+            batch->entries = (zstate_backlog_entry_t **)
+                realloc (batch->entries, batch->max * sizeof (zstate_backlog_entry_t *));
+            batch->commands = (byte *) realloc (batch->commands, batch->max);
+            assert (batch->entries && batch->commands);
+        }
         int commands = s_append_entry (self, redis, entry);
         batch->entries [batch->count] = entry;
         batch->commands [batch->count++] = (byte) commands;
         batch->command_count += commands;
-        bytes += zstate_backlog_entry_size (entry);
     }
-    rc = zstate_redis_appendx (redis, "EXEC", NULL);
-    assert (rc == 0);
-    self->count++;
     if (commands_p)
         *commands_p = batch->command_count;
     return batch->count;
+}
+
+void
+zstate_writer_window_end (zstate_writer_window_t *self, zstate_redis_t *redis, size_t extra)
+{
+    assert (self);
+    assert (redis);
+    assert (self->count < ZSTATE_WRITER_WINDOW);
+    batch_t *batch = &self->slot [(self->head + self->count) % ZSTATE_WRITER_WINDOW];
+    batch->extra = extra;
+    batch->command_count += extra;
+    int rc = zstate_redis_appendx (redis, "EXEC", NULL);
+    assert (rc == 0);
+    self->count++;
 }
 
 
 //  --------------------------------------------------------------------------
 //  Replies
 
-//  EXEC's results: one per command; an entry fails on its first error
-static void
+//  EXEC's results: one per command; an entry fails on its first error.
+//  Returns the first error of the extra commands, or NULL.
+static const char *
 s_confirm (zstate_writer_window_t *self, zstate_redis_t *redis, batch_t *batch,
            zstate_writer_stats_t *stats, zstate_writer_window_refused_fn *refused,
            void *arg)
@@ -198,18 +207,25 @@ s_confirm (zstate_writer_window_t *self, zstate_redis_t *redis, batch_t *batch,
         }
         else
             stats->written++;
-        zstate_backlog_confirm (self->backlog, &batch->entries [index]);
+        zstate_backlog_confirm (batch->backlog, &batch->entries [index]);
     }
+    //  The caller's commands come last
+    const char *extra_error = NULL;
+    for (; result < batch->command_count; result++)
+        if (!extra_error && zstate_redis_type (redis, (int) result) == ZSTATE_REDIS_ERROR)
+            extra_error = zstate_redis_str (redis, (int) result, NULL);
     batch->count = 0;
     self->head = (self->head + 1) % ZSTATE_WRITER_WINDOW;
     self->count--;
     stats->batches++;
+    return extra_error;
 }
 
 int
 zstate_writer_window_reply (zstate_writer_window_t *self, zstate_redis_t *redis,
                             zstate_writer_stats_t *stats,
-                            zstate_writer_window_refused_fn *refused, void *arg)
+                            zstate_writer_window_refused_fn *refused, void *arg,
+                            const char **extra_error_p)
 {
     assert (self);
     assert (redis);
@@ -237,7 +253,9 @@ zstate_writer_window_reply (zstate_writer_window_t *self, zstate_redis_t *redis,
                             batch->refused? batch->reason:
                             type == ZSTATE_REDIS_ERROR? zstate_redis_str (redis, -1, NULL):
                             "EXEC gave no results");
-    s_confirm (self, redis, batch, stats, refused, arg);
+    const char *extra_error = s_confirm (self, redis, batch, stats, refused, arg);
+    if (extra_error_p)
+        *extra_error_p = extra_error;
     return 1;
 }
 
@@ -277,12 +295,55 @@ s_test_confirm (zstate_writer_window_t *window, zstate_redis_t *redis,
     while (confirmed < count) {
         int rc = zstate_redis_next (redis, true);
         assert (rc == 1);
-        rc = zstate_writer_window_reply (window, redis, stats, s_test_refused, refused);
+        rc = zstate_writer_window_reply (window, redis, stats, s_test_refused, refused,
+                                         NULL);
         if (rc == -1)
             return -1;
         confirmed += rc;
     }
     return 0;
+}
+
+//  Redis out of memory refuses each write as it is queued, then EXEC as
+//  a whole: nothing of the batch ran, so all of it goes again
+static void
+s_test_refused_batch (zstate_writer_window_t *window, zstate_redis_t *redis,
+                      zstate_backlog_t *backlog, zstate_writer_stats_t *stats_p,
+                      size_t *refused_p)
+{
+    zstate_writer_stats_t stats = *stats_p;
+    size_t refused = *refused_p;
+    zstate_redis_disconnect (redis);
+    assert (zstate_redis_connect (redis) == 0);
+    assert (zstate_redis_command (redis, "CONFIG", "SET", "maxmemory", "1", NULL)
+            == ZSTATE_REDIS_STATUS);
+    zstate_backlog_field_t smaller [] = { { "mtu", 3, "1500", 4 } };
+    assert (zstate_backlog_add (backlog, "PORT:Ethernet0", 14, ZSTATE_OP_HSET,
+                                smaller, 1, 0) == 0);
+    assert (zstate_writer_window_build (window, redis, backlog, NULL) == 1);
+    zstate_writer_window_end (window, redis, 0);
+    assert (zstate_redis_send (redis) == 0);
+    assert (s_test_confirm (window, redis, &stats, &refused, 1) == -1);
+    assert (errno == EPROTO && strstr (zstate_reason (), "batch refused: OOM"));
+    assert (stats.written == 2 && zstate_backlog_in_flight (backlog) == 1);
+    //  What the writer does then: back to the backlog, reconnect, resend
+    zstate_writer_window_clear (window);
+    assert (zstate_backlog_restore_all (backlog) == 0);
+    zstate_redis_disconnect (redis);
+    assert (zstate_redis_connect (redis) == 0);
+    assert (zstate_redis_command (redis, "CONFIG", "SET", "maxmemory", "0", NULL)
+            == ZSTATE_REDIS_STATUS);
+    assert (zstate_writer_window_build (window, redis, backlog, NULL) == 1);
+    zstate_writer_window_end (window, redis, 0);
+    assert (zstate_redis_send (redis) == 0);
+    assert (s_test_confirm (window, redis, &stats, &refused, 1) == 0);
+    assert (stats.written == 3 && zstate_backlog_pending (backlog) == 0);
+    assert (zstate_redis_command (redis, "HGET", "PORT:Ethernet0", "mtu", NULL)
+            == ZSTATE_REDIS_STRING);
+    assert (streq (zstate_redis_str (redis, -1, NULL), "1500"));
+
+    *stats_p = stats;
+    *refused_p = refused;
 }
 
 void
@@ -299,7 +360,8 @@ zstate_writer_window_test (bool verbose)
     zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_endpoint (server));
     assert (redis && zstate_redis_connect (redis) == 0);
     zstate_backlog_t *backlog = zstate_backlog_new ();
-    zstate_writer_window_t *window = zstate_writer_window_new (backlog);
+    zstate_backlog_t *newer = zstate_backlog_new ();
+    zstate_writer_window_t *window = zstate_writer_window_new ();
     zstate_backlog_field_t fields [] = { { "mtu", 3, "9100", 4 } };
     assert (zstate_backlog_add (backlog, "PORT:Ethernet0", 14, ZSTATE_OP_SET,
                                 fields, 1, 0) == 0);
@@ -308,16 +370,28 @@ zstate_writer_window_test (bool verbose)
     //  A string where HSET wants a hash: Redis refuses that operation only
     assert (zstate_redis_command (redis, "SET", "PORT:Ethernet8", "x", NULL)
             == ZSTATE_REDIS_STATUS);
-    assert (zstate_backlog_add (backlog, "PORT:Ethernet8", 14, ZSTATE_OP_HSET,
+    assert (zstate_backlog_add (newer, "PORT:Ethernet8", 14, ZSTATE_OP_HSET,
                                 fields, 1, 0) == 0);
     size_t commands;            //  DEL + HSET, DEL; then HSET
-    assert (zstate_writer_window_build (window, redis, 2, &commands) == 2 && commands == 3);
-    assert (zstate_writer_window_build (window, redis, 2, &commands) == 1 && commands == 1);
+    assert (zstate_writer_window_build (window, redis, backlog, &commands) == 2
+            && commands == 3);
+    zstate_writer_window_end (window, redis, 0);
+    assert (zstate_writer_window_build (window, redis, newer, &commands) == 1
+            && commands == 1);
+    //  The caller's own command after the entries: its error is its own
+    assert (zstate_redis_appendx (redis, "HSET", "PORT:Ethernet8", "a", "b", NULL) == 0);
+    zstate_writer_window_end (window, redis, 1);
     assert (zstate_writer_window_count (window) == 2);
     assert (zstate_redis_send (redis) == 0);
     zstate_writer_stats_t stats = { 0 };
     size_t refused = 0;
-    assert (s_test_confirm (window, redis, &stats, &refused, 2) == 0);
+    assert (s_test_confirm (window, redis, &stats, &refused, 1) == 0);
+    const char *extra_error = "none yet";
+    assert (zstate_redis_next (redis, true) == 1);
+    while (zstate_writer_window_reply (window, redis, &stats, s_test_refused, &refused,
+                                       &extra_error) == 0)
+        assert (zstate_redis_next (redis, true) == 1);
+    assert (extra_error && strstr (extra_error, "WRONGTYPE"));
     assert (stats.written == 2 && stats.failed == 1 && stats.batches == 2);
     assert (refused == 1 && zstate_writer_window_count (window) == 0);
     assert (zstate_backlog_in_flight (backlog) == 0);
@@ -329,38 +403,12 @@ zstate_writer_window_test (bool verbose)
     //  A reply with no batch in flight drops the connection
     assert (zstate_redis_appendx (redis, "PING", NULL) == 0);
     assert (zstate_redis_next (redis, true) == 1);
-    assert (zstate_writer_window_reply (window, redis, &stats, NULL, NULL) == -1);
+    assert (zstate_writer_window_reply (window, redis, &stats, NULL, NULL, NULL) == -1);
     assert (errno == EPROTO && strstr (zstate_reason (), "nobody asked"));
-    //  Redis out of memory refuses each write as it is queued, then EXEC
-    //  as a whole: nothing of the batch ran, so all of it goes again
-    zstate_redis_disconnect (redis);
-    assert (zstate_redis_connect (redis) == 0);
-    assert (zstate_redis_command (redis, "CONFIG", "SET", "maxmemory", "1", NULL)
-            == ZSTATE_REDIS_STATUS);
-    zstate_backlog_field_t smaller [] = { { "mtu", 3, "1500", 4 } };
-    assert (zstate_backlog_add (backlog, "PORT:Ethernet0", 14, ZSTATE_OP_HSET,
-                                smaller, 1, 0) == 0);
-    assert (zstate_writer_window_build (window, redis, 10, NULL) == 1);
-    assert (zstate_redis_send (redis) == 0);
-    assert (s_test_confirm (window, redis, &stats, &refused, 1) == -1);
-    assert (errno == EPROTO && strstr (zstate_reason (), "batch refused: OOM"));
-    assert (stats.written == 2 && zstate_backlog_in_flight (backlog) == 1);
-    //  What the writer does then: back to the backlog, reconnect, resend
-    zstate_writer_window_clear (window);
-    assert (zstate_backlog_restore_all (backlog) == 0);
-    zstate_redis_disconnect (redis);
-    assert (zstate_redis_connect (redis) == 0);
-    assert (zstate_redis_command (redis, "CONFIG", "SET", "maxmemory", "0", NULL)
-            == ZSTATE_REDIS_STATUS);
-    assert (zstate_writer_window_build (window, redis, 10, NULL) == 1);
-    assert (zstate_redis_send (redis) == 0);
-    assert (s_test_confirm (window, redis, &stats, &refused, 1) == 0);
-    assert (stats.written == 3 && zstate_backlog_pending (backlog) == 0);
-    assert (zstate_redis_command (redis, "HGET", "PORT:Ethernet0", "mtu", NULL)
-            == ZSTATE_REDIS_STRING);
-    assert (streq (zstate_redis_str (redis, -1, NULL), "1500"));
+    s_test_refused_batch (window, redis, backlog, &stats, &refused);
 
     zstate_writer_window_destroy (&window);
+    zstate_backlog_destroy (&newer);
     zstate_backlog_destroy (&backlog);
     zstate_redis_destroy (&redis);
     zstate_redis_server_destroy (&server);
