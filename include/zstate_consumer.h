@@ -51,6 +51,7 @@ typedef struct {
     uint64_t stalls;            //  times the queue filled and reading paused
     size_t queued_ops;          //  operations waiting for pops
     size_t queued_bytes;        //  bytes of messages waiting
+    uint64_t restored;          //  of ops, the entries restore queued
 } zstate_consumer_stats_t;
 
 //  Create a consumer table for (db, table) and register it with server.
@@ -103,9 +104,34 @@ ZSTATE_EXPORT int
 //  Persist every message received from now on through writer (the DB
 //  writer, which must outlive the consumer), or stop when writer is NULL.
 //  Same as zstate_consumer_forward to the writer's endpoint, and lets the
-//  server's monitor report the writer's state with this table.
+//  server's monitor report the writer's state with this table; the writer
+//  also confirms to the server what Redis holds (zstate_writer_confirm),
+//  which is what level PERSISTED acknowledges.
 ZSTATE_EXPORT int
     zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer);
+
+//  Restore the table from Redis through writer (zstate_writer_restore),
+//  so that a restarted process starts from what Redis holds: every entry
+//  of the table is queued for pops as one SET with all its fields, and
+//  the table's persisted watermarks go to the server, which from then on
+//  drops what clients send again that Redis holds already (counted as
+//  restored_drops in the server's stats, acknowledged as delivered and
+//  persisted), so the application sees nothing twice and nothing older
+//  than what it restored. Call it before the server binds (or before any
+//  client writes this table), then zstate_consumer_set_writer.
+//
+//  Telling restored entries from live ones: the first entries operations
+//  that pops returns after restore are the restored entries, in no
+//  particular key order, and nothing live comes before them; stats give
+//  the count again as restored. The queue takes the whole table whatever
+//  its bound. Returns the number of entries, or -1 with errno and
+//  zstate_reason (): EBUSY when the table has received messages already,
+//  ENOTCONN when Redis cannot be reached, EBUSY or ETIMEDOUT from the
+//  writer (zstate_writer_restore), EPROTO when what the writer sent does
+//  not add up. timeout (msecs) bounds the writer's read and ours.
+ZSTATE_EXPORT int64_t
+    zstate_consumer_restore (zstate_consumer_t *self, zstate_writer_t *writer,
+                             int timeout);
 
 //  Fill *stats with the current counters.
 ZSTATE_EXPORT void

@@ -31,6 +31,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_server_watermarks.h"
 #include <poll.h>
 
 struct _zstate_consumer_t {
@@ -43,6 +44,7 @@ struct _zstate_consumer_t {
     zstate_inbox_t *inbox;      //  what the server delivered, for pops
     pthread_mutex_t mutex;      //  the writer is read by the server thread
     zstate_writer_t *writer;    //  where we forward, for the server's monitor
+    uint64_t restored;          //  operations restore queued
 };
 
 //  Which link request s_link_call makes
@@ -256,12 +258,132 @@ zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer)
 {
     assert (self);
     int rc = zstate_consumer_forward (self, writer? zstate_writer_endpoint (writer): NULL);
+    if (rc == 0 && writer) {
+        //  The writer tells the server what Redis holds, so that the
+        //  server's sessions know what is persisted
+        char endpoint [256];
+        rc = zstate_server_link_confirm_endpoint (self->link, endpoint, sizeof (endpoint));
+        if (rc == 0)
+            rc = zstate_writer_confirm (writer, endpoint);
+    }
     if (rc == 0) {
         pthread_mutex_lock (&self->mutex);
         self->writer = writer;
         pthread_mutex_unlock (&self->mutex);
     }
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Restore the table from Redis through writer, ahead of live messages.
+
+//  Queue one restored wire message, which must be of our table; returns
+//  its operations, or -1
+static int64_t
+s_restore_message (zstate_consumer_t *self, zstate_msg_t *decoder, zmq_msg_t *msg)
+{
+    int reason = zstate_msg_decode (decoder, (byte *) zmq_msg_data (msg), zmq_msg_size (msg));
+    if (reason || strneq (zstate_msg_table (decoder), self->table))
+        return zstate_fail (EPROTO, "zstate_consumer_restore %s/%s: the writer sent %s",
+                            self->db, self->table, reason? zstate_msg_reason_str (reason)
+                                                         : "another table");
+    int64_t ops = (int64_t) zstate_msg_op_count (decoder);
+    int rc = zstate_inbox_deliver (self->inbox, msg, false);
+    assert (rc == 0);           //  The bound is lifted while we restore
+    return ops;
+}
+
+//  Read what the writer sent to pull up to its RESTORED: queue the
+//  entries, then hand the watermarks to the server. Returns the entries
+static int64_t
+s_restore_read (zstate_consumer_t *self, zsock_t *pull)
+{
+    zstate_msg_t *decoder = zstate_msg_new ();
+    int64_t entries = 0;
+    zmsg_t *restored = NULL;
+    while (entries >= 0 && !restored) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, zsock_resolve (pull), 0) == -1) {
+            entries = zstate_fail (ETIMEDOUT, "zstate_consumer_restore %s/%s: no "
+                                   "RESTORED from the writer", self->db, self->table);
+        }
+        else
+        if (zmq_msg_more (&msg)) {
+            //  The last message, [RESTORED][count][watermarks]; zmsg
+            //  reads the rest of it
+            restored = zmsg_recv (pull);
+            if (!restored)
+                entries = zstate_fail (EPROTO, "zstate_consumer_restore: RESTORED cut short");
+        }
+        else {
+            int64_t ops = s_restore_message (self, decoder, &msg);
+            entries = ops == -1? -1: entries + ops;
+        }
+        zmq_msg_close (&msg);
+    }
+    zframe_t *count = restored? zmsg_first (restored): NULL;
+    zframe_t *watermarks = restored? zmsg_next (restored): NULL;
+    if (entries >= 0
+    && (!watermarks || zframe_size (count) != 8
+    ||  zstate_server_get_uint64 (zframe_data (count)) != (uint64_t) entries))
+        entries = zstate_fail (EPROTO, "zstate_consumer_restore %s/%s: RESTORED does "
+                               "not match the entries sent", self->db, self->table);
+    if (entries >= 0
+    &&  zstate_consumer_restored (self, zframe_data (watermarks), zframe_size (watermarks)))
+        entries = -1;
+    zmsg_destroy (&restored);
+    zstate_msg_destroy (&decoder);
+    return entries;
+}
+
+int64_t
+zstate_consumer_restore (zstate_consumer_t *self, zstate_writer_t *writer, int timeout)
+{
+    assert (self);
+    assert (writer);
+    zstate_consumer_stats_t stats;
+    zstate_inbox_stats (self->inbox, &stats);
+    if (timeout <= 0)
+        return zstate_fail (EINVAL, "zstate_consumer_restore: timeout must be > 0");
+    if (stats.messages)
+        return zstate_fail (EBUSY, "zstate_consumer_restore %s/%s: the table has "
+                            "received messages already", self->db, self->table);
+    zsock_t *pull = zstate_sock_new (ZMQ_PULL);
+    if (!pull)
+        return -1;
+    //  The writer queues a table's worth without bound; so do we
+    zsock_set_rcvhwm (pull, 0);
+    zsock_set_rcvtimeo (pull, timeout);
+    char endpoint [64];
+    zuuid_t *uuid = zuuid_new ();
+    assert (uuid);
+    snprintf (endpoint, sizeof (endpoint), "inproc://zstate-restore-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    int rc = zsock_bind (pull, "%s", endpoint);
+    assert (rc == 0);           //  A fresh inproc name cannot be taken
+    int64_t entries = zstate_writer_restore (writer, self->table, endpoint, timeout);
+    if (entries == 0) {
+        //  The writer queued everything before it replied: reading does
+        //  not wait for it
+        //  The table goes to the application whole, whatever the bound
+        size_t ops, bytes;
+        zstate_inbox_bounds (self->inbox, &ops, &bytes);
+        zstate_inbox_set_bounds (self->inbox, SIZE_MAX, SIZE_MAX);
+        entries = s_restore_read (self, pull);
+        zstate_inbox_set_bounds (self->inbox, ops, bytes);
+    }
+    int error = errno;
+    zsock_destroy (&pull);
+    errno = error;
+    if (entries >= 0) {
+        self->restored = (uint64_t) entries;
+        if (self->verbose)
+            zsys_debug ("zstate_consumer %s/%s: restored %" PRId64 " entries",
+                        self->db, self->table, entries);
+    }
+    return entries;
 }
 
 
@@ -311,6 +433,7 @@ zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats)
 {
     assert (self);
     zstate_inbox_stats (self->inbox, stats);
+    stats->restored = self->restored;
 }
 
 

@@ -471,6 +471,16 @@ zstate_inbox_set_bounds (zstate_inbox_t *self, size_t ops, size_t bytes)
 //  Fill *stats with the counters.
 
 void
+zstate_inbox_bounds (zstate_inbox_t *self, size_t *ops_p, size_t *bytes_p)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    *ops_p = self->max_ops;
+    *bytes_p = self->max_bytes;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
 zstate_inbox_stats (zstate_inbox_t *self, zstate_consumer_stats_t *stats)
 {
     assert (self);

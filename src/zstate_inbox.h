@@ -75,6 +75,10 @@ zsock_t *
 int
     zstate_inbox_set_bounds (zstate_inbox_t *self, size_t ops, size_t bytes);
 
+//  The bounds in effect: operations into *ops_p, bytes into *bytes_p.
+void
+    zstate_inbox_bounds (zstate_inbox_t *self, size_t *ops_p, size_t *bytes_p);
+
 //  Fill *stats with the counters.
 void
     zstate_inbox_stats (zstate_inbox_t *self, zstate_consumer_stats_t *stats);

@@ -265,7 +265,7 @@ s_stall_retry (self_t *self)
     assert (self->stalled);
     zmq_pollitem_t item;
     bool forwarded = self->parked_forwarded;
-    int rc = zstate_server_route_pass (self->stalled, &self->parked,
+    int rc = zstate_server_route_pass (self->stalled, &self->parked, self->parked_v2,
                                        &self->parked_forwarded, &item);
     if (self->parked_v2 && self->parked_forwarded && !forwarded)
         zstate_server_sessions_forwarded (self->sessions, self->parked_session,
@@ -377,7 +377,8 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
     route->ops += zstate_msg_op_count (self->decoder);
     bool forwarded = false;
     zmq_pollitem_t item;
-    int rc = zstate_server_route_pass (route, payload, &forwarded, &item);
+    int rc = zstate_server_route_pass (route, payload, session != NULL, &forwarded,
+                                       &item);
     if (session && forwarded)
         zstate_server_sessions_forwarded (self->sessions, session, sequence, route->id);
     if (rc == 0) {

@@ -19,6 +19,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_session_msg.h"
 #include "zstate_server_watermarks.h"
 #include "zstate_server_routes.h"
 
@@ -176,17 +177,35 @@ zstate_server_route_forward_open (const char *endpoint, zsock_t **forward_p)
     return 0;
 }
 
+//  The writer's copy of payload. Version 1 shares the content: no bytes
+//  are copied but a small message's, which lives inside the zmq_msg_t.
+//  Version 2, which the server turned into version 1 for the consumer,
+//  goes to the writer as it came, so that the writer knows it carries a
+//  session whose watermark it writes and confirms: a copy of its own
+static void
+s_writer_copy (zmq_msg_t *copy, zmq_msg_t *payload, bool session)
+{
+    int rc;
+    if (session) {
+        rc = zmq_msg_init_size (copy, zmq_msg_size (payload));
+        assert (rc == 0);
+        memcpy (zmq_msg_data (copy), zmq_msg_data (payload), zmq_msg_size (payload));
+        ((byte *) zmq_msg_data (copy)) [2] = ZSTATE_SESSION_VERSION;
+    }
+    else {
+        zmq_msg_init (copy);
+        rc = zmq_msg_copy (copy, payload);
+        assert (rc == 0);
+    }
+}
+
 int
 zstate_server_route_pass (zstate_server_route_t *route, zmq_msg_t *payload,
-                          bool *forwarded, zmq_pollitem_t *item)
+                          bool session, bool *forwarded, zmq_pollitem_t *item)
 {
     if (route->forward && !*forwarded) {
-        //  The copy shares the content: no bytes are copied but a small
-        //  message's, which lives inside the zmq_msg_t
         zmq_msg_t copy;
-        zmq_msg_init (&copy);
-        int rc = zmq_msg_copy (&copy, payload);
-        assert (rc == 0);
+        s_writer_copy (&copy, payload, session);
         if (zmq_msg_send (&copy, route->forward_handle, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close (&copy);
             zmq_pollitem_t writer = { route->forward_handle, 0, ZMQ_POLLOUT, 0 };

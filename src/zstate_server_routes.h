@@ -69,12 +69,13 @@ int
 
 //  Pass payload on: a copy to the writer first when the route forwards,
 //  unless *forwarded says it went already, then the message itself to the
-//  consumer. Returns 0 when it went, having taken payload's content.
+//  consumer. session says payload came as version 2 OPS (and was turned
+//  into version 1): the writer gets it as version 2. Returns 0 when it went, having taken payload's content.
 //  Returns -1 when it must wait, with what to poll in *item: the writer's
 //  socket for POLLOUT, or the consumer's room eventfd.
 int
     zstate_server_route_pass (zstate_server_route_t *route, zmq_msg_t *payload,
-                              bool *forwarded, zmq_pollitem_t *item);
+                              bool session, bool *forwarded, zmq_pollitem_t *item);
 
 //  Print one ZPL "table" section per route: its counters, and what its
 //  consumer and writer report.
