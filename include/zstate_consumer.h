@@ -44,14 +44,15 @@ extern "C" {
 
 //  Counters, all since the consumer was created
 typedef struct {
-    uint64_t messages;          //  messages received
-    uint64_t ops;               //  operations received
+    uint64_t messages;          //  messages received from the server
+    uint64_t ops;               //  operations received from the server
     uint64_t popped;            //  operations handed to the application
     uint64_t forwarded;         //  messages forwarded to the writer
     uint64_t stalls;            //  times the queue filled and reading paused
     size_t queued_ops;          //  operations waiting for pops
     size_t queued_bytes;        //  bytes of messages waiting
-    uint64_t restored;          //  of ops, the entries restore queued
+    uint64_t restored;          //  entries restore queued, not in messages
+                                //  or ops; popped counts them
 } zstate_consumer_stats_t;
 
 //  Create a consumer table for (db, table) and register it with server.
@@ -128,7 +129,8 @@ ZSTATE_EXPORT int
 //  zstate_reason (): EBUSY when the table has received messages already,
 //  ENOTCONN when Redis cannot be reached, EBUSY or ETIMEDOUT from the
 //  writer (zstate_writer_restore), EPROTO when what the writer sent does
-//  not add up. timeout (msecs) bounds the writer's read and ours.
+//  not add up (what was queued before stays queued, and counted as
+//  restored). timeout (msecs) bounds the writer's read and ours.
 ZSTATE_EXPORT int64_t
     zstate_consumer_restore (zstate_consumer_t *self, zstate_writer_t *writer,
                              int timeout);

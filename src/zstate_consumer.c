@@ -45,6 +45,7 @@ struct _zstate_consumer_t {
     pthread_mutex_t mutex;      //  the writer is read by the server thread
     zstate_writer_t *writer;    //  where we forward, for the server's monitor
     uint64_t restored;          //  operations restore queued
+    uint64_t restored_messages; //  ... in that many messages
 };
 
 //  Which link request s_link_call makes
@@ -291,6 +292,8 @@ s_restore_message (zstate_consumer_t *self, zstate_msg_t *decoder, zmq_msg_t *ms
     int64_t ops = (int64_t) zstate_msg_op_count (decoder);
     int rc = zstate_inbox_deliver (self->inbox, msg, false);
     assert (rc == 0);           //  The bound is lifted while we restore
+    self->restored_messages++;
+    self->restored += (uint64_t) ops;
     return ops;
 }
 
@@ -378,7 +381,6 @@ zstate_consumer_restore (zstate_consumer_t *self, zstate_writer_t *writer, int t
     zsock_destroy (&pull);
     errno = error;
     if (entries >= 0) {
-        self->restored = (uint64_t) entries;
         if (self->verbose)
             zsys_debug ("zstate_consumer %s/%s: restored %" PRId64 " entries",
                         self->db, self->table, entries);
@@ -433,6 +435,10 @@ zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats)
 {
     assert (self);
     zstate_inbox_stats (self->inbox, stats);
+    //  messages and ops count what the server delivered, as its routed
+    //  does; popped counts everything
+    stats->messages -= self->restored_messages;
+    stats->ops -= self->restored;
     stats->restored = self->restored;
 }
 

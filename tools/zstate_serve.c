@@ -19,6 +19,8 @@
 #define QUIET_PERIOD    50
 #define QUIET_MAX       2000
 #define FLUSH_TIMEOUT   10000
+//  How long the restore of one persisted table may take
+#define RESTORE_TIMEOUT 30000
 //  Redis database indexes we accept
 #define REDIS_DB_MAX    65535
 
@@ -29,6 +31,7 @@ typedef struct {
     bool persist;               //  forward to the writer
     zstate_consumer_t *consumer;
     uint64_t popped;            //  operations the loop took
+    int64_t restored;           //  ... of which the entries restored
 } served_t;
 
 //  What flags or the config file ask for
@@ -509,7 +512,25 @@ s_hangup (int signum)
     zsys_interrupted = 1;
 }
 
-//  A consumer for every table, with the writer for those persisted.
+//  Before the server binds, a persisted table starts from what Redis
+//  holds, and the server drops what clients send again that Redis has.
+//  Without Redis the table starts empty, as it would without persistence
+static void
+s_table_restore (served_t *served, zstate_writer_t *writer)
+{
+    served->restored = zstate_consumer_restore (served->consumer, writer, RESTORE_TIMEOUT);
+    if (served->restored == -1) {
+        zsys_warning ("zstate serve: %s/%s not restored: %s", served->db, served->table,
+                      zstate_reason ());
+        served->restored = 0;
+    }
+    else
+        zsys_info ("zstate serve: %s/%s: restored %" PRId64 " entries from Redis",
+                   served->db, served->table, served->restored);
+}
+
+//  A consumer for every table, with the writer for those persisted; those
+//  are restored first.
 //  Returns 0, or 1 with the reason printed.
 static int
 s_tables_open (settings_t *settings, zstate_server_t *server, zstate_writer_t **writer_p)
@@ -530,6 +551,8 @@ s_tables_open (settings_t *settings, zstate_server_t *server, zstate_writer_t **
                               settings->redis, zstate_reason ());
         }
         served->consumer = zstate_consumer_new (server, served->db, served->table);
+        if (served->consumer && served->persist)
+            s_table_restore (served, *writer_p);
         if (!served->consumer
         || (served->persist && zstate_consumer_set_writer (served->consumer, *writer_p))) {
             fprintf (stderr, "zstate serve: table %s/%s: %s\n", served->db, served->table,
@@ -609,7 +632,7 @@ s_serve (settings_t *settings, zstate_server_t *server, zstate_writer_t *writer)
     for (served = (served_t *) zlistx_first (settings->tables); served;
          served = (served_t *) zlistx_next (settings->tables))
         zsys_info ("zstate serve: %s/%s: %" PRIu64 " operations", served->db,
-                   served->table, served->popped);
+                   served->table, served->popped - (uint64_t) served->restored);
     zlistx_destroy (&readies);
     zstate_batch_destroy (&batch);
     return status;
