@@ -55,6 +55,8 @@ extern "C" {
 //      EPOCH       [old new]        a server instance WELCOMEd us: both
 //                                   epochs in hex, old all zeros the first time
 //      REJECT      [seq code text]  the server refused message seq for good
+//      LEVEL       [asked granted]  a WELCOME granted less than the level
+//                                   asked for, e.g. "PERSISTED DELIVERED"
 //  Events are sent without blocking; when the application does not read
 //  them they are dropped and counted (events_dropped). A failure sends
 //  STATE FAILED, then ERROR with the reason; zstate_client_state () gives
@@ -82,6 +84,11 @@ extern "C" {
 #define ZSTATE_CLIENT_DISCONNECTED  3   //  link lost, reconnecting
 #define ZSTATE_CLIENT_FAILED        4   //  link down too long / retries exhausted
 
+//  Acknowledgement levels (protocol version 2): what the client waits for
+//  before it forgets a message it sent
+#define ZSTATE_ACK_DELIVERED        1   //  handed to the consumer table
+#define ZSTATE_ACK_PERSISTED        2   //  also written to Redis by its writer
+
 //  Counters, all since the client was created
 typedef struct {
     int state;                  //  ZSTATE_CLIENT_*
@@ -105,9 +112,16 @@ typedef struct {
     uint64_t hellos;            //  HELLOs sent
     uint64_t resets;            //  DEALERs replaced after a silent server
     uint64_t protocol_errors;   //  bad or unexpected messages from the server
-    uint64_t last_acked;        //  highest sequence acknowledged
+    uint64_t last_acked;        //  highest sequence acknowledged at the
+                                //  granted level
     size_t outbox_ops;          //  operations sent and not acknowledged
     size_t outbox_bytes;        //  bytes of those
+    int ack_level;              //  level the server granted, ZSTATE_ACK_*,
+                                //  0 before the first WELCOME
+    uint64_t ops_delivered;     //  operations the server said it delivered
+                                //  (= ops_acked at level DELIVERED)
+    uint64_t last_delivered;    //  highest sequence acknowledged delivered
+    uint64_t last_persisted;    //  highest sequence acknowledged persisted
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.
@@ -155,6 +169,19 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_client_flush (zstate_client_t *self, int timeout);
 
+//  Wait as zstate_client_flush does, for a chosen acknowledgement level:
+//  ZSTATE_ACK_DELIVERED waits until the server delivered the operations
+//  to their consumer tables (at either granted level); ZSTATE_ACK_PERSISTED
+//  until their writers also wrote them to Redis, and needs the server to
+//  have granted that level: before the first WELCOME it waits for one.
+//  Returns 0, or -1 with errno: ETIMEDOUT; ENOTSUP for PERSISTED when the
+//  client did not ask for it or the server granted only DELIVERED (also
+//  when a WELCOME downgrades the level during the wait), and for any
+//  level with protocol version 1 (no acknowledgements); EINVAL for an
+//  unknown level; ESHUTDOWN when the agent has ended.
+ZSTATE_EXPORT int
+    zstate_client_flush_level (zstate_client_t *self, int level, int timeout);
+
 //  Return the client state, ZSTATE_CLIENT_*.
 ZSTATE_EXPORT int
     zstate_client_state (zstate_client_t *self);
@@ -162,6 +189,11 @@ ZSTATE_EXPORT int
 //  Return the name of a state ("CONNECTED", ...).
 ZSTATE_EXPORT const char *
     zstate_client_state_name (int state);
+
+//  Return the name of an acknowledgement level ("DELIVERED", "PERSISTED"),
+//  "NONE" for 0, "UNKNOWN" for others.
+ZSTATE_EXPORT const char *
+    zstate_client_ack_level_name (int level);
 
 //  Fill *stats with the current counters.
 ZSTATE_EXPORT void
@@ -233,6 +265,17 @@ ZSTATE_EXPORT int
 //  only sends. Before connect; EINVAL for other versions.
 ZSTATE_EXPORT int
     zstate_client_set_protocol (zstate_client_t *self, int version);
+
+//  Acknowledgement level to ask the server for, ZSTATE_ACK_DELIVERED (the
+//  default) or ZSTATE_ACK_PERSISTED. The server's WELCOME grants it or
+//  less, and the granted level is the one used: the client forgets a sent
+//  message only when it is acknowledged at that level, flush waits for
+//  it, and stats.ack_level shows it. When the server grants less than was
+//  asked, a LEVEL event and a log line say so. Protocol version 1 has no
+//  acknowledgements and ignores it. Before connect; EINVAL for another
+//  level.
+ZSTATE_EXPORT int
+    zstate_client_set_ack_level (zstate_client_t *self, int level);
 
 //  Heartbeat interval in msecs (default 1000; 10 to 3600000): version 2
 //  PINGs the server this often, and replaces its DEALER by a fresh one

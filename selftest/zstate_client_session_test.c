@@ -146,22 +146,37 @@ s_fake_recv (fake_t *self, int type, int timeout)
     }
 }
 
+//  WELCOME with delivered, persisted and the level granted
 static void
-s_fake_welcome (fake_t *self, uint64_t delivered)
+s_fake_welcome_at (fake_t *self, uint64_t delivered, uint64_t persisted, int level)
 {
     zstate_session_msg_t welcome = { .type = ZSTATE_SESSION_MSG_WELCOME };
-    welcome.delivered = welcome.persisted = delivered;
-    welcome.ack_level = ZSTATE_SESSION_ACK_DELIVERED;
+    welcome.delivered = delivered;
+    welcome.persisted = persisted;
+    welcome.ack_level = level;
     welcome.heartbeat = self->heartbeat;
     s_fake_send (self, &welcome);
 }
 
 static void
-s_fake_ack (fake_t *self, uint64_t delivered)
+s_fake_welcome (fake_t *self, uint64_t delivered)
+{
+    s_fake_welcome_at (self, delivered, delivered, ZSTATE_SESSION_ACK_DELIVERED);
+}
+
+static void
+s_fake_ack_at (fake_t *self, uint64_t delivered, uint64_t persisted)
 {
     zstate_session_msg_t ack = { .type = ZSTATE_SESSION_MSG_ACK };
-    ack.delivered = ack.persisted = delivered;
+    ack.delivered = delivered;
+    ack.persisted = persisted;
     s_fake_send (self, &ack);
+}
+
+static void
+s_fake_ack (fake_t *self, uint64_t delivered)
+{
+    s_fake_ack_at (self, delivered, delivered);
 }
 
 //  Expect the OPS with exactly this sequence next (PINGs aside)
@@ -178,7 +193,7 @@ s_fake_expect_ops (fake_t *self, uint64_t sequence)
 //  whose HELLO the server has seen (and WELCOMEd with delivered 0 when
 //  welcome)
 static zstate_client_t *
-s_client_new (fake_t *fake, bool welcome, int heartbeat, bool verbose)
+s_client_new_at (fake_t *fake, bool welcome, int heartbeat, int level, bool verbose)
 {
     zstate_client_t *client = zstate_client_new ();
     assert (client);
@@ -186,15 +201,23 @@ s_client_new (fake_t *fake, bool welcome, int heartbeat, bool verbose)
     zstate_client_set_verbose (client, verbose);
     int rc = zstate_client_set_heartbeat (client, heartbeat);
     assert (rc == 0);
+    rc = zstate_client_set_ack_level (client, level);
+    assert (rc == 0);
     rc = zstate_client_connect (client, fake->endpoint);
     assert (rc == 0);
     bool received = s_fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT);
     assert (received);
-    assert (fake->msg.ack_level == ZSTATE_SESSION_ACK_DELIVERED);
+    assert (fake->msg.ack_level == level);
     assert (fake->msg.heartbeat == (uint32_t) heartbeat);
     if (welcome)
-        s_fake_welcome (fake, fake->msg.sequence - 1);
+        s_fake_welcome_at (fake, fake->msg.sequence - 1, fake->msg.sequence - 1, level);
     return client;
+}
+
+static zstate_client_t *
+s_client_new (fake_t *fake, bool welcome, int heartbeat, bool verbose)
+{
+    return s_client_new_at (fake, welcome, heartbeat, ZSTATE_ACK_DELIVERED, verbose);
 }
 
 //  Send count messages of one operation each
@@ -270,6 +293,12 @@ static bool
 s_ten_acked (zstate_client_stats_t *stats)
 {
     return stats->ops_acked == 10;
+}
+
+static bool
+s_six_persisted (zstate_client_stats_t *stats)
+{
+    return stats->last_persisted == 6;
 }
 
 //  Handshake, nothing before WELCOME, ACK frees, flush waits for ACKs
@@ -750,6 +779,116 @@ s_test_no_welcome (bool verbose)
     s_fake_destroy (&fake);
 }
 
+//  Level PERSISTED: the outbox keeps what is delivered and not persisted,
+//  flush_level returns at D for DELIVERED and only at P for PERSISTED,
+//  and a new epoch gets exactly the messages after P again
+static void
+s_test_persisted (bool verbose)
+{
+    fake_t *fake = s_fake_new ();
+    zstate_client_t *client = s_client_new_at (fake, true, HEARTBEAT,
+                                               ZSTATE_ACK_PERSISTED, verbose);
+    assert (s_event (client, "EPOCH", NULL, 0));
+    s_send_each (client, fake, 10, 1);
+    s_fake_ack_at (fake, 10, 4);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, 200) == -1
+            && errno == ETIMEDOUT);
+    assert (zstate_client_flush (client, 200) == -1 && errno == ETIMEDOUT);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ack_level == ZSTATE_ACK_PERSISTED);
+    assert (stats.outbox_ops == 6 && stats.ops_acked == 4 && stats.ops_delivered == 10);
+    assert (stats.last_delivered == 10 && stats.last_persisted == 4);
+    assert (stats.last_acked == 4);
+    //  A resume request of the same epoch: forget up to P, send nothing
+    //  again (the server still has 7 .. 10 on their way to Redis)
+    s_fake_welcome_at (fake, 10, 6, ZSTATE_SESSION_ACK_PERSISTED);
+    s_wait_stats (client, &stats, s_six_persisted);
+    s_send_each (client, fake, 1, 11);
+    zstate_client_stats (client, &stats);
+    assert (stats.outbox_ops == 5 && stats.retransmits == 0 && stats.ops_delivered == 10);
+    //  A new server instance has only what was persisted: 7 .. 11 again,
+    //  each counted delivered once all the same
+    fake->epoch [0] = 0xEE;
+    zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING, .nonce = 1 };
+    s_fake_send (fake, &ping);
+    assert (s_fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
+    assert (fake->msg.sequence == 7 && fake->msg.ack_level == ZSTATE_ACK_PERSISTED);
+    s_fake_welcome_at (fake, 6, 6, ZSTATE_SESSION_ACK_PERSISTED);
+    for (uint64_t sequence = 7; sequence <= 11; sequence++)
+        s_fake_expect_ops (fake, sequence);
+    s_send_each (client, fake, 1, 12);
+    s_fake_ack_at (fake, 12, 9);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, 200) == -1
+            && errno == ETIMEDOUT);
+    s_fake_ack_at (fake, 12, 12);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == 0);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.retransmits == 5 && stats.ops_delivered == 12 && stats.ops_acked == 12);
+    assert (stats.outbox_ops == 0 && stats.last_persisted == 12 && stats.epochs == 2);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    s_fake_destroy (&fake);
+}
+
+//  A server that grants only DELIVERED to a client asking for PERSISTED:
+//  a LEVEL event, and the client works at DELIVERED
+static void
+s_test_granted_less (bool verbose)
+{
+    fake_t *fake = s_fake_new ();
+    zstate_client_t *client = s_client_new_at (fake, false, HEARTBEAT,
+                                               ZSTATE_ACK_PERSISTED, verbose);
+    s_send (client, 1);
+    s_fake_welcome (fake, 0);
+    char detail [256];
+    assert (s_event (client, "LEVEL", detail, sizeof (detail)));
+    assert (streq (detail, "PERSISTED DELIVERED"));
+    s_fake_expect_ops (fake, 1);
+    s_send_each (client, fake, 2, 2);
+    s_fake_ack_at (fake, 3, 0);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == -1
+            && errno == ENOTSUP);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ack_level == ZSTATE_ACK_DELIVERED && stats.outbox_ops == 0);
+    assert (stats.ops_acked == 3 && stats.last_acked == 3 && stats.last_persisted == 0);
+    assert (zstate_client_set_ack_level (client, ZSTATE_ACK_DELIVERED) == -1
+            && errno == EBUSY);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    s_fake_destroy (&fake);
+}
+
+//  The level's API without a server
+static void
+s_test_level_api (void)
+{
+    assert (ZSTATE_ACK_DELIVERED == ZSTATE_SESSION_ACK_DELIVERED);
+    assert (ZSTATE_ACK_PERSISTED == ZSTATE_SESSION_ACK_PERSISTED);
+    assert (streq (zstate_client_ack_level_name (ZSTATE_ACK_PERSISTED), "PERSISTED"));
+    assert (streq (zstate_client_ack_level_name (0), "NONE"));
+    assert (streq (zstate_client_ack_level_name (7), "UNKNOWN"));
+    zstate_client_t *client = zstate_client_new ();
+    assert (zstate_client_set_ack_level (client, 3) == -1 && errno == EINVAL);
+    assert (zstate_client_flush_level (client, 0, 0) == -1 && errno == EINVAL);
+    //  Asked for DELIVERED: PERSISTED can never come
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == -1
+            && errno == ENOTSUP);
+    //  Nothing accepted: DELIVERED is done at once
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, 0) == 0);
+    zstate_client_destroy (&client);
+    //  Version 1 has no acknowledgements at all
+    client = zstate_client_new ();
+    assert (zstate_client_set_protocol (client, 1) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == -1
+            && errno == ENOTSUP);
+    zstate_client_destroy (&client);
+}
+
 void
 zstate_client_session_test (bool verbose)
 {
@@ -770,5 +909,8 @@ zstate_client_session_test (bool verbose)
     s_test_bounds (verbose);
     s_test_dead_peer (verbose);
     s_test_no_welcome (verbose);
+    s_test_level_api ();
+    s_test_persisted (verbose);
+    s_test_granted_less (verbose);
     printf ("OK\n");
 }

@@ -165,6 +165,7 @@ zstate_client_new (void)
     self->keepalive_count = KEEPALIVE_CNT_DEFAULT;
     self->version = ZSTATE_SESSION_VERSION;
     self->heartbeat = HEARTBEAT_DEFAULT;
+    self->ack_level = ZSTATE_ACK_DELIVERED;
     self->outbox = zstate_outbox_new ();
     self->stats.state = ZSTATE_CLIENT_IDLE;
 
@@ -527,13 +528,41 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
 
 
 //  --------------------------------------------------------------------------
-//  Wait until every operation accepted so far is handed to the socket, or
-//  timeout msecs pass (negative: no limit). Returns 0, or -1 with ETIMEDOUT.
+//  Operations of the locked client done at level (0: the granted level,
+//  or with version 1 handed to the socket): acknowledged or refused
 
-int
-zstate_client_flush (zstate_client_t *self, int timeout)
+static uint64_t
+s_client_done (zstate_client_t *self, int level)
 {
-    assert (self);
+    if (self->version != ZSTATE_SESSION_VERSION)
+        return self->stats.ops_sent;
+    if (level == ZSTATE_ACK_DELIVERED)
+        return self->stats.ops_delivered + self->stats.ops_refused;
+    return self->stats.ops_acked + self->stats.ops_refused;
+}
+
+//  Why the locked client cannot wait for level, or NULL when it can
+static const char *
+s_client_level_refused (zstate_client_t *self, int level)
+{
+    if (level == 0)
+        return NULL;
+    if (self->version != ZSTATE_SESSION_VERSION)
+        return "protocol version 1 has no acknowledgements";
+    if (level == ZSTATE_ACK_PERSISTED && self->ack_level != ZSTATE_ACK_PERSISTED)
+        return "the client asked for level DELIVERED only";
+    if (level == ZSTATE_ACK_PERSISTED && self->stats.ack_level == ZSTATE_ACK_DELIVERED)
+        return "the server granted level DELIVERED only";
+    return NULL;
+}
+
+//  Wait until every operation accepted before the call is done at level,
+//  or timeout msecs pass (negative: no limit). Returns 0, or -1 with
+//  errno and zstate_reason ().
+
+static int
+s_client_wait (zstate_client_t *self, int level, int timeout)
+{
     struct timespec deadline;
     clock_gettime (CLOCK_MONOTONIC, &deadline);
     if (timeout > 0) {
@@ -552,24 +581,27 @@ zstate_client_flush (zstate_client_t *self, int timeout)
     //  this flush, and every send that had returned is still counted in
     //  full before it (a fast send is only tried with nothing queued)
     uint64_t target = self->stats.ops_accepted;
-    bool acked = self->version == ZSTATE_SESSION_VERSION;
-    uint64_t *done_ops = acked? &self->stats.ops_acked: &self->stats.ops_sent;
+    const char *refused = s_client_level_refused (self, level);
 #ifdef ZSTATE_SELFTEST
     if (self->hook)
         self->hook (self, ZSTATE_CLIENT_HOOK_FLUSH_WAIT, self->hook_arg);
 #endif
-    while (*done_ops + (acked? self->stats.ops_refused: 0) < target
-    &&    !self->agent_ended) {
+    while (!refused && s_client_done (self, level) < target && !self->agent_ended) {
         int rc = timeout < 0? pthread_cond_wait (&self->progress, &self->lock):
                  pthread_cond_timedwait (&self->progress, &self->lock, &deadline);
         if (rc == ETIMEDOUT)
             break;
+        refused = s_client_level_refused (self, level);
     }
-    bool done = *done_ops + (acked? self->stats.ops_refused: 0) >= target;
+    bool done = !refused && s_client_done (self, level) >= target;
     bool ended = self->agent_ended;
+    bool acked = self->version == ZSTATE_SESSION_VERSION;
     size_t left = acked? self->held_ops: self->stats.queued_ops;
     const char *what = acked? "not acknowledged": "queued";
     pthread_mutex_unlock (&self->lock);
+    if (refused)
+        return zstate_fail (ENOTSUP, "flush: cannot wait for level %s: %s",
+                            zstate_client_ack_level_name (level), refused);
     if (done)
         return 0;
     if (ended)
@@ -577,6 +609,33 @@ zstate_client_flush (zstate_client_t *self, int timeout)
                             "%s", left, what);
     return zstate_fail (ETIMEDOUT, "flush: %zu ops still %s after %d ms",
                         left, what, timeout);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Wait until every operation accepted so far is acknowledged at the
+//  granted level (version 2) or handed to the socket (version 1), or
+//  timeout msecs pass (negative: no limit). Returns 0, or -1 with
+//  ETIMEDOUT.
+
+int
+zstate_client_flush (zstate_client_t *self, int timeout)
+{
+    assert (self);
+    return s_client_wait (self, 0, timeout);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Wait as flush does, for level. Returns 0, or -1 with errno.
+
+int
+zstate_client_flush_level (zstate_client_t *self, int level, int timeout)
+{
+    assert (self);
+    if (level != ZSTATE_ACK_DELIVERED && level != ZSTATE_ACK_PERSISTED)
+        return zstate_fail (EINVAL, "flush: %d is not a level", level);
+    return s_client_wait (self, level, timeout);
 }
 
 
@@ -607,6 +666,21 @@ zstate_client_state_name (int state)
         case ZSTATE_CLIENT_DISCONNECTED:    return "DISCONNECTED";
         case ZSTATE_CLIENT_FAILED:          return "FAILED";
         default:                            return "UNKNOWN";
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Return the name of an acknowledgement level.
+
+const char *
+zstate_client_ack_level_name (int level)
+{
+    switch (level) {
+        case 0:                         return "NONE";
+        case ZSTATE_ACK_DELIVERED:      return "DELIVERED";
+        case ZSTATE_ACK_PERSISTED:      return "PERSISTED";
+        default:                        return "UNKNOWN";
     }
 }
 

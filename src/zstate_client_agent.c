@@ -517,6 +517,7 @@ s_self_connect (self_t *self, zmsg_t *request)
     pthread_mutex_lock (&client->lock);
     int version = client->version;
     self->heartbeat = client->heartbeat;
+    self->ack_level = client->ack_level;
     pthread_mutex_unlock (&client->lock);
     self->session = version == ZSTATE_SESSION_VERSION? SESSION_HELLO: SESSION_NONE;
     if (zstate_client_agent_open (self, endpoint, reason, sizeof (reason))) {

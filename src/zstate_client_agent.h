@@ -109,6 +109,7 @@ struct _zstate_client_t {
     char interface [INTERFACE_MAX];     //  ZMQ_BINDTODEVICE, "" for none
     int version;                //  Protocol version, 1 or 2
     int heartbeat;              //  Heartbeat interval, msecs
+    int ack_level;              //  ZSTATE_ACK_* HELLO asks for
     size_t held_ops;            //  Version 2: accepted and not acknowledged
     size_t held_bytes;          //  ... their bytes
     bool session_ready;         //  Senders may send: version 1, or WELCOMEd
@@ -195,6 +196,8 @@ typedef struct {
     bool dropped;               //  The link went down since our last HELLO
     int dealer_fd;              //  ZMQ_FD of the DEALER we poll, or -1
     int heartbeat;              //  Our interval, msecs
+    int ack_level;              //  The level we ask for, ZSTATE_ACK_*
+    int granted;                //  The level our WELCOME granted, or 0
 } self_t;
 
 //  Version 2 session states (doc/protocol.md, section 15)

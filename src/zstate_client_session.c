@@ -86,7 +86,7 @@ zstate_client_session_hello (self_t *self, const char *why)
     pthread_mutex_unlock (&client->socket_lock);
     zstate_session_msg_t msg = { .type = ZSTATE_SESSION_MSG_HELLO };
     msg.sequence = first;
-    msg.ack_level = ZSTATE_SESSION_ACK_DELIVERED;
+    msg.ack_level = self->ack_level;
     msg.heartbeat = (uint32_t) self->heartbeat;
     s_self_send_control (self, &msg);
     s_self_count (self, &client->stats.hellos, 1);
@@ -124,24 +124,95 @@ zstate_client_session_reset (self_t *self, const char *why)
     zstate_client_session_hello (self, why);
 }
 
-//  Forgotten messages: out of the bounds, into the counters, and flush
-//  may be done
+//  Out of the locked client's bounds: ops of bytes it no longer holds
 static void
-s_self_forgotten (self_t *self, size_t ops, size_t bytes, uint64_t acked, bool refused)
+s_client_release (zstate_client_t *client, size_t ops, size_t bytes)
 {
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
     assert (client->held_ops >= ops && client->held_bytes >= bytes);
     client->held_ops -= ops;
     client->held_bytes -= bytes;
-    if (refused)
-        client->stats.ops_refused += ops;
-    else
-        client->stats.ops_acked += ops;
+}
+
+//  What an ACK or a WELCOME acknowledged: delivered ops newly delivered,
+//  ops (of bytes) forgotten at the granted level; the counters, the
+//  bounds, and flush may be done
+static void
+s_self_forgotten (self_t *self, size_t delivered, size_t ops, size_t bytes,
+                  zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    s_client_release (client, ops, bytes);
+    client->stats.ops_acked += ops;
+    client->stats.ops_delivered += delivered;
+    if (msg->delivered > client->stats.last_delivered)
+        client->stats.last_delivered = msg->delivered;
+    if (msg->persisted > client->stats.last_persisted)
+        client->stats.last_persisted = msg->persisted;
+    uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
+                     msg->persisted: msg->delivered;
     if (acked > client->stats.last_acked)
         client->stats.last_acked = acked;
     pthread_cond_broadcast (&client->progress);
     pthread_mutex_unlock (&client->lock);
+}
+
+//  Messages the server refused for good: out of the bounds, into the
+//  counters, and flush may be done
+static void
+s_self_refused (self_t *self, size_t ops, size_t bytes)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    s_client_release (client, ops, bytes);
+    client->stats.ops_refused += ops;
+    pthread_cond_broadcast (&client->progress);
+    pthread_mutex_unlock (&client->lock);
+}
+
+//  Apply the delivered and persisted sequences of an ACK or a WELCOME,
+//  already checked against what was sent: count what is newly delivered,
+//  forget what the granted level acknowledges
+static void
+s_self_acknowledge (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
+                     msg->persisted: msg->delivered;
+    size_t bytes = 0;
+    pthread_mutex_lock (&client->socket_lock);
+    size_t delivered = zstate_outbox_deliver (client->outbox, msg->delivered);
+    size_t ops = zstate_outbox_ack (client->outbox, acked, &bytes);
+    pthread_mutex_unlock (&client->socket_lock);
+    s_self_forgotten (self, delivered, ops, bytes, msg);
+}
+
+//  The level a WELCOME grants: the one asked for or less. Less is said
+//  once per change, in the log, an event and the stats
+static void
+s_self_grant (self_t *self, int granted)
+{
+    if (granted > self->ack_level) {
+        s_self_protocol_error (self, "WELCOME grants more than was asked");
+        granted = self->ack_level;
+    }
+    if (granted == self->granted)
+        return;
+    self->granted = granted;
+    pthread_mutex_lock (&self->client->lock);
+    self->client->stats.ack_level = granted;
+    pthread_cond_broadcast (&self->client->progress);
+    pthread_mutex_unlock (&self->client->lock);
+    if (granted < self->ack_level) {
+        char detail [64];
+        snprintf (detail, sizeof (detail), "%s %s",
+                  zstate_client_ack_level_name (self->ack_level),
+                  zstate_client_ack_level_name (granted));
+        zsys_warning ("%s the server grants level %s, not %s", self->log_prefix,
+                      zstate_client_ack_level_name (granted),
+                      zstate_client_ack_level_name (self->ack_level));
+        zstate_client_agent_event (self, "LEVEL", detail);
+    }
 }
 
 static void
@@ -206,29 +277,28 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
         zstate_client_agent_event (self, "EPOCH", detail);
     }
     self->peer_heartbeat = (int) msg->heartbeat;
-    uint64_t delivered = msg->delivered;
+    s_self_grant (self, msg->ack_level);
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
     uint64_t first = zstate_outbox_first (client->outbox);
     pthread_mutex_unlock (&client->socket_lock);
     if (!first)
         first = last + 1;
-    self->resend_next = delivered + 1;
-    if (delivered > last) {
+    if (msg->delivered > last) {
         s_self_protocol_error (self, "WELCOME beyond the last sequence sent");
-        delivered = last;
+        msg->delivered = last;
+        if (msg->persisted > last)
+            msg->persisted = last;
     }
-    else
-    if (delivered + 1 < first) {
+    self->resend_next = msg->delivered + 1;
+    uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
+                     msg->persisted: msg->delivered;
+    if (acked + 1 < first) {
         //  The server lacks what it acknowledged: send all we hold
         s_self_protocol_error (self, "WELCOME below what was acknowledged");
         self->resend_next = first;
     }
-    size_t bytes = 0;
-    pthread_mutex_lock (&client->socket_lock);
-    size_t ops = zstate_outbox_ack (client->outbox, delivered, &bytes);
-    pthread_mutex_unlock (&client->socket_lock);
-    s_self_forgotten (self, ops, bytes, delivered, false);
+    s_self_acknowledge (self, msg);
     if (self->verbose)
         zsys_debug ("%s WELCOME delivered %" PRIu64 ", resending from %" PRIu64,
                     self->log_prefix, msg->delivered, self->resend_next);
@@ -258,14 +328,11 @@ s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
         return;
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
-    size_t ops = 0, bytes = 0;
-    if (msg->delivered <= last)
-        ops = zstate_outbox_ack (client->outbox, msg->delivered, &bytes);
     pthread_mutex_unlock (&client->socket_lock);
     if (msg->delivered > last)
         s_self_protocol_error (self, "ACK beyond the last sequence sent");
     else
-        s_self_forgotten (self, ops, bytes, msg->delivered, false);
+        s_self_acknowledge (self, msg);
 }
 
 static void
@@ -287,7 +354,7 @@ s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
     if (!ops)
         return;                 //  Not held: refused already, or acknowledged
     s_self_count (self, &client->stats.rejects, 1);
-    s_self_forgotten (self, ops, bytes, 0, true);
+    s_self_refused (self, ops, bytes);
     char detail [ZSTATE_SESSION_TEXT_MAX + 64];
     snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
               msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));

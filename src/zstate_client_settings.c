@@ -197,6 +197,26 @@ zstate_client_set_protocol (zstate_client_t *self, int version)
 
 
 //  --------------------------------------------------------------------------
+//  Acknowledgement level to ask for. Before connect.
+
+int
+zstate_client_set_ack_level (zstate_client_t *self, int level)
+{
+    assert (self);
+    if (level != ZSTATE_ACK_DELIVERED && level != ZSTATE_ACK_PERSISTED)
+        return zstate_fail (EINVAL, "set_ack_level: %d is not a level", level);
+    pthread_mutex_lock (&self->lock);
+    bool started = self->started;
+    if (!started)
+        self->ack_level = level;
+    pthread_mutex_unlock (&self->lock);
+    if (started)
+        return zstate_fail (EBUSY, "set_ack_level: already connected");
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Heartbeat interval, msecs. Before connect.
 
 int

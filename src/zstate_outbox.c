@@ -36,6 +36,7 @@ struct _zstate_outbox_t {
     size_t head;                //  Index of the entry for base
     size_t count;               //  Entries in use, held or dropped
     uint64_t base;              //  Sequence of the entry at head
+    uint64_t delivered;         //  Delivered mark, a sequence
     size_t held;                //  Entries held
     size_t ops;                 //  Operations held
     size_t bytes;               //  Payload bytes held
@@ -128,9 +129,36 @@ zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
 }
 
 size_t
+zstate_outbox_deliver (zstate_outbox_t *self, uint64_t sequence)
+{
+    assert (self);
+    if (sequence <= self->delivered)
+        return 0;
+    size_t ops = 0;
+    uint64_t from = self->delivered + 1 > self->base? self->delivered + 1: self->base;
+    for (uint64_t at = from; self->count && at <= sequence
+                             && at - self->base < self->count; at++) {
+        entry_t *entry = s_entry (self, (size_t) (at - self->base));
+        if (entry->held)
+            ops += entry->ops;
+    }
+    self->delivered = sequence;
+    return ops;
+}
+
+uint64_t
+zstate_outbox_delivered (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->delivered;
+}
+
+size_t
 zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p)
 {
     assert (self);
+    if (sequence > self->delivered)
+        self->delivered = sequence;
     size_t ops = 0, bytes = 0;
     while (self->count && self->base <= sequence)
         s_pop (self, &ops, &bytes);
@@ -221,6 +249,27 @@ s_test_frame (zmq_msg_t *frame, uint64_t sequence)
     memset (zmq_msg_data (frame), (int) (sequence & 0xFF), 100);
 }
 
+//  The delivered mark, on an outbox holding 301 .. 1004 but 312, of 2
+//  ops each, with an ACK up to 300
+static void
+s_test_delivered (zstate_outbox_t *outbox)
+{
+    //  The delivered mark counts each operation once, only what is held,
+    //  and never goes back; an ACK above it moves it too
+    assert (zstate_outbox_delivered (outbox) == 300);
+    assert (zstate_outbox_deliver (outbox, 310) == 20);
+    assert (zstate_outbox_deliver (outbox, 305) == 0);
+    assert (zstate_outbox_delivered (outbox) == 310);
+    assert (zstate_outbox_first (outbox) == 301);
+    assert (zstate_outbox_drop (outbox, 312, NULL) == 2);
+    assert (zstate_outbox_deliver (outbox, 315) == 8);
+    assert (zstate_outbox_ack (outbox, 305, NULL) == 10);
+    assert (zstate_outbox_deliver (outbox, 320) == 10);
+    assert (zstate_outbox_ack (outbox, 330, NULL) == 2 * (330 - 306));
+    assert (zstate_outbox_delivered (outbox) == 330);
+    assert (zstate_outbox_deliver (outbox, 332) == 4);
+}
+
 void
 zstate_outbox_test (bool verbose)
 {
@@ -281,8 +330,10 @@ zstate_outbox_test (bool verbose)
     assert (zstate_outbox_ack (outbox, 300, NULL) == 2 * (300 - 106 + 1 - 1));
     assert (zstate_outbox_first (outbox) == 301);
 
+    s_test_delivered (outbox);
+
     //  Kept again after it emptied: any sequence may start it
-    assert (zstate_outbox_ack (outbox, 1004, NULL) == 2 * 704);
+    assert (zstate_outbox_ack (outbox, 1004, NULL) == 2 * (1004 - 330));
     assert (zstate_outbox_size (outbox) == 0);
     assert (zstate_outbox_ops (outbox) == 0 && zstate_outbox_bytes (outbox) == 0);
     assert (zstate_outbox_first (outbox) == 0);

@@ -42,8 +42,23 @@ void
     zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
                         size_t ops, size_t bytes);
 
-//  Forget every message up to and including sequence. Returns the
-//  operations forgotten and adds their bytes to *bytes_p when not NULL.
+//  The server delivered every message up to and including sequence: the
+//  mark moves there when that is higher (never back: a new server instance
+//  delivers again what the old one did, and that is not news). Returns the
+//  operations held between the old mark and the new one, so that each
+//  operation counts as delivered once. A client at level PERSISTED keeps
+//  these messages until their ACK says persisted.
+size_t
+    zstate_outbox_deliver (zstate_outbox_t *self, uint64_t sequence);
+
+//  The delivered mark: the highest sequence the server said it delivered
+uint64_t
+    zstate_outbox_delivered (zstate_outbox_t *self);
+
+//  Forget every message up to and including sequence. Messages above the
+//  delivered mark move it first (an acknowledgement implies delivery), so
+//  that zstate_outbox_deliver never counts them. Returns the operations
+//  forgotten and adds their bytes to *bytes_p when not NULL.
 size_t
     zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p);
 

@@ -22,7 +22,8 @@ static void
 s_usage (FILE *file)
 {
     fprintf (file,
-        "usage: zstate send --connect ENDPOINT [--db DB] [--timeout MSECS] [OP TABLE KEY [NAME=VALUE]...]\n"
+        "usage: zstate send --connect ENDPOINT [--db DB] [--timeout MSECS]\n"
+        "                   [--level delivered|persisted] [OP TABLE KEY [NAME=VALUE]...]\n"
         "\n"
         "Sends one operation given as arguments, or else one operation per line\n"
         "read from standard input:\n"
@@ -39,9 +40,12 @@ s_usage (FILE *file)
         "    -d, --db DB             database name (default APPL_DB)\n"
         "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
         "                            (default 5000)\n"
+        "    -l, --level LEVEL       what to wait for: delivered (to the consumer\n"
+        "                            table, the default) or persisted (also written\n"
+        "                            to Redis; fails when the server cannot grant it)\n"
         "    -h, --help              this text\n"
         "\n"
-        "Exit status: 0 when every operation was handed to a connected server,\n"
+        "Exit status: 0 when the server acknowledged every operation at the level,\n"
         "1 on a bad line, when the server cannot be reached or on a signal, 2 on\n"
         "bad usage.\n");
 }
@@ -115,13 +119,13 @@ s_rejected (zstate_client_t *client)
 }
 
 static int
-s_flush (zstate_client_t *client, int timeout)
+s_flush (zstate_client_t *client, int level, int timeout)
 {
     int64_t deadline = zclock_mono () + timeout;
     while (!zsys_interrupted) {
         int64_t left = deadline - zclock_mono ();
         int slice = left < FLUSH_SLICE? (int) left: FLUSH_SLICE;
-        if (zstate_client_flush (client, slice > 0? slice: 0) == 0)
+        if (zstate_client_flush_level (client, level, slice > 0? slice: 0) == 0)
             return 0;
         if (errno != ETIMEDOUT || left <= 0)
             return -1;
@@ -224,6 +228,39 @@ s_send_lines (zstate_client_t *client, const char *db)
     return status;
 }
 
+//  Send the operations of the arguments, or of stdin when there are none,
+//  and wait until the server acknowledged them at level; returns the exit
+//  status, after printing why when it is not 0
+static int
+s_run (zstate_client_t *client, const char *endpoint, const char *db, int level,
+       int timeout, int argc, char *argv [])
+{
+    int status = 0;
+    if (argc > 0)
+        status = s_send_args (client, db, argc, argv);
+    else
+        status = s_send_lines (client, db);
+    if (status == 0 && !s_wait_connected (client, timeout) && !zsys_interrupted) {
+        fprintf (stderr, "zstate send: no server answered at %s within %d msecs\n",
+                 endpoint, timeout);
+        status = 1;
+    }
+    //  Flush waits for the server's acknowledgements; a REJECT settles
+    //  the ops it refused, but the send failed
+    if (status == 0 && !zsys_interrupted && s_flush (client, level, timeout)) {
+        fprintf (stderr, "zstate send: %s\n", zstate_reason ());
+        status = 1;
+    }
+    if (status == 0 && s_rejected (client))
+        status = 1;
+    if (zsys_interrupted) {
+        fprintf (stderr, "zstate send: interrupted; what the server has not taken is dropped\n");
+        zstate_client_set_linger (client, 0);
+        status = 1;
+    }
+    return status;
+}
+
 int
 zstate_send_main (int argc, char *argv [])
 {
@@ -231,16 +268,18 @@ zstate_send_main (int argc, char *argv [])
         { "connect", required_argument, NULL, 'c' },
         { "db",      required_argument, NULL, 'd' },
         { "timeout", required_argument, NULL, 't' },
+        { "level",   required_argument, NULL, 'l' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *endpoint = NULL;
     const char *db = "APPL_DB";
     long timeout = 5000;
+    int level = ZSTATE_ACK_DELIVERED;
     optind = 1;
     int option;
     //  '+': stop at the first operand, so "DEL" and its key are not options
-    while ((option = getopt_long (argc, argv, "+c:d:t:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "+c:d:t:l:h", options, NULL)) != -1) {
         if (option == 'c')
             endpoint = optarg;
         else
@@ -250,6 +289,19 @@ zstate_send_main (int argc, char *argv [])
         if (option == 't') {
             if (zstate_tool_number ("send", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
                 return 2;
+        }
+        else
+        if (option == 'l') {
+            if (streq (optarg, "delivered"))
+                level = ZSTATE_ACK_DELIVERED;
+            else
+            if (streq (optarg, "persisted"))
+                level = ZSTATE_ACK_PERSISTED;
+            else {
+                fprintf (stderr, "zstate send: --level wants delivered or persisted, "
+                         "not '%s'\n", optarg);
+                return 2;
+            }
         }
         else
         if (option == 'h') {
@@ -272,34 +324,14 @@ zstate_send_main (int argc, char *argv [])
     zstate_client_t *client = zstate_client_new ();
     zstate_client_set_link_timeout (client, (int) timeout);
     zstate_client_set_linger (client, (int) timeout);
+    zstate_client_set_ack_level (client, level);
     if (zstate_client_connect (client, endpoint)) {
         fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
         zstate_client_destroy (&client);
         return 1;
     }
-    int status = 0;
-    if (optind < argc)
-        status = s_send_args (client, db, argc - optind, argv + optind);
-    else
-        status = s_send_lines (client, db);
-    if (status == 0 && !s_wait_connected (client, (int) timeout) && !zsys_interrupted) {
-        fprintf (stderr, "zstate send: no server answered at %s within %ld msecs\n",
-                 endpoint, timeout);
-        status = 1;
-    }
-    //  Flush waits for the server's acknowledgements; a REJECT settles
-    //  the ops it refused, but the send failed
-    if (status == 0 && !zsys_interrupted && s_flush (client, (int) timeout)) {
-        fprintf (stderr, "zstate send: %s\n", zstate_reason ());
-        status = 1;
-    }
-    if (status == 0 && s_rejected (client))
-        status = 1;
-    if (zsys_interrupted) {
-        fprintf (stderr, "zstate send: interrupted; what the server has not taken is dropped\n");
-        zstate_client_set_linger (client, 0);
-        status = 1;
-    }
+    int status = s_run (client, endpoint, db, level, (int) timeout, argc - optind,
+                        argv + optind);
     zstate_client_destroy (&client);
     return status;
 }
