@@ -21,6 +21,17 @@
 //  model needs one byte per operation: whether send accepted it, and how
 //  many times the application popped it.
 //
+//  A pop log may hold instances, each begun by a line "I": the application
+//  started again, from the restored entries (lines "R key seq") that
+//  follow; its view is those, then what it pops. Within an instance:
+//      duplicates   pops of an operation the instance has (popped or
+//                   restored) already
+//      regressions  pops of a seq lower than the instance has for the key
+//  A log without "I" lines is one instance. Across the log:
+//      lost         accepted operations neither popped nor in a restored
+//                   entry of their key with that seq or a later one
+//      wrong keys   the last instance's final view against the model
+//
 //  Checks, key by key:
 //      lost         accepted operations that were never popped
 //      duplicates   pops of an operation beyond its first
@@ -42,6 +53,8 @@ typedef struct {
     uint64_t regressions;
     uint64_t wrong_keys;
     uint64_t unknown;
+    uint64_t instances;         //  "I" lines
+    uint64_t restored;          //  "R" lines
 } zstate_fault_result_t;
 
 //  Create a model of keys keys and at most ops operations.

@@ -36,6 +36,8 @@ struct _zstate_fault_server_t {
     int replies;                //  Observer: its answers to SIGUSR1/2, or -1
     size_t queue_ops;
     size_t writer_keys;
+    off_t scanned;              //  of the log, up to the last whole line
+    size_t live;                //  pop lines in that part
 };
 
 //  A port that is free now: bound once with port 0, then released
@@ -347,10 +349,21 @@ size_t
 zstate_fault_server_popped (zstate_fault_server_t *self)
 {
     assert (self);
-    struct stat info;
-    if (self->kind != ZSTATE_FAULT_OBSERVER || stat (self->log, &info))
-        return 0;
-    return (size_t) info.st_size / ZSTATE_FAULT_LINE;
+    //  Reads what was appended since the last call; restored entries
+    //  and instance lines are no pops
+    FILE *file = self->kind == ZSTATE_FAULT_OBSERVER? fopen (self->log, "r"): NULL;
+    if (!file || fseeko (file, self->scanned, SEEK_SET)) {
+        if (file)
+            fclose (file);
+        return self->live;
+    }
+    char line [ZSTATE_FAULT_LINE + 3];
+    while (fgets (line, sizeof (line), file) && strchr (line, '\n')) {
+        self->scanned += (off_t) strlen (line);
+        self->live += line [0] != 'R' && line [0] != 'I';
+    }
+    fclose (file);
+    return self->live;
 }
 
 size_t
@@ -393,19 +406,24 @@ s_on_signal (int signum)
     s_signals++;
 }
 
-//  Append one line per popped operation, with a single write
+//  Append one line per popped operation, with a single write; the first
+//  *restored_p of them are the entries the table restored (which lines
+//  of their own say), and *restored_p goes down by those
 static int
-s_log_batch (int fd, zstate_batch_t *batch, char *lines)
+s_log_batch (int fd, zstate_batch_t *batch, char *lines, uint64_t *restored_p)
 {
-    size_t count = zstate_batch_size (batch);
+    size_t count = zstate_batch_size (batch), size = 0;
     for (size_t index = 0; index < count; index++) {
         const char *key = zstate_batch_key (batch, index, NULL);
         const char *seq = zstate_batch_get (batch, index, "seq");
         unsigned number = key [0] == 'k'? (unsigned) atoi (key + 1): 9999999;
-        snprintf (lines + index * ZSTATE_FAULT_LINE, ZSTATE_FAULT_LINE + 1, "%07u %09u\n",
-                  number % 10000000, seq? (unsigned) atoi (seq) % 1000000000: 0);
+        bool restored = *restored_p > 0;
+        *restored_p -= restored;
+        size += (size_t) snprintf (lines + size, ZSTATE_FAULT_LINE + 2, "%s%07u %09u\n",
+                                   restored? "R": "", number % 10000000,
+                                   seq? (unsigned) atoi (seq) % 1000000000: 0);
     }
-    size_t size = count * ZSTATE_FAULT_LINE, done = 0;
+    size_t done = 0;
     while (done < size) {
         ssize_t rc = write (fd, lines + done, size - done);
         if (rc == -1 && errno != EINTR)
@@ -418,15 +436,33 @@ s_log_batch (int fd, zstate_batch_t *batch, char *lines)
 
 #define POPS_MAX    4096
 
+//  The child's writer; before it binds, the child restores the table
+//  through it and writes "I" to the log, a new instance of the
+//  application. Returns the entries restored, or -1
+static int64_t
+s_child_persist (zstate_consumer_t *consumer, zstate_writer_t *writer, int log)
+{
+    int64_t restored = zstate_consumer_restore (consumer, writer, 30000);
+    if (restored == -1)
+        fprintf (stderr, "zstate_faults child: restore: %s\n", zstate_reason ());
+    else
+    if (write (log, "I\n", 2) != 2)
+        restored = -1;
+    if (restored >= 0 && zstate_consumer_set_writer (consumer, writer))
+        restored = -1;
+    return restored;
+}
+
 //  The application loop: pop and log until interrupted (SIGTERM), not
 //  while stalled (SIGUSR1, until SIGUSR2), answering each signal on reply
-//  between pops; then take what is still queued. Returns the exit status.
+//  between pops; then take what is still queued. The first restored
+//  operations popped are the restored entries. Returns the exit status.
 static int
-s_observe (zstate_consumer_t *consumer, int log, int reply)
+s_observe (zstate_consumer_t *consumer, int log, int reply, uint64_t restored)
 {
     int status = 0;
     zstate_batch_t *batch = zstate_batch_new ();
-    char *lines = (char *) malloc (POPS_MAX * ZSTATE_FAULT_LINE + 1);
+    char *lines = (char *) malloc (POPS_MAX * (ZSTATE_FAULT_LINE + 1) + 1);
     assert (lines);
     struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
     int answered = 0;
@@ -444,12 +480,12 @@ s_observe (zstate_consumer_t *consumer, int log, int reply)
             continue;
         }
         if (zstate_consumer_pops (consumer, batch, POPS_MAX)
-        &&  s_log_batch (log, batch, lines))
+        &&  s_log_batch (log, batch, lines, &restored))
             status = 1;
     }
     //  SIGTERM: what was queued is still taken, then the writer confirms
     while (status == 0 && zstate_consumer_pops (consumer, batch, POPS_MAX))
-        s_log_batch (log, batch, lines);
+        s_log_batch (log, batch, lines, &restored);
     free (lines);
     zstate_batch_destroy (&batch);
     return status;
@@ -493,12 +529,12 @@ zstate_fault_server_main (int argc, char *argv [])
         if (writer_keys)
             zstate_writer_set_bound (writer, writer_keys, 64 * 1024 * 1024);
         zstate_writer_connect (writer, redis);
-        zstate_consumer_set_writer (consumer, writer);
     }
-    int status = 0;
+    int64_t restored = writer? s_child_persist (consumer, writer, log): 0;
+    int status = restored == -1;
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%s", argv [2]);
-    if (zstate_server_bind (server, endpoint) == -1) {
+    if (status == 0 && zstate_server_bind (server, endpoint) == -1) {
         fprintf (stderr, "zstate_faults child: bind: %s\n", zstate_reason ());
         status = 1;
     }
@@ -508,7 +544,7 @@ zstate_fault_server_main (int argc, char *argv [])
             close (ready);
     }
     if (status == 0)
-        status = s_observe (consumer, log, reply);
+        status = s_observe (consumer, log, reply, restored > 0? (uint64_t) restored: 0);
     if (writer)
         zstate_writer_flush (writer, 10000);
     zstate_server_destroy (&server);

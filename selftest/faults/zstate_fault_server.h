@@ -35,6 +35,9 @@
 //
 //  Pop log: one line per operation, ZSTATE_FAULT_LINE bytes, "%07u %09u\n"
 //  with the key number (keys are "k%07u") and the value of field "seq".
+//  A child that restores its table from Redis first writes a line "I\n"
+//  (a new instance: the application starts again), then one line
+//  "R%07u %09u\n" (ZSTATE_FAULT_LINE + 1 bytes) per restored entry.
 
 #define ZSTATE_FAULT_DB         "FAULT_DB"
 #define ZSTATE_FAULT_TABLE      "FAULT_TABLE"

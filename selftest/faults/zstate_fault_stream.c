@@ -30,6 +30,12 @@ struct _zstate_fault_stream_t {
 zstate_fault_stream_t *
 zstate_fault_stream_new (const char *endpoint, zstate_fault_model_t *model)
 {
+    return zstate_fault_stream_new_at (endpoint, model, ZSTATE_ACK_DELIVERED);
+}
+
+zstate_fault_stream_t *
+zstate_fault_stream_new_at (const char *endpoint, zstate_fault_model_t *model, int level)
+{
     zstate_fault_stream_t *self = (zstate_fault_stream_t *) zmalloc (sizeof (*self));
     assert (self);
     self->model = model;
@@ -39,6 +45,8 @@ zstate_fault_stream_new (const char *endpoint, zstate_fault_model_t *model)
     //  The scenarios measure loss, not the FAILED state: the link may stay
     //  down as long as a scenario keeps it down
     zstate_client_set_link_timeout (self->client, 0);
+    int rc = zstate_client_set_ack_level (self->client, level);
+    assert (rc == 0);
     if (zstate_client_connect (self->client, endpoint)) {
         zsys_error ("zstate_faults: connect %s: %s", endpoint, zstate_reason ());
         zstate_client_destroy (&self->client);

@@ -35,6 +35,12 @@ typedef struct _zstate_fault_stream_t zstate_fault_stream_t;
 zstate_fault_stream_t *
     zstate_fault_stream_new (const char *endpoint, zstate_fault_model_t *model);
 
+//  The same with a client that asks for acknowledgement level (a
+//  ZSTATE_ACK_* value) instead of DELIVERED.
+zstate_fault_stream_t *
+    zstate_fault_stream_new_at (const char *endpoint, zstate_fault_model_t *model,
+                                int level);
+
 //  Destroy the producer and the client (which waits up to its linger
 //  time); nulls the pointer.
 void

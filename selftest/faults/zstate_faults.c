@@ -74,6 +74,9 @@ s_converge (zstate_fault_model_t *model, const char *redis)
     return wrong;
 }
 
+static void
+    s_append (char *line, size_t size, const char *format, ...);
+
 //  Flush the client, let delivery settle, check the pop log. Returns true
 //  when every guarantee holds; writes the counts at the start of line.
 static bool
@@ -92,6 +95,9 @@ s_verdict (zstate_fault_stream_t *stream, zstate_fault_server_t *server,
               " regressions=%" PRIu64 " wrong_keys=%" PRIu64 " unknown=%" PRIu64,
               result.accepted, result.lost, result.duplicates, result.regressions,
               result.wrong_keys, result.unknown);
+    if (result.instances)
+        s_append (line, size, " instances=%" PRIu64 " restored=%" PRIu64,
+                  result.instances, result.restored);
     return result.lost == 0 && result.duplicates == 0 && result.regressions == 0
         && result.wrong_keys == 0 && result.unknown == 0;
 }
@@ -327,8 +333,10 @@ s_kill (options_t *options, char *line, size_t size)
                                                              options->dir, endpoint);
     bool pass = false;
     if (zstate_fault_server_start (server) == 0) {
-        zstate_fault_stream_t *stream = zstate_fault_stream_new (
-            zstate_fault_server_endpoint (server), model);
+        //  The client forgets only what Redis holds; each new instance
+        //  restores from Redis before it binds
+        zstate_fault_stream_t *stream = zstate_fault_stream_new_at (
+            zstate_fault_server_endpoint (server), model, ZSTATE_ACK_PERSISTED);
         zstate_fault_stream_set (stream, PACE, 10000, 0);
         int restarts = 0;
         for (int kill = 0; kill < 3; kill++) {
