@@ -331,6 +331,31 @@ s_test_hostile (rig_t *rig)
     zuuid_destroy (&stranger);
 }
 
+//  A HELLO past what the server has (a gap it cannot repair) sets P with
+//  D, and what waited for the writer is forgotten: a late confirmation
+//  changes nothing
+static void
+s_test_gap_hello (rig_t *rig)
+{
+    const byte *id = zuuid_data (rig->session);
+    peer_ops (rig->peer, 2, id, 10, WRITTEN, "g10", 0);
+    s_expect_persisted (rig, 10, 9);
+    s_copies (rig, 1);
+    peer_expect_keys (rig->written, "g10");
+    peer_hello (rig->peer, id, 21, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    peer_expect (rig->peer, &rig->reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (rig->reply.msg.delivered == 20 && rig->reply.msg.persisted == 20);
+    zstate_server_stats_t stats;
+    int rc = zstate_server_stats (rig->server, &stats);
+    assert (rc == 0);
+    uint64_t confirms = stats.confirms;
+    s_confirm (rig, WRITTEN, id, 10);
+    WAIT_STATS (rig->server, stats, stats.confirms == confirms + 1);
+    peer_ops (rig->peer, 2, id, 21, TABLE, "g21", 0);
+    s_expect_persisted (rig, 21, 21);
+    peer_expect_keys (rig->ports, "g21");
+}
+
 //  A session that goes, evicted or silent, takes what it waited for with
 //  it, and confirmations for it are counted as for a stranger; a table
 //  that goes releases what waited for its writer
@@ -338,10 +363,10 @@ static void
 s_test_cleanup (rig_t *rig)
 {
     const byte *id = zuuid_data (rig->session);
-    peer_ops (rig->peer, 2, id, 10, WRITTEN, "d10", 0);
-    s_expect_persisted (rig, 10, 9);
+    peer_ops (rig->peer, 2, id, 22, WRITTEN, "d22", 0);
+    s_expect_persisted (rig, 22, 21);
     s_copies (rig, 1);
-    peer_expect_keys (rig->written, "d10");
+    peer_expect_keys (rig->written, "d22");
     int rc = zstate_server_set_sessions_max (rig->server, 1);
     assert (rc == 0);
     zuuid_t *other = zuuid_new ();
@@ -354,7 +379,7 @@ s_test_cleanup (rig_t *rig)
     assert (rc == 0);
     assert (stats.evicted == 1 && stats.sessions == 1);
     uint64_t ignored = stats.confirms_ignored;
-    s_confirm (rig, WRITTEN, id, 10);
+    s_confirm (rig, WRITTEN, id, 22);
     WAIT_STATS (rig->server, stats, stats.confirms_ignored == ignored + 1);
 
     //  The other session waits for the writer, then goes silent
@@ -595,6 +620,7 @@ zstate_server_persist_suite_test (bool verbose)
     s_test_confirmed (&rig);
     s_test_confirmed_parked (&rig);
     s_test_hostile (&rig);
+    s_test_gap_hello (&rig);
     s_test_cleanup (&rig);
     s_rig_destroy (&rig);
     s_test_restored (verbose);
