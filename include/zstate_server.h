@@ -28,8 +28,9 @@ extern "C" {
 //  writer is full the server stops reading until it has room, so the
 //  pressure travels back to the clients (and their callers, as ENOBUFS).
 //
-//  Level PERSISTED (protocol version 2): the server grants it whenever a
-//  client asks. A session's persisted sequence P is the highest such that
+//  Level PERSISTED (protocol version 2): the server grants it to a client
+//  that asks while at least one table has a DB writer (DELIVERED
+//  otherwise), so attach writers before binding. A session's persisted sequence P is the highest such that
 //  every message up to it was delivered and, when its table has a DB
 //  writer, that writer confirmed it is in Redis (CONFIRMED, see
 //  zstate_writer.h); messages of tables without a writer need no

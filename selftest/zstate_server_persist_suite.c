@@ -476,6 +476,14 @@ s_test_restored (bool verbose)
     assert (rc == 0);
     assert (stats.restored_drops == 3 + 2);
     assert (stats.routed == 2 + 1 + 1);
+    //  With no writer left, PERSISTED is not granted
+    rc = zstate_consumer_forward (rig.written, NULL);
+    assert (rc == 0);
+    zuuid_t *late = zuuid_new ();
+    peer_hello (peer, zuuid_data (late), 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_DELIVERED);
+    zuuid_destroy (&late);
     zframe_destroy (&reply.frame);
     zsock_destroy (&peer);
     zuuid_destroy (&other);

@@ -584,6 +584,8 @@ s_handle_unregister (self_t *self, zmsg_t *request)
     //  Its writer can no longer tell us anything: nobody waits for it
     zstate_server_sessions_forget_route (self->sessions, route->id);
     zstate_server_routes_remove (self->routes, route);
+    zstate_server_sessions_set_writers (self->sessions,
+                                        zstate_server_routes_forwarding (self->routes));
     //  We never touch the consumer again: once it has our reply, it may go
     zstate_reply (self->pipe, "UNREGISTER", 0, "", false);
 }
@@ -612,6 +614,8 @@ s_handle_forward (self_t *self, zmsg_t *request)
             s_wait_end (self);
         zsock_destroy (&route->forward);
         route->forward = forward;
+        zstate_server_sessions_set_writers (self->sessions,
+                                            zstate_server_routes_forwarding (self->routes));
         route->forward_handle = forward? zsock_resolve (forward): NULL;
         if (waits_for_writer)
             s_stall_retry (self);

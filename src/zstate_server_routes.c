@@ -153,6 +153,23 @@ zstate_server_routes_size (zstate_server_routes_t *self)
     return self->size;
 }
 
+size_t
+zstate_server_routes_forwarding (zstate_server_routes_t *self)
+{
+    assert (self);
+    size_t forwarding = 0;
+    zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
+    while (tables) {
+        zstate_server_route_t *route = (zstate_server_route_t *) zhashx_first (tables);
+        while (route) {
+            forwarding += route->forward != NULL;
+            route = (zstate_server_route_t *) zhashx_next (tables);
+        }
+        tables = (zhashx_t *) zhashx_next (self->dbs);
+    }
+    return forwarding;
+}
+
 int
 zstate_server_route_forward_open (const char *endpoint, zsock_t **forward_p)
 {

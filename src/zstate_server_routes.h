@@ -62,6 +62,10 @@ void
 size_t
     zstate_server_routes_size (zstate_server_routes_t *self);
 
+//  Return the number of routes that forward to a writer.
+size_t
+    zstate_server_routes_forwarding (zstate_server_routes_t *self);
+
 //  Open a PUSH socket to the writer's PULL socket at endpoint, into
 //  *forward. Returns 0, or -1 with errno and zstate_reason ().
 int

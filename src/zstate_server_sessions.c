@@ -103,6 +103,7 @@ struct _zstate_server_sessions_t {
     uint32_t heartbeat;         //  ours, msecs
     uint32_t idle;              //  silence after which a session goes, msecs
     uint32_t ack_delay;         //  msecs
+    size_t writers;             //  tables with a DB writer
     uint64_t nonce;             //  of our PINGs
     uint64_t untracked;         //  version 1 messages past the bound
     int64_t held_since;         //  zclock_mono when holding began, or 0
@@ -226,6 +227,13 @@ zstate_server_sessions_ack_delay (zstate_server_sessions_t *self)
     //  The protocol lets an ACK wait one heartbeat interval at most
     uint32_t limit = self->heartbeat? self->heartbeat: HEARTBEAT_NONE_WAIT;
     return self->ack_delay < limit? self->ack_delay: limit;
+}
+
+void
+zstate_server_sessions_set_writers (zstate_server_sessions_t *self, size_t writers)
+{
+    assert (self);
+    self->writers = writers;
 }
 
 void
@@ -509,9 +517,9 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
         session->delivered = session->persisted = first_unacked - 1;
         zstate_server_persist_destroy (&session->persist);
     }
-    //  P is tracked for every session; where nothing needs writing it
-    //  follows D, so PERSISTED is granted whenever it is asked
-    session->ack_level = hello->ack_level;
+    //  P is tracked for every session, but PERSISTED means something
+    //  only where some table has a writer
+    session->ack_level = self->writers? hello->ack_level: ZSTATE_SESSION_ACK_DELIVERED;
     memcpy (session->routing, routing, routing_size);
     session->routing_size = routing_size;
     session->heartbeat = hello->heartbeat;

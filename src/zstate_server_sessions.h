@@ -54,6 +54,11 @@ void
 uint32_t
     zstate_server_sessions_ack_delay (zstate_server_sessions_t *self);
 
+//  How many tables have a DB writer now: while none has, a HELLO that
+//  asks for PERSISTED is granted DELIVERED (doc/protocol.md, section 14).
+void
+    zstate_server_sessions_set_writers (zstate_server_sessions_t *self, size_t writers);
+
 //  The most sessions kept; a HELLO for a new one when full evicts the
 //  least recently heard; default 65536.
 void
