@@ -242,6 +242,40 @@ zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  Instances of the application in one log, each from what it restored
+static void
+s_test_instances (zstate_fault_model_t *model, const char *path)
+{
+    zstate_fault_result_t result;
+    FILE *file;
+    //  Instances: the first pops k0 1, k1 1, k0 2 and dies; the second
+    //  restores k0 2 and k1 1, and pops k1 2 and k0 3: nothing lost or
+    //  twice, though k1 1 and k0 2 were seen by both
+    file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 0, 1, 1, 1, 0, 2);
+    fprintf (file, "I\nR%07u %09u\nR%07u %09u\n", 0, 2, 1, 1);
+    fprintf (file, "%07u %09u\n%07u %09u\n", 1, 2, 0, 3);
+    fclose (file);
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.lost == 0 && result.duplicates == 0 && result.regressions == 0);
+    assert (result.wrong_keys == 0 && result.unknown == 0);
+    assert (result.instances == 1 && result.restored == 2 && result.popped == 5);
+    //  A restore that covers k0 1 unseen (k0 2 restored) loses nothing; a
+    //  live pop of what the instance restored is a duplicate, of a lower
+    //  seq a regression; the final view is the last instance's
+    file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n", 1, 1);
+    fprintf (file, "I\nR%07u %09u\nR%07u %09u\n", 0, 2, 1, 1);
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 1, 1, 0, 1, 0, 3);
+    fprintf (file, "I\nR%07u %09u\n", 0, 3);
+    fclose (file);
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.lost == 1);          //  k1 2: never popped nor restored
+    assert (result.duplicates == 1 && result.regressions == 1);
+    assert (result.wrong_keys == 1);    //  k1: the last instance has nothing
+    assert (result.instances == 2 && result.restored == 3);
+}
+
 void
 zstate_fault_model_test (bool verbose)
 {
@@ -290,32 +324,7 @@ zstate_fault_model_test (bool verbose)
     assert (zstate_fault_model_check_log (model, path, &result) == 0);
     assert (result.lost == 0 && result.duplicates == 0 && result.regressions == 0);
     assert (result.wrong_keys == 0 && result.unknown == 0 && result.popped == 5);
-    //  Instances: the first pops k0 1, k1 1, k0 2 and dies; the second
-    //  restores k0 2 and k1 1, and pops k1 2 and k0 3: nothing lost or
-    //  twice, though k1 1 and k0 2 were seen by both
-    file = fopen (path, "w");
-    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 0, 1, 1, 1, 0, 2);
-    fprintf (file, "I\nR%07u %09u\nR%07u %09u\n", 0, 2, 1, 1);
-    fprintf (file, "%07u %09u\n%07u %09u\n", 1, 2, 0, 3);
-    fclose (file);
-    assert (zstate_fault_model_check_log (model, path, &result) == 0);
-    assert (result.lost == 0 && result.duplicates == 0 && result.regressions == 0);
-    assert (result.wrong_keys == 0 && result.unknown == 0);
-    assert (result.instances == 1 && result.restored == 2 && result.popped == 5);
-    //  A restore that covers k0 1 unseen (k0 2 restored) loses nothing; a
-    //  live pop of what the instance restored is a duplicate, of a lower
-    //  seq a regression; the final view is the last instance's
-    file = fopen (path, "w");
-    fprintf (file, "%07u %09u\n", 1, 1);
-    fprintf (file, "I\nR%07u %09u\nR%07u %09u\n", 0, 2, 1, 1);
-    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 1, 1, 0, 1, 0, 3);
-    fprintf (file, "I\nR%07u %09u\n", 0, 3);
-    fclose (file);
-    assert (zstate_fault_model_check_log (model, path, &result) == 0);
-    assert (result.lost == 1);          //  k1 2: never popped nor restored
-    assert (result.duplicates == 1 && result.regressions == 1);
-    assert (result.wrong_keys == 1);    //  k1: the last instance has nothing
-    assert (result.instances == 2 && result.restored == 3);
+    s_test_instances (model, path);
     unlink (path);
     //  No log yet: everything accepted is lost
     assert (zstate_fault_model_check_log (model, path, &result) == 0);
