@@ -190,7 +190,7 @@ extern "C" {
 //  The wrapper methods may be called from any thread: they send the same
 //  commands one at a time and wait for the reply (ETIMEDOUT after
 //  zstate_command_timeout (), 30 s by default, plus the connect and
-//  command timeouts, plus timeout for FLUSH;
+//  command timeouts, plus timeout for FLUSH and RESTORE;
 //  ESHUTDOWN once the actor has ended). An
 //  application that sends commands itself reads each reply before it
 //  calls a wrapper method again.
