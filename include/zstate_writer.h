@@ -262,7 +262,12 @@ ZSTATE_EXPORT int
     zstate_writer_set_password (zstate_writer_t *self, const char *password);
 
 //  Connect and command timeouts, msecs (defaults 1000 and 2000). A batch
-//  that gets no reply for the command timeout counts as a lost connection.
+//  that gets no reply for the command timeout counts as a lost connection;
+//  the writer allows 1 ms more per 100 replies owed (Redis is silent while
+//  it runs a large EXEC), and after such a timeout twice the time, up to
+//  64 times, until a batch is confirmed: the batch that goes again holds
+//  the failed ones merged, and a Redis slower than the timeout must still
+//  get through it.
 //  Before connect.
 ZSTATE_EXPORT int
     zstate_writer_set_timeouts (zstate_writer_t *self, int connect_timeout, int command_timeout);

@@ -535,6 +535,67 @@ s_test_confirmed (zstate_redis_server_t *server)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Patience: Redis that holds the batch past the command timeout makes
+//  the writer wait twice as long the next time, until a batch gets through
+
+//  The reason of the next ERROR event, within 30 s; NULL if none
+static char *
+s_test_error_event (zsock_t *events)
+{
+    int64_t deadline = zclock_mono () + 30000;
+    while (zclock_mono () < deadline) {
+        zsock_set_rcvtimeo (events, (int) (deadline - zclock_mono ()) + 1);
+        zmsg_t *event = zmsg_recv (events);
+        if (!event)
+            break;
+        char *type = zmsg_popstr (event);
+        char *endpoint = zmsg_popstr (event);
+        char *reason = zmsg_popstr (event);
+        bool error = type && streq (type, "ERROR");
+        zstr_free (&type);
+        zstr_free (&endpoint);
+        zmsg_destroy (&event);
+        if (error)
+            return reason;
+        zstr_free (&reason);
+    }
+    return NULL;
+}
+
+static void
+s_test_patience (zstate_redis_server_t *server)
+{
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (redis && zstate_redis_connect (redis) == 0);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_timeouts (writer, 500, 400) == 0);
+    assert (zstate_writer_set_reconnect (writer, 10, 20) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert (push && zsock_connect (push, "%s", zstate_writer_endpoint (writer)) == 0);
+    //  Writes wait, PING does not: the writer reconnects and tries again
+    assert (zstate_redis_command (redis, "CLIENT", "PAUSE", "60000", "WRITE", NULL)
+            == ZSTATE_REDIS_STATUS);
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_set (batch, "Ethernet0", "mtu", "9100", NULL);
+    zstate_writer_test_send (push, "PATIENCE", batch);
+    char *first = s_test_error_event (zstate_writer_events (writer));
+    char *second = s_test_error_event (zstate_writer_events (writer));
+    assert (first && strstr (first, "no reply from Redis in 400 ms"));
+    assert (second && strstr (second, "no reply from Redis in 800 ms"));
+    assert (zstate_redis_command (redis, "CLIENT", "UNPAUSE", NULL) == ZSTATE_REDIS_STATUS);
+    assert (zstate_writer_flush (writer, 30000) == 0);
+    zstr_free (&first);
+    zstr_free (&second);
+    zstate_batch_destroy (&batch);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    zstate_redis_destroy (&redis);
+}
+
+
 void
 zstate_writer_persist_test (bool verbose);
 void
@@ -550,6 +611,7 @@ zstate_writer_persist_test (bool verbose)
     s_test_prefix_stream (server, quick, verbose);
     s_test_watermarks (server);
     s_test_confirmed (server);
+    s_test_patience (server);
     zstate_redis_server_destroy (&server);
     zstate_writer_restore_suite (verbose);
     printf ("OK\n");

@@ -52,6 +52,8 @@
 #define SNAPSHOT_INTERVAL       100         //  msecs between counter snapshots
 #define SEAL_BATCHES            4           //  batch sizes a generation may
                                             //  reach while connected
+#define PATIENCE_MAX            64          //  command timeouts the watchdog
+                                            //  may allow after timeouts
 
 typedef zstate_writer_agent_t self_t;
 
@@ -94,6 +96,7 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     self->batch_timer = -1;
     self->reconnect_timer = -1;
     self->watchdog_timer = -1;
+    self->patience = 1;
     self->flush.timer = -1;
     self->state = ZSTATE_WRITER_IDLE;
 
@@ -397,6 +400,7 @@ s_self_confirmed (self_t *self, const char *extra_error)
         unsent = NULL;
     }
     zstate_writer_chain_confirm (self->chain, unsent);
+    self->patience = 1;
     zstate_writer_confirmed_send (self->confirmed, &self->stats);
 }
 
@@ -499,11 +503,18 @@ zstate_writer_agent_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     self_t *self = (self_t *) arg;
     zstate_writer_confirmed_send (self->confirmed, &self->stats);
+    //  Redis says nothing while it runs an EXEC: a large one gets time for
+    //  its commands, and after a timeout the batch that goes again (the
+    //  failed ones merged) gets twice the patience, so that Redis slower
+    //  than the command timeout delays the writer but never stops it
+    int64_t limit = (int64_t) self->config->command_timeout * self->patience
+                  + (int64_t) (zstate_writer_window_outstanding (self->window) / 100);
     if (self->state == ZSTATE_WRITER_CONNECTED && zstate_writer_window_count (self->window)
-    &&  zclock_mono () - self->last_progress > self->config->command_timeout) {
+    &&  zclock_mono () - self->last_progress > limit) {
         char reason [80];
-        snprintf (reason, sizeof (reason), "no reply from Redis in %d ms",
-                  self->config->command_timeout);
+        snprintf (reason, sizeof (reason), "no reply from Redis in %" PRId64 " ms", limit);
+        if (self->patience < PATIENCE_MAX)
+            self->patience *= 2;
         zstate_writer_agent_lost (self, reason);
     }
     return 0;

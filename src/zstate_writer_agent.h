@@ -78,6 +78,9 @@ typedef struct {
     int watchdog_timer;
     int backoff;                //  Next reconnect delay, msecs
     int64_t last_progress;      //  Last reply, or first send after idle
+    int patience;               //  Command timeouts the watchdog allows:
+                                //  doubled by each timeout, 1 once a
+                                //  batch is confirmed
     bool ever_connected;        //  A connect succeeded once
     bool terminated;            //  $TERM received
     int64_t stall_logged;       //  When a full backlog was last logged

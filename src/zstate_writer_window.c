@@ -86,6 +86,18 @@ zstate_writer_window_count (zstate_writer_window_t *self)
     return self->count;
 }
 
+size_t
+zstate_writer_window_outstanding (zstate_writer_window_t *self)
+{
+    assert (self);
+    size_t owed = 0;
+    for (size_t index = 0; index < self->count; index++) {
+        batch_t *batch = &self->slot [(self->head + index) % ZSTATE_WRITER_WINDOW];
+        owed += batch->command_count + 2 - batch->replies;
+    }
+    return owed;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Building a batch
@@ -382,6 +394,8 @@ zstate_writer_window_test (bool verbose)
     assert (zstate_redis_appendx (redis, "HSET", "PORT:Ethernet8", "a", "b", NULL) == 0);
     zstate_writer_window_end (window, redis, 1);
     assert (zstate_writer_window_count (window) == 2);
+    //  MULTI, 3 commands, EXEC; MULTI, 1 command, 1 of ours, EXEC
+    assert (zstate_writer_window_outstanding (window) == 9);
     assert (zstate_redis_send (redis) == 0);
     zstate_writer_stats_t stats = { 0 };
     size_t refused = 0;

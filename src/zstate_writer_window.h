@@ -37,6 +37,10 @@ void
 size_t
     zstate_writer_window_count (zstate_writer_window_t *self);
 
+//  Replies still owed for the batches in flight (MULTI, each command, EXEC).
+size_t
+    zstate_writer_window_outstanding (zstate_writer_window_t *self);
+
 //  Start a batch: append MULTI to redis, then take every entry of backlog
 //  (one generation, so the batch is whole) and append its commands: DEL
 //  for a DEL, DEL + HSET for a SET, HSET for an HSET. The window must have
