@@ -19,5 +19,6 @@
 #include "zstate_server.h"
 #include "zstate_consumer.h"
 #include "zstate_writer.h"
+#include "zstate_sonic_msg.h"
 
 #endif

@@ -30,6 +30,7 @@
 #include "zstate_writer_chain.h"
 #include "zstate_writer_confirmed.h"
 #include "zstate_outbox.h"
+#include "zstate_sonic_suite.h"
 #include <sys/wait.h>
 
 //  The batch's and the codec's encodings, limits and hostile input:
@@ -150,6 +151,7 @@ all_tests [] = {
     { "zstate_batch_suite", zstate_batch_suite_test },
     { "zstate_msg", zstate_msg_test },
     { "zstate_msg_suite", zstate_msg_suite_test },
+    { "zstate_sonic_msg", zstate_sonic_msg_suite_test },
     { "zstate_session_msg", zstate_session_msg_test },
     { "zstate_session_msg_suite", zstate_session_msg_suite_test },
     { "zstate_text", zstate_text_test },

@@ -1,0 +1,102 @@
+/*  =========================================================================
+    zstate_sonic_rig - the golden SONiC vectors, and crafted frames
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_sonic_suite.h"
+
+#ifndef ZSTATE_SRCDIR
+#   define ZSTATE_SRCDIR "."
+#endif
+
+static void
+s_vector_free (void *item)
+{
+    zstate_sonic_vector_t *vector = (zstate_sonic_vector_t *) item;
+    free (vector->name);
+    free (vector->data);
+    free (vector);
+}
+
+//  Parse "name | call | bytes | hex" into a vector
+static zstate_sonic_vector_t *
+s_vector_parse (char *line)
+{
+    char *name = strtok (line, "|");
+    char *call = strtok (NULL, "|");
+    char *bytes = strtok (NULL, "|");
+    char *hex = strtok (NULL, "| \n");
+    assert (name && call && bytes && hex);
+    zstate_sonic_vector_t *vector = (zstate_sonic_vector_t *) zmalloc (sizeof (*vector));
+    assert (vector);
+    vector->name = strdup (strtok (name, " "));
+    vector->size = strlen (hex) / 2;
+    assert (vector->size == (size_t) atoi (bytes));
+    vector->data = (byte *) malloc (vector->size);
+    assert (vector->data);
+    for (size_t index = 0; index < vector->size; index++) {
+        unsigned int octet;
+        assert (sscanf (hex + 2 * index, "%2x", &octet) == 1);
+        vector->data [index] = (byte) octet;
+    }
+    return vector;
+}
+
+zlist_t *
+zstate_sonic_vectors_load (void)
+{
+    const char *path = ZSTATE_SRCDIR "/selftest/data/sonic-frames.txt";
+    FILE *file = fopen (path, "r");
+    if (!file)
+        zsys_error ("cannot read %s", path);
+    assert (file);
+    zlist_t *vectors = zlist_new ();
+    char line [4096];
+    while (fgets (line, sizeof (line), file)) {
+        if (line [0] == '#' || line [0] == '\n')
+            continue;
+        zstate_sonic_vector_t *vector = s_vector_parse (line);
+        zlist_append (vectors, vector);
+        zlist_freefn (vectors, vector, s_vector_free, true);
+    }
+    fclose (file);
+    return vectors;
+}
+
+zstate_sonic_vector_t *
+zstate_sonic_vector (zlist_t *vectors, const char *name)
+{
+    zstate_sonic_vector_t *vector = (zstate_sonic_vector_t *) zlist_first (vectors);
+    while (vector && !streq (vector->name, name))
+        vector = (zstate_sonic_vector_t *) zlist_next (vectors);
+    assert (vector);
+    return vector;
+}
+
+void
+zstate_sonic_put_u64le (byte *dest, uint64_t value)
+{
+    for (int index = 0; index < 8; index++)
+        dest [index] = (byte) (value >> (8 * index));
+}
+
+zchunk_t *
+zstate_sonic_frame (uint64_t pair_count, const char **strings, size_t count)
+{
+    zchunk_t *frame = zchunk_new (NULL, 8);
+    byte size [8];
+    zstate_sonic_put_u64le (size, pair_count);
+    zchunk_append (frame, size, 8);
+    for (size_t index = 0; index < count; index++) {
+        zstate_sonic_put_u64le (size, strlen (strings [index]));
+        zchunk_extend (frame, size, 8);
+        zchunk_extend (frame, strings [index], strlen (strings [index]));
+    }
+    return frame;
+}

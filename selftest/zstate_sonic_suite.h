@@ -1,0 +1,44 @@
+/*  =========================================================================
+    zstate_sonic_suite - what the SONiC tests share: the golden vectors
+    and a builder of crafted frames (selftest/zstate_sonic_rig.c)
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_SONIC_SUITE_H_INCLUDED
+#define ZSTATE_SONIC_SUITE_H_INCLUDED
+
+//  One golden vector of selftest/data/sonic-frames.txt
+typedef struct {
+    char *name;                 //  "set1", "mixed3", ...
+    byte *data;                 //  the frame
+    size_t size;
+} zstate_sonic_vector_t;
+
+//  Load every vector, in file order; the list frees them. Asserts that the
+//  file is there and well formed (each size matches its bytes).
+zlist_t *
+    zstate_sonic_vectors_load (void);
+
+//  Return the vector of that name from the list.
+zstate_sonic_vector_t *
+    zstate_sonic_vector (zlist_t *vectors, const char *name);
+
+//  Build a frame: pair_count as given (whatever the strings are), then the
+//  count C strings, each with its u64le size.
+zchunk_t *
+    zstate_sonic_frame (uint64_t pair_count, const char **strings, size_t count);
+
+//  Write value at dest as u64 little-endian.
+void
+    zstate_sonic_put_u64le (byte *dest, uint64_t value);
+
+//  The selftests that use them
+void
+    zstate_sonic_msg_suite_test (bool verbose);
+
+#endif
