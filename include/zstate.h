@@ -20,5 +20,6 @@
 #include "zstate_consumer.h"
 #include "zstate_writer.h"
 #include "zstate_sonic_msg.h"
+#include "zstate_sonic_bridge.h"
 
 #endif

@@ -162,6 +162,7 @@ all_tests [] = {
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
     { "zstate_consumer", zstate_consumer_suites },
+    { "zstate_sonic_bridge", zstate_sonic_bridge_test },
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_client", zstate_client_test },
     { "zstate_client_session", zstate_client_session_test },

@@ -37,8 +37,24 @@ zchunk_t *
 void
     zstate_sonic_put_u64le (byte *dest, uint64_t value);
 
+//  A PUSH connected to endpoint with the options SONiC's ZmqClient sets
+//  (selftest/zstate_sonic_bridge_test.c).
+zsock_t *
+    zstate_sonic_push_new (const char *endpoint);
+
+//  Send one frame as SONiC does (ZMQ_NOBLOCK), retrying while the
+//  connection is not up yet.
+void
+    zstate_sonic_push (zsock_t *push, const void *data, size_t size);
+
+//  Pop count operations from consumer into a new batch, waiting for them.
+zstate_batch_t *
+    zstate_sonic_pop_all (zstate_consumer_t *consumer, size_t count);
+
 //  The selftests that use them
 void
     zstate_sonic_msg_suite_test (bool verbose);
+void
+    zstate_sonic_bridge_test (bool verbose);
 
 #endif

@@ -1,0 +1,438 @@
+/*  =========================================================================
+    zstate_sonic_bridge - a server endpoint for SONiC producers
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    The bridge decodes each SONiC frame and re-encodes its operations as
+    one zstate message of protocol version 1, which it sends over an inproc
+    DEALER to the server's ROUTER. The server then validates, routes,
+    queues and persists it as any other message, so the bridge needs no
+    hook into the server's routing.
+@discuss
+    The cost is one extra copy of the operations and one inproc hop per
+    frame (zstate bench, row "sonic"). A decoded frame always fits one
+    zstate message: per operation the zstate encoding is at least 7 bytes
+    smaller than SONiC's, and its header at most 18 bytes larger, and an
+    operation that alone would not fit is rejected as TOO_LARGE already.
+@end
+*/
+
+#include "zstate_classes.h"
+
+//  How many frames one wake-up reads before the loop looks at the pipe
+#define BURST           256
+
+//  ZMQ_MAXMSGSIZE of the PULL: frames a little over ZSTATE_MESSAGE_MAX
+//  are read and counted, larger ones never allocated
+#define FRAME_READ_MAX  (ZSTATE_MESSAGE_MAX + 64 * 1024)
+
+struct _zstate_sonic_bridge_t {
+    zstate_actor_t *actor;
+};
+
+//  The actor
+typedef struct {
+    zsock_t *pipe;              //  command pipe
+    zloop_t *loop;
+    zsock_t *pull;              //  where SONiC producers PUSH; NULL before BIND
+    zsock_t *dealer;            //  to the server
+    zmq_pollitem_t writable;    //  the dealer, polled for room while stalled
+    zframe_t *pending;          //  the message the server had no room for
+    zstate_sonic_msg_t *decoder;
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    uint64_t sequence;          //  of the last message sent
+    int rcvhwm;
+    bool verbose;
+    zstate_sonic_bridge_stats_t stats;
+} agent_t;
+
+static int
+    s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg);
+static int
+    s_dealer_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+
+static agent_t *
+s_agent_new (zsock_t *pipe)
+{
+    agent_t *self = (agent_t *) zmalloc (sizeof (agent_t));
+    assert (self);
+    self->pipe = pipe;
+    self->loop = zloop_new ();
+    assert (self->loop);
+    zloop_set_nonstop (self->loop, true);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    assert (self->dealer);
+    //  Frames wait in the PULL, not here, while the server is full
+    zsock_set_sndhwm (self->dealer, 1000);
+    self->writable.socket = zsock_resolve (self->dealer);
+    self->writable.events = ZMQ_POLLOUT;
+    self->decoder = zstate_sonic_msg_new ();
+    zuuid_t *uuid = zuuid_new ();
+    memcpy (self->session, zuuid_data (uuid), ZSTATE_MSG_SESSION_SIZE);
+    zuuid_destroy (&uuid);
+    self->rcvhwm = 10000;
+    return self;
+}
+
+static void
+s_agent_destroy (agent_t **self_p)
+{
+    agent_t *self = *self_p;
+    zframe_destroy (&self->pending);
+    zstate_sonic_msg_destroy (&self->decoder);
+    zsock_destroy (&self->pull);
+    zsock_destroy (&self->dealer);
+    zloop_destroy (&self->loop);
+    free (self);
+    *self_p = NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Frames in, messages out.
+
+//  Hand a message to the server; when it has no room, keep it, stop
+//  reading SONiC frames and wait until the dealer can send
+static bool
+s_send (agent_t *self, zframe_t **frame_p)
+{
+    if (zframe_send (frame_p, self->dealer, ZFRAME_DONTWAIT) == 0) {
+        self->stats.messages++;
+        return true;
+    }
+    self->pending = *frame_p;
+    *frame_p = NULL;
+    self->stats.stalls++;
+    zloop_reader_end (self->loop, self->pull);
+    int rc = zloop_poller (self->loop, &self->writable, s_dealer_writable, self);
+    assert (rc == 0);
+    return false;
+}
+
+static void
+s_reject (agent_t *self, int reason)
+{
+    self->stats.malformed++;
+    self->stats.rejected [reason]++;
+    if (self->verbose)
+        zsys_debug ("zstate_sonic_bridge: frame rejected: %s",
+                    zstate_sonic_msg_reason_str (reason));
+}
+
+//  Decode one frame and send its operations on; false when the server is full
+static bool
+s_handle_frame (agent_t *self, const byte *data, size_t size)
+{
+    int reason = zstate_sonic_msg_decode (self->decoder, data, size);
+    if (reason) {
+        s_reject (self, reason);
+        return true;
+    }
+    zstate_batch_t *batch = zstate_sonic_msg_batch (self->decoder);
+    self->stats.frames++;
+    self->stats.bytes += size;
+    self->stats.ops += zstate_batch_size (batch);
+    for (size_t index = 0; index < zstate_batch_size (batch); index++)
+        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
+            self->stats.dels++;
+    zframe_t *native = zstate_msg_encode (self->session, ++self->sequence,
+                                          zstate_sonic_msg_db (self->decoder),
+                                          zstate_sonic_msg_table (self->decoder), batch);
+    assert (native);            //  see the header comment
+    return s_send (self, &native);
+}
+
+//  Read what is there, up to BURST messages; each is decoded where libzmq
+//  received it, without a copy
+static int
+s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg)
+{
+    (void) loop;
+    agent_t *self = (agent_t *) arg;
+    void *handle = zsock_resolve (pull);
+    bool go_on = true;
+    for (int count = 0; go_on && count < BURST; count++) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&part);
+            break;
+        }
+        if (zmq_msg_more (&part)) {
+            //  SONiC sends one frame a message; the rest of this one goes
+            while (zmq_msg_more (&part)) {
+                zmq_msg_close (&part);
+                zmq_msg_init (&part);
+                if (zmq_msg_recv (&part, handle, 0) == -1)
+                    break;
+            }
+            s_reject (self, ZSTATE_SONIC_FRAMES);
+        }
+        else
+            go_on = s_handle_frame (self, (const byte *) zmq_msg_data (&part),
+                                    zmq_msg_size (&part));
+        zmq_msg_close (&part);
+    }
+    return 0;
+}
+
+//  The server has room again: send what waited, then read frames again
+static int
+s_dealer_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) item;
+    agent_t *self = (agent_t *) arg;
+    if (zframe_send (&self->pending, self->dealer, ZFRAME_DONTWAIT))
+        return 0;
+    self->stats.messages++;
+    zloop_poller_end (loop, &self->writable);
+    if (self->pull) {
+        int rc = zloop_reader (loop, self->pull, s_pull_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (loop, self->pull);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Commands.
+
+//  The PULL, with SONiC's options, made on the first BIND
+static void
+s_pull_open (agent_t *self)
+{
+    self->pull = zsock_new (ZMQ_PULL);
+    assert (self->pull);
+    zsock_set_rcvhwm (self->pull, self->rcvhwm);
+    zsock_set_maxmsgsize (self->pull, FRAME_READ_MAX);
+    zsock_set_tcp_keepalive (self->pull, 1);
+    zsock_set_tcp_keepalive_idle (self->pull, 5);
+    zsock_set_tcp_keepalive_intvl (self->pull, 1);
+    zsock_set_tcp_keepalive_cnt (self->pull, 5);
+    zsock_set_linger (self->pull, 0);
+    //  While stalled the reader is off; it comes back when the server has room
+    if (!self->pending) {
+        int rc = zloop_reader (self->loop, self->pull, s_pull_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (self->loop, self->pull);
+    }
+}
+
+static void
+s_handle_bind (agent_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    if (!self->pull)
+        s_pull_open (self);
+    int port = zstate_bind (self->pull, endpoint);
+    zstate_reply (self->pipe, "BIND", port == -1? errno: 0,
+                  port == -1? zstate_reason (): "", true);
+    zstr_sendf (self->pipe, "%d", port == -1? 0: port);
+    free (endpoint);
+}
+
+static void
+s_handle_connect (agent_t *self, zmsg_t *request)
+{
+    char *endpoint = zmsg_popstr (request);
+    int rc = endpoint? zmq_connect (zsock_resolve (self->dealer), endpoint): -1;
+    if (rc)
+        zstate_fail (endpoint? zmq_errno (): EINVAL, "cannot connect to %s: %s",
+                     endpoint? endpoint: "(none)", zmq_strerror (zmq_errno ()));
+    zstate_reply (self->pipe, "CONNECT", rc? errno: 0, rc? zstate_reason (): "", false);
+    free (endpoint);
+}
+
+static void
+s_handle_set (agent_t *self, const char *command, zmsg_t *request)
+{
+    char *text = zmsg_popstr (request);
+    int value = text? atoi (text): -1;
+    free (text);
+    int status = 0;
+    const char *reason = "";
+    if (streq (command, "SET RCVHWM")) {
+        if (value < 0)
+            status = EINVAL, reason = "receive high-water mark must be 0 or more";
+        else
+        if (self->pull)
+            status = EBUSY, reason = "the PULL is bound already";
+        else
+            self->rcvhwm = value;
+    }
+    else {
+        self->verbose = value != 0;
+    }
+    zstate_reply (self->pipe, command, status, reason, false);
+}
+
+static int
+s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    agent_t *self = (agent_t *) arg;
+    zmsg_t *request = zmsg_recv (pipe);
+    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
+        return zmq_errno () == ETERM? -1: 0;
+    char *command = zmsg_popstr (request);
+    int rc = 0;
+    if (!command)
+        zsys_error ("zstate_sonic_bridge: empty command");
+    else
+    if (streq (command, "$TERM"))
+        rc = -1;
+    else
+    if (streq (command, "BIND"))
+        s_handle_bind (self, request);
+    else
+    if (streq (command, "CONNECT"))
+        s_handle_connect (self, request);
+    else
+    if (streq (command, "STATS")) {
+        zstate_reply (pipe, "STATS", 0, "", true);
+        zsock_send (pipe, "b", &self->stats, sizeof (self->stats));
+    }
+    else
+    if (streq (command, "SET RCVHWM") || streq (command, "VERBOSE"))
+        s_handle_set (self, command, request);
+    else {
+        zsys_error ("zstate_sonic_bridge: unknown command '%s'", command);
+        zstate_reply (pipe, command, EINVAL, "unknown command", false);
+    }
+    free (command);
+    zmsg_destroy (&request);
+    return rc;
+}
+
+static void
+s_agent (zsock_t *pipe, void *args)
+{
+    (void) args;
+    agent_t *self = s_agent_new (pipe);
+    int rc = zloop_reader (self->loop, pipe, s_pipe_readable, self);
+    assert (rc == 0);
+    zloop_reader_set_tolerant (self->loop, pipe);
+    zsock_signal (pipe, 0);
+    zstate_actor_loop (self->loop);
+    s_agent_destroy (&self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The wrapper.
+
+static int
+s_request (zstate_sonic_bridge_t *self, zmsg_t **rest_p, const char *picture, ...)
+{
+    va_list args;
+    va_start (args, picture);
+    int rc = zstate_actor_vrequest (self->actor, ZSTATE_ACTOR_TIMEOUT, rest_p,
+                                    picture, args);
+    va_end (args);
+    return rc;
+}
+
+zstate_sonic_bridge_t *
+zstate_sonic_bridge_new (zstate_server_t *server)
+{
+    if (!server) {
+        zstate_fail (EINVAL, "zstate_sonic_bridge_new: no server");
+        return NULL;
+    }
+    //  The pipe's two ends, the dealer and the PULL
+    if (zstate_sock_reserve ("zstate_sonic_bridge_new", 4))
+        return NULL;
+    zstate_sonic_bridge_t *self = (zstate_sonic_bridge_t *) zmalloc (sizeof (*self));
+    assert (self);
+    self->actor = zstate_actor_new (s_agent, NULL);
+    zuuid_t *uuid = zuuid_new ();
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://zstate-sonic-%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    if (zstate_server_bind (server, endpoint) == -1
+    ||  s_request (self, NULL, "ss", "CONNECT", endpoint)) {
+        int error = errno;
+        char *reason = strdup (zstate_reason ());
+        zstate_sonic_bridge_destroy (&self);
+        zstate_fail (error, "%s", reason);
+        free (reason);
+    }
+    return self;
+}
+
+void
+zstate_sonic_bridge_destroy (zstate_sonic_bridge_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_sonic_bridge_t *self = *self_p;
+        zstate_actor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+zstate_sonic_bridge_bind (zstate_sonic_bridge_t *self, const char *endpoint)
+{
+    assert (self);
+    if (!endpoint || !*endpoint)
+        return zstate_fail (EINVAL, "BIND: no endpoint");
+    zmsg_t *rest = NULL;
+    int rc = s_request (self, &rest, "ss", "BIND", endpoint);
+    if (rc == 0) {
+        char *port = zmsg_popstr (rest);
+        rc = port? atoi (port): 0;
+        free (port);
+    }
+    zmsg_destroy (&rest);
+    return rc;
+}
+
+int
+zstate_sonic_bridge_stats (zstate_sonic_bridge_t *self, zstate_sonic_bridge_stats_t *stats)
+{
+    assert (self);
+    assert (stats);
+    zmsg_t *rest = NULL;
+    int rc = s_request (self, &rest, "s", "STATS");
+    if (rc == 0) {
+        zframe_t *frame = zmsg_pop (rest);
+        //  Our own actor sent it: a wrong size is a bug, not bad input
+        assert (frame && zframe_size (frame) == sizeof (*stats));
+        memcpy (stats, zframe_data (frame), sizeof (*stats));
+        zframe_destroy (&frame);
+    }
+    zmsg_destroy (&rest);
+    return rc;
+}
+
+int
+zstate_sonic_bridge_set_rcvhwm (zstate_sonic_bridge_t *self, int rcvhwm)
+{
+    assert (self);
+    return s_request (self, NULL, "si", "SET RCVHWM", rcvhwm);
+}
+
+void
+zstate_sonic_bridge_set_verbose (zstate_sonic_bridge_t *self, bool verbose)
+{
+    assert (self);
+    s_request (self, NULL, "si", "VERBOSE", verbose? 1: 0);
+}
+
+zactor_t *
+zstate_sonic_bridge_actor (zstate_sonic_bridge_t *self)
+{
+    assert (self);
+    return zstate_actor_zactor (self->actor);
+}
