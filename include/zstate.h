@@ -21,5 +21,6 @@
 #include "zstate_writer.h"
 #include "zstate_sonic_msg.h"
 #include "zstate_sonic_bridge.h"
+#include "zstate_sonic_client.h"
 
 #endif

@@ -166,6 +166,7 @@ all_tests [] = {
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_client", zstate_client_test },
     { "zstate_client_session", zstate_client_session_test },
+    { "zstate_sonic_client", zstate_sonic_client_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },
     { "zstate_redis", zstate_redis_suites },

@@ -17,43 +17,6 @@
 //  --------------------------------------------------------------------------
 //  The golden vectors, with the operations each must decode to.
 
-//  Build the operations a vector holds (as zstate decodes them) into batch;
-//  when sent is true, build instead what zstate sends to get those bytes
-static void
-s_expected (const char *name, zstate_batch_t *batch, bool sent)
-{
-    if (streq (name, "set1"))
-        assert (zstate_batch_set (batch, "10.0.0.1/32", "nexthop", "10.0.0.1",
-                                  "ifname", "Ethernet0", NULL) == 0);
-    else
-    if (streq (name, "mixed3")) {
-        assert (zstate_batch_set (batch, "10.1.0.0/24", "nexthop", "10.0.0.2", NULL) == 0);
-        assert (zstate_batch_del (batch, "10.2.0.0/24") == 0);
-        assert (zstate_batch_set (batch, "10.3.0.0/24", "nexthop", "10.0.0.3",
-                                  "ifname", "Ethernet4", NULL) == 0);
-    }
-    else
-    if (streq (name, "binary")) {
-        assert (zstate_batch_append (batch, ZSTATE_OP_SET, "k\0z", 3) == 0);
-        assert (zstate_batch_field (batch, "blob", 4, "a\0b\0\xff", 5) == 0);
-    }
-    else
-    if (streq (name, "emptyset"))
-        assert (zstate_batch_del (batch, "empty") == 0);
-    else
-    if (streq (name, "del1"))
-        assert (zstate_batch_del (batch, "10.0.0.1/32") == 0);
-    else
-    if (streq (name, "hset")) {
-        if (sent)
-            assert (zstate_batch_hset (batch, "h", "f", "v", NULL) == 0);
-        else
-            assert (zstate_batch_set (batch, "h", "f", "v", NULL) == 0);
-    }
-    else
-        assert (!"golden vector without expected operations");
-}
-
 //  Each vector decodes to exactly its operations, and encoding the same
 //  calls gives exactly its bytes
 static void
@@ -65,7 +28,7 @@ s_test_golden (zlist_t *vectors, bool verbose)
     zstate_sonic_vector_t *vector = (zstate_sonic_vector_t *) zlist_first (vectors);
     while (vector) {
         zstate_batch_reset (expected);
-        s_expected (vector->name, expected, false);
+        zstate_sonic_expected (vector->name, expected, false);
         assert (zstate_sonic_msg_decode (decoder, vector->data, vector->size) == 0);
         assert (streq (zstate_sonic_msg_db (decoder), "APPL_DB"));
         assert (streq (zstate_sonic_msg_table (decoder), "ROUTE_TABLE"));
@@ -74,7 +37,7 @@ s_test_golden (zlist_t *vectors, bool verbose)
             zstate_batch_print (zstate_sonic_msg_batch (decoder));
 
         zstate_batch_reset (expected);
-        s_expected (vector->name, expected, true);
+        zstate_sonic_expected (vector->name, expected, true);
         size_t hsets = 99;
         zframe_t *frame = zstate_sonic_msg_encode ("APPL_DB", "ROUTE_TABLE", expected, &hsets);
         assert (frame);

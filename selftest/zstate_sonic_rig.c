@@ -100,3 +100,40 @@ zstate_sonic_frame (uint64_t pair_count, const char **strings, size_t count)
     }
     return frame;
 }
+
+//  Build the operations a vector holds (as zstate decodes them) into batch;
+//  when sent is true, build instead what zstate sends to get those bytes
+void
+zstate_sonic_expected (const char *name, zstate_batch_t *batch, bool sent)
+{
+    if (streq (name, "set1"))
+        assert (zstate_batch_set (batch, "10.0.0.1/32", "nexthop", "10.0.0.1",
+                                  "ifname", "Ethernet0", NULL) == 0);
+    else
+    if (streq (name, "mixed3")) {
+        assert (zstate_batch_set (batch, "10.1.0.0/24", "nexthop", "10.0.0.2", NULL) == 0);
+        assert (zstate_batch_del (batch, "10.2.0.0/24") == 0);
+        assert (zstate_batch_set (batch, "10.3.0.0/24", "nexthop", "10.0.0.3",
+                                  "ifname", "Ethernet4", NULL) == 0);
+    }
+    else
+    if (streq (name, "binary")) {
+        assert (zstate_batch_append (batch, ZSTATE_OP_SET, "k\0z", 3) == 0);
+        assert (zstate_batch_field (batch, "blob", 4, "a\0b\0\xff", 5) == 0);
+    }
+    else
+    if (streq (name, "emptyset"))
+        assert (zstate_batch_del (batch, "empty") == 0);
+    else
+    if (streq (name, "del1"))
+        assert (zstate_batch_del (batch, "10.0.0.1/32") == 0);
+    else
+    if (streq (name, "hset")) {
+        if (sent)
+            assert (zstate_batch_hset (batch, "h", "f", "v", NULL) == 0);
+        else
+            assert (zstate_batch_set (batch, "h", "f", "v", NULL) == 0);
+    }
+    else
+        assert (!"golden vector without expected operations");
+}

@@ -28,6 +28,11 @@ zlist_t *
 zstate_sonic_vector_t *
     zstate_sonic_vector (zlist_t *vectors, const char *name);
 
+//  Build the operations the vector name holds, as zstate decodes them,
+//  into batch; or, when sent is true, what zstate sends to get its bytes.
+void
+    zstate_sonic_expected (const char *name, zstate_batch_t *batch, bool sent);
+
 //  Build a frame: pair_count as given (whatever the strings are), then the
 //  count C strings, each with its u64le size.
 zchunk_t *
@@ -56,5 +61,7 @@ void
     zstate_sonic_msg_suite_test (bool verbose);
 void
     zstate_sonic_bridge_test (bool verbose);
+void
+    zstate_sonic_client_test (bool verbose);
 
 #endif

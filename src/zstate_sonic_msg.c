@@ -24,6 +24,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_sonic_msg_private.h"
 
 //  A pair takes at least its two sizes
 #define PAIR_SIZE_MIN   16
@@ -323,21 +324,29 @@ s_encode_op (zstate_batch_t *batch, size_t index, byte *dest)
     return dest;
 }
 
+size_t
+zstate_sonic_msg_header_size (const char *db, const char *table)
+{
+    return 8 + PAIR_SIZE_MIN + strlen (db) + strlen (table);
+}
+
 //  Check what SONiC can carry; returns the frame size, or 0 with errno
 static size_t
-s_encode_check (const char *db, const char *table, zstate_batch_t *batch, size_t *hsets_p)
+s_encode_check (const char *db, const char *table, zstate_batch_t *batch,
+                size_t first, size_t count, size_t *hsets_p)
 {
     if (!zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
         zstate_fail (EINVAL, "db and table names must be 1 to %d bytes", ZSTATE_NAME_MAX);
         return 0;
     }
-    if (!batch || zstate_batch_size (batch) == 0) {
+    if (!batch || count == 0) {
         zstate_fail (EINVAL, "batch is empty");
         return 0;
     }
+    assert (first + count <= zstate_batch_size (batch));
     size_t hsets = 0;
-    size_t frame_size = 8 + PAIR_SIZE_MIN + strlen (db) + strlen (table);
-    for (size_t index = 0; index < zstate_batch_size (batch); index++) {
+    size_t frame_size = zstate_sonic_msg_header_size (db, table);
+    for (size_t index = first; index < first + count; index++) {
         int op = zstate_batch_op (batch, index);
         if (op == ZSTATE_OP_SET && zstate_batch_field_count (batch, index) == 0) {
             zstate_fail (ENOTSUP, "operation %zu is a SET with no fields, which the "
@@ -358,6 +367,28 @@ s_encode_check (const char *db, const char *table, zstate_batch_t *batch, size_t
     return frame_size;
 }
 
+zframe_t *
+zstate_sonic_msg_encode_range (const char *db, const char *table, zstate_batch_t *batch,
+                               size_t first, size_t count, size_t *hsets_p)
+{
+    size_t frame_size = s_encode_check (db, table, batch, first, count, hsets_p);
+    if (frame_size == 0)
+        return NULL;
+    zframe_t *frame = zframe_new (NULL, frame_size);
+    assert (frame);
+    byte *dest = zframe_data (frame);
+    size_t pairs = 1;
+    for (size_t index = first; index < first + count; index++)
+        pairs += 1 + zstate_batch_field_count (batch, index);
+    s_put_u64le (dest, pairs);
+    dest = s_put_string (dest + 8, db, strlen (db));
+    dest = s_put_string (dest, table, strlen (table));
+    for (size_t index = first; index < first + count; index++)
+        dest = s_encode_op (batch, index, dest);
+    assert (dest == zframe_data (frame) + frame_size);
+    return frame;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Encode all operations of batch as one SONiC frame.
@@ -366,22 +397,8 @@ zframe_t *
 zstate_sonic_msg_encode (const char *db, const char *table, zstate_batch_t *batch,
                          size_t *hsets_p)
 {
-    size_t frame_size = s_encode_check (db, table, batch, hsets_p);
-    if (frame_size == 0)
-        return NULL;
-    zframe_t *frame = zframe_new (NULL, frame_size);
-    assert (frame);
-    byte *dest = zframe_data (frame);
-    size_t pairs = 1;
-    for (size_t index = 0; index < zstate_batch_size (batch); index++)
-        pairs += 1 + zstate_batch_field_count (batch, index);
-    s_put_u64le (dest, pairs);
-    dest = s_put_string (dest + 8, db, strlen (db));
-    dest = s_put_string (dest, table, strlen (table));
-    for (size_t index = 0; index < zstate_batch_size (batch); index++)
-        dest = s_encode_op (batch, index, dest);
-    assert (dest == zframe_data (frame) + frame_size);
-    return frame;
+    return zstate_sonic_msg_encode_range (db, table, batch, 0,
+                                          batch? zstate_batch_size (batch): 0, hsets_p);
 }
 
 
