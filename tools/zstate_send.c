@@ -38,6 +38,9 @@ s_usage (FILE *file)
         "\n"
         "    -c, --connect ENDPOINT  server endpoint, e.g. tcp://127.0.0.1:5555\n"
         "    -d, --db DB             database name (default APPL_DB)\n"
+        "    -S, --sonic             send SONiC frames to an unmodified SONiC consumer\n"
+        "                            (ZmqServer PULL) instead: HSET goes as SET, a SET\n"
+        "                            with no fields is refused\n"
         "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
         "                            (default 5000)\n"
         "    -l, --level LEVEL       what to wait for: delivered (to the consumer\n"
@@ -75,6 +78,9 @@ s_wait_connected (zstate_client_t *client, int timeout)
     return connected;
 }
 
+//  With --sonic, the client that sends SONiC frames instead
+static zstate_sonic_client_t *s_sonic;
+
 //  Send what batch holds for table, then empty it
 static int
 s_send_batch (zstate_client_t *client, const char *db, const char *table,
@@ -82,7 +88,8 @@ s_send_batch (zstate_client_t *client, const char *db, const char *table,
 {
     if (zstate_batch_size (batch) == 0)
         return 0;
-    int rc = zstate_client_send (client, db, table, batch);
+    int rc = s_sonic? zstate_sonic_client_send (s_sonic, db, table, batch)
+                    : zstate_client_send (client, db, table, batch);
     if (rc)
         fprintf (stderr, "zstate send: %s\n", zstate_reason ());
     zstate_batch_reset (batch);
@@ -267,6 +274,7 @@ zstate_send_main (int argc, char *argv [])
     static struct option options [] = {
         { "connect", required_argument, NULL, 'c' },
         { "db",      required_argument, NULL, 'd' },
+        { "sonic",   no_argument,       NULL, 'S' },
         { "timeout", required_argument, NULL, 't' },
         { "level",   required_argument, NULL, 'l' },
         { "help",    no_argument,       NULL, 'h' },
@@ -276,15 +284,19 @@ zstate_send_main (int argc, char *argv [])
     const char *db = "APPL_DB";
     long timeout = 5000;
     int level = ZSTATE_ACK_DELIVERED;
+    bool sonic = false;
     optind = 1;
     int option;
     //  '+': stop at the first operand, so "DEL" and its key are not options
-    while ((option = getopt_long (argc, argv, "+c:d:t:l:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "+c:d:St:l:h", options, NULL)) != -1) {
         if (option == 'c')
             endpoint = optarg;
         else
         if (option == 'd')
             db = optarg;
+        else
+        if (option == 'S')
+            sonic = true;
         else
         if (option == 't') {
             if (zstate_tool_number ("send", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
@@ -320,6 +332,14 @@ zstate_send_main (int argc, char *argv [])
     if (!zstate_msg_name_valid (db)) {
         fprintf (stderr, "zstate send: bad db name '%s'\n", db);
         return 2;
+    }
+    if (sonic) {
+        s_sonic = zstate_send_sonic_open (endpoint, (int) timeout);
+        if (!s_sonic)
+            return 1;
+        int status = optind < argc? s_send_args (NULL, db, argc - optind, argv + optind)
+                                  : s_send_lines (NULL, db);
+        return zstate_send_sonic_close (&s_sonic, endpoint, (int) timeout, status);
     }
     zstate_client_t *client = zstate_client_new ();
     zstate_client_set_link_timeout (client, (int) timeout);

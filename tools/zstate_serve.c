@@ -37,6 +37,7 @@ typedef struct {
 //  What flags or the config file ask for
 typedef struct {
     zlistx_t *binds;            //  endpoints, char *
+    zlistx_t *sonic_binds;      //  endpoints for SONiC producers, char *
     zlistx_t *tables;           //  served_t *
     char *monitor;              //  monitor endpoint, or NULL
     char *redis;                //  Redis endpoint
@@ -59,6 +60,8 @@ s_usage (FILE *file)
         "environment the three signals keep their default action.\n"
         "\n"
         "    -b, --bind ENDPOINT     bind here, e.g. tcp://127.0.0.1:5555 (repeatable)\n"
+        "    -S, --bind-sonic ENDPOINT  take SONiC frames here, from unmodified SONiC\n"
+        "                            producers (PUSH), e.g. tcp://127.0.0.1:8100 (repeatable)\n"
         "    -T, --table DB/TABLE    serve this table (repeatable)\n"
         "    -p, --persist DB/TABLE  serve this table and persist it (repeatable)\n"
         "    -m, --monitor ENDPOINT  monitor endpoint for zstate stats and watch\n"
@@ -73,6 +76,7 @@ s_usage (FILE *file)
         "Config file (ZPL, 4-space indents):\n"
         "    server\n"
         "        bind = tcp://127.0.0.1:5555\n"
+        "        bind-sonic = tcp://127.0.0.1:8100\n"
         "        monitor = tcp://127.0.0.1:5556\n"
         "    redis\n"
         "        endpoint = 127.0.0.1:6379\n"
@@ -233,6 +237,9 @@ s_settings_item (settings_t *settings, const char *file, const char *text, bool 
     const char *value = zconfig_value (item);
     if (server && streq (key, "bind"))
         zlistx_add_end (settings->binds, strdup (value));
+    else
+    if (server && streq (key, "bind-sonic"))
+        zlistx_add_end (settings->sonic_binds, strdup (value));
     else
     if (server && streq (key, "monitor"))
         s_replace (&settings->monitor, value);
@@ -418,6 +425,7 @@ static void
 s_settings_destroy (settings_t *settings)
 {
     zlistx_destroy (&settings->binds);
+    zlistx_destroy (&settings->sonic_binds);
     zlistx_destroy (&settings->tables);
     zstr_free (&settings->monitor);
     zstr_free (&settings->redis);
@@ -431,6 +439,7 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
 {
     static struct option options [] = {
         { "bind",      required_argument, NULL, 'b' },
+        { "bind-sonic", required_argument, NULL, 'S' },
         { "table",     required_argument, NULL, 'T' },
         { "persist",   required_argument, NULL, 'p' },
         { "monitor",   required_argument, NULL, 'm' },
@@ -444,9 +453,12 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
     };
     optind = 1;
     int option;
-    while ((option = getopt_long (argc, argv, "b:T:p:m:r:n:s:c:vh", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", options, NULL)) != -1) {
         if (option == 'b')
             zlistx_add_end (settings->binds, strdup (optarg));
+        else
+        if (option == 'S')
+            zlistx_add_end (settings->sonic_binds, strdup (optarg));
         else
         if (option == 'T' || option == 'p') {
             if (s_settings_add_pair (settings, optarg, option == 'p'))
@@ -490,8 +502,9 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
         fprintf (stderr, "zstate serve: unexpected argument '%s'\n", argv [optind]);
         return 2;
     }
-    if (zlistx_size (settings->binds) == 0) {
-        fprintf (stderr, "zstate serve: nothing to bind: give --bind or a config file\n");
+    if (zlistx_size (settings->binds) + zlistx_size (settings->sonic_binds) == 0) {
+        fprintf (stderr, "zstate serve: nothing to bind: give --bind, --bind-sonic or a "
+                 "config file\n");
         return 2;
     }
     if (zlistx_size (settings->tables) == 0) {
@@ -644,6 +657,8 @@ zstate_serve_main (int argc, char *argv [])
     settings_t settings = { 0 };
     settings.binds = zlistx_new ();
     zlistx_set_destructor (settings.binds, s_string_destroy);
+    settings.sonic_binds = zlistx_new ();
+    zlistx_set_destructor (settings.sonic_binds, s_string_destroy);
     settings.tables = zlistx_new ();
     zlistx_set_destructor (settings.tables, s_served_destroy);
     settings.redis = strdup ("127.0.0.1:6379");
@@ -666,8 +681,12 @@ zstate_serve_main (int argc, char *argv [])
     status = s_tables_open (&settings, server, &writer);
     if (status == 0)
         status = s_server_bind (&settings, server);
+    zstate_sonic_bridge_t *bridge = NULL;
+    if (status == 0)
+        status = zstate_serve_sonic_bind (settings.sonic_binds, server, &bridge);
     if (status == 0)
         status = s_serve (&settings, server, writer);
+    zstate_serve_sonic_end (&bridge);
     zstate_server_destroy (&server);
     //  Consumers forward to the writer: they go first
     zlistx_purge (settings.tables);

@@ -52,6 +52,27 @@ int
 int
     zstate_stats_main (int argc, char *argv []);
 
+//  serve's SONiC endpoint (tools/zstate_serve_sonic.c): a bridge to server
+//  bound at each of endpoints (char *), none when the list is empty.
+//  Returns 0, or 1 with the reason printed.
+int
+    zstate_serve_sonic_bind (zlistx_t *endpoints, zstate_server_t *server,
+                             zstate_sonic_bridge_t **bridge_p);
+//  Log the bridge's counters and destroy it; nulls the pointer.
+void
+    zstate_serve_sonic_end (zstate_sonic_bridge_t **bridge_p);
+
+//  send --sonic (tools/zstate_send_sonic.c): a SONiC client connected to
+//  endpoint, or NULL with the reason printed
+zstate_sonic_client_t *
+    zstate_send_sonic_open (const char *endpoint, int timeout);
+//  Wait up to timeout for what was sent to go (when status is 0), say
+//  what the SONiC wire changed or refused, and close. Returns the exit
+//  status: status, or 1 when something did not go.
+int
+    zstate_send_sonic_close (zstate_sonic_client_t **client_p, const char *endpoint,
+                             int timeout, int status);
+
 
 //  Parse text as a whole decimal number from min to max into *value_p:
 //  no sign or blank unless a '-' where min < 0, no trailing bytes, no
