@@ -306,7 +306,7 @@ s_scenarios_plan (bench_t *self)
     else
     if (self->quick)
         field_count = 1;
-    int capacity = field_count * 4 + 2 + self->rate_count * 2 + ROWS_MAX;
+    int capacity = field_count * 4 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
     self->scenarios = (scenario_t *) zmalloc (sizeof (scenario_t) * capacity);
     self->outcomes = (outcome_t *) zmalloc (sizeof (outcome_t) * capacity);
     assert (self->scenarios && self->outcomes);
@@ -328,6 +328,7 @@ s_scenarios_plan (bench_t *self)
         s_scenario_add (self, KIND_PERSIST, field_sets [0], 1, 0, first_raw_single);
         s_scenario_add (self, KIND_PERSIST, field_sets [0], self->batch, 0, first_raw_batch);
     }
+    zstate_bench_sonic_plan (self, field_sets [0], s_scenario_add);
     for (int rate = 0; rate < self->rate_count; rate++) {
         //  The same paced traffic over libzmq alone: the floor under
         //  zstate's latency on this machine and transport
@@ -343,7 +344,9 @@ s_scenarios_plan (bench_t *self)
         for (int index = 0; index < self->scenario_count; index++) {
             scenario_t *scenario = &self->scenarios [index];
             //  A kind name selects every scenario of that kind, an id one
-            bool wanted = (self->only & (1 << scenario->kind)) != 0;
+            //  (the SONiC rows with their own ceiling)
+            bool wanted = (self->only & (1 << scenario->kind)) != 0
+                       || (scenario->sonic && (self->only & (1 << KIND_SONIC)));
             char *copy = strdup (self->only_ids);
             assert (copy);
             char *state = NULL;
@@ -371,8 +374,10 @@ s_usage (FILE *file)
         "256 tables; 1 KiB and 64 KiB values; several client processes into one\n"
         "server; the same persisted to a private redis-server; set-to-pop latency at\n"
         "fixed offered rates; each side's peak RSS, CPU and read/write system calls\n"
-        "per op. Each side runs in its own process (one process for inproc). Exits 0\n"
-        "when every measurement ran, 1 when one failed, 2 on bad usage.\n"
+        "per op; SONiC frames through the SONiC endpoint (serve --bind-sonic) beside\n"
+        "raw PUSH/PULL of the same frames. Each side runs in its own process (one\n"
+        "process for inproc). Exits 0 when every measurement ran, 1 when one failed,\n"
+        "2 on bad usage.\n"
         "\n"
         "  -n, --ops N          operations per measurement (default %d)\n"
         "  -f, --fields N       fields per SET: only N (default: 2, then 10)\n"
@@ -395,7 +400,7 @@ s_usage (FILE *file)
         "                       instead of its zloop (zloop_poller on the same fd)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
-        "      --only LIST      run only these kinds (raw, zstate, persist, latency)\n"
+        "      --only LIST      run only these kinds (raw, zstate, persist, latency, sonic)\n"
         "                       or measurements (ids as in --json: zstate-2f-single)\n"
         "  -q, --quick          tiny configuration for make check: %d ops, 1 run,\n"
         "                       2 fields, latency at 10000 ops/s; Redis if available\n"
@@ -506,14 +511,14 @@ s_option_rates (bench_t *self, const char *text)
 static int
 s_option_only (bench_t *self, const char *text)
 {
-    const char *kinds [] = { "raw", "zstate", "persist", "latency" };
+    const char *kinds [] = { "raw", "zstate", "persist", "latency", "sonic" };
     char *copy = strdup (text);
     assert (copy);
     char *state = NULL;
     bool good = true;
     for (char *token = strtok_r (copy, ",", &state); token && good;
          token = strtok_r (NULL, ",", &state)) {
-        for (int kind = KIND_RAW; kind <= KIND_LATENCY; kind++)
+        for (int kind = KIND_RAW; kind <= KIND_SONIC; kind++)
             if (streq (token, kinds [kind]))
                 self->only |= 1 << kind;
         if (!*token)

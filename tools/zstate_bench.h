@@ -22,6 +22,7 @@
 //                              values, many client processes; CPU and
 //                              system calls per op of each side
 //      zstate_bench_print.c    the table and the JSON record
+//      zstate_bench_sonic.c    the SONiC endpoint and its frames
 
 #include "zstate_tool.h"
 
@@ -51,7 +52,8 @@ typedef enum {
     KIND_RAW,                   //  libzmq PUSH -> PULL, pre-encoded
     KIND_ZSTATE,                //  producer -> consumer
     KIND_PERSIST,               //  producer -> consumer -> writer -> Redis
-    KIND_LATENCY                //  paced producer -> consumer, percentiles
+    KIND_LATENCY,               //  paced producer -> consumer, percentiles
+    KIND_SONIC                  //  SONiC PUSH -> bridge -> server -> consumer
 } kind_t;
 
 //  The role a child process plays
@@ -78,6 +80,7 @@ typedef struct {
     int value_size;             //  zstate: bytes of the one value field of
                                 //  each op (0: the route entry)
     int clients;                //  zstate: producer processes (0 or 1: one)
+    bool sonic;                 //  the producer PUSHes SONiC frames, as SONiC does
 } scenario_t;
 
 //  What a side used while it worked: CPU time and the system calls the
@@ -307,6 +310,21 @@ void
 void
     zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
                                const char *endpoint, report_t *report);
+
+
+//  zstate_bench_sonic.c: the frames a SONiC producer sends for count
+//  entries, and the consumer side's SONiC endpoint: a bridge to server
+//  bound at endpoint (the port, 0, or -1 with zstate_reason ())
+zframe_t *
+    zstate_bench_encode_sonic_sample (int fields, int count);
+int
+    zstate_bench_sonic_bind (zstate_server_t *server, const char *endpoint);
+//  Plan the SONiC rows for fields: the raw ceiling of SONiC frames and
+//  the SONiC endpoint, single and batch; add is s_scenario_add
+typedef int (zstate_bench_add_fn) (bench_t *self, kind_t kind, int fields, int batch,
+                                   int rate, int ceiling);
+void
+    zstate_bench_sonic_plan (bench_t *self, int fields, zstate_bench_add_fn *add);
 
 
 //  --------------------------------------------------------------------------

@@ -58,9 +58,10 @@ static void *
 s_both_producer (void *args)
 {
     ready_t *self = (ready_t *) args;
-    if (self->scenario->raw)
-        zstate_bench_producer_raw (self->bench, self->scenario, self->context, self->producer.endpoint,
-                        &self->producer);
+    if (self->scenario->raw || self->scenario->sonic)
+        zstate_bench_producer_raw (self->bench, self->scenario,
+                                   self->scenario->raw? self->context: zsys_init (),
+                                   self->producer.endpoint, &self->producer);
     else
         zstate_bench_producer_zstate (self->bench, self->scenario, self->producer.endpoint,
                            &self->producer);
@@ -123,8 +124,11 @@ s_child_run (bench_t *bench, scenario_t *scenario, role_t role, const char *endp
         ready.context = context;
     }
     if (role == ROLE_PRODUCER) {
-        if (scenario->raw)
-            zstate_bench_producer_raw (bench, scenario, context, endpoint, &report);
+        //  A SONiC producer is a plain PUSH of pre-encoded frames, in
+        //  CZMQ's context when it is not raw, so inproc reaches the bridge
+        if (scenario->raw || scenario->sonic)
+            zstate_bench_producer_raw (bench, scenario, scenario->raw? context: zsys_init (),
+                                       endpoint, &report);
         else
             zstate_bench_producer_zstate (bench, scenario, endpoint, &report);
     }

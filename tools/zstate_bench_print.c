@@ -194,7 +194,7 @@ s_json_result (bench_t *self, int index, bool first)
 {
     scenario_t *scenario = &self->scenarios [index];
     outcome_t *outcome = &self->outcomes [index];
-    const char *kinds [] = { "raw", "zstate", "persist", "latency" };
+    const char *kinds [] = { "raw", "zstate", "persist", "latency", "sonic" };
     printf ("%s\n  {\"id\": \"%s\", \"kind\": \"%s\", \"title\": ", first? "": ",",
             scenario->id, kinds [scenario->kind]);
     s_json_string (scenario->title);
@@ -205,7 +205,9 @@ s_json_result (bench_t *self, int index, bool first)
     if (scenario->raw)
         printf (", \"raw\": true");
     if (scenario->kind == KIND_RAW) {
-        zframe_t *frame = zstate_bench_encode_sample (scenario->fields, scenario->batch);
+        zframe_t *frame = scenario->sonic
+            ? zstate_bench_encode_sonic_sample (scenario->fields, scenario->batch)
+            : zstate_bench_encode_sample (scenario->fields, scenario->batch);
         printf (", \"message_bytes\": %zu", zframe_size (frame));
         zframe_destroy (&frame);
     }

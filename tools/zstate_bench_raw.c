@@ -76,7 +76,9 @@ zstate_bench_producer_raw (bench_t *bench, scenario_t *scenario, void *context,
                            const char *endpoint, report_t *report)
 {
     bool paced = scenario->kind == KIND_LATENCY;
-    zframe_t *frame = zstate_bench_encode_sample (paced? 3: scenario->fields, scenario->batch);
+    zframe_t *frame = scenario->sonic
+        ? zstate_bench_encode_sonic_sample (scenario->fields, scenario->batch)
+        : zstate_bench_encode_sample (paced? 3: scenario->fields, scenario->batch);
     void *push = zmq_socket (context, ZMQ_PUSH);
     assert (push);
     int timeout = STALL_MSECS;

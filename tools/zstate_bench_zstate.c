@@ -171,7 +171,8 @@ s_consumer_setup (bench_t *bench, scenario_t *scenario, zstate_server_t *server,
         }
     }
     zstate_bench_bind_endpoint (bench, endpoint, size);
-    int port = zstate_server_bind (server, endpoint);
+    int port = scenario->kind == KIND_SONIC? zstate_bench_sonic_bind (server, endpoint)
+                                           : zstate_server_bind (server, endpoint);
     if (port < 0) {
         snprintf (report->error, sizeof (report->error), "bind %s: %s", endpoint,
                   zstate_reason ());
