@@ -235,6 +235,24 @@ s_send_lines (zstate_client_t *client, const char *db)
     return status;
 }
 
+//  The operations given as arguments, or else those on stdin
+static int
+s_send_input (zstate_client_t *client, const char *db, int argc, char *argv [])
+{
+    return argc > 0? s_send_args (client, db, argc, argv): s_send_lines (client, db);
+}
+
+//  send --sonic: the same input, as SONiC frames
+static int
+s_send_sonic (const char *endpoint, const char *db, int timeout, int argc, char *argv [])
+{
+    s_sonic = zstate_send_sonic_open (endpoint, timeout);
+    if (!s_sonic)
+        return 1;
+    int status = s_send_input (NULL, db, argc, argv);
+    return zstate_send_sonic_close (&s_sonic, endpoint, timeout, status);
+}
+
 //  Send the operations of the arguments, or of stdin when there are none,
 //  and wait until the server acknowledged them at level; returns the exit
 //  status, after printing why when it is not 0
@@ -242,11 +260,7 @@ static int
 s_run (zstate_client_t *client, const char *endpoint, const char *db, int level,
        int timeout, int argc, char *argv [])
 {
-    int status = 0;
-    if (argc > 0)
-        status = s_send_args (client, db, argc, argv);
-    else
-        status = s_send_lines (client, db);
+    int status = s_send_input (client, db, argc, argv);
     if (status == 0 && !s_wait_connected (client, timeout) && !zsys_interrupted) {
         fprintf (stderr, "zstate send: no server answered at %s within %d msecs\n",
                  endpoint, timeout);
@@ -333,14 +347,8 @@ zstate_send_main (int argc, char *argv [])
         fprintf (stderr, "zstate send: bad db name '%s'\n", db);
         return 2;
     }
-    if (sonic) {
-        s_sonic = zstate_send_sonic_open (endpoint, (int) timeout);
-        if (!s_sonic)
-            return 1;
-        int status = optind < argc? s_send_args (NULL, db, argc - optind, argv + optind)
-                                  : s_send_lines (NULL, db);
-        return zstate_send_sonic_close (&s_sonic, endpoint, (int) timeout, status);
-    }
+    if (sonic)
+        return s_send_sonic (endpoint, db, (int) timeout, argc - optind, argv + optind);
     zstate_client_t *client = zstate_client_new ();
     zstate_client_set_link_timeout (client, (int) timeout);
     zstate_client_set_linger (client, (int) timeout);
