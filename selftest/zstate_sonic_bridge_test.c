@@ -175,6 +175,45 @@ s_test_rejects (zstate_sonic_bridge_t *bridge, zstate_consumer_t *routes,
     zstate_batch_destroy (&received);
 }
 
+//  A frame for a table nobody serves reaches the server, which counts it
+//  as unroutable; a frame over what the PULL reads drops the connection
+//  uncounted, and the PUSH's next frame still arrives once it reconnects
+static void
+s_test_unroutable_and_huge (zstate_sonic_bridge_t *bridge, zstate_server_t *server,
+                            zstate_consumer_t *routes, zsock_t *push, zlist_t *vectors)
+{
+    zstate_server_stats_t server_before, server_after;
+    assert (zstate_server_stats (server, &server_before) == 0);
+    zstate_sonic_bridge_stats_t before, stats;
+    assert (zstate_sonic_bridge_stats (bridge, &before) == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_del (batch, "k") == 0);
+    zframe_t *frame = zstate_sonic_msg_encode ("APPL_DB", "NOBODY", batch, NULL);
+    zstate_sonic_push (push, zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    int64_t deadline = zclock_mono () + DEADLINE;
+    do {
+        assert (zclock_mono () < deadline);
+        zclock_sleep (5);
+        assert (zstate_server_stats (server, &server_after) == 0);
+    } while (server_after.unroutable == server_before.unroutable);
+    assert (server_after.unroutable == server_before.unroutable + 1);
+
+    size_t huge = ZSTATE_MESSAGE_MAX + 128 * 1024;
+    byte *data = (byte *) zmalloc (huge);
+    zstate_sonic_push (push, data, huge);
+    free (data);
+    zstate_sonic_vector_t *del1 = zstate_sonic_vector (vectors, "del1");
+    zstate_sonic_push (push, del1->data, del1->size);
+    zstate_batch_t *received = zstate_sonic_pop_all (routes, 1);
+    assert (zstate_batch_op (received, 0) == ZSTATE_OP_DEL);
+    assert (zstate_sonic_bridge_stats (bridge, &stats) == 0);
+    assert (stats.frames == before.frames + 2);
+    assert (stats.malformed == before.malformed);
+    zstate_batch_destroy (&received);
+    zstate_batch_destroy (&batch);
+}
+
 //  A consumer that does not pop stalls the bridge; once it pops, every
 //  operation arrives, in order
 static void
@@ -251,6 +290,7 @@ zstate_sonic_bridge_test (bool verbose)
     zlist_t *vectors = zstate_sonic_vectors_load ();
     s_test_golden (bridge, routes, push, vectors);
     s_test_rejects (bridge, routes, push, vectors);
+    s_test_unroutable_and_huge (bridge, server, routes, push, vectors);
     s_test_stall (bridge, server, push);
     zlist_destroy (&vectors);
     zsock_destroy (&push);
