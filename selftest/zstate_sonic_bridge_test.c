@@ -124,7 +124,8 @@ s_test_golden (zstate_sonic_bridge_t *bridge, zstate_consumer_t *routes,
     zstate_sonic_bridge_stats_t stats;
     s_wait_frames (bridge, zlist_size (vectors), &stats);
     assert (stats.frames == 6 && stats.ops == 8 && stats.dels == 3);
-    assert (stats.messages == 6 && stats.malformed == 0);
+    //  Frames waiting together go in one message
+    assert (stats.messages >= 1 && stats.messages <= 6 && stats.malformed == 0);
     zstate_batch_destroy (&received);
     zstate_batch_destroy (&expected);
     zstate_sonic_msg_destroy (&decoder);
@@ -250,7 +251,7 @@ s_test_stall (zstate_sonic_bridge_t *bridge, zstate_server_t *server, zsock_t *p
         assert (streq (zstate_batch_key (received, index, NULL), key));
     }
     s_wait_frames (bridge, before.frames + before.malformed + count, &stats);
-    assert (stats.messages == before.messages + count);
+    assert (stats.messages > before.messages && stats.messages < before.messages + count);
     zstate_batch_destroy (&received);
     zstate_batch_destroy (&batch);
     zstate_consumer_destroy (&ports);
