@@ -215,24 +215,30 @@ s_test_unroutable_and_huge (zstate_sonic_bridge_t *bridge, zstate_server_t *serv
     zstate_batch_destroy (&batch);
 }
 
-//  A consumer that does not pop stalls the bridge; once it pops, every
-//  operation arrives, in order
+//  Consumers that do not pop stall the bridge; once they pop, every
+//  operation arrives, in order. The frames alternate between two tables,
+//  so that no two pack into one message and they outnumber what the
+//  inproc link to the server can hold
 static void
 s_test_stall (zstate_sonic_bridge_t *bridge, zstate_server_t *server, zsock_t *push)
 {
-    zstate_consumer_t *ports = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
-    assert (ports);
-    assert (zstate_consumer_set_queue (ports, 16, 1024 * 1024) == 0);
+    const char *tables [2] = { "PORT_TABLE", "LAG_TABLE" };
+    zstate_consumer_t *consumers [2];
+    for (int table = 0; table < 2; table++) {
+        consumers [table] = zstate_consumer_new (server, "APPL_DB", tables [table]);
+        assert (consumers [table]);
+        assert (zstate_consumer_set_queue (consumers [table], 16, 1024 * 1024) == 0);
+    }
     zstate_sonic_bridge_stats_t before, stats;
     assert (zstate_sonic_bridge_stats (bridge, &before) == 0);
     size_t count = 5000;
     zstate_batch_t *batch = zstate_batch_new ();
     for (size_t index = 0; index < count; index++) {
         char key [32];
-        snprintf (key, sizeof (key), "Ethernet%zu", index);
+        snprintf (key, sizeof (key), "Ethernet%zu", index / 2);
         zstate_batch_reset (batch);
         assert (zstate_batch_set (batch, key, "mtu", "9100", NULL) == 0);
-        zframe_t *frame = zstate_sonic_msg_encode ("APPL_DB", "PORT_TABLE", batch, NULL);
+        zframe_t *frame = zstate_sonic_msg_encode ("APPL_DB", tables [index % 2], batch, NULL);
         assert (frame);
         zstate_sonic_push (push, zframe_data (frame), zframe_size (frame));
         zframe_destroy (&frame);
@@ -244,17 +250,75 @@ s_test_stall (zstate_sonic_bridge_t *bridge, zstate_server_t *server, zsock_t *p
         assert (zstate_sonic_bridge_stats (bridge, &stats) == 0);
     } while (stats.stalls == before.stalls);
 
-    zstate_batch_t *received = zstate_sonic_pop_all (ports, count);
-    for (size_t index = 0; index < count; index++) {
-        char key [32];
-        snprintf (key, sizeof (key), "Ethernet%zu", index);
-        assert (streq (zstate_batch_key (received, index, NULL), key));
+    //  Both at once: the server waits for whichever is full
+    zstate_batch_t *received [2] = { zstate_batch_new (), zstate_batch_new () };
+    deadline = zclock_mono () + DEADLINE;
+    while (zstate_batch_size (received [0]) < count / 2
+       ||  zstate_batch_size (received [1]) < count / 2) {
+        assert (zclock_mono () < deadline);
+        size_t popped = 0;
+        for (int table = 0; table < 2; table++) {
+            popped += zstate_consumer_pops (consumers [table], batch, 0);
+            for (size_t index = 0; index < zstate_batch_size (batch); index++)
+                s_copy_op (received [table], batch, index);
+        }
+        if (popped == 0)
+            zclock_sleep (1);
+    }
+    for (int table = 0; table < 2; table++) {
+        assert (zstate_batch_size (received [table]) == count / 2);
+        for (size_t index = 0; index < count / 2; index++) {
+            char key [32];
+            snprintf (key, sizeof (key), "Ethernet%zu", index);
+            assert (streq (zstate_batch_key (received [table], index, NULL), key));
+        }
+        zstate_batch_destroy (&received [table]);
     }
     s_wait_frames (bridge, before.frames + before.malformed + count, &stats);
-    assert (stats.messages > before.messages && stats.messages < before.messages + count);
+    assert (stats.messages == before.messages + count);
+    zstate_batch_destroy (&batch);
+    for (int table = 0; table < 2; table++)
+        zstate_consumer_destroy (&consumers [table]);
+}
+
+//  Frames for one table that wait together go in one message: a consumer
+//  that does not pop stalls the bridge with frames queued in its PULL,
+//  which then go packed
+static void
+s_test_pack (zstate_sonic_bridge_t *bridge, zstate_server_t *server, zsock_t *push)
+{
+    zstate_consumer_t *vlans = zstate_consumer_new (server, "APPL_DB", "VLAN_TABLE");
+    assert (vlans);
+    zstate_sonic_bridge_stats_t before, stats;
+    assert (zstate_sonic_bridge_stats (bridge, &before) == 0);
+    assert (zstate_server_pause (server, true) == 0);
+    size_t count = 3000;
+    zstate_batch_t *batch = zstate_batch_new ();
+    for (size_t index = 0; index < count; index++) {
+        char key [32];
+        snprintf (key, sizeof (key), "Vlan%zu", index);
+        zstate_batch_reset (batch);
+        assert (zstate_batch_del (batch, key) == 0);
+        zframe_t *frame = zstate_sonic_msg_encode ("APPL_DB", "VLAN_TABLE", batch, NULL);
+        zstate_sonic_push (push, zframe_data (frame), zframe_size (frame));
+        zframe_destroy (&frame);
+    }
+    //  However they were read, the server holds at most what the inproc
+    //  link takes: 3000 messages cannot pass it while it is paused
+    int64_t deadline = zclock_mono () + DEADLINE;
+    do {
+        assert (zclock_mono () < deadline);
+        zclock_sleep (5);
+        assert (zstate_sonic_bridge_stats (bridge, &stats) == 0);
+    } while (stats.stalls == before.stalls && stats.frames < before.frames + count);
+    assert (zstate_server_pause (server, false) == 0);
+    zstate_batch_t *received = zstate_sonic_pop_all (vlans, count);
+    assert (streq (zstate_batch_key (received, count - 1, NULL), "Vlan2999"));
+    s_wait_frames (bridge, before.frames + before.malformed + count, &stats);
+    assert (stats.messages - before.messages < count);
     zstate_batch_destroy (&received);
     zstate_batch_destroy (&batch);
-    zstate_consumer_destroy (&ports);
+    zstate_consumer_destroy (&vlans);
 }
 
 void
@@ -293,6 +357,7 @@ zstate_sonic_bridge_test (bool verbose)
     s_test_rejects (bridge, routes, push, vectors);
     s_test_unroutable_and_huge (bridge, server, routes, push, vectors);
     s_test_stall (bridge, server, push);
+    s_test_pack (bridge, server, push);
     zlist_destroy (&vectors);
     zsock_destroy (&push);
 

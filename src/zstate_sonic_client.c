@@ -434,9 +434,15 @@ zstate_sonic_client_send (zstate_sonic_client_t *self, const char *db, const cha
         self->stats.queued_ops += ops;
         self->stats.queued_bytes += bytes;
         //  The pipe may be full when the agent is far behind; it drains
-        //  the whole queue when it wakes, so one byte pending is enough
-        if (was_empty)
+        //  the whole queue when it wakes, so one byte pending is enough.
+        //  libzmq fails even this send with EINTR: hold signals, or the
+        //  agent might never hear of the queue
+        if (was_empty) {
+            sigset_t saved;
+            zstate_actor_block_signals (&saved);
             zmq_send (zsock_resolve (self->wake), "", 0, ZMQ_DONTWAIT);
+            pthread_sigmask (SIG_SETMASK, &saved, NULL);
+        }
     }
     pthread_mutex_unlock (&self->mutex);
     s_frames_destroy (&frames);
