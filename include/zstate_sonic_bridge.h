@@ -25,7 +25,7 @@ extern "C" {
 //  (db, table), sent over inproc to the server it was made for, which
 //  routes it to the consumer table registered there as if a zstate client
 //  had sent it: a field count of 0 arrives as DEL, any other as SET (SONiC
-//  has no HSET on the wire). The bridge reads no faster than the server
+//  has no HSET on the wire), or as HSET with zstate_sonic_bridge_set_merge. The bridge reads no faster than the server
 //  takes: when the server stops reading (a consumer or writer is full),
 //  the bridge stops reading its PULL, and SONiC's PUSH queues, then fails
 //  its sends, as against a SONiC consumer that does not keep up.
@@ -47,6 +47,7 @@ extern "C" {
 //      "ss"    BIND endpoint       -> "i" port (0 if not tcp): bind the PULL
 //      "s"     STATS               -> "b" zstate_sonic_bridge_stats_t
 //      "si"    SET RCVHWM count    PULL receive high-water mark (before BIND)
+//      "si"    SET MERGE flag      1: deliver SETs as HSET (merge), 0: as SET
 //      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
 //      "s"     $TERM               end the actor (answered by the final
 //                                  signal, not by a reply)
@@ -88,6 +89,13 @@ ZSTATE_EXPORT int
 //  ZmqServer). Before bind; EINVAL when negative.
 ZSTATE_EXPORT int
     zstate_sonic_bridge_set_rcvhwm (zstate_sonic_bridge_t *self, int rcvhwm);
+
+//  Deliver a field count of 1 or more as HSET (merge true) or SET (false,
+//  the default). SONiC's own consumers merge a SET's fields into the
+//  entry; a zstate SET replaces it, in the consumer and in Redis. Any
+//  time; applies from the next frame. Returns 0 or -1.
+ZSTATE_EXPORT int
+    zstate_sonic_bridge_set_merge (zstate_sonic_bridge_t *self, bool merge);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

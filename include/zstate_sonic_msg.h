@@ -68,6 +68,13 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT int
     zstate_sonic_msg_decode (zstate_sonic_msg_t *self, const void *data, size_t size);
 
+//  With merge true, decode a field count of 1 or more as HSET instead of
+//  SET: SONiC's consumers merge a SET's fields into the entry (and its DB
+//  persistence writes them with HSET), where a zstate SET replaces the
+//  entry. Default false: SET, as the frame's producer called it.
+ZSTATE_EXPORT void
+    zstate_sonic_msg_set_merge (zstate_sonic_msg_t *self, bool merge);
+
 //  The db and table names of the last decoded frame, NUL-terminated.
 ZSTATE_EXPORT const char *
     zstate_sonic_msg_db (zstate_sonic_msg_t *self);

@@ -124,8 +124,21 @@ s_test_golden (zstate_sonic_bridge_t *bridge, zstate_consumer_t *routes,
     zstate_sonic_bridge_stats_t stats;
     s_wait_frames (bridge, zlist_size (vectors), &stats);
     assert (stats.frames == 6 && stats.ops == 8 && stats.dels == 3);
+
+    //  With merge, a SET arrives as HSET; a DEL stays a DEL
+    assert (zstate_sonic_bridge_set_merge (bridge, true) == 0);
+    zstate_sonic_vector_t *mixed3 = zstate_sonic_vector (vectors, "mixed3");
+    zstate_sonic_push (push, mixed3->data, mixed3->size);
+    zstate_batch_t *merged = zstate_sonic_pop_all (routes, 3);
+    assert (zstate_batch_op (merged, 0) == ZSTATE_OP_HSET);
+    assert (zstate_batch_op (merged, 1) == ZSTATE_OP_DEL);
+    assert (zstate_batch_op (merged, 2) == ZSTATE_OP_HSET);
+    assert (streq (zstate_batch_get (merged, 2, "ifname"), "Ethernet4"));
+    zstate_batch_destroy (&merged);
+    assert (zstate_sonic_bridge_set_merge (bridge, false) == 0);
+    s_wait_frames (bridge, zlist_size (vectors) + 1, &stats);
     //  Frames waiting together go in one message
-    assert (stats.messages >= 1 && stats.messages <= 6 && stats.malformed == 0);
+    assert (stats.messages >= 1 && stats.messages <= 7 && stats.malformed == 0);
     zstate_batch_destroy (&received);
     zstate_batch_destroy (&expected);
     zstate_sonic_msg_destroy (&decoder);

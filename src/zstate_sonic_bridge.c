@@ -304,6 +304,9 @@ s_handle_set (agent_t *self, const char *command, zmsg_t *request)
     free (text);
     int status = 0;
     const char *reason = "";
+    if (streq (command, "SET MERGE"))
+        zstate_sonic_msg_set_merge (self->decoder, value != 0);
+    else
     if (streq (command, "SET RCVHWM")) {
         if (value < 0)
             status = EINVAL, reason = "receive high-water mark must be 0 or more";
@@ -346,7 +349,8 @@ s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
         zsock_send (pipe, "b", &self->stats, sizeof (self->stats));
     }
     else
-    if (streq (command, "SET RCVHWM") || streq (command, "VERBOSE"))
+    if (streq (command, "SET RCVHWM") || streq (command, "SET MERGE")
+    ||  streq (command, "VERBOSE"))
         s_handle_set (self, command, request);
     else {
         zsys_error ("zstate_sonic_bridge: unknown command '%s'", command);
@@ -465,6 +469,13 @@ zstate_sonic_bridge_set_rcvhwm (zstate_sonic_bridge_t *self, int rcvhwm)
 {
     assert (self);
     return s_request (self, NULL, "si", "SET RCVHWM", rcvhwm);
+}
+
+int
+zstate_sonic_bridge_set_merge (zstate_sonic_bridge_t *self, bool merge)
+{
+    assert (self);
+    return s_request (self, NULL, "si", "SET MERGE", merge? 1: 0);
 }
 
 void

@@ -33,6 +33,7 @@ struct _zstate_sonic_msg_t {
     char db [ZSTATE_NAME_MAX + 1];      //  db name of the last frame
     char table [ZSTATE_NAME_MAX + 1];   //  table name of the last frame
     zstate_batch_t *batch;              //  its operations
+    int set_op;                         //  what a count of 1 or more is
 };
 
 //  A cursor over one frame
@@ -75,6 +76,7 @@ zstate_sonic_msg_new (void)
     zstate_sonic_msg_t *self = (zstate_sonic_msg_t *) zmalloc (sizeof (zstate_sonic_msg_t));
     assert (self);
     self->batch = zstate_batch_new ();
+    self->set_op = ZSTATE_OP_SET;
     return self;
 }
 
@@ -166,7 +168,7 @@ s_parse_count (const string_t *count, size_t *count_p)
 
 //  Read one operation into the batch: (key, count), then count fields
 static int
-s_decode_op (cursor_t *cursor, zstate_batch_t *batch)
+s_decode_op (cursor_t *cursor, zstate_batch_t *batch, int set_op)
 {
     string_t key, count;
     //  The count string is bounded by the bytes only: its digits are
@@ -183,7 +185,7 @@ s_decode_op (cursor_t *cursor, zstate_batch_t *batch)
         return rc;
     if (fields > cursor->pairs)
         return ZSTATE_SONIC_PAIRS;
-    rc = zstate_batch_append (batch, fields? ZSTATE_OP_SET: ZSTATE_OP_DEL,
+    rc = zstate_batch_append (batch, fields? set_op: ZSTATE_OP_DEL,
                               key.data, key.size);
     assert (rc == 0);           //  the key is within the batch's limits
     for (size_t field = 0; field < fields; field++) {
@@ -220,7 +222,7 @@ s_decode (zstate_sonic_msg_t *self, const byte *data, size_t size)
     if (rc == 0)
         rc = s_take_name (&table, self->table);
     while (rc == 0 && cursor.pairs > 0)
-        rc = s_decode_op (&cursor, self->batch);
+        rc = s_decode_op (&cursor, self->batch, self->set_op);
     if (rc == 0 && cursor.remaining > 0)
         rc = ZSTATE_SONIC_TRAILING;
     return rc;
@@ -242,6 +244,17 @@ zstate_sonic_msg_decode (zstate_sonic_msg_t *self, const void *data, size_t size
         self->table [0] = 0;
     }
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Decode a count of 1 or more as HSET (merge) rather than SET.
+
+void
+zstate_sonic_msg_set_merge (zstate_sonic_msg_t *self, bool merge)
+{
+    assert (self);
+    self->set_op = merge? ZSTATE_OP_HSET: ZSTATE_OP_SET;
 }
 
 

@@ -38,6 +38,7 @@ typedef struct {
 typedef struct {
     zlistx_t *binds;            //  endpoints, char *
     zlistx_t *sonic_binds;      //  endpoints for SONiC producers, char *
+    bool sonic_merge;           //  SONiC SETs arrive as HSET
     zlistx_t *tables;           //  served_t *
     char *monitor;              //  monitor endpoint, or NULL
     char *redis;                //  Redis endpoint
@@ -62,6 +63,8 @@ s_usage (FILE *file)
         "    -b, --bind ENDPOINT     bind here, e.g. tcp://127.0.0.1:5555 (repeatable)\n"
         "    -S, --bind-sonic ENDPOINT  take SONiC frames here, from unmodified SONiC\n"
         "                            producers (PUSH), e.g. tcp://127.0.0.1:8100 (repeatable)\n"
+        "        --sonic-merge       SONiC SETs arrive as HSET (merged into the entry, as\n"
+        "                            SONiC's consumers do), not as SET (replacing it)\n"
         "    -T, --table DB/TABLE    serve this table (repeatable)\n"
         "    -p, --persist DB/TABLE  serve this table and persist it (repeatable)\n"
         "    -m, --monitor ENDPOINT  monitor endpoint for zstate stats and watch\n"
@@ -77,6 +80,7 @@ s_usage (FILE *file)
         "    server\n"
         "        bind = tcp://127.0.0.1:5555\n"
         "        bind-sonic = tcp://127.0.0.1:8100\n"
+        "        sonic-merge = 1\n"
         "        monitor = tcp://127.0.0.1:5556\n"
         "    redis\n"
         "        endpoint = 127.0.0.1:6379\n"
@@ -240,6 +244,9 @@ s_settings_item (settings_t *settings, const char *file, const char *text, bool 
     else
     if (server && streq (key, "bind-sonic"))
         zlistx_add_end (settings->sonic_binds, strdup (value));
+    else
+    if (server && streq (key, "sonic-merge"))
+        settings->sonic_merge = !streq (value, "0");
     else
     if (server && streq (key, "monitor"))
         s_replace (&settings->monitor, value);
@@ -440,6 +447,7 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
     static struct option options [] = {
         { "bind",      required_argument, NULL, 'b' },
         { "bind-sonic", required_argument, NULL, 'S' },
+        { "sonic-merge", no_argument,     NULL, 'M' },
         { "table",     required_argument, NULL, 'T' },
         { "persist",   required_argument, NULL, 'p' },
         { "monitor",   required_argument, NULL, 'm' },
@@ -459,6 +467,9 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
         else
         if (option == 'S')
             zlistx_add_end (settings->sonic_binds, strdup (optarg));
+        else
+        if (option == 'M')
+            settings->sonic_merge = true;
         else
         if (option == 'T' || option == 'p') {
             if (s_settings_add_pair (settings, optarg, option == 'p'))
@@ -683,7 +694,8 @@ zstate_serve_main (int argc, char *argv [])
         status = s_server_bind (&settings, server);
     zstate_sonic_bridge_t *bridge = NULL;
     if (status == 0)
-        status = zstate_serve_sonic_bind (settings.sonic_binds, server, &bridge);
+        status = zstate_serve_sonic_bind (settings.sonic_binds, settings.sonic_merge,
+                                          server, &bridge);
     if (status == 0)
         status = s_serve (&settings, server, writer);
     zstate_serve_sonic_end (&bridge);

@@ -11,7 +11,7 @@
 #include "zstate_tool.h"
 
 int
-zstate_serve_sonic_bind (zlistx_t *endpoints, zstate_server_t *server,
+zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *server,
                          zstate_sonic_bridge_t **bridge_p)
 {
     assert (bridge_p && !*bridge_p);
@@ -21,6 +21,10 @@ zstate_serve_sonic_bind (zlistx_t *endpoints, zstate_server_t *server,
     if (!bridge) {
         fprintf (stderr, "zstate serve: cannot start the SONiC endpoint: %s\n",
                  zstate_reason ());
+        return 1;
+    }
+    if (zstate_sonic_bridge_set_merge (bridge, merge)) {
+        fprintf (stderr, "zstate serve: SONiC endpoint: %s\n", zstate_reason ());
         return 1;
     }
     const char *endpoint = (const char *) zlistx_first (endpoints);

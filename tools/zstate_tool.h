@@ -53,10 +53,10 @@ int
     zstate_stats_main (int argc, char *argv []);
 
 //  serve's SONiC endpoint (tools/zstate_serve_sonic.c): a bridge to server
-//  bound at each of endpoints (char *), none when the list is empty.
-//  Returns 0, or 1 with the reason printed.
+//  bound at each of endpoints (char *), none when the list is empty; with
+//  merge, SETs arrive as HSET. Returns 0, or 1 with the reason printed.
 int
-    zstate_serve_sonic_bind (zlistx_t *endpoints, zstate_server_t *server,
+    zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *server,
                              zstate_sonic_bridge_t **bridge_p);
 //  Log the bridge's counters and destroy it; nulls the pointer.
 void
