@@ -462,11 +462,9 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
     optind = 1;
     int option;
     while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", options, NULL)) != -1) {
-        if (option == 'b')
-            zlistx_add_end (settings->binds, strdup (optarg));
-        else
-        if (option == 'S')
-            zlistx_add_end (settings->sonic_binds, strdup (optarg));
+        if (option == 'b' || option == 'S')
+            zlistx_add_end (option == 'b'? settings->binds: settings->sonic_binds,
+                            strdup (optarg));
         else
         if (option == 'M')
             settings->sonic_merge = true;
