@@ -246,9 +246,38 @@ s_test_burst (zstate_backlog_t *backlog)
     zstate_backlog_verify (backlog);
 }
 
+//  Tags and folds: each entry keeps the tag of its newest operation and
+//  counts the operations folded into it, also across a restore
+static void
+s_test_tags (void)
+{
+    zstate_backlog_t *backlog = zstate_backlog_new ();
+    zstate_backlog_set_tag (backlog, 7);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    assert (s_test_add (backlog, "b", ZSTATE_OP_SET, "x", "1", NULL) == 0);
+    zstate_backlog_set_tag (backlog, 9);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_HSET, "y", "2", NULL) == 1);
+    zstate_backlog_entry_t *entry = zstate_backlog_take (backlog);
+    assert (zstate_backlog_entry_tag (entry) == 9 && zstate_backlog_entry_folds (entry) == 2);
+    //  A newer operation on the key in flight, then the entry back under it
+    zstate_backlog_set_tag (backlog, 12);
+    assert (s_test_add (backlog, "a", ZSTATE_OP_HSET, "z", "3", NULL) == 0);
+    assert (zstate_backlog_restore (backlog, &entry) == 1);
+    entry = zstate_backlog_take (backlog);
+    s_test_expect (entry, "a", ZSTATE_OP_SET, "x", "1", "y", "2", "z", "3", NULL);
+    assert (zstate_backlog_entry_tag (entry) == 12 && zstate_backlog_entry_folds (entry) == 3);
+    zstate_backlog_confirm (backlog, &entry);
+    entry = zstate_backlog_take (backlog);
+    assert (zstate_backlog_entry_tag (entry) == 7 && zstate_backlog_entry_folds (entry) == 1);
+    zstate_backlog_confirm (backlog, &entry);
+    zstate_backlog_verify (backlog);
+    zstate_backlog_destroy (&backlog);
+}
+
 static void
 s_test_cases (void)
 {
+    s_test_tags ();
     zstate_backlog_entry_t *taken [6];
     s_test_restore (s_test_merge_rules (taken), taken);
     s_test_bound ();

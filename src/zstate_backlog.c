@@ -41,6 +41,8 @@ struct _zstate_backlog_entry_t {
     uint64_t hash;              //  Hash of the key
     uint64_t seq;               //  Sequence of the oldest op folded in
     int64_t since;              //  When that op arrived
+    uint64_t tag;               //  The caller's tag of the newest op folded in
+    size_t folds;               //  Operations folded in, the first included
     int op;                     //  ZSTATE_OP_*
     bool in_flight;             //  Taken, not confirmed or restored yet
     uint32_t field_count;       //  Fields held
@@ -67,6 +69,7 @@ struct _zstate_backlog_t {
     size_t max_keys;            //  Bound, 0 for none
     size_t max_bytes;
     uint64_t seq;               //  Sequence of the last op accepted
+    uint64_t tag;               //  Tag of the operations added now
     zstate_backlog_field_t *refs;   //  Scratch: fields of an operation
     size_t refs_max;
     uint32_t *index;            //  Scratch: hash index over fields
@@ -490,10 +493,14 @@ zstate_backlog_add (zstate_backlog_t *self, const void *key, size_t key_size, in
     self->seq++;
     if (entry) {
         s_apply (self, entry, op, fields, count);
+        entry->tag = self->tag;
+        entry->folds++;
         return 1;
     }
     entry = s_entry_new ((const byte *) key, key_size, hash);
     entry->op = op;
+    entry->tag = self->tag;
+    entry->folds = 1;
     entry->seq = self->seq;
     entry->since = now;
     s_entry_set_fields (entry, fields, count);
@@ -560,6 +567,8 @@ zstate_backlog_restore (zstate_backlog_t *self, zstate_backlog_entry_t **entry_p
         //  its own, older, place and age
         size_t count = s_refs_from_entry (self, newer);
         s_apply (self, entry, newer->op, self->refs, count);
+        entry->tag = newer->tag;
+        entry->folds += newer->folds;
         s_pending_remove (self, newer);
         self->bytes -= s_entry_bytes (newer);
         s_entry_destroy (&newer);
@@ -630,6 +639,27 @@ zstate_backlog_oldest (zstate_backlog_t *self, uint64_t *seq_p, int64_t *since_p
     if (since_p)
         *since_p = oldest? oldest->since: 0;
     return oldest != NULL;
+}
+
+void
+zstate_backlog_set_tag (zstate_backlog_t *self, uint64_t tag)
+{
+    assert (self);
+    self->tag = tag;
+}
+
+uint64_t
+zstate_backlog_entry_tag (zstate_backlog_entry_t *entry)
+{
+    assert (entry);
+    return entry->tag;
+}
+
+size_t
+zstate_backlog_entry_folds (zstate_backlog_entry_t *entry)
+{
+    assert (entry);
+    return entry->folds;
 }
 
 const char *

@@ -125,6 +125,22 @@ uint64_t
 bool
     zstate_backlog_oldest (zstate_backlog_t *self, uint64_t *seq_p, int64_t *since_p);
 
+//  Tag the operations added from now on (0 until set): each entry keeps
+//  the tag of the newest operation folded into it, e.g. the sequence of
+//  the wire message it came in. A restored entry merged with a pending
+//  one keeps the pending one's (newer) tag.
+void
+    zstate_backlog_set_tag (zstate_backlog_t *self, uint64_t tag);
+
+//  An entry's tag: that of the newest operation folded into it.
+uint64_t
+    zstate_backlog_entry_tag (zstate_backlog_entry_t *entry);
+
+//  Operations folded into an entry, the first one included (a restored
+//  entry merged with a pending one adds the pending one's).
+size_t
+    zstate_backlog_entry_folds (zstate_backlog_entry_t *entry);
+
 //  An entry's key (NUL-terminated as well), its size in *size_p.
 const char *
     zstate_backlog_entry_key (zstate_backlog_entry_t *entry, size_t *size_p);
