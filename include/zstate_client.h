@@ -25,11 +25,13 @@ extern "C" {
 //  operations for the same (db, table) into as few wire messages as it
 //  can, retries on a full socket with backoff, and rides out reconnects.
 //  Its queue is bounded in operations and bytes: when it is full, send
-//  fails at once with ENOBUFS; it never blocks the caller and never drops
-//  what it accepted. When the link stays down past link-timeout, or the
-//  server accepts nothing for retry-timeout, the client goes to state
-//  FAILED and send fails with ENOTCONN until the link works again; what was
-//  queued before is kept and delivered when it does.
+//  fails at once with ENOBUFS ("full": try again later); it never blocks
+//  the caller and never drops what it accepted. When the link stays down
+//  past link-timeout, or the server accepts nothing for retry-timeout, the
+//  client goes to state FAILED and send fails with ENOTCONN ("failed"),
+//  full or not, until the link works again; what was queued before is
+//  kept and delivered when it does. A call over the bounds themselves
+//  fails with EMSGSIZE: it can never fit.
 //
 //  With protocol version 2 (the default; doc/protocol.md, part 2) the
 //  client opens a session with HELLO and sends no operations before the
@@ -38,6 +40,27 @@ extern "C" {
 //  outbox too. After a WELCOME (a reconnect, a restarted server, a gap the
 //  server saw) it sends again, in order, what the server lacks. A message
 //  the server refuses for good (REJECT) is reported and never sent again.
+//  While the server does not acknowledge (away, slow, or at level
+//  PERSISTED while Redis is down), the outbox coalesces: when what the
+//  client holds passes half of a bound (the agent looks every heartbeat
+//  interval), or a send finds a bound hit, the oldest sent messages are
+//  folded into one entry per (db, table, key), with the merge rules of the
+//  DB writer (SET and DEL replace, HSET merges), so an outage costs
+//  O(keys), not O(operations); never on the fast path. The bounds then
+//  count each key once, with its bytes: send fails with ENOBUFS only when
+//  distinct keys (or their bytes) plus what is not folded fill them.
+//  Messages queued and not sent yet (a full socket) are not folded. The
+//  coalesced block is forgotten when an ACK covers all of it (one that
+//  covers part forgets none of it). After a WELCOME that lacks part of it
+//  the client sends one operation per key again, in messages numbered
+//  from the WELCOME's delivered + 1, then what followed, renumbered, so
+//  that the server sees consecutive sequences (doc/protocol.md, 15); keys
+//  of different tables may then arrive in another order than sent, each
+//  key's own operations never. The DEALER's send high-water mark is at
+//  most half the bounds in messages of the batch bounds (see
+//  zstate_client_set_sndhwm), so that libzmq's pipe, whose frames the
+//  outbox shares, stays inside them.
+//
 //  It PINGs every heartbeat interval, and when nothing came from the
 //  server for 3 of the server's intervals it closes its DEALER, opens a
 //  fresh one (a new connection) and says HELLO there.
@@ -118,10 +141,15 @@ typedef struct {
     size_t outbox_bytes;        //  bytes of those
     int ack_level;              //  level the server granted, ZSTATE_ACK_*,
                                 //  0 before the first WELCOME
-    uint64_t ops_delivered;     //  operations the server said it delivered
-                                //  (= ops_acked at level DELIVERED)
+    uint64_t ops_delivered;     //  operations acknowledged, or delivered and
+                                //  held for PERSISTED (= ops_acked at level
+                                //  DELIVERED); goes back when a new server
+                                //  instance needs coalesced ones again
     uint64_t last_delivered;    //  highest sequence acknowledged delivered
     uint64_t last_persisted;    //  highest sequence acknowledged persisted
+    uint64_t frames_coalesced;  //  sent messages folded into the outbox's keyed
+                                //  block
+    size_t outbox_keys;         //  keys in that block now
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.
@@ -241,7 +269,10 @@ ZSTATE_EXPORT void
 ZSTATE_EXPORT void
     zstate_client_set_linger (zstate_client_t *self, int linger);
 
-//  Socket send high-water mark, in messages (default 1000). Before connect.
+//  Socket send high-water mark, in messages (default 1000; 0 for none).
+//  With version 2 the DEALER gets at most half the queue bounds divided
+//  by the batch bounds (512 with the defaults), as they are at connect,
+//  so that its pipe never holds more than the outbox may. Before connect.
 ZSTATE_EXPORT int
     zstate_client_set_sndhwm (zstate_client_t *self, int sndhwm);
 

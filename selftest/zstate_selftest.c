@@ -48,6 +48,10 @@ void
 void
     zstate_pipeline_test (bool verbose);
 
+//  The outbox's coalescing: selftest/zstate_outbox_suite.c
+void
+    zstate_outbox_suite_test (bool verbose);
+
 //  The backlog's rules, and the backlog against a plain map:
 //  selftest/zstate_backlog_suite.c
 void
@@ -164,6 +168,7 @@ all_tests [] = {
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
     { "zstate_outbox", zstate_outbox_test },
+    { "zstate_outbox_suite", zstate_outbox_suite_test },
     { "zstate_client", zstate_client_test },
     { "zstate_client_session", zstate_client_session_test },
     { "zstate_sonic_client", zstate_sonic_client_test },

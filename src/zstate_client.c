@@ -216,7 +216,9 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
     if (idle || zstate_client_flush (self, timeout)) {
         pthread_mutex_lock (&self->lock);
         bool acked = self->version == ZSTATE_SESSION_VERSION;
-        lost = acked? self->held_ops: self->stats.queued_ops;
+        //  Coalesced entries stand for more operations than they hold
+        lost = acked? (size_t) (self->stats.ops_accepted - self->stats.ops_acked
+                                - self->stats.ops_refused): self->stats.queued_ops;
         size_t bytes = acked? self->held_bytes: self->stats.queued_bytes;
         pthread_mutex_unlock (&self->lock);
         if (lost)
@@ -450,6 +452,14 @@ s_client_admit (zstate_client_t *self, size_t ops, size_t bytes)
     bool acked = self->version == ZSTATE_SESSION_VERSION;
     size_t held_ops = acked? self->held_ops: self->stats.queued_ops;
     size_t held_bytes = acked? self->held_bytes: self->stats.queued_bytes;
+    if (acked && (held_ops + ops > self->queue_ops_max
+              ||  held_bytes + bytes > self->queue_bytes_max)
+    &&  zstate_client_coalesce (self)) {
+        //  Full, but messages the server has not acknowledged hold keys
+        //  more than once: fold them, one entry per key, and look again
+        held_ops = self->held_ops;
+        held_bytes = self->held_bytes;
+    }
     if (held_ops + ops > self->queue_ops_max
     ||  held_bytes + bytes > self->queue_bytes_max) {
         self->stats.ops_rejected += ops;
@@ -537,7 +547,7 @@ s_client_done (zstate_client_t *self, int level)
     if (self->version != ZSTATE_SESSION_VERSION)
         return self->stats.ops_sent;
     if (level == ZSTATE_ACK_DELIVERED)
-        return self->stats.ops_delivered + self->stats.ops_refused;
+        return self->stats.ops_acked + self->outbox_delivered + self->stats.ops_refused;
     return self->stats.ops_acked + self->stats.ops_refused;
 }
 
@@ -695,6 +705,7 @@ zstate_client_stats (zstate_client_t *self, zstate_client_stats_t *stats)
     assert (stats);
     pthread_mutex_lock (&self->lock);
     *stats = self->stats;
+    stats->ops_delivered = self->stats.ops_acked + self->outbox_delivered;
     if (self->version == ZSTATE_SESSION_VERSION) {
         //  A fast sender counts its message sent just after the socket
         //  took it, so an acknowledgement can come first: hence the guard

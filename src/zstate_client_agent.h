@@ -111,7 +111,11 @@ struct _zstate_client_t {
     int heartbeat;              //  Heartbeat interval, msecs
     int ack_level;              //  ZSTATE_ACK_* HELLO asks for
     size_t held_ops;            //  Version 2: accepted and not acknowledged
-    size_t held_bytes;          //  ... their bytes
+    size_t held_bytes;          //  ... their bytes (the outbox's coalesced
+                                //  block counts its keys and bytes)
+    size_t outbox_delivered;    //  Operations held, delivered, not acknowledged
+    bool resending;             //  The agent sends held messages again: the
+                                //  outbox may not fold what it has yet to send
     bool session_ready;         //  Senders may send: version 1, or WELCOMEd
                                 //  and everything held sent again
     bool started;               //  Connected: socket options are fixed
@@ -138,6 +142,20 @@ struct _zstate_client_t {
 int
     zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
                               size_t ops, size_t bytes);
+
+//  Fold what the outbox holds into its coalesced block, in the locked
+//  client; updates the bounds and counters. Returns the frames folded.
+size_t
+    zstate_client_coalesce (zstate_client_t *client);
+
+//  The outbox's held operations, bytes and keys, under socket_lock
+void
+    zstate_client_outbox_measure (zstate_client_t *client, size_t held [3]);
+
+//  In the locked client: the outbox went from before to after (measured)
+void
+    zstate_client_outbox_changed (zstate_client_t *client, const size_t before [3],
+                                  const size_t after [3]);
 
 //  The agent's actor function; args is the client
 void

@@ -146,6 +146,28 @@ s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
 
 //  Apply the options fixed at connect. Returns 0, or -1 with errno and
 //  the option's name in *name_p.
+//  The DEALER's pipe holds references to outbox frames, so it must not
+//  hold more than the outbox's bounds: at most half of them in messages
+//  of the batch bounds (an operation over the byte bound travels alone
+//  and counts as one message); the setting when it is lower. Of the
+//  locked client.
+static int
+s_sndhwm (zstate_client_t *client)
+{
+    if (client->version != ZSTATE_SESSION_VERSION)
+        return client->sndhwm;  //  Version 1 holds nothing it sent
+    size_t by_bytes = client->queue_bytes_max / (2 * client->batch_bytes_max);
+    size_t by_ops = client->queue_ops_max / (2 * client->batch_ops_max);
+    size_t derived = by_bytes < by_ops? by_bytes: by_ops;
+    if (derived < 1)
+        derived = 1;
+    if (derived > INT_MAX)
+        derived = INT_MAX;
+    if (client->sndhwm > 0 && (size_t) client->sndhwm < derived)
+        return client->sndhwm;
+    return (int) derived;
+}
+
 static int
 s_self_set_options (self_t *self, const char **name_p)
 {
@@ -159,7 +181,7 @@ s_self_set_options (self_t *self, const char **name_p)
         int value;
         const char *name;
     } options [] = {
-        { ZMQ_SNDHWM, client->sndhwm, "ZMQ_SNDHWM" },
+        { ZMQ_SNDHWM, s_sndhwm (client), "ZMQ_SNDHWM" },
         { ZMQ_LINGER, client->linger, "ZMQ_LINGER" },
         { ZMQ_RECONNECT_IVL, client->reconnect_ivl, "ZMQ_RECONNECT_IVL" },
         { ZMQ_RECONNECT_IVL_MAX, client->reconnect_max_ivl, "ZMQ_RECONNECT_IVL_MAX" },

@@ -36,6 +36,7 @@ zstate_client_session_set_ready (self_t *self, bool ready)
 {
     pthread_mutex_lock (&self->client->lock);
     self->client->session_ready = ready;
+    self->client->resending = self->session == SESSION_RESEND;
     pthread_mutex_unlock (&self->client->lock);
 }
 
@@ -124,27 +125,61 @@ zstate_client_session_reset (self_t *self, const char *why)
     zstate_client_session_hello (self, why);
 }
 
-//  Out of the locked client's bounds: ops of bytes it no longer holds
-static void
-s_client_release (zstate_client_t *client, size_t ops, size_t bytes)
+//  The locked client's bounds after the outbox went from before to after
+//  held operations and bytes (a renumbering may hold more bytes)
+void
+zstate_client_outbox_changed (zstate_client_t *client, const size_t before [3],
+                              const size_t after [3])
 {
-    assert (client->held_ops >= ops && client->held_bytes >= bytes);
-    client->held_ops -= ops;
-    client->held_bytes -= bytes;
+    assert (client->held_ops + after [0] >= before [0]);
+    assert (client->held_bytes + after [1] >= before [1]);
+    client->held_ops = client->held_ops + after [0] - before [0];
+    client->held_bytes = client->held_bytes + after [1] - before [1];
+    client->stats.outbox_keys = after [2];
 }
 
-//  What an ACK or a WELCOME acknowledged: delivered ops newly delivered,
-//  ops (of bytes) forgotten at the granted level; the counters, the
-//  bounds, and flush may be done
+//  Held operations and bytes of the outbox, and its keys, under socket_lock
+void
+zstate_client_outbox_measure (zstate_client_t *client, size_t held [3])
+{
+    held [0] = zstate_outbox_ops (client->outbox);
+    held [1] = zstate_outbox_bytes (client->outbox);
+    held [2] = zstate_outbox_keys (client->outbox);
+}
+
+//  Fold what the outbox holds into its block, in the locked client (the
+//  agent never waits for lock while it holds socket_lock, so waiting for
+//  socket_lock here cannot deadlock). Returns the frames folded.
+size_t
+zstate_client_coalesce (zstate_client_t *client)
+{
+    if (client->resending)
+        return 0;
+    size_t before [3], after [3];
+    pthread_mutex_lock (&client->socket_lock);
+    zstate_client_outbox_measure (client, before);
+    size_t folded = zstate_outbox_coalesce (client->outbox);
+    size_t delivered = zstate_outbox_delivered_ops (client->outbox);
+    zstate_client_outbox_measure (client, after);
+    pthread_mutex_unlock (&client->socket_lock);
+    zstate_client_outbox_changed (client, before, after);
+    client->outbox_delivered = delivered;
+    client->stats.frames_coalesced += folded;
+    return folded;
+}
+
+//  What an ACK or a WELCOME acknowledged: ops forgotten at the granted
+//  level, the outbox from before to after; the counters, the bounds, and
+//  flush may be done
 static void
-s_self_forgotten (self_t *self, size_t delivered, size_t ops, size_t bytes,
-                  zstate_session_msg_t *msg)
+s_self_forgotten (self_t *self, size_t ops, const size_t before [3], const size_t after [3],
+                  size_t delivered, zstate_session_msg_t *msg)
 {
     zstate_client_t *client = self->client;
     pthread_mutex_lock (&client->lock);
-    s_client_release (client, ops, bytes);
+    zstate_client_outbox_changed (client, before, after);
     client->stats.ops_acked += ops;
-    client->stats.ops_delivered += delivered;
+    client->outbox_delivered = delivered;
     if (msg->delivered > client->stats.last_delivered)
         client->stats.last_delivered = msg->delivered;
     if (msg->persisted > client->stats.last_persisted)
@@ -157,34 +192,38 @@ s_self_forgotten (self_t *self, size_t delivered, size_t ops, size_t bytes,
     pthread_mutex_unlock (&client->lock);
 }
 
-//  Messages the server refused for good: out of the bounds, into the
-//  counters, and flush may be done
-static void
-s_self_refused (self_t *self, size_t ops, size_t bytes)
-{
-    zstate_client_t *client = self->client;
-    pthread_mutex_lock (&client->lock);
-    s_client_release (client, ops, bytes);
-    client->stats.ops_refused += ops;
-    pthread_cond_broadcast (&client->progress);
-    pthread_mutex_unlock (&client->lock);
-}
-
 //  Apply the delivered and persisted sequences of an ACK or a WELCOME,
-//  already checked against what was sent: count what is newly delivered,
-//  forget what the granted level acknowledges
+//  already checked against what was sent: flag what is delivered, forget
+//  what the granted level acknowledges; a WELCOME may also split the
+//  coalesced block and renumber what follows it
 static void
-s_self_acknowledge (self_t *self, zstate_session_msg_t *msg)
+s_self_acknowledge (self_t *self, zstate_session_msg_t *msg, bool welcome)
 {
     zstate_client_t *client = self->client;
     uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
                      msg->persisted: msg->delivered;
-    size_t bytes = 0;
+    pthread_mutex_lock (&client->lock);
+    size_t ops_max = client->batch_ops_max;
+    size_t bytes_max = client->batch_bytes_max;
+    pthread_mutex_unlock (&client->lock);
+    size_t before [3], after [3], ops;
     pthread_mutex_lock (&client->socket_lock);
-    size_t delivered = zstate_outbox_deliver (client->outbox, msg->delivered);
-    size_t ops = zstate_outbox_ack (client->outbox, acked, &bytes);
+    zstate_client_outbox_measure (client, before);
+    if (welcome) {
+        bool renumbered;
+        ops = zstate_outbox_welcome (client->outbox, msg->delivered, acked,
+                                     client->session, ops_max, bytes_max, &renumbered);
+        if (renumbered)
+            client->sequence = zstate_outbox_last (client->outbox);
+    }
+    else {
+        zstate_outbox_deliver (client->outbox, msg->delivered);
+        ops = zstate_outbox_ack (client->outbox, acked);
+    }
+    size_t delivered = zstate_outbox_delivered_ops (client->outbox);
+    zstate_client_outbox_measure (client, after);
     pthread_mutex_unlock (&client->socket_lock);
-    s_self_forgotten (self, delivered, ops, bytes, msg);
+    s_self_forgotten (self, ops, before, after, delivered, msg);
 }
 
 //  The level a WELCOME grants: the one asked for or less. Less is said
@@ -298,11 +337,12 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
         s_self_protocol_error (self, "WELCOME below what was acknowledged");
         self->resend_next = first;
     }
-    s_self_acknowledge (self, msg);
+    s_self_acknowledge (self, msg, true);
     if (self->verbose)
         zsys_debug ("%s WELCOME delivered %" PRIu64 ", resending from %" PRIu64,
                     self->log_prefix, msg->delivered, self->resend_next);
     self->session = SESSION_RESEND;
+    zstate_client_session_set_ready (self, false);
     self->hello_wait = 0;
     self->hellos_unanswered = 0;
     zstate_client_agent_pump (self);
@@ -332,7 +372,7 @@ s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
     if (msg->delivered > last)
         s_self_protocol_error (self, "ACK beyond the last sequence sent");
     else
-        s_self_acknowledge (self, msg);
+        s_self_acknowledge (self, msg, false);
 }
 
 static void
@@ -347,14 +387,22 @@ s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
             zstate_client_session_hello (self, "server has no session");
         return;
     }
-    size_t bytes = 0;
+    size_t before [3], after [3];
     pthread_mutex_lock (&client->socket_lock);
-    size_t ops = zstate_outbox_drop (client->outbox, msg->sequence, &bytes);
+    zstate_client_outbox_measure (client, before);
+    size_t ops = zstate_outbox_drop (client->outbox, msg->sequence);
+    size_t delivered = zstate_outbox_delivered_ops (client->outbox);
+    zstate_client_outbox_measure (client, after);
     pthread_mutex_unlock (&client->socket_lock);
     if (!ops)
         return;                 //  Not held: refused already, or acknowledged
-    s_self_count (self, &client->stats.rejects, 1);
-    s_self_refused (self, ops, bytes);
+    pthread_mutex_lock (&client->lock);
+    zstate_client_outbox_changed (client, before, after);
+    client->outbox_delivered = delivered;
+    client->stats.rejects++;
+    client->stats.ops_refused += ops;
+    pthread_cond_broadcast (&client->progress);
+    pthread_mutex_unlock (&client->lock);
     char detail [ZSTATE_SESSION_TEXT_MAX + 64];
     snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
               msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));
@@ -442,6 +490,20 @@ zstate_client_session_handle_dealer (zloop_t *loop, zmq_pollitem_t *item, void *
     return 0;
 }
 
+//  When what is not acknowledged holds more than half of a bound, fold it
+//  into the outbox's keyed block: never on the fast path, and before a
+//  sender finds the bound hit (it folds then too, see s_client_admit)
+static void
+s_self_coalesce (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    if (client->held_ops > client->queue_ops_max / 2
+    ||  client->held_bytes > client->queue_bytes_max / 2)
+        zstate_client_coalesce (client);
+    pthread_mutex_unlock (&client->lock);
+}
+
 //  Every heartbeat interval: PING, and act on a silent server
 int
 zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg)
@@ -450,6 +512,7 @@ zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     self_t *self = (self_t *) arg;
     zstate_client_session_drain (self);
+    s_self_coalesce (self);
     int64_t now = zclock_mono ();
     int peer = self->peer_heartbeat? self->peer_heartbeat: self->heartbeat;
     if (self->session == SESSION_HELLO) {

@@ -14,20 +14,35 @@
     A ring of entries indexed by sequence - base, so that keep, ack, drop
     and next are O(1) apart from the entries they forget. A dropped entry
     stays in the ring, empty, until an acknowledgement passes it, so the
-    index stays sequence - base.
+    index stays sequence - base. Entries flagged delivered are a prefix of
+    the ring, so the flags need only a cursor.
+@discuss
+    The block, before the ring, is a zstate_backlog keyed by db NUL table
+    NUL key, each entry tagged with the sequence of the newest message
+    folded into it. It stands for the sequences block_first .. block_last,
+    just below base. It is forgotten whole by an acknowledgement that
+    covers block_last (one that covers less keeps it: an entry's older
+    operations may be covered, its newest not); only a WELCOME, which is
+    rare, looks at each entry. Folding keeps the block either wholly
+    delivered or wholly not, so one flag says which.
 @end
 */
 
 #include "zstate_classes.h"
 #include "zstate_outbox.h"
+#include "zstate_msg_private.h"
+#include "zstate_batch_private.h"
+#include "zstate_session_msg.h"
 
 #define RING_MIN        64
 
 typedef struct {
     zmq_msg_t frame;            //  Our reference to the sent frame
-    size_t ops;                 //  Operations in it
+    size_t ops;                 //  Operations accepted that it stands for
+    size_t wire_ops;            //  Operations it carries
     size_t bytes;               //  Payload bytes in it
     bool held;                  //  false once dropped
+    bool delivered;             //  The server said it delivered it
 } entry_t;
 
 struct _zstate_outbox_t {
@@ -36,10 +51,23 @@ struct _zstate_outbox_t {
     size_t head;                //  Index of the entry for base
     size_t count;               //  Entries in use, held or dropped
     uint64_t base;              //  Sequence of the entry at head
-    uint64_t delivered;         //  Delivered mark, a sequence
+    uint64_t last;              //  Last sequence kept or numbered
+    size_t delivered;           //  Entries from head flagged delivered
     size_t held;                //  Entries held
-    size_t ops;                 //  Operations held
+    size_t wire_ops;            //  Operations the held entries carry
     size_t bytes;               //  Payload bytes held
+    size_t delivered_ops;       //  Operations accepted, delivered, held
+    zstate_backlog_t *block;    //  Coalesced messages, or NULL
+    uint64_t block_first;       //  Sequences the block stands for,
+    uint64_t block_last;        //  0 when it is empty
+    size_t block_ops;           //  Operations accepted that it stands for
+    size_t block_extra;         //  Of those, what entries do not count: a
+                                //  message encoded from the block and folded
+                                //  again stands for more than it carries
+    bool block_delivered;       //  The server delivered all of it
+    zstate_batch_t *scratch;    //  Operations of the frame being folded
+    byte *key;                  //  Scratch: db NUL table NUL key
+    size_t key_max;
 };
 
 zstate_outbox_t *
@@ -59,16 +87,18 @@ s_entry (zstate_outbox_t *self, size_t index)
     return &self->ring [(self->head + index) & (self->max - 1)];
 }
 
-//  Forget the entry at head, held or not
-static void
-s_pop (zstate_outbox_t *self, size_t *ops_p, size_t *bytes_p)
+//  Forget the entry at head, held or not; returns the operations it stood for
+static size_t
+s_pop (zstate_outbox_t *self)
 {
     entry_t *entry = s_entry (self, 0);
+    size_t ops = 0;
     if (entry->held) {
-        *ops_p += entry->ops;
-        *bytes_p += entry->bytes;
-        self->ops -= entry->ops;
+        ops = entry->ops;
+        self->wire_ops -= entry->wire_ops;
         self->bytes -= entry->bytes;
+        if (entry->delivered)
+            self->delivered_ops -= entry->ops;
         self->held--;
         zmq_msg_close (&entry->frame);
         entry->held = false;
@@ -76,6 +106,23 @@ s_pop (zstate_outbox_t *self, size_t *ops_p, size_t *bytes_p)
     self->head = (self->head + 1) & (self->max - 1);
     self->count--;
     self->base++;
+    if (self->delivered)
+        self->delivered--;
+    return ops;
+}
+
+//  Forget the whole block; returns the operations it stood for
+static size_t
+s_block_forget (zstate_outbox_t *self)
+{
+    size_t ops = self->block_ops;
+    if (self->block_delivered)
+        self->delivered_ops -= ops;
+    zstate_backlog_destroy (&self->block);
+    self->block_first = self->block_last = 0;
+    self->block_ops = self->block_extra = 0;
+    self->block_delivered = false;
+    return ops;
 }
 
 void
@@ -84,24 +131,27 @@ zstate_outbox_destroy (zstate_outbox_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_outbox_t *self = *self_p;
-        size_t ops = 0, bytes = 0;
         while (self->count)
-            s_pop (self, &ops, &bytes);
+            s_pop (self);
+        s_block_forget (self);
+        zstate_batch_destroy (&self->scratch);
+        free (self->key);
         free (self->ring);
         free (self);
         *self_p = NULL;
     }
 }
 
-void
-zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
-                    size_t ops, size_t bytes)
+//  Keep frame (a reference, or the frame itself when take) as the next
+//  sequence
+static void
+s_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame, bool take,
+        size_t ops, size_t wire_ops, size_t bytes)
 {
-    assert (self);
-    assert (sequence);
     if (self->count == 0) {
         self->base = sequence;
         self->head = 0;
+        self->delivered = 0;
     }
     assert (sequence == self->base + self->count);
     if (self->count == self->max) {
@@ -117,58 +167,68 @@ zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
     }
     entry_t *entry = s_entry (self, self->count);
     zmq_msg_init (&entry->frame);
-    int rc = zmq_msg_copy (&entry->frame, frame);
+    int rc = take? zmq_msg_move (&entry->frame, frame): zmq_msg_copy (&entry->frame, frame);
     assert (rc == 0);
     entry->ops = ops;
+    entry->wire_ops = wire_ops;
     entry->bytes = bytes;
     entry->held = true;
+    entry->delivered = false;
+    self->last = sequence;
     self->count++;
     self->held++;
-    self->ops += ops;
+    self->wire_ops += wire_ops;
     self->bytes += bytes;
 }
 
-size_t
+void
+zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
+                    size_t ops, size_t bytes)
+{
+    assert (self);
+    assert (sequence);
+    assert (!self->block_last || self->count || sequence == self->block_last + 1);
+    s_keep (self, sequence, frame, false, ops, ops, bytes);
+}
+
+void
 zstate_outbox_deliver (zstate_outbox_t *self, uint64_t sequence)
 {
     assert (self);
-    if (sequence <= self->delivered)
-        return 0;
-    size_t ops = 0;
-    uint64_t from = self->delivered + 1 > self->base? self->delivered + 1: self->base;
-    for (uint64_t at = from; self->count && at <= sequence
-                             && at - self->base < self->count; at++) {
-        entry_t *entry = s_entry (self, (size_t) (at - self->base));
-        if (entry->held)
-            ops += entry->ops;
+    if (self->block_last && !self->block_delivered && sequence >= self->block_last) {
+        self->block_delivered = true;
+        self->delivered_ops += self->block_ops;
     }
-    self->delivered = sequence;
-    return ops;
-}
-
-uint64_t
-zstate_outbox_delivered (zstate_outbox_t *self)
-{
-    assert (self);
-    return self->delivered;
-}
-
-size_t
-zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p)
-{
-    assert (self);
-    if (sequence > self->delivered)
-        self->delivered = sequence;
-    size_t ops = 0, bytes = 0;
-    while (self->count && self->base <= sequence)
-        s_pop (self, &ops, &bytes);
-    if (bytes_p)
-        *bytes_p += bytes;
-    return ops;
+    //  Frames flagged go on from the block only when it is delivered
+    if (self->block_last && !self->block_delivered)
+        return;
+    while (self->delivered < self->count
+       &&  self->base + self->delivered <= sequence) {
+        entry_t *entry = s_entry (self, self->delivered++);
+        if (entry->held) {
+            entry->delivered = true;
+            self->delivered_ops += entry->ops;
+        }
+    }
 }
 
 size_t
-zstate_outbox_drop (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p)
+zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence)
+{
+    assert (self);
+    zstate_outbox_deliver (self, sequence);
+    size_t ops = 0;
+    if (self->block_last && sequence >= self->block_last)
+        ops += s_block_forget (self);
+    if (self->block_last)
+        return ops;             //  Frames after the block wait for it
+    while (self->count && (self->base <= sequence || !s_entry (self, 0)->held))
+        ops += s_pop (self);
+    return ops;
+}
+
+size_t
+zstate_outbox_drop (zstate_outbox_t *self, uint64_t sequence)
 {
     assert (self);
     if (!self->count || sequence < self->base || sequence - self->base >= self->count)
@@ -177,17 +237,17 @@ zstate_outbox_drop (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p)
     if (!entry->held)
         return 0;
     size_t ops = entry->ops;
-    if (bytes_p)
-        *bytes_p += entry->bytes;
-    self->ops -= entry->ops;
+    self->wire_ops -= entry->wire_ops;
     self->bytes -= entry->bytes;
+    if (entry->delivered)
+        self->delivered_ops -= entry->ops;
     self->held--;
     zmq_msg_close (&entry->frame);
     entry->held = false;
-    //  Dropped entries at the front are of no more use
-    size_t none = 0, no_bytes = 0;
-    while (self->count && !s_entry (self, 0)->held)
-        s_pop (self, &none, &no_bytes);
+    //  Dropped entries at the front are of no more use, unless the block
+    //  is before them (the ring must start right after it)
+    while (self->count && !s_entry (self, 0)->held && !self->block_last)
+        s_pop (self);
     return ops;
 }
 
@@ -212,7 +272,16 @@ uint64_t
 zstate_outbox_first (zstate_outbox_t *self)
 {
     assert (self);
+    if (self->block_last)
+        return self->block_first;
     return self->count? self->base: 0;
+}
+
+uint64_t
+zstate_outbox_last (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->last;
 }
 
 size_t
@@ -226,14 +295,297 @@ size_t
 zstate_outbox_ops (zstate_outbox_t *self)
 {
     assert (self);
-    return self->ops;
+    return self->wire_ops + zstate_outbox_keys (self);
 }
 
 size_t
 zstate_outbox_bytes (zstate_outbox_t *self)
 {
     assert (self);
-    return self->bytes;
+    return self->bytes + (self->block? zstate_backlog_bytes (self->block): 0);
+}
+
+size_t
+zstate_outbox_keys (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->block? zstate_backlog_pending (self->block): 0;
+}
+
+size_t
+zstate_outbox_delivered_ops (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->delivered_ops;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Coalescing
+
+//  Fold the frame at head into the block
+static void
+s_fold (zstate_outbox_t *self)
+{
+    entry_t *entry = s_entry (self, 0);
+    uint64_t sequence = self->base;
+    if (entry->held) {
+        zstate_session_msg_t msg;
+        int rc = zstate_session_msg_decode (&msg, zmq_msg_data (&entry->frame),
+                                            zmq_msg_size (&entry->frame));
+        assert (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS);
+        if (!self->scratch)
+            self->scratch = zstate_batch_new ();
+        zstate_batch_reset (self->scratch);
+        rc = zstate_batch_load (self->scratch, msg.ops, msg.ops_size, msg.op_count, NULL);
+        assert (rc == 0);
+        size_t db_size = strlen (msg.db), table_size = strlen (msg.table);
+        zstate_backlog_set_tag (self->block, sequence);
+        for (size_t index = 0; index < msg.op_count; index++) {
+            size_t key_size;
+            const char *key = zstate_batch_key (self->scratch, index, &key_size);
+            size_t size = db_size + table_size + 2 + key_size;
+            if (size > self->key_max) {
+                self->key = (byte *) realloc (self->key, size);
+                assert (self->key);
+                self->key_max = size;
+            }
+            memcpy (self->key, msg.db, db_size + 1);
+            memcpy (self->key + db_size + 1, msg.table, table_size + 1);
+            memcpy (self->key + db_size + table_size + 2, key, key_size);
+            rc = zstate_backlog_add_batch (self->block, self->key, size, self->scratch,
+                                           index, 0);
+            assert (rc >= 0);
+        }
+        self->block_ops += entry->ops;
+        self->block_extra += entry->ops - entry->wire_ops;
+        //  The block takes over its delivered operations
+        if (entry->delivered)
+            self->delivered_ops += entry->ops;
+    }
+    s_pop (self);
+    if (!self->block_first)
+        self->block_first = sequence;
+    self->block_last = sequence;
+}
+
+size_t
+zstate_outbox_coalesce (zstate_outbox_t *self)
+{
+    assert (self);
+    size_t folded = 0;
+    while (self->count) {
+        entry_t *entry = s_entry (self, 0);
+        //  The block is wholly delivered or wholly not
+        if (!self->block_last)
+            self->block_delivered = entry->held && entry->delivered;
+        else
+        if (entry->held && entry->delivered != self->block_delivered)
+            break;
+        if (!self->block)
+            self->block = zstate_backlog_new ();
+        s_fold (self);
+        folded++;
+    }
+    return folded;
+}
+
+//  Messages built from block entries, for one (db, table) at a time
+typedef struct {
+    zstate_outbox_t *outbox;
+    const byte *session;
+    size_t ops_max;             //  Operations in one message, at most
+    size_t bytes_max;           //  Bytes in one message, at most
+    zstate_batch_t *batch;      //  Operations of the message being built
+    char db [ZSTATE_NAME_MAX + 1];
+    char table [ZSTATE_NAME_MAX + 1];
+    size_t ops;                 //  Operations accepted that it stands for
+    uint64_t sequence;          //  Of the next message
+} encoder_t;
+
+//  Keep the message being built as the next sequence
+static void
+s_encoder_flush (encoder_t *self)
+{
+    size_t count = zstate_batch_size (self->batch);
+    if (!count)
+        return;
+    size_t db_size = strlen (self->db), table_size = strlen (self->table);
+    size_t header_size = zstate_msg_header_size (db_size, table_size);
+    size_t bytes = zstate_batch_bytes (self->batch);
+    zmq_msg_t frame;
+    int rc = zmq_msg_init_size (&frame, header_size + bytes);
+    assert (rc == 0);
+    byte *data = (byte *) zmq_msg_data (&frame);
+    zstate_msg_write_header (data, self->session, self->sequence, self->db, db_size,
+                             self->table, table_size, (uint32_t) count);
+    data [2] = ZSTATE_SESSION_VERSION;
+    memcpy (data + header_size, zstate_batch_data (self->batch), bytes);
+    s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
+    zmq_msg_close (&frame);
+    zstate_batch_reset (self->batch);
+    self->ops = 0;
+}
+
+//  Add a block entry to the messages, starting a new one for another
+//  (db, table) or at the message bounds
+static void
+s_encoder_add (encoder_t *self, zstate_backlog_entry_t *entry)
+{
+    size_t size;
+    const char *key = zstate_backlog_entry_key (entry, &size);
+    const char *table = key + strlen (key) + 1;
+    const char *name = table + strlen (table) + 1;
+    size_t name_size = size - (size_t) (name - key);
+    size_t count = zstate_backlog_entry_field_count (entry);
+    const char **parts = (const char **) malloc ((2 * count + 1) * sizeof (char *));
+    size_t *sizes = (size_t *) malloc ((2 * count + 1) * sizeof (size_t));
+    assert (parts && sizes);
+    zstate_backlog_entry_fields (entry, parts, sizes);
+    //  The wire size: opcode, key, field count, then sized names and values
+    size_t wire = 1 + 4 + name_size + 1 + 4;
+    for (size_t part = 0; part < 2 * count; part++)
+        wire += 4 + sizes [part] + 1;
+    size_t header_size = zstate_msg_header_size (strlen (key), strlen (table));
+    if (!streq (self->db, key) || !streq (self->table, table)
+    ||  zstate_batch_size (self->batch) + 1 > self->ops_max
+    ||  header_size + zstate_batch_bytes (self->batch) + wire > self->bytes_max) {
+        s_encoder_flush (self);
+        snprintf (self->db, sizeof (self->db), "%s", key);
+        snprintf (self->table, sizeof (self->table), "%s", table);
+    }
+    int rc = zstate_batch_append (self->batch, zstate_backlog_entry_op (entry),
+                                  name, name_size);
+    assert (rc == 0);
+    for (size_t field = 0; field < count; field++) {
+        rc = zstate_batch_field (self->batch, parts [2 * field], sizes [2 * field],
+                                 parts [2 * field + 1], sizes [2 * field + 1]);
+        assert (rc == 0);
+    }
+    self->ops += zstate_backlog_entry_folds (entry);
+    free (parts);
+    free (sizes);
+}
+
+//  Sort the block at a WELCOME that delivered up to delivered and
+//  acknowledged up to acked: forget what acked covers, keep what waits in
+//  (acked, delivered], encode the rest as the messages from delivered + 1.
+//  Returns the operations forgotten.
+static size_t
+s_block_split (zstate_outbox_t *self, encoder_t *encoder, uint64_t delivered,
+               uint64_t acked)
+{
+    size_t forgotten = 0, waiting = 0;
+    zstate_backlog_entry_t *entry;
+    while ((entry = zstate_backlog_take (self->block))) {
+        uint64_t tag = zstate_backlog_entry_tag (entry);
+        if (tag <= acked)
+            forgotten += zstate_backlog_entry_folds (entry);
+        else
+        if (tag <= delivered) {
+            waiting += zstate_backlog_entry_folds (entry);
+            continue;           //  Stays in flight until restored
+        }
+        else
+            s_encoder_add (encoder, entry);
+        zstate_backlog_confirm (self->block, &entry);
+    }
+    s_encoder_flush (encoder);
+    //  What no entry counts goes with the newest message made, else with
+    //  what waits, else with what is forgotten: never acknowledged early
+    if (self->count)
+        s_entry (self, self->count - 1)->ops += self->block_extra;
+    else
+    if (waiting)
+        waiting += self->block_extra;
+    else
+        forgotten += self->block_extra;
+    self->block_extra = 0;
+    zstate_backlog_restore_all (self->block);
+    if (waiting) {
+        if (self->block_first <= acked)
+            self->block_first = acked + 1;
+        self->block_last = delivered;
+        self->block_ops = waiting;
+        self->block_delivered = true;
+    }
+    else {
+        zstate_backlog_destroy (&self->block);
+        self->block_first = self->block_last = 0;
+        self->block_ops = 0;
+        self->block_delivered = false;
+    }
+    return forgotten;
+}
+
+//  Keep a copy of the frame of entry, renumbered as the next sequence
+static void
+s_renumber (zstate_outbox_t *self, entry_t *entry, uint64_t sequence)
+{
+    zstate_session_msg_t msg;
+    int rc = zstate_session_msg_decode (&msg, zmq_msg_data (&entry->frame),
+                                        zmq_msg_size (&entry->frame));
+    assert (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS);
+    size_t header_size = zstate_msg_header_size (strlen (msg.db), strlen (msg.table));
+    //  libzmq may still hold the frame: a copy, never the shared bytes
+    zmq_msg_t frame;
+    rc = zmq_msg_init_size (&frame, zmq_msg_size (&entry->frame));
+    assert (rc == 0);
+    memcpy (zmq_msg_data (&frame), zmq_msg_data (&entry->frame), zmq_msg_size (&frame));
+    zstate_msg_patch_header ((byte *) zmq_msg_data (&frame), header_size, sequence,
+                             msg.op_count);
+    s_keep (self, sequence, &frame, true, entry->ops, entry->wire_ops, entry->bytes);
+    zmq_msg_close (&frame);
+}
+
+size_t
+zstate_outbox_welcome (zstate_outbox_t *self, uint64_t delivered, uint64_t acked,
+                       const byte *session, size_t ops_max, size_t bytes_max,
+                       bool *renumbered_p)
+{
+    assert (self);
+    assert (acked <= delivered);
+    *renumbered_p = false;
+    zstate_outbox_deliver (self, delivered);
+    //  After an outage that coalesced, everything the server lacks goes
+    //  again from the block, one operation per key
+    if (self->block_last && delivered < zstate_outbox_last (self))
+        zstate_outbox_coalesce (self);
+    if (!self->block_last || delivered >= self->block_last)
+        return zstate_outbox_ack (self, acked);
+    //  The server lacks part of the block: what it lacks goes again, as
+    //  new messages numbered from delivered + 1, and the frames the fold
+    //  could not take (a block delivered before a new server instance
+    //  said less) after them, renumbered, so that the sequences stay
+    //  consecutive on the wire
+    *renumbered_p = true;
+    if (delivered + 1 < self->block_first)
+        delivered = self->block_first - 1;
+    if (acked > delivered)
+        acked = delivered;
+    entry_t *ring = self->ring;
+    size_t max = self->max, head = self->head, count = self->count;
+    self->max = RING_MIN;
+    self->ring = (entry_t *) zmalloc (self->max * sizeof (entry_t));
+    assert (self->ring);
+    self->head = self->count = self->held = self->delivered = 0;
+    self->wire_ops = self->bytes = 0;
+    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
+                          .bytes_max = bytes_max, .sequence = delivered + 1 };
+    encoder.batch = zstate_batch_new ();
+    size_t forgotten = s_block_split (self, &encoder, delivered, acked);
+    zstate_batch_destroy (&encoder.batch);
+    for (size_t index = 0; index < count; index++) {
+        entry_t *entry = &ring [(head + index) & (max - 1)];
+        if (entry->held) {
+            s_renumber (self, entry, encoder.sequence++);
+            zmq_msg_close (&entry->frame);
+        }
+    }
+    free (ring);
+    self->last = encoder.sequence - 1;
+    self->delivered_ops = self->block_delivered? self->block_ops: 0;
+    return forgotten;
 }
 
 
@@ -249,25 +601,27 @@ s_test_frame (zmq_msg_t *frame, uint64_t sequence)
     memset (zmq_msg_data (frame), (int) (sequence & 0xFF), 100);
 }
 
-//  The delivered mark, on an outbox holding 301 .. 1004 but 312, of 2
-//  ops each, with an ACK up to 300
+//  Delivered flags, on an outbox holding 301 .. 1004 but 312, of 2 ops
+//  each, after an ACK up to 300: each operation counts once, only what is
+//  held, never going back; an ACK delivers what it covers too
 static void
 s_test_delivered (zstate_outbox_t *outbox)
 {
-    //  The delivered mark counts each operation once, only what is held,
-    //  and never goes back; an ACK above it moves it too
-    assert (zstate_outbox_delivered (outbox) == 300);
-    assert (zstate_outbox_deliver (outbox, 310) == 20);
-    assert (zstate_outbox_deliver (outbox, 305) == 0);
-    assert (zstate_outbox_delivered (outbox) == 310);
+    assert (zstate_outbox_delivered_ops (outbox) == 0);
+    zstate_outbox_deliver (outbox, 310);
+    assert (zstate_outbox_delivered_ops (outbox) == 20);
+    zstate_outbox_deliver (outbox, 305);
+    assert (zstate_outbox_delivered_ops (outbox) == 20);
     assert (zstate_outbox_first (outbox) == 301);
-    assert (zstate_outbox_drop (outbox, 312, NULL) == 2);
-    assert (zstate_outbox_deliver (outbox, 315) == 8);
-    assert (zstate_outbox_ack (outbox, 305, NULL) == 10);
-    assert (zstate_outbox_deliver (outbox, 320) == 10);
-    assert (zstate_outbox_ack (outbox, 330, NULL) == 2 * (330 - 306));
-    assert (zstate_outbox_delivered (outbox) == 330);
-    assert (zstate_outbox_deliver (outbox, 332) == 4);
+    assert (zstate_outbox_drop (outbox, 312) == 2);
+    zstate_outbox_deliver (outbox, 315);
+    assert (zstate_outbox_delivered_ops (outbox) == 28);
+    assert (zstate_outbox_ack (outbox, 305) == 10);
+    assert (zstate_outbox_delivered_ops (outbox) == 18);
+    assert (zstate_outbox_ack (outbox, 330) == 2 * (330 - 306));
+    assert (zstate_outbox_delivered_ops (outbox) == 0);
+    zstate_outbox_deliver (outbox, 332);
+    assert (zstate_outbox_delivered_ops (outbox) == 4);
 }
 
 void
@@ -305,35 +659,34 @@ zstate_outbox_test (bool verbose)
     assert (zstate_outbox_next (outbox, 1005, &frame) == 0);
 
     //  ACK forgets a prefix, cumulatively; going backwards forgets nothing
-    size_t bytes = 0;
-    assert (zstate_outbox_ack (outbox, 104, &bytes) == 200);
-    assert (bytes == 1000);
+    assert (zstate_outbox_ack (outbox, 104) == 200);
+    assert (zstate_outbox_bytes (outbox) == 9000);
     assert (zstate_outbox_first (outbox) == 105);
-    assert (zstate_outbox_ack (outbox, 50, NULL) == 0);
+    assert (zstate_outbox_ack (outbox, 50) == 0);
     assert (zstate_outbox_size (outbox) == 900);
 
     //  A drop forgets one message, which next skips from then on
-    bytes = 0;
-    assert (zstate_outbox_drop (outbox, 200, &bytes) == 2);
-    assert (bytes == 10);
-    assert (zstate_outbox_drop (outbox, 200, NULL) == 0);
-    assert (zstate_outbox_drop (outbox, 104, NULL) == 0);
-    assert (zstate_outbox_drop (outbox, 5000, NULL) == 0);
+    assert (zstate_outbox_drop (outbox, 200) == 2);
+    assert (zstate_outbox_bytes (outbox) == 8990);
+    assert (zstate_outbox_drop (outbox, 200) == 0);
+    assert (zstate_outbox_drop (outbox, 104) == 0);
+    assert (zstate_outbox_drop (outbox, 5000) == 0);
     assert (zstate_outbox_next (outbox, 200, &frame) == 201);
     zmq_msg_close (&frame);
     assert (zstate_outbox_size (outbox) == 899);
     assert (zstate_outbox_ops (outbox) == 1798);
     //  Dropping the first moves the front past it
-    assert (zstate_outbox_drop (outbox, 105, NULL) == 2);
+    assert (zstate_outbox_drop (outbox, 105) == 2);
     assert (zstate_outbox_first (outbox) == 106);
     //  An ACK across the dropped one counts only what was held
-    assert (zstate_outbox_ack (outbox, 300, NULL) == 2 * (300 - 106 + 1 - 1));
+    assert (zstate_outbox_ack (outbox, 300) == 2 * (300 - 106 + 1 - 1));
     assert (zstate_outbox_first (outbox) == 301);
 
     s_test_delivered (outbox);
 
     //  Kept again after it emptied: any sequence may start it
-    assert (zstate_outbox_ack (outbox, 1004, NULL) == 2 * (1004 - 330));
+    assert (zstate_outbox_ack (outbox, 1004) == 2 * (1004 - 330));
+    assert (zstate_outbox_last (outbox) == 1004);
     assert (zstate_outbox_size (outbox) == 0);
     assert (zstate_outbox_ops (outbox) == 0 && zstate_outbox_bytes (outbox) == 0);
     assert (zstate_outbox_first (outbox) == 0);

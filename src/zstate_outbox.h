@@ -12,6 +12,8 @@
 #ifndef ZSTATE_OUTBOX_H_INCLUDED
 #define ZSTATE_OUTBOX_H_INCLUDED
 
+#include "zstate_backlog.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -22,8 +24,25 @@ extern "C" {
 //  is copied), so a message can be sent again after a reconnect or a
 //  server restart. Cumulative acknowledgements forget a prefix; a REJECT
 //  forgets one message in the middle, which is then never handed out
-//  again. Counts operations and payload bytes for the client's bounds.
-//  Not thread-safe: the client guards it with its socket lock.
+//  again. Not thread-safe: the client guards it with its socket lock.
+//
+//  When unacknowledged messages pile up, the owner calls coalesce: the
+//  oldest frames are decoded and folded into a block, a keyed backlog
+//  (db NUL table NUL key, the merge rules of zstate_backlog), one entry
+//  per key, so that an outage costs O(keys), not O(messages). The block
+//  stands for the sequences it replaced. An ACK that covers the block's
+//  last sequence forgets it whole. A WELCOME whose delivered is inside the
+//  block splits it: entries whose newest operation the level acknowledged
+//  are forgotten, those delivered and not acknowledged (level PERSISTED)
+//  wait, and the rest are encoded again into messages numbered from
+//  delivered + 1, so that the wire sees consecutive sequences. Frames
+//  after the block are folded into it first: they would go again too,
+//  and so every key goes once.
+//
+//  Counts: "operations" are those send accepted, which flush and the
+//  stats count; "held" is what the client's bounds count: the operations
+//  frames carry plus the keys of the block, and their payload bytes plus
+//  the block's bytes.
 
 typedef struct _zstate_outbox_t zstate_outbox_t;
 
@@ -35,55 +54,79 @@ zstate_outbox_t *
 void
     zstate_outbox_destroy (zstate_outbox_t **self_p);
 
-//  Keep a reference to frame, sent with sequence, which must be 1 above
-//  the last one kept (or anything when the outbox is empty), carrying ops
-//  operations of bytes payload bytes. The caller keeps its own frame.
+//  Keep a reference to frame, an OPS message of version 2 sent with
+//  sequence, which must be 1 above the last one kept (or anything when
+//  the outbox is empty), carrying ops operations of bytes payload bytes.
+//  The caller keeps its own frame.
 void
     zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
                         size_t ops, size_t bytes);
 
-//  The server delivered every message up to and including sequence: the
-//  mark moves there when that is higher (never back: a new server instance
-//  delivers again what the old one did, and that is not news). Returns the
-//  operations held between the old mark and the new one, so that each
-//  operation counts as delivered once. A client at level PERSISTED keeps
-//  these messages until their ACK says persisted.
-size_t
+//  The server delivered every message up to and including sequence: flag
+//  what it covers delivered, once (a new server instance that delivers
+//  them again is not news). A client at level PERSISTED keeps these
+//  messages until their ACK says persisted.
+void
     zstate_outbox_deliver (zstate_outbox_t *self, uint64_t sequence);
 
-//  The delivered mark: the highest sequence the server said it delivered
-uint64_t
-    zstate_outbox_delivered (zstate_outbox_t *self);
-
-//  Forget every message up to and including sequence. Messages above the
-//  delivered mark move it first (an acknowledgement implies delivery), so
-//  that zstate_outbox_deliver never counts them. Returns the operations
-//  forgotten and adds their bytes to *bytes_p when not NULL.
+//  Operations held and flagged delivered
 size_t
-    zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p);
+    zstate_outbox_delivered_ops (zstate_outbox_t *self);
+
+//  Forget every message up to and including sequence (delivered too);
+//  the block only when sequence covers all of it. Returns the operations
+//  forgotten.
+size_t
+    zstate_outbox_ack (zstate_outbox_t *self, uint64_t sequence);
 
 //  Forget the one message with sequence (refused for good). Returns its
-//  operations, 0 when it is not held; adds its bytes to *bytes_p.
+//  operations, 0 when it is not held as a frame (a message folded into
+//  the block is refused again when the block is sent again).
 size_t
-    zstate_outbox_drop (zstate_outbox_t *self, uint64_t sequence, size_t *bytes_p);
+    zstate_outbox_drop (zstate_outbox_t *self, uint64_t sequence);
 
-//  Find the first message held with a sequence of at least from, and
+//  Fold every frame from the oldest into the block, as long as the block
+//  stays wholly delivered or wholly not. Returns the frames folded.
+size_t
+    zstate_outbox_coalesce (zstate_outbox_t *self);
+
+//  A WELCOME: the server delivered up to delivered, and the client's
+//  level acknowledges up to acked (<= delivered). Forgets what acked
+//  covers. With a block and messages after delivered, first folds every
+//  frame into the block; when delivered is inside the block, splits it
+//  as described above, encoding messages of at most ops_max operations
+//  and bytes_max bytes with session in their header, and sets
+//  *renumbered_p: the last sequence is then zstate_outbox_last, which may
+//  be below the last one sent. Returns the operations forgotten.
+size_t
+    zstate_outbox_welcome (zstate_outbox_t *self, uint64_t delivered, uint64_t acked,
+                           const byte *session, size_t ops_max, size_t bytes_max,
+                           bool *renumbered_p);
+
+//  Find the first frame held with a sequence of at least from, and
 //  initialise *frame as a copy of it (the caller sends or closes it).
 //  Returns its sequence, or 0 when there is none.
 uint64_t
     zstate_outbox_next (zstate_outbox_t *self, uint64_t from, zmq_msg_t *frame);
 
-//  Lowest sequence held, or 0 when the outbox is empty
+//  Lowest sequence held (the block's first), or 0 when the outbox is empty
 uint64_t
     zstate_outbox_first (zstate_outbox_t *self);
 
-//  Messages, operations and payload bytes held
+//  The last sequence kept or given by a renumbering
+uint64_t
+    zstate_outbox_last (zstate_outbox_t *self);
+
+//  Frames held; held operations and bytes (as the bounds count them);
+//  keys in the block
 size_t
     zstate_outbox_size (zstate_outbox_t *self);
 size_t
     zstate_outbox_ops (zstate_outbox_t *self);
 size_t
     zstate_outbox_bytes (zstate_outbox_t *self);
+size_t
+    zstate_outbox_keys (zstate_outbox_t *self);
 
 //  Self test of this class.
 void

@@ -1,0 +1,375 @@
+/*  =========================================================================
+    zstate_client_level_suite - the client's acknowledgement levels and
+    its coalescing outbox, against the scripted server of
+    zstate_client_fake.c
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_client_fake.h"
+
+static bool
+s_six_persisted (zstate_client_stats_t *stats)
+{
+    return stats->last_persisted == 6;
+}
+
+static bool
+s_coalesced (zstate_client_stats_t *stats)
+{
+    return stats->frames_coalesced > 0;
+}
+
+//  The outbox bound, in operations and bytes, counted after coalescing:
+//  ENOBUFS when distinct keys fill it, until ACKs free it; EMSGSIZE for a
+//  batch that can never fit
+static void
+s_test_bounds (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 10, 1024 * 1024);
+    fake_send_each (client, fake, 10, 1);
+    //  All sent, none acknowledged, ten keys: full, coalesced or not
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_set (batch, "key", "field", "value", NULL) == 0);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOBUFS);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.frames_coalesced == 10 && stats.outbox_keys == 10);
+    assert (stats.outbox_ops == 10);
+    for (int index = 0; index < 10; index++)
+        assert (zstate_batch_set (batch, "key", "field", "value", NULL) == 0);
+    assert (zstate_batch_size (batch) == 11);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == EMSGSIZE);
+    //  An ACK inside the coalesced range frees nothing: an entry's newest
+    //  operation may be after it; one that covers the range frees it all
+    fake_ack (fake, 4);
+    assert (zstate_client_flush (client, 200) == -1 && errno == ETIMEDOUT);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 0 && stats.outbox_keys == 10);
+    fake_ack (fake, 10);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 10 && stats.outbox_ops == 0 && stats.outbox_keys == 0);
+
+    //  Many operations over few keys never fill it: they fold into one
+    //  entry per key (sender and agent alike)
+    uint64_t sequence = 11;
+    for (int index = 0; index < 200; index++) {
+        char key [8], value [8];
+        snprintf (key, sizeof (key), "k%d", index % 5);
+        snprintf (value, sizeof (value), "%d", index);
+        fake_send_key (client, key, value);
+        fake_expect_ops (fake, sequence++);
+    }
+    fake_wait_stats (client, &stats, s_coalesced);
+    //  ENOBUFS exactly at the key bound: 5 keys more fit, then nothing,
+    //  whether on a new key or one held
+    for (int index = 5; index < 10; index++) {
+        char key [8];
+        snprintf (key, sizeof (key), "k%d", index);
+        fake_send_key (client, key, "new");
+        fake_expect_ops (fake, sequence++);
+    }
+    zstate_batch_reset (batch);
+    assert (zstate_batch_set (batch, "k10", "field", "value", NULL) == 0);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOBUFS);
+    zstate_batch_reset (batch);
+    assert (zstate_batch_set (batch, "k0", "field", "value", NULL) == 0);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOBUFS);
+    zstate_client_stats (client, &stats);
+    assert (stats.outbox_keys == 10 && stats.outbox_ops == 10);
+    fake_ack (fake, sequence - 1);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 10 + 205 && stats.outbox_ops == 0);
+
+    //  Bytes: room for three operations, not four (coalesced entries hold
+    //  more bytes than their wire form); one over can never fit
+    zstate_batch_reset (batch);
+    assert (zstate_batch_set (batch, "key", "field", "value", NULL) == 0);
+    size_t bytes = zstate_batch_bytes (batch);
+    zstate_client_set_queue (client, 100, 3 * bytes);
+    fake_send_each (client, fake, 3, sequence);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOBUFS);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_rejected == 1 + 11 + 2 + 1 && stats.ops_accepted == 218);
+    zstate_client_set_queue (client, 100, bytes - 1);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == EMSGSIZE);
+    zstate_batch_destroy (&batch);
+    fake_ack (fake, sequence + 2);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
+//  Read what the client sent until the server got every message it sent
+static void
+fake_drain (fake_t *fake, zstate_client_t *client)
+{
+    for (int attempt = 0; attempt < WAIT; attempt++) {
+        zstate_client_stats_t stats;
+        zstate_client_stats (client, &stats);
+        if (stats.queued_ops == 0 && fake->opses == stats.messages_sent)
+            return;
+        fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 10);
+    }
+    assert (false);
+}
+
+//  Send 100 ops, k<counter % 1000> = counter from round * 100, again
+//  while the bound is hit, reading what the server got meanwhile
+static void
+s_send_round (fake_t *fake, zstate_client_t *client, zstate_batch_t *batch, int round)
+{
+    zstate_batch_reset (batch);
+    for (int index = 0; index < 100; index++) {
+        int counter = round * 100 + index;
+        char key [16], value [16];
+        snprintf (key, sizeof (key), "k%04d", counter % 1000);
+        snprintf (value, sizeof (value), "%d", counter);
+        int rc = zstate_batch_set (batch, key, "v", value, NULL);
+        assert (rc == 0);
+    }
+    for (int attempt = 0; attempt < WAIT; attempt++) {
+        if (zstate_client_send (client, "db", "table", batch) == 0)
+            return;
+        assert (errno == ENOBUFS);
+        fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 1);
+    }
+    assert (false);
+}
+
+//  An outage of 100,000 ops over 1,000 keys (the server reads, never
+//  acknowledges), then a new server instance that has none of it: it
+//  receives exactly one op per key, the newest, in consecutive sequences,
+//  then what was sent after them
+static void
+s_test_outage (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 20000, 64 * 1024 * 1024);
+    zstate_batch_t *batch = zstate_batch_new ();
+    for (int round = 0; round < 1000; round++) {
+        s_send_round (fake, client, batch, round);
+        while (fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 1))
+            ;
+    }
+    zstate_batch_destroy (&batch);
+    fake_drain (fake, client);
+    for (int index = 0; index < 3; index++) {
+        char key [16];
+        snprintf (key, sizeof (key), "after%d", index);
+        fake_send_key (client, key, "last");
+    }
+    fake_drain (fake, client);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.frames_coalesced > 0 && stats.outbox_keys <= 1003);
+    assert (stats.outbox_ops <= 20000 && stats.ops_acked == 0);
+
+    fake->epoch [0] = 0xEE;
+    zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING, .nonce = 1 };
+    fake_send (fake, &ping);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
+    assert (fake->msg.sequence == 1);
+    fake_welcome (fake, 0);
+    int newest [1000];
+    memset (newest, 0xFF, sizeof (newest));
+    size_t ops = 0, afters = 0;
+    uint64_t sequence = 0;
+    zstate_batch_t *received = zstate_batch_new ();
+    while (ops < 1003) {
+        fake_expect_ops (fake, ++sequence);
+        zstate_batch_reset (received);
+        assert (zstate_batch_load (received, fake->msg.ops, fake->msg.ops_size,
+                                   fake->msg.op_count, NULL) == 0);
+        for (size_t index = 0; index < zstate_batch_size (received); index++, ops++) {
+            const char *key = zstate_batch_key (received, index, NULL);
+            if (key [0] == 'a') {
+                //  What was sent after the outage comes last, in order
+                assert (key [5] == (char) ('0' + afters++) && ops >= 1000);
+                continue;
+            }
+            int slot = atoi (key + 1);
+            assert (newest [slot] == -1);
+            newest [slot] = atoi (zstate_batch_get (received, index, "v"));
+        }
+    }
+    zstate_batch_destroy (&received);
+    assert (ops == 1003 && afters == 3);
+    for (int slot = 0; slot < 1000; slot++)
+        assert (newest [slot] == 99000 + slot);
+    //  Nothing else follows
+    assert (!fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 200));
+    fake_ack (fake, sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 100003 && stats.outbox_ops == 0 && stats.outbox_keys == 0);
+    assert (stats.ops_accepted == 100003);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
+//  Level PERSISTED: the outbox keeps what is delivered and not persisted,
+//  flush_level returns at D for DELIVERED and only at P for PERSISTED,
+//  and a new epoch gets exactly the messages after P again
+static void
+s_test_persisted (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new_at (fake, true, HEARTBEAT,
+                                               ZSTATE_ACK_PERSISTED, verbose);
+    assert (fake_event (client, "EPOCH", NULL, 0));
+    fake_send_each (client, fake, 10, 1);
+    fake_ack_at (fake, 10, 4);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, 200) == -1
+            && errno == ETIMEDOUT);
+    assert (zstate_client_flush (client, 200) == -1 && errno == ETIMEDOUT);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ack_level == ZSTATE_ACK_PERSISTED);
+    assert (stats.outbox_ops == 6 && stats.ops_acked == 4 && stats.ops_delivered == 10);
+    assert (stats.last_delivered == 10 && stats.last_persisted == 4);
+    assert (stats.last_acked == 4);
+    //  A resume request of the same epoch: forget up to P, send nothing
+    //  again (the server still has 7 .. 10 on their way to Redis)
+    fake_welcome_at (fake, 10, 6, ZSTATE_SESSION_ACK_PERSISTED);
+    fake_wait_stats (client, &stats, s_six_persisted);
+    fake_send_each (client, fake, 1, 11);
+    zstate_client_stats (client, &stats);
+    assert (stats.outbox_ops == 5 && stats.retransmits == 0 && stats.ops_delivered == 10);
+    //  A new server instance has only what was persisted: 7 .. 11 again,
+    //  each counted delivered once all the same
+    fake->epoch [0] = 0xEE;
+    zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING, .nonce = 1 };
+    fake_send (fake, &ping);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
+    assert (fake->msg.sequence == 7 && fake->msg.ack_level == ZSTATE_ACK_PERSISTED);
+    fake_welcome_at (fake, 6, 6, ZSTATE_SESSION_ACK_PERSISTED);
+    for (uint64_t sequence = 7; sequence <= 11; sequence++)
+        fake_expect_ops (fake, sequence);
+    fake_send_each (client, fake, 1, 12);
+    fake_ack_at (fake, 12, 9);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, 200) == -1
+            && errno == ETIMEDOUT);
+    fake_ack_at (fake, 12, 12);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == 0);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.retransmits == 5 && stats.ops_delivered == 12 && stats.ops_acked == 12);
+    assert (stats.outbox_ops == 0 && stats.last_persisted == 12 && stats.epochs == 2);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
+//  A server that grants only DELIVERED to a client asking for PERSISTED:
+//  a LEVEL event, and the client works at DELIVERED
+static void
+s_test_granted_less (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new_at (fake, false, HEARTBEAT,
+                                               ZSTATE_ACK_PERSISTED, verbose);
+    fake_send_ops (client, 1);
+    fake_welcome (fake, 0);
+    char detail [256];
+    assert (fake_event (client, "LEVEL", detail, sizeof (detail)));
+    assert (streq (detail, "PERSISTED DELIVERED"));
+    fake_expect_ops (fake, 1);
+    fake_send_each (client, fake, 2, 2);
+    fake_ack_at (fake, 3, 0);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == -1
+            && errno == ENOTSUP);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ack_level == ZSTATE_ACK_DELIVERED && stats.outbox_ops == 0);
+    assert (stats.ops_acked == 3 && stats.last_acked == 3 && stats.last_persisted == 0);
+    assert (zstate_client_set_ack_level (client, ZSTATE_ACK_DELIVERED) == -1
+            && errno == EBUSY);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
+//  The level's API without a server
+static void
+s_test_level_api (void)
+{
+    assert (ZSTATE_ACK_DELIVERED == ZSTATE_SESSION_ACK_DELIVERED);
+    assert (ZSTATE_ACK_PERSISTED == ZSTATE_SESSION_ACK_PERSISTED);
+    assert (streq (zstate_client_ack_level_name (ZSTATE_ACK_PERSISTED), "PERSISTED"));
+    assert (streq (zstate_client_ack_level_name (0), "NONE"));
+    assert (streq (zstate_client_ack_level_name (7), "UNKNOWN"));
+    zstate_client_t *client = zstate_client_new ();
+    assert (zstate_client_set_ack_level (client, 3) == -1 && errno == EINVAL);
+    assert (zstate_client_flush_level (client, 0, 0) == -1 && errno == EINVAL);
+    //  Asked for DELIVERED: PERSISTED can never come
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == -1
+            && errno == ENOTSUP);
+    //  Nothing accepted: DELIVERED is done at once
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, 0) == 0);
+    zstate_client_destroy (&client);
+    //  Version 1 has no acknowledgements at all
+    client = zstate_client_new ();
+    assert (zstate_client_set_protocol (client, 1) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == -1
+            && errno == ENOTSUP);
+    zstate_client_destroy (&client);
+}
+
+//  "Full" and "failed" stay apart: full is ENOBUFS, a client FAILED (the
+//  link down past its timeout) says ENOTCONN, full or not; close counts
+//  the operations lost, not the coalesced entries that held them
+static void
+s_test_failed (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
+    zstate_client_set_link_timeout (client, 200);
+    zstate_client_set_queue (client, 4, 1024 * 1024);
+    for (uint64_t sequence = 1; sequence <= 15; sequence++) {
+        char key [8];
+        snprintf (key, sizeof (key), "k%d", (int) (sequence % 3));
+        fake_send_key (client, key, "value");
+        fake_expect_ops (fake, sequence);
+    }
+    fake_send_key (client, "k3", "value");
+    fake_expect_ops (fake, 16);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_batch_set (batch, "k4", "field", "value", NULL) == 0);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOBUFS);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.outbox_keys == 4 && stats.outbox_ops == 4);
+    fake_destroy (&fake);
+    char detail [64];
+    bool failed = false;
+    for (int count = 0; count < 10 && !failed; count++)
+        failed = fake_event (client, "STATE", detail, sizeof (detail))
+              && streq (detail, "FAILED");
+    assert (failed);
+    assert (zstate_client_send (client, "db", "table", batch) == -1 && errno == ENOTCONN);
+    zstate_batch_destroy (&batch);
+    assert (zstate_client_close (&client, 0) == 16);
+}
+
+void
+zstate_client_level_suite (bool verbose)
+{
+    s_test_level_api ();
+    s_test_persisted (verbose);
+    s_test_granted_less (verbose);
+    s_test_bounds (verbose);
+    s_test_outage (verbose);
+    s_test_failed (verbose);
+}
