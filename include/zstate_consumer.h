@@ -90,7 +90,9 @@ ZSTATE_EXPORT int
 
 //  Bound the queue to ops operations and bytes bytes (defaults 262,144 and
 //  64 MiB). A message is always taken whole, so the queue may pass the
-//  bound by one message. Returns 0, or -1 with errno EINVAL when either
+//  bound by one message. While the application does not pop, what waits
+//  for it is this bound plus what the server's ROUTER holds per client
+//  connection (zstate_server_set_rcvhwm: 64 MiB by default). Returns 0, or -1 with errno EINVAL when either
 //  bound is 0 (the queue could never take a message).
 ZSTATE_EXPORT int
     zstate_consumer_set_queue (zstate_consumer_t *self, size_t ops, size_t bytes);

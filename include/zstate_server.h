@@ -173,7 +173,11 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_server_stats (zstate_server_t *self, zstate_server_stats_t *stats);
 
-//  Socket receive high-water mark, in messages (default 1000). Before bind.
+//  Socket receive high-water mark, in messages per client connection
+//  (default 256: 64 MiB of messages of a client's default batch bound,
+//  256 KiB; a larger message, up to ZSTATE_MESSAGE_MAX, counts as one).
+//  This is what the server holds per client while it does not read, its
+//  consumers' queues being full. Before bind.
 ZSTATE_EXPORT int
     zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm);
 

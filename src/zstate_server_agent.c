@@ -49,7 +49,7 @@
 typedef zstate_server_route_t route_t;
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
-#define RCVHWM_DEFAULT      1000    //  ROUTER receive high-water mark
+#define RCVHWM_DEFAULT      ((64 << 20) / (256 << 10))  //  64 MiB / client batch
 
 //  The actor's state
 typedef struct {
