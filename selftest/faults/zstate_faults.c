@@ -513,7 +513,15 @@ s_destroy_dead (options_t *options, char *line, size_t size)
 //  --------------------------------------------------------------------------
 //  The application stops popping for 10 s (3 s quick) while the producer
 //  writes 256-byte values over 10,000 keys: how much memory the producer
-//  and the consumer process take on, and whether it all arrives after
+//  and the consumer process take on, and whether it all arrives after.
+//  Passes when nothing is lost, no send was refused (10,000 keys are far
+//  below the client's bound) and each side grew by at most its bounds +
+//  16 MiB: the producer's queue bytes, the consumer's queue bytes plus
+//  the server's ROUTER budget per connection
+
+#define STALL_PRODUCER_BOUND    (64 * 1024 * 1024)
+#define STALL_CONSUMER_BOUND    (64 * 1024 * 1024 + 64 * 1024 * 1024)
+#define STALL_SLACK             (16 * 1024 * 1024)
 
 static bool
 s_stall (options_t *options, char *line, size_t size)
@@ -528,6 +536,8 @@ s_stall (options_t *options, char *line, size_t size)
     if (zstate_fault_server_start (server) == 0) {
         zstate_fault_stream_t *stream = zstate_fault_stream_new (
             zstate_fault_server_endpoint (server), model);
+        zstate_client_set_queue (zstate_fault_stream_client (stream), 1024 * 1024,
+                                 STALL_PRODUCER_BOUND);
         zstate_fault_stream_set (stream, 0, 10000, 256);
         zstate_fault_stream_run (stream, keys, 0);
         zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
@@ -540,7 +550,10 @@ s_stall (options_t *options, char *line, size_t size)
         size_t producer_after = zstate_fault_rss (0);
         size_t consumer_after = zstate_fault_server_rss (server);
         zstate_fault_server_signal (server, SIGUSR2, NULL);
-        pass = s_verdict (stream, server, model, line, size);
+        pass = s_verdict (stream, server, model, line, size)
+            && zstate_fault_stream_refused (stream) == 0
+            && producer_after <= producer_before + (STALL_PRODUCER_BOUND + STALL_SLACK) / 1024
+            && consumer_after <= consumer_before + (STALL_CONSUMER_BOUND + STALL_SLACK) / 1024;
         s_append (line, size, " refused=%" PRIu64 " producer_rss_growth_mib=%.1f"
                   " consumer_rss_growth_mib=%.1f stall_s=%d",
                   zstate_fault_stream_refused (stream),
