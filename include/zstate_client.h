@@ -316,6 +316,19 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_client_set_heartbeat (zstate_client_t *self, int interval);
 
+//  Speak CURVE to the server: certificate is this client's secret
+//  certificate (zcert format; its "_secret" file is read when there is
+//  one), whose public certificate the server's client directory holds;
+//  server_key is the server's public key, 40 characters of Z85, or its
+//  public certificate's file. A server that refuses the client (unknown
+//  key, wrong server key) shows as a link that never comes up. Before
+//  connect. Returns 0, or -1 with errno and zstate_reason (): ENOENT for a
+//  certificate that cannot be read, EINVAL for one without a secret key
+//  or a server key that is neither, EBUSY once connected.
+ZSTATE_EXPORT int
+    zstate_client_set_curve (zstate_client_t *self, const char *certificate,
+                             const char *server_key);
+
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void
     zstate_client_set_verbose (zstate_client_t *self, bool verbose);

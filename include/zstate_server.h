@@ -79,6 +79,11 @@ extern "C" {
 //      "si"    SET SESSION IDLE msecs  silence after which a session is forgotten
 //      "si"    SET SESSIONS count  most sessions kept (least recently heard go)
 //      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
+//      "sss"   CURVE certificate clients   CURVE on both endpoints (before
+//                                  BIND and MONITOR)
+//      "ss"    ALLOW address       "ss" DENY address: the process's lists
+//      "si"    SET INSECURE flag   1 allows NULL security on any endpoint
+//      "si"    SET CONNECTIONS count   most connections open, 0 no cap
 //      "s"     $TERM               end the actor (answered by the final
 //                                  signal, not by a reply)
 //  The wrapper methods send the same commands, one at a time across
@@ -129,6 +134,20 @@ typedef struct {
     uint64_t restored_drops;    //  OPS dropped (and acknowledged) as held
                                 //  by Redis already, under a restored
                                 //  watermark of their table
+    //  Security, the data and monitor endpoints together (doc/protocol.md,
+    //  section 10); a refused handshake delivers nothing
+    size_t connections;         //  tcp and ipc connections open now
+    uint64_t accepted;          //  connections accepted
+    uint64_t shed;              //  connections closed over the cap
+    uint64_t handshakes;        //  ZMTP handshakes completed
+    uint64_t auth_denied;       //  refused by the authenticator: a client
+                                //  key not allowed, or a denied address
+    uint64_t auth_mechanism;    //  refused: another mechanism than ours,
+                                //  such as a NULL or PLAIN peer with CURVE
+    uint64_t auth_crypto;       //  refused: CURVE that did not decrypt, a
+                                //  client with the wrong server key
+    uint64_t auth_protocol;     //  refused: any other handshake error
+    uint64_t auth_failed;       //  handshakes failed without a detail
 } zstate_server_stats_t;
 
 //  Create a server; it binds nothing until zstate_server_bind. Returns
@@ -208,6 +227,50 @@ ZSTATE_EXPORT int
 //  sessions past it are delivered, not checked for gaps. Returns 0, or -1.
 ZSTATE_EXPORT int
     zstate_server_set_sessions_max (zstate_server_t *self, int max);
+
+//  Security (README, "Securing a server"). Endpoints are open to any peer
+//  that reaches them unless CURVE is on, so a server refuses to bind or
+//  monitor a tcp endpoint that is not loopback (127.0.0.0/8, ::1,
+//  localhost) without CURVE, unless insecure endpoints are allowed; ipc
+//  and inproc are always allowed. ZMTP 1.0 and 2.0 peers are refused.
+
+//  Switch CURVE on for every endpoint bound from now on, data and monitor:
+//  certificate is the server's secret certificate (zcert format; its
+//  "_secret" file is read when there is one), clients a directory of the
+//  public certificates of the clients allowed in, checked for each new
+//  connection by the process's ZAP handler (zauth), which stays up while
+//  the server lives. Before bind and monitor. Returns 0, or -1 with errno
+//  and zstate_reason (), and CURVE stays off: ENOENT for a certificate
+//  that cannot be read or a directory missing or without a certificate,
+//  EINVAL for a certificate without a secret key, EBUSY once bound or when
+//  the process checks keys against another directory already, EADDRINUSE
+//  when something else in the process handles ZAP, ENOTSUP without CURVE
+//  in libzmq.
+ZSTATE_EXPORT int
+    zstate_server_set_curve (zstate_server_t *self, const char *certificate,
+                             const char *clients);
+
+//  Allow connections only from these addresses (IPv4 or IPv6, one per
+//  call), or deny connections from these; both endpoints, NULL or CURVE.
+//  The lists belong to the process's ZAP handler, so they apply to every
+//  server in the process, and once an address is allowed the deny list is
+//  ignored. Denials count as auth_denied. Any time; they apply to new
+//  connections. Returns 0, or -1 with EINVAL or EADDRINUSE.
+ZSTATE_EXPORT int
+    zstate_server_allow (zstate_server_t *self, const char *address);
+ZSTATE_EXPORT int
+    zstate_server_deny (zstate_server_t *self, const char *address);
+
+//  Allow NULL security on endpoints that are not loopback (default false).
+//  Before bind and monitor. Returns 0 or -1.
+ZSTATE_EXPORT int
+    zstate_server_set_insecure (zstate_server_t *self, bool insecure);
+
+//  The most tcp and ipc connections open at once, both endpoints (default
+//  1024; 0 no cap). A connection over it is closed as soon as it is
+//  accepted and counted as shed. Any time. Returns 0, or -1.
+ZSTATE_EXPORT int
+    zstate_server_set_connections_max (zstate_server_t *self, int max);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

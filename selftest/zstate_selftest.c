@@ -95,6 +95,9 @@ void
 void
     zstate_redis_suites (bool verbose);
 
+//  CURVE, the authenticator and the posture: selftest/zstate_security_test.c
+void
+    zstate_security_test (bool verbose);
 //  The constructors at the socket limit: selftest/zstate_limits_test.c
 void
     zstate_limits_test (bool verbose);
@@ -165,6 +168,7 @@ all_tests [] = {
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
+    { "zstate_security", zstate_security_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
     { "zstate_outbox", zstate_outbox_test },

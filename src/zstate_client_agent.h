@@ -110,6 +110,9 @@ struct _zstate_client_t {
     int version;                //  Protocol version, 1 or 2
     int heartbeat;              //  Heartbeat interval, msecs
     int ack_level;              //  ZSTATE_ACK_* HELLO asks for
+    char curve_public [41];     //  CURVE: our public key, Z85; "" is NULL
+    char curve_secret [41];     //  ... our secret key
+    char curve_server [41];     //  ... the server's public key
     size_t held_ops;            //  Version 2: accepted and not acknowledged
     size_t held_bytes;          //  ... their bytes (the outbox's coalesced
                                 //  block counts its keys and bytes)

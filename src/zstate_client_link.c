@@ -202,6 +202,10 @@ s_self_set_options (self_t *self, const char **name_p)
     };
     char interface [INTERFACE_MAX];
     memcpy (interface, client->interface, sizeof (interface));
+    char curve [3][41];
+    memcpy (curve [0], client->curve_server, 41);
+    memcpy (curve [1], client->curve_public, 41);
+    memcpy (curve [2], client->curve_secret, 41);
     pthread_mutex_unlock (&client->lock);
 
     int rc = 0;
@@ -217,6 +221,13 @@ s_self_set_options (self_t *self, const char **name_p)
     if (rc == 0 && *interface
     &&  zmq_setsockopt (handle, ZMQ_BINDTODEVICE, interface, strlen (interface))) {
         *name_p = "ZMQ_BINDTODEVICE";
+        rc = -1;
+    }
+    if (rc == 0 && *curve [0]
+    &&  (zmq_setsockopt (handle, ZMQ_CURVE_SERVERKEY, curve [0], 40)
+    ||   zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, curve [1], 40)
+    ||   zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, curve [2], 40))) {
+        *name_p = "ZMQ_CURVE_SERVERKEY";
         rc = -1;
     }
     pthread_mutex_unlock (&client->socket_lock);

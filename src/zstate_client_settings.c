@@ -11,6 +11,7 @@
 
 #include "zstate_classes.h"
 #include "zstate_client_agent.h"
+#include "zstate_security.h"
 
 //  --------------------------------------------------------------------------
 //  Bound the queue. A call over a bound fails with EMSGSIZE; one that fits
@@ -235,6 +236,33 @@ zstate_client_set_heartbeat (zstate_client_t *self, int interval)
     if (started)
         return zstate_fail (EBUSY, "set_heartbeat: already connected");
     return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  CURVE: our certificate and the server's public key. Before connect.
+
+int
+zstate_client_set_curve (zstate_client_t *self, const char *certificate,
+                         const char *server_key)
+{
+    assert (self);
+    char server [41];
+    if (zstate_security_public_key ("set_curve", server_key, server))
+        return -1;
+    zcert_t *cert = zstate_security_load ("set_curve", certificate);
+    if (!cert)
+        return -1;
+    pthread_mutex_lock (&self->lock);
+    bool started = self->started;
+    if (!started) {
+        memcpy (self->curve_public, zcert_public_txt (cert), 41);
+        memcpy (self->curve_secret, zcert_secret_txt (cert), 41);
+        memcpy (self->curve_server, server, 41);
+    }
+    pthread_mutex_unlock (&self->lock);
+    zcert_destroy (&cert);
+    return started? zstate_fail (EBUSY, "set_curve: already connected"): 0;
 }
 
 

@@ -319,7 +319,13 @@ zstate_server_set_verbose (zstate_server_t *self, bool verbose)
 
 
 //  --------------------------------------------------------------------------
-//  Return the server's actor.
+//  Return the server's actor; our other files get the zstate_actor_t.
+
+zstate_actor_t *
+zstate_server_link_actor (zstate_server_t *self)
+{
+    return self->link->actor;
+}
 
 zactor_t *
 zstate_server_actor (zstate_server_t *self)

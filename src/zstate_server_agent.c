@@ -45,6 +45,7 @@
 #include "zstate_server_routes.h"
 #include "zstate_server_watermarks.h"
 #include "zstate_server_confirm.h"
+#include "zstate_security.h"
 
 typedef zstate_server_route_t route_t;
 
@@ -72,6 +73,7 @@ typedef struct {
     bool has_waiting;           //  ...while this is true
     zstate_server_stats_t stats;    //  counters for STATS
     zstate_monitor_t *monitor;  //  monitoring endpoint, once bound
+    zstate_security_t *security;    //  both endpoints' security
     bool paused;                //  PAUSE: read nothing more from clients
     bool verbose;               //  log activity
 } self_t;
@@ -148,6 +150,7 @@ s_self_new (zsock_t *pipe)
                                                &self->stats);
     assert (self->confirm);
     zmq_msg_init (&self->parked);
+    self->security = zstate_security_new (self->loop, &self->stats);
     return self;
 }
 
@@ -163,6 +166,7 @@ s_self_destroy (self_t **self_p)
         zstate_server_routes_destroy (&self->routes);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
+        zstate_security_destroy (&self->security);
         zloop_destroy (&self->loop);
         zstate_monitor_destroy (&self->monitor);
         zsock_destroy (&self->router);
@@ -483,7 +487,7 @@ static void
 s_handle_bind (self_t *self, zmsg_t *request)
 {
     char *endpoint = zmsg_popstr (request);
-    int port = zstate_bind (self->router, endpoint);
+    int port = zstate_security_bind (self->security, self->router, endpoint);
     if (port != -1 && self->verbose)
         zsys_debug ("zstate_server: bound to %s (port %d)", endpoint, port);
     zstate_reply (self->pipe, "BIND", port == -1? errno: 0,
@@ -668,6 +672,7 @@ s_stats_text (void *arg)
     stats.sessions = zstate_server_sessions_size (self->sessions);
     zstate_server_stats_fprint (&stats, zstate_monitor_watchers (self->monitor),
                                 zstate_monitor_lost (self->monitor), file);
+    zstate_security_stats_fprint (&stats, file);
     zstate_server_routes_fprint (self->routes, file);
     fclose (file);
     return text;
@@ -694,7 +699,8 @@ s_handle_monitor (self_t *self, zmsg_t *request)
         assert (rc == 0);
         zloop_reader_set_tolerant (self->loop, zstate_monitor_socket (self->monitor));
     }
-    int port = zstate_monitor_bind (self->monitor, endpoint);
+    int port = zstate_security_bind (self->security, zstate_monitor_socket (self->monitor),
+                                     endpoint);
     zstate_reply (self->pipe, "MONITOR", port == -1? errno: 0,
                   port == -1? zstate_reason (): "", true);
     zstr_sendf (self->pipe, "%d", port == -1? 0: port);
@@ -725,6 +731,9 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         if (strncmp (command, "SET ", 4) == 0)
             zstate_server_settings_apply (pipe, self->router, self->sessions,
                                           command, request);
+        else
+        if (zstate_security_command (command))
+            zstate_security_handle (self->security, pipe, command, request);
         else
         if (streq (command, "REGISTER"))
             s_handle_register (self, request);

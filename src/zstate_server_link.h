@@ -65,6 +65,10 @@ int
     zstate_server_link_restored (zstate_server_link_t *link,
                                  const char *db, const char *table, const char *name,
                                  const byte *watermarks, size_t size);
+//  The server's actor, for its wrapper methods in other files; NULL once
+//  the server is destroyed
+zstate_actor_t *
+    zstate_server_link_actor (zstate_server_t *server);
 
 #ifdef ZSTATE_SELFTEST
 //  Selftest support: wait until consumer is full and the server holds
