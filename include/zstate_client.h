@@ -75,6 +75,9 @@ extern "C" {
 //      ERROR       [reason]         e.g. "retries exhausted after 10000 ms";
 //                                   with version 2, once, when 3 HELLOs got
 //                                   no WELCOME (a version 1 server?)
+//                                   a failed security handshake (CURVE
+//                                   refused, or on one side only): the
+//                                   1st, 2nd, 4th... time
 //      EPOCH       [old new]        a server instance WELCOMEd us: both
 //                                   epochs in hex, old all zeros the first time
 //      REJECT      [seq code text]  the server refused message seq for good
@@ -321,7 +324,8 @@ ZSTATE_EXPORT int
 //  one), whose public certificate the server's client directory holds;
 //  server_key is the server's public key, 40 characters of Z85, or its
 //  public certificate's file. A server that refuses the client (unknown
-//  key, wrong server key) shows as a link that never comes up. Before
+//  key, wrong server key) shows as ERROR events, and nothing is delivered
+//  or acknowledged. Before
 //  connect. Returns 0, or -1 with errno and zstate_reason (): ENOENT for a
 //  certificate that cannot be read, EINVAL for one without a secret key
 //  or a server key that is neither, EBUSY once connected.

@@ -321,6 +321,44 @@ s_test_fail_closed (const certs_t *certs)
 //  --------------------------------------------------------------------------
 //  Five clients: four refused, each counted, one delivered
 
+//  Wait for an ERROR event from client whose reason holds text, or assert
+static void
+s_wait_error (zstate_client_t *client, const char *text)
+{
+    zsock_t *events = zstate_client_events (client);
+    zsock_set_rcvtimeo (events, DEADLINE);
+    bool seen = false;
+    while (!seen) {
+        char *type, *endpoint, *detail;
+        int rc = zstr_recvx (events, &type, &endpoint, &detail, NULL);
+        assert (rc == 3);
+        seen = streq (type, "ERROR") && strstr (detail, text);
+        zstr_free (&type);
+        zstr_free (&endpoint);
+        zstr_free (&detail);
+    }
+}
+
+//  A zstate client refused is told why, and delivers nothing
+static void
+s_test_client_refused (const certs_t *certs, const char *endpoint)
+{
+    zstate_client_t *plain = zstate_client_new ();
+    zstate_client_t *unknown = zstate_client_new ();
+    int rc = zstate_client_set_curve (unknown, certs->unknown, certs->server_key);
+    assert (rc == 0);
+    rc = zstate_client_connect (plain, endpoint);
+    assert (rc == 0);
+    rc = zstate_client_connect (unknown, endpoint);
+    assert (rc == 0);
+    s_wait_error (plain, "another security mechanism");
+    s_wait_error (unknown, "refused our certificate");
+    zstate_client_set_linger (plain, 0);
+    zstate_client_set_linger (unknown, 0);
+    zstate_client_destroy (&plain);
+    zstate_client_destroy (&unknown);
+}
+
 static bool
 s_five_refused (const zstate_server_stats_t *stats, void *arg)
 {
@@ -383,6 +421,7 @@ s_test_five_clients (const certs_t *certs, bool verbose)
                    " denied, %" PRIu64 " crypto", stats.auth_mechanism,
                    stats.auth_denied, stats.auth_crypto);
     zstate_client_destroy (&client);
+    s_test_client_refused (certs, endpoint);
     for (int kind = PEER_NULL; kind <= PEER_WRONG_KEY; kind++)
         zsock_destroy (&refused [kind]);
     zstate_consumer_destroy (&consumer);

@@ -183,6 +183,7 @@ typedef struct {
     char *endpoint;             //  Connected to, or NULL
     char *monitor_endpoint;     //  Where the DEALER's monitor publishes
     unsigned int monitors;      //  Monitors started, to name each one
+    uint64_t handshakes_failed; //  Handshakes the server refused
     char log_prefix [64];       //  "zstate_client <session>:"
     buffer_t *outbox_head;      //  Messages taken, not yet accepted by zmq
     buffer_t *outbox_tail;      //  Last of those

@@ -116,6 +116,27 @@ s_self_link_down (self_t *self)
     zstate_client_agent_update_state (self, NULL);
 }
 
+//  A handshake failed: the server refused our security, or we its. Say so
+//  on the 1st, 2nd, 4th... time, as an ERROR event and a log line; the
+//  link stays down and libzmq tries again.
+static void
+s_self_handshake_failed (self_t *self, uint16_t event, uint32_t value)
+{
+    self->handshakes_failed++;
+    if (self->handshakes_failed & (self->handshakes_failed - 1))
+        return;
+    char reason [256];
+    snprintf (reason, sizeof (reason), "handshake with %s failed %" PRIu64 " times: %s",
+              self->endpoint, self->handshakes_failed,
+              event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH? "the server refused our certificate":
+              value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH?
+                  "the server speaks another security mechanism (CURVE on one side only?)":
+              value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC?
+                  "CURVE did not decrypt (the wrong server key?)": "a protocol error");
+    zsys_warning ("%s %s", self->log_prefix, reason);
+    zstate_client_agent_event (self, "ERROR", reason);
+}
+
 //  libzmq 4.3 monitor events: [uint16 event, uint32 value][endpoint]
 static int
 s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
@@ -139,6 +160,9 @@ s_self_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         else
         if (event == ZMQ_EVENT_DISCONNECTED)
             s_self_link_down (self);
+        else
+        if (event != ZMQ_EVENT_CONNECT_RETRIED)
+            s_self_handshake_failed (self, event, value);
     }
     zmsg_destroy (&msg);
     return 0;
@@ -264,7 +288,10 @@ zstate_client_agent_open (self_t *self, const char *endpoint, char *reason, size
         pthread_mutex_lock (&client->socket_lock);
         int rc = zmq_socket_monitor (zsock_resolve (client->dealer), self->monitor_endpoint,
                                      ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                                     | ZMQ_EVENT_CONNECT_RETRIED);
+                                     | ZMQ_EVENT_CONNECT_RETRIED
+                                     | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                     | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                     | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
         int error = zmq_errno ();
         pthread_mutex_unlock (&client->socket_lock);
         if (rc) {

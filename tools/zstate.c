@@ -27,6 +27,7 @@ s_subcommands [] = {
     { "send",  zstate_send_main,  "send operations given as arguments or read from stdin" },
     { "watch", zstate_watch_main, "print the operations a server routes to a table" },
     { "stats", zstate_stats_main, "print a running server's counters" },
+    { "keygen", zstate_keygen_main, "write a CURVE certificate pair" },
     { NULL, NULL, NULL }
 };
 

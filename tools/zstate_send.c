@@ -46,6 +46,8 @@ s_usage (FILE *file)
         "    -l, --level LEVEL       what to wait for: delivered (to the consumer\n"
         "                            table, the default) or persisted (also written\n"
         "                            to Redis; fails when the server cannot grant it)\n"
+        "        --curve FILE        speak CURVE: this client's secret certificate\n"
+        "        --server-key KEY    ... and the server's public key or certificate\n"
         "    -h, --help              this text\n"
         "\n"
         "Exit status: 0 when the server acknowledged every operation at the level,\n"
@@ -291,20 +293,26 @@ zstate_send_main (int argc, char *argv [])
         { "sonic",   no_argument,       NULL, 'S' },
         { "timeout", required_argument, NULL, 't' },
         { "level",   required_argument, NULL, 'l' },
+        { "curve",   required_argument, NULL, 'C' },
+        { "server-key", required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *endpoint = NULL;
     const char *db = "APPL_DB";
+    const char *curve = NULL, *server_key = NULL;
     long timeout = 5000;
     int level = ZSTATE_ACK_DELIVERED;
     bool sonic = false;
     optind = 1;
     int option;
     //  '+': stop at the first operand, so "DEL" and its key are not options
-    while ((option = getopt_long (argc, argv, "+c:d:St:l:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "+c:d:St:l:C:K:h", options, NULL)) != -1) {
         if (option == 'c')
             endpoint = optarg;
+        else
+        if (option == 'C' || option == 'K')
+            *(option == 'C'? &curve: &server_key) = optarg;
         else
         if (option == 'd')
             db = optarg;
@@ -353,13 +361,18 @@ zstate_send_main (int argc, char *argv [])
     zstate_client_set_link_timeout (client, (int) timeout);
     zstate_client_set_linger (client, (int) timeout);
     zstate_client_set_ack_level (client, level);
+    int status = zstate_tool_curve_client ("send", client, curve, server_key);
+    if (status) {
+        zstate_client_destroy (&client);
+        return status;
+    }
     if (zstate_client_connect (client, endpoint)) {
         fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
         zstate_client_destroy (&client);
         return 1;
     }
-    int status = s_run (client, endpoint, db, level, (int) timeout, argc - optind,
-                        argv + optind);
+    status = s_run (client, endpoint, db, level, (int) timeout, argc - optind,
+                    argv + optind);
     zstate_client_destroy (&client);
     return status;
 }

@@ -45,6 +45,7 @@ typedef struct {
     char *separator;            //  key separator
     int redis_db;               //  SELECT index
     char *password;             //  AUTH password, or NULL
+    zstate_tool_security_t *security;   //  CURVE, address lists, caps
     bool verbose;
 } settings_t;
 
@@ -73,6 +74,12 @@ s_usage (FILE *file)
         "    -s, --separator TEXT    between table and key in Redis (default \":\")\n"
         "    -c, --config FILE       read settings from a ZPL file (see below); flags\n"
         "                            given after it add to it\n"
+        "        --curve FILE        switch CURVE on: the server's secret certificate\n"
+        "        --clients DIR       the public certificates of the clients let in\n"
+        "        --allow ADDRESS     let in only these addresses (repeatable)\n"
+        "        --deny ADDRESS      keep these addresses out (repeatable)\n"
+        "        --insecure          allow NULL security on endpoints not loopback\n"
+        "        --connections N     most connections open at once (0: no cap)\n"
         "    -v, --verbose           log activity\n"
         "    -h, --help              this text\n"
         "\n"
@@ -91,6 +98,12 @@ s_usage (FILE *file)
         "        db = APPL_DB\n"
         "        name = ROUTE_TABLE\n"
         "        persist = 1\n"
+        "    security\n"
+        "        curve = /etc/zstate/server\n"
+        "        clients = /etc/zstate/clients\n"
+        "        allow = 10.0.0.1\n"
+        "        insecure = 0\n"
+        "        connections = 1024\n"
         "A bad file is reported with its line number.\n");
 }
 
@@ -305,6 +318,26 @@ s_settings_table (settings_t *settings, const char *file, const char *text,
     return s_settings_add_table (settings, db, table, streq (persist, "1"), where);
 }
 
+//  The security section. Returns 0 or -1.
+static int
+s_settings_security (settings_t *settings, const char *file, const char *text,
+                     zconfig_t *section, int *start_p)
+{
+    int item_start = *start_p;
+    s_line_of (text, zconfig_name (section), 0, start_p);
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        int rc = zstate_tool_security_set (settings->security, "serve", zconfig_name (item),
+                                           zconfig_value (item));
+        if (rc) {
+            char message [300];
+            snprintf (message, sizeof (message), rc == 1? "unknown setting 'security/%s'":
+                      "bad value for 'security/%s'", zconfig_name (item));
+            return s_config_error (file, text, zconfig_name (item), 1, &item_start, message);
+        }
+    }
+    return 0;
+}
+
 static int
 s_settings_load (settings_t *settings, const char *file)
 {
@@ -335,6 +368,9 @@ s_settings_load (settings_t *settings, const char *file)
         else
         if (streq (name, "table"))
             rc = s_settings_table (settings, file, text, section, &start);
+        else
+        if (streq (name, "security"))
+            rc = s_settings_security (settings, file, text, section, &start);
         else {
             char message [300];
             snprintf (message, sizeof (message), "unknown section '%s'", name);
@@ -438,6 +474,7 @@ s_settings_destroy (settings_t *settings)
     zstr_free (&settings->redis);
     zstr_free (&settings->separator);
     zstr_free (&settings->password);
+    zstate_tool_security_destroy (&settings->security);
 }
 
 //  Parse flags and config into settings; returns 0, or the exit status
@@ -455,13 +492,25 @@ s_settings_parse (settings_t *settings, int argc, char *argv [])
         { "redis-db",  required_argument, NULL, 'n' },
         { "separator", required_argument, NULL, 's' },
         { "config",    required_argument, NULL, 'c' },
+        { "curve",     required_argument, NULL, 1 },
+        { "clients",   required_argument, NULL, 1 },
+        { "allow",     required_argument, NULL, 1 },
+        { "deny",      required_argument, NULL, 1 },
+        { "insecure",  no_argument,       NULL, 2 },
+        { "connections", required_argument, NULL, 1 },
         { "verbose",   no_argument,       NULL, 'v' },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     optind = 1;
-    int option;
-    while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", options, NULL)) != -1) {
+    int option, which = 0;
+    while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", options, &which)) != -1) {
+        if (option == 1 || option == 2) {
+            if (zstate_tool_security_set (settings->security, "serve", options [which].name,
+                                          option == 2? "1": optarg))
+                return 2;
+        }
+        else
         if (option == 'b' || option == 'S')
             zlistx_add_end (option == 'b'? settings->binds: settings->sonic_binds,
                             strdup (optarg));
@@ -672,6 +721,7 @@ zstate_serve_main (int argc, char *argv [])
     zlistx_set_destructor (settings.tables, s_served_destroy);
     settings.redis = strdup ("127.0.0.1:6379");
     settings.separator = strdup (":");
+    settings.security = zstate_tool_security_new ();
     int status = s_settings_parse (&settings, argc, argv);
     if (status) {
         s_settings_destroy (&settings);
@@ -687,7 +737,9 @@ zstate_serve_main (int argc, char *argv [])
     zstate_server_t *server = zstate_server_new ();
     zstate_server_set_verbose (server, settings.verbose);
     zstate_writer_t *writer = NULL;
-    status = s_tables_open (&settings, server, &writer);
+    status = zstate_tool_security_server (settings.security, server);
+    if (status == 0)
+        status = s_tables_open (&settings, server, &writer);
     if (status == 0)
         status = s_server_bind (&settings, server);
     zstate_sonic_bridge_t *bridge = NULL;

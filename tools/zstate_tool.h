@@ -51,6 +51,38 @@ int
     zstate_watch_main (int argc, char *argv []);
 int
     zstate_stats_main (int argc, char *argv []);
+int
+    zstate_keygen_main (int argc, char *argv []);
+
+//  The security settings of serve: curve, clients, allow, deny, insecure
+//  and connections, the same names as options and as config keys
+typedef struct _zstate_tool_security_t zstate_tool_security_t;
+
+zstate_tool_security_t *
+    zstate_tool_security_new (void);
+void
+    zstate_tool_security_destroy (zstate_tool_security_t **self_p);
+
+//  Take one setting for command. Returns 0; 1 when key is not a security
+//  setting; 2 after saying why value is bad.
+int
+    zstate_tool_security_set (zstate_tool_security_t *self, const char *command,
+                              const char *key, const char *value);
+
+//  Apply to a server. Returns 0, or 1 after saying why.
+int
+    zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *server);
+
+//  CURVE for send's client, or for the DEALER of watch and stats: curve
+//  the client's secret certificate, server_key the server's public key or
+//  certificate; both NULL for none. Returns 0, or an exit status after
+//  saying why (2: one of the two without the other).
+int
+    zstate_tool_curve_client (const char *command, zstate_client_t *client,
+                              const char *curve, const char *server_key);
+int
+    zstate_tool_curve_socket (const char *command, zsock_t *sock,
+                              const char *curve, const char *server_key);
 
 //  serve's SONiC endpoint (tools/zstate_serve_sonic.c): a bridge to server
 //  bound at each of endpoints (char *), none when the list is empty; with

@@ -33,6 +33,8 @@ s_watch_usage (FILE *file)
         "    -n, --count N           exit after N operations (N from 1)\n"
         "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
         "                            (default 5000)\n"
+        "        --curve FILE        speak CURVE: this client's secret certificate\n"
+        "        --server-key KEY    ... and the server's public key or certificate\n"
         "    -h, --help              this text\n");
 }
 
@@ -51,6 +53,8 @@ s_stats_usage (FILE *file)
         "    -m, --monitor ENDPOINT  the server's monitor endpoint (zstate serve --monitor)\n"
         "    -t, --timeout MSECS     how long to wait for an answer, 1 to 86400000\n"
         "                            (default 5000)\n"
+        "        --curve FILE        speak CURVE: this client's secret certificate\n"
+        "        --server-key KEY    ... and the server's public key or certificate\n"
         "    -h, --help              this text\n");
 }
 
@@ -106,12 +110,18 @@ s_request (zsock_t *dealer, const char *command, const char *db, const char *tab
     return reply;
 }
 
+//  Connect a DEALER to the monitor, with CURVE when curve and server_key
+//  say so; returns it, or NULL after saying why
 static zsock_t *
-s_connect (const char *endpoint)
+s_connect (const char *command, const char *endpoint, const char *curve,
+           const char *server_key)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert (dealer);
     zsock_set_linger (dealer, 0);
+    if (zstate_tool_curve_socket (command, dealer, curve, server_key))
+        zsock_destroy (&dealer);
+    else
     if (zsock_connect (dealer, "%s", endpoint)) {
         fprintf (stderr, "zstate: cannot connect to %s: %s\n", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&dealer);
@@ -208,17 +218,23 @@ zstate_watch_main (int argc, char *argv [])
         { "monitor", required_argument, NULL, 'm' },
         { "count",   required_argument, NULL, 'n' },
         { "timeout", required_argument, NULL, 't' },
+        { "curve",   required_argument, NULL, 'C' },
+        { "server-key", required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
+    const char *curve = NULL, *server_key = NULL;
     const char *endpoint = NULL;
     long count = 0;
     long timeout = 5000;
     optind = 1;
     int option;
-    while ((option = getopt_long (argc, argv, "m:n:t:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "m:n:t:C:K:h", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
+        else
+        if (option == 'C' || option == 'K')
+            *(option == 'C'? &curve: &server_key) = optarg;
         else
         if (option == 'n') {
             if (zstate_tool_number ("watch", "--count", optarg, 1, LONG_MAX, &count))
@@ -252,7 +268,7 @@ zstate_watch_main (int argc, char *argv [])
         free (db);
         return 2;
     }
-    zsock_t *dealer = s_connect (endpoint);
+    zsock_t *dealer = s_connect ("watch", endpoint, curve, server_key);
     if (!dealer) {
         free (db);
         return 1;
@@ -277,16 +293,22 @@ zstate_stats_main (int argc, char *argv [])
     static struct option options [] = {
         { "monitor", required_argument, NULL, 'm' },
         { "timeout", required_argument, NULL, 't' },
+        { "curve",   required_argument, NULL, 'C' },
+        { "server-key", required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
+    const char *curve = NULL, *server_key = NULL;
     const char *endpoint = NULL;
     long timeout = 5000;
     optind = 1;
     int option;
-    while ((option = getopt_long (argc, argv, "m:t:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "m:t:C:K:h", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
+        else
+        if (option == 'C' || option == 'K')
+            *(option == 'C'? &curve: &server_key) = optarg;
         else
         if (option == 't') {
             if (zstate_tool_number ("stats", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
@@ -306,7 +328,7 @@ zstate_stats_main (int argc, char *argv [])
         fprintf (stderr, "zstate stats: needs --monitor ENDPOINT\n");
         return 2;
     }
-    zsock_t *dealer = s_connect (endpoint);
+    zsock_t *dealer = s_connect ("stats", endpoint, curve, server_key);
     if (!dealer)
         return 1;
     zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_STATS, NULL, NULL, (int) timeout,
