@@ -306,7 +306,7 @@ s_scenarios_plan (bench_t *self)
     else
     if (self->quick)
         field_count = 1;
-    int capacity = field_count * 4 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
+    int capacity = field_count * 6 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
     self->scenarios = (scenario_t *) zmalloc (sizeof (scenario_t) * capacity);
     self->outcomes = (outcome_t *) zmalloc (sizeof (outcome_t) * capacity);
     assert (self->scenarios && self->outcomes);
@@ -316,7 +316,12 @@ s_scenarios_plan (bench_t *self)
         int raw_single = s_scenario_add (self, KIND_RAW, fields, 1, 0, -1);
         int raw_batch = s_scenario_add (self, KIND_RAW, fields, self->batch, 0, -1);
         int single = s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, raw_single);
-        s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
+        int batch = s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
+        if (self->curve) {
+            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, single));
+            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0,
+                                               batch));
+        }
         if (set == 0) {
             first_raw_single = raw_single;
             first_raw_batch = raw_batch;
@@ -398,6 +403,8 @@ s_usage (FILE *file)
         "                       system call per op (needs strace; not with inproc)\n"
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
         "                       instead of its zloop (zloop_poller on the same fd)\n"
+        "      --curve          also measure zstate with CURVE on, beside each zstate\n"
+        "                       row (tcp or ipc; its ratio is to that row)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
         "      --only LIST      run only these kinds (raw, zstate, persist, latency, sonic)\n"
@@ -582,6 +589,9 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
         case 'A':
             self->app_fd = true;
             return 0;
+        case 'C':
+            self->curve = true;
+            return 0;
         case 'S':
             self->app_socket = true;
             return 0;
@@ -623,6 +633,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "only",         required_argument, NULL, 'O' },
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },
+        { "curve",        no_argument,       NULL, 'C' },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },
         { "verbose",      no_argument,       NULL, 'v' },
@@ -763,6 +774,11 @@ zstate_bench_main (int argc, char *argv [])
         free (self->outcomes);
         return 2;
     }
+    if (self->curve && (rc = zstate_bench_curve_certificates (self))) {
+        free (self->scenarios);
+        free (self->outcomes);
+        return rc;
+    }
     s_redis_start (self);
 
     char ops_text [32];
@@ -786,6 +802,7 @@ zstate_bench_main (int argc, char *argv [])
 
     zstate_redis_destroy (&self->redis);
     zstate_redis_server_destroy (&self->redis_server);
+    zstate_bench_curve_remove (self);
     free (self->scenarios);
     free (self->outcomes);
     return status;

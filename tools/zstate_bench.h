@@ -81,6 +81,7 @@ typedef struct {
                                 //  each op (0: the route entry)
     int clients;                //  zstate: producer processes (0 or 1: one)
     bool sonic;                 //  the producer PUSHes SONiC frames, as SONiC does
+    bool curve;                 //  zstate with CURVE on (--curve)
 } scenario_t;
 
 //  What a side used while it worked: CPU time and the system calls the
@@ -162,6 +163,8 @@ typedef struct {
     bool strace;                //  one more run per scenario, under strace
     int clients;                //  producer processes of the many-clients row
     int part;                   //  in a producer child: which of them
+    bool curve;                 //  add CURVE rows beside the zstate ones
+    char curve_dir [256];       //  their certificates: server, client, clients/
     int rates [RATES_MAX];
     int rate_count;
     double latency_secs;
@@ -367,6 +370,16 @@ void
 //  Name a zstate scenario that has tables, value_size or clients set
 void
     zstate_bench_row_name (scenario_t *scenario);
+
+//  --curve (zstate_bench_curve.c): make the zstate scenario at index its
+//  CURVE twin; write the certificates into curve_dir (returns 0, or the
+//  exit status after saying why); remove them
+void
+    zstate_bench_curve_row (bench_t *self, int index);
+int
+    zstate_bench_curve_certificates (bench_t *self);
+void
+    zstate_bench_curve_remove (bench_t *self);
 
 //  This producer process's share of the scenario's operations: the first
 //  index and the count

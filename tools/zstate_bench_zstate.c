@@ -209,6 +209,21 @@ s_sink_taps (sink_t *self, zstate_server_t *server, report_t *report)
     return 0;
 }
 
+//  CURVE on for a CURVE row. Returns 0, or -1 with the error in report.
+static int
+s_server_curve (bench_t *bench, scenario_t *scenario, zstate_server_t *server,
+                report_t *report)
+{
+    char server_cert [320], clients [320];
+    snprintf (server_cert, sizeof (server_cert), "%s/server", bench->curve_dir);
+    snprintf (clients, sizeof (clients), "%s/clients", bench->curve_dir);
+    if (scenario->curve && zstate_server_set_curve (server, server_cert, clients)) {
+        snprintf (report->error, sizeof (report->error), "curve: %s", zstate_reason ());
+        return -1;
+    }
+    return 0;
+}
+
 //  What the sink got into report, once the writer confirmed everything
 static void
 s_consumer_result (sink_t *sink, zstate_writer_t *writer, report_t *report)
@@ -255,7 +270,8 @@ zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
     zstate_consumer_t *consumer = NULL;
     zstate_writer_t *writer = NULL;
     char endpoint [200];
-    if (s_consumer_setup (bench, scenario, server, &consumer, &writer,
+    if (s_server_curve (bench, scenario, server, report) == 0
+    &&  s_consumer_setup (bench, scenario, server, &consumer, &writer,
                           endpoint, sizeof (endpoint), report) == 0) {
         sink_t sink;
         memset (&sink, 0, sizeof (sink));
@@ -425,7 +441,11 @@ zstate_bench_producer_zstate (bench_t *bench, scenario_t *scenario, const char *
     zstate_client_t *client = zstate_client_new ();
     assert (client);
     zstate_client_set_verbose (client, bench->verbose);
-    if (zstate_client_connect (client, endpoint)) {
+    char client_cert [320], server_cert [320];
+    snprintf (client_cert, sizeof (client_cert), "%s/client", bench->curve_dir);
+    snprintf (server_cert, sizeof (server_cert), "%s/server", bench->curve_dir);
+    if ((scenario->curve && zstate_client_set_curve (client, client_cert, server_cert))
+    ||  zstate_client_connect (client, endpoint)) {
         snprintf (report->error, sizeof (report->error), "connect %s: %s", endpoint,
                   zstate_reason ());
         report->rss_kib = zstate_bench_rss_peak ();
