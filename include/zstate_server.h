@@ -171,7 +171,9 @@ ZSTATE_EXPORT int
 //  connect (a ROUTER; may be called again for more endpoints). Peers send
 //  requests and get one reply [command][status][reason] each:
 //      STATS             -> [text]: every counter and, per table, what the
-//                           consumer and its writer report, as ZPL
+//                           consumer and its writer report, as ZPL; at
+//                           most 20 times a second for all peers
+//                           together, EBUSY past that
 //      WATCH db table    -> from then on, every message routed to
 //                           (db, table) comes as [OPS][payload] while the
 //                           watcher renews its WATCH at least every 3 s.

@@ -27,6 +27,7 @@
 #define WATCH_LEASE     3000    //  msecs a WATCH holds without renewal, by default
 #define REQUESTS_MAX    100     //  requests handled per call, for fairness
 #define WATCHERS_MAX    256     //  watches held at once, from all peers
+#define STATS_PER_SECOND 20     //  STATS answered with the text, from all peers
 
 typedef struct {
     zframe_t *identity;         //  the watcher's ROUTER identity
@@ -40,6 +41,8 @@ struct _zstate_monitor_t {
     zlistx_t *watchers;         //  watcher_t items
     uint64_t lost;              //  copies a full watcher could not take
     int lease;                  //  msecs a WATCH holds without renewal
+    int64_t stats_window;       //  zclock_mono () when this second began
+    int stats_answered;         //  STATS answered with the text in it
 };
 
 static void
@@ -169,6 +172,29 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
     s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
 }
 
+//  The text costs the server's loop time, so peers get it at most
+//  STATS_PER_SECOND times a second, all together; past that, a short
+//  EBUSY reply: a flood of STATS cannot slow the traffic
+static void
+s_stats (zstate_monitor_t *self, zframe_t *identity, zstate_monitor_stats_fn *stats_fn,
+         void *arg)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->stats_window >= 1000) {
+        self->stats_window = now;
+        self->stats_answered = 0;
+    }
+    if (self->stats_answered >= STATS_PER_SECOND) {
+        s_reply (self, identity, ZSTATE_MONITOR_STATS, EBUSY,
+                 "more STATS than 20 a second; ask again later", NULL);
+        return;
+    }
+    self->stats_answered++;
+    char *text = stats_fn (arg);
+    s_reply (self, identity, ZSTATE_MONITOR_STATS, 0, "", text);
+    free (text);
+}
+
 void
 zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn, void *arg)
 {
@@ -184,11 +210,8 @@ zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn
         if (!identity || !command)
             zframe_destroy (&identity);     //  Nothing to answer
         else
-        if (streq (command, ZSTATE_MONITOR_STATS)) {
-            char *text = stats_fn (arg);
-            s_reply (self, identity, ZSTATE_MONITOR_STATS, 0, "", text);
-            free (text);
-        }
+        if (streq (command, ZSTATE_MONITOR_STATS))
+            s_stats (self, identity, stats_fn, arg);
         else
         if (streq (command, ZSTATE_MONITOR_WATCH))
             s_watch (self, identity, request);
@@ -411,6 +434,46 @@ s_test_deaf (zstate_monitor_t *monitor, int port)
     zsock_destroy (&deaf);
 }
 
+//  A flood of STATS gets the text at most STATS_PER_SECOND times a
+//  second, and short EBUSY replies past that; a later second answers with
+//  the text again
+static void
+s_test_stats_flood (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
+{
+    for (int count = 0; count < 1000; count++)
+        zstr_send (peer, "STATS");
+    int answered = 0, busy = 0;
+    int64_t deadline = zclock_mono () + 30000;
+    while (answered + busy < 1000 && zclock_mono () < deadline) {
+        if (zsock_events (zstate_monitor_socket (monitor)) & ZMQ_POLLIN)
+            zstate_monitor_handle (monitor, s_test_stats, counter);
+        zsock_set_rcvtimeo (peer, 10);
+        zmsg_t *reply = zmsg_recv (peer);
+        if (reply && zframe_streq (zmsg_first (reply), "STATS")) {
+            if (zframe_streq (zmsg_next (reply), "0"))
+                answered++;
+            else
+                busy++;
+        }
+        zmsg_destroy (&reply);
+    }
+    zsock_set_rcvtimeo (peer, 30000);
+    //  Only a machine that took 50 s for 1,000 requests answers them all
+    assert (busy >= 1);
+    bool texted = false;
+    while (!texted) {
+        assert (zclock_mono () < deadline + 30000);
+        zclock_sleep (100);
+        zstr_send (peer, "STATS");
+        s_test_serve (monitor, counter);
+        zmsg_t *reply = zmsg_recv (peer);
+        assert (reply);
+        texted = zframe_streq (zmsg_first (reply), "STATS")
+              && zframe_streq (zmsg_next (reply), "0");
+        zmsg_destroy (&reply);
+    }
+}
+
 //  A watch that is not renewed runs out; the others stay
 static void
 s_test_expiry (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
@@ -520,6 +583,7 @@ zstate_monitor_test (bool verbose)
     s_test_requests (monitor, peer, &messages);
     s_test_copies (monitor, peer, &messages);
     s_test_deaf (monitor, port);
+    s_test_stats_flood (monitor, peer, &messages);
     s_test_expiry (monitor, peer, &messages);
     s_test_bounded (monitor, peer, &messages);
     zsock_destroy (&peer);
