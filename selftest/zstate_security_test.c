@@ -299,11 +299,15 @@ s_test_fail_closed (const certs_t *certs)
     assert (zstate_server_allow (server, NULL) == -1 && errno == EINVAL);
     assert (zstate_server_set_connections_max (server, -1) == -1 && errno == EINVAL);
     zstate_server_destroy (&server);
+}
 
-    //  The client's side
+//  The client's CURVE settings, with hostile values
+static void
+s_test_client_settings (const certs_t *certs)
+{
     zstate_client_t *client = zstate_client_new ();
     assert (client);
-    rc = zstate_client_set_curve (client, certs->allowed, "not a key");
+    int rc = zstate_client_set_curve (client, certs->allowed, "not a key");
     assert (rc == -1 && errno == EINVAL);
     rc = zstate_client_set_curve (client, certs->allowed, NULL);
     assert (rc == -1 && errno == EINVAL);
@@ -699,6 +703,7 @@ zstate_security_test (bool verbose)
     s_certs_new (&certs);
     s_test_loopback ();
     s_test_fail_closed (&certs);
+    s_test_client_settings (&certs);
     s_test_shared (&certs);
     s_test_five_clients (&certs, verbose);
     s_test_monitor (&certs);

@@ -269,13 +269,17 @@ s_monitor_readable (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
-//  Watch sock's connections and handshakes, once per socket
-static void
+//  Watch sock's connections and handshakes, once per socket. Returns 0,
+//  or -1 with EMFILE and zstate_reason () at the process's socket limit
+//  (the monitor takes two sockets).
+static int
 s_watch (zstate_security_t *self, zsock_t *sock)
 {
     for (void *known = zlistx_first (self->watched); known; known = zlistx_next (self->watched))
         if (known == sock)
-            return;
+            return 0;
+    if (zstate_sock_reserve ("bind", 2))
+        return -1;
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://zstate-security-%p", (void *) sock);
     int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint,
@@ -284,9 +288,12 @@ s_watch (zstate_security_t *self, zsock_t *sock)
                                  | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                                  | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    assert (rc == 0);
-    zsock_t *monitor = zsock_new (ZMQ_PAIR);
-    assert (monitor);
+    zsock_t *monitor = rc == 0? zstate_sock_new (ZMQ_PAIR): NULL;
+    if (!monitor) {
+        if (rc == 0)
+            zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+        return zstate_fail (EMFILE, "bind: no socket left to watch its handshakes");
+    }
     rc = zsock_connect (monitor, "%s", endpoint);
     assert (rc == 0);
     rc = zloop_reader (self->loop, monitor, s_monitor_readable, self);
@@ -294,6 +301,7 @@ s_watch (zstate_security_t *self, zsock_t *sock)
     zloop_reader_set_tolerant (self->loop, monitor);
     zlistx_add_end (self->monitors, monitor);
     zlistx_add_end (self->watched, sock);
+    return 0;
 }
 
 
@@ -341,8 +349,7 @@ zstate_security_apply (zstate_security_t *self, zsock_t *sock, const char *endpo
         zsock_set_curve_server (sock, 1);
         zcert_apply (self->cert, sock);
     }
-    s_watch (self, sock);
-    return 0;
+    return s_watch (self, sock);
 }
 
 int
