@@ -64,10 +64,12 @@ s_certs_new (certs_t *certs)
     zsys_dir_create ("%s", certs->clients);
     zsys_dir_create ("%s", certs->empty);
     //  Something that is not a certificate, in the empty directory
-    FILE *junk = fopen (zsys_sprintf ("%s/empty/readme", certs->dir), "w");
+    char *path = zsys_sprintf ("%s/empty/readme", certs->dir);
+    FILE *junk = fopen (path, "w");
     assert (junk);
     fprintf (junk, "not a certificate\n");
     fclose (junk);
+    zstr_free (&path);
 
     zcert_t *cert = zcert_new ();
     assert (cert);
@@ -75,7 +77,7 @@ s_certs_new (certs_t *certs)
     int rc = zcert_save_public (cert, certs->public_only);
     assert (rc == 0);
     s_cert_save (&cert, certs->server, NULL);
-    char *path = zsys_sprintf ("%s/allowed", certs->clients);
+    path = zsys_sprintf ("%s/allowed", certs->clients);
     cert = zcert_new ();
     s_cert_save (&cert, certs->allowed, path);
     zstr_free (&path);
