@@ -37,6 +37,9 @@ typedef struct {
 } watcher_t;
 
 struct _zstate_monitor_t {
+    zloop_t *loop;              //  reads router, or NULL
+    zstate_monitor_stats_fn *stats_fn;  //  makes the STATS text, with loop
+    void *stats_arg;            //  ... for this
     zsock_t *router;            //  peers connect here
     zlistx_t *watchers;         //  watcher_t items
     uint64_t lost;              //  copies a full watcher could not take
@@ -61,8 +64,18 @@ s_watcher_destroy (void **item_p)
     }
 }
 
+static int
+s_readable (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    zstate_monitor_t *self = (zstate_monitor_t *) arg;
+    zstate_monitor_handle (self, self->stats_fn, self->stats_arg);
+    return 0;
+}
+
 zstate_monitor_t *
-zstate_monitor_new (void)
+zstate_monitor_new (zloop_t *loop, zstate_monitor_stats_fn *stats_fn, void *arg)
 {
     zstate_monitor_t *self = (zstate_monitor_t *) zmalloc (sizeof (zstate_monitor_t));
     assert (self);
@@ -80,6 +93,14 @@ zstate_monitor_new (void)
     self->watchers = zlistx_new ();
     assert (self->watchers);
     zlistx_set_destructor (self->watchers, s_watcher_destroy);
+    if (loop) {
+        self->loop = loop;
+        self->stats_fn = stats_fn;
+        self->stats_arg = arg;
+        int rc = zloop_reader (loop, self->router, s_readable, self);
+        assert (rc == 0);
+        zloop_reader_set_tolerant (loop, self->router);
+    }
     return self;
 }
 
@@ -89,6 +110,8 @@ zstate_monitor_destroy (zstate_monitor_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_monitor_t *self = *self_p;
+        if (self->loop)
+            zloop_reader_end (self->loop, self->router);
         zlistx_destroy (&self->watchers);
         zsock_destroy (&self->router);
         free (self);
@@ -532,7 +555,7 @@ zstate_monitor_test (bool verbose)
     //  As the server's actor runs it: the monitor's socket in its loop,
     //  zstate_monitor_handle when that is readable (s_test_serve), and a
     //  copy of each routed message for the table's watchers
-    zstate_monitor_t *example = zstate_monitor_new ();
+    zstate_monitor_t *example = zstate_monitor_new (NULL, NULL, NULL);
     int example_port = zstate_monitor_bind (example, "tcp://127.0.0.1:*");
     assert (example_port > 0);
     zstate_monitor_set_lease (example, 60000);
@@ -567,7 +590,7 @@ zstate_monitor_test (bool verbose)
     zstate_monitor_destroy (&example);
     //  @end
 
-    zstate_monitor_t *monitor = zstate_monitor_new ();
+    zstate_monitor_t *monitor = zstate_monitor_new (NULL, NULL, NULL);
     int port = zstate_monitor_bind (monitor, "tcp://127.0.0.1:*");
     assert (port > 0);
     assert (zstate_monitor_bind (monitor, "nonsense://") == -1);

@@ -29,11 +29,14 @@ typedef struct _zstate_monitor_t zstate_monitor_t;
 //  Make the STATS text; the monitor frees it
 typedef char *(zstate_monitor_stats_fn) (void *arg);
 
-//  Create a monitor; it binds nothing yet.
+//  Create a monitor; it binds nothing yet. With a loop, it reads its
+//  socket there and answers STATS with the text stats_fn (arg) makes;
+//  without, the caller polls zstate_monitor_socket and calls
+//  zstate_monitor_handle.
 zstate_monitor_t *
-    zstate_monitor_new (void);
+    zstate_monitor_new (zloop_t *loop, zstate_monitor_stats_fn *stats_fn, void *arg);
 
-//  Destroy the monitor; nulls the pointer.
+//  Destroy the monitor, before its loop; nulls the pointer.
 void
     zstate_monitor_destroy (zstate_monitor_t **self_p);
 

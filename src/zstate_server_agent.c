@@ -167,8 +167,8 @@ s_self_destroy (self_t **self_p)
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
         zstate_security_destroy (&self->security);
-        zloop_destroy (&self->loop);
         zstate_monitor_destroy (&self->monitor);
+        zloop_destroy (&self->loop);
         zsock_destroy (&self->router);
         free (self);
         *self_p = NULL;
@@ -678,27 +678,12 @@ s_stats_text (void *arg)
     return text;
 }
 
-static int
-s_monitor_readable (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop;
-    (void) reader;
-    self_t *self = (self_t *) arg;
-    zstate_monitor_handle (self->monitor, s_stats_text, self);
-    return 0;
-}
-
 static void
 s_handle_monitor (self_t *self, zmsg_t *request)
 {
     char *endpoint = zmsg_popstr (request);
-    if (!self->monitor) {
-        self->monitor = zstate_monitor_new ();
-        int rc = zloop_reader (self->loop, zstate_monitor_socket (self->monitor),
-                               s_monitor_readable, self);
-        assert (rc == 0);
-        zloop_reader_set_tolerant (self->loop, zstate_monitor_socket (self->monitor));
-    }
+    if (!self->monitor)
+        self->monitor = zstate_monitor_new (self->loop, s_stats_text, self);
     int port = zstate_security_bind (self->security, zstate_monitor_socket (self->monitor),
                                      endpoint);
     zstate_reply (self->pipe, "MONITOR", port == -1? errno: 0,
