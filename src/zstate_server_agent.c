@@ -713,12 +713,12 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
         if (streq (command, "BIND"))
             s_handle_bind (self, request);
         else
+        if (zstate_security_command (command))
+            zstate_security_handle (self->security, pipe, command, request);
+        else
         if (strncmp (command, "SET ", 4) == 0)
             zstate_server_settings_apply (pipe, self->router, self->sessions,
                                           command, request);
-        else
-        if (zstate_security_command (command))
-            zstate_security_handle (self->security, pipe, command, request);
         else
         if (streq (command, "REGISTER"))
             s_handle_register (self, request);

@@ -317,11 +317,9 @@ s_scenarios_plan (bench_t *self)
         int raw_batch = s_scenario_add (self, KIND_RAW, fields, self->batch, 0, -1);
         int single = s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, raw_single);
         int batch = s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
-        if (self->curve) {
-            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, single));
-            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0,
-                                               batch));
-        }
+        for (int twin = 0; self->curve && twin < 2; twin++)
+            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields,
+                                    twin? self->batch: 1, 0, twin? batch: single));
         if (set == 0) {
             first_raw_single = raw_single;
             first_raw_batch = raw_batch;
@@ -403,8 +401,7 @@ s_usage (FILE *file)
         "                       system call per op (needs strace; not with inproc)\n"
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
         "                       instead of its zloop (zloop_poller on the same fd)\n"
-        "      --curve          also measure zstate with CURVE on, beside each zstate\n"
-        "                       row (tcp or ipc; its ratio is to that row)\n"
+        "      --curve          each zstate row again with CURVE on (tcp, ipc)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
         "      --only LIST      run only these kinds (raw, zstate, persist, latency, sonic)\n"
@@ -767,17 +764,14 @@ zstate_bench_main (int argc, char *argv [])
     //  report, and we stop Redis and remove its directory
     zsys_catch_interrupts ();
     s_scenarios_plan (self);
-    if (s_measurements (self) == 0) {
+    if (s_measurements (self) == 0)
         fprintf (stderr, "zstate bench: --only '%s' selects no measurement (see --json for ids)\n",
                  self->only_ids);
+    if (s_measurements (self) == 0
+    ||  (self->curve && (rc = zstate_bench_curve_certificates (self)))) {
         free (self->scenarios);
         free (self->outcomes);
-        return 2;
-    }
-    if (self->curve && (rc = zstate_bench_curve_certificates (self))) {
-        free (self->scenarios);
-        free (self->outcomes);
-        return rc;
+        return rc? rc: 2;
     }
     s_redis_start (self);
 

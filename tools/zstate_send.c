@@ -284,6 +284,26 @@ s_run (zstate_client_t *client, const char *endpoint, const char *db, int level,
     return status;
 }
 
+//  The client, connected; NULL with the exit status in *status_p after
+//  saying why
+static zstate_client_t *
+s_client_new (const char *endpoint, int timeout, int level, const char *curve,
+              const char *server_key, int *status_p)
+{
+    zstate_client_t *client = zstate_client_new ();
+    zstate_client_set_link_timeout (client, timeout);
+    zstate_client_set_linger (client, timeout);
+    zstate_client_set_ack_level (client, level);
+    *status_p = zstate_tool_curve_client ("send", client, curve, server_key);
+    if (*status_p == 0 && zstate_client_connect (client, endpoint)) {
+        fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
+        *status_p = 1;
+    }
+    if (*status_p)
+        zstate_client_destroy (&client);
+    return client;
+}
+
 int
 zstate_send_main (int argc, char *argv [])
 {
@@ -357,20 +377,11 @@ zstate_send_main (int argc, char *argv [])
     }
     if (sonic)
         return s_send_sonic (endpoint, db, (int) timeout, argc - optind, argv + optind);
-    zstate_client_t *client = zstate_client_new ();
-    zstate_client_set_link_timeout (client, (int) timeout);
-    zstate_client_set_linger (client, (int) timeout);
-    zstate_client_set_ack_level (client, level);
-    int status = zstate_tool_curve_client ("send", client, curve, server_key);
-    if (status) {
-        zstate_client_destroy (&client);
+    int status = 0;
+    zstate_client_t *client = s_client_new (endpoint, (int) timeout, level, curve,
+                                            server_key, &status);
+    if (!client)
         return status;
-    }
-    if (zstate_client_connect (client, endpoint)) {
-        fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
-        zstate_client_destroy (&client);
-        return 1;
-    }
     status = s_run (client, endpoint, db, level, (int) timeout, argc - optind,
                     argv + optind);
     zstate_client_destroy (&client);
