@@ -584,13 +584,9 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
             self->strace = true;
             return 0;
         case 'A':
-            self->app_fd = true;
-            return 0;
         case 'C':
-            self->curve = true;
-            return 0;
         case 'S':
-            self->app_socket = true;
+            *(option == 'A'? &self->app_fd: option == 'C'? &self->curve: &self->app_socket) = true;
             return 0;
         case 'q':
             self->quick = true;
@@ -764,11 +760,10 @@ zstate_bench_main (int argc, char *argv [])
     //  report, and we stop Redis and remove its directory
     zsys_catch_interrupts ();
     s_scenarios_plan (self);
-    if (s_measurements (self) == 0)
-        fprintf (stderr, "zstate bench: --only '%s' selects no measurement (see --json for ids)\n",
-                 self->only_ids);
-    if (s_measurements (self) == 0
-    ||  (self->curve && (rc = zstate_bench_curve_certificates (self)))) {
+    if (s_measurements (self) == 0 || (rc = zstate_bench_curve_certificates (self))) {
+        if (rc == 0)
+            fprintf (stderr, "zstate bench: --only '%s' selects no measurement (see --json"
+                     " for ids)\n", self->only_ids);
         free (self->scenarios);
         free (self->outcomes);
         return rc? rc: 2;

@@ -372,8 +372,8 @@ void
     zstate_bench_row_name (scenario_t *scenario);
 
 //  --curve (zstate_bench_curve.c): make the zstate scenario at index its
-//  CURVE twin; write the certificates into curve_dir (returns 0, or the
-//  exit status after saying why); remove them
+//  CURVE twin; with --curve, write the certificates into curve_dir
+//  (returns 0, or the exit status after saying why); remove them
 void
     zstate_bench_curve_row (bench_t *self, int index);
 int

@@ -31,6 +31,8 @@ zstate_bench_curve_row (bench_t *self, int index)
 int
 zstate_bench_curve_certificates (bench_t *self)
 {
+    if (!self->curve)
+        return 0;
     if (streq (self->transport, "inproc")) {
         //  inproc has no ZMTP handshake: there is no CURVE to measure
         fprintf (stderr, "zstate bench: --curve needs tcp or ipc\n");

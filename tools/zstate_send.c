@@ -304,20 +304,23 @@ s_client_new (const char *endpoint, int timeout, int level, const char *curve,
     return client;
 }
 
+//  The command line options
+static struct option
+s_options [] = {
+    { "connect", required_argument, NULL, 'c' },
+    { "db",      required_argument, NULL, 'd' },
+    { "sonic",   no_argument,       NULL, 'S' },
+    { "timeout", required_argument, NULL, 't' },
+    { "level",   required_argument, NULL, 'l' },
+    { "curve",   required_argument, NULL, 'C' },
+    { "server-key", required_argument, NULL, 'K' },
+    { "help",    no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
 int
 zstate_send_main (int argc, char *argv [])
 {
-    static struct option options [] = {
-        { "connect", required_argument, NULL, 'c' },
-        { "db",      required_argument, NULL, 'd' },
-        { "sonic",   no_argument,       NULL, 'S' },
-        { "timeout", required_argument, NULL, 't' },
-        { "level",   required_argument, NULL, 'l' },
-        { "curve",   required_argument, NULL, 'C' },
-        { "server-key", required_argument, NULL, 'K' },
-        { "help",    no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
     const char *endpoint = NULL;
     const char *db = "APPL_DB";
     const char *curve = NULL, *server_key = NULL;
@@ -327,7 +330,7 @@ zstate_send_main (int argc, char *argv [])
     optind = 1;
     int option;
     //  '+': stop at the first operand, so "DEL" and its key are not options
-    while ((option = getopt_long (argc, argv, "+c:d:St:l:C:K:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "+c:d:St:l:C:K:h", s_options, NULL)) != -1) {
         if (option == 'c')
             endpoint = optarg;
         else

@@ -477,36 +477,39 @@ s_settings_destroy (settings_t *settings)
     zstate_tool_security_destroy (&settings->security);
 }
 
+//  The command line options
+static struct option
+s_options [] = {
+    { "bind",      required_argument, NULL, 'b' },
+    { "bind-sonic", required_argument, NULL, 'S' },
+    { "sonic-merge", no_argument,     NULL, 'M' },
+    { "table",     required_argument, NULL, 'T' },
+    { "persist",   required_argument, NULL, 'p' },
+    { "monitor",   required_argument, NULL, 'm' },
+    { "redis",     required_argument, NULL, 'r' },
+    { "redis-db",  required_argument, NULL, 'n' },
+    { "separator", required_argument, NULL, 's' },
+    { "config",    required_argument, NULL, 'c' },
+    { "curve",     required_argument, NULL, 1 },
+    { "clients",   required_argument, NULL, 1 },
+    { "allow",     required_argument, NULL, 1 },
+    { "deny",      required_argument, NULL, 1 },
+    { "insecure",  no_argument,       NULL, 2 },
+    { "connections", required_argument, NULL, 1 },
+    { "verbose",   no_argument,       NULL, 'v' },
+    { "help",      no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
 //  Parse flags and config into settings; returns 0, or the exit status
 static int
 s_settings_parse (settings_t *settings, int argc, char *argv [])
 {
-    static struct option options [] = {
-        { "bind",      required_argument, NULL, 'b' },
-        { "bind-sonic", required_argument, NULL, 'S' },
-        { "sonic-merge", no_argument,     NULL, 'M' },
-        { "table",     required_argument, NULL, 'T' },
-        { "persist",   required_argument, NULL, 'p' },
-        { "monitor",   required_argument, NULL, 'm' },
-        { "redis",     required_argument, NULL, 'r' },
-        { "redis-db",  required_argument, NULL, 'n' },
-        { "separator", required_argument, NULL, 's' },
-        { "config",    required_argument, NULL, 'c' },
-        { "curve",     required_argument, NULL, 1 },
-        { "clients",   required_argument, NULL, 1 },
-        { "allow",     required_argument, NULL, 1 },
-        { "deny",      required_argument, NULL, 1 },
-        { "insecure",  no_argument,       NULL, 2 },
-        { "connections", required_argument, NULL, 1 },
-        { "verbose",   no_argument,       NULL, 'v' },
-        { "help",      no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
     optind = 1;
     int option, which = 0;
-    while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", options, &which)) != -1) {
+    while ((option = getopt_long (argc, argv, "b:S:T:p:m:r:n:s:c:vh", s_options, &which)) != -1) {
         if (option == 1 || option == 2) {
-            if (zstate_tool_security_set (settings->security, "serve", options [which].name,
+            if (zstate_tool_security_set (settings->security, "serve", s_options [which].name,
                                           option == 2? "1": optarg))
                 return 2;
         }
