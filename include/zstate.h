@@ -22,5 +22,6 @@
 #include "zstate_sonic_msg.h"
 #include "zstate_sonic_bridge.h"
 #include "zstate_sonic_client.h"
+#include "zstate_db_config.h"
 
 #endif

@@ -58,6 +58,7 @@ typedef struct _zstate_producer_t zstate_producer_t;
 typedef struct _zstate_server_t zstate_server_t;
 typedef struct _zstate_consumer_t zstate_consumer_t;
 typedef struct _zstate_writer_t zstate_writer_t;
+typedef struct _zstate_db_config_t zstate_db_config_t;
 
 //  Operation codes, as they travel on the wire (doc/protocol.md)
 #define ZSTATE_OP_SET   1       //  Replace the entry with the given fields

@@ -60,6 +60,11 @@ void
 //  The writer's persisted acknowledgements: selftest/zstate_writer_persist.c
 void
     zstate_writer_persist_test (bool verbose);
+
+//  The database_config.json reader: selftest/zstate_db_config_test.c
+void
+    zstate_db_config_test (bool verbose);
+
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
     zstate_writer_faults_test (bool verbose);
@@ -181,6 +186,7 @@ all_tests [] = {
     { "zstate_redis", zstate_redis_suites },
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_suite", zstate_backlog_suite_test },
+    { "zstate_db_config", zstate_db_config_test },
     { "zstate_writer_config", zstate_writer_config_test },
     { "zstate_writer_intake", zstate_writer_intake_test },
     { "zstate_writer_window", zstate_writer_window_test },
