@@ -33,7 +33,10 @@ extern "C" {
 //                       DEL + HSET run inside MULTI/EXEC, so no reader
 //                       ever sees the key missing or half written.
 //                       A SET with no fields leaves the key absent, since
-//                       Redis cannot hold an empty hash.
+//                       Redis cannot hold an empty hash; with the
+//                       placeholder on (zstate_writer_set_placeholder)
+//                       it leaves the hash { NULL: NULL }, as SONiC does,
+//                       so the entry exists.
 //      HSET key fields  the fields are merged in, other fields are kept.
 //      DEL key          the key is gone.
 //
@@ -152,6 +155,8 @@ extern "C" {
 //      "ss"  SET SEPARATOR text    key separator (before CONNECT)
 //      "si"  SET DB index          SELECT index (before CONNECT)
 //      "ss"  SET PASSWORD text     AUTH password, "" none (before CONNECT)
+//      "si"  SET PLACEHOLDER flag  1: a SET with no fields writes NULL/NULL
+//                                  (default 0) (before CONNECT)
 //      "sii" SET TIMEOUTS conn cmd connect / command timeouts, msecs
 //                                  (before CONNECT)
 //      "sii" SET BATCH ops msecs   batch size and interval
@@ -256,6 +261,12 @@ ZSTATE_EXPORT int
 //  Redis database index (default 0). Before connect.
 ZSTATE_EXPORT int
     zstate_writer_set_db (zstate_writer_t *self, int db);
+
+//  SONiC's empty-entry placeholder: a SET with no fields writes the one
+//  field NULL with value NULL, instead of leaving no key (default false).
+//  Before connect.
+ZSTATE_EXPORT int
+    zstate_writer_set_placeholder (zstate_writer_t *self, bool placeholder);
 
 //  Redis password (default none; NULL or "" for none). Before connect.
 ZSTATE_EXPORT int

@@ -130,6 +130,14 @@ zstate_writer_set_db (zstate_writer_t *self, int db)
 }
 
 int
+zstate_writer_set_placeholder (zstate_writer_t *self, bool placeholder)
+{
+    assert (self);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SET PLACEHOLDER",
+                      placeholder? 1: 0);
+}
+
+int
 zstate_writer_set_password (zstate_writer_t *self, const char *password)
 {
     assert (self);

@@ -579,6 +579,7 @@ s_self_handle_snapshot (zloop_t *loop, int timer_id, void *arg)
 }
 
 
+
 //  --------------------------------------------------------------------------
 //  The actor
 

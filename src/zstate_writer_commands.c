@@ -140,6 +140,7 @@ s_command_set (self_t *self, const char *command, zmsg_t *request)
         self->backoff = self->config->reconnect_min;
     if (status == 0 && streq (command, "SET BOUND"))
         zstate_writer_agent_check_bound (self);
+    zstate_writer_window_set_placeholder (self->window, self->config->placeholder);
 }
 
 static void
@@ -274,6 +275,7 @@ static const struct {
     { "SET BATCH", s_command_set },
     { "SET RECONNECT", s_command_set },
     { "SET BOUND", s_command_set },
+    { "SET PLACEHOLDER", s_command_set },
     { "SET WATERMARK AGE", s_command_set },
     { "CONFIRM", s_command_confirm },
     { "RESTORE", s_command_restore },

@@ -121,6 +121,13 @@ s_set_before_connect (zstate_writer_config_t *self, const char *name,
         if (status == 0)
             self->db = (int) db;
     }
+    else
+    if (streq (name, "PLACEHOLDER")) {
+        long flag = s_pop_number (request);
+        status = !(flag == 0 || flag == 1)? EINVAL: connected? EBUSY: 0;
+        if (status == 0)
+            self->placeholder = flag == 1;
+    }
     else {
         long connect = s_pop_number (request);
         long reply = s_pop_number (request);
@@ -184,7 +191,7 @@ zstate_writer_config_set (zstate_writer_config_t *self, const char *command,
         return -1;
     const char *name = command + 4;
     if (streq (name, "SEPARATOR") || streq (name, "PASSWORD")
-    ||  streq (name, "DB") || streq (name, "TIMEOUTS"))
+    ||  streq (name, "DB") || streq (name, "TIMEOUTS") || streq (name, "PLACEHOLDER"))
         return s_set_before_connect (self, name, request, connected);
     if (streq (name, "BATCH") || streq (name, "RECONNECT") || streq (name, "BOUND")
     ||  streq (name, "WATERMARK AGE"))
@@ -270,6 +277,11 @@ zstate_writer_config_test (bool verbose)
     assert (s_test_set (config, true, "SET BATCH", "7", "0", NULL) == 0);
     assert (streq (config->separator, "|") && streq (config->password, "secret"));
     assert (config->connect_timeout == 500 && config->batch_size == 7);
+    //  The placeholder: off by default, 0 or 1, before CONNECT
+    assert (!config->placeholder);
+    assert (s_test_set (config, false, "SET PLACEHOLDER", "2", NULL) == EINVAL);
+    assert (s_test_set (config, false, "SET PLACEHOLDER", "1", NULL) == 0 && config->placeholder);
+    assert (s_test_set (config, true, "SET PLACEHOLDER", "0", NULL) == EBUSY && config->placeholder);
     //  An empty password means none
     assert (s_test_set (config, false, "SET PASSWORD", "", NULL) == 0);
     assert (config->password == NULL);

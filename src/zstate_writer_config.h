@@ -31,6 +31,7 @@ typedef struct {
     int reconnect_max;
     int watermark_age;          //  secs a session's watermark outlives
                                 //  its last write
+    bool placeholder;           //  SONiC's NULL/NULL for a SET with no fields
 } zstate_writer_config_t;
 
 //  Create the settings with their defaults.
@@ -43,7 +44,7 @@ void
 
 //  Apply one SET command (as in zstate_writer.h: "SET BATCH" and so on)
 //  with its argument frames from request. The ones that only hold before
-//  CONNECT (SEPARATOR, PASSWORD, DB, TIMEOUTS) are refused once connected
+//  CONNECT (SEPARATOR, PASSWORD, DB, TIMEOUTS, PLACEHOLDER) are refused once connected
 //  is true. Returns 0, EINVAL for a bad or missing argument, EBUSY when
 //  refused, or -1 when command is no SET command. Changes nothing unless
 //  it returns 0.
