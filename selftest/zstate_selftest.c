@@ -65,6 +65,11 @@ void
 void
     zstate_db_config_test (bool verbose);
 
+//  SONiC's database layout through zstate serve, against a real Redis:
+//  selftest/zstate_layout_test.c
+void
+    zstate_layout_test (bool verbose);
+
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
     zstate_writer_faults_test (bool verbose);
@@ -197,6 +202,7 @@ all_tests [] = {
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_writer_persist", zstate_writer_persist_test },
     { "zstate_pipeline", zstate_pipeline_test },
+    { "zstate_layout", zstate_layout_test },
     { "zstate_signal", zstate_signal_test },
     { "zstate_limits", zstate_limits_test },
     { NULL, NULL }

@@ -105,6 +105,11 @@ int
     zstate_send_sonic_close (zstate_sonic_client_t **client_p, const char *endpoint,
                              int timeout, int status);
 
+//  Tell the service manager state ("READY=1", "STOPPING=1") over
+//  NOTIFY_SOCKET. mode "no" sends nothing; "auto" sends when NOTIFY_SOCKET
+//  is set; "yes" fails without it. Returns 0, or -1 after saying why.
+int
+    zstate_tool_notify (const char *mode, const char *state);
 
 //  Parse text as a whole decimal number from min to max into *value_p:
 //  no sign or blank unless a '-' where min < 0, no trailing bytes, no
