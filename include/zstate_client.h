@@ -227,8 +227,12 @@ ZSTATE_EXPORT const char *
     zstate_client_ack_level_name (int level);
 
 //  Fill *stats with the current counters.
+//  A macro over zstate_client_stats_sized that passes sizeof *stats, so the
+//  struct can grow: see "Counters" in zstate_library.h.
+#define zstate_client_stats(self, stats) \
+    zstate_client_stats_sized ((self), (stats), sizeof *(stats))
 ZSTATE_EXPORT void
-    zstate_client_stats (zstate_client_t *self, zstate_client_stats_t *stats);
+    zstate_client_stats_sized (zstate_client_t *self, zstate_client_stats_t *stats, size_t size);
 
 //  Return the socket on which the client reports events.
 ZSTATE_EXPORT zsock_t *

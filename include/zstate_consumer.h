@@ -138,8 +138,12 @@ ZSTATE_EXPORT int64_t
                              int timeout);
 
 //  Fill *stats with the current counters.
+//  A macro over zstate_consumer_stats_sized that passes sizeof *stats, so the
+//  struct can grow: see "Counters" in zstate_library.h.
+#define zstate_consumer_stats(self, stats) \
+    zstate_consumer_stats_sized ((self), (stats), sizeof *(stats))
 ZSTATE_EXPORT void
-    zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats);
+    zstate_consumer_stats_sized (zstate_consumer_t *self, zstate_consumer_stats_t *stats, size_t size);
 
 //  Return the db / table name.
 ZSTATE_EXPORT const char *

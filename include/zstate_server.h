@@ -191,8 +191,12 @@ ZSTATE_EXPORT int
     zstate_server_pause (zstate_server_t *self, bool paused);
 
 //  Fill *stats with the current counters. Returns 0 or -1.
+//  A macro over zstate_server_stats_sized that passes sizeof *stats, so the
+//  struct can grow: see "Counters" in zstate_library.h.
+#define zstate_server_stats(self, stats) \
+    zstate_server_stats_sized ((self), (stats), sizeof *(stats))
 ZSTATE_EXPORT int
-    zstate_server_stats (zstate_server_t *self, zstate_server_stats_t *stats);
+    zstate_server_stats_sized (zstate_server_t *self, zstate_server_stats_t *stats, size_t size);
 
 //  Socket receive high-water mark, in messages per client connection
 //  (default 256: 64 MiB of messages of a client's default batch bound,

@@ -333,8 +333,12 @@ ZSTATE_EXPORT int
     zstate_writer_set_watermark_age (zstate_writer_t *self, int secs);
 
 //  Fill *stats with the current counters. Returns 0 or -1.
+//  A macro over zstate_writer_stats_sized that passes sizeof *stats, so the
+//  struct can grow: see "Counters" in zstate_library.h.
+#define zstate_writer_stats(self, stats) \
+    zstate_writer_stats_sized ((self), (stats), sizeof *(stats))
 ZSTATE_EXPORT int
-    zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats);
+    zstate_writer_stats_sized (zstate_writer_t *self, zstate_writer_stats_t *stats, size_t size);
 
 //  Return the name of a state ("CONNECTED", ...).
 ZSTATE_EXPORT const char *

@@ -61,6 +61,10 @@ void
 void
     zstate_writer_persist_test (bool verbose);
 
+//  Counters that can grow: selftest/zstate_stats_test.c
+void
+    zstate_stats_test (bool verbose);
+
 //  The database_config.json reader: selftest/zstate_db_config_test.c
 void
     zstate_db_config_test (bool verbose);
@@ -191,6 +195,7 @@ all_tests [] = {
     { "zstate_redis", zstate_redis_suites },
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_suite", zstate_backlog_suite_test },
+    { "zstate_stats", zstate_stats_test },
     { "zstate_db_config", zstate_db_config_test },
     { "zstate_writer_config", zstate_writer_config_test },
     { "zstate_writer_intake", zstate_writer_intake_test },

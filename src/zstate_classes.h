@@ -25,6 +25,7 @@
 #include "zstate_server_link.h"
 #include "zstate_consumer_private.h"
 #include "zstate_writer_private.h"
+#include "zstate_stats_private.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -699,7 +699,7 @@ zstate_client_ack_level_name (int level)
 //  Fill *stats with the current counters.
 
 void
-zstate_client_stats (zstate_client_t *self, zstate_client_stats_t *stats)
+zstate_client_stats_fill (zstate_client_t *self, zstate_client_stats_t *stats)
 {
     assert (self);
     assert (stats);

@@ -431,7 +431,7 @@ zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file)
 //  Fill *stats with the current counters.
 
 void
-zstate_consumer_stats (zstate_consumer_t *self, zstate_consumer_stats_t *stats)
+zstate_consumer_stats_fill (zstate_consumer_t *self, zstate_consumer_stats_t *stats)
 {
     assert (self);
     zstate_inbox_stats (self->inbox, stats);

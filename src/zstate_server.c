@@ -246,7 +246,7 @@ zstate_server_monitor (zstate_server_t *self, const char *endpoint)
 //  Fill *stats with the current counters.
 
 int
-zstate_server_stats (zstate_server_t *self, zstate_server_stats_t *stats)
+zstate_server_stats_fill (zstate_server_t *self, zstate_server_stats_t *stats)
 {
     assert (self);
     assert (stats);

@@ -222,7 +222,7 @@ zstate_writer_set_watermark_age (zstate_writer_t *self, int secs)
 }
 
 int
-zstate_writer_stats (zstate_writer_t *self, zstate_writer_stats_t *stats)
+zstate_writer_stats_fill (zstate_writer_t *self, zstate_writer_stats_t *stats)
 {
     assert (self);
     assert (stats);
