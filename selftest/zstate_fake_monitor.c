@@ -11,7 +11,10 @@
     "WATCH" a lone [WATCH]. Two frames are made up: "@ops" is a valid
     message of one SET on the requested db and table (key k1, field f=v),
     "@junk" eight bytes that decode as nothing. Later requests (renewals)
-    get no answer. Exits 0 after SECONDS, or 1 if no request came.
+    get no answer. When the script is for WATCH, a STATS request (watch
+    asks which tables the server serves) is answered apart, as a server
+    that serves APPL_DB/T would. Exits 0 after SECONDS, or 1 if no request
+    came.
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -54,7 +57,7 @@ s_frame (const char *text, zmsg_t *request)
 int
 main (int argc, char *argv [])
 {
-    if (argc < 3) {
+    if (argc < 4) {
         fprintf (stderr, "usage: zstate_fake_monitor ENDPOINT SECONDS REPLY...\n");
         return 2;
     }
@@ -75,6 +78,19 @@ main (int argc, char *argv [])
         if (left <= 0 || !zpoller_wait (poller, (int) left))
             break;
         zmsg_t *request = zmsg_recv (router);
+        zframe_t *command = request && zmsg_first (request)? zmsg_next (request): NULL;
+        if (command && zframe_streq (command, "STATS") && strncmp (argv [3], "STATS", 5)) {
+            zmsg_t *reply = zmsg_new ();
+            zframe_t *identity = zframe_dup (zmsg_first (request));
+            zmsg_append (reply, &identity);
+            zmsg_addstr (reply, "STATS");
+            zmsg_addstr (reply, "0");
+            zmsg_addstr (reply, "");
+            zmsg_addstr (reply, "server\n    messages = 0\n"
+                                "table\n    db = \"APPL_DB\"\n    name = \"T\"\n");
+            zmsg_send (&reply, router);
+        }
+        else
         if (request && !answered) {
             for (int argn = 3; argn < argc; argn++) {
                 zmsg_t *reply = zmsg_new ();

@@ -72,6 +72,43 @@ zstate_tool_number (const char *command, const char *option, const char *text,
     return 2;
 }
 
+//  zconfig says what is wrong on stdout, as "... E (zconfig): (LINE) why",
+//  and nothing to its caller. Load text with stdout caught, so that the
+//  error is reported once, on stderr, with the file's name; *line_p gets
+//  the line (0 when zconfig did not say) and why the reason.
+zconfig_t *
+zstate_tool_zpl_load (const char *text, int *line_p, char *why, size_t why_size)
+{
+    fflush (stdout);
+    FILE *caught = tmpfile ();
+    int saved = caught? dup (STDOUT_FILENO): -1;
+    if (saved >= 0)
+        dup2 (fileno (caught), STDOUT_FILENO);
+    zconfig_t *config = zconfig_str_load (text);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
+    *line_p = 0;
+    snprintf (why, why_size, "syntax error");
+    char said [512] = "";
+    if (!config && caught) {
+        rewind (caught);
+        const char *from = fgets (said, sizeof (said), caught)? strstr (said, "(zconfig): ("): NULL;
+        char *end = NULL;
+        long line = from? strtol (from + 12, &end, 10): 0;
+        if (line > 0 && line < INT_MAX && end && *end == ')') {
+            *line_p = (int) line;
+            snprintf (why, why_size, "syntax error: %s", end + 2);
+            why [strcspn (why, "\n")] = 0;
+        }
+    }
+    if (caught)
+        fclose (caught);
+    return config;
+}
+
 int
 main (int argc, char *argv [])
 {

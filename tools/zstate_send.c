@@ -296,7 +296,8 @@ s_client_new (const char *endpoint, int timeout, int level, const char *curve,
     zstate_client_set_ack_level (client, level);
     *status_p = zstate_tool_curve_client ("send", client, curve, server_key);
     if (*status_p == 0 && zstate_client_connect (client, endpoint)) {
-        fprintf (stderr, "zstate send: cannot connect to %s: %s\n", endpoint, zstate_reason ());
+        //  The reason names the endpoint
+        fprintf (stderr, "zstate send: %s\n", zstate_reason ());
         *status_p = 1;
     }
     if (*status_p)

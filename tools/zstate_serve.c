@@ -148,7 +148,8 @@ s_server_bind (serve_settings_t *settings, zstate_server_t *server)
     for (; endpoint; endpoint = (const char *) zlistx_next (settings->binds)) {
         int port = zstate_server_bind (server, endpoint);
         if (port == -1) {
-            fprintf (stderr, "zstate serve: cannot bind %s: %s\n", endpoint, zstate_reason ());
+            //  The reason names the endpoint
+            fprintf (stderr, "zstate serve: %s\n", zstate_reason ());
             return 1;
         }
         if (port > 0)
@@ -157,8 +158,7 @@ s_server_bind (serve_settings_t *settings, zstate_server_t *server)
             zsys_info ("zstate serve: bound %s", endpoint);
     }
     if (settings->monitor && zstate_server_monitor (server, settings->monitor) == -1) {
-        fprintf (stderr, "zstate serve: cannot bind monitor %s: %s\n", settings->monitor,
-                 zstate_reason ());
+        fprintf (stderr, "zstate serve: monitor: %s\n", zstate_reason ());
         return 1;
     }
     return 0;

@@ -214,43 +214,6 @@ s_config_error (cursor_t *cursor, int line, const char *format, ...)
     return -1;
 }
 
-//  zconfig says what is wrong on stdout, as "... E (zconfig): (LINE) why",
-//  and nothing to its caller. Load text with stdout caught, so that the
-//  error is reported once, on stderr, with the file's name; *line_p gets
-//  the line (0 when zconfig did not say) and why the reason.
-static zconfig_t *
-s_zpl_load (const char *text, int *line_p, char *why, size_t why_size)
-{
-    fflush (stdout);
-    FILE *caught = tmpfile ();
-    int saved = caught? dup (STDOUT_FILENO): -1;
-    if (saved >= 0)
-        dup2 (fileno (caught), STDOUT_FILENO);
-    zconfig_t *config = zconfig_str_load (text);
-    fflush (stdout);
-    if (saved >= 0) {
-        dup2 (saved, STDOUT_FILENO);
-        close (saved);
-    }
-    *line_p = 0;
-    snprintf (why, why_size, "syntax error");
-    char said [512] = "";
-    if (!config && caught) {
-        rewind (caught);
-        const char *from = fgets (said, sizeof (said), caught)? strstr (said, "(zconfig): ("): NULL;
-        char *end = NULL;
-        long line = from? strtol (from + 12, &end, 10): 0;
-        if (line > 0 && line < INT_MAX && end && *end == ')') {
-            *line_p = (int) line;
-            snprintf (why, why_size, "syntax error: %s", end + 2);
-            why [strcspn (why, "\n")] = 0;
-        }
-    }
-    if (caught)
-        fclose (caught);
-    return config;
-}
-
 //  Where zconfig did not say: the first prefix of whole lines that fails
 //  to parse ends at the bad line (an error depends only on the lines
 //  before it), found by bisection
@@ -274,7 +237,7 @@ s_syntax_error_line (const char *text)
         char *prefix = strndup (text, (size_t) (start [middle] - text));
         int line;
         char why [8];
-        zconfig_t *partial = s_zpl_load (prefix, &line, why, sizeof (why));
+        zconfig_t *partial = zstate_tool_zpl_load (prefix, &line, why, sizeof (why));
         if (partial)
             low = middle + 1;
         else
@@ -486,7 +449,7 @@ s_settings_load (serve_settings_t *settings, const char *file)
         return -1;
     int line;
     char why [300];
-    zconfig_t *config = s_zpl_load (text, &line, why, sizeof (why));
+    zconfig_t *config = zstate_tool_zpl_load (text, &line, why, sizeof (why));
     if (!config) {
         fprintf (stderr, "zstate serve: %s:%d: %s\n", file,
                  line? line: s_syntax_error_line (text), why);

@@ -111,6 +111,22 @@ int
 int
     zstate_tool_notify (const char *mode, const char *state);
 
+//  Load ZPL text with zconfig, whose errors go to stdout, caught: on
+//  failure *line_p holds the bad line (0 when zconfig did not say) and
+//  why the reason. Returns the tree or NULL.
+zconfig_t *
+    zstate_tool_zpl_load (const char *text, int *line_p, char *why, size_t why_size);
+
+//  JSON output (zstate_json.c): text of size bytes as a JSON string; the
+//  monitor's STATS text as one object (-1 when it is not such text); one
+//  operation of batch as one line
+void
+    zstate_json_string (FILE *file, const char *text, size_t size);
+int
+    zstate_json_stats (FILE *file, const char *text);
+void
+    zstate_json_op (FILE *file, const char *table, zstate_batch_t *batch, size_t index);
+
 //  Parse text as a whole decimal number from min to max into *value_p:
 //  no sign or blank unless a '-' where min < 0, no trailing bytes, no
 //  overflow. Returns true, or false leaving *value_p as it was.

@@ -22,15 +22,20 @@ static void
 s_watch_usage (FILE *file)
 {
     fprintf (file,
-        "usage: zstate watch --monitor ENDPOINT [--count N] [--timeout MSECS] DB/TABLE\n"
+        "usage: zstate watch --monitor ENDPOINT [--count N] [--timeout MSECS] [--json]\n"
+        "                    DB/TABLE\n"
         "\n"
         "Prints, one per line, the operations a running server routes to DB/TABLE,\n"
-        "in the format zstate send reads, until interrupted. A malformed message\n"
-        "from the server is reported on stderr and skipped; a refused renewal\n"
-        "ends the watch with exit 1.\n"
+        "in the format zstate send reads, until interrupted. DB/TABLE is one table\n"
+        "the server serves (no wildcards): any other ends the watch at once with\n"
+        "exit 1 and the list of tables served. A malformed message from the server\n"
+        "is reported on stderr and skipped; a refused renewal ends the watch with\n"
+        "exit 1.\n"
         "\n"
         "    -m, --monitor ENDPOINT  the server's monitor endpoint (zstate serve --monitor)\n"
         "    -n, --count N           exit after N operations (N from 1)\n"
+        "    -j, --json              one JSON object a line: {\"op\", \"table\", \"key\",\n"
+        "                            \"fields\": {name: value}}\n"
         "    -t, --timeout MSECS     how long to wait for the server, 1 to 86400000\n"
         "                            (default 5000)\n"
         "        --curve FILE        speak CURVE: this client's secret certificate\n"
@@ -42,7 +47,7 @@ static void
 s_stats_usage (FILE *file)
 {
     fprintf (file,
-        "usage: zstate stats --monitor ENDPOINT [--timeout MSECS]\n"
+        "usage: zstate stats --monitor ENDPOINT [--timeout MSECS] [--json]\n"
         "\n"
         "Prints a running server's counters: messages and operations received,\n"
         "per table, malformed messages by reason, unroutable messages, consumer\n"
@@ -55,6 +60,8 @@ s_stats_usage (FILE *file)
         "                            (default 5000)\n"
         "        --curve FILE        speak CURVE: this client's secret certificate\n"
         "        --server-key KEY    ... and the server's public key or certificate\n"
+        "    -j, --json              one JSON object: \"server\" with its counters,\n"
+        "                            \"tables\" an array of one object per table\n"
         "    -h, --help              this text\n");
 }
 
@@ -66,6 +73,15 @@ s_print_peer_text (FILE *file, const char *text)
     for (size_t index = 0; text && text [index] && index < 200; index++)
         fputc (isprint ((byte) text [index])? text [index]: '?', file);
     fputc ('\n', file);
+}
+
+//  Print the monitor's STATS text: lines of printable bytes, each other
+//  byte as '?', so a hostile peer cannot drive the terminal
+static void
+s_print_stats_text (FILE *file, const char *text)
+{
+    for (; *text; text++)
+        fputc (isprint ((byte) *text) || *text == '\n'? *text: '?', file);
 }
 
 //  Send a request and wait for the reply [command][status][reason]...;
@@ -135,7 +151,7 @@ s_connect (const char *command, const char *endpoint, const char *curve,
 //  -1 when the server refused the renewal.
 static int
 s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
-                 long count, long *printed_p)
+                 long count, long *printed_p, bool json)
 {
     zframe_t *kind = zmsg_first (msg);
     zframe_t *payload = zmsg_next (msg);
@@ -155,7 +171,10 @@ s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
         }
         for (size_t index = 0; index < zstate_batch_size (batch)
                                && (count == 0 || *printed_p < count); index++) {
-            zstate_text_print (stdout, zstate_msg_table (decoder), batch, index);
+            if (json)
+                zstate_json_op (stdout, zstate_msg_table (decoder), batch, index);
+            else
+                zstate_text_print (stdout, zstate_msg_table (decoder), batch, index);
             (*printed_p)++;
         }
         fflush (stdout);
@@ -180,7 +199,7 @@ s_watch_message (zmsg_t *msg, zstate_msg_t *decoder, zstate_batch_t *batch,
 //  signal, or a refused renewal; renews the watch as it goes. Returns the
 //  exit status.
 static int
-s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count)
+s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count, bool json)
 {
     int status = 0;
     zstate_msg_t *decoder = zstate_msg_new ();
@@ -200,7 +219,7 @@ s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count)
         zmsg_t *msg = zmsg_recv (dealer);
         if (!msg)
             break;
-        int rc = s_watch_message (msg, decoder, batch, count, &printed);
+        int rc = s_watch_message (msg, decoder, batch, count, &printed, json);
         if (rc == -1)
             status = 1;
         zmsg_destroy (&msg);
@@ -209,6 +228,66 @@ s_watch_loop (zsock_t *dealer, const char *db, const char *table, long count)
     zstate_batch_destroy (&batch);
     zstate_msg_destroy (&decoder);
     return status;
+}
+
+//  Ask the server for its STATS text; returns it, or NULL after saying why
+static char *
+s_stats_text (const char *endpoint, int timeout, const char *curve, const char *server_key)
+{
+    zsock_t *dealer = s_connect ("stats", endpoint, curve, server_key);
+    if (!dealer)
+        return NULL;
+    zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_STATS, NULL, NULL, timeout, endpoint);
+    char *text = reply? zmsg_popstr (reply): NULL;
+    if (reply && (!text || zmsg_size (reply))) {
+        fprintf (stderr, "zstate: STATS: malformed reply from %s\n", endpoint);
+        zstr_free (&text);
+    }
+    zmsg_destroy (&reply);
+    zsock_destroy (&dealer);
+    return text;
+}
+
+//  The server's monitor accepts a watch on any name, and a table it does
+//  not serve never sends anything: look the table up in its STATS first.
+//  Returns 0, or 1 after saying why.
+static int
+s_watch_check (const char *endpoint, const char *db, const char *table, int timeout,
+               const char *curve, const char *server_key)
+{
+    char *text = s_stats_text (endpoint, timeout, curve, server_key);
+    if (!text)
+        return 1;
+    int line;
+    char why [64];
+    zconfig_t *root = zstate_tool_zpl_load (text, &line, why, sizeof (why));
+    zstr_free (&text);
+    if (!root) {
+        fprintf (stderr, "zstate watch: STATS: malformed reply from %s\n", endpoint);
+        return 1;
+    }
+    bool found = false;
+    zconfig_t *item;
+    for (item = zconfig_child (root); item && !found; item = zconfig_next (item))
+        found = streq (zconfig_name (item), "table")
+             && streq (zconfig_get (item, "db", ""), db)
+             && streq (zconfig_get (item, "name", ""), table);
+    if (!found) {
+        fprintf (stderr, "zstate watch: the server serves no table '%s/%s'%s; it serves:",
+                 db, table, strchr (table, '*')? " (watch takes one table, no wildcards)": "");
+        char *served = strdup ("");
+        for (item = zconfig_child (root); item; item = zconfig_next (item))
+            if (streq (zconfig_name (item), "table")) {
+                char *longer = zsys_sprintf ("%s %s/%s", served, zconfig_get (item, "db", ""),
+                                             zconfig_get (item, "name", ""));
+                free (served);
+                served = longer;
+            }
+        s_print_peer_text (stderr, *served? served: " nothing");
+        free (served);
+    }
+    zconfig_destroy (&root);
+    return found? 0: 1;
 }
 
 int
@@ -220,6 +299,7 @@ zstate_watch_main (int argc, char *argv [])
         { "timeout", required_argument, NULL, 't' },
         { "curve",   required_argument, NULL, 'C' },
         { "server-key", required_argument, NULL, 'K' },
+        { "json",    no_argument,       NULL, 'j' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -227,9 +307,10 @@ zstate_watch_main (int argc, char *argv [])
     const char *endpoint = NULL;
     long count = 0;
     long timeout = 5000;
+    bool json = false;
     optind = 1;
     int option;
-    while ((option = getopt_long (argc, argv, "m:n:t:C:K:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "m:n:t:C:K:jh", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
         else
@@ -245,6 +326,9 @@ zstate_watch_main (int argc, char *argv [])
             if (zstate_tool_number ("watch", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
                 return 2;
         }
+        else
+        if (option == 'j')
+            json = true;
         else
         if (option == 'h') {
             s_watch_usage (stdout);
@@ -268,20 +352,15 @@ zstate_watch_main (int argc, char *argv [])
         free (db);
         return 2;
     }
-    zsock_t *dealer = s_connect ("watch", endpoint, curve, server_key);
-    if (!dealer) {
-        free (db);
-        return 1;
-    }
-    int status = 0;
-    zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_WATCH, db, table, (int) timeout,
-                               endpoint);
+    int status = s_watch_check (endpoint, db, table, (int) timeout, curve, server_key);
+    zsock_t *dealer = status == 0? s_connect ("watch", endpoint, curve, server_key): NULL;
+    zmsg_t *reply = dealer? s_request (dealer, ZSTATE_MONITOR_WATCH, db, table,
+                                       (int) timeout, endpoint): NULL;
     if (!reply)
         status = 1;
     zmsg_destroy (&reply);
-
     if (status == 0)
-        status = s_watch_loop (dealer, db, table, count);
+        status = s_watch_loop (dealer, db, table, count, json);
     zsock_destroy (&dealer);
     free (db);
     return status;
@@ -295,15 +374,17 @@ zstate_stats_main (int argc, char *argv [])
         { "timeout", required_argument, NULL, 't' },
         { "curve",   required_argument, NULL, 'C' },
         { "server-key", required_argument, NULL, 'K' },
+        { "json",    no_argument,       NULL, 'j' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *curve = NULL, *server_key = NULL;
     const char *endpoint = NULL;
     long timeout = 5000;
+    bool json = false;
     optind = 1;
     int option;
-    while ((option = getopt_long (argc, argv, "m:t:C:K:h", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "m:t:C:K:jh", options, NULL)) != -1) {
         if (option == 'm')
             endpoint = optarg;
         else
@@ -314,6 +395,9 @@ zstate_stats_main (int argc, char *argv [])
             if (zstate_tool_number ("stats", "--timeout", optarg, 1, TIMEOUT_MAX, &timeout))
                 return 2;
         }
+        else
+        if (option == 'j')
+            json = true;
         else
         if (option == 'h') {
             s_stats_usage (stdout);
@@ -328,18 +412,16 @@ zstate_stats_main (int argc, char *argv [])
         fprintf (stderr, "zstate stats: needs --monitor ENDPOINT\n");
         return 2;
     }
-    zsock_t *dealer = s_connect ("stats", endpoint, curve, server_key);
-    if (!dealer)
-        return 1;
-    zmsg_t *reply = s_request (dealer, ZSTATE_MONITOR_STATS, NULL, NULL, (int) timeout,
-                               endpoint);
-    int status = reply? 0: 1;
-    if (reply) {
-        char *text = zmsg_popstr (reply);
-        fputs (text? text: "", stdout);
-        zstr_free (&text);
+    char *text = s_stats_text (endpoint, (int) timeout, curve, server_key);
+    int status = text? 0: 1;
+    if (text && json && zstate_json_stats (stdout, text)) {
+        fprintf (stderr, "zstate stats: STATS: the text from %s is not the server's counters\n",
+                 endpoint);
+        status = 1;
     }
-    zmsg_destroy (&reply);
-    zsock_destroy (&dealer);
+    else
+    if (text && !json)
+        s_print_stats_text (stdout, text);
+    zstr_free (&text);
     return status;
 }
