@@ -231,9 +231,12 @@ s_test_load (void)
 static void
 s_test_corpus (bool verbose)
 {
+    //  make check says where the sources are; make memcheck and a run by
+    //  hand find them where the build was configured
     const char *srcdir = getenv ("srcdir");
     char folder [1024];
-    snprintf (folder, sizeof (folder), "%s/selftest/fuzz/db-config-corpus", srcdir? srcdir: ".");
+    snprintf (folder, sizeof (folder), "%s/selftest/fuzz/db-config-corpus",
+              srcdir? srcdir: ZSTATE_SRCDIR);
     DIR *dir = opendir (folder);
     assert (dir);
     size_t files = 0;
