@@ -17,6 +17,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_writer_marks.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -155,15 +156,19 @@ s_hgetall (zstate_redis_server_t *server, int db, const char *key)
     return text;
 }
 
-//  The keys in db
+//  The entries in db: its keys but for the writer's own watermarks
 static long
 s_dbsize (zstate_redis_server_t *server, int db)
 {
     zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (server));
     zstate_redis_set_db (redis, db);
     assert (zstate_redis_connect (redis) == 0);
-    assert (zstate_redis_command (redis, "DBSIZE", NULL) == ZSTATE_REDIS_INTEGER);
-    long size = (long) zstate_redis_integer (redis, -1);
+    assert (zstate_redis_command (redis, "KEYS", "*", NULL) == ZSTATE_REDIS_ARRAY);
+    long size = 0;
+    for (size_t element = 0; element < zstate_redis_elements (redis); element++) {
+        const char *key = zstate_redis_str (redis, (int) element, NULL);
+        size += strncmp (key, ZSTATE_WRITER_MARKS_PREFIX, strlen (ZSTATE_WRITER_MARKS_PREFIX)) != 0;
+    }
     assert (zstate_redis_command (redis, "FLUSHDB", NULL) == ZSTATE_REDIS_STATUS);
     zstate_redis_destroy (&redis);
     return size;
