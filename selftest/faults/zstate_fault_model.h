@@ -29,11 +29,18 @@
 //      regressions  pops of a seq lower than the instance has for the key
 //  A log without "I" lines is one instance. Across the log:
 //      lost         accepted operations neither popped nor in a restored
-//                   entry of their key with that seq or a later one
+//                   entry of their key with that seq or a later one, and
+//                   whose key no instance popped with a later seq
+//      coalesced    accepted operations neither popped nor restored, of a
+//                   key some instance popped with a later seq: the outbox
+//                   folded them into that one (it coalesces in an outage)
 //      wrong keys   the last instance's final view against the model
 //
 //  Checks, key by key:
-//      lost         accepted operations that were never popped
+//      lost         accepted operations that were never popped, and no
+//                   later seq of their key either
+//      coalesced    accepted operations never popped, of a key whose later
+//                   seq was
 //      duplicates   pops of an operation beyond its first
 //      regressions  pops of a seq lower than one already popped for the key
 //      wrong keys   keys whose final view (the last seq popped) is not the
@@ -49,6 +56,7 @@ typedef struct {
     uint64_t accepted;          //  ... that send accepted
     uint64_t popped;            //  lines in the pop log
     uint64_t lost;
+    uint64_t coalesced;
     uint64_t duplicates;
     uint64_t regressions;
     uint64_t wrong_keys;
