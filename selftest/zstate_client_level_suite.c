@@ -145,6 +145,16 @@ s_send_round (fake_t *fake, zstate_client_t *client, zstate_batch_t *batch, int 
     assert (false);
 }
 
+//  Expect the OPS of sequence next, its operations into received
+static void
+s_expect_batch (fake_t *fake, uint64_t sequence, zstate_batch_t *received)
+{
+    fake_expect_ops (fake, sequence);
+    zstate_batch_reset (received);
+    assert (zstate_batch_load (received, fake->msg.ops, fake->msg.ops_size,
+                               fake->msg.op_count, NULL) == 0);
+}
+
 //  An outage of 100,000 ops over 1,000 keys (the server reads, never
 //  acknowledges), then a new server instance that has none of it: it
 //  receives exactly one op per key, the newest, in consecutive sequences,
@@ -186,10 +196,7 @@ s_test_outage (bool verbose)
     uint64_t sequence = 0;
     zstate_batch_t *received = zstate_batch_new ();
     while (ops < 1003) {
-        fake_expect_ops (fake, ++sequence);
-        zstate_batch_reset (received);
-        assert (zstate_batch_load (received, fake->msg.ops, fake->msg.ops_size,
-                                   fake->msg.op_count, NULL) == 0);
+        s_expect_batch (fake, ++sequence, received);
         for (size_t index = 0; index < zstate_batch_size (received); index++, ops++) {
             const char *key = zstate_batch_key (received, index, NULL);
             if (key [0] == 'a') {
@@ -363,6 +370,65 @@ s_test_failed (bool verbose)
     assert (zstate_client_close (&client, 0) == 16);
 }
 
+//  Before WELCOME nothing is sent, so everything waits unsent: 10,000
+//  operations over 10 keys fit a bound of 50, folded into one entry per
+//  key. At the WELCOME those go first, numbered from 1, then what was
+//  queued after the last fold, with no gap in the sequences; each key's
+//  values arrive in order and end with its newest; the ACK of the last
+//  message acknowledges every operation accepted
+static void
+s_test_unsent (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new (fake, false, HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 50, 1024 * 1024);
+    for (int index = 0; index < 10000; index++) {
+        char key [8], value [16];
+        snprintf (key, sizeof (key), "k%d", index % 10);
+        snprintf (value, sizeof (value), "%d", index);
+        fake_send_key (client, key, value);
+    }
+    fake_send_key (client, "after", "last");
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.frames_coalesced > 0 && stats.ops_rejected == 0);
+    assert (stats.ops_accepted == 10001 && stats.ops_sent == 0 && stats.queued_ops <= 50);
+    fake_welcome (fake, 0);
+    int newest [10];
+    memset (newest, 0xFF, sizeof (newest));
+    size_t ops = 0;
+    uint64_t sequence = 0;
+    bool after = false;
+    zstate_batch_t *received = zstate_batch_new ();
+    while (!after) {
+        assert (sequence < 100);
+        s_expect_batch (fake, ++sequence, received);
+        for (size_t index = 0; index < zstate_batch_size (received); index++, ops++) {
+            const char *key = zstate_batch_key (received, index, NULL);
+            assert (!after);
+            if (streq (key, "after")) {
+                after = true;
+                continue;
+            }
+            int slot = atoi (key + 1), value = atoi (zstate_batch_get (received, index, "field"));
+            assert (value > newest [slot] && value % 10 == slot);
+            newest [slot] = value;
+        }
+    }
+    zstate_batch_destroy (&received);
+    for (int slot = 0; slot < 10; slot++)
+        assert (newest [slot] == 9990 + slot);
+    assert (ops <= 10 + 50);
+    assert (!fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 200));
+    fake_ack (fake, sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 10001 && stats.ops_sent == 10001 && stats.queued_ops == 0);
+    assert (stats.outbox_ops == 0 && stats.outbox_keys == 0);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
 void
 zstate_client_level_suite (bool verbose)
 {
@@ -372,4 +438,5 @@ zstate_client_level_suite (bool verbose)
     s_test_bounds (verbose);
     s_test_outage (verbose);
     s_test_failed (verbose);
+    s_test_unsent (verbose);
 }

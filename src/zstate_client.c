@@ -349,7 +349,7 @@ s_client_fast_claim (zstate_client_t *self, const char *db, const char *table,
     //  Anything queued or held by the agent was accepted before us and
     //  must leave first; and on a link that is not up, the agent's retry
     //  and backoff do better than each sender trying on its own
-    if (self->queue_head || self->agent_busy || !self->session_ready
+    if (self->queue_head || self->unsent_keys || self->agent_busy || !self->session_ready
     ||  self->stats.state != ZSTATE_CLIENT_CONNECTED)
         return false;
     //  One message, exactly as the queue would have built it: a batch that
@@ -398,7 +398,7 @@ s_client_fast_send (zstate_client_t *self, const char *db, const char *table,
            && self->hook (self, ZSTATE_CLIENT_HOOK_FAST_SEND, self->hook_arg) != 0;
 #endif
     if (self->dealer && !refused
-    &&  zstate_client_send_frame (self, &msg, zstate_batch_size (batch), bytes) == 0) {
+    &&  zstate_client_send_frame (self, &msg, zstate_batch_size (batch), 0, bytes) == 0) {
         size = header_size + bytes;
         //  Sending may have eaten the edge of the DEALER's fd that tells
         //  the agent the server replied; tell it ourselves

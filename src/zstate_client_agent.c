@@ -97,7 +97,7 @@ zstate_client_buffers_destroy (buffer_t **head_p)
 
 int
 zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
-                          size_t ops, size_t bytes)
+                          size_t ops, size_t extra, size_t bytes)
 {
     void *handle = zsock_resolve (client->dealer);
     if (client->version != ZSTATE_SESSION_VERSION) {
@@ -117,7 +117,8 @@ zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
         return -1;
     }
     client->sequence++;
-    zstate_outbox_keep (client->outbox, client->sequence, &keep, ops, bytes);
+    zstate_outbox_keep_folded (client->outbox, client->sequence, &keep, ops + extra,
+                               ops, bytes);
     zmq_msg_close (&keep);
     return 0;
 }
@@ -281,7 +282,7 @@ s_self_commit (self_t *self)
     assert (client->stats.queued_bytes >= self->pending_bytes);
     client->stats.queued_ops -= self->pending_ops;
     client->stats.queued_bytes -= self->pending_bytes;
-    client->stats.ops_sent += self->pending_ops;
+    client->stats.ops_sent += self->pending_accepted;
     client->stats.messages_sent += self->pending_messages;
     client->stats.bytes_sent += self->pending_wire_bytes;
     client->agent_busy = busy;
@@ -291,9 +292,66 @@ s_self_commit (self_t *self)
     pthread_mutex_unlock (&client->lock);
     self->busy = busy;
     self->pending_ops = 0;
+    self->pending_accepted = 0;
     self->pending_bytes = 0;
     self->pending_messages = 0;
     self->pending_wire_bytes = 0;
+}
+
+//  A message encoded from the outbox's unsent backlog, appended to a list
+typedef struct {
+    buffer_t **head_p;
+    buffer_t **tail_p;
+    size_t ops;                 //  Operations the messages carry
+    size_t bytes;               //  Their payload bytes
+} unsent_list_t;
+
+static void
+s_unsent_emit (void *arg, zmq_msg_t *frame, size_t ops, size_t wire_ops, size_t bytes)
+{
+    unsent_list_t *list = (unsent_list_t *) arg;
+    buffer_t *buffer = (buffer_t *) zmalloc (sizeof (buffer_t));
+    assert (buffer);
+    zmq_msg_init (&buffer->msg);
+    int rc = zmq_msg_move (&buffer->msg, frame);
+    assert (rc == 0);
+    buffer->ready = true;
+    buffer->data = (byte *) zmq_msg_data (&buffer->msg);
+    buffer->size = buffer->max = zmq_msg_size (&buffer->msg);
+    buffer->header_size = buffer->size - bytes;
+    buffer->ops = wire_ops;
+    buffer->extra = ops - wire_ops;
+    if (*list->tail_p)
+        (*list->tail_p)->next = buffer;
+    else
+        *list->head_p = buffer;
+    *list->tail_p = buffer;
+    list->ops += wire_ops;
+    list->bytes += bytes;
+}
+
+//  In the locked client: encode the outbox's unsent backlog into messages
+//  numbered when they are sent; the bounds and queued counts go from its
+//  keys and bytes to what the messages carry
+static void
+s_self_take_unsent (self_t *self, buffer_t **head_p, buffer_t **tail_p)
+{
+    zstate_client_t *client = self->client;
+    unsent_list_t list = { .head_p = head_p, .tail_p = tail_p };
+    pthread_mutex_lock (&client->socket_lock);
+    size_t keys = zstate_outbox_unsent_keys (client->outbox);
+    size_t bytes = zstate_outbox_unsent_bytes (client->outbox);
+    zstate_outbox_take_unsent (client->outbox, client->session, client->batch_ops_max,
+                               client->batch_bytes_max, s_unsent_emit, &list);
+    pthread_mutex_unlock (&client->socket_lock);
+    assert (list.ops == keys);
+    client->unsent_keys = 0;
+    client->held_ops = client->held_ops + list.ops - keys;
+    client->stats.queued_ops = client->stats.queued_ops + list.ops - keys;
+    assert (client->held_bytes + list.bytes >= bytes);
+    assert (client->stats.queued_bytes + list.bytes >= bytes);
+    client->held_bytes = client->held_bytes + list.bytes - bytes;
+    client->stats.queued_bytes = client->stats.queued_bytes + list.bytes - bytes;
 }
 
 //  Move the client's whole queue to the end of our outbox. From here on a
@@ -310,6 +368,17 @@ s_self_take_queue (self_t *self)
     buffer_t *tail = client->queue_tail;
     client->queue_head = client->queue_tail = NULL;
     client->woken = false;
+    if (client->unsent_keys) {
+        //  What was queued before folded into the outbox: it goes first
+        buffer_t *unsent = NULL, *last = NULL;
+        s_self_take_unsent (self, &unsent, &last);
+        if (unsent) {
+            last->next = head;
+            if (!head)
+                tail = last;
+            head = unsent;
+        }
+    }
     if (head || self->outbox_head) {
         client->agent_busy = true;
         self->busy = true;
@@ -354,7 +423,7 @@ s_self_send (self_t *self)
             zstate_msg_patch_header (buffer->data, buffer->header_size,
                                      buffer->sequence, (uint32_t) buffer->ops);
         }
-        if (zstate_client_send_frame (client, &buffer->msg, buffer->ops,
+        if (zstate_client_send_frame (client, &buffer->msg, buffer->ops, buffer->extra,
                                       buffer->size - buffer->header_size)) {
             int error = zmq_errno ();
             if (error == EINTR)
@@ -370,6 +439,7 @@ s_self_send (self_t *self)
         //  libzmq owns the message and its data now (and the outbox a
         //  reference)
         self->pending_ops += buffer->ops;
+        self->pending_accepted += buffer->ops + buffer->extra;
         self->pending_bytes += buffer->size - buffer->header_size;
         self->pending_messages++;
         self->pending_wire_bytes += buffer->size;

@@ -36,6 +36,8 @@ struct _buffer_t {
     size_t max;                 //  Bytes allocated for data
     size_t header_size;         //  Bytes of header at the start of data
     size_t ops;                 //  Operations in the message
+    size_t extra;               //  Operations accepted that it stands for
+                                //  beyond those (folded into them)
     uint64_t sequence;          //  Sequence number patched in, once ready
     zmq_msg_t msg;              //  The message handed to libzmq, once ready
     bool ready;                 //  msg holds data (libzmq frees it)
@@ -117,6 +119,8 @@ struct _zstate_client_t {
     size_t held_bytes;          //  ... their bytes (the outbox's coalesced
                                 //  block counts its keys and bytes)
     size_t outbox_delivered;    //  Operations held, delivered, not acknowledged
+    size_t unsent_keys;         //  Keys in the outbox's unsent backlog: the
+                                //  queue folded, to be sent before the queue
     bool resending;             //  The agent sends held messages again: the
                                 //  outbox may not fold what it has yet to send
     bool session_ready;         //  Senders may send: version 1, or WELCOMEd
@@ -139,15 +143,17 @@ struct _zstate_client_t {
 };
 
 //  Hand frame, one OPS message numbered client->sequence + 1, to the
-//  DEALER without waiting, and with version 2 keep it in the outbox.
+//  DEALER without waiting, and with version 2 keep it in the outbox: ops
+//  operations, standing for extra more accepted (folded), of bytes payload.
 //  Called holding socket_lock. Returns 0, or -1 with zmq_errno () when
 //  the socket did not take it (the caller still owns frame).
 int
     zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
-                              size_t ops, size_t bytes);
+                              size_t ops, size_t extra, size_t bytes);
 
-//  Fold what the outbox holds into its coalesced block, in the locked
-//  client; updates the bounds and counters. Returns the frames folded.
+//  Fold what the locked client queued into the outbox's unsent backlog,
+//  and what the outbox holds into its coalesced block; updates the
+//  bounds and counters. Returns the messages folded.
 size_t
     zstate_client_coalesce (zstate_client_t *client);
 
@@ -200,6 +206,7 @@ typedef struct {
     int state;                  //  Last state we published
     size_t pending_ops;         //  Sent since the last commit: operations
     size_t pending_bytes;       //  ... their bytes
+    size_t pending_accepted;    //  ... operations accepted they stand for
     size_t pending_messages;    //  ... messages
     size_t pending_wire_bytes;  //  ... wire bytes
     bool verbose;               //  Log activity

@@ -147,18 +147,60 @@ zstate_client_outbox_measure (zstate_client_t *client, size_t held [3])
     held [2] = zstate_outbox_keys (client->outbox);
 }
 
+//  Fold the locked client's queue into the outbox's unsent backlog, under
+//  socket_lock: queued messages hold keys more than once too, and the
+//  agent sends the backlog, numbered then, before what is queued after.
+//  Senders fill the tail only under lock, which we hold, so every queued
+//  message folds. Returns the messages folded.
+static size_t
+s_client_fold_queue (zstate_client_t *client)
+{
+    if (!client->queue_head)
+        return 0;
+    size_t keys = zstate_outbox_unsent_keys (client->outbox);
+    size_t bytes = zstate_outbox_unsent_bytes (client->outbox);
+    size_t ops = 0, payload = 0, folded = 0;
+    buffer_t *buffer = client->queue_head;
+    while (buffer) {
+        buffer_t *next = buffer->next;
+        assert (!buffer->ready && !buffer->extra);
+        zstate_outbox_fold_unsent (client->outbox, buffer->data, buffer->size,
+                                   buffer->header_size, buffer->ops);
+        ops += buffer->ops;
+        payload += buffer->size - buffer->header_size;
+        folded++;
+        free (buffer->data);
+        free (buffer);
+        buffer = next;
+    }
+    client->queue_head = client->queue_tail = NULL;
+    size_t keys_after = zstate_outbox_unsent_keys (client->outbox);
+    size_t bytes_after = zstate_outbox_unsent_bytes (client->outbox);
+    //  The queue's operations and bytes become the backlog's keys and bytes
+    client->unsent_keys = keys_after;
+    client->held_ops = client->held_ops + keys_after - keys - ops;
+    client->held_bytes = client->held_bytes + bytes_after - bytes - payload;
+    client->stats.queued_ops = client->stats.queued_ops + keys_after - keys - ops;
+    client->stats.queued_bytes = client->stats.queued_bytes + bytes_after - bytes - payload;
+    return folded;
+}
+
 //  Fold what the outbox holds into its block, in the locked client (the
 //  agent never waits for lock while it holds socket_lock, so waiting for
 //  socket_lock here cannot deadlock). Returns the frames folded.
 size_t
 zstate_client_coalesce (zstate_client_t *client)
 {
-    if (client->resending)
-        return 0;
     size_t before [3], after [3];
     pthread_mutex_lock (&client->socket_lock);
+    size_t folded = s_client_fold_queue (client);
+    if (client->resending) {
+        pthread_mutex_unlock (&client->socket_lock);
+        client->stats.frames_coalesced += folded;
+        return folded;
+    }
     zstate_client_outbox_measure (client, before);
-    size_t folded = zstate_outbox_coalesce (client->outbox);
+    folded += zstate_outbox_coalesce (client->outbox);
     size_t delivered = zstate_outbox_delivered_ops (client->outbox);
     zstate_client_outbox_measure (client, after);
     pthread_mutex_unlock (&client->socket_lock);

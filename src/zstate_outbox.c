@@ -65,6 +65,7 @@ struct _zstate_outbox_t {
                                 //  message encoded from the block and folded
                                 //  again stands for more than it carries
     bool block_delivered;       //  The server delivered all of it
+    zstate_backlog_t *unsent;   //  Accepted, never sent, folded, or NULL
     zstate_batch_t *scratch;    //  Operations of the frame being folded
     byte *key;                  //  Scratch: db NUL table NUL key
     size_t key_max;
@@ -134,6 +135,7 @@ zstate_outbox_destroy (zstate_outbox_t **self_p)
         while (self->count)
             s_pop (self);
         s_block_forget (self);
+        zstate_backlog_destroy (&self->unsent);
         zstate_batch_destroy (&self->scratch);
         free (self->key);
         free (self->ring);
@@ -182,14 +184,22 @@ s_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame, bool take,
 }
 
 void
-zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
-                    size_t ops, size_t bytes)
+zstate_outbox_keep_folded (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
+                           size_t ops, size_t wire_ops, size_t bytes)
 {
     assert (self);
     assert (sequence);
     assert (!self->block_last || self->count || sequence == self->block_last + 1);
-    s_keep (self, sequence, frame, false, ops, ops, bytes);
+    s_keep (self, sequence, frame, false, ops, wire_ops, bytes);
 }
+
+void
+zstate_outbox_keep (zstate_outbox_t *self, uint64_t sequence, zmq_msg_t *frame,
+                    size_t ops, size_t bytes)
+{
+    zstate_outbox_keep_folded (self, sequence, frame, ops, ops, bytes);
+}
+
 
 void
 zstate_outbox_deliver (zstate_outbox_t *self, uint64_t sequence)
@@ -323,6 +333,39 @@ zstate_outbox_delivered_ops (zstate_outbox_t *self)
 //  --------------------------------------------------------------------------
 //  Coalescing
 
+//  Fold the operations of an OPS message into block, each tagged tag
+static void
+s_fold_message (zstate_outbox_t *self, zstate_backlog_t *block, const byte *data,
+                size_t size, uint64_t tag)
+{
+    zstate_session_msg_t msg;
+    int rc = zstate_session_msg_decode (&msg, data, size);
+    assert (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS);
+    if (!self->scratch)
+        self->scratch = zstate_batch_new ();
+    zstate_batch_reset (self->scratch);
+    rc = zstate_batch_load (self->scratch, msg.ops, msg.ops_size, msg.op_count, NULL);
+    assert (rc == 0);
+    size_t db_size = strlen (msg.db), table_size = strlen (msg.table);
+    zstate_backlog_set_tag (block, tag);
+    for (size_t index = 0; index < msg.op_count; index++) {
+        size_t key_size;
+        const char *key = zstate_batch_key (self->scratch, index, &key_size);
+        size_t full_size = db_size + table_size + 2 + key_size;
+        if (full_size > self->key_max) {
+            self->key = (byte *) realloc (self->key, full_size);
+            assert (self->key);
+            self->key_max = full_size;
+        }
+        memcpy (self->key, msg.db, db_size + 1);
+        memcpy (self->key + db_size + 1, msg.table, table_size + 1);
+        memcpy (self->key + db_size + table_size + 2, key, key_size);
+        rc = zstate_backlog_add_batch (block, self->key, full_size, self->scratch,
+                                       index, 0);
+        assert (rc >= 0);
+    }
+}
+
 //  Fold the frame at head into the block
 static void
 s_fold (zstate_outbox_t *self)
@@ -330,33 +373,8 @@ s_fold (zstate_outbox_t *self)
     entry_t *entry = s_entry (self, 0);
     uint64_t sequence = self->base;
     if (entry->held) {
-        zstate_session_msg_t msg;
-        int rc = zstate_session_msg_decode (&msg, zmq_msg_data (&entry->frame),
-                                            zmq_msg_size (&entry->frame));
-        assert (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS);
-        if (!self->scratch)
-            self->scratch = zstate_batch_new ();
-        zstate_batch_reset (self->scratch);
-        rc = zstate_batch_load (self->scratch, msg.ops, msg.ops_size, msg.op_count, NULL);
-        assert (rc == 0);
-        size_t db_size = strlen (msg.db), table_size = strlen (msg.table);
-        zstate_backlog_set_tag (self->block, sequence);
-        for (size_t index = 0; index < msg.op_count; index++) {
-            size_t key_size;
-            const char *key = zstate_batch_key (self->scratch, index, &key_size);
-            size_t size = db_size + table_size + 2 + key_size;
-            if (size > self->key_max) {
-                self->key = (byte *) realloc (self->key, size);
-                assert (self->key);
-                self->key_max = size;
-            }
-            memcpy (self->key, msg.db, db_size + 1);
-            memcpy (self->key + db_size + 1, msg.table, table_size + 1);
-            memcpy (self->key + db_size + table_size + 2, key, key_size);
-            rc = zstate_backlog_add_batch (self->block, self->key, size, self->scratch,
-                                           index, 0);
-            assert (rc >= 0);
-        }
+        s_fold_message (self, self->block, zmq_msg_data (&entry->frame),
+                        zmq_msg_size (&entry->frame), sequence);
         self->block_ops += entry->ops;
         self->block_extra += entry->ops - entry->wire_ops;
         //  The block takes over its delivered operations
@@ -401,6 +419,8 @@ typedef struct {
     char table [ZSTATE_NAME_MAX + 1];
     size_t ops;                 //  Operations accepted that it stands for
     uint64_t sequence;          //  Of the next message
+    zstate_outbox_emit_fn *emit;    //  Takes each message, or NULL: keep it
+    void *arg;                  //  For emit
 } encoder_t;
 
 //  Keep the message being built as the next sequence
@@ -421,7 +441,10 @@ s_encoder_flush (encoder_t *self)
                              self->table, table_size, (uint32_t) count);
     data [2] = ZSTATE_SESSION_VERSION;
     memcpy (data + header_size, zstate_batch_data (self->batch), bytes);
-    s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
+    if (self->emit)
+        self->emit (self->arg, &frame, self->ops, count, bytes);
+    else
+        s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
     zmq_msg_close (&frame);
     zstate_batch_reset (self->batch);
     self->ops = 0;
@@ -586,6 +609,60 @@ zstate_outbox_welcome (zstate_outbox_t *self, uint64_t delivered, uint64_t acked
     self->last = encoder.sequence - 1;
     self->delivered_ops = self->block_delivered? self->block_ops: 0;
     return forgotten;
+}
+
+
+
+//  --------------------------------------------------------------------------
+//  Operations accepted and never sent
+
+void
+zstate_outbox_fold_unsent (zstate_outbox_t *self, byte *data, size_t size,
+                           size_t header_size, size_t ops)
+{
+    assert (self);
+    assert (ops);
+    //  A queued message has no sequence and no count yet: give it both, as
+    //  a sent one has, so that it decodes as one
+    zstate_msg_patch_header (data, header_size, 1, (uint32_t) ops);
+    if (!self->unsent)
+        self->unsent = zstate_backlog_new ();
+    s_fold_message (self, self->unsent, data, size, 0);
+}
+
+size_t
+zstate_outbox_unsent_keys (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->unsent? zstate_backlog_pending (self->unsent): 0;
+}
+
+size_t
+zstate_outbox_unsent_bytes (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->unsent? zstate_backlog_bytes (self->unsent): 0;
+}
+
+void
+zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t ops_max,
+                           size_t bytes_max, zstate_outbox_emit_fn *emit, void *arg)
+{
+    assert (self);
+    assert (emit);
+    if (!self->unsent)
+        return;
+    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
+                          .bytes_max = bytes_max, .emit = emit, .arg = arg };
+    encoder.batch = zstate_batch_new ();
+    zstate_backlog_entry_t *entry;
+    while ((entry = zstate_backlog_take (self->unsent))) {
+        s_encoder_add (&encoder, entry);
+        zstate_backlog_confirm (self->unsent, &entry);
+    }
+    s_encoder_flush (&encoder);
+    zstate_batch_destroy (&encoder.batch);
+    zstate_backlog_destroy (&self->unsent);
 }
 
 

@@ -128,6 +128,44 @@ size_t
 size_t
     zstate_outbox_keys (zstate_outbox_t *self);
 
+//  Operations accepted and never sent can fold too, into a keyed backlog
+//  of their own that has no sequences: they never were on the wire, so
+//  they get theirs only when they are sent, after what was sent before.
+//  The outbox's counts above leave them out; the client counts them as
+//  queued. Each message take_unsent makes goes to emit with the
+//  operations accepted it stands for, those it carries, and its payload
+//  bytes; emit owns the frame (sequence 0: the sender numbers it).
+typedef void (zstate_outbox_emit_fn) (void *arg, zmq_msg_t *frame, size_t ops,
+                                      size_t wire_ops, size_t bytes);
+
+//  Fold a queued message (header of header_size, sequence and count not
+//  written yet; patched here) of ops operations into the unsent backlog.
+//  The caller keeps data, and may free it.
+void
+    zstate_outbox_fold_unsent (zstate_outbox_t *self, byte *data, size_t size,
+                               size_t header_size, size_t ops);
+
+//  Keys and bytes the unsent backlog holds
+size_t
+    zstate_outbox_unsent_keys (zstate_outbox_t *self);
+size_t
+    zstate_outbox_unsent_bytes (zstate_outbox_t *self);
+
+//  Encode the unsent backlog, one operation per key, into messages of at
+//  most ops_max operations and bytes_max bytes with session in their
+//  header, hand each to emit in turn, and empty the backlog
+void
+    zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session,
+                               size_t ops_max, size_t bytes_max,
+                               zstate_outbox_emit_fn *emit, void *arg);
+
+//  Keep a reference to frame as zstate_outbox_keep does, for a message
+//  that stands for ops operations accepted and carries wire_ops
+void
+    zstate_outbox_keep_folded (zstate_outbox_t *self, uint64_t sequence,
+                               zmq_msg_t *frame, size_t ops, size_t wire_ops,
+                               size_t bytes);
+
 //  Self test of this class.
 void
     zstate_outbox_test (bool verbose);
