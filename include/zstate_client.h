@@ -151,7 +151,7 @@ typedef struct {
     uint64_t last_delivered;    //  highest sequence acknowledged delivered
     uint64_t last_persisted;    //  highest sequence acknowledged persisted
     uint64_t frames_coalesced;  //  sent messages folded into the outbox's keyed
-                                //  block
+                                //  block, and queued ones folded unsent
     size_t outbox_keys;         //  keys in that block now
 } zstate_client_stats_t;
 
