@@ -167,6 +167,7 @@ zstate_client_new (void)
     self->heartbeat = HEARTBEAT_DEFAULT;
     self->ack_level = ZSTATE_ACK_DELIVERED;
     self->outbox = zstate_outbox_new ();
+    self->queue_fold_pays = true;       //  Until a fold finds otherwise
     self->stats.state = ZSTATE_CLIENT_IDLE;
 
     self->events = zstate_actor_create_pipe (&self->events_backend);

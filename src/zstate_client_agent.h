@@ -121,6 +121,7 @@ struct _zstate_client_t {
     size_t outbox_delivered;    //  Operations held, delivered, not acknowledged
     size_t unsent_keys;         //  Keys in the outbox's unsent backlog: the
                                 //  queue folded, to be sent before the queue
+    bool queue_fold_pays;       //  The queue's last fold found keys repeating
     bool resending;             //  The agent sends held messages again: the
                                 //  outbox may not fold what it has yet to send
     bool session_ready;         //  Senders may send: version 1, or WELCOMEd

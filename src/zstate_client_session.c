@@ -150,8 +150,12 @@ zstate_client_outbox_measure (zstate_client_t *client, size_t held [3])
 //  Fold the locked client's queue into the outbox's unsent backlog, under
 //  socket_lock: queued messages hold keys more than once too, and the
 //  agent sends the backlog, numbered then, before what is queued after.
-//  Senders fill the tail only under lock, which we hold, so every queued
-//  message folds. Returns the messages folded.
+//  Senders fill the tail only under lock, which we hold, so any queued
+//  message may fold. Past QUEUE_FOLD_PROBE operations that hold more than
+//  one key per two, it stops and says the fold does not pay: folding keys
+//  that never repeat copies them at a cost. Returns the messages folded.
+#define QUEUE_FOLD_PROBE        4096
+
 static size_t
 s_client_fold_queue (zstate_client_t *client)
 {
@@ -161,7 +165,13 @@ s_client_fold_queue (zstate_client_t *client)
     size_t bytes = zstate_outbox_unsent_bytes (client->outbox);
     size_t ops = 0, payload = 0, folded = 0;
     buffer_t *buffer = client->queue_head;
+    client->queue_fold_pays = true;
     while (buffer) {
+        if (ops >= QUEUE_FOLD_PROBE
+        &&  2 * (zstate_outbox_unsent_keys (client->outbox) - keys) > ops) {
+            client->queue_fold_pays = false;
+            break;
+        }
         buffer_t *next = buffer->next;
         assert (!buffer->ready && !buffer->extra);
         zstate_outbox_fold_unsent (client->outbox, buffer->data, buffer->size,
@@ -173,7 +183,9 @@ s_client_fold_queue (zstate_client_t *client)
         free (buffer);
         buffer = next;
     }
-    client->queue_head = client->queue_tail = NULL;
+    client->queue_head = buffer;
+    if (!buffer)
+        client->queue_tail = NULL;
     size_t keys_after = zstate_outbox_unsent_keys (client->outbox);
     size_t bytes_after = zstate_outbox_unsent_bytes (client->outbox);
     //  The queue's operations and bytes become the backlog's keys and bytes
@@ -191,21 +203,23 @@ s_client_fold_queue (zstate_client_t *client)
 size_t
 zstate_client_coalesce (zstate_client_t *client)
 {
-    size_t before [3], after [3];
+    size_t before [3], after [3], folded = 0;
     pthread_mutex_lock (&client->socket_lock);
-    size_t folded = s_client_fold_queue (client);
-    if (client->resending) {
-        pthread_mutex_unlock (&client->socket_lock);
-        client->stats.frames_coalesced += folded;
-        return folded;
+    if (!client->resending) {
+        zstate_client_outbox_measure (client, before);
+        folded = zstate_outbox_coalesce (client->outbox);
+        client->outbox_delivered = zstate_outbox_delivered_ops (client->outbox);
+        zstate_client_outbox_measure (client, after);
+        zstate_client_outbox_changed (client, before, after);
     }
-    zstate_client_outbox_measure (client, before);
-    folded += zstate_outbox_coalesce (client->outbox);
-    size_t delivered = zstate_outbox_delivered_ops (client->outbox);
-    zstate_client_outbox_measure (client, after);
+    //  The queue folds when keys repeat (at most one key per two
+    //  operations) in the block or in its last fold: keys that never
+    //  repeat would only cost the backlog's overhead
+    size_t keys = zstate_outbox_keys (client->outbox);
+    if (client->queue_fold_pays
+    ||  (keys && 2 * keys <= zstate_outbox_block_ops (client->outbox)))
+        folded += s_client_fold_queue (client);
     pthread_mutex_unlock (&client->socket_lock);
-    zstate_client_outbox_changed (client, before, after);
-    client->outbox_delivered = delivered;
     client->stats.frames_coalesced += folded;
     return folded;
 }

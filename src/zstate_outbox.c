@@ -323,6 +323,13 @@ zstate_outbox_keys (zstate_outbox_t *self)
 }
 
 size_t
+zstate_outbox_block_ops (zstate_outbox_t *self)
+{
+    assert (self);
+    return self->block_ops;
+}
+
+size_t
 zstate_outbox_delivered_ops (zstate_outbox_t *self)
 {
     assert (self);

@@ -128,6 +128,10 @@ size_t
 size_t
     zstate_outbox_keys (zstate_outbox_t *self);
 
+//  Operations accepted that the block stands for
+size_t
+    zstate_outbox_block_ops (zstate_outbox_t *self);
+
 //  Operations accepted and never sent can fold too, into a keyed backlog
 //  of their own that has no sequences: they never were on the wire, so
 //  they get theirs only when they are sent, after what was sent before.
