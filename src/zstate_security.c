@@ -40,6 +40,7 @@
 #define ZAP_DOMAIN          "zstate"
 #define HANDSHAKE_IVL       10000   //  msecs a peer has to complete ZMTP
 #define CONNECTIONS_MAX     1024    //  default cap on open connections
+#define CERT_FILE_MAX       65536   //  bytes of a certificate file we read
 
 struct _zstate_security_t {
     zloop_t *loop;              //  the server's reactor
@@ -364,10 +365,41 @@ zstate_security_bind (zstate_security_t *self, zsock_t *sock, const char *endpoi
 //  --------------------------------------------------------------------------
 //  Commands
 
+//  True when path does not exist or holds ZPL that zconfig can parse: on a
+//  file it cannot parse, CZMQ 4.2.1's zconfig_load leaks its zfile_t
+static bool
+s_parses (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return errno == ENOENT;
+    char *text = (char *) zmalloc (CERT_FILE_MAX + 1);
+    size_t size = fread (text, 1, CERT_FILE_MAX + 1, file);
+    bool good = !ferror (file) && size <= CERT_FILE_MAX;
+    fclose (file);
+    zconfig_t *config = good? zconfig_str_load (text): NULL;
+    good = config != NULL;
+    zconfig_destroy (&config);
+    free (text);
+    return good;
+}
+
+//  zcert_load, which tries path "_secret" first, then path, once both
+//  files are known to parse
+static zcert_t *
+s_cert_load (const char *path)
+{
+    char *secret = zsys_sprintf ("%s_secret", path);
+    assert (secret);
+    bool good = s_parses (secret) && s_parses (path);
+    zstr_free (&secret);
+    return good? zcert_load (path): NULL;
+}
+
 zcert_t *
 zstate_security_load (const char *who, const char *certificate)
 {
-    zcert_t *cert = certificate && *certificate? zcert_load (certificate): NULL;
+    zcert_t *cert = certificate && *certificate? s_cert_load (certificate): NULL;
     if (!cert)
         zstate_fail (ENOENT, "%s: cannot read a certificate from '%s'", who,
                      certificate? certificate: "");
@@ -388,7 +420,7 @@ zstate_security_public_key (const char *who, const char *key, char *text)
         memcpy (text, key, 41);
         return 0;
     }
-    zcert_t *cert = key && *key? zcert_load (key): NULL;
+    zcert_t *cert = key && *key? s_cert_load (key): NULL;
     if (!cert)
         return zstate_fail (EINVAL, "%s: '%s' is neither a public key (40 characters"
                             " of Z85) nor a certificate", who, key? key: "");
@@ -427,7 +459,7 @@ s_certificates (const char *directory)
             continue;
         char *path = zsys_sprintf ("%s/%s", directory, entry->d_name);
         assert (path);
-        zcert_t *cert = zsys_file_exists (path)? zcert_load (path): NULL;
+        zcert_t *cert = zsys_file_exists (path)? s_cert_load (path): NULL;
         if (cert)
             count++;
         zcert_destroy (&cert);
