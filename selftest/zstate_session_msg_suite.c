@@ -25,8 +25,43 @@
 #define ACK_SIZE        52
 #define REJECT_SIZE     51      //  with an empty text
 #define PING_SIZE       44
+#define BEGIN_SIZE      41      //  db "d", table "t"
+#define END_SIZE        57      //  db "d", table "t"
+#define RESYNC_SIZE     46      //  every table
 
-#define TEST_SAMPLES 14
+#define TEST_SAMPLES 20
+
+//  Six window markers and RESYNCs with edge values
+static void
+s_test_window_samples (zstate_session_msg_t *msg, const char *long_name)
+{
+    msg->type = ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN;
+    msg->sequence = 1;
+    msg->db = "d";
+    msg->table = "t";
+    msg++->kind = ZSTATE_SESSION_SNAPSHOT;
+    msg->type = ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN;
+    msg->sequence = UINT64_MAX;
+    msg->db = msg->table = long_name;
+    msg++->kind = ZSTATE_SESSION_VIEW;
+    msg->type = ZSTATE_SESSION_MSG_SNAPSHOT_END;
+    msg->sequence = 2;
+    msg->begin = 1;
+    msg->db = "d";
+    msg->table = "t";
+    msg++->status = ZSTATE_SESSION_END_COMPLETE;
+    msg->type = ZSTATE_SESSION_MSG_SNAPSHOT_END;
+    msg->sequence = UINT64_MAX;
+    msg->begin = UINT64_MAX - 1;
+    msg->count = UINT64_MAX;
+    msg->db = msg->table = long_name;
+    msg++->status = ZSTATE_SESSION_END_ABANDONED;
+    msg->type = ZSTATE_SESSION_MSG_RESYNC;
+    msg->db = "";
+    msg++->table = "";
+    msg->type = ZSTATE_SESSION_MSG_RESYNC;
+    msg->db = msg->table = long_name;
+}
 
 //  Fill samples with valid messages of every type, with edge values; the
 //  strings and bytes they point to live in the caller's arrays
@@ -94,7 +129,8 @@ s_test_samples (zstate_session_msg_t *samples, const byte *session, const byte *
     msg->op_count = (uint32_t) zstate_batch_size (many);
     msg->ops = zstate_batch_data (many);
     msg++->ops_size = zstate_batch_bytes (many);
-    assert (msg == samples + TEST_SAMPLES);
+    s_test_window_samples (msg, long_name);
+    assert (msg + 6 == samples + TEST_SAMPLES);
 }
 
 //  Two messages say the same thing; an epoch of NULL is all zeros
@@ -105,7 +141,9 @@ s_test_equal (const zstate_session_msg_t *msg, const zstate_session_msg_t *other
     const byte *epoch = msg->epoch? msg->epoch: zeros;
     const byte *other_epoch = other->epoch? other->epoch: zeros;
     bool uses_epoch = msg->type != ZSTATE_SESSION_MSG_OPS
-                   && msg->type != ZSTATE_SESSION_MSG_HELLO;
+                   && msg->type != ZSTATE_SESSION_MSG_HELLO
+                   && msg->type != ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN
+                   && msg->type != ZSTATE_SESSION_MSG_SNAPSHOT_END;
     return msg->type == other->type
         && memcmp (msg->session, other->session, SESSION_SIZE) == 0
         && (!uses_epoch || memcmp (epoch, other_epoch, EPOCH_SIZE) == 0)
@@ -117,6 +155,8 @@ s_test_equal (const zstate_session_msg_t *msg, const zstate_session_msg_t *other
         && (msg->text_size == 0 || memcmp (msg->text, other->text, msg->text_size) == 0)
         && (msg->db == other->db || streq (msg->db, other->db))
         && (msg->table == other->table || streq (msg->table, other->table))
+        && msg->kind == other->kind && msg->begin == other->begin
+        && msg->count == other->count && msg->status == other->status
         && msg->op_count == other->op_count && msg->ops_size == other->ops_size
         && (msg->ops_size == 0 || memcmp (msg->ops, other->ops, msg->ops_size) == 0);
 }
@@ -147,7 +187,10 @@ s_test_hostile (const byte *data, size_t size)
     memcpy (copy, data, size);
     zstate_session_msg_t msg;
     int rc = zstate_session_msg_decode (&msg, copy, size);
-    assert (rc >= 0 && rc < ZSTATE_SESSION_REASON_UNROUTABLE);
+    //  Never a reason of server policy
+    assert (rc >= 0 && rc < ZSTATE_SESSION_REASON_COUNT);
+    assert (rc != ZSTATE_SESSION_REASON_UNROUTABLE && rc != ZSTATE_SESSION_REASON_NO_SESSION
+         && rc != ZSTATE_SESSION_REASON_UNAUTHORISED);
     if (rc == 0 && msg.version == ZSTATE_SESSION_VERSION) {
         byte *again = (byte *) malloc (size);
         assert (again);
@@ -266,7 +309,7 @@ s_test_bad_hello (zstate_session_msg_t *samples)
     assert (s_test_patched (hello, HELLO_SIZE, 2, 255, 1) == ZSTATE_SESSION_REASON_VERSION);
     //  Version 1 had OPS only
     assert (s_test_patched (hello, HELLO_SIZE, 2, 1, 1) == ZSTATE_SESSION_REASON_TYPE);
-    int types [] = { 0, 8, 9, 127, 128, 255 };
+    int types [] = { 0, 11, 127, 128, 255 };
     for (size_t index = 0; index < sizeof (types) / sizeof (types [0]); index++)
         assert (s_test_patched (hello, HELLO_SIZE, 3, types [index], 1)
                 == ZSTATE_SESSION_REASON_TYPE);
@@ -369,6 +412,55 @@ s_test_bad_ops (zstate_session_msg_t *samples)
     free (huge);
 }
 
+//  Out-of-range values in the window markers and RESYNC, by hand
+static void
+s_test_bad_windows (zstate_session_msg_t *samples)
+{
+    //  BEGIN (db "d", table "t"): sequence at 20, db size at 28, kind at 40
+    byte begin [BEGIN_SIZE];
+    assert (zstate_session_msg_encode (&samples [14], begin, BEGIN_SIZE) == BEGIN_SIZE);
+    assert (s_test_patched (begin, BEGIN_SIZE, 20, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (begin, BEGIN_SIZE, 28, 0, 4) == ZSTATE_SESSION_REASON_NAME);
+    assert (s_test_patched (begin, BEGIN_SIZE, 40, 0, 1) == ZSTATE_SESSION_REASON_KIND);
+    assert (s_test_patched (begin, BEGIN_SIZE, 40, 3, 1) == ZSTATE_SESSION_REASON_KIND);
+    assert (s_test_patched (begin, BEGIN_SIZE, 40, 2, 1) == 0);
+    //  Version 1 knew OPS only
+    assert (s_test_patched (begin, BEGIN_SIZE, 2, 1, 1) == ZSTATE_SESSION_REASON_TYPE);
+
+    //  END (sequence 2): begin at 40, count at 48, status at 56
+    byte end [END_SIZE];
+    assert (zstate_session_msg_encode (&samples [16], end, END_SIZE) == END_SIZE);
+    assert (s_test_patched (end, END_SIZE, 40, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (end, END_SIZE, 40, 2, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (end, END_SIZE, 40, UINT64_MAX, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (end, END_SIZE, 48, UINT64_MAX, 8) == 0);
+    assert (s_test_patched (end, END_SIZE, 56, 2, 1) == ZSTATE_SESSION_REASON_STATUS);
+    assert (s_test_patched (end, END_SIZE, 56, 0xFF, 1) == ZSTATE_SESSION_REASON_STATUS);
+    assert (s_test_patched (end, END_SIZE, 56, 1, 1) == 0);
+
+    //  RESYNC for every table: epoch at 20, db size at 36, table size at 41
+    byte resync [RESYNC_SIZE + 1];
+    assert (zstate_session_msg_encode (&samples [18], resync, RESYNC_SIZE) == RESYNC_SIZE);
+    byte *zero_epoch = (byte *) zmalloc (RESYNC_SIZE);
+    memcpy (zero_epoch, resync, RESYNC_SIZE);
+    memset (zero_epoch + 20, 0, EPOCH_SIZE);
+    assert (s_test_hostile (zero_epoch, RESYNC_SIZE) == ZSTATE_SESSION_REASON_EPOCH);
+    free (zero_epoch);
+    assert (s_test_patched (resync, RESYNC_SIZE, 36, ZSTATE_NAME_MAX + 1, 4)
+            == ZSTATE_SESSION_REASON_NAME);
+    assert (s_test_patched (resync, RESYNC_SIZE, 36, 6, 4) == ZSTATE_SESSION_REASON_TRUNCATED);
+    //  One name without the other names nothing
+    zstate_session_msg_t one_name = samples [18];
+    one_name.db = "d";
+    assert (zstate_session_msg_size (&one_name) == 0);
+    s_test_refused (&one_name, 0);
+    //  ... and a receiver refuses it: db "d", table ""
+    byte db_only [] = { 0, 0, 0, 1, 'd', 0, 0, 0, 0, 0, 0 };
+    memcpy (resync + 36, db_only, sizeof (db_only));
+    assert (36 + sizeof (db_only) == RESYNC_SIZE + 1);
+    assert (s_test_hostile (resync, RESYNC_SIZE + 1) == ZSTATE_SESSION_REASON_NAME);
+}
+
 //  The encoder refuses what a decoder would reject
 static void
 s_test_encoder_refuses (zstate_session_msg_t *samples)
@@ -416,6 +508,24 @@ s_test_encoder_refuses (zstate_session_msg_t *samples)
     msg = samples [12];
     msg.op_count = 2;
     s_test_refused (&msg, ZSTATE_SESSION_REASON_OP_COUNT);
+    msg = samples [14];
+    msg.kind = 3;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_KIND);
+    msg.kind = 0x101;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_KIND);
+    msg.table = "";
+    s_test_refused (&msg, 0);
+    msg = samples [16];
+    msg.begin = msg.sequence;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_SEQUENCE);
+    msg.begin = 1;
+    msg.status = 0x100;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_STATUS);
+    msg = samples [18];
+    msg.epoch = NULL;
+    s_test_refused (&msg, ZSTATE_SESSION_REASON_EPOCH);
+    msg.db = NULL;
+    s_test_refused (&msg, 0);
 }
 
 void
@@ -454,11 +564,15 @@ zstate_session_msg_suite_test (bool verbose)
     assert (zstate_session_msg_size (&samples [7]) == 51 + ZSTATE_SESSION_TEXT_MAX);
     assert (zstate_session_msg_size (&samples [8]) == 44);
     assert (zstate_session_msg_size (&samples [10]) == 44);
+    assert (zstate_session_msg_size (&samples [14]) == BEGIN_SIZE);
+    assert (zstate_session_msg_size (&samples [16]) == END_SIZE);
+    assert (zstate_session_msg_size (&samples [18]) == RESYNC_SIZE);
 
     s_test_samples_hostile (samples, verbose);
     s_test_bad_hello (samples);
     s_test_bad_replies (samples);
     s_test_bad_ops (samples);
+    s_test_bad_windows (samples);
     s_test_encoder_refuses (samples);
 
     zstate_batch_destroy (&one);

@@ -43,6 +43,11 @@
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
+//  ... and of the resync types with both names empty (a name's size field
+//  and NUL take 5 bytes)
+#define BEGIN_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 1)
+#define END_SIZE        (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 8 + 8 + 1)
+#define RESYNC_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 5 + 5)
 
 //  A read position and the bytes that remain after it
 typedef struct {
@@ -153,10 +158,9 @@ s_take_progress (reader_t *reader, zstate_session_msg_t *msg)
     return rc;
 }
 
-//  The body of OPS after the session, as in version 1; version 2 also
-//  refuses sequence 0, which version 1 forbade senders but let through
+//  Sequence, db and table: how OPS, SNAPSHOT-BEGIN and SNAPSHOT-END start
 static int
-s_take_ops (reader_t *reader, zstate_session_msg_t *msg)
+s_take_envelope (reader_t *reader, zstate_session_msg_t *msg)
 {
     int rc = s_take_u64 (reader, &msg->sequence);
     if (rc)
@@ -169,6 +173,15 @@ s_take_ops (reader_t *reader, zstate_session_msg_t *msg)
     if (rc == 0)
         rc = s_take_name (reader, 1, ZSTATE_NAME_MAX, ZSTATE_SESSION_REASON_NAME,
                           &msg->table, &size);
+    return rc;
+}
+
+//  The body of OPS after the session, as in version 1; version 2 also
+//  refuses sequence 0, which version 1 forbade senders but let through
+static int
+s_take_ops (reader_t *reader, zstate_session_msg_t *msg)
+{
+    int rc = s_take_envelope (reader, msg);
     const byte *field;
     if (rc == 0)
         rc = s_take (reader, 4, &field);
@@ -182,6 +195,55 @@ s_take_ops (reader_t *reader, zstate_session_msg_t *msg)
     msg->ops_size = reader->remaining;
     reader->remaining = 0;
     return zstate_batch_scan (msg->ops, msg->ops_size, msg->op_count);
+}
+
+//  The window markers: BEGIN's kind; END's begin, which comes before the
+//  END itself, its count and its status
+static int
+s_take_window (reader_t *reader, zstate_session_msg_t *msg)
+{
+    int rc = s_take_envelope (reader, msg);
+    const byte *field;
+    if (rc == 0 && msg->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+        rc = s_take (reader, 1, &field);
+        if (rc == 0)
+            msg->kind = *field;
+        if (rc == 0 && msg->kind != ZSTATE_SESSION_SNAPSHOT
+                    && msg->kind != ZSTATE_SESSION_VIEW)
+            rc = ZSTATE_SESSION_REASON_KIND;
+        return rc;
+    }
+    if (rc == 0)
+        rc = s_take_u64 (reader, &msg->begin);
+    if (rc == 0 && (msg->begin == 0 || msg->begin >= msg->sequence))
+        rc = ZSTATE_SESSION_REASON_SEQUENCE;
+    if (rc == 0)
+        rc = s_take_u64 (reader, &msg->count);
+    if (rc == 0)
+        rc = s_take (reader, 1, &field);
+    if (rc == 0)
+        msg->status = *field;
+    if (rc == 0 && msg->status != ZSTATE_SESSION_END_COMPLETE
+                && msg->status != ZSTATE_SESSION_END_ABANDONED)
+        rc = ZSTATE_SESSION_REASON_STATUS;
+    return rc;
+}
+
+//  RESYNC names one table, or every table with both names empty
+static int
+s_take_resync (reader_t *reader, zstate_session_msg_t *msg)
+{
+    size_t db_size = 0, table_size = 0;
+    int rc = s_take_epoch (reader, &msg->epoch, true);
+    if (rc == 0)
+        rc = s_take_name (reader, 0, ZSTATE_NAME_MAX, ZSTATE_SESSION_REASON_NAME,
+                          &msg->db, &db_size);
+    if (rc == 0)
+        rc = s_take_name (reader, 0, ZSTATE_NAME_MAX, ZSTATE_SESSION_REASON_NAME,
+                          &msg->table, &table_size);
+    if (rc == 0 && (db_size == 0) != (table_size == 0))
+        rc = ZSTATE_SESSION_REASON_NAME;
+    return rc;
 }
 
 //  The body after the session, by type
@@ -229,6 +291,11 @@ s_take_body (reader_t *reader, zstate_session_msg_t *msg)
         case ZSTATE_SESSION_MSG_PONG:
             rc = s_take_epoch (reader, &msg->epoch, false);
             return rc? rc: s_take_u64 (reader, &msg->nonce);
+        case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:
+        case ZSTATE_SESSION_MSG_SNAPSHOT_END:
+            return s_take_window (reader, msg);
+        case ZSTATE_SESSION_MSG_RESYNC:
+            return s_take_resync (reader, msg);
     }
     return ZSTATE_SESSION_REASON_TYPE;
 }
@@ -251,7 +318,7 @@ s_decode (zstate_session_msg_t *msg, const byte *data, size_t size)
         return ZSTATE_SESSION_REASON_TRUNCATED;
     msg->type = data [3];
     //  Version 1 knew OPS only
-    if (msg->type < ZSTATE_SESSION_MSG_OPS || msg->type > ZSTATE_SESSION_MSG_PONG
+    if (msg->type < ZSTATE_SESSION_MSG_OPS || msg->type > ZSTATE_SESSION_MSG_RESYNC
     || (msg->version == ZSTATE_MSG_VERSION && msg->type != ZSTATE_SESSION_MSG_OPS))
         return ZSTATE_SESSION_REASON_TYPE;
     if (size > ZSTATE_MESSAGE_MAX)
@@ -303,6 +370,20 @@ zstate_session_msg_size (const zstate_session_msg_t *msg)
         case ZSTATE_SESSION_MSG_PING:
         case ZSTATE_SESSION_MSG_PONG:
             return PING_SIZE;
+        case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:
+        case ZSTATE_SESSION_MSG_SNAPSHOT_END:
+            if (!zstate_msg_name_valid (msg->db) || !zstate_msg_name_valid (msg->table))
+                return 0;
+            return (msg->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN? BEGIN_SIZE: END_SIZE)
+                 + strlen (msg->db) + strlen (msg->table);
+        case ZSTATE_SESSION_MSG_RESYNC:
+            //  Both names, or neither (every table)
+            if (!msg->db || !msg->table
+            ||  strnlen (msg->db, ZSTATE_NAME_MAX + 1) > ZSTATE_NAME_MAX
+            ||  strnlen (msg->table, ZSTATE_NAME_MAX + 1) > ZSTATE_NAME_MAX
+            ||  (*msg->db == 0) != (*msg->table == 0))
+                return 0;
+            return RESYNC_SIZE + strlen (msg->db) + strlen (msg->table);
         case ZSTATE_SESSION_MSG_OPS:
             if (!zstate_msg_name_valid (msg->db) || !zstate_msg_name_valid (msg->table)
             ||  (!msg->ops && msg->ops_size))
@@ -396,6 +477,28 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
             dest = s_put (dest, msg->epoch, EPOCH_SIZE);
             s_put_u64 (dest, msg->nonce);
             break;
+        case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:
+        case ZSTATE_SESSION_MSG_SNAPSHOT_END:
+            dest = s_put_u64 (dest, msg->sequence);
+            dest = s_put_name (dest, msg->db, strlen (msg->db));
+            dest = s_put_name (dest, msg->table, strlen (msg->table));
+            //  Values that a cast would turn into valid ones become
+            //  invalid ones, which the check after encoding refuses
+            if (msg->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+                *dest = msg->kind == ZSTATE_SESSION_SNAPSHOT || msg->kind == ZSTATE_SESSION_VIEW?
+                        (byte) msg->kind: 0;
+                break;
+            }
+            dest = s_put_u64 (dest, msg->begin);
+            dest = s_put_u64 (dest, msg->count);
+            *dest = msg->status == ZSTATE_SESSION_END_COMPLETE
+                 || msg->status == ZSTATE_SESSION_END_ABANDONED? (byte) msg->status: 0xFF;
+            break;
+        case ZSTATE_SESSION_MSG_RESYNC:
+            dest = s_put (dest, msg->epoch, EPOCH_SIZE);
+            dest = s_put_name (dest, msg->db, strlen (msg->db));
+            s_put_name (dest, msg->table, strlen (msg->table));
+            break;
     }
 }
 
@@ -468,7 +571,7 @@ zstate_session_msg_reason_text (int reason)
         "trailing bytes", "wrong number of frames", "bad acknowledgement level",
         "bad heartbeat interval", "bad sequence", "missing epoch",
         "missing reason code", "bad reason text", "no consumer for the table",
-        "not authorised", "no session"
+        "not authorised", "no session", "bad window kind", "bad window status"
     };
     if (reason < 0 || reason >= ZSTATE_SESSION_REASON_COUNT)
         return "unknown reason";
@@ -479,9 +582,10 @@ const char *
 zstate_session_msg_type_name (int type)
 {
     static const char *names [] = {
-        "?", "OPS", "HELLO", "WELCOME", "ACK", "REJECT", "PING", "PONG"
+        "?", "OPS", "HELLO", "WELCOME", "ACK", "REJECT", "PING", "PONG",
+        "SNAPSHOT-BEGIN", "SNAPSHOT-END", "RESYNC"
     };
-    if (type < ZSTATE_SESSION_MSG_OPS || type > ZSTATE_SESSION_MSG_PONG)
+    if (type < ZSTATE_SESSION_MSG_OPS || type > ZSTATE_SESSION_MSG_RESYNC)
         return "?";
     return names [type];
 }
@@ -585,7 +689,8 @@ zstate_session_msg_test (bool verbose)
     assert (memcmp (buffer, expected, sizeof (expected)) == 0);
     assert (streq (zstate_session_msg_type_name (msg.type), "HELLO"));
     assert (streq (zstate_session_msg_type_name (0), "?"));
-    assert (streq (zstate_session_msg_type_name (8), "?"));
+    assert (streq (zstate_session_msg_type_name (10), "RESYNC"));
+    assert (streq (zstate_session_msg_type_name (11), "?"));
     //  @end
 
     s_test_reasons ();

@@ -18,7 +18,8 @@ extern "C" {
 //  @interface
 //  Version 2 of the wire protocol (doc/protocol.md, part 2) adds a session
 //  on the same DEALER/ROUTER connection: HELLO, WELCOME, ACK, REJECT, PING
-//  and PONG, and OPS with version 2. This private class encodes them into
+//  and PONG, and OPS with version 2; state resync adds SNAPSHOT-BEGIN,
+//  SNAPSHOT-END and RESYNC. This private class encodes them into
 //  a caller's buffer or a zmq_msg_t, and decodes any of them, and OPS of
 //  version 1, through one entry point that validates every length against
 //  the bytes that remain before it reads, allocates nothing, and says what
@@ -30,8 +31,8 @@ extern "C" {
 #define ZSTATE_SESSION_HEARTBEAT_MIN 10     //  Heartbeat interval, msecs,
 #define ZSTATE_SESSION_HEARTBEAT_MAX 3600000    //  when it is not 0 (none)
 
-//  Message types; 8..127 are kept for later zstate types (state resync
-//  first), 128..255 for extensions such as interop bridges.
+//  Message types; 11..127 are kept for later zstate types, 128..255 for
+//  extensions such as interop bridges.
 typedef enum {
     ZSTATE_SESSION_MSG_OPS = 1,         //  A batch of operations (v1 and v2)
     ZSTATE_SESSION_MSG_HELLO = 2,       //  Client opens or resumes a session
@@ -39,8 +40,23 @@ typedef enum {
     ZSTATE_SESSION_MSG_ACK = 4,         //  Server: delivered and persisted
     ZSTATE_SESSION_MSG_REJECT = 5,      //  Server refused one sequence for good
     ZSTATE_SESSION_MSG_PING = 6,        //  Either side: are you there?
-    ZSTATE_SESSION_MSG_PONG = 7         //  Either side: the answer to PING
+    ZSTATE_SESSION_MSG_PONG = 7,        //  Either side: the answer to PING
+    ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN = 8,  //  Client: a window opens on a table
+    ZSTATE_SESSION_MSG_SNAPSHOT_END = 9,    //  Client: the window closes
+    ZSTATE_SESSION_MSG_RESYNC = 10      //  Server: send a snapshot of a table
 } zstate_session_msg_type_t;
+
+//  Feature bits of HELLO (offered) and WELCOME (granted)
+#define ZSTATE_SESSION_FEATURE_RESYNC   0x00000001  //  types 8, 9 and 10
+
+//  What a window is (SNAPSHOT-BEGIN's kind): entries replayed from the
+//  client's mirror, or a view the application re-asserts
+#define ZSTATE_SESSION_SNAPSHOT         1
+#define ZSTATE_SESSION_VIEW             2
+//  How a window ends (SNAPSHOT-END's status): complete, so what it did not
+//  mark goes; or abandoned, so nothing goes
+#define ZSTATE_SESSION_END_COMPLETE     0
+#define ZSTATE_SESSION_END_ABANDONED    1
 
 //  Acknowledgement levels a client asks for in HELLO
 typedef enum {
@@ -49,8 +65,9 @@ typedef enum {
 } zstate_session_ack_level_t;
 
 //  Why a message is bad; the first 14 codes are those of version 1
-//  (ZSTATE_WIRE_*), with the same numbers. The decoder never returns the
-//  last three: they are server policy, for REJECT and the counters.
+//  (ZSTATE_WIRE_*), with the same numbers. The decoder never returns
+//  UNROUTABLE, UNAUTHORISED and NO_SESSION: they are server policy, for
+//  REJECT and the counters.
 typedef enum {
     ZSTATE_SESSION_REASON_OK = 0,
     ZSTATE_SESSION_REASON_TRUNCATED = 1,    //  ends inside a field
@@ -75,7 +92,9 @@ typedef enum {
     ZSTATE_SESSION_REASON_UNROUTABLE = 20,  //  no consumer for (db, table)
     ZSTATE_SESSION_REASON_UNAUTHORISED = 21,    //  peer may not write there
     ZSTATE_SESSION_REASON_NO_SESSION = 22,  //  OPS v2 before a WELCOME
-    ZSTATE_SESSION_REASON_COUNT = 23        //  number of reason codes
+    ZSTATE_SESSION_REASON_KIND = 23,        //  SNAPSHOT-BEGIN kind not 1 or 2
+    ZSTATE_SESSION_REASON_STATUS = 24,      //  SNAPSHOT-END status not 0 or 1
+    ZSTATE_SESSION_REASON_COUNT = 25        //  number of reason codes
 } zstate_session_msg_reason_t;
 
 //  One decoded message, or one to encode. A field is used only by the
@@ -87,19 +106,30 @@ typedef struct {
     int version;                //  1 or 2: set by decode; encode writes 2
     const byte *session;        //  16 bytes: every type
     const byte *epoch;          //  16 bytes: WELCOME ACK REJECT PING PONG
-    uint64_t sequence;          //  OPS: its own; HELLO: first unacknowledged;
+                                //  RESYNC
+    uint64_t sequence;          //  OPS SNAPSHOT_BEGIN SNAPSHOT_END: its own;
+                                //  HELLO: first unacknowledged;
                                 //  REJECT: the one refused
     uint64_t delivered;         //  WELCOME ACK: last delivered sequence
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
     uint64_t nonce;             //  PING PONG: echoed by PONG
     uint32_t heartbeat;         //  HELLO WELCOME: sender's interval, msecs
-    uint32_t features;          //  HELLO: offered; WELCOME: accepted (none yet)
+    uint32_t features;          //  HELLO: offered; WELCOME: accepted
+                                //  (ZSTATE_SESSION_FEATURE_*)
     int ack_level;              //  HELLO: asked; WELCOME: granted
     int reason;                 //  REJECT: zstate_session_msg_reason_t, 1..
     const char *text;           //  REJECT: reason text, NUL-terminated
     size_t text_size;           //  REJECT: its size without the NUL
-    const char *db;             //  OPS: db name, NUL-terminated
-    const char *table;          //  OPS: table name, NUL-terminated
+    const char *db;             //  OPS SNAPSHOT_*: db name, NUL-terminated;
+                                //  RESYNC: the same, or "" for every table
+    const char *table;          //  OPS SNAPSHOT_*: table name, NUL-terminated;
+                                //  RESYNC: the same, or "" with db ""
+    int kind;                   //  SNAPSHOT_BEGIN: ZSTATE_SESSION_SNAPSHOT
+                                //  or ZSTATE_SESSION_VIEW
+    uint64_t begin;             //  SNAPSHOT_END: sequence of its BEGIN,
+                                //  1 .. sequence - 1
+    uint64_t count;             //  SNAPSHOT_END: entries sent in the window
+    int status;                 //  SNAPSHOT_END: ZSTATE_SESSION_END_*
     uint32_t op_count;          //  OPS: number of operations
     const byte *ops;            //  OPS: the operations, wire-encoded
     size_t ops_size;            //  OPS: their size in bytes

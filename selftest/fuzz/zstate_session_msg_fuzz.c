@@ -36,7 +36,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     zstate_session_msg_t msg;
     int rc = zstate_session_msg_decode (&msg, data, size);
-    assert (rc >= 0 && rc < ZSTATE_SESSION_REASON_UNROUTABLE);
+    //  Never a reason of server policy
+    assert (rc >= 0 && rc < ZSTATE_SESSION_REASON_COUNT);
+    assert (rc != ZSTATE_SESSION_REASON_UNROUTABLE && rc != ZSTATE_SESSION_REASON_NO_SESSION
+         && rc != ZSTATE_SESSION_REASON_UNAUTHORISED);
     if (rc == 0 && msg.version == ZSTATE_SESSION_VERSION) {
         byte *again = (byte *) malloc (size);
         assert (again);
