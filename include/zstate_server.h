@@ -148,6 +148,20 @@ typedef struct {
                                 //  client with the wrong server key
     uint64_t auth_protocol;     //  refused: any other handshake error
     uint64_t auth_failed;       //  handshakes failed without a detail
+    //  State resync (doc/protocol.md, section 19)
+    uint64_t resyncs_sent;      //  RESYNCs sent to sessions
+    uint64_t resyncs_owed;      //  RESYNCs that could not go at once (no
+                                //  connection, a full pipe): owed, and
+                                //  sent after the session's next WELCOME
+    uint64_t windows_begun;     //  SNAPSHOT-BEGINs routed to a consumer
+    uint64_t windows_ended;     //  SNAPSHOT-ENDs routed to a consumer
+    uint64_t table_writers;     //  OPS or SNAPSHOT-BEGINs for a table from
+                                //  another session than its last writer,
+                                //  while that one is alive: two writers
+    uint64_t redis_lost;        //  dbs a writer reported lost (LOST): every
+                                //  table of them with a writer was resynced
+    uint64_t rejected_kind;     //  SNAPSHOT-BEGINs refused: bad kind
+    uint64_t rejected_status;   //  SNAPSHOT-ENDs refused: bad status
 } zstate_server_stats_t;
 
 //  Create a server; it binds nothing until zstate_server_bind. Returns

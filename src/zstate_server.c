@@ -120,6 +120,14 @@ zstate_server_link_forward (zstate_server_link_t *link,
     return s_link_request (link, NULL, "sssss", "FORWARD", db, table, name, endpoint);
 }
 
+int
+zstate_server_link_resync (zstate_server_link_t *link,
+                           const char *db, const char *table, const char *name)
+{
+    assert (link);
+    assert (db && table && name);
+    return s_link_request (link, NULL, "ssss", "RESYNC", db, table, name);
+}
 
 int
 zstate_server_link_confirm_endpoint (zstate_server_link_t *link, char *endpoint,

@@ -49,6 +49,7 @@ typedef zstate_server_state_t self_t;
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
 #define RCVHWM_DEFAULT      ((64 << 20) / (256 << 10))  //  64 MiB / client batch
+#define WRITERS_LOG_IVL     10000   //  msecs between logs of two writers
 
 //  The actor's state
 
@@ -106,6 +107,9 @@ s_self_new (zsock_t *pipe)
     //  The codec rejects bigger messages anyway; this keeps one peer from
     //  making libzmq allocate gigabytes before we ever see the frame
     zsock_set_maxmsgsize (self->router, ZSTATE_MESSAGE_MAX);
+    //  A reply to a routing id without a connection fails rather than
+    //  vanishes, so that a RESYNC it could not take is owed
+    zsock_set_router_mandatory (self->router, 1);
     self->router_handle = zsock_resolve (self->router);
     //  Reading an unbound ROUTER costs nothing, and it means a BIND needs no
     //  extra step to start the flow
@@ -278,66 +282,57 @@ s_stalled_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_reject (self_t *self, int reason)
 {
-    assert (reason > 0 && reason < ZSTATE_SERVER_REASONS);
     self->stats.malformed++;
-    uint64_t count = ++self->stats.rejected [reason];
+    uint64_t count = ++*zstate_server_stats_rejected (&self->stats, reason);
     if (s_worth_logging (count))
         zsys_warning ("zstate_server: dropped a malformed message (%s), %" PRIu64
-                      " so far", zstate_msg_reason_str (reason), count);
+                      " so far", zstate_session_msg_reason_text (reason), count);
 }
 
-//  Validate and route one payload; session is the 16 bytes of its
-//  session id when it is the next message of a version 2 session, with
-//  its sequence, whose table hears what became of it. The payload's content is passed on or
-//  left for the caller to close.
+//  No consumer for (db, table): count, and refuse the next message of a
+//  version 2 session for good
 static void
-s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
-                 uint64_t sequence)
+s_unroutable (self_t *self, const char *db, const char *table, const byte *session,
+              uint64_t sequence)
 {
-    size_t size = zmq_msg_size (payload);
-    byte *data = (byte *) zmq_msg_data (payload);
-    if (session) {
-        //  OPS of version 2 keep version 1's layout byte for byte: once the
-        //  session is done with it, consumers, writers and watchers get it
-        //  as the version 1 message that they read
-        data [2] = ZSTATE_MSG_VERSION;
-    }
-    int reason = zstate_msg_decode (self->decoder, data, size);
-    if (session && reason) {
-        s_reject (self, reason);
-        zstate_server_sessions_refuse (self->sessions, session, sequence, reason);
-        return;
-    }
-    if (reason) {
-        s_reject (self, reason);
-        return;
-    }
-    sequence = zstate_msg_sequence (self->decoder);
-    if (!session && s_session_track (self, zstate_msg_session (self->decoder),
-                                     sequence) == -1) {
-        s_reject (self, ZSTATE_WIRE_VERSION);
-        return;
-    }
-    self->stats.messages++;
-    if (!session)
-        self->stats.messages_v1++;
-    self->stats.ops += zstate_msg_op_count (self->decoder);
-    self->stats.bytes += size;
+    self->stats.unroutable++;
+    if (s_worth_logging (self->stats.unroutable))
+        zsys_warning ("zstate_server: no consumer for %s/%s, dropped; %" PRIu64
+                      " unroutable messages so far", db, table, self->stats.unroutable);
+    if (session)
+        zstate_server_sessions_refuse (self->sessions, session, sequence,
+                                       ZSTATE_SESSION_REASON_UNROUTABLE);
+}
 
-    const char *db = zstate_msg_db (self->decoder);
-    const char *table = zstate_msg_table (self->decoder);
-    route_t *route = zstate_server_routes_lookup (self->routes, db, table);
-    if (!route) {
-        self->stats.unroutable++;
-        if (s_worth_logging (self->stats.unroutable))
-            zsys_warning ("zstate_server: no consumer for %s/%s, dropped; %" PRIu64
-                          " unroutable messages so far", db, table,
-                          self->stats.unroutable);
-        if (session)
-            zstate_server_sessions_refuse (self->sessions, session, sequence,
-                                           ZSTATE_SESSION_REASON_UNROUTABLE);
-        return;
+//  The route's writer is session now: one that takes over from a session
+//  still alive makes two writers of one table (README says why that
+//  breaks resync), counted, and logged at most every WRITERS_LOG_IVL
+static void
+s_writer_check (self_t *self, route_t *route, const byte *session)
+{
+    if (route->has_writer && memcmp (route->writer, session, ZSTATE_MSG_SESSION_SIZE)) {
+        if (zstate_server_sessions_alive (self->sessions, route->writer)) {
+            self->stats.table_writers++;
+            route->table_writers++;
+            int64_t now = zclock_mono ();
+            if (!route->writers_logged || now - route->writers_logged >= WRITERS_LOG_IVL) {
+                route->writers_logged = now;
+                zsys_warning ("zstate_server: two sessions write %s/%s, which a "
+                              "resync of either replaces; %" PRIu64 " times so far",
+                              route->db, route->table, route->table_writers);
+            }
+        }
     }
+    memcpy (route->writer, session, ZSTATE_MSG_SESSION_SIZE);
+    route->has_writer = true;
+}
+
+//  Pass payload on to route, or park it; session and sequence as for
+//  s_payload_route
+static void
+s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *session,
+              uint64_t sequence)
+{
     if (session && route->restored
     &&  zstate_server_watermarks_covers (route->restored, session, sequence)) {
         //  Redis has it from a former instance, and the consumer restored
@@ -347,10 +342,6 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
         zstate_server_sessions_delivered (self->sessions, session, sequence);
         return;
     }
-    if (self->monitor)
-        zstate_monitor_publish (self->monitor, db, table, payload);
-    route->messages++;
-    route->ops += zstate_msg_op_count (self->decoder);
     bool forwarded = false;
     zmq_pollitem_t item;
     int rc = zstate_server_route_pass (route, payload, session != NULL, &forwarded,
@@ -370,6 +361,92 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
             self->parked_sequence = sequence;
         }
     }
+}
+
+//  Validate and route one OPS; session is the 16 bytes of its session id
+//  when it is the next message of a version 2 session, with its sequence,
+//  whose table hears what became of it. The payload's content is passed
+//  on or left for the caller to close.
+static void
+s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
+                 uint64_t sequence)
+{
+    size_t size = zmq_msg_size (payload);
+    byte *data = (byte *) zmq_msg_data (payload);
+    if (session) {
+        //  OPS of version 2 keep version 1's layout byte for byte: once the
+        //  session is done with it, consumers, writers and watchers get it
+        //  as the version 1 message that they read
+        data [2] = ZSTATE_MSG_VERSION;
+    }
+    int reason = zstate_msg_decode (self->decoder, data, size);
+    if (reason) {
+        s_reject (self, reason);
+        if (session)
+            zstate_server_sessions_refuse (self->sessions, session, sequence, reason);
+        return;
+    }
+    sequence = zstate_msg_sequence (self->decoder);
+    if (!session && s_session_track (self, zstate_msg_session (self->decoder),
+                                     sequence) == -1) {
+        s_reject (self, ZSTATE_WIRE_VERSION);
+        return;
+    }
+    self->stats.messages++;
+    if (!session)
+        self->stats.messages_v1++;
+    self->stats.ops += zstate_msg_op_count (self->decoder);
+    self->stats.bytes += size;
+
+    const char *db = zstate_msg_db (self->decoder);
+    const char *table = zstate_msg_table (self->decoder);
+    route_t *route = zstate_server_routes_lookup (self->routes, db, table);
+    if (!route) {
+        s_unroutable (self, db, table, session, sequence);
+        return;
+    }
+    s_writer_check (self, route, zstate_msg_session (self->decoder));
+    if (self->monitor)
+        zstate_monitor_publish (self->monitor, db, table, payload);
+    route->messages++;
+    route->ops += zstate_msg_op_count (self->decoder);
+    s_route_pass (self, route, payload, session, sequence);
+}
+
+//  Validate and route one SNAPSHOT-BEGIN or SNAPSHOT-END, the next message
+//  of a version 2 session: the consumer and the writer get it as it came,
+//  version 2, since version 1 has no such type (doc/protocol.md, section
+//  19). Watchers get OPS only.
+static void
+s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
+                uint64_t sequence)
+{
+    zstate_session_msg_t msg;
+    int reason = zstate_session_msg_decode (&msg, zmq_msg_data (payload),
+                                            zmq_msg_size (payload));
+    //  The codec checks kind, status, and that a window ends after it
+    //  began; only a session that was granted the feature may send one
+    if (!reason && !zstate_server_sessions_granted (self->sessions, session))
+        reason = ZSTATE_SESSION_REASON_TYPE;
+    if (reason) {
+        s_reject (self, reason);
+        zstate_server_sessions_refuse (self->sessions, session, sequence, reason);
+        return;
+    }
+    self->stats.messages++;
+    self->stats.bytes += zmq_msg_size (payload);
+    route_t *route = zstate_server_routes_lookup (self->routes, msg.db, msg.table);
+    if (!route) {
+        s_unroutable (self, msg.db, msg.table, session, sequence);
+        return;
+    }
+    if (msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+        s_writer_check (self, route, session);
+        self->stats.windows_begun++;
+    }
+    else
+        self->stats.windows_ended++;
+    s_route_pass (self, route, payload, session, sequence);
 }
 
 //  Dispatch one [identity][payload] on its protocol version: version 2
@@ -392,18 +469,22 @@ s_payload_handle (self_t *self, zmq_msg_t *identity, zmq_msg_t *payload)
     if (size < 4)
         s_reject (self, ZSTATE_WIRE_TRUNCATED);
     else
-    if (data [3] != ZSTATE_SESSION_MSG_OPS)
+    if (data [3] != ZSTATE_SESSION_MSG_OPS
+    &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN
+    &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_END)
         zstate_server_sessions_input (self->sessions, routing, routing_size,
                                       data, size);
     else
     if (zstate_server_sessions_ops (self->sessions, routing, routing_size, data, size)) {
-        //  The session id outlives the payload, which may go
+        //  The session id outlives the payload, which may go; the three
+        //  types share OPS's envelope, and so its session rules
         byte session [ZSTATE_MSG_SESSION_SIZE];
         memcpy (session, data + 4, ZSTATE_MSG_SESSION_SIZE);
-        uint64_t sequence = 0;
-        for (int index = 20; index < 28; index++)
-            sequence = (sequence << 8) | data [index];
-        s_payload_route (self, payload, session, sequence);
+        uint64_t sequence = zstate_server_get_uint64 (data + 20);
+        if (data [3] == ZSTATE_SESSION_MSG_OPS)
+            s_payload_route (self, payload, session, sequence);
+        else
+            s_marker_route (self, payload, session, sequence);
     }
 }
 

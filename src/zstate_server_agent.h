@@ -34,4 +34,10 @@ void
     zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
                                 uint64_t watch_lost, FILE *file);
 
+//  Return the counter of stats that counts messages rejected for reason
+//  (1 .. ZSTATE_SESSION_REASON_COUNT - 1): rejected [reason], or one of
+//  the counters appended after it for the reasons state resync added.
+uint64_t *
+    zstate_server_stats_rejected (zstate_server_stats_t *stats, int reason);
+
 #endif

@@ -17,6 +17,15 @@
 
 typedef zstate_server_route_t route_t;
 typedef zstate_server_state_t self_t;
+//  The routes changed: what the sessions decide by them follows
+static void
+s_routes_changed (self_t *self)
+{
+    zstate_server_sessions_set_writers (self->sessions,
+                                        zstate_server_routes_forwarding (self->routes));
+    zstate_server_sessions_set_unrestored (self->sessions,
+                                           zstate_server_routes_unrestored (self->routes));
+}
 
 static void
 s_handle_bind (self_t *self, zmsg_t *request)
@@ -64,6 +73,10 @@ s_handle_register (self_t *self, zmsg_t *request)
     else {
         zstate_server_routes_add (self->routes, db, table, name,
                                   (zstate_consumer_t *) consumer);
+        s_routes_changed (self);
+        //  A table that registers late has missed what was written: the
+        //  producers' mirrors send it a snapshot
+        zstate_server_sessions_resync (self->sessions, db, table);
         if (self->verbose)
             zsys_debug ("zstate_server: %s/%s routed to %s", db, table, name);
     }
@@ -123,8 +136,7 @@ s_handle_unregister (self_t *self, zmsg_t *request)
     //  Its writer can no longer tell us anything: nobody waits for it
     zstate_server_sessions_forget_route (self->sessions, route->id);
     zstate_server_routes_remove (self->routes, route);
-    zstate_server_sessions_set_writers (self->sessions,
-                                        zstate_server_routes_forwarding (self->routes));
+    s_routes_changed (self);
     //  We never touch the consumer again: once it has our reply, it may go
     zstate_reply (self->pipe, "UNREGISTER", 0, "", false);
 }
@@ -179,8 +191,21 @@ s_handle_restored (self_t *self, zmsg_t *request)
     int rc = zstate_server_watermarks_load (route->restored,
                                             watermarks? zframe_data (watermarks): NULL,
                                             watermarks? zframe_size (watermarks): 0);
+    s_routes_changed (self);
     zstate_reply (self->pipe, "RESTORED", rc? errno: 0, rc? zstate_reason (): "", false);
     zframe_destroy (&watermarks);
+}
+
+//  RESYNC db table name: the consumer asks every producer's mirror of its
+//  table for a snapshot
+static void
+s_handle_resync (self_t *self, zmsg_t *request)
+{
+    route_t *route = s_request_route (self, request, "RESYNC");
+    if (!route)
+        return;
+    zstate_server_sessions_resync (self->sessions, route->db, route->table);
+    zstate_reply (self->pipe, "RESYNC", 0, "", false);
 }
 
 static void
@@ -266,6 +291,9 @@ zstate_server_commands_handle (zloop_t *loop, zsock_t *pipe, void *arg)
         else
         if (streq (command, "RESTORED"))
             s_handle_restored (self, request);
+        else
+        if (streq (command, "RESYNC"))
+            s_handle_resync (self, request);
         else
         if (streq (command, "CONFIRM ENDPOINT")) {
             zstate_reply (pipe, command, 0, "", true);

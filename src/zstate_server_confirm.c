@@ -73,6 +73,33 @@ s_table (zstate_server_confirm_t *self, zframe_t *db_frame, zframe_t *table_fram
     }
 }
 
+//  LOST: Redis lost what it held of each db named: every table of it that
+//  a writer persists asks its producers' mirrors for a snapshot
+static void
+s_lost (zstate_server_confirm_t *self, zmsg_t *msg)
+{
+    zframe_t *frame;
+    while ((frame = zmsg_pop (msg))) {
+        char db [ZSTATE_NAME_MAX + 1];
+        if (s_name (frame, db)) {
+            self->stats->redis_lost++;
+            size_t tables = 0;
+            zstate_server_route_t *route = zstate_server_routes_first_of (self->routes, db);
+            for (; route; route = zstate_server_routes_next_of (self->routes, db))
+                if (route->forward) {
+                    zstate_server_sessions_resync (self->sessions, db, route->table);
+                    tables++;
+                }
+            zsys_warning ("zstate_server: Redis lost %s, %zu tables asked for "
+                          "snapshots; %" PRIu64 " losses so far", db, tables,
+                          self->stats->redis_lost);
+        }
+        else
+            self->stats->confirms_ignored++;
+        zframe_destroy (&frame);
+    }
+}
+
 static int
 s_readable (zloop_t *loop, zsock_t *pull, void *arg)
 {
@@ -95,6 +122,9 @@ s_readable (zloop_t *loop, zsock_t *pull, void *arg)
                 zframe_destroy (&watermarks);
             }
         }
+        else
+        if (command && streq (command, "LOST") && zmsg_size (msg))
+            s_lost (self, msg);
         else
             self->stats->confirms_ignored++;
         free (command);

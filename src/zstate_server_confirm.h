@@ -23,9 +23,16 @@
 //          [n x 24 octets: 16-octet session id, 8-octet sequence, network
 //           byte order] = every message of that session for that table up
 //           to that sequence is in Redis
+//  and, when it finds that Redis lost its data (restarted empty):
+//      frame 0: "LOST"
+//      then one frame per db name whose data Redis lost
+//  LOST sends RESYNC of every table of those dbs that forwards to a
+//  writer, to every session granted the feature, so that the producers'
+//  mirrors write the tables again; each db counts in redis_lost.
 //  A table with no consumer, a session the server does not know, a frame
-//  of the wrong size, or a message that is not CONFIRMED, is counted in
-//  confirms_ignored and skipped; the rest of the message still counts.
+//  of the wrong size, a bad db name, or a message that is neither, is
+//  counted in confirms_ignored and skipped; the rest of the message
+//  still counts.
 typedef struct _zstate_server_confirm_t zstate_server_confirm_t;
 
 //  Create the endpoint (a PULL bound to a unique inproc endpoint) and read

@@ -65,6 +65,15 @@ int
     zstate_server_link_restored (zstate_server_link_t *link,
                                  const char *db, const char *table, const char *name,
                                  const byte *watermarks, size_t size);
+//  Ask every producer that mirrors the table of the consumer named name
+//  for a snapshot: the server sends RESYNC of (db, table) to each session
+//  that was granted the feature (owed to one it cannot reach now).
+//  Returns 0, or -1 with errno and zstate_reason (): ENOENT for no such
+//  consumer, or once the server is gone.
+int
+    zstate_server_link_resync (zstate_server_link_t *link,
+                               const char *db, const char *table, const char *name);
+
 //  The server's actor, for its wrapper methods in other files; NULL once
 //  the server is destroyed
 zstate_actor_t *

@@ -153,21 +153,52 @@ zstate_server_routes_size (zstate_server_routes_t *self)
     return self->size;
 }
 
-size_t
-zstate_server_routes_forwarding (zstate_server_routes_t *self)
+//  Return the number of routes that forward to a writer (forwarding) or
+//  were not restored
+static size_t
+s_routes_count (zstate_server_routes_t *self, bool forwarding)
 {
-    assert (self);
-    size_t forwarding = 0;
+    size_t count = 0;
     zhashx_t *tables = (zhashx_t *) zhashx_first (self->dbs);
     while (tables) {
         zstate_server_route_t *route = (zstate_server_route_t *) zhashx_first (tables);
         while (route) {
-            forwarding += route->forward != NULL;
+            count += forwarding? route->forward != NULL: route->restored == NULL;
             route = (zstate_server_route_t *) zhashx_next (tables);
         }
         tables = (zhashx_t *) zhashx_next (self->dbs);
     }
-    return forwarding;
+    return count;
+}
+
+size_t
+zstate_server_routes_forwarding (zstate_server_routes_t *self)
+{
+    assert (self);
+    return s_routes_count (self, true);
+}
+
+size_t
+zstate_server_routes_unrestored (zstate_server_routes_t *self)
+{
+    assert (self);
+    return s_routes_count (self, false);
+}
+
+zstate_server_route_t *
+zstate_server_routes_first_of (zstate_server_routes_t *self, const char *db)
+{
+    assert (self);
+    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
+    return tables? (zstate_server_route_t *) zhashx_first (tables): NULL;
+}
+
+zstate_server_route_t *
+zstate_server_routes_next_of (zstate_server_routes_t *self, const char *db)
+{
+    assert (self);
+    zhashx_t *tables = (zhashx_t *) zhashx_lookup (self->dbs, db);
+    return tables? (zstate_server_route_t *) zhashx_next (tables): NULL;
 }
 
 int

@@ -31,6 +31,10 @@ typedef struct {
     uint64_t ops;               //  operations in those
     zstate_server_watermarks_t *restored;   //  what Redis held, or NULL
     uint64_t restored_drops;    //  messages dropped as in Redis already
+    byte writer [ZSTATE_MSG_SESSION_SIZE];  //  session that wrote last
+    bool has_writer;            //  ... once one has
+    uint64_t table_writers;     //  times another live session took over
+    int64_t writers_logged;     //  zclock_mono of the last log of it, or 0
 } zstate_server_route_t;
 
 //  Create an empty table.
@@ -65,6 +69,18 @@ size_t
 //  Return the number of routes that forward to a writer.
 size_t
     zstate_server_routes_forwarding (zstate_server_routes_t *self);
+
+//  Return the number of routes that were not restored from Redis
+//  (RESTORED gives a route its restored watermarks).
+size_t
+    zstate_server_routes_unrestored (zstate_server_routes_t *self);
+
+//  Return the first route of db / the next one, or NULL after the last.
+//  The table must not change while they are walked.
+zstate_server_route_t *
+    zstate_server_routes_first_of (zstate_server_routes_t *self, const char *db);
+zstate_server_route_t *
+    zstate_server_routes_next_of (zstate_server_routes_t *self, const char *db);
 
 //  Open a PUSH socket to the writer's PULL socket at endpoint, into
 //  *forward. Returns 0, or -1 with errno and zstate_reason ().

@@ -52,6 +52,8 @@
 #include "zstate_server_persist.h"
 #include "zstate_server_limiter.h"
 #include "zstate_server_watermarks.h"
+#include "zstate_server_session.h"
+#include "zstate_server_agent.h"
 
 #define SESSIONS_MAX        65536   //  default bound of the table
 #define IDLE_MAX            600000  //  msecs: default session idle limit
@@ -65,56 +67,12 @@
                                     //  without a heartbeat; else 1/4 of it
 #define TICK_MIN            5       //  ... and never more often
 
-//  What we remember about one client session
-typedef struct {
-    byte id [ZSTATE_MSG_SESSION_SIZE];  //  the session id, also the hash key
-    int version;                //  1 or 2
-    uint64_t delivered;         //  D (version 1: the last sequence seen)
-    uint64_t persisted;         //  P, <= D
-    zstate_server_persist_t *persist;   //  what waits for writers, or NULL
-    int ack_level;              //  granted: ZSTATE_SESSION_ACK_*
-    uint64_t acked;             //  D that the client was last told
-    uint64_t acked_persisted;   //  ... and P
-    uint32_t unacked;           //  messages delivered since
-    bool ack_again;             //  a duplicate came: tell D even if told
-    bool resumed;               //  resume WELCOME sent, not yet in order
-    uint32_t heartbeat;         //  the client's interval, msecs
-    int64_t heard;              //  session clock when last heard from
-    int64_t sent;               //  zclock_mono when we last sent to it
-    void *lru_handle;           //  in self->lru
-    void *due_handle;           //  in self->due while an ACK waits
-    size_t routing_size;        //  the routing id of its latest HELLO
-    byte routing [ZSTATE_SERVER_ROUTING_MAX];
-} session_t;
-
-struct _zstate_server_sessions_t {
-    zloop_t *loop;              //  runs our timers
-    int tick_timer;             //  housekeeping: PINGs, expiry
-    int ack_timer;              //  sends coalesced ACKs, or -1
-    void *router;               //  we reply through this ROUTER
-    zstate_server_stats_t *stats;   //  the server's counters
-    zhashx_t *sessions;         //  session id -> session_t
-    zlistx_t *lru;              //  sessions, least recently heard first
-    zlistx_t *due;              //  sessions whose ACK waits
-    zstate_server_limiter_t *no_session;    //  one NO_SESSION a second each
-    session_t *current;         //  the session of the OPS being delivered
-    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
-    size_t max;                 //  bound of sessions
-    uint32_t heartbeat;         //  ours, msecs
-    uint32_t idle;              //  silence after which a session goes, msecs
-    uint32_t ack_delay;         //  msecs
-    size_t writers;             //  tables with a DB writer
-    uint64_t nonce;             //  of our PINGs
-    uint64_t untracked;         //  version 1 messages past the bound
-    int64_t held_since;         //  zclock_mono when holding began, or 0
-    int64_t held;               //  msecs held before that, in total
-};
-
 static void
 s_session_free (void **item_p)
 {
     session_t *session = (session_t *) *item_p;
     zstate_server_persist_destroy (&session->persist);
+    zstate_server_owed_destroy (&session->owed);
     free (session);
     *item_p = NULL;
 }
@@ -346,6 +304,17 @@ zstate_server_sessions_track (zstate_server_sessions_t *self,
     return 0;
 }
 
+bool
+zstate_server_sessions_alive (zstate_server_sessions_t *self, const byte *session_id)
+{
+    assert (self);
+    session_t *session = s_session_lookup (self, session_id);
+    if (!session)
+        return false;
+    int64_t limit = session->heartbeat? 3 * (int64_t) session->heartbeat: self->idle;
+    return s_clock (self) - session->heard < limit;
+}
+
 size_t
 zstate_server_sessions_size (zstate_server_sessions_t *self)
 {
@@ -364,8 +333,10 @@ zstate_server_sessions_epoch (zstate_server_sessions_t *self)
 //  --------------------------------------------------------------------------
 //  Replies
 
-//  Send msg to routing id; a peer that does not read loses it
-static void
+//  Send msg to routing id; a peer that does not read loses it. Returns
+//  true when libzmq took it: the ROUTER is mandatory, so a routing id
+//  without a connection fails as a full pipe does
+static bool
 s_send (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
         zstate_session_msg_t *msg)
 {
@@ -373,17 +344,22 @@ s_send (zstate_server_sessions_t *self, const byte *routing, size_t routing_size
     int rc = zstate_session_msg_encode_frame (msg, &frame);
     assert (rc == 0);
     if (zmq_send (self->router, routing, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
-    ||  zmq_msg_send (&frame, self->router, ZMQ_DONTWAIT) == -1)
+    ||  zmq_msg_send (&frame, self->router, ZMQ_DONTWAIT) == -1) {
         zmq_msg_close (&frame);
+        return false;
+    }
+    return true;
 }
 
-static void
-s_send_to (zstate_server_sessions_t *self, session_t *session, zstate_session_msg_t *msg)
+bool
+zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
+                            zstate_session_msg_t *msg)
 {
-    s_send (self, session->routing, session->routing_size, msg);
     session->sent = zclock_mono ();
+    return s_send (self, session->routing, session->routing_size, msg);
 }
 
+//  A WELCOME that went is followed by the RESYNCs the session is owed
 static void
 s_send_welcome (zstate_server_sessions_t *self, session_t *session)
 {
@@ -391,12 +367,15 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         .type = ZSTATE_SESSION_MSG_WELCOME, .session = session->id,
         .epoch = self->epoch, .delivered = session->delivered,
         .persisted = session->persisted, .ack_level = session->ack_level,
-        .heartbeat = self->heartbeat, .features = 0
+        .heartbeat = self->heartbeat,
+        .features = session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0
     };
-    s_send_to (self, session, &welcome);
+    bool sent = zstate_server_session_send (self, session, &welcome);
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
+    if (sent)
+        zstate_server_session_owed_flush (self, session);
 }
 
 static void
@@ -407,7 +386,7 @@ s_send_ack (zstate_server_sessions_t *self, session_t *session)
         .epoch = self->epoch, .delivered = session->delivered,
         .persisted = session->persisted
     };
-    s_send_to (self, session, &ack);
+    zstate_server_session_send (self, session, &ack);
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
@@ -475,9 +454,8 @@ s_ack_due (zstate_server_sessions_t *self, session_t *session)
 static void
 s_drop (zstate_server_sessions_t *self, int reason)
 {
-    assert (reason > 0 && reason < ZSTATE_SERVER_REASONS);
     self->stats->malformed++;
-    uint64_t count = ++self->stats->rejected [reason];
+    uint64_t count = ++*zstate_server_stats_rejected (self->stats, reason);
     if (s_worth_logging (count))
         zsys_warning ("zstate_server: dropped a malformed message (%s), %" PRIu64
                       " so far", zstate_session_msg_reason_text (reason), count);
@@ -505,6 +483,10 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
         }
         session = s_session_new (self, hello->session, 2);
         session->delivered = session->persisted = first_unacked - 1;
+        //  New to this instance: what its producers' mirrors hold may be
+        //  missing from every table that was not restored from Redis
+        if (self->unrestored)
+            zstate_server_owed_add (&session->owed, "", "");
     }
     else
     if (session->delivered < first_unacked - 1) {
@@ -523,6 +505,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     memcpy (session->routing, routing, routing_size);
     session->routing_size = routing_size;
     session->heartbeat = hello->heartbeat;
+    session->resync = (hello->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
     session->resumed = false;
     s_session_heard (self, session);
     self->stats->hellos++;
@@ -557,7 +540,7 @@ zstate_server_sessions_input (zstate_server_sessions_t *self,
         };
         if (bound) {
             s_session_heard (self, session);
-            s_send_to (self, session, &pong);
+            zstate_server_session_send (self, session, &pong);
         }
         else
             s_send (self, routing, routing_size, &pong);
@@ -738,7 +721,7 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
     };
     reject.text_size = strlen (reject.text);
     //  Sent now, before the ACK that covers it
-    s_send_to (self, session, &reject);
+    zstate_server_session_send (self, session, &reject);
     self->stats->rejects++;
     zstate_server_sessions_delivered (self, session_id, sequence);
 }
@@ -748,7 +731,7 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
 //  Housekeeping
 
 //  Timer: PING welcomed sessions we sent nothing to for a heartbeat
-//  interval, forget silent sessions
+//  interval, send owed RESYNCs, forget silent sessions
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -774,9 +757,13 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
                 .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
                 .epoch = self->epoch, .nonce = ++self->nonce
             };
-            s_send_to (self, session, &ping);
+            zstate_server_session_send (self, session, &ping);
             self->stats->pings_sent++;
         }
+        //  A RESYNC owed for a full pipe may go now; one owed for a lost
+        //  connection fails again, until the WELCOME of the next
+        if (session->owed)
+            zstate_server_session_owed_flush (self, session);
         session = (session_t *) zlistx_next (self->lru);
     }
     size_t forgotten = zlistx_size (silent);

@@ -130,6 +130,33 @@ void
 void
     zstate_server_sessions_hold (zstate_server_sessions_t *self, bool holding);
 
+//  How many tables were not restored from Redis: while any is, a session
+//  new to this instance is sent RESYNC of every table after its WELCOME,
+//  since the producers' mirrors may hold what those tables lack.
+void
+    zstate_server_sessions_set_unrestored (zstate_server_sessions_t *self,
+                                           size_t unrestored);
+
+//  Send RESYNC of (db, table), of every table when both are "", to every
+//  session granted the RESYNC feature; one that cannot go now (no
+//  connection, a full pipe) is owed, and goes after the session's next
+//  WELCOME (doc/protocol.md, section 19).
+void
+    zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
+                                   const char *table);
+
+//  Return true when session_id is a version 2 session that was granted
+//  the RESYNC feature, and may send SNAPSHOT-BEGIN and -END.
+bool
+    zstate_server_sessions_granted (zstate_server_sessions_t *self,
+                                    const byte *session_id);
+
+//  Return true when the table has a session with that id that has been
+//  heard from within 3 of its client's heartbeat intervals (within the
+//  idle limit when it has none): a writer still alive.
+bool
+    zstate_server_sessions_alive (zstate_server_sessions_t *self, const byte *session_id);
+
 //  Return the number of sessions kept now, of both versions.
 size_t
     zstate_server_sessions_size (zstate_server_sessions_t *self);

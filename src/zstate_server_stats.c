@@ -10,6 +10,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_session_msg.h"
 #include "zstate_server_agent.h"
 
 //  Short names of the reason codes
@@ -20,6 +21,21 @@ s_reason_names [ZSTATE_SERVER_REASONS] = {
     "ack_level", "heartbeat", "sequence", "epoch", "reason", "text",
     "unroutable", "unauthorised", "no_session"
 };
+
+uint64_t *
+zstate_server_stats_rejected (zstate_server_stats_t *stats, int reason)
+{
+    assert (stats);
+    assert (reason > 0 && reason < ZSTATE_SESSION_REASON_COUNT);
+    //  rejected [] keeps its size, so that counters appended after it
+    //  stay where callers built for an older struct expect them
+    if (reason == ZSTATE_SESSION_REASON_KIND)
+        return &stats->rejected_kind;
+    if (reason == ZSTATE_SESSION_REASON_STATUS)
+        return &stats->rejected_status;
+    assert (reason < ZSTATE_SERVER_REASONS);
+    return &stats->rejected [reason];
+}
 
 void
 zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
@@ -53,10 +69,18 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
     fprintf (file, "    confirms = %" PRIu64 "\n", stats->confirms);
     fprintf (file, "    confirms_ignored = %" PRIu64 "\n", stats->confirms_ignored);
     fprintf (file, "    restored_drops = %" PRIu64 "\n", stats->restored_drops);
+    fprintf (file, "    resyncs_sent = %" PRIu64 "\n", stats->resyncs_sent);
+    fprintf (file, "    resyncs_owed = %" PRIu64 "\n", stats->resyncs_owed);
+    fprintf (file, "    windows_begun = %" PRIu64 "\n", stats->windows_begun);
+    fprintf (file, "    windows_ended = %" PRIu64 "\n", stats->windows_ended);
+    fprintf (file, "    table_writers = %" PRIu64 "\n", stats->table_writers);
+    fprintf (file, "    redis_lost = %" PRIu64 "\n", stats->redis_lost);
     fprintf (file, "    watchers = %zu\n", watchers);
     fprintf (file, "    watch_lost = %" PRIu64 "\n", watch_lost);
     fprintf (file, "    rejected\n");
     for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
         fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
                  stats->rejected [reason]);
+    fprintf (file, "        kind = %" PRIu64 "\n", stats->rejected_kind);
+    fprintf (file, "        status = %" PRIu64 "\n", stats->rejected_status);
 }

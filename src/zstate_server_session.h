@@ -1,0 +1,81 @@
+/*  =========================================================================
+    zstate_server_session - private header: one session of the server's
+    session table, and the table's state, which the table's two files
+    share (zstate_server_sessions.c, zstate_server_sessions_resync.c)
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_SERVER_SESSION_H_INCLUDED
+#define ZSTATE_SERVER_SESSION_H_INCLUDED
+
+#include "zstate_server_persist.h"
+#include "zstate_server_limiter.h"
+#include "zstate_server_owed.h"
+
+//  What we remember about one client session
+typedef struct {
+    byte id [ZSTATE_MSG_SESSION_SIZE];  //  the session id, also the hash key
+    int version;                //  1 or 2
+    uint64_t delivered;         //  D (version 1: the last sequence seen)
+    uint64_t persisted;         //  P, <= D
+    zstate_server_persist_t *persist;   //  what waits for writers, or NULL
+    int ack_level;              //  granted: ZSTATE_SESSION_ACK_*
+    uint64_t acked;             //  D that the client was last told
+    uint64_t acked_persisted;   //  ... and P
+    uint32_t unacked;           //  messages delivered since
+    bool ack_again;             //  a duplicate came: tell D even if told
+    bool resumed;               //  resume WELCOME sent, not yet in order
+    uint32_t heartbeat;         //  the client's interval, msecs
+    int64_t heard;              //  session clock when last heard from
+    int64_t sent;               //  zclock_mono when we last sent to it
+    void *lru_handle;           //  in self->lru
+    void *due_handle;           //  in self->due while an ACK waits
+    bool resync;                //  granted the RESYNC feature
+    zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
+    size_t routing_size;        //  the routing id of its latest HELLO
+    byte routing [ZSTATE_SERVER_ROUTING_MAX];
+} session_t;
+
+struct _zstate_server_sessions_t {
+    zloop_t *loop;              //  runs our timers
+    int tick_timer;             //  housekeeping: PINGs, expiry
+    int ack_timer;              //  sends coalesced ACKs, or -1
+    void *router;               //  we reply through this ROUTER
+    zstate_server_stats_t *stats;   //  the server's counters
+    zhashx_t *sessions;         //  session id -> session_t
+    zlistx_t *lru;              //  sessions, least recently heard first
+    zlistx_t *due;              //  sessions whose ACK waits
+    zstate_server_limiter_t *no_session;    //  one NO_SESSION a second each
+    session_t *current;         //  the session of the OPS being delivered
+    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
+    size_t max;                 //  bound of sessions
+    uint32_t heartbeat;         //  ours, msecs
+    uint32_t idle;              //  silence after which a session goes, msecs
+    uint32_t ack_delay;         //  msecs
+    size_t writers;             //  tables with a DB writer
+    size_t unrestored;          //  tables not restored from Redis
+    uint64_t nonce;             //  of our PINGs
+    uint64_t untracked;         //  version 1 messages past the bound
+    int64_t held_since;         //  zclock_mono when holding began, or 0
+    int64_t held;               //  msecs held before that, in total
+};
+
+//  Send msg to session on its latest routing id, without waiting. Returns
+//  true when libzmq took it; false when the routing id has no connection
+//  (ROUTER_MANDATORY) or its pipe is full, and msg is lost.
+bool
+    zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
+                                zstate_session_msg_t *msg);
+
+//  The session's WELCOME went: send what it is owed, in order, until one
+//  cannot go
+void
+    zstate_server_session_owed_flush (zstate_server_sessions_t *self,
+                                      session_t *session);
+
+#endif

@@ -1,0 +1,103 @@
+/*  =========================================================================
+    zstate_server_sessions_resync - the session table's RESYNCs: sent to
+    every session that was granted the feature, owed when they cannot go
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    RESYNC is sent without waiting, like every reply. A session whose
+    RESYNC libzmq does not take, because its routing id has no connection
+    any more (the ROUTER is mandatory) or its pipe is full, owes it
+    (zstate_server_owed.c); its next WELCOME, which the client sends HELLO
+    for after any reconnect, is followed by what it owes, and the table's
+    housekeeping tries again meanwhile, for a pipe that was only full. While a session
+    owes anything, a new RESYNC joins what it owes rather than overtaking
+    it. What this cannot cover: a RESYNC libzmq took and then lost with a
+    connection that broke before the bytes went out; the client's mirror
+    is not asked again until the next trigger.
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_session_msg.h"
+#include "zstate_server_sessions.h"
+#include "zstate_server_watermarks.h"
+#include "zstate_server_session.h"
+
+void
+zstate_server_sessions_set_unrestored (zstate_server_sessions_t *self, size_t unrestored)
+{
+    assert (self);
+    self->unrestored = unrestored;
+}
+
+bool
+zstate_server_sessions_granted (zstate_server_sessions_t *self, const byte *session_id)
+{
+    assert (self);
+    session_t *session = self->current
+                      && memcmp (self->current->id, session_id,
+                                 ZSTATE_MSG_SESSION_SIZE) == 0?
+                         self->current:
+                         (session_t *) zhashx_lookup (self->sessions, session_id);
+    return session && session->version == 2 && session->resync;
+}
+
+//  Send one RESYNC to session; true when it went
+static bool
+s_resync_send (zstate_server_sessions_t *self, session_t *session, const char *db,
+               const char *table)
+{
+    zstate_session_msg_t resync = {
+        .type = ZSTATE_SESSION_MSG_RESYNC, .session = session->id,
+        .epoch = self->epoch, .db = db, .table = table
+    };
+    if (!zstate_server_session_send (self, session, &resync))
+        return false;
+    self->stats->resyncs_sent++;
+    return true;
+}
+
+//  Owe session one RESYNC
+static void
+s_resync_owe (zstate_server_sessions_t *self, session_t *session, const char *db,
+              const char *table)
+{
+    zstate_server_owed_add (&session->owed, db, table);
+    self->stats->resyncs_owed++;
+}
+
+void
+zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
+                               const char *table)
+{
+    assert (self);
+    assert (db && table);
+    session_t *session = (session_t *) zlistx_first (self->lru);
+    while (session) {
+        if (session->version == 2 && session->resync) {
+            if (zstate_server_owed_size (session->owed)
+            ||  !s_resync_send (self, session, db, table))
+                s_resync_owe (self, session, db, table);
+        }
+        session = (session_t *) zlistx_next (self->lru);
+    }
+}
+
+void
+zstate_server_session_owed_flush (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    const char *db, *table;
+    while (session->resync
+       &&  zstate_server_owed_first (session->owed, &db, &table)
+       &&  s_resync_send (self, session, db, table))
+        zstate_server_owed_remove_first (session->owed);
+}
