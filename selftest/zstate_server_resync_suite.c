@@ -123,6 +123,16 @@ s_hello (rig_t *rig, zsock_t *peer, const byte *session, uint64_t first, bool re
     }
 }
 
+//  A peer with a new session that was granted RESYNC, WELCOMEd
+static zsock_t *
+s_peer_welcomed (rig_t *rig, zuuid_t **session_p)
+{
+    zsock_t *peer = peer_new (rig->endpoint);
+    *session_p = zuuid_new ();
+    s_hello (rig, peer, zuuid_data (*session_p), 1, true, true);
+    return peer;
+}
+
 //  Send SNAPSHOT-BEGIN / SNAPSHOT-END of (db, table)
 static void
 s_begin (zsock_t *peer, const byte *session, uint64_t sequence, const char *db,
@@ -282,10 +292,9 @@ s_test_triggers (rig_t *rig)
 static void
 s_test_lost (rig_t *rig)
 {
-    zsock_t *peer = peer_new (rig->endpoint);
-    zuuid_t *session = zuuid_new ();
+    zuuid_t *session;
+    zsock_t *peer = s_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
-    s_hello (rig, peer, id, 1, true, true);
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
@@ -309,10 +318,9 @@ s_test_lost (rig_t *rig)
 static void
 s_test_owed_reconnect (rig_t *rig)
 {
-    zsock_t *peer = peer_new (rig->endpoint);
-    zuuid_t *session = zuuid_new ();
+    zuuid_t *session;
+    zsock_t *peer = s_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
-    s_hello (rig, peer, id, 1, true, true);
     zsock_destroy (&peer);
     zstate_server_link_t *link = zstate_server_link (rig->server);
     int rc = zstate_server_link_register (link, PEER_DB, "OWED_TABLE", "owed", rig->ports);
@@ -407,10 +415,9 @@ s_test_owed_full (rig_t *rig)
 static void
 s_test_markers (rig_t *rig)
 {
-    zsock_t *peer = peer_new (rig->endpoint);
-    zuuid_t *session = zuuid_new ();
+    zuuid_t *session;
+    zsock_t *peer = s_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
-    s_hello (rig, peer, id, 1, true, true);
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
@@ -484,10 +491,9 @@ s_test_markers (rig_t *rig)
 static void
 s_test_hostile (rig_t *rig)
 {
-    zsock_t *peer = peer_new (rig->endpoint);
-    zuuid_t *session = zuuid_new ();
+    zuuid_t *session;
+    zsock_t *peer = s_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
-    s_hello (rig, peer, id, 1, true, true);
     zstate_server_stats_t before, stats;
     int rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
@@ -590,10 +596,9 @@ s_test_writers (rig_t *rig)
 static void
 s_test_parked (rig_t *rig)
 {
-    zsock_t *peer = peer_new (rig->endpoint);
-    zuuid_t *session = zuuid_new ();
+    zuuid_t *session;
+    zsock_t *peer = s_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
-    s_hello (rig, peer, id, 1, true, true);
     uint64_t sequence = 0;
     for (int window = 0; window < 50; window++) {
         uint64_t begin = ++sequence;

@@ -252,6 +252,22 @@ s_handle_monitor (self_t *self, zmsg_t *request)
     free (endpoint);
 }
 
+//  PAUSE flag: stop (or go on) reading from clients; what was read still
+//  goes to its consumer, the parked message too
+static void
+s_handle_pause (self_t *self, zmsg_t *request)
+{
+    char *flag = zmsg_popstr (request);
+    self->paused = !flag || !streq (flag, "0");
+    free (flag);
+    if (self->paused)
+        zstate_server_reading_stop (self);
+    else
+    if (!self->stalled)
+        zstate_server_reading_start (self);
+    zstate_reply (self->pipe, "PAUSE", 0, "", false);
+}
+
 int
 zstate_server_commands_handle (zloop_t *loop, zsock_t *pipe, void *arg)
 {
@@ -306,19 +322,8 @@ zstate_server_commands_handle (zloop_t *loop, zsock_t *pipe, void *arg)
         if (streq (command, "MONITOR"))
             s_handle_monitor (self, request);
         else
-        if (streq (command, "PAUSE")) {
-            //  Stop (or go on) reading from clients; what was read still
-            //  goes to its consumer, the parked message too
-            char *flag = zmsg_popstr (request);
-            self->paused = !flag || !streq (flag, "0");
-            free (flag);
-            if (self->paused)
-                zstate_server_reading_stop (self);
-            else
-            if (!self->stalled)
-                zstate_server_reading_start (self);
-            zstate_reply (pipe, "PAUSE", 0, "", false);
-        }
+        if (streq (command, "PAUSE"))
+            s_handle_pause (self, request);
         else
         if (streq (command, "VERBOSE")) {
             char *flag = zmsg_popstr (request);
