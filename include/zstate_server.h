@@ -37,6 +37,18 @@ extern "C" {
 //  writing, so there P follows D. A table that unregisters releases what
 //  waited for its writer.
 //
+//  State resync (doc/protocol.md, part 4; sections 16 and 17 for the
+//  server): the server grants the RESYNC feature to clients that offer it,
+//  routes their SNAPSHOT-BEGIN and SNAPSHOT-END like OPS (sequenced, to the
+//  writer first, then to the consumer as they came), and sends RESYNC,
+//  which asks the clients' mirrors for a snapshot, when a consumer
+//  registers, when a consumer asks, when a writer finds that Redis lost a
+//  db, and to a session new to the server while some table was not
+//  restored from Redis. A RESYNC that cannot go is owed until the
+//  session's next WELCOME. One writer per table is assumed: a window
+//  replaces the whole table; two live sessions writing one table are
+//  counted (table_writers) and logged.
+//
 //  Register consumers (zstate_consumer_new) before or after binding: a
 //  server that has not bound yet receives nothing, so registering first and
 //  binding last loses nothing. The wrapper methods are safe from any thread.
@@ -65,11 +77,17 @@ extern "C" {
 //                                  OPS of version 2 at or below its
 //                                  session's watermark are dropped as
 //                                  delivered and persisted (restored_drops)
+//      "ssss"  RESYNC db table name
+//                                  ask every producer that mirrors that
+//                                  consumer's table for a snapshot: RESYNC
+//                                  to each session granted the feature,
+//                                  owed to one that cannot take it now;
+//                                  ENOENT for no such consumer
 //      "s"     CONFIRM ENDPOINT    -> "s" the inproc endpoint where DB
-//                                  writers send CONFIRMED
-//                                  (zstate_writer_confirm)
-//              (REGISTER, UNREGISTER, FORWARD and RESTORED come from
-//              zstate_consumer.)
+//                                  writers send CONFIRMED, and LOST when
+//                                  Redis lost a db (zstate_writer_confirm)
+//              (REGISTER, UNREGISTER, FORWARD, RESTORED and RESYNC come
+//              from zstate_consumer.)
 //      "s"     STATS               -> "b" zstate_server_stats_t
 //      "ss"    MONITOR endpoint    -> "i" port: bind the monitor
 //      "si"    PAUSE flag          1 stops reading from clients, 0 reads again
