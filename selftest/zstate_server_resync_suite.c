@@ -25,6 +25,7 @@
 #include "zstate_classes.h"
 #include "zstate_session_msg.h"
 #include "zstate_server_watermarks.h"
+#include "zstate_server_owed.h"
 #include "zstate_server_peer.h"
 
 #define TABLE           "PORT_TABLE"        //  no writer
@@ -680,6 +681,39 @@ s_test_restored (bool verbose)
     zstr_free (&status);
     zstr_free (&reason);
     zstr_free (&text);
+
+    //  A marker at or below the restored watermark of its session is
+    //  dropped as delivered; above it, it is routed. Watchers get OPS only.
+    byte watermark [ZSTATE_WATERMARK_SIZE] = { 0 };
+    memcpy (watermark, zuuid_data (one), ZSTATE_MSG_SESSION_SIZE);
+    watermark [ZSTATE_WATERMARK_SIZE - 1] = 1;
+    rc = zstate_server_link_restored (link, PEER_DB, "RESTORED_TABLE", "restored",
+                                      watermark, sizeof (watermark));
+    assert (rc == 0);
+    zstr_sendx (watcher, "WATCH", PEER_DB, "RESTORED_TABLE", NULL);
+    rc = zstr_recvx (watcher, &command, &status, &reason, NULL);
+    assert (rc == 3 && streq (status, "0"));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    s_begin (peer, zuuid_data (one), 1, PEER_DB, "RESTORED_TABLE", ZSTATE_SESSION_VIEW);
+    s_begin (peer, zuuid_data (one), 2, PEER_DB, "RESTORED_TABLE", ZSTATE_SESSION_VIEW);
+    peer_ops (peer, 2, zuuid_data (one), 3, "RESTORED_TABLE", "watched", 0);
+    peer_expect_ack (peer, &rig.reply, 3);
+    zstate_server_stats_t stats;
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    assert (stats.restored_drops == 1);
+    assert (stats.windows_begun == 1);
+    zmsg_t *copy = zmsg_recv (watcher);
+    assert (copy && zmsg_size (copy) == 2);
+    zframe_t *payload = zmsg_last (copy);
+    zstate_msg_t *decoder = zstate_msg_new ();
+    rc = zstate_msg_decode (decoder, zframe_data (payload), zframe_size (payload));
+    assert (rc == ZSTATE_WIRE_OK);
+    assert (zstate_msg_sequence (decoder) == 3);
+    zstate_msg_destroy (&decoder);
+    zmsg_destroy (&copy);
     zsock_destroy (&watcher);
 
     zframe_destroy (&rig.reply.frame);
@@ -692,6 +726,47 @@ s_test_restored (bool verbose)
     zstate_server_destroy (&server);
     zstate_consumer_destroy (&holder);
     zstate_server_destroy (&elsewhere);
+}
+
+//  The owed list alone: once per table, oldest first, every table past
+//  its bound or when asked, and every table subsumes the rest
+static void
+s_test_owed_class (void)
+{
+    zstate_server_owed_t *owed = NULL;
+    const char *db, *table;
+    assert (!zstate_server_owed_first (owed, &db, &table));
+    assert (zstate_server_owed_size (owed) == 0);
+    zstate_server_owed_add (&owed, "DB", "ONE");
+    zstate_server_owed_add (&owed, "DB", "TWO");
+    zstate_server_owed_add (&owed, "DB", "ONE");
+    assert (zstate_server_owed_size (owed) == 2);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (db, "DB") && streq (table, "ONE"));
+    zstate_server_owed_remove_first (owed);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (table, "TWO"));
+    zstate_server_owed_remove_first (owed);
+    assert (!zstate_server_owed_first (owed, &db, &table));
+    for (int index = 0; index < ZSTATE_SERVER_OWED_MAX; index++) {
+        char name [16];
+        snprintf (name, sizeof (name), "T%d", index);
+        zstate_server_owed_add (&owed, "DB", name);
+    }
+    assert (zstate_server_owed_size (owed) == ZSTATE_SERVER_OWED_MAX);
+    zstate_server_owed_add (&owed, "DB", "ONE_TOO_MANY");
+    assert (zstate_server_owed_size (owed) == 1);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (db, "") && streq (table, ""));
+    zstate_server_owed_add (&owed, "DB", "ONE");
+    assert (zstate_server_owed_size (owed) == 1);
+    zstate_server_owed_remove_first (owed);
+    assert (zstate_server_owed_size (owed) == 0);
+    zstate_server_owed_add (&owed, "DB", "ONE");
+    zstate_server_owed_add (&owed, "", "");
+    assert (zstate_server_owed_size (owed) == 1);
+    zstate_server_owed_destroy (&owed);
+    assert (owed == NULL);
 }
 
 //  Run one test on a rig of its own
@@ -710,6 +785,7 @@ zstate_server_resync_suite_test (bool verbose)
     printf (" * zstate_server_resync_suite: ");
     if (verbose)
         printf ("\n");
+    s_test_owed_class ();
     s_run (s_test_feature, verbose);
     s_run (s_test_triggers, verbose);
     s_run (s_test_lost, verbose);

@@ -328,8 +328,8 @@ s_writer_check (self_t *self, route_t *route, const byte *session)
 }
 
 //  Pass payload on to route, or park it; session and sequence as for
-//  s_payload_route
-static void
+//  s_payload_route. Returns false when it was dropped as restored.
+static bool
 s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *session,
               uint64_t sequence)
 {
@@ -340,7 +340,7 @@ s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *sess
         route->restored_drops++;
         self->stats.restored_drops++;
         zstate_server_sessions_delivered (self->sessions, session, sequence);
-        return;
+        return false;
     }
     bool forwarded = false;
     zmq_pollitem_t item;
@@ -361,6 +361,7 @@ s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *sess
             self->parked_sequence = sequence;
         }
     }
+    return true;
 }
 
 //  Validate and route one OPS; session is the 16 bytes of its session id
@@ -440,13 +441,15 @@ s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
         s_unroutable (self, msg.db, msg.table, session, sequence);
         return;
     }
-    if (msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+    bool begin = msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN;
+    if (begin)
         s_writer_check (self, route, session);
-        self->stats.windows_begun++;
+    if (s_route_pass (self, route, payload, session, sequence)) {
+        if (begin)
+            self->stats.windows_begun++;
+        else
+            self->stats.windows_ended++;
     }
-    else
-        self->stats.windows_ended++;
-    s_route_pass (self, route, payload, session, sequence);
 }
 
 //  Dispatch one [identity][payload] on its protocol version: version 2
