@@ -112,7 +112,8 @@ extern "C" {
 
 //  Reason codes counted in rejected, those of protocol version 2
 //  (doc/protocol.md, section 20); the first ZSTATE_WIRE_REASONS are those
-//  of version 1
+//  of version 1. The codes state resync added (KIND, STATUS) count in
+//  rejected_kind and rejected_status, so that rejected keeps its size
 #define ZSTATE_SERVER_REASONS   23
 
 //  Counters, all since the server was created

@@ -36,6 +36,7 @@ typedef struct {
     void *lru_handle;           //  in self->lru
     void *due_handle;           //  in self->due while an ACK waits
     bool resync;                //  granted the RESYNC feature
+    bool welcomed;              //  a WELCOME went since its last HELLO
     zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
     size_t routing_size;        //  the routing id of its latest HELLO
     byte routing [ZSTATE_SERVER_ROUTING_MAX];

@@ -371,6 +371,8 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         .features = session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0
     };
     bool sent = zstate_server_session_send (self, session, &welcome);
+    if (sent)
+        session->welcomed = true;
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
@@ -506,6 +508,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     session->routing_size = routing_size;
     session->heartbeat = hello->heartbeat;
     session->resync = (hello->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
+    session->welcomed = false;      //  until this HELLO's WELCOME goes
     session->resumed = false;
     s_session_heard (self, session);
     self->stats->hellos++;

@@ -80,8 +80,8 @@ void
                                   const byte *routing, size_t routing_size,
                                   const byte *data, size_t size);
 
-//  Version 2 OPS from routing id: check its envelope against its session
-//  (section 17). Returns true when its sequence is the next one: the
+//  Version 2 OPS, SNAPSHOT-BEGIN or SNAPSHOT-END from routing id, which
+//  share one envelope: check it against its session (section 17). Returns true when its sequence is the next one: the
 //  caller validates it whole and then calls delivered or refuse. Returns
 //  false when it is dropped, having counted it and replied as the
 //  protocol says (ACK again, resume WELCOME, REJECT NO_SESSION).

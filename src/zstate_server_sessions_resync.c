@@ -82,7 +82,9 @@ zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
     session_t *session = (session_t *) zlistx_first (self->lru);
     while (session) {
         if (session->version == 2 && session->resync) {
-            if (zstate_server_owed_size (session->owed)
+            //  Never before a WELCOME has granted it: the client could
+            //  not know what RESYNC is
+            if (!session->welcomed || zstate_server_owed_size (session->owed)
             ||  !s_resync_send (self, session, db, table))
                 s_resync_owe (self, session, db, table);
         }
@@ -96,7 +98,7 @@ zstate_server_session_owed_flush (zstate_server_sessions_t *self, session_t *ses
     assert (self);
     assert (session);
     const char *db, *table;
-    while (session->resync
+    while (session->resync && session->welcomed
        &&  zstate_server_owed_first (session->owed, &db, &table)
        &&  s_resync_send (self, session, db, table))
         zstate_server_owed_remove_first (session->owed);
