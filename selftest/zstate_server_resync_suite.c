@@ -347,11 +347,29 @@ s_test_owed_reconnect (rig_t *rig)
     assert (rc == 0);
     assert (stats.resyncs_owed == before.resyncs_owed + 2);
 
+    //  Right after the WELCOME, before the PONG to a PING sent with the
+    //  HELLO: it does not wait for housekeeping
     peer = peer_new (rig->endpoint);
-    s_hello (rig, peer, id, 1, true, false);
+    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    zstate_session_msg_t hello = {
+        .type = ZSTATE_SESSION_MSG_HELLO, .session = id, .sequence = 1,
+        .ack_level = ZSTATE_SESSION_ACK_DELIVERED,
+        .features = ZSTATE_SESSION_FEATURE_RESYNC
+    };
+    peer_send (peer, &hello);
+    peer_ping (peer, id, 1);
+    //  The first HELLO did not offer the feature: no RESYNC after it
+    peer_recv (peer, &rig->reply);
+    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
+    assert (rig->reply.msg.features == 0);
+    peer_recv (peer, &rig->reply);
+    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
+    assert (rig->reply.msg.features == ZSTATE_SESSION_FEATURE_RESYNC);
     peer_recv (peer, &rig->reply);
     assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC);
     assert (streq (rig->reply.msg.table, "OWED_TABLE"));
+    peer_recv (peer, &rig->reply);
+    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_PONG);
     assert (s_resyncs (rig, peer, id, PEER_DB, "OWED_TABLE") == 0);
     rc = zstate_server_link_unregister (link, PEER_DB, "OWED_TABLE", "owed");
     assert (rc == 0);
