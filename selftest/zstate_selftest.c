@@ -109,6 +109,11 @@ void
 void
     zstate_server_resync_suite_test (bool verbose);
 
+//  SNAPSHOT-BEGIN and -END on the server's side:
+//  selftest/zstate_server_markers_suite.c
+void
+    zstate_server_markers_suite_test (bool verbose);
+
 //  The Redis connection's example and full suite: selftest/zstate_redis_test.c
 void
     zstate_redis_suites (bool verbose);
@@ -187,6 +192,7 @@ all_tests [] = {
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
     { "zstate_server_resync_suite", zstate_server_resync_suite_test },
+    { "zstate_server_markers_suite", zstate_server_markers_suite_test },
     { "zstate_security", zstate_security_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
