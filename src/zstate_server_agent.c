@@ -51,9 +51,6 @@ typedef zstate_server_state_t self_t;
 #define RCVHWM_DEFAULT      ((64 << 20) / (256 << 10))  //  64 MiB / client batch
 #define WRITERS_LOG_IVL     10000   //  msecs between logs of two writers
 
-//  The actor's state
-
-
 //  Log the 1st, 2nd, 4th, 8th... occurrence of something, so that a flood
 //  of bad input is visible without flooding the log
 static bool
@@ -305,8 +302,8 @@ s_unroutable (self_t *self, const char *db, const char *table, const byte *sessi
 }
 
 //  The route's writer is session now: one that takes over from a session
-//  still alive makes two writers of one table (README says why that
-//  breaks resync), counted, and logged at most every WRITERS_LOG_IVL
+//  still alive makes two writers of one table (doc/protocol.md, section
+//  16, says why that breaks resync), counted, and logged at most every WRITERS_LOG_IVL
 static void
 s_writer_check (self_t *self, route_t *route, const byte *session)
 {
@@ -327,21 +324,28 @@ s_writer_check (self_t *self, route_t *route, const byte *session)
     route->has_writer = true;
 }
 
-//  Pass payload on to route, or park it; session and sequence as for
-//  s_payload_route. Returns false when it was dropped as restored.
+//  Drop the next message of a version 2 session when Redis has it from a
+//  former instance, and the consumer restored it: delivered and persisted
+//  already. Returns true when it was dropped.
 static bool
-s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *session,
-              uint64_t sequence)
+s_restored_drop (self_t *self, route_t *route, const byte *session, uint64_t sequence)
 {
     if (session && route->restored
     &&  zstate_server_watermarks_covers (route->restored, session, sequence)) {
-        //  Redis has it from a former instance, and the consumer restored
-        //  it: delivered and persisted already
         route->restored_drops++;
         self->stats.restored_drops++;
         zstate_server_sessions_delivered (self->sessions, session, sequence);
-        return false;
+        return true;
     }
+    return false;
+}
+
+//  Pass payload on to route, or park it; session and sequence as for
+//  s_payload_route
+static void
+s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *session,
+              uint64_t sequence)
+{
     bool forwarded = false;
     zmq_pollitem_t item;
     int rc = zstate_server_route_pass (route, payload, session != NULL, &forwarded,
@@ -361,7 +365,6 @@ s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *sess
             self->parked_sequence = sequence;
         }
     }
-    return true;
 }
 
 //  Validate and route one OPS; session is the 16 bytes of its session id
@@ -407,6 +410,8 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
         return;
     }
     s_writer_check (self, route, zstate_msg_session (self->decoder));
+    if (s_restored_drop (self, route, session, sequence))
+        return;
     if (self->monitor)
         zstate_monitor_publish (self->monitor, db, table, payload);
     route->messages++;
@@ -417,7 +422,7 @@ s_payload_route (self_t *self, zmq_msg_t *payload, const byte *session,
 //  Validate and route one SNAPSHOT-BEGIN or SNAPSHOT-END, the next message
 //  of a version 2 session: the consumer and the writer get it as it came,
 //  version 2, since version 1 has no such type (doc/protocol.md, section
-//  19). Watchers get OPS only.
+//  17). Watchers get OPS only.
 static void
 s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
                 uint64_t sequence)
@@ -441,15 +446,15 @@ s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
         s_unroutable (self, msg.db, msg.table, session, sequence);
         return;
     }
-    bool begin = msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN;
-    if (begin)
+    if (msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
         s_writer_check (self, route, session);
-    if (s_route_pass (self, route, payload, session, sequence)) {
-        if (begin)
-            self->stats.windows_begun++;
-        else
-            self->stats.windows_ended++;
-    }
+    if (s_restored_drop (self, route, session, sequence))
+        return;
+    if (msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
+        self->stats.windows_begun++;
+    else
+        self->stats.windows_ended++;
+    s_route_pass (self, route, payload, session, sequence);
 }
 
 //  Dispatch one [identity][payload] on its protocol version: version 2
