@@ -371,13 +371,13 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         .features = session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0
     };
     bool sent = zstate_server_session_send (self, session, &welcome);
-    if (sent)
-        session->welcomed = true;
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
-    if (sent)
+    if (sent) {
+        session->welcomed = true;
         zstate_server_session_owed_flush (self, session);
+    }
 }
 
 static void
@@ -487,7 +487,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
         session->delivered = session->persisted = first_unacked - 1;
         //  New to this instance: what its producers' mirrors hold may be
         //  missing from every table that was not restored from Redis
-        if (self->unrestored)
+        if (self->unrestored && (hello->features & ZSTATE_SESSION_FEATURE_RESYNC))
             zstate_server_owed_add (&session->owed, "", "");
     }
     else
