@@ -173,11 +173,30 @@ s_test_hostile (rig_t *rig)
     zsock_destroy (&peer);
 }
 
+//  Count the log lines of two writers in log, and close it
+static size_t
+s_writer_logs (FILE *log)
+{
+    rewind (log);
+    char line [512];
+    size_t count = 0;
+    while (fgets (line, sizeof (line), log))
+        count += strstr (line, "two sessions write") != NULL;
+    fclose (log);
+    return count;
+}
+
 //  Two live sessions writing one table: counted once per change of
-//  writer, by OPS and by BEGIN; one session alone never
+//  writer, by OPS and by BEGIN, and logged at most every 10 seconds; one
+//  session alone never counts, nor a writer that was silent for 3 of its
+//  heartbeats, nor the first writer of a table
 static void
 s_test_writers (rig_t *rig)
 {
+    FILE *log = tmpfile ();
+    assert (log);
+    zsys_set_logstream (log);
+    int64_t start = zclock_mono ();
     zsock_t *peer = peer_new (rig->endpoint);
     zuuid_t *one = zuuid_new (), *two = zuuid_new ();
     rig_hello (rig, peer, zuuid_data (one), 1, true, true);
@@ -188,18 +207,37 @@ s_test_writers (rig_t *rig)
     peer_ops (peer, 2, zuuid_data (two), 2, TABLE, "b2", 0);
     rig_begin (peer, zuuid_data (one), 3, PEER_DB, TABLE, ZSTATE_SESSION_VIEW);
     peer_ops (peer, 2, zuuid_data (one), 4, TABLE, "a4", 0);
-    peer_ops (peer, 2, zuuid_data (one), 5, TABLE, "a5", 0);
-    peer_expect_keys (rig->ports, "a1 a2 b1 b2 a4 a5");
+    peer_ops (peer, 2, zuuid_data (two), 3, TABLE, "b3", 0);
+    peer_expect_keys (rig->ports, "a1 a2 b1 b2 a4 b3");
     zstate_server_stats_t stats;
     int rc = zstate_server_stats (rig->server, &stats);
     assert (rc == 0);
-    assert (stats.table_writers == 2);
-    //  Another table is another count
-    peer_ops (peer, 2, zuuid_data (two), 3, WRITTEN, "w3", 0);
-    peer_expect_keys (rig->written, "w3");
+    assert (stats.table_writers == 3);
+    zsys_set_logstream (stderr);
+    size_t logged = s_writer_logs (log);
+    assert (logged >= 1 && logged <= 1 + (size_t) ((zclock_mono () - start) / 10000));
+    //  The first writer of a table is no second one
+    peer_ops (peer, 2, zuuid_data (two), 4, WRITTEN, "w4", 0);
+    peer_expect_keys (rig->written, "w4");
+
+    //  A writer whose client went quiet for 3 heartbeats is gone
+    zuuid_t *brief = zuuid_new ();
+    zstate_session_msg_t hello = {
+        .type = ZSTATE_SESSION_MSG_HELLO, .session = zuuid_data (brief), .sequence = 1,
+        .ack_level = ZSTATE_SESSION_ACK_DELIVERED, .heartbeat = 10
+    };
+    peer_send (peer, &hello);
+    peer_expect (peer, &rig->reply, ZSTATE_SESSION_MSG_WELCOME);
+    peer_ops (peer, 2, zuuid_data (brief), 1, TABLE, "c1", 0);
+    peer_expect_keys (rig->ports, "c1");
+    zclock_sleep (100);
+    peer_ops (peer, 2, zuuid_data (one), 5, TABLE, "a5", 0);
+    peer_expect_keys (rig->ports, "a5");
     rc = zstate_server_stats (rig->server, &stats);
     assert (rc == 0);
-    assert (stats.table_writers == 2);
+    //  b3 -> c1 counted (two was alive), c1 -> a5 not
+    assert (stats.table_writers == 4);
+    zuuid_destroy (&brief);
     zuuid_destroy (&one);
     zuuid_destroy (&two);
     zsock_destroy (&peer);
