@@ -227,10 +227,10 @@ s_test_owed_reconnect (rig_t *rig)
     zsock_destroy (&peer);
 }
 
-//  A client that does not read: the RESYNCs its pipe cannot take are
-//  owed, and go once it reads again, on the same connection
-static void
-s_test_owed_full (rig_t *rig)
+//  A DEALER for a client that does not read, with the least room libzmq
+//  gives it
+static zsock_t *
+s_deaf_peer (rig_t *rig)
 {
     zsock_t *peer = zsock_new (ZMQ_DEALER);
     assert (peer);
@@ -238,37 +238,88 @@ s_test_owed_full (rig_t *rig)
     zsock_set_rcvtimeo (peer, PEER_DEADLINE);
     int rc = zsock_connect (peer, "%s", rig->endpoint + 1);
     assert (rc == 0);
-    zuuid_t *session = zuuid_new ();
-    const byte *id = zuuid_data (session);
-    rig_hello (rig, peer, id, 1, true, true);
-    zstate_server_link_t *link = zstate_server_link (rig->server);
-    rc = zstate_server_link_register (link, PEER_DB, "FULL_TABLE", "full", rig->ports);
-    assert (rc == 0);
+    return peer;
+}
+
+//  Ask for RESYNC of FULL_TABLE until one is owed; return how many asks
+//  it took
+static size_t
+s_fill (rig_t *rig, zstate_server_link_t *link)
+{
     zstate_server_stats_t before, stats;
-    rc = zstate_server_stats (rig->server, &before);
+    int rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
-    size_t asked = 1;           //  REGISTER asked once
-    for (; asked < 5000; asked++) {
-        rc = zstate_server_stats (rig->server, &stats);
-        assert (rc == 0);
-        if (stats.resyncs_owed > before.resyncs_owed)
-            break;
+    size_t asked = 0;
+    do {
+        assert (asked < 5000);
         rc = zstate_server_link_resync (link, PEER_DB, "FULL_TABLE", "full");
         assert (rc == 0);
-    }
-    assert (stats.resyncs_owed > before.resyncs_owed);
-    //  What the pipe took comes, and then the one owed: every RESYNC asked
-    //  for went, or was folded into that one
-    for (size_t received = 0; received < asked; received++) {
+        asked++;
+        rc = zstate_server_stats (rig->server, &stats);
+        assert (rc == 0);
+    } while (stats.resyncs_owed == before.resyncs_owed);
+    assert (stats.resyncs_owed == before.resyncs_owed + 1);
+    return asked;
+}
+
+//  Receive count RESYNCs of FULL_TABLE
+static void
+s_receive (rig_t *rig, zsock_t *peer, size_t count)
+{
+    while (count--) {
         peer_recv (peer, &rig->reply);
         assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC);
         assert (streq (rig->reply.msg.table, "FULL_TABLE"));
     }
+}
+
+//  A client that does not read: the RESYNCs its pipe cannot take are
+//  owed, and go once it reads again, on the same connection
+static void
+s_test_owed_full (rig_t *rig)
+{
+    zsock_t *peer = s_deaf_peer (rig);
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    rig_hello (rig, peer, id, 1, true, true);
+    zstate_server_link_t *link = zstate_server_link (rig->server);
+    int rc = zstate_server_link_register (link, PEER_DB, "FULL_TABLE", "full", rig->ports);
+    assert (rc == 0);
+    zstate_server_stats_t before, stats;
+    rc = zstate_server_stats (rig->server, &before);
+    assert (rc == 0);
+    //  REGISTER asked once too
+    size_t asked = 1 + s_fill (rig, link);
+    //  What the pipe took comes, and then the one owed: every RESYNC asked
+    //  for went, or was folded into that one
+    s_receive (rig, peer, asked);
     assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
     rc = zstate_server_stats (rig->server, &stats);
     assert (rc == 0);
     assert (stats.resyncs_sent == before.resyncs_sent + asked - 1);
     assert (stats.resyncs_owed == before.resyncs_owed + 1);
+
+    //  A HELLO whose WELCOME finds the pipe full: what is owed waits for a
+    //  WELCOME that goes, since the client cannot know the feature before
+    asked = s_fill (rig, link);
+    zstate_server_stats_t filled;
+    rc = zstate_server_stats (rig->server, &filled);
+    assert (rc == 0);
+    zstate_session_msg_t hello = {
+        .type = ZSTATE_SESSION_MSG_HELLO, .session = id, .sequence = 1,
+        .ack_level = ZSTATE_SESSION_ACK_DELIVERED,
+        .features = ZSTATE_SESSION_FEATURE_RESYNC
+    };
+    peer_send (peer, &hello);
+    WAIT_STATS (rig->server, stats, stats.hellos == filled.hellos + 1);
+    s_receive (rig, peer, asked - 1);
+    assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
+    peer_send (peer, &hello);
+    peer_recv (peer, &rig->reply);
+    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
+    s_receive (rig, peer, 1);
+    assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
+
     rc = zstate_server_link_unregister (link, PEER_DB, "FULL_TABLE", "full");
     assert (rc == 0);
     zstate_server_link_release (&link);
