@@ -53,6 +53,17 @@ typedef struct {
     size_t queued_bytes;        //  bytes of messages waiting
     uint64_t restored;          //  entries restore queued, not in messages
                                 //  or ops; popped counts them
+    //  State resync (see "Windows" below); messages counts the markers
+    uint64_t windows;           //  SNAPSHOT-BEGINs popped: windows opened
+    uint64_t windows_completed; //  COMPLETE ENDs that closed the open window
+    uint64_t windows_abandoned; //  windows closed by an ABANDONED END or
+                                //  by the next BEGIN
+    uint64_t windows_ignored;   //  ENDs that matched no open window
+    uint64_t windows_merged;    //  completed windows not swept: sweep off
+    uint64_t swept;             //  DELs the sweeps handed out (popped
+                                //  counts them too)
+    size_t keys;                //  keys the application holds (0 with the
+                                //  sweep off)
 } zstate_consumer_stats_t;
 
 //  Create a consumer table for (db, table) and register it with server.

@@ -22,6 +22,7 @@
 
 #include "zstate_classes.h"
 #include "zstate_backlog.h"
+#include "zstate_keyset.h"
 #include "zstate_session_msg.h"
 #include "zstate_writer_config.h"
 #include "zstate_writer_intake.h"
@@ -187,6 +188,7 @@ all_tests [] = {
     { "zstate_text", zstate_text_test },
     { "zstate_actor", zstate_actor_test },
     { "zstate_monitor", zstate_monitor_test },
+    { "zstate_keyset", zstate_keyset_test },
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },

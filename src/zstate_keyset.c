@@ -1,0 +1,655 @@
+/*  =========================================================================
+    zstate_keyset - private class: the keys a consumer table's application
+    holds, and the window (snapshot or view) that may sweep them
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    zstate_keyset keeps the keys a consumer table handed to its
+    application, marks those a window's operations touch, and at the
+    window's COMPLETE END moves the unmarked ones onto a sweep of DELs.
+    See the header for the rules.
+@discuss
+    The keys sit in a chained hash table of a power of two of buckets,
+    grown when the keys outnumber the buckets. An entry is one allocation
+    holding its key. Marks are generations: each window takes the next
+    number, and an entry is marked when it holds the open window's number,
+    so opening a window costs nothing per key (once in 2^32 windows the
+    numbers start again and every mark is cleared). The sweep walks every
+    bucket once and moves the unmarked entries onto a list, through their
+    own chain pointer: the DELs it hands out are the entries themselves,
+    freed as they go, so a sweep allocates nothing.
+
+    The hash reads the key eight bytes at a time: this runs for every
+    operation a consumer pops.
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_keyset.h"
+
+#define BUCKETS_MIN     64
+
+typedef struct _entry_t entry_t;
+struct _entry_t {
+    entry_t *next;              //  next in its bucket, or on the sweep
+    uint64_t hash;
+    uint32_t mark;              //  generation of the window that marked it
+    uint32_t size;              //  of the key
+    byte key [];
+};
+
+struct _zstate_keyset_t {
+    entry_t **buckets;
+    size_t bucket_count;        //  a power of two
+    size_t keys;                //  entries in the buckets
+    bool sweep;                 //  keep keys and sweep them
+    bool noted_off;             //  operations noted with the sweep off
+    bool open;                  //  a window is open
+    byte session [ZSTATE_MSG_SESSION_SIZE];    //  of the open window
+    uint64_t begin;             //  its BEGIN's sequence
+    int kind;                   //  snapshot or view
+    uint32_t generation;        //  its mark
+    entry_t *swept;             //  DELs to hand out
+    size_t sweeping;            //  their count
+    zstate_consumer_stats_t stats;  //  the window counters only
+};
+
+
+//  --------------------------------------------------------------------------
+//  The hash table
+
+static uint64_t
+s_hash (const byte *key, size_t size)
+{
+    uint64_t hash = 0x9E3779B97F4A7C15ULL ^ (uint64_t) size;
+    uint64_t word;
+    while (size >= 8) {
+        memcpy (&word, key, 8);
+        hash = (hash ^ word) * 0xFF51AFD7ED558CCDULL;
+        hash ^= hash >> 32;
+        key += 8;
+        size -= 8;
+    }
+    word = 0;
+    memcpy (&word, key, size);
+    hash = (hash ^ word) * 0xC4CEB9FE1A85EC53ULL;
+    return hash ^ (hash >> 29);
+}
+
+//  The link that points at key's entry, or at the NULL that ends its bucket
+static entry_t **
+s_find (zstate_keyset_t *self, const byte *key, size_t size, uint64_t hash)
+{
+    entry_t **link = &self->buckets [hash & (self->bucket_count - 1)];
+    while (*link && ((*link)->hash != hash || (*link)->size != size
+                     || memcmp ((*link)->key, key, size)))
+        link = &(*link)->next;
+    return link;
+}
+
+static void
+s_resize (zstate_keyset_t *self, size_t count)
+{
+    entry_t **buckets = (entry_t **) zmalloc (count * sizeof (entry_t *));
+    assert (buckets);
+    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
+        entry_t *entry = self->buckets [bucket];
+        while (entry) {
+            entry_t *next = entry->next;
+            size_t target = entry->hash & (count - 1);
+            entry->next = buckets [target];
+            buckets [target] = entry;
+            entry = next;
+        }
+    }
+    free (self->buckets);
+    self->buckets = buckets;
+    self->bucket_count = count;
+}
+
+//  Free every held key; the buckets shrink back
+static void
+s_clear (zstate_keyset_t *self)
+{
+    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
+        while (self->buckets [bucket]) {
+            entry_t *entry = self->buckets [bucket];
+            self->buckets [bucket] = entry->next;
+            free (entry);
+        }
+    }
+    self->keys = 0;
+    free (self->buckets);
+    self->bucket_count = BUCKETS_MIN;
+    self->buckets = (entry_t **) zmalloc (BUCKETS_MIN * sizeof (entry_t *));
+    assert (self->buckets);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Create an empty key set, sweep on.
+
+zstate_keyset_t *
+zstate_keyset_new (void)
+{
+    zstate_keyset_t *self = (zstate_keyset_t *) zmalloc (sizeof (zstate_keyset_t));
+    assert (self);
+    self->bucket_count = BUCKETS_MIN;
+    self->buckets = (entry_t **) zmalloc (BUCKETS_MIN * sizeof (entry_t *));
+    assert (self->buckets);
+    self->sweep = true;
+    return self;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Destroy the key set; nulls the pointer.
+
+void
+zstate_keyset_destroy (zstate_keyset_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_keyset_t *self = *self_p;
+        s_clear (self);
+        free (self->buckets);
+        while (self->swept) {
+            entry_t *entry = self->swept;
+            self->swept = entry->next;
+            free (entry);
+        }
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Turn the sweep on or off.
+
+int
+zstate_keyset_set_sweep (zstate_keyset_t *self, bool sweep)
+{
+    assert (self);
+    if (sweep && !self->sweep && self->noted_off)
+        return zstate_fail (EBUSY, "the sweep cannot come back on once operations "
+                            "were popped without it: it would not know their keys");
+    if (!sweep)
+        s_clear (self);
+    self->sweep = sweep;
+    return 0;
+}
+
+bool
+zstate_keyset_sweeps (zstate_keyset_t *self)
+{
+    assert (self);
+    return self->sweep;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Note operations from to the end of batch.
+
+//  A SET or HSET: hold the key, marked when a window is open
+static void
+s_hold (zstate_keyset_t *self, const byte *key, size_t size)
+{
+    uint64_t hash = s_hash (key, size);
+    entry_t **link = s_find (self, key, size, hash);
+    entry_t *entry = *link;
+    if (!entry) {
+        entry = (entry_t *) malloc (sizeof (entry_t) + size);
+        assert (entry);
+        entry->next = NULL;
+        entry->hash = hash;
+        entry->size = (uint32_t) size;
+        memcpy (entry->key, key, size);
+        *link = entry;
+        if (++self->keys > self->bucket_count)
+            s_resize (self, self->bucket_count * 2);
+    }
+    entry->mark = self->open? self->generation: 0;
+}
+
+//  A DEL: the key is not held any more
+static void
+s_drop (zstate_keyset_t *self, const byte *key, size_t size)
+{
+    entry_t **link = s_find (self, key, size, s_hash (key, size));
+    entry_t *entry = *link;
+    if (entry) {
+        *link = entry->next;
+        free (entry);
+        self->keys--;
+    }
+}
+
+void
+zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from)
+{
+    assert (self);
+    size_t count = zstate_batch_size (batch);
+    if (!self->sweep) {
+        self->noted_off = self->noted_off || from < count;
+        return;
+    }
+    for (size_t index = from; index < count; index++) {
+        size_t size;
+        const byte *key = (const byte *) zstate_batch_key (batch, index, &size);
+        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
+            s_drop (self, key, size);
+        else
+            s_hold (self, key, size);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  A SNAPSHOT-BEGIN: open a window, abandoning the open one if any.
+
+void
+zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence,
+                     int kind)
+{
+    assert (self);
+    assert (session);
+    if (self->open)
+        self->stats.windows_abandoned++;
+    if (++self->generation == 0) {
+        //  The marks start again: none may pass for the new window's
+        for (size_t bucket = 0; bucket < self->bucket_count; bucket++)
+            for (entry_t *entry = self->buckets [bucket]; entry; entry = entry->next)
+                entry->mark = 0;
+        self->generation = 1;
+    }
+    self->open = true;
+    memcpy (self->session, session, ZSTATE_MSG_SESSION_SIZE);
+    self->begin = sequence;
+    self->kind = kind;
+    self->stats.windows++;
+}
+
+
+//  --------------------------------------------------------------------------
+//  A SNAPSHOT-END: sweep, close or ignore.
+
+//  Move every held key the open window did not mark onto the sweep
+static void
+s_sweep (zstate_keyset_t *self)
+{
+    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
+        entry_t **link = &self->buckets [bucket];
+        while (*link) {
+            entry_t *entry = *link;
+            if (entry->mark == self->generation)
+                link = &entry->next;
+            else {
+                *link = entry->next;
+                entry->next = self->swept;
+                self->swept = entry;
+                self->sweeping++;
+                self->keys--;
+            }
+        }
+    }
+}
+
+int
+zstate_keyset_end (zstate_keyset_t *self, const byte *session, uint64_t begin,
+                   bool complete)
+{
+    assert (self);
+    assert (session);
+    if (!self->open || begin != self->begin
+    ||  memcmp (session, self->session, ZSTATE_MSG_SESSION_SIZE)) {
+        self->stats.windows_ignored++;
+        return ZSTATE_KEYSET_IGNORED;
+    }
+    self->open = false;
+    if (!complete) {
+        self->stats.windows_abandoned++;
+        return ZSTATE_KEYSET_ABANDONED;
+    }
+    self->stats.windows_completed++;
+    if (!self->sweep) {
+        self->stats.windows_merged++;
+        return ZSTATE_KEYSET_MERGED;
+    }
+    s_sweep (self);
+    return ZSTATE_KEYSET_SWEPT;
+}
+
+bool
+zstate_keyset_open (zstate_keyset_t *self)
+{
+    assert (self);
+    return self->open;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The sweep's DELs.
+
+size_t
+zstate_keyset_sweeping (zstate_keyset_t *self)
+{
+    assert (self);
+    return self->sweeping;
+}
+
+size_t
+zstate_keyset_sweep_pops (zstate_keyset_t *self, zstate_batch_t *batch, size_t max)
+{
+    assert (self);
+    size_t moved = 0;
+    while (self->swept && moved < max) {
+        entry_t *entry = self->swept;
+        int rc = zstate_batch_append (batch, ZSTATE_OP_DEL, entry->key, entry->size);
+        assert (rc == 0);       //  The key came in a message: it fits one
+        self->swept = entry->next;
+        free (entry);
+        moved++;
+    }
+    self->sweeping -= moved;
+    self->stats.swept += moved;
+    return moved;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Keys held; counters.
+
+size_t
+zstate_keyset_size (zstate_keyset_t *self)
+{
+    assert (self);
+    return self->keys;
+}
+
+bool
+zstate_keyset_holds (zstate_keyset_t *self, const void *key, size_t size)
+{
+    assert (self);
+    return *s_find (self, (const byte *) key, size, s_hash ((const byte *) key, size))
+           != NULL;
+}
+
+void
+zstate_keyset_stats (zstate_keyset_t *self, zstate_consumer_stats_t *stats)
+{
+    assert (self);
+    stats->windows = self->stats.windows;
+    stats->windows_completed = self->stats.windows_completed;
+    stats->windows_abandoned = self->stats.windows_abandoned;
+    stats->windows_ignored = self->stats.windows_ignored;
+    stats->windows_merged = self->stats.windows_merged;
+    stats->swept = self->stats.swept;
+    stats->keys = self->keys;
+}
+
+
+#ifdef ZSTATE_SELFTEST
+//  The selftest is built into the selftest program only, not the library
+//  --------------------------------------------------------------------------
+//  Selftest: the example, then a model-based run against a plain map.
+
+//  The model: the table as the application must end up holding it, the
+//  keys the open window touched, and the window itself
+typedef struct {
+    zhashx_t *table;            //  key -> "" for every key held
+    zhashx_t *marked;           //  keys written in the open window
+    zhashx_t *view;             //  what the key set handed out, applied
+    bool open;
+    int session;                //  0 or 1
+    uint64_t begin;
+    uint64_t windows, completed, abandoned, ignored, swept;
+} test_model_t;
+
+static void
+s_test_session (byte *session, int which)
+{
+    memset (session, 0, ZSTATE_MSG_SESSION_SIZE);
+    session [0] = (byte) (which + 1);
+}
+
+//  Apply batch from index from to the application's view
+static void
+s_test_apply (zhashx_t *view, zstate_batch_t *batch, size_t from)
+{
+    for (size_t index = from; index < zstate_batch_size (batch); index++) {
+        const char *key = zstate_batch_key (batch, index, NULL);
+        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
+            zhashx_delete (view, key);
+        else
+            zhashx_update (view, key, (void *) "");
+    }
+}
+
+//  True when map and the key set hold the same keys, and map and view
+static bool
+s_test_same (zstate_keyset_t *keyset, test_model_t *model)
+{
+    if (zhashx_size (model->table) != zstate_keyset_size (keyset)
+    ||  zhashx_size (model->table) != zhashx_size (model->view))
+        return false;
+    for (void *item = zhashx_first (model->table); item; item = zhashx_next (model->table)) {
+        const char *key = (const char *) zhashx_cursor (model->table);
+        if (!zstate_keyset_holds (keyset, key, strlen (key))
+        ||  !zhashx_lookup (model->view, key))
+            return false;
+    }
+    return true;
+}
+
+//  One random operation, noted in the key set and in the model
+static void
+s_test_random_op (zstate_keyset_t *keyset, test_model_t *model, zstate_batch_t *batch)
+{
+    char key [32];
+    snprintf (key, sizeof (key), "key-%d", randof (200));
+    int op = randof (10);
+    zstate_batch_reset (batch);
+    if (op < 3) {
+        zstate_batch_del (batch, key);
+        zhashx_delete (model->table, key);
+        zhashx_delete (model->marked, key);
+    }
+    else {
+        if (op < 7)
+            zstate_batch_set (batch, key, "f", "v", NULL);
+        else
+            zstate_batch_hset (batch, key, "f", "v", NULL);
+        zhashx_update (model->table, key, (void *) "");
+        if (model->open)
+            zhashx_update (model->marked, key, (void *) "");
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    s_test_apply (model->view, batch, 0);
+}
+
+//  A COMPLETE END in the model: keep only what the window marked
+static void
+s_test_model_sweep (test_model_t *model)
+{
+    zlistx_t *keys = zhashx_keys (model->table);
+    for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
+        if (!zhashx_lookup (model->marked, key)) {
+            zhashx_delete (model->table, key);
+            model->swept++;
+        }
+    zlistx_destroy (&keys);
+}
+
+//  A random BEGIN or END, some matching nothing, some abandoned
+static void
+s_test_random_marker (zstate_keyset_t *keyset, test_model_t *model, zstate_batch_t *batch,
+                      uint64_t *sequence)
+{
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    int which = randof (2);
+    s_test_session (session, which);
+    if (randof (3) == 0) {
+        model->abandoned += model->open;
+        model->open = true;
+        model->session = which;
+        model->begin = ++*sequence;
+        model->windows++;
+        zhashx_purge (model->marked);
+        zstate_keyset_begin (keyset, session, model->begin, 1 + randof (2));
+        return;
+    }
+    //  An END: most for the open window, some for another session or begin
+    uint64_t begin = randof (4) == 0? *sequence + 1: model->begin;
+    bool complete = randof (4) != 0;
+    int done = zstate_keyset_end (keyset, session, begin, complete);
+    if (!model->open || which != model->session || begin != model->begin) {
+        assert (done == ZSTATE_KEYSET_IGNORED);
+        model->ignored++;
+        return;
+    }
+    model->open = false;
+    if (!complete) {
+        assert (done == ZSTATE_KEYSET_ABANDONED);
+        model->abandoned++;
+        return;
+    }
+    assert (done == ZSTATE_KEYSET_SWEPT);
+    model->completed++;
+    s_test_model_sweep (model);
+    //  Hand the sweep out in small batches, as pops does
+    while (zstate_keyset_sweeping (keyset)) {
+        zstate_batch_reset (batch);
+        size_t moved = zstate_keyset_sweep_pops (keyset, batch, 1 + randof (7));
+        assert (moved > 0 && moved == zstate_batch_size (batch));
+        s_test_apply (model->view, batch, 0);
+    }
+}
+
+static void
+s_test_model (void)
+{
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    test_model_t model;
+    memset (&model, 0, sizeof (model));
+    model.table = zhashx_new ();
+    model.marked = zhashx_new ();
+    model.view = zhashx_new ();
+    uint64_t sequence = 0;
+    for (int step = 0; step < 20000; step++) {
+        if (randof (12) == 0)
+            s_test_random_marker (keyset, &model, batch, &sequence);
+        else
+            s_test_random_op (keyset, &model, batch);
+        assert (zstate_keyset_open (keyset) == model.open);
+        if (step % 97 == 0 || !model.open)
+            assert (s_test_same (keyset, &model));
+    }
+    assert (s_test_same (keyset, &model));
+    zstate_consumer_stats_t stats;
+    zstate_keyset_stats (keyset, &stats);
+    assert (stats.windows == model.windows && stats.windows_completed == model.completed);
+    assert (stats.windows_abandoned == model.abandoned);
+    assert (stats.windows_ignored == model.ignored);
+    assert (stats.swept == model.swept && stats.keys == zhashx_size (model.table));
+    //  The run must have seen every outcome, and swept something
+    assert (model.completed && model.abandoned && model.ignored && model.swept);
+    zhashx_destroy (&model.table);
+    zhashx_destroy (&model.marked);
+    zhashx_destroy (&model.view);
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+}
+
+//  The sweep off: windows merge, nothing is kept, and it cannot come back
+//  on once operations went by without it
+static void
+s_test_sweep_off (void)
+{
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    s_test_session (session, 0);
+    zstate_batch_set (batch, "kept", NULL);
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_size (keyset) == 1);
+    assert (zstate_keyset_set_sweep (keyset, false) == 0);
+    assert (!zstate_keyset_sweeps (keyset));
+    assert (zstate_keyset_size (keyset) == 0);
+    //  Nothing popped while off: it may come back on
+    assert (zstate_keyset_set_sweep (keyset, true) == 0);
+    assert (zstate_keyset_set_sweep (keyset, false) == 0);
+    zstate_keyset_begin (keyset, session, 7, 2);
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_size (keyset) == 0);
+    assert (zstate_keyset_end (keyset, session, 7, true) == ZSTATE_KEYSET_MERGED);
+    assert (zstate_keyset_sweeping (keyset) == 0);
+    assert (zstate_keyset_set_sweep (keyset, true) == -1 && errno == EBUSY);
+    assert (strstr (zstate_reason (), "their keys"));
+    zstate_consumer_stats_t stats;
+    zstate_keyset_stats (keyset, &stats);
+    assert (stats.windows == 1 && stats.windows_completed == 1 && stats.windows_merged == 1);
+    //  Destroyed with a sweep still queued: no leak
+    zstate_keyset_t *other = zstate_keyset_new ();
+    zstate_keyset_begin (other, session, 1, 1);
+    zstate_keyset_note (other, batch, 0);
+    zstate_keyset_begin (other, session, 2, 1);
+    assert (zstate_keyset_end (other, session, 2, true) == ZSTATE_KEYSET_SWEPT);
+    assert (zstate_keyset_sweeping (other) == 1);
+    zstate_keyset_destroy (&other);
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+}
+
+void
+zstate_keyset_test (bool verbose)
+{
+    printf (" * zstate_keyset: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    //  A view that re-asserts one of two keys: the other is swept
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    assert (keyset);
+    zstate_batch_t *batch = zstate_batch_new ();
+    zstate_batch_set (batch, "Ethernet0", "mtu", "9100", NULL);
+    zstate_batch_hset (batch, "Ethernet4", "mtu", "1500", NULL);
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_size (keyset) == 2);
+    byte session [ZSTATE_MSG_SESSION_SIZE] = { 1 };
+    zstate_keyset_begin (keyset, session, 10, 2);
+    assert (zstate_keyset_open (keyset));
+    zstate_batch_reset (batch);
+    zstate_batch_hset (batch, "Ethernet0", "mtu", "9100", NULL);
+    zstate_keyset_note (keyset, batch, 0);
+    //  An END for another BEGIN changes nothing
+    assert (zstate_keyset_end (keyset, session, 9, true) == ZSTATE_KEYSET_IGNORED);
+    assert (zstate_keyset_end (keyset, session, 10, true) == ZSTATE_KEYSET_SWEPT);
+    assert (!zstate_keyset_open (keyset));
+    assert (zstate_keyset_sweeping (keyset) == 1);
+    zstate_batch_reset (batch);
+    assert (zstate_keyset_sweep_pops (keyset, batch, 10) == 1);
+    assert (zstate_batch_op (batch, 0) == ZSTATE_OP_DEL);
+    assert (streq (zstate_batch_key (batch, 0, NULL), "Ethernet4"));
+    assert (zstate_keyset_size (keyset) == 1);
+    assert (zstate_keyset_holds (keyset, "Ethernet0", 9));
+    assert (!zstate_keyset_holds (keyset, "Ethernet4", 9));
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+    assert (keyset == NULL);
+    //  @end
+
+    s_test_sweep_off ();
+    s_test_model ();
+    printf ("OK\n");
+}
+#endif

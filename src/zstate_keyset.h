@@ -1,0 +1,113 @@
+/*  =========================================================================
+    zstate_keyset - private class: the keys a consumer table's application
+    holds, and the window (snapshot or view) that may sweep them
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_KEYSET_H_INCLUDED
+#define ZSTATE_KEYSET_H_INCLUDED
+
+//  A key set follows what a consumer's application has been handed: a SET
+//  or HSET adds its key, a DEL removes it. A window is one session's run
+//  of the table between a SNAPSHOT-BEGIN and its SNAPSHOT-END (doc/
+//  protocol.md): every SET or HSET noted while it is open marks its key,
+//  and a COMPLETE END that matches it (same session, begin = the BEGIN's
+//  sequence) moves every held key it did not mark onto the sweep, whose
+//  DELs the caller hands to the application before anything else. So a
+//  window replaces the table; nothing is deleted without a COMPLETE END.
+//
+//  One window is open at a time: a BEGIN while one is open abandons it
+//  (a producer that died mid-view and came back); an ABANDONED END closes
+//  it without a sweep; an END that matches nothing is ignored. All counted.
+//
+//  With the sweep off, no keys are kept and windows still open and close
+//  (so the caller can tell their operations apart), but a COMPLETE END
+//  sweeps nothing: the window merges, counted.
+//
+//  Memory: one allocation per held key, of 24 bytes plus the key, and one
+//  bucket pointer (8 bytes) per key at most twice over. Noting a key that
+//  is held already allocates nothing. The class has no sockets and no
+//  threads; a key set belongs to the thread that pops.
+typedef struct _zstate_keyset_t zstate_keyset_t;
+
+//  What zstate_keyset_end did
+typedef enum {
+    ZSTATE_KEYSET_SWEPT = 0,        //  COMPLETE: the sweep holds the rest
+    ZSTATE_KEYSET_MERGED = 1,       //  COMPLETE, with the sweep off
+    ZSTATE_KEYSET_ABANDONED = 2,    //  ABANDONED: closed, nothing swept
+    ZSTATE_KEYSET_IGNORED = 3       //  matched no open window
+} zstate_keyset_end_t;
+
+//  Create an empty key set, sweep on.
+zstate_keyset_t *
+    zstate_keyset_new (void);
+
+//  Destroy the key set, its keys and its sweep; nulls the pointer.
+void
+    zstate_keyset_destroy (zstate_keyset_t **self_p);
+
+//  Turn the sweep on or off. Off drops every held key (the sweep already
+//  queued stays). On returns -1 with errno EBUSY and zstate_reason () when
+//  operations were noted while it was off: the set would miss their keys
+//  and a sweep would leave them.
+int
+    zstate_keyset_set_sweep (zstate_keyset_t *self, bool sweep);
+
+//  True when the sweep is on.
+bool
+    zstate_keyset_sweeps (zstate_keyset_t *self);
+
+//  Note operations from to the end of batch, which the caller hands to the
+//  application: SET and HSET add (and in a window mark) their keys, DEL
+//  removes its key.
+void
+    zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from);
+
+//  A SNAPSHOT-BEGIN of session (16 bytes) at sequence, of kind (1
+//  snapshot, 2 view): opens a window, abandoning the open one if any.
+void
+    zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence,
+                         int kind);
+
+//  A SNAPSHOT-END of session for the BEGIN at sequence begin, complete or
+//  not. Returns what it did (zstate_keyset_end_t).
+int
+    zstate_keyset_end (zstate_keyset_t *self, const byte *session, uint64_t begin,
+                       bool complete);
+
+//  True while a window is open.
+bool
+    zstate_keyset_open (zstate_keyset_t *self);
+
+//  DELs on the sweep, not handed out yet.
+size_t
+    zstate_keyset_sweeping (zstate_keyset_t *self);
+
+//  Append up to max DELs of the sweep to batch, in no particular order.
+//  Returns the DELs appended.
+size_t
+    zstate_keyset_sweep_pops (zstate_keyset_t *self, zstate_batch_t *batch, size_t max);
+
+//  Keys held.
+size_t
+    zstate_keyset_size (zstate_keyset_t *self);
+
+//  True when key, of size bytes, is held.
+bool
+    zstate_keyset_holds (zstate_keyset_t *self, const void *key, size_t size);
+
+//  Fill the window counters of *stats: windows, windows_completed,
+//  windows_abandoned, windows_ignored, windows_merged, swept and keys.
+void
+    zstate_keyset_stats (zstate_keyset_t *self, zstate_consumer_stats_t *stats);
+
+//  Self test of this class.
+void
+    zstate_keyset_test (bool verbose);
+
+#endif
