@@ -507,9 +507,9 @@ zstate_inbox_set_verbose (zstate_inbox_t *self, bool verbose)
 #ifdef ZSTATE_SELFTEST
 //  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
-//  Selftest: the example, bounds, wake-ups and whole messages. The
-//  two-thread test is in selftest/zstate_inbox_test.c; the helpers below
-//  serve it and the consumer's stress suite too (zstate_inbox.h).
+//  Selftest: the example. Bounds, wake-ups, whole messages, windows and
+//  the two-thread test are in selftest/zstate_inbox_test.c; the helpers
+//  below serve it and the consumer's suites too (zstate_inbox.h).
 
 //  A wire message of ops HSETs keyed "prefix-first" upwards, as a server
 //  would deliver it
@@ -578,135 +578,6 @@ zstate_inbox_test_key_is (zstate_batch_t *batch, size_t index, const char *prefi
     return size == strlen (expected) && memcmp (key, expected, size) == 0;
 }
 
-//  Bounds: 0 is refused, the bound refuses whole messages, and room_fd
-//  turns readable once pops has come down to half the bound
-static void
-s_test_bounds (void)
-{
-    zstate_batch_t *batch = zstate_batch_new ();
-    zmq_msg_t msg;
-    int rc;
-    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/BOUND_TABLE");
-    assert (inbox);
-    rc = zstate_inbox_set_bounds (inbox, 0, 1024);
-    assert (rc == -1 && errno == EINVAL);
-    assert (strstr (zstate_reason (), "at least 1"));
-    rc = zstate_inbox_set_bounds (inbox, 1024, 0);
-    assert (rc == -1 && errno == EINVAL);
-    rc = zstate_inbox_set_bounds (inbox, 4, 1024 * 1024);
-    assert (rc == 0);
-    for (size_t message = 0; message < 3; message++) {
-        zstate_inbox_test_msg (&msg, "bound", message * 2, 2);
-        rc = zstate_inbox_deliver (inbox, &msg, message == 0);
-        if (message < 2)
-            assert (rc == 0);
-        else {
-            //  At the bound: refused, msg left as it was
-            assert (rc == -1);
-            assert (zmq_msg_size (&msg) > 0);
-        }
-        if (rc == 0)
-            zmq_msg_close (&msg);
-    }
-    int room_fd = zstate_inbox_room_fd (inbox);
-    assert (!zstate_inbox_test_fd_readable (room_fd, 0));
-    assert (zstate_inbox_pops (inbox, batch, 1) == 1);
-    assert (!zstate_inbox_test_fd_readable (room_fd, 0));      //  3 > 4 / 2
-    assert (zstate_inbox_pops (inbox, batch, 1) == 1);
-    assert (zstate_inbox_test_fd_readable (room_fd, 0));       //  2 <= 4 / 2
-    rc = zstate_inbox_deliver (inbox, &msg, false);
-    assert (rc == 0);
-    zmq_msg_close (&msg);
-    //  The byte bound too; a bigger bound gives a waiting producer room
-    rc = zstate_inbox_set_bounds (inbox, 1024, 1);
-    assert (rc == 0);
-    zstate_inbox_test_msg (&msg, "bound", 6, 1);
-    assert (zstate_inbox_deliver (inbox, &msg, false) == -1);
-    assert (!zstate_inbox_test_fd_readable (room_fd, 0));
-    rc = zstate_inbox_set_bounds (inbox, 1024, 1024 * 1024);
-    assert (rc == 0);
-    assert (zstate_inbox_test_fd_readable (room_fd, 0));
-    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-    zmq_msg_close (&msg);
-    assert (zstate_inbox_pops (inbox, batch, 0) == 5);
-    for (size_t index = 0; index < 5; index++)
-        assert (zstate_inbox_test_key_is (batch, index, "bound", index + 2));
-    zstate_consumer_stats_t stats;
-    zstate_inbox_stats (inbox, &stats);
-    assert (stats.messages == 4 && stats.ops == 7 && stats.popped == 7);
-    assert (stats.stalls == 2 && stats.forwarded == 1);
-    assert (stats.queued_ops == 0 && stats.queued_bytes == 0);
-    zstate_inbox_destroy (&inbox);
-    zstate_batch_destroy (&batch);
-}
-
-//  Wake-ups and whole messages
-static void
-s_test_wakeups (void)
-{
-    zstate_batch_t *batch = zstate_batch_new ();
-    zmq_msg_t msg;
-    int rc;
-    //  Wake-ups: fd and socket are readable exactly while ops are pending;
-    //  a socket asked for while ops are pending is readable at once
-    zstate_inbox_t *inbox = zstate_inbox_new ("APPL_DB/WAKE_TABLE");
-    assert (inbox);
-    int fd = zstate_inbox_fd (inbox);
-    assert (!zstate_inbox_test_fd_readable (fd, 0));
-    zstate_inbox_test_msg (&msg, "wake", 0, 4);
-    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-    zmq_msg_close (&msg);
-    zsock_t *socket = zstate_inbox_socket (inbox);
-    assert (socket);
-    assert (zstate_inbox_socket (inbox) == socket);
-    assert (zstate_inbox_test_sock_readable (socket, 5000));
-    assert (zstate_inbox_test_fd_readable (fd, 0));
-    assert (zstate_inbox_pops (inbox, batch, 3) == 3);
-    assert (zstate_inbox_test_sock_readable (socket, 0));
-    assert (zstate_inbox_test_fd_readable (fd, 0));
-    assert (zstate_inbox_pops (inbox, batch, 3) == 1);
-    assert (!zstate_inbox_test_sock_readable (socket, 0));
-    assert (!zstate_inbox_test_fd_readable (fd, 0));
-    //  Up again with the next delivery, down with the next drain
-    zstate_inbox_test_msg (&msg, "wake", 4, 1);
-    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-    zmq_msg_close (&msg);
-    assert (zstate_inbox_test_sock_readable (socket, 5000));
-    assert (zstate_inbox_test_fd_readable (fd, 0));
-    assert (zstate_inbox_pops (inbox, batch, 0) == 1);
-    assert (zstate_inbox_test_key_is (batch, 0, "wake", 4));
-    assert (!zstate_inbox_test_sock_readable (socket, 0));
-    assert (!zstate_inbox_test_fd_readable (fd, 0));
-
-    //  Whole messages: pending moves by whole messages, and a pops that
-    //  asks for more gets exactly what was delivered, never part of it
-    for (size_t message = 0; message < 3; message++) {
-        zstate_inbox_test_msg (&msg, "whole", message * 10, 10);
-        assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-        zmq_msg_close (&msg);
-        assert (zstate_inbox_pending (inbox) == (message + 1) * 10);
-    }
-    assert (zstate_inbox_pops (inbox, batch, 1000) == 30);
-    assert (zstate_inbox_test_key_is (batch, 29, "whole", 29));
-    //  A message whose envelope does not decode is dropped, not queued
-    rc = zmq_msg_init_size (&msg, 3);
-    assert (rc == 0);
-    memcpy (zmq_msg_data (&msg), "bad", 3);
-    assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-    zmq_msg_close (&msg);
-    assert (zstate_inbox_pending (inbox) == 0);
-    assert (!zstate_inbox_test_fd_readable (fd, 0));
-    //  Destroyed with messages still queued and half-popped: no leak
-    for (size_t message = 0; message < 3; message++) {
-        zstate_inbox_test_msg (&msg, "left", message * 4, 4);
-        assert (zstate_inbox_deliver (inbox, &msg, false) == 0);
-        zmq_msg_close (&msg);
-    }
-    assert (zstate_inbox_pops (inbox, batch, 6) == 6);
-    zstate_inbox_destroy (&inbox);
-    zstate_batch_destroy (&batch);
-}
-
 void
 zstate_inbox_test (bool verbose)
 {
@@ -733,9 +604,6 @@ zstate_inbox_test (bool verbose)
     assert (!zstate_inbox_test_fd_readable (zstate_inbox_fd (inbox), 0));
     zstate_inbox_destroy (&inbox);
     assert (inbox == NULL);
-
-    s_test_bounds ();
-    s_test_wakeups ();
 
     zstate_batch_destroy (&batch);
     //  @end
