@@ -37,6 +37,28 @@ extern "C" {
 //  zstate_consumer_forward. The server does the forwarding, and a writer
 //  that is full stops it the same way.
 //
+//  Windows (state resync, doc/protocol.md part 4): a producer's snapshot
+//  (replayed from its mirror when the server asks) or view (a restarted
+//  producer re-asserting its table between zstate_producer_begin_view and
+//  _end_view) reaches the table as a window: its operations between a
+//  SNAPSHOT-BEGIN and a SNAPSHOT-END. The table keeps the set of keys the
+//  application holds (added when a SET or HSET is popped, restored
+//  entries too, removed on DEL), and when a window ends COMPLETE it hands
+//  the application a DEL for every held key the window did not write,
+//  before anything that came after the window: the window replaces the
+//  table, so deletes the application missed reach it, and it needs no
+//  code of its own to stay correct. Nothing is deleted without a COMPLETE
+//  END: a producer that died mid-view deletes nothing. The application
+//  can tell a window's operations from live ones with
+//  zstate_consumer_resyncing. One table has one writer: a window from one
+//  session replaces what another wrote.
+//
+//  Memory: the key set costs one allocation per key held, of 24 bytes
+//  plus the key (with the allocator's overhead, about 48 bytes for a
+//  20-byte key), and 8 to 16 bytes of hash buckets per key; a key already
+//  held costs nothing more when it is popped again. zstate_consumer_set_sweep
+//  turns it off.
+//
 //  The object belongs to the application thread that calls pops; it has
 //  no thread of its own. Signals do not disturb it: pops never fails on
 //  one, and new, forward and destroy hold the thread's signals back for
@@ -79,12 +101,38 @@ ZSTATE_EXPORT void
 
 //  Move up to max pending operations (0 means 128) into batch, which is
 //  reset first, in arrival order. Returns the number moved; never blocks.
+//  A batch never holds operations from both sides of a window's BEGIN or
+//  END, and a sweep's DELs come in batches of their own. pops returns 0
+//  only when nothing is pending any more (it may have consumed a marker).
 ZSTATE_EXPORT size_t
     zstate_consumer_pops (zstate_consumer_t *self, zstate_batch_t *batch, size_t max);
 
-//  Return the number of operations waiting for pops.
+//  Return the number of operations waiting for pops, counting each
+//  window marker as one and a sweep's DELs not popped yet.
 ZSTATE_EXPORT size_t
     zstate_consumer_pending (zstate_consumer_t *self);
+
+//  True when the operations the last pops returned belong to a window:
+//  its entries, the live operations inside it, or its sweep's DELs.
+ZSTATE_EXPORT bool
+    zstate_consumer_resyncing (zstate_consumer_t *self);
+
+//  Turn the sweep on (the default) or off. Off, the table keeps no keys
+//  (their memory is given back) and a COMPLETE window merges: nothing is
+//  deleted, counted as windows_merged; windows still open and close for
+//  zstate_consumer_resyncing. Call it on the thread that pops. Returns 0,
+//  or -1 with errno EBUSY when turning it back on after operations were
+//  popped without it (the set would miss their keys).
+ZSTATE_EXPORT int
+    zstate_consumer_set_sweep (zstate_consumer_t *self, bool sweep);
+
+//  Ask every producer that mirrors this table (zstate_producer_set_mirror)
+//  for a snapshot: the server sends RESYNC of the table to every client
+//  session that was granted the feature. Each snapshot arrives as a
+//  window and replaces the table. Returns 0, or -1 with errno and
+//  zstate_reason () (ENOENT once the server is gone).
+ZSTATE_EXPORT int
+    zstate_consumer_resync (zstate_consumer_t *self);
 
 //  Return a socket that is readable while operations are pending. Poll it;
 //  never read from it: pops does. The first call makes it; it returns NULL

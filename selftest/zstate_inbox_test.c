@@ -15,6 +15,10 @@
 #include <poll.h>
 #include <signal.h>
 
+//  From selftest/zstate_inbox_window_suite.c
+void
+    zstate_inbox_window_suite (bool verbose);
+
 //  The two-thread test: a producer thread delivers MESSAGES messages of
 //  OPS operations each, waiting on room_fd when refused, while the test's
 //  thread pops them under a storm of signals
@@ -276,6 +280,7 @@ zstate_inbox_suites (bool verbose)
     s_test_bounds ();
     s_test_wakeups ();
     printf ("OK\n");
+    zstate_inbox_window_suite (verbose);
     printf (" * zstate_inbox (two threads): ");
     s_test_two_threads (false);
     s_test_two_threads (true);

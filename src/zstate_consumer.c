@@ -49,7 +49,7 @@ struct _zstate_consumer_t {
 };
 
 //  Which link request s_link_call makes
-typedef enum { LINK_REGISTER, LINK_UNREGISTER, LINK_FORWARD } link_call_t;
+typedef enum { LINK_REGISTER, LINK_UNREGISTER, LINK_FORWARD, LINK_RESYNC } link_call_t;
 
 //  One link request. The link goes through zstate_actor_request, which
 //  sends and receives whole messages through signals (see @discuss)
@@ -62,6 +62,8 @@ s_link_call (zstate_consumer_t *self, link_call_t call, const char *endpoint)
     if (call == LINK_UNREGISTER)
         return zstate_server_link_unregister (self->link, self->db, self->table,
                                               self->name);
+    if (call == LINK_RESYNC)
+        return zstate_server_link_resync (self->link, self->db, self->table, self->name);
     return zstate_server_link_forward (self->link, self->db, self->table,
                                        self->name, endpoint);
 }
@@ -191,6 +193,46 @@ zstate_consumer_pending (zstate_consumer_t *self)
 {
     assert (self);
     return zstate_inbox_pending (self->inbox);
+}
+
+
+//  --------------------------------------------------------------------------
+//  True when the last pops returned a window's operations.
+
+bool
+zstate_consumer_resyncing (zstate_consumer_t *self)
+{
+    assert (self);
+    return zstate_inbox_resyncing (self->inbox);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Turn the sweep on or off.
+
+int
+zstate_consumer_set_sweep (zstate_consumer_t *self, bool sweep)
+{
+    assert (self);
+    int rc = zstate_inbox_set_sweep (self->inbox, sweep);
+    if (rc == 0 && self->verbose)
+        zsys_debug ("zstate_consumer %s/%s: sweep %s", self->db, self->table,
+                    sweep? "on": "off");
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Ask every producer that mirrors this table for a snapshot.
+
+int
+zstate_consumer_resync (zstate_consumer_t *self)
+{
+    assert (self);
+    int rc = s_link_call (self, LINK_RESYNC, NULL);
+    if (rc == 0 && self->verbose)
+        zsys_debug ("zstate_consumer %s/%s: asked for snapshots", self->db, self->table);
+    return rc;
 }
 
 

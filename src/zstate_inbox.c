@@ -40,6 +40,8 @@
 
 #include "zstate_classes.h"
 #include "zstate_inbox.h"
+#include "zstate_keyset.h"
+#include "zstate_session_msg.h"
 #include <sys/eventfd.h>
 #include <poll.h>
 
@@ -53,7 +55,8 @@ struct _entry_t {
     zmq_msg_t msg;              //  the message as it arrived
     size_t offset;              //  byte offset of the next operation
     size_t end;                 //  byte offset just past the last operation
-    size_t ops_left;            //  operations not popped yet
+    size_t ops_left;            //  operations not popped yet; 1 for a marker
+    int marker;                 //  SNAPSHOT_BEGIN or _END, 0 for OPS
     entry_t *next;              //  next message, in arrival order
 };
 
@@ -65,6 +68,8 @@ struct _zstate_inbox_t {
     entry_t *taken;             //  pops's, so the consumer thread's: what
                                 //  it took from the list, oldest first
     zsock_t *token;             //  consumer end of the wake pipe, or NULL
+    zstate_keyset_t *keyset;    //  pops's: the keys held, the window
+    bool resyncing;             //  pops's: the last batch was in a window
     //  Under mutex
     pthread_mutex_t mutex;
     void *token_backend;        //  producer end of the wake pipe, or NULL
@@ -151,6 +156,7 @@ zstate_inbox_new (const char *name)
     self->max_bytes = BOUND_BYTES_DEFAULT;
     self->decoder = zstate_msg_new ();
     assert (self->decoder);
+    self->keyset = zstate_keyset_new ();
     self->ready_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->room_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->ready_fd == -1 || self->room_fd == -1) {
@@ -189,6 +195,7 @@ zstate_inbox_destroy (zstate_inbox_t **self_p)
         if (self->room_fd != -1)
             close (self->room_fd);
         zstate_msg_destroy (&self->decoder);
+        zstate_keyset_destroy (&self->keyset);
         pthread_mutex_destroy (&self->mutex);
         free (self->name);
         free (self);
@@ -214,32 +221,68 @@ s_has_room (zstate_inbox_t *self)
         && self->stats.queued_bytes <= self->max_bytes / 2;
 }
 
+//  True when data holds a window marker: SNAPSHOT-BEGIN or -END, which
+//  the server hands on as they came, in version 2
+static bool
+s_is_marker (const byte *data, size_t size)
+{
+    return size > 3 && data [2] == ZSTATE_SESSION_VERSION
+        && (data [3] == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN
+        ||  data [3] == ZSTATE_SESSION_MSG_SNAPSHOT_END);
+}
+
+//  A new entry for the message at data, or NULL when it does not decode
+static entry_t *
+s_entry_new (zstate_inbox_t *self, const byte *data, size_t size)
+{
+    //  The server has validated the whole message; the envelope is enough
+    //  for OPS, and a marker is small
+    int reason;
+    int marker = 0;
+    bool is_marker = s_is_marker (data, size);
+    if (is_marker) {
+        zstate_session_msg_t decoded;
+        reason = zstate_session_msg_decode (&decoded, data, size);
+        marker = decoded.type;
+    }
+    else
+        reason = zstate_msg_decode_header (self->decoder, data, size);
+    if (reason) {
+        zsys_error ("zstate_inbox %s: dropped a message that should have been "
+                    "rejected (%s)", self->name, is_marker? zstate_session_msg_reason_text (reason)
+                                                          : zstate_msg_reason_str (reason));
+        return NULL;
+    }
+    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+    assert (entry);
+    entry->marker = marker;
+    if (marker)
+        entry->ops_left = 1;    //  pending, so that pops gets to it
+    else {
+        //  Offsets, not pointers: a small message's data lives inside the
+        //  zmq_msg_t itself, which moves now
+        size_t ops_size;
+        const byte *ops = zstate_msg_ops (self->decoder, &ops_size);
+        entry->offset = (size_t) (ops - data);
+        entry->end = entry->offset + ops_size;
+        entry->ops_left = zstate_msg_op_count (self->decoder);
+    }
+    return entry;
+}
+
 int
 zstate_inbox_deliver (zstate_inbox_t *self, zmq_msg_t *msg, bool forwarded)
 {
     assert (self);
     assert (msg);
-    const byte *data = (const byte *) zmq_msg_data (msg);
     size_t size = zmq_msg_size (msg);
-    //  The server has validated the whole message; the envelope is enough
-    int reason = zstate_msg_decode_header (self->decoder, data, size);
-    if (reason) {
-        zsys_error ("zstate_inbox %s: dropped a message that should have been "
-                    "rejected (%s)", self->name, zstate_msg_reason_str (reason));
+    //  Allocate before we lock, to keep pops waiting as little as we can
+    entry_t *entry = s_entry_new (self, (const byte *) zmq_msg_data (msg), size);
+    if (!entry) {
         zmq_msg_close (msg);
         zmq_msg_init (msg);
         return 0;
     }
-    size_t ops_size;
-    const byte *ops = zstate_msg_ops (self->decoder, &ops_size);
-    //  Allocate before we lock, to keep pops waiting as little as we can
-    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
-    assert (entry);
-    //  Offsets, not pointers: a small message's data lives inside the
-    //  zmq_msg_t itself, which moves now
-    entry->offset = (size_t) (ops - data);
-    entry->end = entry->offset + ops_size;
-    entry->ops_left = zstate_msg_op_count (self->decoder);
 
     pthread_mutex_lock (&self->mutex);
     if (s_full (self)) {
@@ -264,7 +307,8 @@ zstate_inbox_deliver (zstate_inbox_t *self, zmq_msg_t *msg, bool forwarded)
     self->tail = entry;
     bool was_idle = self->stats.queued_ops == 0;
     self->stats.messages++;
-    self->stats.ops += entry->ops_left;
+    if (!entry->marker)
+        self->stats.ops += entry->ops_left;
     self->stats.queued_ops += entry->ops_left;
     self->stats.queued_bytes += size;
     if (forwarded)
@@ -294,13 +338,82 @@ zstate_inbox_room_fd (zstate_inbox_t *self)
 //  --------------------------------------------------------------------------
 //  Consumer thread: move up to max pending operations into batch.
 
-//  Copy up to max operations out of what we took; returns them in *moved,
-//  and the operations we could not load and bytes we are done with
+//  What one pops did, for the counters it updates under the lock
+typedef struct {
+    size_t moved;               //  operations into the batch
+    size_t dropped;             //  operations we could not load
+    size_t freed;               //  bytes of the messages we are done with
+    size_t markers;             //  window markers consumed
+    size_t swept;               //  DELs a COMPLETE END put on the sweep
+} pops_t;
+
+//  Consume a window marker: the key set opens, closes or sweeps
 static void
-s_copy_out (zstate_inbox_t *self, zstate_batch_t *batch, size_t max,
-            size_t *moved, size_t *dropped, size_t *freed)
+s_marker (zstate_inbox_t *self, entry_t *entry, pops_t *pops)
 {
-    while (*moved < max) {
+    zstate_session_msg_t marker;
+    int reason = zstate_session_msg_decode (&marker, zmq_msg_data (&entry->msg),
+                                            zmq_msg_size (&entry->msg));
+    assert (reason == 0);       //  deliver decoded these bytes
+    static const char *ends [] = { "swept", "merged", "abandoned", "ignored" };
+    const char *done = "opened";
+    if (marker.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
+        zstate_keyset_begin (self->keyset, marker.session, marker.sequence, marker.kind);
+    else {
+        done = ends [zstate_keyset_end (self->keyset, marker.session, marker.begin,
+                                        marker.status == ZSTATE_SESSION_END_COMPLETE)];
+        pops->swept += zstate_keyset_sweeping (self->keyset);
+    }
+    pops->markers++;
+    entry->ops_left = 0;
+    if (self->verbose)
+        zsys_debug ("zstate_inbox %s: window %" PRIu64 " %s, %zu keys held, %zu to sweep",
+                    self->name, marker.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN?
+                    marker.sequence: marker.begin, done,
+                    zstate_keyset_size (self->keyset), zstate_keyset_sweeping (self->keyset));
+}
+
+//  Copy up to max operations of the entry at the head of what we took
+static void
+s_copy_ops (zstate_inbox_t *self, entry_t *entry, zstate_batch_t *batch, size_t max,
+            pops_t *pops)
+{
+    const byte *data = (const byte *) zmq_msg_data (&entry->msg);
+    size_t count = entry->ops_left < max - pops->moved? entry->ops_left: max - pops->moved;
+    size_t used = 0;
+    int reason = zstate_batch_load (batch, data + entry->offset,
+                                    entry->end - entry->offset, count, &used);
+    if (reason == 0) {
+        zstate_keyset_note (self->keyset, batch, pops->moved);
+        entry->offset += used;
+        entry->ops_left -= count;
+        pops->moved += count;
+        self->resyncing = zstate_keyset_open (self->keyset);
+    }
+    else {
+        //  The server validated every operation, so this is a bug; skip
+        //  the rest of the message rather than stop the table
+        zsys_error ("zstate_inbox %s: cannot load operations (%s)",
+                    self->name, zstate_msg_reason_str (reason));
+        pops->dropped += entry->ops_left;
+        entry->ops_left = 0;
+    }
+}
+
+//  Copy up to max operations out of what we took, consuming the markers
+//  on the way. A batch holds the operations between two markers at most,
+//  or a sweep's DELs alone, which go before anything after their END
+static void
+s_copy_out (zstate_inbox_t *self, zstate_batch_t *batch, size_t max, pops_t *pops)
+{
+    while (pops->moved < max) {
+        if (zstate_keyset_sweeping (self->keyset)) {
+            if (pops->moved == 0) {
+                pops->moved = zstate_keyset_sweep_pops (self->keyset, batch, max);
+                self->resyncing = true;
+            }
+            break;
+        }
         if (!self->taken) {
             //  Take everything in one swap, copy without the lock
             pthread_mutex_lock (&self->mutex);
@@ -312,27 +425,15 @@ s_copy_out (zstate_inbox_t *self, zstate_batch_t *batch, size_t max,
                 break;
         }
         entry_t *entry = self->taken;
-        const byte *data = (const byte *) zmq_msg_data (&entry->msg);
-        size_t count = entry->ops_left < max - *moved? entry->ops_left: max - *moved;
-        size_t used = 0;
-        int reason = zstate_batch_load (batch, data + entry->offset,
-                                        entry->end - entry->offset, count, &used);
-        if (reason == 0) {
-            entry->offset += used;
-            entry->ops_left -= count;
-            *moved += count;
-        }
-        else {
-            //  The server validated every operation, so this is a bug; skip
-            //  the rest of the message rather than stop the table
-            zsys_error ("zstate_inbox %s: cannot load operations (%s)",
-                        self->name, zstate_msg_reason_str (reason));
-            *dropped += entry->ops_left;
-            entry->ops_left = 0;
-        }
+        if (entry->marker && pops->moved > 0)
+            break;              //  the marker starts the next batch
+        if (entry->marker)
+            s_marker (self, entry, pops);
+        else
+            s_copy_ops (self, entry, batch, max, pops);
         if (entry->ops_left == 0) {
             self->taken = entry->next;
-            *freed += zmq_msg_size (&entry->msg);
+            pops->freed += zmq_msg_size (&entry->msg);
             zmq_msg_close (&entry->msg);
             free (entry);
         }
@@ -347,15 +448,19 @@ zstate_inbox_pops (zstate_inbox_t *self, zstate_batch_t *batch, size_t max)
     if (max == 0)
         max = POPS_DEFAULT;
     zstate_batch_reset (batch);
-    size_t moved = 0, dropped = 0, freed = 0;
-    s_copy_out (self, batch, max, &moved, &dropped, &freed);
-    if (moved + dropped == 0 && freed == 0)
+    self->resyncing = false;
+    pops_t pops = { 0, 0, 0, 0, 0 };
+    s_copy_out (self, batch, max, &pops);
+    if (pops.moved + pops.dropped + pops.markers == 0 && pops.freed == 0)
         return 0;               //  Nothing was pending: nothing to account
     pthread_mutex_lock (&self->mutex);
     bool was_pending = self->stats.queued_ops > 0;
-    self->stats.popped += moved;
-    self->stats.queued_ops -= moved + dropped;
-    self->stats.queued_bytes -= freed;
+    self->stats.popped += pops.moved;
+    //  A sweep's DELs are pending from its END until they are popped
+    self->stats.queued_ops += pops.swept;
+    self->stats.queued_ops -= pops.moved + pops.dropped + pops.markers;
+    self->stats.queued_bytes -= pops.freed;
+    zstate_keyset_stats (self->keyset, &self->stats);
     if (was_pending && self->stats.queued_ops == 0) {
         //  Nothing pending any more: lower both wake-ups, which deliver
         //  raised under this lock when queued_ops left 0
@@ -368,7 +473,30 @@ zstate_inbox_pops (zstate_inbox_t *self, zstate_batch_t *batch, size_t max)
         s_eventfd_set (self->room_fd);
     }
     pthread_mutex_unlock (&self->mutex);
-    return moved;
+    return pops.moved;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Consumer thread: the key set and the windows.
+
+int
+zstate_inbox_set_sweep (zstate_inbox_t *self, bool sweep)
+{
+    assert (self);
+    if (zstate_keyset_set_sweep (self->keyset, sweep))
+        return -1;
+    pthread_mutex_lock (&self->mutex);
+    zstate_keyset_stats (self->keyset, &self->stats);
+    pthread_mutex_unlock (&self->mutex);
+    return 0;
+}
+
+bool
+zstate_inbox_resyncing (zstate_inbox_t *self)
+{
+    assert (self);
+    return self->resyncing;
 }
 
 

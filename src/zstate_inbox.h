@@ -21,6 +21,13 @@
 //  operations are pending: deliver raises both when pending leaves 0, pops
 //  lowers both when it comes back to 0. The application polls them and
 //  never reads them.
+//
+//  Pending counts operations, window markers (SNAPSHOT-BEGIN and -END as
+//  the server delivers them) and the DELs of a sweep not popped yet. pops
+//  consumes the markers on the thread that pops, through the inbox's key
+//  set (zstate_keyset.h): a batch never holds operations from both sides
+//  of a marker, and a sweep's DELs go out alone, before anything after
+//  their END. So pops returns 0 only when nothing is pending any more.
 typedef struct _zstate_inbox_t zstate_inbox_t;
 
 //  Create an empty inbox; name (db/table) is for log lines. Returns NULL
@@ -33,8 +40,9 @@ zstate_inbox_t *
 void
     zstate_inbox_destroy (zstate_inbox_t **self_p);
 
-//  Producer thread: append msg, a whole wire message that was validated,
-//  and wake the consumer if nothing was pending; forwarded counts a copy
+//  Producer thread: append msg, a whole wire message that was validated
+//  (OPS of version 1, or a window marker of version 2), and wake the
+//  consumer if nothing was pending; forwarded counts a copy
 //  sent to the writer. Returns 0, having taken msg's content (a message
 //  whose envelope does not decode is logged, dropped and counted). Returns
 //  -1 when the inbox is at its bound, leaving msg as it was; room_fd then
@@ -53,9 +61,20 @@ int
 size_t
     zstate_inbox_pops (zstate_inbox_t *self, zstate_batch_t *batch, size_t max);
 
-//  Operations waiting for pops.
+//  Operations, markers and sweep DELs waiting for pops.
 size_t
     zstate_inbox_pending (zstate_inbox_t *self);
+
+//  Consumer thread: turn the sweep on (the default) or off, as
+//  zstate_keyset_set_sweep: -1 with errno EBUSY when it cannot come back.
+int
+    zstate_inbox_set_sweep (zstate_inbox_t *self, bool sweep);
+
+//  Consumer thread: true when the operations the last pops returned
+//  belong to a window: its entries, the live operations inside it, or
+//  its sweep's DELs.
+bool
+    zstate_inbox_resyncing (zstate_inbox_t *self);
 
 //  Consumer thread: an eventfd readable while operations are pending.
 int
