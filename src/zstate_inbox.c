@@ -358,7 +358,7 @@ s_marker (zstate_inbox_t *self, entry_t *entry, pops_t *pops)
     static const char *ends [] = { "swept", "merged", "abandoned", "ignored" };
     const char *done = "opened";
     if (marker.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
-        zstate_keyset_begin (self->keyset, marker.session, marker.sequence, marker.kind);
+        zstate_keyset_begin (self->keyset, marker.session, marker.sequence);
     else {
         done = ends [zstate_keyset_end (self->keyset, marker.session, marker.begin,
                                         marker.status == ZSTATE_SESSION_END_COMPLETE)];

@@ -16,56 +16,67 @@
     window's COMPLETE END moves the unmarked ones onto a sweep of DELs.
     See the header for the rules.
 @discuss
-    The keys sit in a chained hash table of a power of two of buckets,
-    grown when the keys outnumber the buckets. An entry is one allocation
-    holding its key. Marks are generations: each window takes the next
-    number, and an entry is marked when it holds the open window's number,
-    so opening a window costs nothing per key (once in 2^32 windows the
-    numbers start again and every mark is cleared). The sweep walks every
-    bucket once and moves the unmarked entries onto a list, through their
-    own chain pointer: the DELs it hands out are the entries themselves,
-    freed as they go, so a sweep allocates nothing.
+    The keys sit in an open-addressing table (linear probing, a power of
+    two of slots, grown at three quarters full and shrunk at an eighth);
+    a slot holds the key's hash, its mark and a pointer to the key, one
+    allocation of its own. So probing reads a key only when its hash
+    matches, and a key new to the set costs one slot and one allocation.
+    A DEL closes the gap it leaves by moving later keys back (no
+    tombstones).
 
-    The hash reads the key eight bytes at a time: this runs for every
-    operation a consumer pops.
+    Marks are generations: each window takes the next number, and a key is
+    marked when its slot holds the open window's number, so opening a
+    window costs nothing per key (once in 2^32 windows the numbers start
+    again and every mark is cleared). The sweep walks the slots once,
+    moves the unmarked keys onto an array of DELs to hand out, and
+    rebuilds the table from the keys that stay.
+
+    The hash reads the key eight bytes at a time, and note hashes sixteen
+    keys and prefetches their slots before it looks any of them up: this
+    runs for every operation a consumer pops.
 @end
 */
 
 #include "zstate_classes.h"
 #include "zstate_keyset.h"
 
-#define BUCKETS_MIN     64
+#define SLOTS_MIN       64
+#define NOTE_AHEAD      16      //  keys whose slots note fetches ahead
 
-typedef struct _entry_t entry_t;
-struct _entry_t {
-    entry_t *next;              //  next in its bucket, or on the sweep
-    uint64_t hash;
-    uint32_t mark;              //  generation of the window that marked it
-    uint32_t size;              //  of the key
+//  A held key
+typedef struct {
+    uint32_t size;
     byte key [];
-};
+} entry_t;
+
+//  A slot of the table: empty when entry is NULL
+typedef struct {
+    uint32_t hash;
+    uint32_t mark;              //  generation of the window that marked it
+    entry_t *entry;
+} slot_t;
 
 struct _zstate_keyset_t {
-    entry_t **buckets;
-    size_t bucket_count;        //  a power of two
-    size_t keys;                //  entries in the buckets
+    slot_t *slots;
+    size_t slot_count;          //  a power of two
+    size_t keys;                //  slots in use
     bool sweep;                 //  keep keys and sweep them
     bool noted_off;             //  operations noted with the sweep off
     bool open;                  //  a window is open
     byte session [ZSTATE_MSG_SESSION_SIZE];    //  of the open window
     uint64_t begin;             //  its BEGIN's sequence
-    int kind;                   //  snapshot or view
     uint32_t generation;        //  its mark
-    entry_t *swept;             //  DELs to hand out
+    entry_t **swept;            //  DELs to hand out, taken from the end
     size_t sweeping;            //  their count
+    size_t swept_max;           //  entries allocated in swept
     zstate_consumer_stats_t stats;  //  the window counters only
 };
 
 
 //  --------------------------------------------------------------------------
-//  The hash table
+//  The table
 
-static uint64_t
+static uint32_t
 s_hash (const byte *key, size_t size)
 {
     uint64_t hash = 0x9E3779B97F4A7C15ULL ^ (uint64_t) size;
@@ -80,56 +91,88 @@ s_hash (const byte *key, size_t size)
     word = 0;
     memcpy (&word, key, size);
     hash = (hash ^ word) * 0xC4CEB9FE1A85EC53ULL;
-    return hash ^ (hash >> 29);
+    return (uint32_t) (hash >> 32);
 }
 
-//  The link that points at key's entry, or at the NULL that ends its bucket
-static entry_t **
-s_find (zstate_keyset_t *self, const byte *key, size_t size, uint64_t hash)
+//  The slot that holds key, or the empty slot where it would go
+static slot_t *
+s_find (zstate_keyset_t *self, const byte *key, size_t size, uint32_t hash)
 {
-    entry_t **link = &self->buckets [hash & (self->bucket_count - 1)];
-    while (*link && ((*link)->hash != hash || (*link)->size != size
-                     || memcmp ((*link)->key, key, size)))
-        link = &(*link)->next;
-    return link;
+    size_t mask = self->slot_count - 1;
+    size_t index = hash & mask;
+    while (true) {
+        slot_t *slot = &self->slots [index];
+        if (!slot->entry
+        || (slot->hash == hash && slot->entry->size == size
+            && memcmp (slot->entry->key, key, size) == 0))
+            return slot;
+        index = (index + 1) & mask;
+    }
 }
 
+//  Place every key of the table into a new one of count slots
 static void
-s_resize (zstate_keyset_t *self, size_t count)
+s_rebuild (zstate_keyset_t *self, size_t count)
 {
-    entry_t **buckets = (entry_t **) zmalloc (count * sizeof (entry_t *));
-    assert (buckets);
-    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
-        entry_t *entry = self->buckets [bucket];
-        while (entry) {
-            entry_t *next = entry->next;
-            size_t target = entry->hash & (count - 1);
-            entry->next = buckets [target];
-            buckets [target] = entry;
-            entry = next;
+    slot_t *slots = (slot_t *) zmalloc (count * sizeof (slot_t));
+    assert (slots);
+    for (size_t index = 0; index < self->slot_count; index++) {
+        slot_t *slot = &self->slots [index];
+        if (slot->entry) {
+            size_t target = slot->hash & (count - 1);
+            while (slots [target].entry)
+                target = (target + 1) & (count - 1);
+            slots [target] = *slot;
         }
     }
-    free (self->buckets);
-    self->buckets = buckets;
-    self->bucket_count = count;
+    free (self->slots);
+    self->slots = slots;
+    self->slot_count = count;
 }
 
-//  Free every held key; the buckets shrink back
+//  The size the table shrinks to once keys have gone
+static size_t
+s_shrunk (zstate_keyset_t *self)
+{
+    size_t count = self->slot_count;
+    while (count > SLOTS_MIN && self->keys * 8 < count)
+        count /= 2;
+    return count;
+}
+
+//  Empty slot, moving back the keys after it that may take it (their home
+//  slot is not between the gap and where they are)
+static void
+s_remove (zstate_keyset_t *self, slot_t *slot)
+{
+    size_t mask = self->slot_count - 1;
+    size_t hole = (size_t) (slot - self->slots);
+    size_t index = hole;
+    while (true) {
+        index = (index + 1) & mask;
+        slot_t *next = &self->slots [index];
+        if (!next->entry)
+            break;
+        size_t home = next->hash & mask;
+        if (((index - home) & mask) >= ((index - hole) & mask)) {
+            self->slots [hole] = *next;
+            hole = index;
+        }
+    }
+    self->slots [hole].entry = NULL;
+}
+
+//  Free every held key; the table shrinks back
 static void
 s_clear (zstate_keyset_t *self)
 {
-    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
-        while (self->buckets [bucket]) {
-            entry_t *entry = self->buckets [bucket];
-            self->buckets [bucket] = entry->next;
-            free (entry);
-        }
-    }
+    for (size_t index = 0; index < self->slot_count; index++)
+        free (self->slots [index].entry);
+    free (self->slots);
     self->keys = 0;
-    free (self->buckets);
-    self->bucket_count = BUCKETS_MIN;
-    self->buckets = (entry_t **) zmalloc (BUCKETS_MIN * sizeof (entry_t *));
-    assert (self->buckets);
+    self->slot_count = SLOTS_MIN;
+    self->slots = (slot_t *) zmalloc (SLOTS_MIN * sizeof (slot_t));
+    assert (self->slots);
 }
 
 
@@ -141,9 +184,9 @@ zstate_keyset_new (void)
 {
     zstate_keyset_t *self = (zstate_keyset_t *) zmalloc (sizeof (zstate_keyset_t));
     assert (self);
-    self->bucket_count = BUCKETS_MIN;
-    self->buckets = (entry_t **) zmalloc (BUCKETS_MIN * sizeof (entry_t *));
-    assert (self->buckets);
+    self->slot_count = SLOTS_MIN;
+    self->slots = (slot_t *) zmalloc (SLOTS_MIN * sizeof (slot_t));
+    assert (self->slots);
     self->sweep = true;
     return self;
 }
@@ -159,12 +202,10 @@ zstate_keyset_destroy (zstate_keyset_t **self_p)
     if (*self_p) {
         zstate_keyset_t *self = *self_p;
         s_clear (self);
-        free (self->buckets);
-        while (self->swept) {
-            entry_t *entry = self->swept;
-            self->swept = entry->next;
-            free (entry);
-        }
+        free (self->slots);
+        while (self->sweeping)
+            free (self->swept [--self->sweeping]);
+        free (self->swept);
         free (self);
         *self_p = NULL;
     }
@@ -200,35 +241,33 @@ zstate_keyset_sweeps (zstate_keyset_t *self)
 
 //  A SET or HSET: hold the key, marked when a window is open
 static void
-s_hold (zstate_keyset_t *self, const byte *key, size_t size)
+s_hold (zstate_keyset_t *self, const byte *key, size_t size, uint32_t hash)
 {
-    uint64_t hash = s_hash (key, size);
-    entry_t **link = s_find (self, key, size, hash);
-    entry_t *entry = *link;
-    if (!entry) {
-        entry = (entry_t *) malloc (sizeof (entry_t) + size);
+    slot_t *slot = s_find (self, key, size, hash);
+    slot->mark = self->open? self->generation: 0;
+    if (!slot->entry) {
+        entry_t *entry = (entry_t *) malloc (sizeof (entry_t) + size);
         assert (entry);
-        entry->next = NULL;
-        entry->hash = hash;
         entry->size = (uint32_t) size;
         memcpy (entry->key, key, size);
-        *link = entry;
-        if (++self->keys > self->bucket_count)
-            s_resize (self, self->bucket_count * 2);
+        slot->hash = hash;
+        slot->entry = entry;
+        if (++self->keys * 4 > self->slot_count * 3)
+            s_rebuild (self, self->slot_count * 2);
     }
-    entry->mark = self->open? self->generation: 0;
 }
 
 //  A DEL: the key is not held any more
 static void
-s_drop (zstate_keyset_t *self, const byte *key, size_t size)
+s_drop (zstate_keyset_t *self, const byte *key, size_t size, uint32_t hash)
 {
-    entry_t **link = s_find (self, key, size, s_hash (key, size));
-    entry_t *entry = *link;
-    if (entry) {
-        *link = entry->next;
-        free (entry);
+    slot_t *slot = s_find (self, key, size, hash);
+    if (slot->entry) {
+        free (slot->entry);
+        s_remove (self, slot);
         self->keys--;
+        if (self->slot_count > SLOTS_MIN && self->keys * 8 < self->slot_count)
+            s_rebuild (self, s_shrunk (self));
     }
 }
 
@@ -241,13 +280,26 @@ zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from)
         self->noted_off = self->noted_off || from < count;
         return;
     }
-    for (size_t index = from; index < count; index++) {
-        size_t size;
-        const byte *key = (const byte *) zstate_batch_key (batch, index, &size);
-        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
-            s_drop (self, key, size);
-        else
-            s_hold (self, key, size);
+    //  A few keys at a time: hash them and ask for their slots first, so
+    //  that the table's cache misses overlap instead of queueing
+    uint32_t hashes [NOTE_AHEAD];
+    for (size_t first = from; first < count; first += NOTE_AHEAD) {
+        size_t last = first + NOTE_AHEAD < count? first + NOTE_AHEAD: count;
+        for (size_t index = first; index < last; index++) {
+            size_t size;
+            const byte *key = (const byte *) zstate_batch_key (batch, index, &size);
+            hashes [index - first] = s_hash (key, size);
+            __builtin_prefetch (&self->slots [hashes [index - first]
+                                              & (self->slot_count - 1)]);
+        }
+        for (size_t index = first; index < last; index++) {
+            size_t size;
+            const byte *key = (const byte *) zstate_batch_key (batch, index, &size);
+            if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
+                s_drop (self, key, size, hashes [index - first]);
+            else
+                s_hold (self, key, size, hashes [index - first]);
+        }
     }
 }
 
@@ -256,8 +308,7 @@ zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from)
 //  A SNAPSHOT-BEGIN: open a window, abandoning the open one if any.
 
 void
-zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence,
-                     int kind)
+zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence)
 {
     assert (self);
     assert (session);
@@ -265,15 +316,13 @@ zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequen
         self->stats.windows_abandoned++;
     if (++self->generation == 0) {
         //  The marks start again: none may pass for the new window's
-        for (size_t bucket = 0; bucket < self->bucket_count; bucket++)
-            for (entry_t *entry = self->buckets [bucket]; entry; entry = entry->next)
-                entry->mark = 0;
+        for (size_t index = 0; index < self->slot_count; index++)
+            self->slots [index].mark = 0;
         self->generation = 1;
     }
     self->open = true;
     memcpy (self->session, session, ZSTATE_MSG_SESSION_SIZE);
     self->begin = sequence;
-    self->kind = kind;
     self->stats.windows++;
 }
 
@@ -285,21 +334,22 @@ zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequen
 static void
 s_sweep (zstate_keyset_t *self)
 {
-    for (size_t bucket = 0; bucket < self->bucket_count; bucket++) {
-        entry_t **link = &self->buckets [bucket];
-        while (*link) {
-            entry_t *entry = *link;
-            if (entry->mark == self->generation)
-                link = &entry->next;
-            else {
-                *link = entry->next;
-                entry->next = self->swept;
-                self->swept = entry;
-                self->sweeping++;
-                self->keys--;
+    for (size_t index = 0; index < self->slot_count; index++) {
+        slot_t *slot = &self->slots [index];
+        if (slot->entry && slot->mark != self->generation) {
+            if (self->sweeping == self->swept_max) {
+                self->swept_max = self->swept_max? self->swept_max * 2: 64;
+                self->swept = (entry_t **) realloc (self->swept,
+                                                    self->swept_max * sizeof (entry_t *));
+                assert (self->swept);
             }
+            self->swept [self->sweeping++] = slot->entry;
+            slot->entry = NULL;
+            self->keys--;
         }
     }
+    //  The gaps broke the probe runs: place what stays anew
+    s_rebuild (self, s_shrunk (self));
 }
 
 int
@@ -350,15 +400,19 @@ zstate_keyset_sweep_pops (zstate_keyset_t *self, zstate_batch_t *batch, size_t m
 {
     assert (self);
     size_t moved = 0;
-    while (self->swept && moved < max) {
-        entry_t *entry = self->swept;
+    while (self->sweeping && moved < max) {
+        entry_t *entry = self->swept [--self->sweeping];
         int rc = zstate_batch_append (batch, ZSTATE_OP_DEL, entry->key, entry->size);
         assert (rc == 0);       //  The key came in a message: it fits one
-        self->swept = entry->next;
         free (entry);
         moved++;
     }
-    self->sweeping -= moved;
+    if (self->sweeping == 0) {
+        //  A sweep may be the whole table: give its array back
+        free (self->swept);
+        self->swept = NULL;
+        self->swept_max = 0;
+    }
     self->stats.swept += moved;
     return moved;
 }
@@ -378,8 +432,8 @@ bool
 zstate_keyset_holds (zstate_keyset_t *self, const void *key, size_t size)
 {
     assert (self);
-    return *s_find (self, (const byte *) key, size, s_hash ((const byte *) key, size))
-           != NULL;
+    return s_find (self, (const byte *) key, size,
+                   s_hash ((const byte *) key, size))->entry != NULL;
 }
 
 void
@@ -503,7 +557,7 @@ s_test_random_marker (zstate_keyset_t *keyset, test_model_t *model, zstate_batch
         model->begin = ++*sequence;
         model->windows++;
         zhashx_purge (model->marked);
-        zstate_keyset_begin (keyset, session, model->begin, 1 + randof (2));
+        zstate_keyset_begin (keyset, session, model->begin);
         return;
     }
     //  An END: most for the open window, some for another session or begin
@@ -587,7 +641,7 @@ s_test_sweep_off (void)
     //  Nothing popped while off: it may come back on
     assert (zstate_keyset_set_sweep (keyset, true) == 0);
     assert (zstate_keyset_set_sweep (keyset, false) == 0);
-    zstate_keyset_begin (keyset, session, 7, 2);
+    zstate_keyset_begin (keyset, session, 7);
     zstate_keyset_note (keyset, batch, 0);
     assert (zstate_keyset_size (keyset) == 0);
     assert (zstate_keyset_end (keyset, session, 7, true) == ZSTATE_KEYSET_MERGED);
@@ -599,12 +653,43 @@ s_test_sweep_off (void)
     assert (stats.windows == 1 && stats.windows_completed == 1 && stats.windows_merged == 1);
     //  Destroyed with a sweep still queued: no leak
     zstate_keyset_t *other = zstate_keyset_new ();
-    zstate_keyset_begin (other, session, 1, 1);
+    zstate_keyset_begin (other, session, 1);
     zstate_keyset_note (other, batch, 0);
-    zstate_keyset_begin (other, session, 2, 1);
+    zstate_keyset_begin (other, session, 2);
     assert (zstate_keyset_end (other, session, 2, true) == ZSTATE_KEYSET_SWEPT);
     assert (zstate_keyset_sweeping (other) == 1);
     zstate_keyset_destroy (&other);
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+}
+
+//  Growth and shrinking: 10,000 keys in, all but every hundredth out in
+//  a scrambled order, each answer checked
+static void
+s_test_grow_shrink (void)
+{
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    char key [32];
+    for (size_t number = 0; number < 10000; number++) {
+        snprintf (key, sizeof (key), "grow-%zu", number);
+        zstate_batch_hset (batch, key, "f", "v", NULL);
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_size (keyset) == 10000);
+    zstate_batch_reset (batch);
+    for (size_t step = 0; step < 10000; step++) {
+        size_t number = (step * 7919) % 10000;     //  a prime: every number once
+        snprintf (key, sizeof (key), "grow-%zu", number);
+        if (number % 100)
+            zstate_batch_del (batch, key);
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_size (keyset) == 100);
+    for (size_t number = 0; number < 10000; number++) {
+        snprintf (key, sizeof (key), "grow-%zu", number);
+        assert (zstate_keyset_holds (keyset, key, strlen (key)) == (number % 100 == 0));
+    }
     zstate_batch_destroy (&batch);
     zstate_keyset_destroy (&keyset);
 }
@@ -626,7 +711,7 @@ zstate_keyset_test (bool verbose)
     zstate_keyset_note (keyset, batch, 0);
     assert (zstate_keyset_size (keyset) == 2);
     byte session [ZSTATE_MSG_SESSION_SIZE] = { 1 };
-    zstate_keyset_begin (keyset, session, 10, 2);
+    zstate_keyset_begin (keyset, session, 10);
     assert (zstate_keyset_open (keyset));
     zstate_batch_reset (batch);
     zstate_batch_hset (batch, "Ethernet0", "mtu", "9100", NULL);
@@ -649,6 +734,7 @@ zstate_keyset_test (bool verbose)
     //  @end
 
     s_test_sweep_off ();
+    s_test_grow_shrink ();
     s_test_model ();
     printf ("OK\n");
 }

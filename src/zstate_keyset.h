@@ -29,9 +29,9 @@
 //  (so the caller can tell their operations apart), but a COMPLETE END
 //  sweeps nothing: the window merges, counted.
 //
-//  Memory: one allocation per held key, of 24 bytes plus the key, and one
-//  bucket pointer (8 bytes) per key at most twice over. Noting a key that
-//  is held already allocates nothing. The class has no sockets and no
+//  Memory: one allocation per held key, of 4 bytes plus the key, and a
+//  16-byte slot of a table kept between an eighth and three quarters full.
+//  Noting a key that is held already allocates nothing. The class has no sockets and no
 //  threads; a key set belongs to the thread that pops.
 typedef struct _zstate_keyset_t zstate_keyset_t;
 
@@ -68,11 +68,11 @@ bool
 void
     zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from);
 
-//  A SNAPSHOT-BEGIN of session (16 bytes) at sequence, of kind (1
-//  snapshot, 2 view): opens a window, abandoning the open one if any.
+//  A SNAPSHOT-BEGIN of session (16 bytes) at sequence, of either kind
+//  (snapshot or view: both replace the table): opens a window, abandoning
+//  the open one if any.
 void
-    zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence,
-                         int kind);
+    zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence);
 
 //  A SNAPSHOT-END of session for the BEGIN at sequence begin, complete or
 //  not. Returns what it did (zstate_keyset_end_t).

@@ -404,6 +404,8 @@ s_usage (FILE *file)
         "      --curve          each zstate row again with CURVE on (tcp, ipc)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
+        "      --no-sweep       the consumer tables keep no key set (state resync's\n"
+        "                       sweep off: zstate_consumer_set_sweep)\n"
         "      --only LIST      run only these kinds (raw, zstate, persist, latency, sonic)\n"
         "                       or measurements (ids as in --json: zstate-2f-single)\n"
         "  -q, --quick          tiny configuration for make check: %d ops, 1 run,\n"
@@ -588,6 +590,9 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
         case 'S':
             *(option == 'A'? &self->app_fd: option == 'C'? &self->curve: &self->app_socket) = true;
             return 0;
+        case 'W':
+            self->no_sweep = true;
+            return 0;
         case 'q':
             self->quick = true;
             return 0;
@@ -627,6 +632,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },
         { "curve",        no_argument,       NULL, 'C' },
+        { "no-sweep",     no_argument,       NULL, 'W' },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },
         { "verbose",      no_argument,       NULL, 'v' },

@@ -156,6 +156,8 @@ s_consumer_setup (bench_t *bench, scenario_t *scenario, zstate_server_t *server,
     }
     *consumer_p = consumer;
     zstate_consumer_set_verbose (consumer, bench->verbose);
+    if (bench->no_sweep)
+        zstate_consumer_set_sweep (consumer, false);
     if (scenario->kind == KIND_PERSIST) {
         zstate_writer_t *writer = zstate_writer_new ();
         assert (writer);
@@ -205,6 +207,8 @@ s_sink_taps (sink_t *self, zstate_server_t *server, report_t *report)
                       index + 1, self->tables, zstate_reason ());
             return -1;
         }
+        if (self->bench->no_sweep)
+            zstate_consumer_set_sweep (tap->consumer, false);
     }
     return 0;
 }
