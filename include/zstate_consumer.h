@@ -121,8 +121,8 @@ ZSTATE_EXPORT bool
 //  (their memory is given back) and a COMPLETE window merges: nothing is
 //  deleted, counted as windows_merged; windows still open and close for
 //  zstate_consumer_resyncing. Call it on the thread that pops. Returns 0,
-//  or -1 with errno EBUSY when turning it back on after operations were
-//  popped without it (the set would miss their keys).
+//  or -1 with errno EBUSY when turning it back on once anything was
+//  popped (the set would miss the keys the application holds).
 ZSTATE_EXPORT int
     zstate_consumer_set_sweep (zstate_consumer_t *self, bool sweep);
 

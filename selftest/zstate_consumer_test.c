@@ -1,6 +1,7 @@
 /*  =========================================================================
     zstate_consumer_test - the consumer table's white-box suites: routing,
-    forwarding, flow control; then the stress suite
+    forwarding, flow control, windows over restored entries; then the
+    stress suite
     (selftest/zstate_consumer_stress_suite.c)
 
     Copyright (c) the zstate contributors.
@@ -11,6 +12,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_session_msg.h"
 #include <poll.h>
 
 #define QUEUE_OPS_DEFAULT   262144
@@ -492,6 +494,116 @@ s_test_queue_zero (bool verbose)
 
 //  The consumer's selftest: its example and host loop first (in
 //  zstate_consumer.c), then the white-box suites
+//  Deliver a window marker to consumer, as the server hands it on
+static void
+s_test_marker (zstate_consumer_t *consumer, int type, const byte *session,
+               uint64_t sequence, uint64_t begin)
+{
+    zstate_session_msg_t marker;
+    memset (&marker, 0, sizeof (marker));
+    marker.type = type;
+    marker.session = session;
+    marker.sequence = sequence;
+    marker.db = "APPL_DB";
+    marker.table = "SWEPT_TABLE";
+    marker.kind = ZSTATE_SESSION_VIEW;
+    marker.begin = begin;
+    marker.status = ZSTATE_SESSION_END_COMPLETE;
+    zmq_msg_t msg;
+    int rc = zstate_session_msg_encode_frame (&marker, &msg);
+    assert (rc == 0);
+    rc = zstate_consumer_deliver (consumer, &msg, false);
+    assert (rc == 0);
+    zmq_msg_close (&msg);
+}
+
+//  Restored entries are held keys too: a view that re-asserts one of the
+//  three entries Redis held sweeps the other two, in batches of their own,
+//  and the application can tell them apart. No client writes the table,
+//  so the test may deliver as the server would.
+static void
+s_test_window_restored (bool verbose)
+{
+    zstate_redis_server_t *redis_server = zstate_redis_server_new (false);
+    assert (redis_server);
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (redis_server));
+    assert (redis && zstate_redis_connect (redis) == 0);
+    for (int port = 0; port < 3; port++) {
+        char key [64];
+        snprintf (key, sizeof (key), "SWEPT_TABLE:Ethernet%d", port * 4);
+        assert (zstate_redis_appendx (redis, "HSET", key, "mtu", "9100", NULL) == 0);
+    }
+    assert (zstate_redis_send (redis) == 0);
+    for (int reply = 0; reply < 3; reply++)
+        assert (zstate_redis_next (redis, true) == 1);
+    zstate_server_t *server = zstate_server_new ();
+    zstate_consumer_t *consumer = zstate_consumer_new (server, "APPL_DB", "SWEPT_TABLE");
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (server && consumer && writer);
+    zstate_consumer_set_verbose (consumer, verbose);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (redis_server)) == 0);
+    assert (zstate_consumer_restore (consumer, writer, 30000) == 3);
+    zstate_batch_t *batch = zstate_batch_new ();
+    assert (zstate_consumer_pops (consumer, batch, 0) == 3);
+    assert (!zstate_consumer_resyncing (consumer));
+
+    zuuid_t *session = zuuid_new ();
+    s_test_marker (consumer, ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN, zuuid_data (session), 1, 0);
+    zstate_batch_reset (batch);
+    zstate_batch_hset (batch, "Ethernet0", "mtu", "9100", NULL);
+    zframe_t *frame = zstate_msg_encode (zuuid_data (session), 2, "APPL_DB", "SWEPT_TABLE",
+                                         batch);
+    zmq_msg_t msg;
+    assert (zmq_msg_init_size (&msg, zframe_size (frame)) == 0);
+    memcpy (zmq_msg_data (&msg), zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    assert (zstate_consumer_deliver (consumer, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    s_test_marker (consumer, ZSTATE_SESSION_MSG_SNAPSHOT_END, zuuid_data (session), 3, 1);
+    assert (zstate_consumer_pending (consumer) == 3);
+    assert (s_test_fd_readable (zstate_consumer_fd (consumer), 0));
+    assert (zstate_consumer_pops (consumer, batch, 0) == 1);
+    assert (zstate_consumer_resyncing (consumer));
+    assert (streq (zstate_batch_key (batch, 0, NULL), "Ethernet0"));
+    assert (zstate_consumer_pops (consumer, batch, 1) == 1);
+    assert (zstate_consumer_resyncing (consumer));
+    assert (zstate_batch_op (batch, 0) == ZSTATE_OP_DEL);
+    assert (s_test_fd_readable (zstate_consumer_fd (consumer), 0));
+    assert (zstate_consumer_pops (consumer, batch, 1) == 1);
+    assert (zstate_batch_op (batch, 0) == ZSTATE_OP_DEL);
+    assert (zstate_consumer_pops (consumer, batch, 0) == 0);
+    assert (!zstate_consumer_resyncing (consumer));
+    assert (!s_test_fd_readable (zstate_consumer_fd (consumer), 0));
+    zstate_consumer_stats_t stats;
+    zstate_consumer_stats (consumer, &stats);
+    assert (stats.restored == 3 && stats.messages == 3 && stats.ops == 1);
+    assert (stats.windows == 1 && stats.windows_completed == 1);
+    assert (stats.swept == 2 && stats.keys == 1 && stats.popped == 6);
+    //  Off, the keys go; windows still tell their operations apart; once
+    //  anything was popped, the sweep cannot come back on
+    assert (zstate_consumer_set_sweep (consumer, false) == 0);
+    zstate_consumer_stats (consumer, &stats);
+    assert (stats.keys == 0);
+    s_test_marker (consumer, ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN, zuuid_data (session), 4, 0);
+    zstate_inbox_test_msg (&msg, "off", 0, 2);
+    assert (zstate_consumer_deliver (consumer, &msg, false) == 0);
+    zmq_msg_close (&msg);
+    assert (zstate_consumer_pops (consumer, batch, 0) == 2);
+    assert (zstate_consumer_resyncing (consumer));
+    assert (zstate_consumer_set_sweep (consumer, true) == -1 && errno == EBUSY);
+
+    //  The server takes the request for snapshots; once it is gone, ENOENT
+    assert (zstate_consumer_resync (consumer) == 0);
+    zstate_server_destroy (&server);
+    assert (zstate_consumer_resync (consumer) == -1 && errno == ENOENT);
+    zuuid_destroy (&session);
+    zstate_batch_destroy (&batch);
+    zstate_consumer_destroy (&consumer);
+    zstate_writer_destroy (&writer);
+    zstate_redis_destroy (&redis);
+    zstate_redis_server_destroy (&redis_server);
+}
+
 void
 zstate_consumer_suites (bool verbose)
 {
@@ -501,6 +613,7 @@ zstate_consumer_suites (bool verbose)
         printf ("\n");
     s_test_flow (verbose);
     s_test_queue_zero (verbose);
+    s_test_window_restored (verbose);
     zstate_consumer_stress_suite (verbose);
     printf ("OK\n");
 }

@@ -61,7 +61,7 @@ struct _zstate_keyset_t {
     size_t slot_count;          //  a power of two
     size_t keys;                //  slots in use
     bool sweep;                 //  keep keys and sweep them
-    bool noted_off;             //  operations noted with the sweep off
+    bool noted;                 //  operations were noted, on or off
     bool open;                  //  a window is open
     byte session [ZSTATE_MSG_SESSION_SIZE];    //  of the open window
     uint64_t begin;             //  its BEGIN's sequence
@@ -219,9 +219,9 @@ int
 zstate_keyset_set_sweep (zstate_keyset_t *self, bool sweep)
 {
     assert (self);
-    if (sweep && !self->sweep && self->noted_off)
+    if (sweep && !self->sweep && self->noted)
         return zstate_fail (EBUSY, "the sweep cannot come back on once operations "
-                            "were popped without it: it would not know their keys");
+                            "were popped: it would not know the keys they left");
     if (!sweep)
         s_clear (self);
     self->sweep = sweep;
@@ -276,10 +276,9 @@ zstate_keyset_note (zstate_keyset_t *self, zstate_batch_t *batch, size_t from)
 {
     assert (self);
     size_t count = zstate_batch_size (batch);
-    if (!self->sweep) {
-        self->noted_off = self->noted_off || from < count;
+    self->noted = self->noted || from < count;
+    if (!self->sweep)
         return;
-    }
     //  A few keys at a time: hash them and ask for their slots first, so
     //  that the table's cache misses overlap instead of queueing
     uint32_t hashes [NOTE_AHEAD];
@@ -624,7 +623,7 @@ s_test_model (void)
 }
 
 //  The sweep off: windows merge, nothing is kept, and it cannot come back
-//  on once operations went by without it
+//  on once operations went by
 static void
 s_test_sweep_off (void)
 {
@@ -632,22 +631,24 @@ s_test_sweep_off (void)
     zstate_batch_t *batch = zstate_batch_new ();
     byte session [ZSTATE_MSG_SESSION_SIZE];
     s_test_session (session, 0);
+    //  Nothing noted yet: it may come back on
+    assert (zstate_keyset_set_sweep (keyset, false) == 0);
+    assert (!zstate_keyset_sweeps (keyset));
+    assert (zstate_keyset_set_sweep (keyset, true) == 0);
     zstate_batch_set (batch, "kept", NULL);
     zstate_keyset_note (keyset, batch, 0);
     assert (zstate_keyset_size (keyset) == 1);
     assert (zstate_keyset_set_sweep (keyset, false) == 0);
-    assert (!zstate_keyset_sweeps (keyset));
     assert (zstate_keyset_size (keyset) == 0);
-    //  Nothing popped while off: it may come back on
-    assert (zstate_keyset_set_sweep (keyset, true) == 0);
-    assert (zstate_keyset_set_sweep (keyset, false) == 0);
+    //  The key it dropped is still the application's
+    assert (zstate_keyset_set_sweep (keyset, true) == -1 && errno == EBUSY);
     zstate_keyset_begin (keyset, session, 7);
     zstate_keyset_note (keyset, batch, 0);
     assert (zstate_keyset_size (keyset) == 0);
     assert (zstate_keyset_end (keyset, session, 7, true) == ZSTATE_KEYSET_MERGED);
     assert (zstate_keyset_sweeping (keyset) == 0);
     assert (zstate_keyset_set_sweep (keyset, true) == -1 && errno == EBUSY);
-    assert (strstr (zstate_reason (), "their keys"));
+    assert (strstr (zstate_reason (), "the keys they left"));
     zstate_consumer_stats_t stats;
     zstate_keyset_stats (keyset, &stats);
     assert (stats.windows == 1 && stats.windows_completed == 1 && stats.windows_merged == 1);

@@ -52,9 +52,9 @@ void
     zstate_keyset_destroy (zstate_keyset_t **self_p);
 
 //  Turn the sweep on or off. Off drops every held key (the sweep already
-//  queued stays). On returns -1 with errno EBUSY and zstate_reason () when
-//  operations were noted while it was off: the set would miss their keys
-//  and a sweep would leave them.
+//  queued stays). Back on returns -1 with errno EBUSY and zstate_reason ()
+//  once any operation was noted: the set would miss the keys the
+//  application holds, and a sweep would leave them.
 int
     zstate_keyset_set_sweep (zstate_keyset_t *self, bool sweep);
 
