@@ -404,8 +404,7 @@ s_usage (FILE *file)
         "      --curve          each zstate row again with CURVE on (tcp, ipc)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
-        "      --no-sweep       the consumer tables keep no key set (state resync's\n"
-        "                       sweep off: zstate_consumer_set_sweep)\n"
+        "      --no-sweep       the consumers keep no key set (zstate_consumer_set_sweep)\n"
         "      --only LIST      run only these kinds (raw, zstate, persist, latency, sonic)\n"
         "                       or measurements (ids as in --json: zstate-2f-single)\n"
         "  -q, --quick          tiny configuration for make check: %d ops, 1 run,\n"
@@ -590,9 +589,6 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
         case 'S':
             *(option == 'A'? &self->app_fd: option == 'C'? &self->curve: &self->app_socket) = true;
             return 0;
-        case 'W':
-            self->no_sweep = true;
-            return 0;
         case 'q':
             self->quick = true;
             return 0;
@@ -614,7 +610,7 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
 static int
 s_options_parse (bench_t *self, int argc, char *argv [])
 {
-    static struct option longopts [] = {
+    struct option longopts [] = {
         { "ops",          required_argument, NULL, 'n' },
         { "fields",       required_argument, NULL, 'f' },
         { "batch",        required_argument, NULL, 'b' },
@@ -632,7 +628,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },
         { "curve",        no_argument,       NULL, 'C' },
-        { "no-sweep",     no_argument,       NULL, 'W' },
+        { "no-sweep",     no_argument,       &self->no_sweep, 1 },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },
         { "verbose",      no_argument,       NULL, 'v' },
@@ -658,7 +654,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         int option = getopt_long (argc, argv, ":n:f:b:p:t:c:T:r:qjvh", longopts, NULL);
         if (option == -1)
             break;
-        int rc = s_option (self, option, argv, &given);
+        int rc = option? s_option (self, option, argv, &given): 0;  //  0: a flag
         if (rc)
             return rc;
     }

@@ -159,7 +159,7 @@ typedef struct {
     const char *only_ids;       //  --only as given, for scenario ids
     bool app_fd;                //  the application polls the fd with poll(2)
     bool app_socket;            //  the application's zloop reads the socket
-    bool no_sweep;              //  the consumers keep no key set
+    int no_sweep;               //  the consumers keep no key set (getopt sets it)
     bool redis_unix;            //  the writer reaches Redis over its unix socket
     bool strace;                //  one more run per scenario, under strace
     int clients;                //  producer processes of the many-clients row
