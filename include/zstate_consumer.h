@@ -53,11 +53,11 @@ extern "C" {
 //  zstate_consumer_resyncing. One table has one writer: a window from one
 //  session replaces what another wrote.
 //
-//  Memory: the key set costs one allocation per key held, of 24 bytes
-//  plus the key (with the allocator's overhead, about 48 bytes for a
-//  20-byte key), and 8 to 16 bytes of hash buckets per key; a key already
-//  held costs nothing more when it is popped again. zstate_consumer_set_sweep
-//  turns it off.
+//  Memory: the key set costs, per key held, one allocation of 4 bytes plus
+//  the key and a 16-byte slot of a table kept between an eighth and three
+//  quarters full (while it grows, 21 to 43 bytes of table a key); a key
+//  already held allocates nothing when it is popped again, and a DEL
+//  frees its key. zstate_consumer_set_sweep turns it off.
 //
 //  The object belongs to the application thread that calls pops; it has
 //  no thread of its own. Signals do not disturb it: pops never fails on
