@@ -75,7 +75,7 @@ typedef struct {
     size_t queued_bytes;        //  bytes of messages waiting
     uint64_t restored;          //  entries restore queued, not in messages
                                 //  or ops; popped counts them
-    //  State resync (see "Windows" below); messages counts the markers
+    //  State resync (see "Windows" above); messages counts the markers
     uint64_t windows;           //  SNAPSHOT-BEGINs popped: windows opened
     uint64_t windows_completed; //  COMPLETE ENDs that closed the open window
     uint64_t windows_abandoned; //  windows closed by an ABANDONED END or
