@@ -499,20 +499,10 @@ static void
 s_test_marker (zstate_consumer_t *consumer, int type, const byte *session,
                uint64_t sequence, uint64_t begin)
 {
-    zstate_session_msg_t marker;
-    memset (&marker, 0, sizeof (marker));
-    marker.type = type;
-    marker.session = session;
-    marker.sequence = sequence;
-    marker.db = "APPL_DB";
-    marker.table = "SWEPT_TABLE";
-    marker.kind = ZSTATE_SESSION_VIEW;
-    marker.begin = begin;
-    marker.status = ZSTATE_SESSION_END_COMPLETE;
     zmq_msg_t msg;
-    int rc = zstate_session_msg_encode_frame (&marker, &msg);
-    assert (rc == 0);
-    rc = zstate_consumer_deliver (consumer, &msg, false);
+    zstate_inbox_test_marker (&msg, "SWEPT_TABLE", type, session, sequence, begin,
+                              ZSTATE_SESSION_END_COMPLETE);
+    int rc = zstate_consumer_deliver (consumer, &msg, false);
     assert (rc == 0);
     zmq_msg_close (&msg);
 }

@@ -23,21 +23,9 @@ s_test_marker (zstate_inbox_t *inbox, int type, byte which, uint64_t sequence,
                uint64_t begin, int status)
 {
     byte session [ZSTATE_MSG_SESSION_SIZE] = { which };
-    zstate_session_msg_t marker;
-    memset (&marker, 0, sizeof (marker));
-    marker.type = type;
-    marker.session = session;
-    marker.sequence = sequence;
-    marker.db = "APPL_DB";
-    marker.table = "TEST_TABLE";
-    marker.kind = ZSTATE_SESSION_VIEW;
-    marker.begin = begin;
-    marker.count = 1;
-    marker.status = status;
     zmq_msg_t msg;
-    int rc = zstate_session_msg_encode_frame (&marker, &msg);
-    assert (rc == 0);
-    rc = zstate_inbox_deliver (inbox, &msg, false);
+    zstate_inbox_test_marker (&msg, "TEST_TABLE", type, session, sequence, begin, status);
+    int rc = zstate_inbox_deliver (inbox, &msg, false);
     assert (rc == 0);
     zmq_msg_close (&msg);
 }

@@ -661,6 +661,28 @@ zstate_inbox_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t 
     zstate_batch_destroy (&batch);
 }
 
+//  A window marker of session for table of APPL_DB, as the server hands
+//  it on
+void
+zstate_inbox_test_marker (zmq_msg_t *msg, const char *table, int type,
+                          const byte *session, uint64_t sequence, uint64_t begin,
+                          int status)
+{
+    zstate_session_msg_t marker;
+    memset (&marker, 0, sizeof (marker));
+    marker.type = type;
+    marker.session = session;
+    marker.sequence = sequence;
+    marker.db = "APPL_DB";
+    marker.table = table;
+    marker.kind = ZSTATE_SESSION_VIEW;
+    marker.begin = begin;
+    marker.count = 1;
+    marker.status = status;
+    int rc = zstate_session_msg_encode_frame (&marker, msg);
+    assert (rc == 0);
+}
+
 //  True when fd is readable within timeout msecs; signals do not count
 bool
 zstate_inbox_test_fd_readable (int fd, int timeout)

@@ -117,6 +117,13 @@ void
 void
     zstate_inbox_test_msg (zmq_msg_t *msg, const char *prefix, size_t first, size_t ops);
 
+//  A window marker (SNAPSHOT-BEGIN or -END, type) of session for table
+//  of APPL_DB, as the server hands it on; an END of status for begin
+void
+    zstate_inbox_test_marker (zmq_msg_t *msg, const char *table, int type,
+                              const byte *session, uint64_t sequence, uint64_t begin,
+                              int status);
+
 //  True when fd / sock is readable within timeout msecs; signals do not count
 bool
     zstate_inbox_test_fd_readable (int fd, int timeout);
