@@ -19,9 +19,12 @@
 #define QUEUE_BYTES_DEFAULT (64 * 1024 * 1024)
 #define POPS_DEFAULT        128     //  pops with max 0
 
-//  From selftest/zstate_consumer_stress_suite.c
+//  From selftest/zstate_consumer_stress_suite.c and
+//  selftest/zstate_consumer_window_suite.c
 void
     zstate_consumer_stress_suite (bool verbose);
+void
+    zstate_consumer_window_suite (bool verbose);
 
 //  Encode batch as one wire message and send it from a raw DEALER
 static void
@@ -604,6 +607,7 @@ zstate_consumer_suites (bool verbose)
     s_test_flow (verbose);
     s_test_queue_zero (verbose);
     s_test_window_restored (verbose);
+    zstate_consumer_window_suite (verbose);
     zstate_consumer_stress_suite (verbose);
     printf ("OK\n");
 }
