@@ -73,12 +73,13 @@ typedef struct _zstate_db_config_t zstate_db_config_t;
 #define ZSTATE_MESSAGE_MAX  (16 * 1024 * 1024)  //  one wire message, bytes
 #define ZSTATE_OPS_MAX      (1024 * 1024)   //  operations in one message
 
-//  Counters: zstate_client_stats, zstate_server_stats, zstate_consumer_stats
-//  and zstate_writer_stats fill a struct the caller allocates. New counters
-//  are added at the end of these structs, never between or instead of
-//  others. Each call is a macro that passes the caller's sizeof to the
-//  library's zstate_X_stats_sized (self, stats, size), which fills the
-//  first min (size, its own size) bytes and zeroes the rest: a program
+//  Counters: zstate_client_stats, zstate_server_stats, zstate_consumer_stats,
+//  zstate_writer_stats, zstate_sonic_bridge_stats and zstate_sonic_client_stats
+//  fill a struct the caller allocates. New counters are added at the end
+//  of these structs, never between or instead of others. Each call is a
+//  macro that passes the caller's sizeof to the library's
+//  zstate_X_stats_sized (self, stats, size), which fills the first
+//  min (size, its own size) bytes and zeroes the rest: a program
 //  built against an older header gets the counters it knows, one built
 //  against a newer header running on an older library sees zero for the
 //  counters the library does not have. A binding that calls the library

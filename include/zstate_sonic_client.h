@@ -70,6 +70,7 @@ typedef struct {
     uint64_t empty_sets;        //  SETs with no fields refused (ENOTSUP)
     size_t queued_ops;          //  operations accepted and not yet sent
     size_t queued_bytes;        //  bytes of their frames
+    //  New counters go here, at the end (zstate_library.h, "Counters")
 } zstate_sonic_client_stats_t;
 
 //  Create a SONiC client; it connects nowhere until connect. Returns NULL
@@ -114,8 +115,13 @@ ZSTATE_EXPORT int
     zstate_sonic_client_state (zstate_sonic_client_t *self);
 
 //  Fill *stats with the current counters.
+//  A macro over zstate_sonic_client_stats_sized that passes sizeof *stats,
+//  so the struct can grow (zstate_library.h, "Counters").
+#define zstate_sonic_client_stats(self, stats) \
+    zstate_sonic_client_stats_sized ((self), (stats), sizeof *(stats))
 ZSTATE_EXPORT void
-    zstate_sonic_client_stats (zstate_sonic_client_t *self, zstate_sonic_client_stats_t *stats);
+    zstate_sonic_client_stats_sized (zstate_sonic_client_t *self,
+                                     zstate_sonic_client_stats_t *stats, size_t size);
 
 //  Bound the queue: at most ops operations and bytes bytes accepted and
 //  not yet sent (defaults ZSTATE_OPS_MAX and 256 MiB). Any time.

@@ -198,6 +198,7 @@ all_tests [] = {
     { "zstate_security", zstate_security_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
+    { "zstate_sonic_endpoint", zstate_sonic_endpoint_test },
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_outbox_suite", zstate_outbox_suite_test },
     { "zstate_client", zstate_client_test },

@@ -63,5 +63,7 @@ void
     zstate_sonic_bridge_test (bool verbose);
 void
     zstate_sonic_client_test (bool verbose);
+void
+    zstate_sonic_endpoint_test (bool verbose);
 
 #endif

@@ -51,6 +51,16 @@ struct _zstate_monitor_t {
 static void
     s_expire (zstate_monitor_t *self);
 
+//  The process's extra sections of the STATS text (zstate_monitor_section_add)
+typedef struct {
+    zstate_monitor_section_fn *fn;
+    void *arg;
+} section_t;
+
+static pthread_mutex_t s_sections_mutex = PTHREAD_MUTEX_INITIALIZER;
+static section_t *s_sections;   //  under s_sections_mutex
+static size_t s_section_count;
+
 static void
 s_watcher_destroy (void **item_p)
 {
@@ -195,6 +205,57 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
     s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
 }
 
+//  Return text with the process's extra sections after it; frees text
+static char *
+s_sections_append (char *text)
+{
+    pthread_mutex_lock (&s_sections_mutex);
+    if (s_section_count) {
+        char *whole = NULL;
+        size_t size = 0;
+        FILE *file = open_memstream (&whole, &size);
+        assert (file);
+        fputs (text? text: "", file);
+        for (size_t index = 0; index < s_section_count; index++)
+            s_sections [index].fn (s_sections [index].arg, index + 1, file);
+        fclose (file);
+        free (text);
+        text = whole;
+    }
+    pthread_mutex_unlock (&s_sections_mutex);
+    return text;
+}
+
+void
+zstate_monitor_section_add (zstate_monitor_section_fn *fn, void *arg)
+{
+    assert (fn);
+    pthread_mutex_lock (&s_sections_mutex);
+    s_sections = (section_t *) realloc (s_sections,
+                                        (s_section_count + 1) * sizeof (section_t));
+    assert (s_sections);
+    s_sections [s_section_count++] = (section_t) { fn, arg };
+    pthread_mutex_unlock (&s_sections_mutex);
+}
+
+void
+zstate_monitor_section_remove (void *arg)
+{
+    pthread_mutex_lock (&s_sections_mutex);
+    for (size_t index = 0; index < s_section_count; index++)
+        if (s_sections [index].arg == arg) {
+            memmove (s_sections + index, s_sections + index + 1,
+                     (s_section_count - index - 1) * sizeof (section_t));
+            s_section_count--;
+            break;
+        }
+    if (s_section_count == 0) {
+        free (s_sections);
+        s_sections = NULL;
+    }
+    pthread_mutex_unlock (&s_sections_mutex);
+}
+
 //  The text costs the server's loop time, so peers get it at most
 //  STATS_PER_SECOND times a second, all together; past that, a short
 //  EBUSY reply: a flood of STATS cannot slow the traffic
@@ -213,7 +274,7 @@ s_stats (zstate_monitor_t *self, zframe_t *identity, zstate_monitor_stats_fn *st
         return;
     }
     self->stats_answered++;
-    char *text = stats_fn (arg);
+    char *text = s_sections_append (stats_fn (arg));
     s_reply (self, identity, ZSTATE_MONITOR_STATS, 0, "", text);
     free (text);
 }

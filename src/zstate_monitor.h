@@ -29,6 +29,19 @@ typedef struct _zstate_monitor_t zstate_monitor_t;
 //  Make the STATS text; the monitor frees it
 typedef char *(zstate_monitor_stats_fn) (void *arg);
 
+//  Print one extra section of the STATS text, as ZPL; ordinal counts
+//  the sections from 1, in the order they were added
+typedef void (zstate_monitor_section_fn) (void *arg, size_t ordinal, FILE *file);
+
+//  Add a section that every monitor in the process prints after the
+//  server's text (the SONiC bridges' counters), until removed. fn (arg)
+//  runs on the monitors' threads, under a lock that remove takes too:
+//  once remove returns, fn is not running and will not run with arg.
+void
+    zstate_monitor_section_add (zstate_monitor_section_fn *fn, void *arg);
+void
+    zstate_monitor_section_remove (void *arg);
+
 //  Create a monitor; it binds nothing yet. With a loop, it reads its
 //  socket there and answers STATS with the text stats_fn (arg) makes;
 //  without, the caller polls zstate_monitor_socket and calls

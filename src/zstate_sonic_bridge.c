@@ -10,373 +10,19 @@
 
 /*
 @header
-    The bridge decodes each SONiC frame and re-encodes its operations as
-    one zstate message of protocol version 1, which it sends over an inproc
-    DEALER to the server's ROUTER. The server then validates, routes,
-    queues and persists it as any other message, so the bridge needs no
-    hook into the server's routing.
-    Frames for the same (db, table) that are already waiting in the PULL
-    go together into one message, as the native client packs its queue: a
-    burst of single-operation frames costs the server one message, not one
-    each. Nothing waits to be packed: a burst ends when the PULL is empty.
-@discuss
-    The cost is one extra copy of the operations and one inproc hop per
-    message (zstate bench, rows "sonic"). A decoded frame always fits one
-    zstate message: per operation the zstate encoding is at least 7 bytes
-    smaller than SONiC's, and its header at most 18 bytes larger, and an
-    operation that alone would not fit is rejected as TOO_LARGE already.
+    The wrapper: each method is one command to the actor
+    (zstate_sonic_bridge_agent.c). It also holds the counters the actor
+    publishes, which the process's monitors print in their STATS.
 @end
 */
 
 #include "zstate_classes.h"
-
-//  How many frames one wake-up reads before the loop looks at the pipe
-#define BURST           256
-//  What one message packs at most, unless one frame alone is larger (the
-//  native client's defaults)
-#define PACK_OPS        1024
-#define PACK_BYTES      (256 * 1024)
-
-//  ZMQ_MAXMSGSIZE of the PULL: frames a little over ZSTATE_MESSAGE_MAX
-//  are read and counted, larger ones never allocated
-#define FRAME_READ_MAX  (ZSTATE_MESSAGE_MAX + 64 * 1024)
+#include "zstate_sonic_bridge_agent.h"
 
 struct _zstate_sonic_bridge_t {
     zstate_actor_t *actor;
+    zstate_sonic_bridge_shared_t shared;    //  the actor's, published
 };
-
-//  The actor
-typedef struct {
-    zsock_t *pipe;              //  command pipe
-    zloop_t *loop;
-    zsock_t *pull;              //  where SONiC producers PUSH; NULL before BIND
-    zsock_t *dealer;            //  to the server
-    zmq_pollitem_t writable;    //  the dealer, polled for room while stalled
-    zframe_t *pending;          //  the message the server had no room for
-    zstate_sonic_msg_t *decoder;
-    zstate_batch_t *pack;       //  operations of frames for one (db, table)
-    char db [ZSTATE_NAME_MAX + 1];      //  ... and its names
-    char table [ZSTATE_NAME_MAX + 1];
-    byte session [ZSTATE_MSG_SESSION_SIZE];
-    uint64_t sequence;          //  of the last message sent
-    int rcvhwm;
-    bool verbose;
-    zstate_sonic_bridge_stats_t stats;
-} agent_t;
-
-static int
-    s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg);
-static int
-    s_dealer_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
-
-static agent_t *
-s_agent_new (zsock_t *pipe)
-{
-    agent_t *self = (agent_t *) zmalloc (sizeof (agent_t));
-    assert (self);
-    self->pipe = pipe;
-    self->loop = zloop_new ();
-    assert (self->loop);
-    zloop_set_nonstop (self->loop, true);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
-    //  Frames wait in the PULL, not here, while the server is full
-    zsock_set_sndhwm (self->dealer, 1000);
-    self->writable.socket = zsock_resolve (self->dealer);
-    self->writable.events = ZMQ_POLLOUT;
-    self->decoder = zstate_sonic_msg_new ();
-    self->pack = zstate_batch_new ();
-    zuuid_t *uuid = zuuid_new ();
-    memcpy (self->session, zuuid_data (uuid), ZSTATE_MSG_SESSION_SIZE);
-    zuuid_destroy (&uuid);
-    self->rcvhwm = 10000;
-    return self;
-}
-
-static void
-s_agent_destroy (agent_t **self_p)
-{
-    agent_t *self = *self_p;
-    zframe_destroy (&self->pending);
-    zstate_sonic_msg_destroy (&self->decoder);
-    zstate_batch_destroy (&self->pack);
-    zsock_destroy (&self->pull);
-    zsock_destroy (&self->dealer);
-    zloop_destroy (&self->loop);
-    free (self);
-    *self_p = NULL;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Frames in, messages out.
-
-//  Hand a message to the server; when it has no room, keep it, stop
-//  reading SONiC frames and wait until the dealer can send
-static bool
-s_send (agent_t *self, zframe_t **frame_p)
-{
-    if (zframe_send (frame_p, self->dealer, ZFRAME_DONTWAIT) == 0) {
-        self->stats.messages++;
-        return true;
-    }
-    self->pending = *frame_p;
-    *frame_p = NULL;
-    self->stats.stalls++;
-    zloop_reader_end (self->loop, self->pull);
-    int rc = zloop_poller (self->loop, &self->writable, s_dealer_writable, self);
-    assert (rc == 0);
-    return false;
-}
-
-static void
-s_reject (agent_t *self, int reason)
-{
-    self->stats.malformed++;
-    self->stats.rejected [reason]++;
-    if (self->verbose)
-        zsys_debug ("zstate_sonic_bridge: frame rejected: %s",
-                    zstate_sonic_msg_reason_str (reason));
-}
-
-//  Send what the pack holds as one message; false when the server is full
-static bool
-s_pack_send (agent_t *self)
-{
-    if (zstate_batch_size (self->pack) == 0)
-        return true;
-    zframe_t *native = zstate_msg_encode (self->session, ++self->sequence,
-                                          self->db, self->table, self->pack);
-    assert (native);            //  see the header comment
-    zstate_batch_reset (self->pack);
-    return s_send (self, &native);
-}
-
-//  Decode one frame and pack its operations, sending the pack first when
-//  the frame is for another table or would make it too large; false when
-//  the server is full (the frame is packed all the same)
-static bool
-s_handle_frame (agent_t *self, const byte *data, size_t size)
-{
-    int reason = zstate_sonic_msg_decode (self->decoder, data, size);
-    if (reason) {
-        s_reject (self, reason);
-        return true;
-    }
-    zstate_batch_t *batch = zstate_sonic_msg_batch (self->decoder);
-    self->stats.frames++;
-    self->stats.bytes += size;
-    self->stats.ops += zstate_batch_size (batch);
-    for (size_t index = 0; index < zstate_batch_size (batch); index++)
-        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
-            self->stats.dels++;
-    bool go_on = true;
-    if (zstate_batch_size (self->pack)
-    &&  (!streq (self->db, zstate_sonic_msg_db (self->decoder))
-      || !streq (self->table, zstate_sonic_msg_table (self->decoder))
-      || zstate_batch_size (self->pack) + zstate_batch_size (batch) > PACK_OPS
-      || zstate_batch_bytes (self->pack) + zstate_batch_bytes (batch) > PACK_BYTES))
-        go_on = s_pack_send (self);
-    if (zstate_batch_size (self->pack) == 0) {
-        strcpy (self->db, zstate_sonic_msg_db (self->decoder));
-        strcpy (self->table, zstate_sonic_msg_table (self->decoder));
-    }
-    int rc = zstate_batch_load (self->pack, zstate_batch_data (batch),
-                                zstate_batch_bytes (batch), zstate_batch_size (batch), NULL);
-    assert (rc == ZSTATE_WIRE_OK);
-    return go_on;
-}
-
-//  Read what is there, up to BURST messages; each is decoded where libzmq
-//  received it, without a copy
-static int
-s_pull_readable (zloop_t *loop, zsock_t *pull, void *arg)
-{
-    (void) loop;
-    agent_t *self = (agent_t *) arg;
-    void *handle = zsock_resolve (pull);
-    bool go_on = true;
-    for (int count = 0; go_on && count < BURST; count++) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&part);
-            break;
-        }
-        if (zmq_msg_more (&part)) {
-            //  SONiC sends one frame a message; the rest of this one goes
-            while (zmq_msg_more (&part)) {
-                zmq_msg_close (&part);
-                zmq_msg_init (&part);
-                if (zmq_msg_recv (&part, handle, 0) == -1)
-                    break;
-            }
-            s_reject (self, ZSTATE_SONIC_FRAMES);
-        }
-        else
-            go_on = s_handle_frame (self, (const byte *) zmq_msg_data (&part),
-                                    zmq_msg_size (&part));
-        zmq_msg_close (&part);
-    }
-    //  The PULL is empty, or the burst is over: send what was packed
-    if (go_on)
-        s_pack_send (self);
-    return 0;
-}
-
-//  The server has room again: send what waited, then read frames again
-static int
-s_dealer_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) item;
-    agent_t *self = (agent_t *) arg;
-    if (zframe_send (&self->pending, self->dealer, ZFRAME_DONTWAIT))
-        return 0;
-    self->stats.messages++;
-    zloop_poller_end (loop, &self->writable);
-    //  The frame that found the server full is packed still
-    if (!s_pack_send (self))
-        return 0;
-    if (self->pull) {
-        int rc = zloop_reader (loop, self->pull, s_pull_readable, self);
-        assert (rc == 0);
-        zloop_reader_set_tolerant (loop, self->pull);
-    }
-    return 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Commands.
-
-//  The PULL, with SONiC's options, made on the first BIND
-static void
-s_pull_open (agent_t *self)
-{
-    self->pull = zsock_new (ZMQ_PULL);
-    assert (self->pull);
-    zsock_set_rcvhwm (self->pull, self->rcvhwm);
-    zsock_set_maxmsgsize (self->pull, FRAME_READ_MAX);
-    zsock_set_tcp_keepalive (self->pull, 1);
-    zsock_set_tcp_keepalive_idle (self->pull, 5);
-    zsock_set_tcp_keepalive_intvl (self->pull, 1);
-    zsock_set_tcp_keepalive_cnt (self->pull, 5);
-    zsock_set_linger (self->pull, 0);
-    //  While stalled the reader is off; it comes back when the server has room
-    if (!self->pending) {
-        int rc = zloop_reader (self->loop, self->pull, s_pull_readable, self);
-        assert (rc == 0);
-        zloop_reader_set_tolerant (self->loop, self->pull);
-    }
-}
-
-static void
-s_handle_bind (agent_t *self, zmsg_t *request)
-{
-    char *endpoint = zmsg_popstr (request);
-    if (!self->pull)
-        s_pull_open (self);
-    int port = zstate_bind (self->pull, endpoint);
-    zstate_reply (self->pipe, "BIND", port == -1? errno: 0,
-                  port == -1? zstate_reason (): "", true);
-    zstr_sendf (self->pipe, "%d", port == -1? 0: port);
-    free (endpoint);
-}
-
-static void
-s_handle_connect (agent_t *self, zmsg_t *request)
-{
-    char *endpoint = zmsg_popstr (request);
-    int rc = endpoint? zmq_connect (zsock_resolve (self->dealer), endpoint): -1;
-    if (rc)
-        zstate_fail (endpoint? zmq_errno (): EINVAL, "cannot connect to %s: %s",
-                     endpoint? endpoint: "(none)", zmq_strerror (zmq_errno ()));
-    zstate_reply (self->pipe, "CONNECT", rc? errno: 0, rc? zstate_reason (): "", false);
-    free (endpoint);
-}
-
-static void
-s_handle_set (agent_t *self, const char *command, zmsg_t *request)
-{
-    char *text = zmsg_popstr (request);
-    int value = text? atoi (text): -1;
-    free (text);
-    int status = 0;
-    const char *reason = "";
-    if (streq (command, "SET MERGE"))
-        zstate_sonic_msg_set_merge (self->decoder, value != 0);
-    else
-    if (streq (command, "SET RCVHWM")) {
-        if (value < 0)
-            status = EINVAL, reason = "receive high-water mark must be 0 or more";
-        else
-        if (self->pull)
-            status = EBUSY, reason = "the PULL is bound already";
-        else
-            self->rcvhwm = value;
-    }
-    else {
-        self->verbose = value != 0;
-    }
-    zstate_reply (self->pipe, command, status, reason, false);
-}
-
-static int
-s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void) loop;
-    agent_t *self = (agent_t *) arg;
-    zmsg_t *request = zmsg_recv (pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    int rc = 0;
-    if (!command)
-        zsys_error ("zstate_sonic_bridge: empty command");
-    else
-    if (streq (command, "$TERM"))
-        rc = -1;
-    else
-    if (streq (command, "BIND"))
-        s_handle_bind (self, request);
-    else
-    if (streq (command, "CONNECT"))
-        s_handle_connect (self, request);
-    else
-    if (streq (command, "STATS")) {
-        zstate_reply (pipe, "STATS", 0, "", true);
-        zsock_send (pipe, "b", &self->stats, sizeof (self->stats));
-    }
-    else
-    if (streq (command, "SET RCVHWM") || streq (command, "SET MERGE")
-    ||  streq (command, "VERBOSE"))
-        s_handle_set (self, command, request);
-    else {
-        zsys_error ("zstate_sonic_bridge: unknown command '%s'", command);
-        zstate_reply (pipe, command, EINVAL, "unknown command", false);
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
-}
-
-static void
-s_agent (zsock_t *pipe, void *args)
-{
-    (void) args;
-    agent_t *self = s_agent_new (pipe);
-    int rc = zloop_reader (self->loop, pipe, s_pipe_readable, self);
-    assert (rc == 0);
-    zloop_reader_set_tolerant (self->loop, pipe);
-    zsock_signal (pipe, 0);
-    zstate_actor_loop (self->loop);
-    s_agent_destroy (&self);
-}
-
-
-//  --------------------------------------------------------------------------
-//  The wrapper.
 
 static int
 s_request (zstate_sonic_bridge_t *self, zmsg_t **rest_p, const char *picture, ...)
@@ -387,6 +33,20 @@ s_request (zstate_sonic_bridge_t *self, zmsg_t **rest_p, const char *picture, ..
                                     picture, args);
     va_end (args);
     return rc;
+}
+
+//  The bridge's section of a monitor's STATS text, on the server's thread
+static void
+s_section (void *arg, size_t ordinal, FILE *file)
+{
+    zstate_sonic_bridge_shared_t *shared = (zstate_sonic_bridge_shared_t *) arg;
+    pthread_mutex_lock (&shared->mutex);
+    zstate_sonic_bridge_stats_t stats = shared->stats;
+    pthread_mutex_unlock (&shared->mutex);
+    char name [32] = "sonic";
+    if (ordinal > 1)
+        snprintf (name, sizeof (name), "sonic_%zu", ordinal);
+    zstate_sonic_bridge_stats_fprint (&stats, name, file);
 }
 
 zstate_sonic_bridge_t *
@@ -401,7 +61,8 @@ zstate_sonic_bridge_new (zstate_server_t *server)
         return NULL;
     zstate_sonic_bridge_t *self = (zstate_sonic_bridge_t *) zmalloc (sizeof (*self));
     assert (self);
-    self->actor = zstate_actor_new (s_agent, NULL);
+    pthread_mutex_init (&self->shared.mutex, NULL);
+    self->actor = zstate_actor_new (zstate_sonic_bridge_agent, &self->shared);
     zuuid_t *uuid = zuuid_new ();
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://zstate-sonic-%s", zuuid_str (uuid));
@@ -414,19 +75,33 @@ zstate_sonic_bridge_new (zstate_server_t *server)
         zstate_fail (error, "%s", reason);
         free (reason);
     }
+    else
+        zstate_monitor_section_add (s_section, &self->shared);
     return self;
+}
+
+uint64_t
+zstate_sonic_bridge_close (zstate_sonic_bridge_t **self_p)
+{
+    assert (self_p);
+    uint64_t lost = 0;
+    if (*self_p) {
+        zstate_sonic_bridge_t *self = *self_p;
+        zstate_monitor_section_remove (&self->shared);
+        //  The actor counts what it loses as it ends, and publishes it
+        zstate_actor_destroy (&self->actor);
+        lost = self->shared.stats.lost;
+        pthread_mutex_destroy (&self->shared.mutex);
+        free (self);
+        *self_p = NULL;
+    }
+    return lost;
 }
 
 void
 zstate_sonic_bridge_destroy (zstate_sonic_bridge_t **self_p)
 {
-    assert (self_p);
-    if (*self_p) {
-        zstate_sonic_bridge_t *self = *self_p;
-        zstate_actor_destroy (&self->actor);
-        free (self);
-        *self_p = NULL;
-    }
+    zstate_sonic_bridge_close (self_p);
 }
 
 int
@@ -447,7 +122,15 @@ zstate_sonic_bridge_bind (zstate_sonic_bridge_t *self, const char *endpoint)
 }
 
 int
-zstate_sonic_bridge_stats (zstate_sonic_bridge_t *self, zstate_sonic_bridge_stats_t *stats)
+zstate_sonic_bridge_drain (zstate_sonic_bridge_t *self)
+{
+    assert (self);
+    return s_request (self, NULL, "s", "DRAIN");
+}
+
+int
+zstate_sonic_bridge_stats_sized (zstate_sonic_bridge_t *self,
+                                 zstate_sonic_bridge_stats_t *stats, size_t size)
 {
     assert (self);
     assert (stats);
@@ -456,8 +139,8 @@ zstate_sonic_bridge_stats (zstate_sonic_bridge_t *self, zstate_sonic_bridge_stat
     if (rc == 0) {
         zframe_t *frame = zmsg_pop (rest);
         //  Our own actor sent it: a wrong size is a bug, not bad input
-        assert (frame && zframe_size (frame) == sizeof (*stats));
-        memcpy (stats, zframe_data (frame), sizeof (*stats));
+        assert (frame && zframe_size (frame) == sizeof (zstate_sonic_bridge_stats_t));
+        zstate_stats_copy (zframe_data (frame), zframe_size (frame), stats, size);
         zframe_destroy (&frame);
     }
     zmsg_destroy (&rest);
@@ -476,6 +159,44 @@ zstate_sonic_bridge_set_merge (zstate_sonic_bridge_t *self, bool merge)
 {
     assert (self);
     return s_request (self, NULL, "si", "SET MERGE", merge? 1: 0);
+}
+
+int
+zstate_sonic_bridge_set_curve (zstate_sonic_bridge_t *self, const char *certificate,
+                               const char *clients)
+{
+    assert (self);
+    if (!certificate || !clients)
+        return zstate_fail (EINVAL, "CURVE needs a certificate and a client directory");
+    return s_request (self, NULL, "sss", "CURVE", certificate, clients);
+}
+
+int
+zstate_sonic_bridge_allow (zstate_sonic_bridge_t *self, const char *address)
+{
+    assert (self);
+    return s_request (self, NULL, "ss", "ALLOW", address? address: "");
+}
+
+int
+zstate_sonic_bridge_deny (zstate_sonic_bridge_t *self, const char *address)
+{
+    assert (self);
+    return s_request (self, NULL, "ss", "DENY", address? address: "");
+}
+
+int
+zstate_sonic_bridge_set_insecure (zstate_sonic_bridge_t *self, bool insecure)
+{
+    assert (self);
+    return s_request (self, NULL, "si", "SET INSECURE", insecure? 1: 0);
+}
+
+int
+zstate_sonic_bridge_set_connections_max (zstate_sonic_bridge_t *self, int max)
+{
+    assert (self);
+    return s_request (self, NULL, "si", "SET CONNECTIONS", max);
 }
 
 void

@@ -483,13 +483,15 @@ zstate_sonic_client_state (zstate_sonic_client_t *self)
 }
 
 void
-zstate_sonic_client_stats (zstate_sonic_client_t *self, zstate_sonic_client_stats_t *stats)
+zstate_sonic_client_stats_sized (zstate_sonic_client_t *self,
+                                 zstate_sonic_client_stats_t *stats, size_t size)
 {
     assert (self);
     assert (stats);
     pthread_mutex_lock (&self->mutex);
-    *stats = self->stats;
+    zstate_sonic_client_stats_t whole = self->stats;
     pthread_mutex_unlock (&self->mutex);
+    zstate_stats_copy (&whole, sizeof (whole), stats, size);
 }
 
 void

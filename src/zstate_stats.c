@@ -21,6 +21,12 @@ s_copy (const void *whole, size_t whole_size, void *stats, size_t size)
 }
 
 void
+zstate_stats_copy (const void *whole, size_t whole_size, void *stats, size_t size)
+{
+    s_copy (whole, whole_size, stats, size);
+}
+
+void
 zstate_client_stats_sized (zstate_client_t *self, zstate_client_stats_t *stats, size_t size)
 {
     assert (stats);

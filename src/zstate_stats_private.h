@@ -13,6 +13,11 @@
 #ifndef ZSTATE_STATS_PRIVATE_H_INCLUDED
 #define ZSTATE_STATS_PRIVATE_H_INCLUDED
 
+//  Copy min (size, whole_size) bytes of whole into stats, zero the rest
+//  of stats' size bytes: what each zstate_X_stats_sized does
+void
+    zstate_stats_copy (const void *whole, size_t whole_size, void *stats, size_t size);
+
 //  Fill the whole struct, as this library defines it
 void
     zstate_client_stats_fill (zstate_client_t *self, zstate_client_stats_t *stats);
