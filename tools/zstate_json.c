@@ -85,9 +85,10 @@ s_is_number (const char *value)
 static void
     s_json_object (FILE *file, zconfig_t *node, bool root);
 
-//  One member: "name": value
+//  One member: "name": value; a table's db and name are strings always,
+//  a counter that happens to be called "name" (a reason) is not
 static void
-s_json_member (FILE *file, zconfig_t *item)
+s_json_member (FILE *file, zconfig_t *item, bool in_table)
 {
     const char *name = zconfig_name (item);
     zstate_json_string (file, name, strlen (name));
@@ -96,7 +97,7 @@ s_json_member (FILE *file, zconfig_t *item)
     if (zconfig_child (item))
         s_json_object (file, item, false);
     else
-    if (!streq (name, "db") && !streq (name, "name") && s_is_number (value))
+    if (!(in_table && (streq (name, "db") || streq (name, "name"))) && s_is_number (value))
         fputs (value, file);
     else
         zstate_json_string (file, value, strlen (value));
@@ -115,7 +116,7 @@ s_json_object (FILE *file, zconfig_t *node, bool root)
             tables = true;
         else {
             fputs (first? "": ", ", file);
-            s_json_member (file, item);
+            s_json_member (file, item, streq (zconfig_name (node), "table"));
             first = false;
         }
     }

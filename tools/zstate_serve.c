@@ -164,9 +164,29 @@ s_server_bind (serve_settings_t *settings, zstate_server_t *server)
     return 0;
 }
 
+//  Let the SONiC endpoint hand the server every frame it has read,
+//  popping meanwhile, as the server may be full. Returns 0, or -1 after
+//  DRAIN_TIMEOUT (what it still holds is lost, and logged when it ends).
+static int
+s_drain_sonic (zstate_sonic_bridge_t *bridge, zlistx_t *tables, zstate_batch_t *batch)
+{
+    if (!bridge || zstate_sonic_bridge_drain (bridge))
+        return bridge? -1: 0;
+    int64_t deadline = zclock_mono () + DRAIN_TIMEOUT;
+    zstate_sonic_bridge_stats_t stats;
+    while (zstate_sonic_bridge_stats (bridge, &stats) == 0 && !stats.drained) {
+        if (zclock_mono () >= deadline)
+            return -1;
+        s_pop_all (tables, batch);
+        zclock_sleep (QUIET_PERIOD / 5);
+    }
+    return 0;
+}
+
 //  Serve until a signal, then drain and flush. Returns the exit status.
 static int
-s_serve (serve_settings_t *settings, zstate_server_t *server, zstate_serve_layout_t *layout)
+s_serve (serve_settings_t *settings, zstate_server_t *server, zstate_sonic_bridge_t *bridge,
+         zstate_serve_layout_t *layout)
 {
     int status = 0;
     zloop_t *loop = zloop_new ();
@@ -200,8 +220,14 @@ s_serve (serve_settings_t *settings, zstate_server_t *server, zstate_serve_layou
         zstate_tool_notify (settings->notify, "STOPPING=1");
     }
     zloop_destroy (&loop);
-    //  Stop reading from clients, then take everything the server routed
-    //  before that, then let the writers confirm it all
+    //  What SONiC producers sent first: they resend nothing. Then stop
+    //  reading from clients, take everything the server routed before
+    //  that, and let the writers confirm it all
+    if (s_drain_sonic (bridge, settings->tables, batch)) {
+        fprintf (stderr, "zstate serve: the SONiC endpoint did not hand over everything"
+                 " in time\n");
+        status = 1;
+    }
     if (s_drain (server, settings->tables, batch)) {
         fprintf (stderr, "zstate serve: consumers did not receive everything in time\n");
         status = 1;
@@ -247,10 +273,11 @@ zstate_serve_main (int argc, char *argv [])
     zstate_sonic_bridge_t *bridge = NULL;
     if (status == 0)
         status = zstate_serve_sonic_bind (settings.sonic_binds, settings.sonic_merge,
-                                          server, &bridge);
+                                          settings.security, server, &bridge);
     if (status == 0)
-        status = s_serve (&settings, server, layout);
-    zstate_serve_sonic_end (&bridge);
+        status = s_serve (&settings, server, bridge, layout);
+    if (zstate_serve_sonic_end (&bridge))
+        status = 1;
     zstate_server_destroy (&server);
     //  Consumers forward to the writers: they go first
     zlistx_purge (settings.tables);

@@ -11,8 +11,8 @@
 #include "zstate_tool.h"
 
 int
-zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *server,
-                         zstate_sonic_bridge_t **bridge_p)
+zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_tool_security_t *security,
+                         zstate_server_t *server, zstate_sonic_bridge_t **bridge_p)
 {
     assert (bridge_p && !*bridge_p);
     if (zlistx_size (endpoints) == 0)
@@ -23,6 +23,7 @@ zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *serve
                  zstate_reason ());
         return 1;
     }
+    zstate_tool_security_sonic (security, bridge);
     if (zstate_sonic_bridge_set_merge (bridge, merge)) {
         fprintf (stderr, "zstate serve: SONiC endpoint: %s\n", zstate_reason ());
         return 1;
@@ -35,13 +36,15 @@ zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *serve
                      endpoint, zstate_reason ());
             return 1;
         }
-        zsys_info ("zstate serve: SONiC frames at %s%s%d", endpoint,
-                   port? " port ": "", port);
+        if (port)
+            zsys_info ("zstate serve: SONiC frames at %s port %d", endpoint, port);
+        else
+            zsys_info ("zstate serve: SONiC frames at %s", endpoint);
     }
     return 0;
 }
 
-void
+int
 zstate_serve_sonic_end (zstate_sonic_bridge_t **bridge_p)
 {
     assert (bridge_p);
@@ -57,5 +60,6 @@ zstate_serve_sonic_end (zstate_sonic_bridge_t **bridge_p)
         zsys_info ("zstate serve: SONiC: %" PRIu64 " frames, %" PRIu64 " operations, %"
                    PRIu64 " rejected%s", stats.frames, stats.ops, stats.malformed, rejected);
     }
-    zstate_sonic_bridge_destroy (bridge_p);
+    //  The bridge logs what it lost, if anything
+    return zstate_sonic_bridge_close (bridge_p)? 1: 0;
 }

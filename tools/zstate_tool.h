@@ -73,6 +73,11 @@ int
 int
     zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *server);
 
+//  Apply insecure and connections to a SONiC endpoint (SONiC's producers
+//  have no CURVE). Returns 0.
+int
+    zstate_tool_security_sonic (zstate_tool_security_t *self, zstate_sonic_bridge_t *bridge);
+
 //  CURVE for send's client, or for the DEALER of watch and stats: curve
 //  the client's secret certificate, server_key the server's public key or
 //  certificate; both NULL for none. Returns 0, or an exit status after
@@ -86,12 +91,15 @@ int
 
 //  serve's SONiC endpoint (tools/zstate_serve_sonic.c): a bridge to server
 //  bound at each of endpoints (char *), none when the list is empty; with
-//  merge, SETs arrive as HSET. Returns 0, or 1 with the reason printed.
+//  merge, SETs arrive as HSET; insecure and the connection cap from
+//  security. Returns 0, or 1 with the reason printed.
 int
-    zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge, zstate_server_t *server,
+    zstate_serve_sonic_bind (zlistx_t *endpoints, bool merge,
+                             zstate_tool_security_t *security, zstate_server_t *server,
                              zstate_sonic_bridge_t **bridge_p);
-//  Log the bridge's counters and destroy it; nulls the pointer.
-void
+//  Log the bridge's counters and close it; nulls the pointer. Returns 0,
+//  or 1 when it lost operations it had read (logged).
+int
     zstate_serve_sonic_end (zstate_sonic_bridge_t **bridge_p);
 
 //  send --sonic (tools/zstate_send_sonic.c): a SONiC client connected to

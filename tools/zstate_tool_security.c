@@ -126,6 +126,17 @@ zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *serv
     return 0;
 }
 
+int
+zstate_tool_security_sonic (zstate_tool_security_t *self, zstate_sonic_bridge_t *bridge)
+{
+    //  SONiC's producers speak NULL only: no CURVE; the address lists are
+    //  the process's, applied with the server's
+    zstate_sonic_bridge_set_insecure (bridge, self->insecure);
+    if (self->connections != -1)
+        zstate_sonic_bridge_set_connections_max (bridge, (int) self->connections);
+    return 0;
+}
+
 //  Both halves given, or neither; returns 0 or 2 after saying why
 static int
 s_client_check (const char *command, const char *curve, const char *server_key)
