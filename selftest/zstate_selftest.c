@@ -74,6 +74,10 @@ void
 //  selftest/zstate_layout_test.c
 void
     zstate_layout_test (bool verbose);
+//  SONiC's placeholder, coalesced or not, against a real Redis:
+//  selftest/zstate_sonic_placeholder_test.c
+void
+    zstate_sonic_placeholder_test (bool verbose);
 
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
@@ -222,6 +226,7 @@ all_tests [] = {
     { "zstate_writer_persist", zstate_writer_persist_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { "zstate_layout", zstate_layout_test },
+    { "zstate_sonic_placeholder", zstate_sonic_placeholder_test },
     { "zstate_signal", zstate_signal_test },
     { "zstate_limits", zstate_limits_test },
     { NULL, NULL }

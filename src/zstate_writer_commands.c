@@ -140,7 +140,7 @@ s_command_set (self_t *self, const char *command, zmsg_t *request)
         self->backoff = self->config->reconnect_min;
     if (status == 0 && streq (command, "SET BOUND"))
         zstate_writer_agent_check_bound (self);
-    zstate_writer_window_set_placeholder (self->window, self->config->placeholder);
+    zstate_writer_intake_set_placeholder (self->intake, self->config->placeholder);
 }
 
 static void

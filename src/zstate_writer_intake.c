@@ -43,6 +43,8 @@ struct _zstate_writer_intake_t {
     zstate_batch_t *batch;      //  Operations of the message at hand
     byte *keybuf;               //  Scratch: the Redis key being built
     size_t keybuf_max;
+    bool placeholder;           //  a SET with no fields goes in as NULL=NULL
+    zstate_batch_t *stand_in;   //  ... in this batch of one
 };
 
 
@@ -59,7 +61,8 @@ zstate_writer_intake_new (zstate_writer_chain_t *chain)
     self->chain = chain;
     self->msg = zstate_msg_new ();
     self->batch = zstate_batch_new ();
-    assert (self->msg && self->batch);
+    self->stand_in = zstate_batch_new ();
+    assert (self->msg && self->batch && self->stand_in);
     return self;
 }
 
@@ -70,6 +73,7 @@ zstate_writer_intake_destroy (zstate_writer_intake_t **self_p)
     if (*self_p) {
         zstate_writer_intake_t *self = *self_p;
         zstate_batch_destroy (&self->batch);
+        zstate_batch_destroy (&self->stand_in);
         zstate_msg_destroy (&self->msg);
         free (self->keybuf);
         free (self);
@@ -95,7 +99,27 @@ s_accept (zstate_writer_intake_t *self, const char *table, size_t table_size,
     memcpy (self->keybuf, table, table_size);
     memcpy (self->keybuf + table_size, separator, separator_size);
     memcpy (self->keybuf + table_size + separator_size, key, key_size);
-    return zstate_writer_chain_add (self->chain, self->keybuf, size, self->batch, index, now);
+    zstate_batch_t *batch = self->batch;
+    if (self->placeholder && zstate_batch_op (batch, index) == ZSTATE_OP_SET
+    &&  zstate_batch_field_count (batch, index) == 0) {
+        //  The placeholder is the SET's one field from here on, so that an
+        //  HSET coalescing into it keeps it, as Redis would have
+        zstate_batch_reset (self->stand_in);
+        int rc = zstate_batch_append (self->stand_in, ZSTATE_OP_SET, key, key_size);
+        assert (rc == 0);
+        rc = zstate_batch_field (self->stand_in, "NULL", 4, "NULL", 4);
+        assert (rc == 0);
+        batch = self->stand_in;
+        index = 0;
+    }
+    return zstate_writer_chain_add (self->chain, self->keybuf, size, batch, index, now);
+}
+
+void
+zstate_writer_intake_set_placeholder (zstate_writer_intake_t *self, bool placeholder)
+{
+    assert (self);
+    self->placeholder = placeholder;
 }
 
 //  Load the operations into the batch; returns ZSTATE_WIRE_*

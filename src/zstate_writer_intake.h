@@ -24,6 +24,12 @@ zstate_writer_intake_t *
 void
     zstate_writer_intake_destroy (zstate_writer_intake_t **self_p);
 
+//  SONiC's placeholder (zstate_writer_set_placeholder): a SET with no
+//  fields goes into the chain as a SET of the one field NULL = NULL, which
+//  later operations on the key coalesce with as with any other field.
+void
+    zstate_writer_intake_set_placeholder (zstate_writer_intake_t *self, bool placeholder);
+
 //  Read one wire message from data without waiting and add each of its
 //  operations to the chain under TABLE<separator>KEY, then the message
 //  itself: with its session and sequence when it is OPS of version 2 (and

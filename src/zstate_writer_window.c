@@ -47,7 +47,6 @@ struct _zstate_writer_window_t {
     const char **argv;          //  Scratch: one Redis command
     size_t *argvlen;
     size_t argv_max;
-    bool placeholder;           //  SONiC's NULL/NULL for a SET with no fields
 };
 
 
@@ -78,13 +77,6 @@ zstate_writer_window_destroy (zstate_writer_window_t **self_p)
         free (self);
         *self_p = NULL;
     }
-}
-
-void
-zstate_writer_window_set_placeholder (zstate_writer_window_t *self, bool placeholder)
-{
-    assert (self);
-    self->placeholder = placeholder;
 }
 
 size_t
@@ -118,8 +110,7 @@ s_append_entry (zstate_writer_window_t *self, zstate_redis_t *redis,
     int commands = 0;
     int op = zstate_backlog_entry_op (entry);
     size_t field_count = zstate_backlog_entry_field_count (entry);
-    //  Room for the placeholder's one field too
-    size_t words = 2 + 2 * (field_count? field_count: 1);
+    size_t words = 2 + 2 * field_count;
     if (words > self->argv_max) {
         self->argv_max = 2 * words;
         self->argv = (const char **) realloc (self->argv, self->argv_max * sizeof (char *));
@@ -136,24 +127,14 @@ s_append_entry (zstate_writer_window_t *self, zstate_redis_t *redis,
         assert (rc == 0);
         commands++;
     }
-    //  Never an HSET without fields: that would abort the whole EXEC
+    //  Never an HSET without fields: that would abort the whole EXEC. (The
+    //  intake gave a SET SONiC's placeholder field already, when it is on.)
     if (op != ZSTATE_OP_DEL && field_count) {
         self->argv [0] = "HSET";
         self->argvlen [0] = 4;
         zstate_backlog_entry_fields (entry, self->argv + 2, self->argvlen + 2);
         int rc = zstate_redis_append (redis, (int) (2 + 2 * field_count),
                                       self->argv, self->argvlen);
-        assert (rc == 0);
-        commands++;
-    }
-    else
-    if (op == ZSTATE_OP_SET && self->placeholder) {
-        //  SONiC marks an entry without fields by one field NULL = NULL
-        self->argv [0] = "HSET";
-        self->argvlen [0] = 4;
-        self->argv [2] = self->argv [3] = "NULL";
-        self->argvlen [2] = self->argvlen [3] = 4;
-        int rc = zstate_redis_append (redis, 4, self->argv, self->argvlen);
         assert (rc == 0);
         commands++;
     }

@@ -33,11 +33,6 @@ zstate_writer_window_t *
 void
     zstate_writer_window_destroy (zstate_writer_window_t **self_p);
 
-//  Write a SET with no fields as DEL + HSET key NULL NULL, as SONiC
-//  does, instead of DEL alone (default false).
-void
-    zstate_writer_window_set_placeholder (zstate_writer_window_t *self, bool placeholder);
-
 //  Batches in flight.
 size_t
     zstate_writer_window_count (zstate_writer_window_t *self);
@@ -48,10 +43,9 @@ size_t
 
 //  Start a batch: append MULTI to redis, then take every entry of backlog
 //  (one generation, so the batch is whole) and append its commands: DEL
-//  for a DEL, DEL + HSET for a SET (DEL alone, or DEL + HSET NULL NULL with
-//  the placeholder, when it has no fields), HSET for an HSET. The window
-//  must have room. The caller may append commands of its own, then ends
-//  the batch with zstate_writer_window_end. Returns the entries taken; the
+//  for a DEL, DEL + HSET for a SET (DEL alone when it has no fields), HSET
+//  for an HSET. The window must have room. The caller may append commands
+//  of its own, then ends the batch with zstate_writer_window_end. Returns the entries taken; the
 //  commands appended go to *commands_p.
 size_t
     zstate_writer_window_build (zstate_writer_window_t *self, zstate_redis_t *redis,
