@@ -264,6 +264,8 @@ ZSTATE_EXPORT int
 
 //  SONiC's empty-entry placeholder: a SET with no fields writes the one
 //  field NULL with value NULL, instead of leaving no key (default false).
+//  The field is the SET's own: an HSET after it merges in beside it, and a
+//  SET with fields replaces it, whether or not they coalesced on the way.
 //  Before connect.
 ZSTATE_EXPORT int
     zstate_writer_set_placeholder (zstate_writer_t *self, bool placeholder);

@@ -5,7 +5,9 @@
     The protocol is one datagram, "READY=1" or "STOPPING=1", to the unix
     socket NOTIFY_SOCKET names ('@' first for the abstract namespace).
     With libsystemd at build time its sd_notify sends it; without, the few
-    lines below do, so the unit's Type=notify holds either way.
+    lines below do, so the unit's Type=notify holds either way. Built with
+    ZSTATE_NOTIFY_DATAGRAM, it takes those lines even where libsystemd is
+    (selftest/zstate_notify_fallback, which the tool tests run).
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -15,6 +17,9 @@
 */
 
 #include "zstate_tool.h"
+#if defined (HAVE_LIBSYSTEMD) && defined (ZSTATE_NOTIFY_DATAGRAM)
+#   undef HAVE_LIBSYSTEMD
+#endif
 #if defined (HAVE_LIBSYSTEMD)
 #   include <systemd/sd-daemon.h>
 #else
