@@ -20,9 +20,9 @@
 //  Each vector decodes to exactly its operations, and encoding the same
 //  calls gives exactly its bytes
 static void
-s_test_golden (zlist_t *vectors, bool verbose)
+s_test_golden (zlist_t *vectors, size_t count, bool verbose)
 {
-    assert (zlist_size (vectors) == 6);
+    assert (zlist_size (vectors) == count);
     zstate_sonic_msg_t *decoder = zstate_sonic_msg_new ();
     zstate_batch_t *expected = zstate_batch_new ();
     zstate_sonic_vector_t *vector = (zstate_sonic_vector_t *) zlist_first (vectors);
@@ -405,7 +405,10 @@ zstate_sonic_msg_suite_test (bool verbose)
     if (verbose)
         printf ("\n");
     zlist_t *vectors = zstate_sonic_vectors_load ();
-    s_test_golden (vectors, verbose);
+    s_test_golden (vectors, 6, verbose);
+    zlist_t *swss = zstate_sonic_vectors_load_file ("sonic-swss-frames.txt");
+    s_test_golden (swss, 3, verbose);
+    zlist_destroy (&swss);
     s_test_merge (vectors);
     zstate_sonic_msg_t *decoder = zstate_sonic_msg_new ();
     s_test_truncations (vectors, decoder);

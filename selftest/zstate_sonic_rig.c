@@ -51,7 +51,14 @@ s_vector_parse (char *line)
 zlist_t *
 zstate_sonic_vectors_load (void)
 {
-    const char *path = ZSTATE_SRCDIR "/selftest/data/sonic-frames.txt";
+    return zstate_sonic_vectors_load_file ("sonic-frames.txt");
+}
+
+zlist_t *
+zstate_sonic_vectors_load_file (const char *name)
+{
+    char path [512];
+    snprintf (path, sizeof (path), "%s/selftest/data/%s", ZSTATE_SRCDIR, name);
     FILE *file = fopen (path, "r");
     if (!file)
         zsys_error ("cannot read %s", path);
@@ -133,6 +140,20 @@ zstate_sonic_expected (const char *name, zstate_batch_t *batch, bool sent)
             assert (zstate_batch_hset (batch, "h", "f", "v", NULL) == 0);
         else
             assert (zstate_batch_set (batch, "h", "f", "v", NULL) == 0);
+    }
+    else
+    if (streq (name, "swss1"))
+        assert (zstate_batch_set (batch, "10.0.0.0/24", "nexthop", "10.0.0.1",
+                                  "ifname", "Ethernet0", NULL) == 0);
+    else
+    if (streq (name, "swss2"))
+        assert (zstate_batch_del (batch, "10.9.0.0/16") == 0);
+    else
+    if (streq (name, "swss3")) {
+        assert (zstate_batch_set (batch, "10.1.0.0/16", "nexthop", "10.1.0.1", NULL) == 0);
+        assert (zstate_batch_del (batch, "10.2.0.0/16") == 0);
+        assert (zstate_batch_set (batch, "10.3.0.0/16", "nexthop", "10.3.0.1",
+                                  "weight", "10", NULL) == 0);
     }
     else
         assert (!"golden vector without expected operations");

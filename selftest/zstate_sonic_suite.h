@@ -24,6 +24,11 @@ typedef struct {
 zlist_t *
     zstate_sonic_vectors_load (void);
 
+//  The same, from another file of selftest/data: sonic-swss-frames.txt
+//  holds frames that sonic-swss-common's own serializer made.
+zlist_t *
+    zstate_sonic_vectors_load_file (const char *name);
+
 //  Return the vector of that name from the list.
 zstate_sonic_vector_t *
     zstate_sonic_vector (zlist_t *vectors, const char *name);
