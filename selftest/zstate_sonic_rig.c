@@ -63,14 +63,32 @@ zstate_sonic_vectors_load_file (const char *name)
     if (!file)
         zsys_error ("cannot read %s", path);
     assert (file);
+    //  A line that starts with blanks continues the hex of the one before
     zlist_t *vectors = zlist_new ();
-    char line [4096];
-    while (fgets (line, sizeof (line), file)) {
-        if (line [0] == '#' || line [0] == '\n')
+    char record [8192] = "";
+    char line [1024];
+    bool more = true;
+    while (more) {
+        more = fgets (line, sizeof (line), file) != NULL;
+        if (more && (line [0] == '#' || line [0] == '\n'))
             continue;
-        zstate_sonic_vector_t *vector = s_vector_parse (line);
-        zlist_append (vectors, vector);
-        zlist_freefn (vectors, vector, s_vector_free, true);
+        if (more && (line [0] == ' ' || line [0] == '\t')) {
+            assert (*record);
+            record [strcspn (record, "\n")] = 0;
+            char *hex = line + strspn (line, " \t");
+            assert (strlen (record) + strlen (hex) < sizeof (record));
+            strcat (record, hex);
+            continue;
+        }
+        if (*record) {
+            zstate_sonic_vector_t *vector = s_vector_parse (record);
+            zlist_append (vectors, vector);
+            zlist_freefn (vectors, vector, s_vector_free, true);
+        }
+        if (more) {
+            assert (strlen (line) < sizeof (record));
+            strcpy (record, line);
+        }
     }
     fclose (file);
     return vectors;
