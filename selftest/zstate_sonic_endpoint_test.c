@@ -1,8 +1,9 @@
 /*  =========================================================================
     zstate_sonic_endpoint_test - the SONiC endpoint as a service: the
     posture of the server's endpoints (loopback only without insecure,
-    old ZMTP refused, DENY, CURVE), its counters in the monitor's STATS
-    and in structs that can grow, and no frame lost silently at shutdown
+    old ZMTP refused, DENY, the connection cap, CURVE), its counters in the
+    monitor's STATS and in structs that can grow, and no frame lost
+    silently at shutdown
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -61,6 +62,12 @@ s_refused (const zstate_sonic_bridge_stats_t *stats, uint64_t refused)
     //  A NULL peer on a CURVE endpoint: a mismatch, or no detail when the
     //  peer saw the mismatch first and hung up
     return stats->auth_mechanism + stats->auth_failed >= refused;
+}
+
+static bool
+s_shed (const zstate_sonic_bridge_stats_t *stats, uint64_t shed)
+{
+    return stats->shed >= shed;
 }
 
 static bool
@@ -174,6 +181,25 @@ s_test_deny (zstate_server_t *server, zstate_consumer_t *routes)
     assert (zstate_consumer_pending (routes) == 0);
     zsock_destroy (&push);
     //  The lists go with the authenticator, which the bridge held alone
+    zstate_sonic_bridge_destroy (&bridge);
+}
+
+//  The connection cap: a second producer over a cap of one is shed
+static void
+s_test_cap (zstate_server_t *server)
+{
+    zstate_sonic_bridge_t *bridge;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d",
+              s_bridge_start (server, &bridge, NULL));
+    assert (zstate_sonic_bridge_set_connections_max (bridge, 1) == 0);
+    zsock_t *first = zstate_sonic_push_new (endpoint);
+    zsock_t *second = zstate_sonic_push_new (endpoint);
+    zstate_sonic_bridge_stats_t stats;
+    s_wait (bridge, s_shed, 1, &stats);
+    assert (stats.accepted >= 2);
+    zsock_destroy (&first);
+    zsock_destroy (&second);
     zstate_sonic_bridge_destroy (&bridge);
 }
 
@@ -445,6 +471,7 @@ zstate_sonic_endpoint_test (bool verbose)
     zlist_t *vectors = zstate_sonic_vectors_load ();
     s_test_posture (server, vectors);
     s_test_deny (server, routes);
+    s_test_cap (server);
     if (zsys_has_curve ())
         s_test_curve (server, routes);
     s_test_counters (server, routes, vectors);
