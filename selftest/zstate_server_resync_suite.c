@@ -5,7 +5,8 @@
     version 2 through the session codec, and a fake writer
     (selftest/zstate_server_resync_rig.c): the RESYNC feature, every
     trigger of RESYNC and who gets it, RESYNCs owed to a lost connection
-    and to a full pipe, and the owed list alone. Assertions are on what
+    and to a full pipe, the owed list alone, and an ACK or WELCOME that
+    found the pipe full sent again. Assertions are on what
     arrives, never on time: a sync point is a PING, whose PONG comes after
     everything the server sent that DEALER before it.
 
@@ -327,6 +328,70 @@ s_test_owed_full (rig_t *rig)
     zsock_destroy (&peer);
 }
 
+//  A client whose pipe is full when its ACK (gap false) or resume WELCOME
+//  (gap true) is due gets it once it reads again, though it sends nothing
+//  more: no later reply would tell it what the lost one said
+static void
+s_reply_full (rig_t *rig, bool gap)
+{
+    //  No ACK waits past the loop iteration that delivered its message:
+    //  zloop runs due timers before it reads the pipe that asks for STATS
+    int rc = zstate_server_set_ack_delay (rig->server, 0);
+    assert (rc == 0);
+    zsock_t *peer = s_deaf_peer (rig);
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    rig_hello (rig, peer, id, 1, true, true);
+    zstate_server_link_t *link = zstate_server_link (rig->server);
+    rc = zstate_server_link_register (link, PEER_DB, "FULL_TABLE", "full", rig->ports);
+    assert (rc == 0);
+    size_t asked = 1 + s_fill (rig, link);
+    zstate_server_stats_t before, stats;
+    rc = zstate_server_stats (rig->server, &before);
+    assert (rc == 0);
+    for (uint64_t sequence = 1; sequence <= 64; sequence++)
+        peer_ops (peer, 2, id, sequence, TABLE, "key", 0);
+    WAIT_STATS (rig->server, stats, stats.routed == before.routed + 64);
+    if (gap) {
+        peer_ops (peer, 2, id, 66, TABLE, "key", 0);
+        WAIT_STATS (rig->server, stats, stats.resumes == before.resumes + 1);
+    }
+    //  What the pipe took, then the reply and the RESYNC owed, in any order
+    s_receive (rig, peer, asked - 1);
+    int type = gap? ZSTATE_SESSION_MSG_WELCOME: ZSTATE_SESSION_MSG_ACK;
+    bool replied = false, resynced = false;
+    while (!replied || !resynced) {
+        peer_recv (peer, &rig->reply);
+        if (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC) {
+            assert (!resynced && streq (rig->reply.msg.table, "FULL_TABLE"));
+            resynced = true;
+        }
+        else {
+            assert (rig->reply.msg.type == type && !replied);
+            assert (rig->reply.msg.delivered == 64);
+            replied = true;
+        }
+    }
+    assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
+    rc = zstate_server_link_unregister (link, PEER_DB, "FULL_TABLE", "full");
+    assert (rc == 0);
+    zstate_server_link_release (&link);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+}
+
+static void
+s_test_ack_full (rig_t *rig)
+{
+    s_reply_full (rig, false);
+}
+
+static void
+s_test_welcome_full (rig_t *rig)
+{
+    s_reply_full (rig, true);
+}
+
 //  Every table restored from Redis: a new session is sent no RESYNC of
 //  every table; one table registered and not restored: it is again. The
 //  monitor's STATS text has the counters.
@@ -414,6 +479,8 @@ zstate_server_resync_suite_test (bool verbose)
     rig_run (s_test_lost, verbose);
     rig_run (s_test_owed_reconnect, verbose);
     rig_run (s_test_owed_full, verbose);
+    rig_run (s_test_ack_full, verbose);
+    rig_run (s_test_welcome_full, verbose);
     s_test_restored (verbose);
     printf ("OK\n");
 }

@@ -17,6 +17,11 @@
 #include "zstate_server_limiter.h"
 #include "zstate_server_owed.h"
 
+//  What housekeeping sends again to a session whose pipe did not take it
+#define RETRY_NONE          0
+#define RETRY_ACK           1       //  an ACK
+#define RETRY_WELCOME       2       //  a WELCOME, which says what an ACK does
+
 //  What we remember about one client session
 typedef struct {
     byte id [ZSTATE_MSG_SESSION_SIZE];  //  the session id, also the hash key
@@ -30,6 +35,7 @@ typedef struct {
     uint32_t unacked;           //  messages delivered since
     bool ack_again;             //  a duplicate came: tell D even if told
     bool resumed;               //  resume WELCOME sent, not yet in order
+    int retry;                  //  a reply its pipe did not take: RETRY_*
     uint32_t heartbeat;         //  the client's interval, msecs
     int64_t heard;              //  session clock when last heard from
     int64_t sent;               //  zclock_mono when we last sent to it

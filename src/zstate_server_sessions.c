@@ -33,8 +33,9 @@
     is flushed ACK_EVERY messages later or when the server's ACK timer
     fires, so a steady stream costs one ACK per batch of messages, not per
     message. Replies go out with ZMQ_DONTWAIT: a client that does not read
-    loses replies, never stops the server; the next ACK, cumulative, says
-    it all again. P is the session's zstate_server_persist_t, which knows
+    loses replies, never stops the server. An ACK or WELCOME libzmq did
+    not take is sent again by housekeeping, since no later one need come:
+    a client that sent its last message, or is behind a gap, would wait. P is the session's zstate_server_persist_t, which knows
     what waits for which writer; a confirmation that moves P makes an ACK
     due as a delivery does.
     The table is bounded. A HELLO for a new session when full evicts the
@@ -375,9 +376,12 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
     session->acked_persisted = session->persisted;
     session->unacked = 0;
     if (sent) {
+        session->retry = RETRY_NONE;
         session->welcomed = true;
         zstate_server_session_owed_flush (self, session);
     }
+    else
+        session->retry = RETRY_WELCOME;
 }
 
 static void
@@ -388,16 +392,23 @@ s_send_ack (zstate_server_sessions_t *self, session_t *session)
         .epoch = self->epoch, .delivered = session->delivered,
         .persisted = session->persisted
     };
-    zstate_server_session_send (self, session, &ack);
+    bool sent = zstate_server_session_send (self, session, &ack);
+    if (session->due_handle) {
+        zlistx_delete (self->due, session->due_handle);
+        session->due_handle = NULL;
+    }
+    if (!sent) {
+        //  Still due: housekeeping tries again, not each message
+        session->retry = session->retry? session->retry: RETRY_ACK;
+        return;
+    }
+    if (session->retry == RETRY_ACK)
+        session->retry = RETRY_NONE;
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
     session->ack_again = false;
     self->stats->acks++;
-    if (session->due_handle) {
-        zlistx_delete (self->due, session->due_handle);
-        session->due_handle = NULL;
-    }
 }
 
 //  Timer, once: send every ACK that waits
@@ -442,7 +453,7 @@ s_acks_rearm (zstate_server_sessions_t *self)
 static void
 s_ack_due (zstate_server_sessions_t *self, session_t *session)
 {
-    if (session->unacked >= ACK_EVERY)
+    if (session->unacked >= ACK_EVERY && session->retry == RETRY_NONE)
         s_send_ack (self, session);
     else
     if (!session->due_handle) {
@@ -734,7 +745,7 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
 //  Housekeeping
 
 //  Timer: PING welcomed sessions we sent nothing to for a heartbeat
-//  interval, send owed RESYNCs, forget silent sessions
+//  interval, send again what did not go, forget silent sessions
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -763,8 +774,13 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             zstate_server_session_send (self, session, &ping);
             self->stats->pings_sent++;
         }
-        //  A RESYNC owed for a full pipe may go now; one owed for a lost
-        //  connection fails again, until the WELCOME of the next
+        //  A reply or RESYNC that found the pipe full may go now; one for
+        //  a lost connection fails again, until the WELCOME of the next
+        if (session->retry == RETRY_WELCOME)
+            s_send_welcome (self, session);
+        else
+        if (session->retry == RETRY_ACK)
+            s_send_ack (self, session);
         if (session->owed)
             zstate_server_session_owed_flush (self, session);
         session = (session_t *) zlistx_next (self->lru);
