@@ -139,7 +139,8 @@ s_test_triggers (rig_t *rig)
 }
 
 //  LOST [db] from a writer: RESYNC of the tables of that db with a writer,
-//  to granted sessions; a bad db name or an empty LOST is ignored
+//  to granted sessions; a bad db name or an empty LOST is ignored, and a
+//  db named many times in one LOST lost its data once
 static void
 s_test_lost (rig_t *rig)
 {
@@ -160,6 +161,20 @@ s_test_lost (rig_t *rig)
     WAIT_STATS (rig->server, stats, stats.confirms_ignored == before.confirms_ignored + 2);
     assert (stats.redis_lost == before.redis_lost + 2);
     assert (rig_resyncs (rig, peer, id, OTHER_DB, WRITTEN) == 1);
+
+    zmsg_t *lost = zmsg_new ();
+    zmsg_addstr (lost, "LOST");
+    for (int count = 0; count < 100; count++)
+        zmsg_addstr (lost, PEER_DB);
+    char name [ZSTATE_NAME_MAX + 2];
+    memset (name, 'x', sizeof (name) - 1);
+    name [sizeof (name) - 1] = 0;
+    zmsg_addstr (lost, name);
+    rc = zmsg_send (&lost, rig->confirm);
+    assert (rc == 0);
+    WAIT_STATS (rig->server, stats, stats.confirms_ignored == before.confirms_ignored + 3);
+    assert (stats.redis_lost == before.redis_lost + 3);
+    assert (rig_resyncs (rig, peer, id, PEER_DB, WRITTEN) == 1);
     zuuid_destroy (&session);
     zsock_destroy (&peer);
 }

@@ -74,30 +74,41 @@ s_table (zstate_server_confirm_t *self, zframe_t *db_frame, zframe_t *table_fram
 }
 
 //  LOST: Redis lost what it held of each db named: every table of it that
-//  a writer persists asks its producers' mirrors for a snapshot
+//  a writer persists asks its producers' mirrors for a snapshot. A db
+//  named twice lost its data once, and one message is one log line,
+//  whatever it holds.
 static void
 s_lost (zstate_server_confirm_t *self, zmsg_t *msg)
 {
+    zhashx_t *named = zhashx_new ();
+    assert (named);
+    size_t tables = 0;
+    char first [ZSTATE_NAME_MAX + 1] = "";
     zframe_t *frame;
     while ((frame = zmsg_pop (msg))) {
         char db [ZSTATE_NAME_MAX + 1];
-        if (s_name (frame, db)) {
+        if (!s_name (frame, db))
+            self->stats->confirms_ignored++;
+        else
+        if (zhashx_insert (named, db, db) == 0) {
             self->stats->redis_lost++;
-            size_t tables = 0;
+            if (!*first)
+                strcpy (first, db);
             zstate_server_route_t *route = zstate_server_routes_first_of (self->routes, db);
             for (; route; route = zstate_server_routes_next_of (self->routes, db))
                 if (route->forward) {
                     zstate_server_sessions_resync (self->sessions, db, route->table);
                     tables++;
                 }
-            zsys_warning ("zstate_server: Redis lost %s, %zu tables asked for "
-                          "snapshots; %" PRIu64 " losses so far", db, tables,
-                          self->stats->redis_lost);
         }
-        else
-            self->stats->confirms_ignored++;
         zframe_destroy (&frame);
     }
+    if (zhashx_size (named))
+        zsys_warning ("zstate_server: Redis lost %s%s, %zu tables asked for "
+                      "snapshots; %" PRIu64 " losses so far", first,
+                      zhashx_size (named) > 1? " and more dbs": "", tables,
+                      self->stats->redis_lost);
+    zhashx_destroy (&named);
 }
 
 static int

@@ -28,7 +28,8 @@
 //      then one frame per db name whose data Redis lost
 //  LOST sends RESYNC of every table of those dbs that forwards to a
 //  writer, to every session granted the feature, so that the producers'
-//  mirrors write the tables again; each db counts in redis_lost.
+//  mirrors write the tables again; each db counts in redis_lost, once
+//  however often one message names it.
 //  A table with no consumer, a session the server does not know, a frame
 //  of the wrong size, a bad db name, or a message that is neither, is
 //  counted in confirms_ignored and skipped; the rest of the message
