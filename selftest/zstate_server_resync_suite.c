@@ -257,6 +257,36 @@ s_deaf_peer (rig_t *rig)
     return peer;
 }
 
+//  A deaf peer with a session that was granted RESYNC, and FULL_TABLE
+//  registered through a link of the test's own
+typedef struct {
+    zsock_t *peer;
+    zuuid_t *session;
+    zstate_server_link_t *link;
+} deaf_t;
+
+static void
+s_deaf_new (rig_t *rig, deaf_t *deaf)
+{
+    deaf->peer = s_deaf_peer (rig);
+    deaf->session = zuuid_new ();
+    rig_hello (rig, deaf->peer, zuuid_data (deaf->session), 1, true, true);
+    deaf->link = zstate_server_link (rig->server);
+    int rc = zstate_server_link_register (deaf->link, PEER_DB, "FULL_TABLE", "full",
+                                          rig->ports);
+    assert (rc == 0);
+}
+
+static void
+s_deaf_destroy (deaf_t *deaf)
+{
+    int rc = zstate_server_link_unregister (deaf->link, PEER_DB, "FULL_TABLE", "full");
+    assert (rc == 0);
+    zstate_server_link_release (&deaf->link);
+    zuuid_destroy (&deaf->session);
+    zsock_destroy (&deaf->peer);
+}
+
 //  Ask for RESYNC of FULL_TABLE until one is owed; return how many asks
 //  it took
 static size_t
@@ -294,15 +324,13 @@ s_receive (rig_t *rig, zsock_t *peer, size_t count)
 static void
 s_test_owed_full (rig_t *rig)
 {
-    zsock_t *peer = s_deaf_peer (rig);
-    zuuid_t *session = zuuid_new ();
-    const byte *id = zuuid_data (session);
-    rig_hello (rig, peer, id, 1, true, true);
-    zstate_server_link_t *link = zstate_server_link (rig->server);
-    int rc = zstate_server_link_register (link, PEER_DB, "FULL_TABLE", "full", rig->ports);
-    assert (rc == 0);
+    deaf_t deaf;
+    s_deaf_new (rig, &deaf);
+    zsock_t *peer = deaf.peer;
+    zstate_server_link_t *link = deaf.link;
+    const byte *id = zuuid_data (deaf.session);
     zstate_server_stats_t before, stats;
-    rc = zstate_server_stats (rig->server, &before);
+    int rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
     //  REGISTER asked once too
     size_t asked = 1 + s_fill (rig, link);
@@ -335,12 +363,7 @@ s_test_owed_full (rig_t *rig)
     assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
     s_receive (rig, peer, 1);
     assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
-
-    rc = zstate_server_link_unregister (link, PEER_DB, "FULL_TABLE", "full");
-    assert (rc == 0);
-    zstate_server_link_release (&link);
-    zuuid_destroy (&session);
-    zsock_destroy (&peer);
+    s_deaf_destroy (&deaf);
 }
 
 //  A client whose pipe is full when its ACK (gap false) or resume WELCOME
@@ -353,14 +376,11 @@ s_reply_full (rig_t *rig, bool gap)
     //  zloop runs due timers before it reads the pipe that asks for STATS
     int rc = zstate_server_set_ack_delay (rig->server, 0);
     assert (rc == 0);
-    zsock_t *peer = s_deaf_peer (rig);
-    zuuid_t *session = zuuid_new ();
-    const byte *id = zuuid_data (session);
-    rig_hello (rig, peer, id, 1, true, true);
-    zstate_server_link_t *link = zstate_server_link (rig->server);
-    rc = zstate_server_link_register (link, PEER_DB, "FULL_TABLE", "full", rig->ports);
-    assert (rc == 0);
-    size_t asked = 1 + s_fill (rig, link);
+    deaf_t deaf;
+    s_deaf_new (rig, &deaf);
+    zsock_t *peer = deaf.peer;
+    const byte *id = zuuid_data (deaf.session);
+    size_t asked = 1 + s_fill (rig, deaf.link);
     zstate_server_stats_t before, stats;
     rc = zstate_server_stats (rig->server, &before);
     assert (rc == 0);
@@ -388,11 +408,7 @@ s_reply_full (rig_t *rig, bool gap)
         }
     }
     assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
-    rc = zstate_server_link_unregister (link, PEER_DB, "FULL_TABLE", "full");
-    assert (rc == 0);
-    zstate_server_link_release (&link);
-    zuuid_destroy (&session);
-    zsock_destroy (&peer);
+    s_deaf_destroy (&deaf);
 }
 
 static void
