@@ -498,6 +498,72 @@ s_test_restored (bool verbose)
     zstate_server_destroy (&elsewhere);
 }
 
+//  A session forgotten while it owed a RESYNC: every table was restored,
+//  yet its next HELLO, new to the server, is owed RESYNC of every table,
+//  since the one it owed cannot be told apart any more
+static void
+s_test_forgotten (bool verbose)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    zstate_server_set_verbose (server, verbose);
+    int rc = zstate_server_set_heartbeat (server, 0);
+    assert (rc == 0);
+    rc = zstate_server_bind (server, "inproc://zstate-server-resync-forgotten");
+    assert (rc == 0);
+    zstate_server_t *elsewhere = zstate_server_new ();
+    zstate_consumer_t *holder = zstate_consumer_new (elsewhere, PEER_DB, TABLE);
+    assert (elsewhere && holder);
+    zstate_server_link_t *link = zstate_server_link (server);
+    rc = zstate_server_link_register (link, PEER_DB, "RESTORED_TABLE", "restored", holder);
+    assert (rc == 0);
+    rc = zstate_server_link_restored (link, PEER_DB, "RESTORED_TABLE", "restored",
+                                      NULL, 0);
+    assert (rc == 0);
+    rig_t rig;
+    memset (&rig, 0, sizeof (rig));
+    snprintf (rig.endpoint, sizeof (rig.endpoint), ">inproc://zstate-server-resync-forgotten");
+    rig.server = server;
+    zsock_t *peer = peer_new (rig.endpoint);
+    zuuid_t *session = zuuid_new ();
+    const byte *id = zuuid_data (session);
+    rig_hello (&rig, peer, id, 1, true, false);
+    assert (rig_resyncs (&rig, peer, id, ALL, ALL) == 0);
+    zsock_destroy (&peer);
+    zstate_server_stats_t before, stats;
+    rc = zstate_server_stats (server, &before);
+    assert (rc == 0);
+    //  Until the server sees the connection go, libzmq takes what it is
+    //  sent, and loses it with the connection
+    int64_t deadline = zclock_mono () + PEER_DEADLINE;
+    do {
+        assert (zclock_mono () < deadline);
+        rc = zstate_server_link_resync (link, PEER_DB, "RESTORED_TABLE", "restored");
+        assert (rc == 0);
+        WAIT_STATS (server, stats, stats.resyncs_owed > before.resyncs_owed
+                                || stats.resyncs_sent > before.resyncs_sent);
+        before.resyncs_sent = stats.resyncs_sent;
+    } while (stats.resyncs_owed == before.resyncs_owed);
+    rc = zstate_server_set_session_idle (server, 1);
+    assert (rc == 0);
+    WAIT_STATS (server, stats, stats.expired == before.expired + 1);
+    rc = zstate_server_set_session_idle (server, 600000);
+    assert (rc == 0);
+    peer = peer_new (rig.endpoint);
+    rig_hello (&rig, peer, id, 1, true, true);
+    assert (rig_resyncs (&rig, peer, id, ALL, ALL) == 0);
+
+    zframe_destroy (&rig.reply.frame);
+    rc = zstate_server_link_unregister (link, PEER_DB, "RESTORED_TABLE", "restored");
+    assert (rc == 0);
+    zstate_server_link_release (&link);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+    zstate_server_destroy (&server);
+    zstate_consumer_destroy (&holder);
+    zstate_server_destroy (&elsewhere);
+}
+
 void
 zstate_server_resync_suite_test (bool verbose)
 {
@@ -513,5 +579,6 @@ zstate_server_resync_suite_test (bool verbose)
     rig_run (s_test_ack_full, verbose);
     rig_run (s_test_welcome_full, verbose);
     s_test_restored (verbose);
+    s_test_forgotten (verbose);
     printf ("OK\n");
 }

@@ -66,6 +66,7 @@ struct _zstate_server_sessions_t {
     uint32_t ack_delay;         //  msecs
     size_t writers;             //  tables with a DB writer
     size_t unrestored;          //  tables not restored from Redis
+    bool forgot_owed;           //  a session was forgotten owing RESYNCs
     uint64_t nonce;             //  of our PINGs
     uint64_t untracked;         //  version 1 messages past the bound
     int64_t held_since;         //  zclock_mono when holding began, or 0
@@ -78,6 +79,17 @@ struct _zstate_server_sessions_t {
 bool
     zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
                                 zstate_session_msg_t *msg);
+
+//  Session is new to this instance, and HELLO offered features: owe it
+//  RESYNC of every table when it may hold what a table lacks
+void
+    zstate_server_session_resync_new (zstate_server_sessions_t *self,
+                                      session_t *session, uint32_t features);
+
+//  Session goes from the table: remember whether it owed a RESYNC
+void
+    zstate_server_session_resync_forget (zstate_server_sessions_t *self,
+                                         session_t *session);
 
 //  The session's WELCOME went: send what it is owed, in order, until one
 //  cannot go

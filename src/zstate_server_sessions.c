@@ -243,6 +243,7 @@ s_session_remove (zstate_server_sessions_t *self, session_t *session)
 {
     if (self->current == session)
         self->current = NULL;
+    zstate_server_session_resync_forget (self, session);
     zlistx_delete (self->lru, session->lru_handle);
     if (session->due_handle)
         zlistx_delete (self->due, session->due_handle);
@@ -496,10 +497,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
         }
         session = s_session_new (self, hello->session, 2);
         session->delivered = session->persisted = first_unacked - 1;
-        //  New to this instance: what its producers' mirrors hold may be
-        //  missing from every table that was not restored from Redis
-        if (self->unrestored && (hello->features & ZSTATE_SESSION_FEATURE_RESYNC))
-            zstate_server_owed_add (&session->owed, "", "");
+        zstate_server_session_resync_new (self, session, hello->features);
     }
     else
     if (session->delivered < first_unacked - 1) {

@@ -18,9 +18,13 @@
     for after any reconnect, is followed by what it owes, and the table's
     housekeeping tries again meanwhile, for a pipe that was only full. While a session
     owes anything, a new RESYNC joins what it owes rather than overtaking
-    it. What this cannot cover: a RESYNC libzmq took and then lost with a
-    connection that broke before the bytes went out; the client's mirror
-    is not asked again until the next trigger.
+    it. A session forgotten while it owed anything (silent past the idle
+    limit, or evicted) cannot be told when it comes back, since the
+    table no longer knows it: from then on, every session new to the
+    instance is owed RESYNC of every table. What this cannot cover: a
+    RESYNC libzmq took and then lost with a connection that broke before
+    the bytes went out; the client's mirror is not asked again until the
+    next trigger.
 @end
 */
 
@@ -90,6 +94,29 @@ zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
         }
         session = (session_t *) zlistx_next (self->lru);
     }
+}
+
+void
+zstate_server_session_resync_new (zstate_server_sessions_t *self, session_t *session,
+                                  uint32_t features)
+{
+    assert (self);
+    assert (session);
+    //  What its producers' mirrors hold may be missing from every table
+    //  that was not restored from Redis, or from one a RESYNC that this
+    //  session may have been owed, when forgotten, was for
+    if ((self->unrestored || self->forgot_owed)
+    &&  (features & ZSTATE_SESSION_FEATURE_RESYNC))
+        zstate_server_owed_add (&session->owed, "", "");
+}
+
+void
+zstate_server_session_resync_forget (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    if (zstate_server_owed_size (session->owed))
+        self->forgot_owed = true;
 }
 
 void
