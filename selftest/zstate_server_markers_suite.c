@@ -273,7 +273,9 @@ s_test_parked (rig_t *rig)
 }
 
 //  A marker at or below the restored watermark of its session is dropped
-//  as delivered; above it, it is routed. Watchers get OPS only.
+//  as delivered; above it, it is routed. Watchers get OPS only. An END
+//  above it whose BEGIN was below ends a window the restart cut: its
+//  session is asked for a snapshot of the table again.
 static void
 s_test_restored_markers (rig_t *rig)
 {
@@ -323,6 +325,14 @@ s_test_restored_markers (rig_t *rig)
     zstate_msg_destroy (&decoder);
     zmsg_destroy (&copy);
     zsock_destroy (&watcher);
+    rig_end (peer, zuuid_data (one), 4, PEER_DB, "RESTORED_TABLE", 1, 2,
+             ZSTATE_SESSION_END_COMPLETE);
+    rig_end (peer, zuuid_data (one), 5, PEER_DB, "RESTORED_TABLE", 2, 1,
+             ZSTATE_SESSION_END_COMPLETE);
+    assert (rig_resyncs (rig, peer, zuuid_data (one), PEER_DB, "RESTORED_TABLE") == 1);
+    rc = zstate_server_stats (rig->server, &stats);
+    assert (rc == 0);
+    assert (stats.windows_ended == 2 && stats.restored_drops == 1);
     rc = zstate_server_link_unregister (link, PEER_DB, "RESTORED_TABLE", "restored");
     assert (rc == 0);
     zstate_server_link_release (&link);

@@ -452,8 +452,16 @@ s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
         return;
     if (msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
         self->stats.windows_begun++;
-    else
+    else {
         self->stats.windows_ended++;
+        //  Its BEGIN came before the restart that the restore stands for:
+        //  the END matches no window downstream, and the table is not
+        //  replaced, so the session's mirror is asked for it again
+        if (route->restored
+        &&  zstate_server_watermarks_covers (route->restored, session, msg.begin))
+            zstate_server_sessions_resync_one (self->sessions, session, msg.db,
+                                               msg.table);
+    }
     s_route_pass (self, route, payload, session, sequence);
 }
 

@@ -137,6 +137,12 @@ void
     zstate_server_sessions_set_unrestored (zstate_server_sessions_t *self,
                                            size_t unrestored);
 
+//  The same for one session only, unless unknown or not granted it.
+void
+    zstate_server_sessions_resync_one (zstate_server_sessions_t *self,
+                                       const byte *session_id, const char *db,
+                                       const char *table);
+
 //  Send RESYNC of (db, table), of every table when both are "", to every
 //  session granted the RESYNC feature; one that cannot go now (no
 //  connection, a full pipe) is owed, and goes after the session's next

@@ -77,6 +77,20 @@ s_resync_owe (zstate_server_sessions_t *self, session_t *session, const char *db
     self->stats->resyncs_owed++;
 }
 
+//  Send session RESYNC of (db, table), or owe it, when it was granted it
+static void
+s_resync (zstate_server_sessions_t *self, session_t *session, const char *db,
+          const char *table)
+{
+    if (session->version == 2 && session->resync) {
+        //  Never before a WELCOME has granted it: the client could not
+        //  know what RESYNC is
+        if (!session->welcomed || zstate_server_owed_size (session->owed)
+        ||  !s_resync_send (self, session, db, table))
+            s_resync_owe (self, session, db, table);
+    }
+}
+
 void
 zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
                                const char *table)
@@ -85,15 +99,21 @@ zstate_server_sessions_resync (zstate_server_sessions_t *self, const char *db,
     assert (db && table);
     session_t *session = (session_t *) zlistx_first (self->lru);
     while (session) {
-        if (session->version == 2 && session->resync) {
-            //  Never before a WELCOME has granted it: the client could
-            //  not know what RESYNC is
-            if (!session->welcomed || zstate_server_owed_size (session->owed)
-            ||  !s_resync_send (self, session, db, table))
-                s_resync_owe (self, session, db, table);
-        }
+        s_resync (self, session, db, table);
         session = (session_t *) zlistx_next (self->lru);
     }
+}
+
+void
+zstate_server_sessions_resync_one (zstate_server_sessions_t *self,
+                                   const byte *session_id, const char *db,
+                                   const char *table)
+{
+    assert (self);
+    assert (session_id && db && table);
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, session_id);
+    if (session)
+        s_resync (self, session, db, table);
 }
 
 void
