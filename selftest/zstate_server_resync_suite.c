@@ -423,44 +423,78 @@ s_test_welcome_full (rig_t *rig)
     s_reply_full (rig, true);
 }
 
+//  A server of its own, bound to inproc://name, with RESTORED_TABLE
+//  registered through a link and restored from an empty Redis, and a rig
+//  for it: no other route
+typedef struct {
+    zstate_server_t *server;
+    zstate_server_t *elsewhere;
+    zstate_consumer_t *holder;
+    zstate_server_link_t *link;
+    rig_t rig;
+} lone_t;
+
+static void
+s_lone_new (lone_t *lone, const char *name, bool verbose)
+{
+    memset (&lone->rig, 0, sizeof (lone->rig));
+    snprintf (lone->rig.endpoint, sizeof (lone->rig.endpoint), ">inproc://%s", name);
+    lone->server = zstate_server_new ();
+    assert (lone->server);
+    zstate_server_set_verbose (lone->server, verbose);
+    int rc = zstate_server_set_heartbeat (lone->server, 0);
+    assert (rc == 0);
+    rc = zstate_server_bind (lone->server, lone->rig.endpoint + 1);
+    assert (rc == 0);
+    //  Routes through the link only, to a consumer of another server that
+    //  nothing is delivered to, so that this one has no other route
+    lone->elsewhere = zstate_server_new ();
+    lone->holder = zstate_consumer_new (lone->elsewhere, PEER_DB, TABLE);
+    assert (lone->elsewhere && lone->holder);
+    lone->link = zstate_server_link (lone->server);
+    rc = zstate_server_link_register (lone->link, PEER_DB, "RESTORED_TABLE", "restored",
+                                      lone->holder);
+    assert (rc == 0);
+    rc = zstate_server_link_restored (lone->link, PEER_DB, "RESTORED_TABLE", "restored",
+                                      NULL, 0);
+    assert (rc == 0);
+    lone->rig.server = lone->server;
+}
+
+static void
+s_lone_destroy (lone_t *lone)
+{
+    zframe_destroy (&lone->rig.reply.frame);
+    int rc = zstate_server_link_unregister (lone->link, PEER_DB, "RESTORED_TABLE",
+                                            "restored");
+    assert (rc == 0);
+    zstate_server_link_release (&lone->link);
+    zstate_server_destroy (&lone->server);
+    zstate_consumer_destroy (&lone->holder);
+    zstate_server_destroy (&lone->elsewhere);
+}
+
 //  Every table restored from Redis: a new session is sent no RESYNC of
 //  every table; one table registered and not restored: it is again. The
 //  monitor's STATS text has the counters.
 static void
 s_test_restored (bool verbose)
 {
-    zstate_server_t *server = zstate_server_new ();
-    assert (server);
-    zstate_server_set_verbose (server, verbose);
-    int rc = zstate_server_set_heartbeat (server, 0);
+    lone_t lone;
+    s_lone_new (&lone, "zstate-server-resync-restored", verbose);
+    zstate_server_t *server = lone.server;
+    zstate_server_link_t *link = lone.link;
+    rig_t *rig = &lone.rig;
+    int rc = zstate_server_link_register (link, PEER_DB, "OPEN_TABLE", "open", lone.holder);
     assert (rc == 0);
-    rc = zstate_server_bind (server, "inproc://zstate-server-resync-restored");
-    assert (rc == 0);
-    //  Routes through the link only, to a consumer of another server that
-    //  nothing is delivered to, so that this one has no other route
-    zstate_server_t *elsewhere = zstate_server_new ();
-    zstate_consumer_t *holder = zstate_consumer_new (elsewhere, PEER_DB, TABLE);
-    assert (elsewhere && holder);
-    zstate_server_link_t *link = zstate_server_link (server);
-    rc = zstate_server_link_register (link, PEER_DB, "OPEN_TABLE", "open", holder);
-    assert (rc == 0);
-    rc = zstate_server_link_register (link, PEER_DB, "RESTORED_TABLE", "restored", holder);
-    assert (rc == 0);
-    rc = zstate_server_link_restored (link, PEER_DB, "RESTORED_TABLE", "restored",
-                                      NULL, 0);
-    assert (rc == 0);
-    rig_t rig;
-    memset (&rig, 0, sizeof (rig));
-    snprintf (rig.endpoint, sizeof (rig.endpoint), ">inproc://zstate-server-resync-restored");
-    rig.server = server;
-    zsock_t *peer = peer_new (rig.endpoint);
+    zsock_t *peer = peer_new (rig->endpoint);
     zuuid_t *one = zuuid_new (), *two = zuuid_new ();
     //  OPEN_TABLE was not restored; once it goes, every table was
-    rig_hello (&rig, peer, zuuid_data (one), 1, true, true);
+    rig_hello (rig, peer, zuuid_data (one), 1, true, true);
     rc = zstate_server_link_unregister (link, PEER_DB, "OPEN_TABLE", "open");
     assert (rc == 0);
-    rig_hello (&rig, peer, zuuid_data (two), 1, true, false);
-    assert (rig_resyncs (&rig, peer, zuuid_data (two), ALL, ALL) == 0);
+    rig_hello (rig, peer, zuuid_data (two), 1, true, false);
+    assert (rig_resyncs (rig, peer, zuuid_data (two), ALL, ALL) == 0);
 
     int port = zstate_server_monitor (server, "tcp://127.0.0.1:*");
     assert (port > 0);
@@ -485,17 +519,10 @@ s_test_restored (bool verbose)
     zstr_free (&text);
 
     zsock_destroy (&watcher);
-
-    zframe_destroy (&rig.reply.frame);
-    rc = zstate_server_link_unregister (link, PEER_DB, "RESTORED_TABLE", "restored");
-    assert (rc == 0);
-    zstate_server_link_release (&link);
     zuuid_destroy (&one);
     zuuid_destroy (&two);
     zsock_destroy (&peer);
-    zstate_server_destroy (&server);
-    zstate_consumer_destroy (&holder);
-    zstate_server_destroy (&elsewhere);
+    s_lone_destroy (&lone);
 }
 
 //  A session forgotten while it owed a RESYNC: every table was restored,
@@ -504,34 +531,19 @@ s_test_restored (bool verbose)
 static void
 s_test_forgotten (bool verbose)
 {
-    zstate_server_t *server = zstate_server_new ();
-    assert (server);
-    zstate_server_set_verbose (server, verbose);
-    int rc = zstate_server_set_heartbeat (server, 0);
-    assert (rc == 0);
-    rc = zstate_server_bind (server, "inproc://zstate-server-resync-forgotten");
-    assert (rc == 0);
-    zstate_server_t *elsewhere = zstate_server_new ();
-    zstate_consumer_t *holder = zstate_consumer_new (elsewhere, PEER_DB, TABLE);
-    assert (elsewhere && holder);
-    zstate_server_link_t *link = zstate_server_link (server);
-    rc = zstate_server_link_register (link, PEER_DB, "RESTORED_TABLE", "restored", holder);
-    assert (rc == 0);
-    rc = zstate_server_link_restored (link, PEER_DB, "RESTORED_TABLE", "restored",
-                                      NULL, 0);
-    assert (rc == 0);
-    rig_t rig;
-    memset (&rig, 0, sizeof (rig));
-    snprintf (rig.endpoint, sizeof (rig.endpoint), ">inproc://zstate-server-resync-forgotten");
-    rig.server = server;
-    zsock_t *peer = peer_new (rig.endpoint);
+    lone_t lone;
+    s_lone_new (&lone, "zstate-server-resync-forgotten", verbose);
+    zstate_server_t *server = lone.server;
+    zstate_server_link_t *link = lone.link;
+    rig_t *rig = &lone.rig;
+    zsock_t *peer = peer_new (rig->endpoint);
     zuuid_t *session = zuuid_new ();
     const byte *id = zuuid_data (session);
-    rig_hello (&rig, peer, id, 1, true, false);
-    assert (rig_resyncs (&rig, peer, id, ALL, ALL) == 0);
+    rig_hello (rig, peer, id, 1, true, false);
+    assert (rig_resyncs (rig, peer, id, ALL, ALL) == 0);
     zsock_destroy (&peer);
     zstate_server_stats_t before, stats;
-    rc = zstate_server_stats (server, &before);
+    int rc = zstate_server_stats (server, &before);
     assert (rc == 0);
     //  Until the server sees the connection go, libzmq takes what it is
     //  sent, and loses it with the connection
@@ -549,19 +561,13 @@ s_test_forgotten (bool verbose)
     WAIT_STATS (server, stats, stats.expired == before.expired + 1);
     rc = zstate_server_set_session_idle (server, 600000);
     assert (rc == 0);
-    peer = peer_new (rig.endpoint);
-    rig_hello (&rig, peer, id, 1, true, true);
-    assert (rig_resyncs (&rig, peer, id, ALL, ALL) == 0);
+    peer = peer_new (rig->endpoint);
+    rig_hello (rig, peer, id, 1, true, true);
+    assert (rig_resyncs (rig, peer, id, ALL, ALL) == 0);
 
-    zframe_destroy (&rig.reply.frame);
-    rc = zstate_server_link_unregister (link, PEER_DB, "RESTORED_TABLE", "restored");
-    assert (rc == 0);
-    zstate_server_link_release (&link);
     zuuid_destroy (&session);
     zsock_destroy (&peer);
-    zstate_server_destroy (&server);
-    zstate_consumer_destroy (&holder);
-    zstate_server_destroy (&elsewhere);
+    s_lone_destroy (&lone);
 }
 
 void
