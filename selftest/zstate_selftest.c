@@ -23,6 +23,7 @@
 #include "zstate_classes.h"
 #include "zstate_backlog.h"
 #include "zstate_keyset.h"
+#include "zstate_mirror.h"
 #include "zstate_session_msg.h"
 #include "zstate_writer_config.h"
 #include "zstate_writer_intake.h"
@@ -213,6 +214,7 @@ all_tests [] = {
     { "zstate_redis", zstate_redis_suites },
     { "zstate_backlog", zstate_backlog_test },
     { "zstate_backlog_suite", zstate_backlog_suite_test },
+    { "zstate_mirror", zstate_mirror_test },
     { "zstate_stats", zstate_stats_test },
     { "zstate_db_config", zstate_db_config_test },
     { "zstate_writer_config", zstate_writer_config_test },
