@@ -153,6 +153,17 @@ typedef struct {
     uint64_t frames_coalesced;  //  sent messages folded into the outbox's keyed
                                 //  block, and queued ones folded unsent
     size_t outbox_keys;         //  keys in that block now
+    //  State resync (doc/protocol.md, 15)
+    uint64_t resyncs;           //  RESYNCs received from the server
+    uint64_t snapshots;         //  snapshots sent whole (END COMPLETE)
+    uint64_t snapshots_abandoned;   //  snapshots a view ended ABANDONED
+    uint64_t snapshot_entries;  //  entries snapshots sent (also counted in
+                                //  ops_accepted: they are acknowledged so)
+    uint64_t views;             //  views ended (END COMPLETE)
+    uint64_t windows_dropped;   //  windows not sent: the server did not
+                                //  grant the feature (their operations went)
+    uint64_t mirror_refused;    //  operations refused: a mirror was full
+    size_t mirror_keys;         //  keys the mirrors hold now
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.

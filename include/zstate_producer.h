@@ -87,6 +87,48 @@ ZSTATE_EXPORT int
     zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer,
                                 int timeout);
 
+//  State resync (doc/protocol.md, part 2, and the server's RESYNC): keep
+//  a mirror of this table in the client, the newest state of each key
+//  (HSETs merge, a SET replaces, a DEL removes the key at once), of at
+//  most keys_max keys; 0 drops the mirror. When the server asks (a
+//  consumer table registered late, restarted, or asked; Redis lost its
+//  data), the client sends the mirror as a snapshot: SNAPSHOT-BEGIN, one
+//  SET or HSET per key, SNAPSHOT-END, which the consumer and the DB
+//  writer apply as a replacement of the table (keys the snapshot lacks
+//  are deleted). Every entry is read when it is encoded, after every
+//  operation sent before it, so no key goes back to an older value; live
+//  sends interleave with the snapshot, which is paced by the client's
+//  bounds (it uses at most half of them). Several requests while one runs
+//  give one more snapshot after it. A mirror answers only once it is
+//  established: once this table sent anything, or ended a view, since the
+//  mirror was set, so that the empty mirror of a producer that just
+//  started never wipes the table. A send that would put a new key past
+//  keys_max fails whole with ENOBUFS ("mirror full"), nothing of it
+//  queued, counted in mirror_refused. Setting the mirror again starts it
+//  empty. Costs O(keys) memory. Returns 0.
+ZSTATE_EXPORT int
+    zstate_producer_set_mirror (zstate_producer_t *self, size_t keys_max);
+
+//  Open a view: the operations this table sends until end_view are its
+//  whole content (a restarted producer re-asserting its table). Queues
+//  SNAPSHOT-BEGIN (kind VIEW) in order with the sends; a snapshot of
+//  this table on its way is ended ABANDONED first (the view replaces the
+//  table anyway). Returns 0, or -1 with EINVAL when a view is open.
+ZSTATE_EXPORT int
+    zstate_producer_begin_view (zstate_producer_t *self);
+
+//  Close the view: queues SNAPSHOT-END (COMPLETE) with the count of
+//  operations sent in it; at the consumer and in Redis every key of the
+//  table the view did not write is then deleted. With a mirror, the
+//  mirror drops those keys too, and a RESYNC that came during the view
+//  is answered by a snapshot now. A producer destroyed during a view ends
+//  it ABANDONED: nothing is deleted. When the server does not grant the
+//  feature, the markers are dropped (windows_dropped, a WINDOW event) and
+//  the view's operations merge. Returns 0, or -1 with EINVAL when no
+//  view is open.
+ZSTATE_EXPORT int
+    zstate_producer_end_view (zstate_producer_t *self);
+
 //  Return the db / table name.
 ZSTATE_EXPORT const char *
     zstate_producer_db (zstate_producer_t *self);

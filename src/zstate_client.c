@@ -262,9 +262,9 @@ zstate_client_connect (zstate_client_t *self, const char *endpoint)
 //  Fills the tail message when it is for the same (db, table), else starts
 //  new messages; splits at operation boundaries on the batch bounds.
 
-static void
-s_client_append (zstate_client_t *self, const char *db, const char *table,
-                 const byte *data, size_t bytes, size_t ops)
+void
+zstate_client_queue_ops (zstate_client_t *self, const char *db, const char *table,
+                         const byte *data, size_t bytes, size_t ops)
 {
     size_t db_size = strlen (db);
     size_t table_size = strlen (table);
@@ -350,8 +350,10 @@ s_client_fast_claim (zstate_client_t *self, const char *db, const char *table,
     //  Anything queued or held by the agent was accepted before us and
     //  must leave first; and on a link that is not up, the agent's retry
     //  and backoff do better than each sender trying on its own
+    //  A snapshot's chunks must follow every operation accepted before
+    //  them: none overtakes them on the fast path while one runs
     if (self->queue_head || self->unsent_keys || self->agent_busy || !self->session_ready
-    ||  self->stats.state != ZSTATE_CLIENT_CONNECTED)
+    ||  self->stats.state != ZSTATE_CLIENT_CONNECTED || self->snapshots_running)
         return false;
     //  One message, exactly as the queue would have built it: a batch that
     //  spans messages goes through the queue
@@ -476,9 +478,9 @@ s_client_admit (zstate_client_t *self, size_t ops, size_t bytes)
 //  Queue the operations held in batch for (db, table), or send them at
 //  once when the link is idle. Safe from any thread; returns at once.
 
-int
-zstate_client_send (zstate_client_t *self, const char *db, const char *table,
-                    zstate_batch_t *batch)
+static int
+s_client_send (zstate_client_t *self, const char *db, const char *table,
+               zstate_batch_t *batch, zstate_client_table_t *tab)
 {
     assert (self);
     if (!db || !zstate_msg_name_valid (db))
@@ -491,10 +493,13 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
     size_t bytes = zstate_batch_bytes (batch);
 
     pthread_mutex_lock (&self->lock);
-    if (s_client_admit (self, ops, bytes)) {
+    if ((tab && zstate_client_table_admit (self, tab, batch))
+    ||  s_client_admit (self, ops, bytes)) {
         pthread_mutex_unlock (&self->lock);
         return -1;
     }
+    if (tab)
+        zstate_client_table_accepted (self, tab, batch, false);
     if (self->version == ZSTATE_SESSION_VERSION) {
         self->held_ops += ops;
         self->held_bytes += bytes;
@@ -522,9 +527,12 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
         }
         //  The socket is full (or gone): queue it, and let the agent retry.
         //  Others may have queued meanwhile; they were concurrent with us,
-        //  so going after them keeps every thread's own order.
+        //  so going after them keeps every thread's own order, and the
+        //  mirror follows that order.
+        if (tab)
+            zstate_client_table_accepted (self, tab, batch, true);
     }
-    s_client_append (self, db, table, zstate_batch_data (batch), bytes, ops);
+    zstate_client_queue_ops (self, db, table, zstate_batch_data (batch), bytes, ops);
     //  One write per batch of work the agent takes, not one per send
     if (!self->woken) {
         self->woken = true;
@@ -535,6 +543,21 @@ zstate_client_send (zstate_client_t *self, const char *db, const char *table,
     }
     pthread_mutex_unlock (&self->lock);
     return 0;
+}
+
+
+int
+zstate_client_send (zstate_client_t *self, const char *db, const char *table,
+                    zstate_batch_t *batch)
+{
+    return s_client_send (self, db, table, batch, NULL);
+}
+
+int
+zstate_client_table_send (zstate_client_t *self, zstate_client_table_t *table,
+                          zstate_batch_t *batch)
+{
+    return s_client_send (self, table->db, table->table, batch, table);
 }
 
 
@@ -707,6 +730,7 @@ zstate_client_stats_fill (zstate_client_t *self, zstate_client_stats_t *stats)
     pthread_mutex_lock (&self->lock);
     *stats = self->stats;
     stats->ops_delivered = self->stats.ops_acked + self->outbox_delivered;
+    stats->mirror_keys = zstate_client_mirror_keys (self);
     if (self->version == ZSTATE_SESSION_VERSION) {
         //  A fast sender counts its message sent just after the socket
         //  took it, so an acknowledgement can come first: hence the guard

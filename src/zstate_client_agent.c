@@ -68,6 +68,7 @@ s_buffer_destroy (buffer_t **self_p)
             zmq_msg_close (&self->msg);     //  Frees data through s_free_data
         else
             free (self->data);
+        zstate_client_marker_destroy (&self->marker);
         free (self);
         *self_p = NULL;
     }
@@ -131,6 +132,13 @@ zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
 static int s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_self_handle_wake (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
+//  Windows are the same only when they are one
+static int
+s_same_window (const void *item1, const void *item2)
+{
+    return item1 == item2? 0: item1 < item2? -1: 1;
+}
+
 static self_t *
 s_self_new (zsock_t *pipe, zstate_client_t *client)
 {
@@ -160,6 +168,9 @@ s_self_new (zsock_t *pipe, zstate_client_t *client)
     self->tick_timer = -1;
     self->dealer_fd = -1;
     self->state = ZSTATE_CLIENT_IDLE;
+    self->open_windows = zlistx_new ();
+    assert (self->open_windows);
+    zlistx_set_comparator (self->open_windows, s_same_window);
 
     self->loop = zloop_new ();
     assert (self->loop);
@@ -202,6 +213,7 @@ s_self_destroy (self_t **self_p)
         zstate_client_buffers_destroy (&self->outbox_head);
         zstate_client_buffers_destroy (&queue);
         zsock_destroy (&self->events);
+        zlistx_destroy (&self->open_windows);
         zstr_free (&self->endpoint);
         zstr_free (&self->monitor_endpoint);
         free (self);
@@ -273,7 +285,7 @@ static void
 s_self_commit (self_t *self)
 {
     bool busy = self->outbox_head != NULL;
-    if (!self->pending_messages && busy == self->busy)
+    if (!self->pending_messages && busy == self->busy && !self->pending_dropped)
         return;
     zstate_client_t *client = self->client;
     int64_t now = busy? 0: zclock_usecs ();
@@ -285,6 +297,7 @@ s_self_commit (self_t *self)
     client->stats.ops_sent += self->pending_accepted;
     client->stats.messages_sent += self->pending_messages;
     client->stats.bytes_sent += self->pending_wire_bytes;
+    client->stats.windows_dropped += self->pending_dropped;
     client->agent_busy = busy;
     if (!busy)
         client->last_busy = now;
@@ -296,6 +309,12 @@ s_self_commit (self_t *self)
     self->pending_bytes = 0;
     self->pending_messages = 0;
     self->pending_wire_bytes = 0;
+    if (self->pending_dropped) {
+        zsys_warning ("%s %zu window(s) dropped: the server did not grant RESYNC, "
+                      "their operations merge", self->log_prefix, self->pending_dropped);
+        zstate_client_agent_event (self, "WINDOW", "dropped: RESYNC not granted");
+        self->pending_dropped = 0;
+    }
 }
 
 //  A message encoded from the outbox's unsent backlog, appended to a list
@@ -393,6 +412,52 @@ s_self_take_queue (self_t *self)
     }
 }
 
+//  A marker at the head of our outbox, holding socket_lock: encode it as
+//  the next message, or drop it when our WELCOME did not grant windows
+//  (or an END whose BEGIN was dropped). Returns false when dropped.
+static bool
+s_self_marker (self_t *self, buffer_t *buffer)
+{
+    zstate_client_t *client = self->client;
+    marker_t *marker = buffer->marker;
+    uint64_t sequence = client->sequence + 1;
+    bool begin = marker->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN;
+    if (!self->resync || (!begin && !marker->window->begin)) {
+        self->outbox_head = buffer->next;
+        if (!self->outbox_head)
+            self->outbox_tail = NULL;
+        if (begin)
+            self->pending_dropped++;
+        s_buffer_destroy (&buffer);
+        return false;
+    }
+    if (buffer->ready && buffer->sequence == sequence)
+        return true;
+    if (buffer->ready)
+        zmq_msg_close (&buffer->msg);
+    zstate_client_marker_encode (client, marker, sequence, &buffer->msg);
+    buffer->ready = true;
+    buffer->sequence = sequence;
+    buffer->size = buffer->header_size = zmq_msg_size (&buffer->msg);
+    return true;
+}
+
+//  A marker went as sequence: a BEGIN opens its window, whose END takes
+//  the sequence as begin; an END closes it
+static void
+s_self_marker_sent (self_t *self, marker_t *marker, uint64_t sequence)
+{
+    if (marker->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+        marker->window->begin = sequence;
+        zlistx_add_end (self->open_windows, marker->window);
+    }
+    else {
+        void *handle = zlistx_find (self->open_windows, marker->window);
+        if (handle)
+            zlistx_delete (self->open_windows, handle);
+    }
+}
+
 //  Hand outbox messages to the socket, in order, until it pushes back.
 //  Returns true if at least one went.
 static bool
@@ -405,6 +470,11 @@ s_self_send (self_t *self)
     size_t sent = 0;
     while (self->outbox_head) {
         buffer_t *buffer = self->outbox_head;
+        if (buffer->marker) {
+            if (!s_self_marker (self, buffer))
+                continue;       //  Dropped
+        }
+        else
         if (!buffer->ready) {
             buffer->sequence = client->sequence + 1;
             zstate_msg_patch_header (buffer->data, buffer->header_size,
@@ -418,7 +488,7 @@ s_self_send (self_t *self)
         //  sent meanwhile, because we were busy all along; but a WELCOME
         //  that split the outbox's coalesced block renumbered what was
         //  sent, and this one follows (we own its bytes: libzmq has not)
-        if (buffer->sequence != client->sequence + 1) {
+        if (!buffer->marker && buffer->sequence != client->sequence + 1) {
             buffer->sequence = client->sequence + 1;
             zstate_msg_patch_header (buffer->data, buffer->header_size,
                                      buffer->sequence, (uint32_t) buffer->ops);
@@ -446,6 +516,9 @@ s_self_send (self_t *self)
         self->outbox_head = buffer->next;
         if (!self->outbox_head)
             self->outbox_tail = NULL;
+        if (buffer->marker)
+            s_self_marker_sent (self, buffer->marker, client->sequence);
+        zstate_client_marker_destroy (&buffer->marker);
         free (buffer);
         if (++sent % COMMIT_EVERY == 0) {
             //  Never wait for the client lock while holding the socket
@@ -511,8 +584,41 @@ s_self_schedule (self_t *self, bool progressed)
     }
 }
 
+//  Snapshots go a chunk at a time while the socket takes everything, each
+//  chunk queued behind what producers queued meanwhile, so live traffic
+//  interleaves; after SNAPSHOT_CHUNKS the loop gets a turn (we wake
+//  ourselves), and when what is held leaves no room an ACK resumes them.
+//  Returns true if anything went.
+#define SNAPSHOT_CHUNKS         16
+
+static bool
+s_self_snapshots (self_t *self)
+{
+    zstate_client_t *client = self->client;
+    bool progressed = false;
+    for (int chunk = 0; chunk < SNAPSHOT_CHUNKS && !self->outbox_head; chunk++) {
+        pthread_mutex_lock (&client->lock);
+        bool queued = zstate_client_snapshot_chunk (client);
+        pthread_mutex_unlock (&client->lock);
+        if (!queued)
+            return progressed;
+        s_self_take_queue (self);
+        progressed |= s_self_send (self);
+    }
+    pthread_mutex_lock (&client->lock);
+    bool more = client->snapshots_running && !self->outbox_head;
+    pthread_mutex_unlock (&client->lock);
+    if (more) {
+        uint64_t one = 1;
+        if (write (client->wakefd, &one, sizeof (one)) == -1)
+            assert (errno == EAGAIN);
+    }
+    return progressed;
+}
+
 //  Send what the outbox holds and, when it is empty, what the client
-//  queued meanwhile; then schedule a retry if needed
+//  queued meanwhile, then the snapshots' next chunks; then schedule a
+//  retry if needed
 
 void
 zstate_client_agent_pump (self_t *self)
@@ -534,6 +640,8 @@ zstate_client_agent_pump (self_t *self)
         s_self_take_queue (self);
         progressed |= s_self_send (self);
     }
+    if (!self->outbox_head)
+        progressed |= s_self_snapshots (self);
     s_self_schedule (self, progressed);
 }
 

@@ -14,6 +14,8 @@
 
 #include "zstate_outbox.h"
 #include "zstate_session_msg.h"
+#include "zstate_mirror.h"
+#include "zstate_client_tables.h"
 
 //  A sender sends itself only when no send started on the fast path, and
 //  the agent did not finish sending, in the last FAST_IDLE_USECS. A thread
@@ -26,6 +28,43 @@
 
 //  ZMQ_BINDTODEVICE takes an interface name shorter than this (IFNAMSIZ)
 #define INTERFACE_MAX           16
+
+//  A window (doc/protocol.md, 15): the sequence its BEGIN went with, once
+//  sent, for its END. Shared by its two markers and, while it is open,
+//  its table; freed with the last of them (refs, atomic: markers are
+//  freed by the agent, tables by producers).
+typedef struct {
+    int refs;
+    uint64_t begin;             //  Sequence of the BEGIN, 0 until sent
+} window_t;
+
+//  A window marker in the queue: encoded only when it is sent, since its
+//  sequence (and an END's begin) are known only then
+typedef struct {
+    int type;                   //  ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN or _END
+    int kind;                   //  BEGIN: ZSTATE_SESSION_SNAPSHOT or _VIEW
+    int status;                 //  END: ZSTATE_SESSION_END_*
+    uint64_t count;             //  END: entries the window sent
+    window_t *window;           //  One reference
+    char db [ZSTATE_NAME_MAX + 1];
+    char table [ZSTATE_NAME_MAX + 1];
+} marker_t;
+
+//  A producer table as its client knows it (zstate_client_tables.h),
+//  guarded by the client lock
+struct _zstate_client_table_t {
+    zstate_client_table_t *next;    //  In the client's list
+    zstate_client_table_t *prev;
+    char db [ZSTATE_NAME_MAX + 1];
+    char table [ZSTATE_NAME_MAX + 1];
+    zstate_mirror_t *mirror;    //  Or NULL
+    bool established;           //  The mirror has sent, or ended a view
+    window_t *view;             //  The open view, or NULL
+    uint64_t view_count;        //  Operations sent in it
+    window_t *snapshot;         //  The running snapshot, or NULL
+    uint64_t snapshot_count;    //  Entries it queued
+    bool resync_due;            //  A RESYNC waits for the view or snapshot
+};
 
 //  One wire message: built by senders while queued, then sent by the agent
 typedef struct _buffer_t buffer_t;
@@ -41,6 +80,7 @@ struct _buffer_t {
     uint64_t sequence;          //  Sequence number patched in, once ready
     zmq_msg_t msg;              //  The message handed to libzmq, once ready
     bool ready;                 //  msg holds data (libzmq frees it)
+    marker_t *marker;           //  A window marker, not OPS: no operations
 };
 
 //  What the sending threads and the agent share. Two locks:
@@ -122,6 +162,9 @@ struct _zstate_client_t {
     size_t unsent_keys;         //  Keys in the outbox's unsent backlog: the
                                 //  queue folded, to be sent before the queue
     bool queue_fold_pays;       //  The queue's last fold found keys repeating
+    zstate_client_table_t *tables;  //  Producer tables, newest first
+    size_t snapshots_running;   //  Tables whose snapshot is not all queued:
+                                //  no fast path meanwhile
     bool resending;             //  The agent sends held messages again: the
                                 //  outbox may not fold what it has yet to send
     bool session_ready;         //  Senders may send: version 1, or WELCOMEd
@@ -171,6 +214,63 @@ void
 void
     zstate_client_agent (zsock_t *pipe, void *args);
 
+//  Queue ops operations of bytes at data for (db, table) into the locked
+//  client, filling its tail message (zstate_client.c)
+void
+    zstate_client_queue_ops (zstate_client_t *client, const char *db, const char *table,
+                             const byte *data, size_t bytes, size_t ops);
+
+//  zstate_client_tables.c, for the wrapper and the agent
+
+//  Queue a marker of window for (db, table) in the locked client
+void
+    zstate_client_queue_marker (zstate_client_t *client, zstate_client_table_t *table,
+                                int type, int kind_or_status, uint64_t count,
+                                window_t *window);
+
+//  Drop one reference to the window; nulls the pointer
+void
+    zstate_client_window_release (window_t **window_p);
+
+//  Free a marker; nulls the pointer
+void
+    zstate_client_marker_destroy (marker_t **marker_p);
+
+//  Encode marker as the message numbered sequence into *frame
+void
+    zstate_client_marker_encode (zstate_client_t *client, marker_t *marker,
+                                 uint64_t sequence, zmq_msg_t *frame);
+
+//  RESYNC for (db, table), or every table when both are empty, in the
+//  locked client: start the snapshots it asks for. Returns how many started.
+size_t
+    zstate_client_tables_resync (zstate_client_t *client, const char *db,
+                                 const char *table);
+
+//  Queue the next chunk of one running snapshot in the locked client,
+//  or its END when it is all queued, while what is held leaves room
+//  (half of the bounds). Returns false when nothing was queued.
+bool
+    zstate_client_snapshot_chunk (zstate_client_t *client);
+
+//  In the locked client, before the bounds: may table take batch? With
+//  a mirror, not when it would hold a new key past its bound: -1 with
+//  ENOBUFS, counted. Returns 0 or -1.
+int
+    zstate_client_table_admit (zstate_client_t *client, zstate_client_table_t *table,
+                               zstate_batch_t *batch);
+
+//  In the locked client: table's batch was accepted (again: a fast send
+//  failed and queued it behind what others queued meanwhile, so the
+//  mirror applies it again, in the order it goes)
+void
+    zstate_client_table_accepted (zstate_client_t *client, zstate_client_table_t *table,
+                                  zstate_batch_t *batch, bool again);
+
+//  Keys the mirrors of the locked client hold
+size_t
+    zstate_client_mirror_keys (zstate_client_t *client);
+
 //  Free a list of message buffers, ready or not; nulls the pointer
 void
     zstate_client_buffers_destroy (buffer_t **head_p);
@@ -210,6 +310,7 @@ typedef struct {
     size_t pending_accepted;    //  ... operations accepted they stand for
     size_t pending_messages;    //  ... messages
     size_t pending_wire_bytes;  //  ... wire bytes
+    size_t pending_dropped;     //  Windows dropped since the last commit
     bool verbose;               //  Log activity
     //  Version 2 session
     int session;                //  SESSION_*
@@ -228,6 +329,8 @@ typedef struct {
     int heartbeat;              //  Our interval, msecs
     int ack_level;              //  The level we ask for, ZSTATE_ACK_*
     int granted;                //  The level our WELCOME granted, or 0
+    bool resync;                //  Our WELCOME granted the RESYNC feature
+    zlistx_t *open_windows;     //  window_t whose BEGIN went, not their END
 } self_t;
 
 //  Version 2 session states (doc/protocol.md, section 15)

@@ -89,6 +89,7 @@ zstate_client_session_hello (self_t *self, const char *why)
     msg.sequence = first;
     msg.ack_level = self->ack_level;
     msg.heartbeat = (uint32_t) self->heartbeat;
+    msg.features = ZSTATE_SESSION_FEATURE_RESYNC;
     s_self_send_control (self, &msg);
     s_self_count (self, &client->stats.hellos, 1);
     if (!self->hello_wait)
@@ -172,6 +173,9 @@ s_client_fold_queue (zstate_client_t *client)
             client->queue_fold_pays = false;
             break;
         }
+        //  Never across a window marker: what follows it stays after it
+        if (buffer->marker)
+            break;
         buffer_t *next = buffer->next;
         assert (!buffer->ready && !buffer->extra);
         zstate_outbox_fold_unsent (client->outbox, buffer->data, buffer->size,
@@ -269,8 +273,13 @@ s_self_acknowledge (self_t *self, zstate_session_msg_t *msg, bool welcome)
         bool renumbered;
         ops = zstate_outbox_welcome (client->outbox, msg->delivered, acked,
                                      client->session, ops_max, bytes_max, &renumbered);
-        if (renumbered)
+        if (renumbered) {
             client->sequence = zstate_outbox_last (client->outbox);
+            //  An END still to go takes its BEGIN's new number
+            window_t *window = (window_t *) zlistx_first (self->open_windows);
+            for (; window; window = (window_t *) zlistx_next (self->open_windows))
+                window->begin = zstate_outbox_renumbered (client->outbox, window->begin);
+        }
     }
     else {
         zstate_outbox_deliver (client->outbox, msg->delivered);
@@ -373,6 +382,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
     }
     self->peer_heartbeat = (int) msg->heartbeat;
     s_self_grant (self, msg->ack_level);
+    self->resync = (msg->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
     uint64_t first = zstate_outbox_first (client->outbox);
@@ -427,8 +437,37 @@ s_self_on_ack (self_t *self, zstate_session_msg_t *msg)
     pthread_mutex_unlock (&client->socket_lock);
     if (msg->delivered > last)
         s_self_protocol_error (self, "ACK beyond the last sequence sent");
-    else
+    else {
         s_self_acknowledge (self, msg, false);
+        //  A snapshot waiting for room goes on
+        pthread_mutex_lock (&client->lock);
+        bool snapshots = client->snapshots_running > 0;
+        pthread_mutex_unlock (&client->lock);
+        if (snapshots && self->retry_timer == -1)
+            zstate_client_agent_pump (self);
+    }
+}
+
+//  RESYNC: the server asks for a snapshot of (db, table), or of every
+//  table; only a session that was granted the feature gets one
+static void
+s_self_on_resync (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (self->session == SESSION_HELLO || !s_self_same_epoch (self, msg))
+        return;
+    if (!self->resync) {
+        s_self_protocol_error (self, "RESYNC without the feature");
+        return;
+    }
+    pthread_mutex_lock (&client->lock);
+    size_t started = zstate_client_tables_resync (client, msg->db, msg->table);
+    pthread_mutex_unlock (&client->lock);
+    if (self->verbose)
+        zsys_debug ("%s RESYNC %s/%s: %zu snapshot(s)", self->log_prefix,
+                    *msg->db? msg->db: "*", *msg->table? msg->table: "*", started);
+    if (started && self->retry_timer == -1)
+        zstate_client_agent_pump (self);
 }
 
 static void
@@ -491,6 +530,9 @@ s_self_receive (self_t *self, const void *data, size_t size)
     else
     if (msg.type == ZSTATE_SESSION_MSG_REJECT)
         s_self_on_reject (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_RESYNC)
+        s_self_on_resync (self, &msg);
     else
     if (msg.type == ZSTATE_SESSION_MSG_PING) {
         zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG };

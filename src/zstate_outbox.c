@@ -69,6 +69,9 @@ struct _zstate_outbox_t {
     zstate_batch_t *scratch;    //  Operations of the frame being folded
     byte *key;                  //  Scratch: db NUL table NUL key
     size_t key_max;
+    uint64_t *remap;            //  The last renumbering's window BEGINs:
+    size_t remap_count;         //  old, new sequence pairs
+    size_t remap_max;
 };
 
 zstate_outbox_t *
@@ -138,6 +141,7 @@ zstate_outbox_destroy (zstate_outbox_t **self_p)
         zstate_backlog_destroy (&self->unsent);
         zstate_batch_destroy (&self->scratch);
         free (self->key);
+        free (self->remap);
         free (self->ring);
         free (self);
         *self_p = NULL;
@@ -337,6 +341,16 @@ zstate_outbox_delivered_ops (zstate_outbox_t *self)
 }
 
 
+//  A window marker (SNAPSHOT-BEGIN or -END): no operations, and nothing
+//  folds across it
+static bool
+s_is_marker (entry_t *entry)
+{
+    return entry->held
+        && ((byte *) zmq_msg_data (&entry->frame)) [3] != ZSTATE_SESSION_MSG_OPS;
+}
+
+
 //  --------------------------------------------------------------------------
 //  Coalescing
 
@@ -401,6 +415,8 @@ zstate_outbox_coalesce (zstate_outbox_t *self)
     size_t folded = 0;
     while (self->count) {
         entry_t *entry = s_entry (self, 0);
+        if (s_is_marker (entry))
+            break;
         //  The block is wholly delivered or wholly not
         if (!self->block_last)
             self->block_delivered = entry->held && entry->delivered;
@@ -548,6 +564,42 @@ s_block_split (zstate_outbox_t *self, encoder_t *encoder, uint64_t delivered,
     return forgotten;
 }
 
+uint64_t
+zstate_outbox_renumbered (zstate_outbox_t *self, uint64_t sequence)
+{
+    assert (self);
+    for (size_t index = 0; index < self->remap_count; index++)
+        if (self->remap [2 * index] == sequence)
+            return self->remap [2 * index + 1];
+    return sequence;
+}
+
+//  Keep a window marker renumbered as sequence: an END whose BEGIN was
+//  renumbered too takes its new number
+static void
+s_renumber_marker (zstate_outbox_t *self, zstate_session_msg_t *msg,
+                   uint64_t sequence)
+{
+    if (msg->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+        if (self->remap_count == self->remap_max) {
+            self->remap_max = self->remap_max? 2 * self->remap_max: 8;
+            self->remap = (uint64_t *) realloc (self->remap,
+                                                2 * self->remap_max * sizeof (uint64_t));
+            assert (self->remap);
+        }
+        self->remap [2 * self->remap_count] = msg->sequence;
+        self->remap [2 * self->remap_count++ + 1] = sequence;
+    }
+    else
+        msg->begin = zstate_outbox_renumbered (self, msg->begin);
+    msg->sequence = sequence;
+    zmq_msg_t frame;
+    int rc = zstate_session_msg_encode_frame (msg, &frame);
+    assert (rc == 0);
+    s_keep (self, sequence, &frame, true, 0, 0, 0);
+    zmq_msg_close (&frame);
+}
+
 //  Keep a copy of the frame of entry, renumbered as the next sequence
 static void
 s_renumber (zstate_outbox_t *self, entry_t *entry, uint64_t sequence)
@@ -555,7 +607,11 @@ s_renumber (zstate_outbox_t *self, entry_t *entry, uint64_t sequence)
     zstate_session_msg_t msg;
     int rc = zstate_session_msg_decode (&msg, zmq_msg_data (&entry->frame),
                                         zmq_msg_size (&entry->frame));
-    assert (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS);
+    assert (rc == 0);
+    if (msg.type != ZSTATE_SESSION_MSG_OPS) {
+        s_renumber_marker (self, &msg, sequence);
+        return;
+    }
     size_t header_size = zstate_msg_header_size (strlen (msg.db), strlen (msg.table));
     //  libzmq may still hold the frame: a copy, never the shared bytes
     zmq_msg_t frame;
@@ -589,6 +645,7 @@ zstate_outbox_welcome (zstate_outbox_t *self, uint64_t delivered, uint64_t acked
     //  said less) after them, renumbered, so that the sequences stay
     //  consecutive on the wire
     *renumbered_p = true;
+    self->remap_count = 0;
     if (delivered + 1 < self->block_first)
         delivered = self->block_first - 1;
     if (acked > delivered)

@@ -103,6 +103,13 @@ size_t
                            const byte *session, size_t ops_max, size_t bytes_max,
                            bool *renumbered_p);
 
+//  The number the last renumbering gave the window marker (SNAPSHOT-BEGIN)
+//  that was sent as sequence; sequence itself when it gave none. An
+//  SNAPSHOT-END renumbered with it takes the BEGIN's new number. Markers
+//  carry no operations and are never folded: coalesce stops at the first.
+uint64_t
+    zstate_outbox_renumbered (zstate_outbox_t *self, uint64_t sequence);
+
 //  Find the first frame held with a sequence of at least from, and
 //  initialise *frame as a copy of it (the caller sends or closes it).
 //  Returns its sequence, or 0 when there is none.

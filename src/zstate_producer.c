@@ -23,11 +23,13 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_client_tables.h"
 
 //  Structure of our class
 
 struct _zstate_producer_t {
     zstate_client_t *client;    //  Client we send through, not ours
+    zstate_client_table_t *tab; //  Our registration there: mirror, view
     char *db;                   //  db name
     char *table;                //  table name
     zstate_batch_t *scratch;    //  Built by the single-op and list calls
@@ -65,6 +67,7 @@ zstate_producer_new (zstate_client_t *client, const char *db, const char *table)
     self->table = strdup (table);
     assert (self->table);
     self->scratch = zstate_batch_new ();
+    self->tab = zstate_client_table_new (client, db, table);
     return self;
 }
 
@@ -78,6 +81,7 @@ zstate_producer_destroy (zstate_producer_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_producer_t *self = *self_p;
+        zstate_client_table_destroy (self->client, &self->tab);
         zstate_batch_destroy (&self->scratch);
         zsock_destroy (&self->persist);
         zuuid_destroy (&self->session);
@@ -157,7 +161,7 @@ s_persist (zstate_producer_t *self, zstate_batch_t *batch)
 static int
 s_send (zstate_producer_t *self, zstate_batch_t *batch)
 {
-    int rc = zstate_client_send (self->client, self->db, self->table, batch);
+    int rc = zstate_client_table_send (self->client, self->tab, batch);
     if (rc == 0 && self->persist)
         rc = s_persist (self, batch);
     return rc;
@@ -344,6 +348,35 @@ zstate_producer_set_writer (zstate_producer_t *self, zstate_writer_t *writer, in
     if (!self->session)
         self->session = zuuid_new ();
     return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Keep a mirror of at most keys_max keys of this table, 0 to drop it.
+
+int
+zstate_producer_set_mirror (zstate_producer_t *self, size_t keys_max)
+{
+    assert (self);
+    return zstate_client_table_set_mirror (self->client, self->tab, keys_max);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Open / close a view: the operations sent in between replace the table.
+
+int
+zstate_producer_begin_view (zstate_producer_t *self)
+{
+    assert (self);
+    return zstate_client_table_begin_view (self->client, self->tab);
+}
+
+int
+zstate_producer_end_view (zstate_producer_t *self)
+{
+    assert (self);
+    return zstate_client_table_end_view (self->client, self->tab);
 }
 
 
