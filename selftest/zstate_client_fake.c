@@ -105,6 +105,7 @@ fake_recv (fake_t *self, int type, int timeout)
             zframe_destroy (&self->routing_id);
             self->routing_id = zframe_dup (self->last_from);
             self->heartbeat = self->msg.heartbeat;
+            self->offered = self->msg.features;
             if (self->welcome_all)
                 fake_welcome (self, self->msg.sequence - 1);
         }
@@ -132,6 +133,7 @@ fake_welcome_at (fake_t *self, uint64_t delivered, uint64_t persisted, int level
     welcome.persisted = persisted;
     welcome.ack_level = level;
     welcome.heartbeat = self->heartbeat;
+    welcome.features = self->features;
     fake_send (self, &welcome);
 }
 
@@ -154,6 +156,15 @@ void
 fake_ack (fake_t *self, uint64_t delivered)
 {
     fake_ack_at (self, delivered, delivered);
+}
+
+void
+fake_resync (fake_t *self, const char *db, const char *table)
+{
+    zstate_session_msg_t resync = { .type = ZSTATE_SESSION_MSG_RESYNC };
+    resync.db = db;
+    resync.table = table;
+    fake_send (self, &resync);
 }
 
 //  Expect the OPS with exactly this sequence next (PINGs aside)

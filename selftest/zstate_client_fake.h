@@ -36,6 +36,8 @@ typedef struct {
     size_t opses;               //  OPS received
     uint32_t heartbeat;         //  The client's, from its HELLO
     bool welcome_all;           //  Answer every HELLO with a WELCOME
+    uint32_t features;          //  Its WELCOMEs grant these (none by default)
+    uint32_t offered;           //  The client's, from its HELLO
 } fake_t;
 
 //  A ROUTER bound to a port the kernel picks, with epoch 01 02 .. 10
@@ -74,6 +76,10 @@ void
 void
     fake_ack (fake_t *self, uint64_t delivered);
 
+//  RESYNC (db, table); both "" for every table
+void
+    fake_resync (fake_t *self, const char *db, const char *table);
+
 //  Expect the OPS with exactly this sequence next (PINGs aside)
 void
     fake_expect_ops (fake_t *self, uint64_t sequence);
@@ -109,6 +115,10 @@ bool
 void
     fake_wait_stats (zstate_client_t *client, zstate_client_stats_t *stats,
                      bool (*done) (zstate_client_stats_t *stats));
+
+//  The state resync suite (zstate_client_resync_suite.c)
+void
+    zstate_client_resync_suite (bool verbose);
 
 //  The level and outbox suite (zstate_client_level_suite.c)
 void

@@ -480,5 +480,6 @@ zstate_client_session_test (bool verbose)
     s_test_dead_peer (verbose);
     s_test_no_welcome (verbose);
     zstate_client_level_suite (verbose);
+    zstate_client_resync_suite (verbose);
     printf ("OK\n");
 }
