@@ -442,3 +442,115 @@ zstate_outbox_suite_test (bool verbose)
     s_test_unsent ();
     printf ("OK\n");
 }
+
+
+//  --------------------------------------------------------------------------
+//  The outbox's own selftest: keep, next, ack, drop, delivered flags
+
+static void
+s_test_frame (zmq_msg_t *frame, uint64_t sequence)
+{
+    int rc = zmq_msg_init_size (frame, 100);
+    assert (rc == 0);
+    memset (zmq_msg_data (frame), (int) (sequence & 0xFF), 100);
+}
+
+//  Delivered flags, on an outbox holding 301 .. 1004 but 312, of 2 ops
+//  each, after an ACK up to 300: each operation counts once, only what is
+//  held, never going back; an ACK delivers what it covers too
+static void
+s_test_delivered_flags (zstate_outbox_t *outbox)
+{
+    assert (zstate_outbox_delivered_ops (outbox) == 0);
+    zstate_outbox_deliver (outbox, 310);
+    assert (zstate_outbox_delivered_ops (outbox) == 20);
+    zstate_outbox_deliver (outbox, 305);
+    assert (zstate_outbox_delivered_ops (outbox) == 20);
+    assert (zstate_outbox_first (outbox) == 301);
+    assert (zstate_outbox_drop (outbox, 312) == 2);
+    zstate_outbox_deliver (outbox, 315);
+    assert (zstate_outbox_delivered_ops (outbox) == 28);
+    assert (zstate_outbox_ack (outbox, 305) == 10);
+    assert (zstate_outbox_delivered_ops (outbox) == 18);
+    assert (zstate_outbox_ack (outbox, 330) == 2 * (330 - 306));
+    assert (zstate_outbox_delivered_ops (outbox) == 0);
+    zstate_outbox_deliver (outbox, 332);
+    assert (zstate_outbox_delivered_ops (outbox) == 4);
+}
+
+void
+zstate_outbox_test (bool verbose)
+{
+    printf (" * zstate_outbox: ");
+    if (verbose)
+        printf ("\n");
+
+    //  @selftest
+    zstate_outbox_t *outbox = zstate_outbox_new ();
+    assert (zstate_outbox_first (outbox) == 0);
+    zmq_msg_t frame;
+    assert (zstate_outbox_next (outbox, 1, &frame) == 0);
+
+    //  Keep 1000 messages from sequence 5: the ring grows, the counts add
+    for (uint64_t sequence = 5; sequence < 1005; sequence++) {
+        s_test_frame (&frame, sequence);
+        zstate_outbox_keep (outbox, sequence, &frame, 2, 10);
+        //  The outbox holds its own reference: the caller's may go
+        zmq_msg_close (&frame);
+    }
+    assert (zstate_outbox_first (outbox) == 5);
+    assert (zstate_outbox_size (outbox) == 1000);
+    assert (zstate_outbox_ops (outbox) == 2000);
+    assert (zstate_outbox_bytes (outbox) == 10000);
+
+    //  next hands out a copy with the same bytes, from where it is asked
+    assert (zstate_outbox_next (outbox, 0, &frame) == 5);
+    assert (((byte *) zmq_msg_data (&frame)) [99] == 5);
+    zmq_msg_close (&frame);
+    assert (zstate_outbox_next (outbox, 700, &frame) == 700);
+    assert (((byte *) zmq_msg_data (&frame)) [0] == (700 & 0xFF));
+    zmq_msg_close (&frame);
+    assert (zstate_outbox_next (outbox, 1005, &frame) == 0);
+
+    //  ACK forgets a prefix, cumulatively; going backwards forgets nothing
+    assert (zstate_outbox_ack (outbox, 104) == 200);
+    assert (zstate_outbox_bytes (outbox) == 9000);
+    assert (zstate_outbox_first (outbox) == 105);
+    assert (zstate_outbox_ack (outbox, 50) == 0);
+    assert (zstate_outbox_size (outbox) == 900);
+
+    //  A drop forgets one message, which next skips from then on
+    assert (zstate_outbox_drop (outbox, 200) == 2);
+    assert (zstate_outbox_bytes (outbox) == 8990);
+    assert (zstate_outbox_drop (outbox, 200) == 0);
+    assert (zstate_outbox_drop (outbox, 104) == 0);
+    assert (zstate_outbox_drop (outbox, 5000) == 0);
+    assert (zstate_outbox_next (outbox, 200, &frame) == 201);
+    zmq_msg_close (&frame);
+    assert (zstate_outbox_size (outbox) == 899);
+    assert (zstate_outbox_ops (outbox) == 1798);
+    //  Dropping the first moves the front past it
+    assert (zstate_outbox_drop (outbox, 105) == 2);
+    assert (zstate_outbox_first (outbox) == 106);
+    //  An ACK across the dropped one counts only what was held
+    assert (zstate_outbox_ack (outbox, 300) == 2 * (300 - 106 + 1 - 1));
+    assert (zstate_outbox_first (outbox) == 301);
+
+    s_test_delivered_flags (outbox);
+
+    //  Kept again after it emptied: any sequence may start it
+    assert (zstate_outbox_ack (outbox, 1004) == 2 * (1004 - 330));
+    assert (zstate_outbox_last (outbox) == 1004);
+    assert (zstate_outbox_size (outbox) == 0);
+    assert (zstate_outbox_ops (outbox) == 0 && zstate_outbox_bytes (outbox) == 0);
+    assert (zstate_outbox_first (outbox) == 0);
+    s_test_frame (&frame, 9000);
+    zstate_outbox_keep (outbox, 9000, &frame, 1, 1);
+    zmq_msg_close (&frame);
+    assert (zstate_outbox_first (outbox) == 9000);
+    //  Destroy releases what is still held (valgrind checks)
+    zstate_outbox_destroy (&outbox);
+    assert (outbox == NULL);
+    //  @end
+    printf ("OK\n");
+}
