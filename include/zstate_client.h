@@ -65,6 +65,14 @@ extern "C" {
 //  server for 3 of the server's intervals it closes its DEALER, opens a
 //  fresh one (a new connection) and says HELLO there.
 //
+//  State resync (doc/protocol.md, part 4): HELLO offers the RESYNC
+//  feature. Producer tables with a mirror (zstate_producer_set_mirror)
+//  answer the server's RESYNC with a snapshot, and views
+//  (zstate_producer_begin_view) replace a table; both travel in the
+//  session's stream, never folded across, and only to a server that
+//  granted the feature. While a snapshot runs, sends are queued (no fast
+//  path), and the snapshot uses at most half of the queue bounds.
+//
 //  Configure with the zstate_client_set_* methods, then connect. Setters
 //  marked (before connect) fail with EBUSY afterwards.
 //
@@ -83,6 +91,10 @@ extern "C" {
 //      REJECT      [seq code text]  the server refused message seq for good
 //      LEVEL       [asked granted]  a WELCOME granted less than the level
 //                                   asked for, e.g. "PERSISTED DELIVERED"
+//      WINDOW      [detail]         views (or snapshots) were dropped since
+//                                   the server did not grant RESYNC:
+//                                   "dropped: RESYNC not granted"; their
+//                                   operations went and merge
 //  Events are sent without blocking; when the application does not read
 //  them they are dropped and counted (events_dropped). A failure sends
 //  STATE FAILED, then ERROR with the reason; zstate_client_state () gives
