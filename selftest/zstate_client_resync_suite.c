@@ -476,6 +476,38 @@ s_test_outbox_markers (void)
     zstate_outbox_destroy (&outbox);
 }
 
+//  Bounds smaller than a message: the snapshot goes an entry at a time,
+//  and ends
+static void
+s_test_small_bounds (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    fake->features = ZSTATE_SESSION_FEATURE_RESYNC;
+    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 3, 1 << 20);
+    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    assert (zstate_producer_set_mirror (producer, 100) == 0);
+    for (int key = 0; key < 10; key++) {
+        char name [8];
+        snprintf (name, sizeof (name), "k%d", key);
+        assert (zstate_producer_set (producer, name, "v", "1", NULL) == 0);
+        fake_ack (fake, s_expect_ops (fake, 1));
+        assert (zstate_client_flush (client, WAIT) == 0);
+    }
+    fake_resync (fake, "db", "table");
+    uint64_t begin = s_expect_begin (fake, ZSTATE_SESSION_SNAPSHOT);
+    for (int entry = 0; entry < 10; entry++) {
+        uint64_t sequence = s_expect_ops (fake, 1);
+        fake_ack (fake, sequence);
+    }
+    s_expect_end (fake, begin, 10, ZSTATE_SESSION_END_COMPLETE);
+    fake_ack (fake, fake->msg.sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    fake_destroy (&fake);
+}
+
 void
 zstate_client_resync_suite (bool verbose)
 {
@@ -483,6 +515,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_view (verbose);
     s_test_not_granted (verbose);
     s_test_mirror_bound (verbose);
+    s_test_small_bounds (verbose);
     s_test_snapshot (verbose);
     s_test_view_over_snapshot (verbose);
 }

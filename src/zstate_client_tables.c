@@ -286,19 +286,28 @@ zstate_client_snapshot_chunk (zstate_client_t *client)
 {
     if (!client->snapshots_running)
         return false;
-    size_t ops_max = client->batch_ops_max;
-    size_t bytes_max = client->batch_bytes_max;
     //  Paced by what is held, as live traffic is by the bounds: half of
-    //  them stays for the producers
-    if (client->held_ops + ops_max > client->queue_ops_max / 2
-    ||  client->held_bytes + bytes_max > client->queue_bytes_max / 2)
+    //  them stays for the producers. With nothing held, one entry goes
+    //  whatever the bounds, so that a snapshot always ends.
+    size_t ops_half = client->queue_ops_max / 2;
+    size_t bytes_half = client->queue_bytes_max / 2;
+    bool idle = client->held_ops == 0;
+    if (!idle && (client->held_ops >= ops_half || client->held_bytes >= bytes_half))
         return false;
     zstate_client_table_t *self = client->tables;
     while (self && !self->snapshot)
         self = self->next;
     assert (self);
-    zstate_batch_t *batch = zstate_batch_new ();
     size_t header = zstate_msg_header_size (strlen (self->db), strlen (self->table));
+    size_t ops_room = ops_half - (idle? 0: client->held_ops);
+    size_t bytes_room = bytes_half - (idle? 0: client->held_bytes);
+    size_t ops_max = client->batch_ops_max;
+    if (ops_room < ops_max)
+        ops_max = ops_room? ops_room: 1;
+    size_t bytes_max = client->batch_bytes_max;
+    if (header + bytes_room < bytes_max)
+        bytes_max = header + bytes_room;
+    zstate_batch_t *batch = zstate_batch_new ();
     size_t count = zstate_mirror_snapshot_next (self->mirror, batch, header, ops_max,
                                                 bytes_max);
     if (count) {
