@@ -476,6 +476,66 @@ s_test_outbox_markers (void)
     zstate_outbox_destroy (&outbox);
 }
 
+//  Queued operations fold, but never across a marker: before a WELCOME,
+//  100 operations over 10 keys fold into one per key; those of the view
+//  after them go as they were, all 30 inside the window
+static void
+s_test_fold_stops (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    fake->features = ZSTATE_SESSION_FEATURE_RESYNC;
+    zstate_client_t *client = fake_client_new (fake, false, HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 50, 1 << 20);
+    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    for (int index = 0; index < 135; index++) {
+        if (index == 100)
+            assert (zstate_producer_begin_view (producer) == 0);
+        if (index == 130)
+            assert (zstate_producer_end_view (producer) == 0);
+        char key [8], value [16];
+        snprintf (key, sizeof (key), "k%d", index % 10);
+        snprintf (value, sizeof (value), "%d", index);
+        assert (zstate_producer_set (producer, key, "v", value, NULL) == 0);
+    }
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.frames_coalesced > 0);
+    fake_welcome (fake, 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    size_t before = 0, inside = 0, after = 0;
+    int state = 0;              //  0 before the view, 1 in it, 2 after
+    while (after < 5) {
+        s_next (fake);
+        if (fake->msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+            assert (state == 0 && fake->msg.kind == ZSTATE_SESSION_VIEW);
+            state = 1;
+            continue;
+        }
+        if (fake->msg.type == ZSTATE_SESSION_MSG_SNAPSHOT_END) {
+            assert (state == 1 && fake->msg.count == 30 && inside == 30);
+            state = 2;
+            continue;
+        }
+        s_load (fake, batch);
+        for (size_t index = 0; index < zstate_batch_size (batch); index++) {
+            int value = atoi (zstate_batch_get (batch, index, "v"));
+            if (state == 0)
+                assert (value < 100 && ++before <= 10);
+            else
+            if (state == 1)
+                assert (value == 100 + (int) inside++);
+            else
+                assert (value == 130 + (int) after++);
+        }
+    }
+    fake_ack (fake, fake->msg.sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_batch_destroy (&batch);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    fake_destroy (&fake);
+}
+
 //  Bounds smaller than a message: the snapshot goes an entry at a time,
 //  and ends
 static void
@@ -516,6 +576,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_not_granted (verbose);
     s_test_mirror_bound (verbose);
     s_test_small_bounds (verbose);
+    s_test_fold_stops (verbose);
     s_test_snapshot (verbose);
     s_test_view_over_snapshot (verbose);
 }

@@ -412,6 +412,22 @@ s_self_take_queue (self_t *self)
     }
 }
 
+//  A marker went as sequence: a BEGIN opens its window, whose END takes
+//  the sequence as begin; an END closes it (also when it was dropped)
+static void
+s_self_marker_sent (self_t *self, marker_t *marker, uint64_t sequence)
+{
+    if (marker->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
+        marker->window->begin = sequence;
+        zlistx_add_end (self->open_windows, marker->window);
+    }
+    else {
+        void *handle = zlistx_find (self->open_windows, marker->window);
+        if (handle)
+            zlistx_delete (self->open_windows, handle);
+    }
+}
+
 //  A marker at the head of our outbox, holding socket_lock: encode it as
 //  the next message, or drop it when our WELCOME did not grant windows
 //  (or an END whose BEGIN was dropped). Returns false when dropped.
@@ -428,6 +444,8 @@ s_self_marker (self_t *self, buffer_t *buffer)
             self->outbox_tail = NULL;
         if (begin)
             self->pending_dropped++;
+        else
+            s_self_marker_sent (self, marker, 0);   //  The window is over
         s_buffer_destroy (&buffer);
         return false;
     }
@@ -440,22 +458,6 @@ s_self_marker (self_t *self, buffer_t *buffer)
     buffer->sequence = sequence;
     buffer->size = buffer->header_size = zmq_msg_size (&buffer->msg);
     return true;
-}
-
-//  A marker went as sequence: a BEGIN opens its window, whose END takes
-//  the sequence as begin; an END closes it
-static void
-s_self_marker_sent (self_t *self, marker_t *marker, uint64_t sequence)
-{
-    if (marker->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN) {
-        marker->window->begin = sequence;
-        zlistx_add_end (self->open_windows, marker->window);
-    }
-    else {
-        void *handle = zlistx_find (self->open_windows, marker->window);
-        if (handle)
-            zlistx_delete (self->open_windows, handle);
-    }
 }
 
 //  Hand outbox messages to the socket, in order, until it pushes back.
