@@ -74,6 +74,30 @@ s_expect_end (fake_t *fake, uint64_t begin, uint64_t count, int status)
     assert (fake->msg.status == status);
 }
 
+//  The scripted server (granting RESYNC when resync), a client of it
+//  (WELCOMEd when welcome) with a queue bound of queue_ops operations
+//  (0: the default), and one producer table of db/table
+static zstate_client_t *
+s_setup (fake_t **fake_p, bool resync, bool welcome, size_t queue_ops,
+         zstate_producer_t **producer_p, bool verbose)
+{
+    *fake_p = fake_new ();
+    (*fake_p)->features = resync? ZSTATE_SESSION_FEATURE_RESYNC: 0;
+    zstate_client_t *client = fake_client_new (*fake_p, welcome, HEARTBEAT, verbose);
+    if (queue_ops)
+        zstate_client_set_queue (client, queue_ops, 1 << 20);
+    *producer_p = zstate_producer_new (client, "db", "table");
+    return client;
+}
+
+static void
+s_teardown (fake_t **fake_p, zstate_client_t **client_p, zstate_producer_t **producer_p)
+{
+    zstate_producer_destroy (producer_p);
+    zstate_client_destroy (client_p);
+    fake_destroy (fake_p);
+}
+
 static bool
 s_one_resync (zstate_client_stats_t *stats)
 {
@@ -138,9 +162,9 @@ s_test_view (bool verbose)
 static void
 s_test_not_granted (bool verbose)
 {
-    fake_t *fake = fake_new ();
-    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
-    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, false, true, 0, &producer, verbose);
     assert (zstate_producer_begin_view (producer) == 0);
     assert (zstate_producer_set (producer, "a", "f", "1", NULL) == 0);
     assert (zstate_producer_end_view (producer) == 0);
@@ -153,9 +177,7 @@ s_test_not_granted (bool verbose)
     assert (strstr (detail, "not granted"));
     fake_ack (fake, 1);
     assert (zstate_client_flush (client, WAIT) == 0);
-    zstate_producer_destroy (&producer);
-    zstate_client_destroy (&client);
-    fake_destroy (&fake);
+    s_teardown (&fake, &client, &producer);
 }
 
 //  The scripted server's view of the table: each key's last value, which
@@ -376,10 +398,9 @@ s_test_view_over_snapshot (bool verbose)
 static void
 s_test_mirror_bound (bool verbose)
 {
-    fake_t *fake = fake_new ();
-    fake->features = ZSTATE_SESSION_FEATURE_RESYNC;
-    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
-    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, true, 0, &producer, verbose);
     assert (zstate_producer_set_mirror (producer, 2) == 0);
     assert (zstate_producer_set (producer, "a", NULL) == 0);
     const char *keys [] = { "b", "c" };
@@ -399,9 +420,7 @@ s_test_mirror_bound (bool verbose)
     uint64_t last = s_expect_ops (fake, 5);
     fake_ack (fake, last);
     assert (zstate_client_flush (client, WAIT) == 0);
-    zstate_producer_destroy (&producer);
-    zstate_client_destroy (&client);
-    fake_destroy (&fake);
+    s_teardown (&fake, &client, &producer);
 }
 
 //  The outbox: coalescing stops at a marker, and a renumbering WELCOME
@@ -482,11 +501,9 @@ s_test_outbox_markers (void)
 static void
 s_test_fold_stops (bool verbose)
 {
-    fake_t *fake = fake_new ();
-    fake->features = ZSTATE_SESSION_FEATURE_RESYNC;
-    zstate_client_t *client = fake_client_new (fake, false, HEARTBEAT, verbose);
-    zstate_client_set_queue (client, 50, 1 << 20);
-    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, false, 50, &producer, verbose);
     for (int index = 0; index < 135; index++) {
         if (index == 100)
             assert (zstate_producer_begin_view (producer) == 0);
@@ -531,9 +548,7 @@ s_test_fold_stops (bool verbose)
     fake_ack (fake, fake->msg.sequence);
     assert (zstate_client_flush (client, WAIT) == 0);
     zstate_batch_destroy (&batch);
-    zstate_producer_destroy (&producer);
-    zstate_client_destroy (&client);
-    fake_destroy (&fake);
+    s_teardown (&fake, &client, &producer);
 }
 
 //  Bounds smaller than a message: the snapshot goes an entry at a time,
@@ -541,11 +556,9 @@ s_test_fold_stops (bool verbose)
 static void
 s_test_small_bounds (bool verbose)
 {
-    fake_t *fake = fake_new ();
-    fake->features = ZSTATE_SESSION_FEATURE_RESYNC;
-    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
-    zstate_client_set_queue (client, 3, 1 << 20);
-    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, true, 3, &producer, verbose);
     assert (zstate_producer_set_mirror (producer, 100) == 0);
     for (int key = 0; key < 10; key++) {
         char name [8];
@@ -563,9 +576,7 @@ s_test_small_bounds (bool verbose)
     s_expect_end (fake, begin, 10, ZSTATE_SESSION_END_COMPLETE);
     fake_ack (fake, fake->msg.sequence);
     assert (zstate_client_flush (client, WAIT) == 0);
-    zstate_producer_destroy (&producer);
-    zstate_client_destroy (&client);
-    fake_destroy (&fake);
+    s_teardown (&fake, &client, &producer);
 }
 
 void
