@@ -551,6 +551,42 @@ s_test_fold_stops (bool verbose)
     s_teardown (&fake, &client, &producer);
 }
 
+static bool
+s_coalesced (zstate_client_stats_t *stats)
+{
+    return stats->frames_coalesced == 12;
+}
+
+//  A WELCOME that splits the coalesced block renumbers a view's BEGIN
+//  already sent, and the view's END, sent after, names the new number
+static void
+s_test_renumbered_window (bool verbose)
+{
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, true, 20, &producer, verbose);
+    for (int index = 0; index < 12; index++) {
+        assert (zstate_producer_set (producer, index % 2? "a": "b", NULL) == 0);
+        fake_expect_ops (fake, (uint64_t) index + 1);
+    }
+    //  Over half the bound held: the heartbeat folds the 12 into 2 keys
+    zstate_client_stats_t stats;
+    fake_wait_stats (client, &stats, s_coalesced);
+    assert (zstate_producer_begin_view (producer) == 0);
+    assert (s_expect_begin (fake, ZSTATE_SESSION_VIEW) == 13);
+    //  The server lost everything: the block goes as one message, 1, and
+    //  the BEGIN becomes 2
+    fake_welcome (fake, 0);
+    assert (s_expect_ops (fake, 2) == 1);
+    assert (s_expect_begin (fake, ZSTATE_SESSION_VIEW) == 2);
+    assert (zstate_producer_end_view (producer) == 0);
+    s_expect_end (fake, 2, 0, ZSTATE_SESSION_END_COMPLETE);
+    assert (fake->msg.sequence == 3);
+    fake_ack (fake, 3);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    s_teardown (&fake, &client, &producer);
+}
+
 //  Bounds smaller than a message: the snapshot goes an entry at a time,
 //  and ends
 static void
@@ -588,6 +624,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_mirror_bound (verbose);
     s_test_small_bounds (verbose);
     s_test_fold_stops (verbose);
+    s_test_renumbered_window (verbose);
     s_test_snapshot (verbose);
     s_test_view_over_snapshot (verbose);
 }

@@ -449,8 +449,8 @@ s_self_marker (self_t *self, buffer_t *buffer)
         s_buffer_destroy (&buffer);
         return false;
     }
-    if (buffer->ready && buffer->sequence == sequence)
-        return true;
+    //  Encoded again on every try: a renumbering WELCOME since the last
+    //  may have moved its sequence or its BEGIN's
     if (buffer->ready)
         zmq_msg_close (&buffer->msg);
     zstate_client_marker_encode (client, marker, sequence, &buffer->msg);
