@@ -338,6 +338,13 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_client_set_ack_level (zstate_client_t *self, int level);
 
+//  Offer the state resync feature (doc/protocol.md, part 4) in HELLO:
+//  true by default. Without it the server sends no RESYNC, mirrors never
+//  send snapshots, and views are dropped as WINDOW events say (their
+//  operations merge). Before connect; EBUSY after.
+ZSTATE_EXPORT int
+    zstate_client_set_resync (zstate_client_t *self, bool offer);
+
 //  Heartbeat interval in msecs (default 1000; 10 to 3600000): version 2
 //  PINGs the server this often, and replaces its DEALER by a fresh one
 //  (a new connection) when nothing came from the server for 3 of the

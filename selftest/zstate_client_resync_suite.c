@@ -158,13 +158,24 @@ s_test_view (bool verbose)
 }
 
 //  A server that does not grant the feature gets no markers: the view's
-//  operations go, the window is counted dropped, an event says so
+//  operations go, the window is counted dropped, an event says so. The
+//  same when the client does not offer it, even to a server that would
+//  grant it.
 static void
-s_test_not_granted (bool verbose)
+s_test_not_granted (bool verbose, bool offered)
 {
-    fake_t *fake;
-    zstate_producer_t *producer;
-    zstate_client_t *client = s_setup (&fake, false, true, 0, &producer, verbose);
+    fake_t *fake = fake_new ();
+    fake->features = offered? 0: ZSTATE_SESSION_FEATURE_RESYNC;
+    zstate_client_t *client = zstate_client_new ();
+    memcpy (fake->expected, client->session, ZSTATE_MSG_SESSION_SIZE);
+    zstate_client_set_verbose (client, verbose);
+    assert (zstate_client_set_resync (client, offered) == 0);
+    assert (zstate_client_connect (client, fake->endpoint) == 0);
+    assert (zstate_client_set_resync (client, true) == -1 && errno == EBUSY);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
+    assert (fake->msg.features == (offered? ZSTATE_SESSION_FEATURE_RESYNC: 0));
+    fake_welcome (fake, 0);
+    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
     assert (zstate_producer_begin_view (producer) == 0);
     assert (zstate_producer_set (producer, "a", "f", "1", NULL) == 0);
     assert (zstate_producer_end_view (producer) == 0);
@@ -620,7 +631,8 @@ zstate_client_resync_suite (bool verbose)
 {
     s_test_outbox_markers ();
     s_test_view (verbose);
-    s_test_not_granted (verbose);
+    s_test_not_granted (verbose, true);
+    s_test_not_granted (verbose, false);
     s_test_mirror_bound (verbose);
     s_test_small_bounds (verbose);
     s_test_fold_stops (verbose);

@@ -310,7 +310,7 @@ s_self_commit (self_t *self)
     self->pending_messages = 0;
     self->pending_wire_bytes = 0;
     if (self->pending_dropped) {
-        zsys_warning ("%s %zu window(s) dropped: the server did not grant RESYNC, "
+        zsys_warning ("%s %zu window(s) dropped: RESYNC was not granted, "
                       "their operations merge", self->log_prefix, self->pending_dropped);
         zstate_client_agent_event (self, "WINDOW", "dropped: RESYNC not granted");
         self->pending_dropped = 0;
@@ -704,6 +704,7 @@ s_self_connect (self_t *self, zmsg_t *request)
     int version = client->version;
     self->heartbeat = client->heartbeat;
     self->ack_level = client->ack_level;
+    self->features = client->resync_refused? 0: ZSTATE_SESSION_FEATURE_RESYNC;
     pthread_mutex_unlock (&client->lock);
     self->session = version == ZSTATE_SESSION_VERSION? SESSION_HELLO: SESSION_NONE;
     if (zstate_client_agent_open (self, endpoint, reason, sizeof (reason))) {

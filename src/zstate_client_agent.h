@@ -152,6 +152,7 @@ struct _zstate_client_t {
     int version;                //  Protocol version, 1 or 2
     int heartbeat;              //  Heartbeat interval, msecs
     int ack_level;              //  ZSTATE_ACK_* HELLO asks for
+    bool resync_refused;        //  HELLO does not offer RESYNC
     char curve_public [41];     //  CURVE: our public key, Z85; "" is NULL
     char curve_secret [41];     //  ... our secret key
     char curve_server [41];     //  ... the server's public key
@@ -328,6 +329,7 @@ typedef struct {
     int dealer_fd;              //  ZMQ_FD of the DEALER we poll, or -1
     int heartbeat;              //  Our interval, msecs
     int ack_level;              //  The level we ask for, ZSTATE_ACK_*
+    uint32_t features;          //  The features HELLO offers
     int granted;                //  The level our WELCOME granted, or 0
     bool resync;                //  Our WELCOME granted the RESYNC feature
     zlistx_t *open_windows;     //  window_t whose BEGIN went, not their END

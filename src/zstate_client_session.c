@@ -89,7 +89,7 @@ zstate_client_session_hello (self_t *self, const char *why)
     msg.sequence = first;
     msg.ack_level = self->ack_level;
     msg.heartbeat = (uint32_t) self->heartbeat;
-    msg.features = ZSTATE_SESSION_FEATURE_RESYNC;
+    msg.features = self->features;
     s_self_send_control (self, &msg);
     s_self_count (self, &client->stats.hellos, 1);
     if (!self->hello_wait)
@@ -382,7 +382,8 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
     }
     self->peer_heartbeat = (int) msg->heartbeat;
     s_self_grant (self, msg->ack_level);
-    self->resync = (msg->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
+    //  Only what we offered counts as granted
+    self->resync = (msg->features & self->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
     uint64_t first = zstate_outbox_first (client->outbox);

@@ -218,6 +218,24 @@ zstate_client_set_ack_level (zstate_client_t *self, int level)
 
 
 //  --------------------------------------------------------------------------
+//  Offer the RESYNC feature in HELLO, or not. Before connect.
+
+int
+zstate_client_set_resync (zstate_client_t *self, bool offer)
+{
+    assert (self);
+    pthread_mutex_lock (&self->lock);
+    bool started = self->started;
+    if (!started)
+        self->resync_refused = !offer;
+    pthread_mutex_unlock (&self->lock);
+    if (started)
+        return zstate_fail (EBUSY, "set_resync: already connected");
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Heartbeat interval, msecs. Before connect.
 
 int
