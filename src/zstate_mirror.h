@@ -53,7 +53,8 @@ int
 size_t
     zstate_mirror_apply (zstate_mirror_t *self, zstate_batch_t *batch);
 
-//  Keys held, their payload bytes (keys, names and values)
+//  Keys held; bytes held for them: each key, and each field's name and
+//  value with 10 bytes of sizes and terminators
 size_t
     zstate_mirror_size (zstate_mirror_t *self);
 size_t
