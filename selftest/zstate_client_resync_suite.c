@@ -598,6 +598,42 @@ s_test_renumbered_window (bool verbose)
     s_teardown (&fake, &client, &producer);
 }
 
+static bool
+s_two_resyncs (zstate_client_stats_t *stats)
+{
+    return stats->resyncs == 2;
+}
+
+//  A mirror is established by a view that ended, empty or not, and no
+//  longer once it is set again: a RESYNC then is ignored
+static void
+s_test_established (bool verbose)
+{
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, true, 0, &producer, verbose);
+    assert (zstate_producer_set_mirror (producer, 10) == 0);
+    assert (zstate_producer_begin_view (producer) == 0);
+    assert (zstate_producer_end_view (producer) == 0);
+    uint64_t view = s_expect_begin (fake, ZSTATE_SESSION_VIEW);
+    s_expect_end (fake, view, 0, ZSTATE_SESSION_END_COMPLETE);
+    fake_resync (fake, "db", "table");
+    uint64_t snapshot = s_expect_begin (fake, ZSTATE_SESSION_SNAPSHOT);
+    s_expect_end (fake, snapshot, 0, ZSTATE_SESSION_END_COMPLETE);
+    assert (zstate_producer_set_mirror (producer, 10) == 0);
+    fake_resync (fake, "", "");
+    zstate_client_stats_t stats;
+    fake_wait_stats (client, &stats, s_two_resyncs);
+    //  Nothing came of it: the next message is this operation
+    assert (zstate_producer_set (producer, "a", NULL) == 0);
+    s_next (fake);
+    assert (fake->msg.type == ZSTATE_SESSION_MSG_OPS);
+    fake_ack (fake, fake->msg.sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    assert (stats.snapshots == 1);
+    s_teardown (&fake, &client, &producer);
+}
+
 //  Bounds smaller than a message: the snapshot goes an entry at a time,
 //  and ends
 static void
@@ -637,6 +673,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_small_bounds (verbose);
     s_test_fold_stops (verbose);
     s_test_renumbered_window (verbose);
+    s_test_established (verbose);
     s_test_snapshot (verbose);
     s_test_view_over_snapshot (verbose);
 }
