@@ -662,6 +662,74 @@ s_test_small_bounds (bool verbose)
     s_teardown (&fake, &client, &producer);
 }
 
+//  Against the real server: a consumer table that registers after the
+//  producer wrote (its operations were refused, no route) gets the whole
+//  table from the mirror, which the server asked for with RESYNC: 49
+//  keys, each with its newest value, the deleted one absent
+static void
+s_test_late_consumer (bool verbose)
+{
+    zstate_server_t *server = zstate_server_new ();
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zstate_client_t *client = zstate_client_new ();
+    zstate_client_set_verbose (client, verbose);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    assert (zstate_client_connect (client, endpoint) == 0);
+    zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
+    assert (zstate_producer_set_mirror (producer, 100) == 0);
+    for (int round = 0; round < 3; round++)
+        for (int key = 0; key < 50; key++) {
+            char name [8], value [16];
+            snprintf (name, sizeof (name), "k%d", key);
+            snprintf (value, sizeof (value), "%d", 100 * round + key);
+            assert (zstate_producer_set (producer, name, "v", value, NULL) == 0);
+        }
+    assert (zstate_producer_hset (producer, "k7", "w", "x", NULL) == 0);
+    assert (zstate_producer_del (producer, "k10") == 0);
+    //  Refused for want of a route, and so done
+    assert (zstate_client_flush (client, WAIT) == 0);
+
+    zstate_consumer_t *consumer = zstate_consumer_new (server, "db", "table");
+    assert (consumer);
+    zstate_batch_t *batch = zstate_batch_new ();
+    zhash_t *table = zhash_new ();
+    zhash_autofree (table);
+    zpoller_t *poller = zpoller_new (zstate_consumer_socket (consumer), NULL);
+    int64_t deadline = zclock_mono () + 6 * WAIT;
+    while (zhash_size (table) < 49 && zclock_mono () < deadline) {
+        zpoller_wait (poller, 100);
+        zstate_batch_reset (batch);
+        zstate_consumer_pops (consumer, batch, 0);
+        for (size_t index = 0; index < zstate_batch_size (batch); index++) {
+            assert (zstate_batch_op (batch, index) == ZSTATE_OP_SET);
+            const char *key = zstate_batch_key (batch, index, NULL);
+            zhash_update (table, key, (void *) zstate_batch_get (batch, index, "v"));
+            if (streq (key, "k7"))
+                assert (streq (zstate_batch_get (batch, index, "w"), "x"));
+        }
+    }
+    assert (zhash_size (table) == 49 && !zhash_lookup (table, "k10"));
+    for (int key = 0; key < 50; key++) {
+        char name [8];
+        snprintf (name, sizeof (name), "k%d", key);
+        if (key != 10)
+            assert (atoi ((char *) zhash_lookup (table, name)) == 200 + key);
+    }
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.resyncs >= 1 && stats.snapshots >= 1);
+    zpoller_destroy (&poller);
+    zhash_destroy (&table);
+    zstate_batch_destroy (&batch);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    zstate_consumer_destroy (&consumer);
+    zstate_server_destroy (&server);
+}
+
 void
 zstate_client_resync_suite (bool verbose)
 {
@@ -674,6 +742,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_fold_stops (verbose);
     s_test_renumbered_window (verbose);
     s_test_established (verbose);
+    s_test_late_consumer (verbose);
     s_test_snapshot (verbose);
     s_test_view_over_snapshot (verbose);
 }
