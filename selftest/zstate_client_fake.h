@@ -16,6 +16,8 @@
 #include "zstate_client_agent.h"
 
 #define HEARTBEAT       1000        //  Client heartbeat in most tests, msecs
+#define PATIENT_HEARTBEAT 600000    //  ... where the client must not give up
+                                    //  on an unanswered HELLO during the test
 #define SHORT_HEARTBEAT 50          //  In the test of a silent server
 #define WAIT            10000       //  Generous wait for anything expected
 

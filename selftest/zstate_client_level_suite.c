@@ -395,7 +395,10 @@ static void
 s_test_unsent (bool verbose)
 {
     fake_t *fake = fake_new ();
-    zstate_client_t *client = fake_client_new (fake, false, HEARTBEAT, verbose);
+    //  Not welcomed while it sends: a heartbeat long enough that the
+    //  client does not give up on the connection meanwhile, however slow
+    //  the sending is (valgrind on a loaded machine)
+    zstate_client_t *client = fake_client_new (fake, false, PATIENT_HEARTBEAT, verbose);
     zstate_client_set_queue (client, 50, 1024 * 1024);
     for (int index = 0; index < 10000; index++) {
         char key [8], value [16];
@@ -451,7 +454,7 @@ static void
 s_test_unsent_unique (bool verbose)
 {
     fake_t *fake = fake_new ();
-    zstate_client_t *client = fake_client_new (fake, false, HEARTBEAT, verbose);
+    zstate_client_t *client = fake_client_new (fake, false, PATIENT_HEARTBEAT, verbose);
     zstate_client_set_queue (client, 6000, 64 * 1024 * 1024);
     for (int index = 0; index < 6000; index++) {
         char key [16];
