@@ -86,6 +86,10 @@ typedef struct {
                                 //  counts them too)
     size_t keys;                //  keys the application holds (0 with the
                                 //  sweep off)
+    uint64_t windows_short;     //  completed windows that brought fewer
+                                //  operations than their END counted: some
+                                //  were refused, or the window began before
+                                //  this consumer; they sweep all the same
 } zstate_consumer_stats_t;
 
 //  Create a consumer table for (db, table) and register it with server.

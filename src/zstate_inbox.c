@@ -360,9 +360,18 @@ s_marker (zstate_inbox_t *self, entry_t *entry, pops_t *pops)
     if (marker.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
         zstate_keyset_begin (self->keyset, marker.session, marker.sequence);
     else {
+        uint64_t shorts = zstate_keyset_windows_short (self->keyset);
         done = ends [zstate_keyset_end (self->keyset, marker.session, marker.begin,
+                                        marker.count,
                                         marker.status == ZSTATE_SESSION_END_COMPLETE)];
         pops->swept += zstate_keyset_sweeping (self->keyset);
+        shorts = zstate_keyset_windows_short (self->keyset) > shorts? shorts + 1: 0;
+        //  The 1st, 2nd, 4th... so that a flood stays visible, not loud
+        if (shorts && (shorts & (shorts - 1)) == 0)
+            zsys_warning ("zstate_inbox %s: window %" PRIu64 " ended with fewer "
+                          "operations than its %" PRIu64 " entries: some were refused, "
+                          "or it began before this consumer (%" PRIu64 " such windows)",
+                          self->name, marker.begin, marker.count, shorts);
     }
     pops->markers++;
     entry->ops_left = 0;

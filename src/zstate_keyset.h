@@ -29,6 +29,9 @@
 //  (so the caller can tell their operations apart), but a COMPLETE END
 //  sweeps nothing: the window merges, counted.
 //
+//  The hash is keyed by a secret seed of each key set's own, so that a
+//  producer cannot choose keys that collide (hash flooding).
+//
 //  Memory: one allocation per held key, of 4 bytes plus the key, and a
 //  16-byte slot of a table kept between an eighth and three quarters full.
 //  Noting a key that is held already allocates nothing. The class has no sockets and no
@@ -74,11 +77,13 @@ void
 void
     zstate_keyset_begin (zstate_keyset_t *self, const byte *session, uint64_t sequence);
 
-//  A SNAPSHOT-END of session for the BEGIN at sequence begin, complete or
-//  not. Returns what it did (zstate_keyset_end_t).
+//  A SNAPSHOT-END of session for the BEGIN at sequence begin, of count
+//  entries, complete or not. Returns what it did (zstate_keyset_end_t).
+//  A COMPLETE END after fewer operations than count were noted in its
+//  window counts as short; it sweeps the same.
 int
     zstate_keyset_end (zstate_keyset_t *self, const byte *session, uint64_t begin,
-                       bool complete);
+                       uint64_t count, bool complete);
 
 //  True while a window is open.
 bool
@@ -102,12 +107,29 @@ bool
     zstate_keyset_holds (zstate_keyset_t *self, const void *key, size_t size);
 
 //  Fill the window counters of *stats: windows, windows_completed,
-//  windows_abandoned, windows_ignored, windows_merged, swept and keys.
+//  windows_abandoned, windows_ignored, windows_merged, swept, keys and
+//  windows_short.
 void
     zstate_keyset_stats (zstate_keyset_t *self, zstate_consumer_stats_t *stats);
+
+//  Completed windows that saw fewer operations than their END counted.
+uint64_t
+    zstate_keyset_windows_short (zstate_keyset_t *self);
 
 //  Self test of this class.
 void
     zstate_keyset_test (bool verbose);
+
+#ifdef ZSTATE_SELFTEST
+//  Selftest hooks for selftest/zstate_keyset_suite.c: the hash of key
+//  (this set's seed), the sum over held keys of the slots each sits past
+//  its hash's, and the generation the next window's comes after.
+uint32_t
+    zstate_keyset_test_hash (zstate_keyset_t *self, const void *key, size_t size);
+size_t
+    zstate_keyset_test_displacement (zstate_keyset_t *self);
+void
+    zstate_keyset_test_set_generation (zstate_keyset_t *self, uint32_t generation);
+#endif
 
 #endif
