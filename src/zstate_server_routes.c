@@ -271,6 +271,20 @@ zstate_server_route_pass (zstate_server_route_t *route, zmq_msg_t *payload,
     return 0;
 }
 
+//  The consumer's window counters and the keys it holds
+static void
+s_fprint_windows (zstate_consumer_stats_t *consumer, FILE *file)
+{
+    fprintf (file, "    windows = %" PRIu64 "\n", consumer->windows);
+    fprintf (file, "    windows_completed = %" PRIu64 "\n", consumer->windows_completed);
+    fprintf (file, "    windows_abandoned = %" PRIu64 "\n", consumer->windows_abandoned);
+    fprintf (file, "    windows_ignored = %" PRIu64 "\n", consumer->windows_ignored);
+    fprintf (file, "    windows_merged = %" PRIu64 "\n", consumer->windows_merged);
+    fprintf (file, "    windows_short = %" PRIu64 "\n", consumer->windows_short);
+    fprintf (file, "    swept = %" PRIu64 "\n", consumer->swept);
+    fprintf (file, "    keys = %zu\n", consumer->keys);
+}
+
 void
 zstate_server_routes_fprint (zstate_server_routes_t *self, FILE *file)
 {
@@ -294,6 +308,7 @@ zstate_server_routes_fprint (zstate_server_routes_t *self, FILE *file)
             fprintf (file, "    queued_bytes = %zu\n", consumer.queued_bytes);
             fprintf (file, "    forwarded = %" PRIu64 "\n", consumer.forwarded);
             fprintf (file, "    stalls = %" PRIu64 "\n", consumer.stalls);
+            s_fprint_windows (&consumer, file);
             zstate_consumer_fprint_writer (route->consumer, file);
             route = (zstate_server_route_t *) zhashx_next (tables);
         }
