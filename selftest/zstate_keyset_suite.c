@@ -14,7 +14,7 @@
 #include "zstate_keyset.h"
 
 void
-    zstate_keyset_suite (bool verbose);
+    zstate_keyset_suites (bool verbose);
 
 static void
 s_test_session (byte *session, int which)
@@ -266,9 +266,11 @@ s_test_short (void)
     zstate_keyset_destroy (&keyset);
 }
 
+//  The class's own selftest, then these
 void
-zstate_keyset_suite (bool verbose)
+zstate_keyset_suites (bool verbose)
 {
+    zstate_keyset_test (verbose);
     if (verbose)
         printf ("   sweep off, growth, flood, generation wrap, short windows\n");
     s_test_sweep_off ();

@@ -84,6 +84,10 @@ void
 void
     zstate_writer_faults_test (bool verbose);
 
+//  The key set's selftest, then its suites: selftest/zstate_keyset_suite.c
+void
+    zstate_keyset_suites (bool verbose);
+
 //  The inbox's and the consumer's selftests with their white-box suites:
 //  selftest/zstate_inbox_test.c, selftest/zstate_consumer_test.c (which
 //  runs selftest/zstate_consumer_stress_suite.c)
@@ -193,7 +197,7 @@ all_tests [] = {
     { "zstate_text", zstate_text_test },
     { "zstate_actor", zstate_actor_test },
     { "zstate_monitor", zstate_monitor_test },
-    { "zstate_keyset", zstate_keyset_test },
+    { "zstate_keyset", zstate_keyset_suites },
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },

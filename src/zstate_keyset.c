@@ -723,10 +723,6 @@ zstate_keyset_test_set_generation (zstate_keyset_t *self, uint32_t generation)
     self->generation = generation;
 }
 
-//  From selftest/zstate_keyset_suite.c
-void
-    zstate_keyset_suite (bool verbose);
-
 void
 zstate_keyset_test (bool verbose)
 {
@@ -767,7 +763,6 @@ zstate_keyset_test (bool verbose)
     //  @end
 
     s_test_model ();
-    zstate_keyset_suite (verbose);
     printf ("OK\n");
 }
 #endif
