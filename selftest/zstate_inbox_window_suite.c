@@ -338,6 +338,8 @@ s_test_marker_alone (zstate_batch_t *batch)
     zstate_inbox_stats (inbox, &stats);
     assert (stats.messages == 3 && stats.ops == 1 && stats.popped == 1);
     assert (stats.windows == 1 && stats.windows_completed == 1 && stats.keys == 1);
+    //  Its END counted one entry, and one came
+    assert (stats.windows_short == 0);
     zstate_inbox_destroy (&inbox);
 }
 
@@ -476,6 +478,8 @@ s_test_sweep_off (zstate_batch_t *batch)
     zstate_inbox_stats (inbox, &stats);
     assert (stats.windows_completed == 1 && stats.windows_merged == 1);
     assert (stats.swept == 0 && stats.keys == 0);
+    //  Its END counted one entry and none came, sweep off or not
+    assert (stats.windows_short == 1);
     assert (zstate_inbox_set_sweep (inbox, true) == -1 && errno == EBUSY);
     zstate_inbox_destroy (&inbox);
 }

@@ -370,7 +370,7 @@ s_marker (zstate_inbox_t *self, entry_t *entry, pops_t *pops)
         if (shorts && (shorts & (shorts - 1)) == 0)
             zsys_warning ("zstate_inbox %s: window %" PRIu64 " ended with fewer "
                           "operations than its %" PRIu64 " entries: some were refused, "
-                          "or it began before this consumer (%" PRIu64 " such windows)",
+                          "or it began before this consumer (%" PRIu64 " short so far)",
                           self->name, marker.begin, marker.count, shorts);
     }
     pops->markers++;
