@@ -131,6 +131,27 @@ extern "C" {
 //  and the connection carry on. Every blocking Redis call has a timeout,
 //  so commands and $TERM are served in bounded time.
 //
+//  Redis that lost its data: on every connect, before anything is
+//  written, the writer checks the string key _ZSTATE_INSTANCE of its
+//  database. It holds a random token that names the data set, created
+//  (SET NX) when missing. When the token seen at the last connect is gone
+//  or replaced (FLUSHALL, FLUSHDB, a restart without persistence, a
+//  failover to a replica without the data), the writer reports it: a
+//  LOST event, the redis_lost counter, a warning in the log, and, after
+//  CONFIRM endpoint, a message there, never blocking (kept and sent again
+//  by the 100 ms timer while the high-water mark holds it):
+//      frame 0         "LOST"
+//      then one frame per db name of the messages it took (the first 64)
+//  so that the server asks the producers for snapshots of those dbs'
+//  tables. A restart that loaded its data keeps the token: no loss (the
+//  run_id, which changes, is logged). Not seen: a restart that loaded a
+//  save older than the last writes (RDB snapshots, appendfsync everysec)
+//  loses those writes and keeps the token. The first connect of a writer
+//  has nothing to compare: a server that restores its tables from Redis
+//  at start finds what is there. An instance key evicted or deleted by
+//  hand reads as a loss: one resync more. Operations not confirmed by
+//  Redis are sent again as after any lost connection.
+//
 //  Events, on zstate_writer_events (), each a message [type][redis endpoint]
 //  followed by:
 //      STATE   [state name][reason]    CONNECTED or DISCONNECTED
@@ -138,6 +159,8 @@ extern "C" {
 //                                      or one operation Redis refused
 //      STALL   [FULL|RESUMED][keys][bytes]   the backlog reached its bound
 //                                      and reading paused, or resumed
+//      LOST    [what][run_id]          Redis lost the data written before
+//                                      (see "Redis that lost its data")
 //  Events are sent without blocking; when the application does not read
 //  them they are dropped and counted (events_dropped). Each state change
 //  is also logged once with zsys.
@@ -230,6 +253,15 @@ typedef struct {
     uint64_t events_dropped;    //  events the application did not read
     uint64_t confirms;          //  CONFIRMED messages sent
     uint64_t confirms_deferred; //  times one waited for the high-water mark
+    uint64_t windows;           //  SNAPSHOT-BEGINs taken (windows opened)
+    uint64_t windows_dropped;   //  windows that end with no sweep: ABANDONED,
+                                //  superseded by a new BEGIN, or past the
+                                //  window bound
+    uint64_t windows_unmatched; //  SNAPSHOT-ENDs that matched no open window
+    uint64_t sweeps;            //  sweeps done (COMPLETE windows applied)
+    uint64_t swept;             //  keys those sweeps deleted
+    uint64_t redis_lost;        //  connects that found Redis without the
+                                //  data written before (see LOST)
 } zstate_writer_stats_t;
 
 //  Create a writer. It binds its PULL endpoint at once and accepts

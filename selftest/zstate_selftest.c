@@ -31,6 +31,7 @@
 #include "zstate_writer_marks.h"
 #include "zstate_writer_chain.h"
 #include "zstate_writer_confirmed.h"
+#include "zstate_writer_instance.h"
 #include "zstate_outbox.h"
 #include "zstate_sonic_suite.h"
 #include <sys/wait.h>
@@ -79,6 +80,10 @@ void
 //  selftest/zstate_sonic_placeholder_test.c
 void
     zstate_sonic_placeholder_test (bool verbose);
+
+//  The writer's part of state resync: selftest/zstate_writer_resync_test.c
+void
+    zstate_writer_resync_test (bool verbose);
 
 //  The writer's full suite, faults included: selftest/zstate_writer_faults.c
 void
@@ -227,9 +232,11 @@ all_tests [] = {
     { "zstate_writer_marks", zstate_writer_marks_test },
     { "zstate_writer_chain", zstate_writer_chain_test },
     { "zstate_writer_confirmed", zstate_writer_confirmed_test },
+    { "zstate_writer_instance", zstate_writer_instance_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_writer_persist", zstate_writer_persist_test },
+    { "zstate_writer_resync", zstate_writer_resync_test },
     { "zstate_pipeline", zstate_pipeline_test },
     { "zstate_layout", zstate_layout_test },
     { "zstate_sonic_placeholder", zstate_sonic_placeholder_test },

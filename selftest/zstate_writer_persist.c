@@ -539,9 +539,12 @@ s_test_confirmed (zstate_redis_server_t *server)
 //  Patience: Redis that holds the batch past the command timeout makes
 //  the writer wait twice as long the next time, until a batch gets through
 
-//  The reason of the next ERROR event, within 30 s; NULL if none
-static char *
-s_test_error_event (zsock_t *events)
+//  The first frame after the endpoint of the next event of type, within
+//  30 s (for ERROR the reason, for STATE the state); NULL if none
+char *
+zstate_writer_test_event (zsock_t *events, const char *type);
+char *
+zstate_writer_test_event (zsock_t *events, const char *type)
 {
     int64_t deadline = zclock_mono () + 30000;
     while (zclock_mono () < deadline) {
@@ -549,18 +552,24 @@ s_test_error_event (zsock_t *events)
         zmsg_t *event = zmsg_recv (events);
         if (!event)
             break;
-        char *type = zmsg_popstr (event);
+        char *name = zmsg_popstr (event);
         char *endpoint = zmsg_popstr (event);
-        char *reason = zmsg_popstr (event);
-        bool error = type && streq (type, "ERROR");
-        zstr_free (&type);
+        char *first = zmsg_popstr (event);
+        bool match = name && streq (name, type);
+        zstr_free (&name);
         zstr_free (&endpoint);
         zmsg_destroy (&event);
-        if (error)
-            return reason;
-        zstr_free (&reason);
+        if (match)
+            return first;
+        zstr_free (&first);
     }
     return NULL;
+}
+
+static char *
+s_test_error_event (zsock_t *events)
+{
+    return zstate_writer_test_event (events, "ERROR");
 }
 
 static void

@@ -88,9 +88,10 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     self->window = zstate_writer_window_new ();
     self->config = zstate_writer_config_new ();
     self->confirmed = zstate_writer_confirmed_new ();
+    self->instance = zstate_writer_instance_new ();
     self->pruned = zhashx_new ();
     assert (self->chain && self->intake && self->window && self->config);
-    assert (self->confirmed && self->pruned);
+    assert (self->confirmed && self->instance && self->pruned);
     zhashx_set_destructor (self->pruned, (zhashx_destructor_fn *) zstr_free);
     self->backoff = self->config->reconnect_min;
     self->batch_timer = -1;
@@ -142,6 +143,7 @@ s_self_destroy (self_t **self_p)
         zstate_writer_window_destroy (&self->window);
         zstate_writer_chain_destroy (&self->chain);
         zstate_writer_confirmed_destroy (&self->confirmed);
+        zstate_writer_instance_destroy (&self->instance);
         zhashx_destroy (&self->pruned);
         zstate_redis_destroy (&self->redis);
         zstate_writer_intake_destroy (&self->intake);
@@ -456,9 +458,34 @@ s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 //  --------------------------------------------------------------------------
 //  Connecting
 
+//  Redis lost what we wrote before: say so, and ask the server (through
+//  the confirm endpoint) for a resync of every db we write
+static void
+s_self_redis_lost (self_t *self)
+{
+    const char *detail = zstate_writer_instance_detail (self->instance);
+    const char *run_id = zstate_writer_instance_run_id (self->instance);
+    self->stats.redis_lost++;
+    zhashx_t *dbs = zstate_writer_intake_dbs (self->intake);
+    zsys_warning ("zstate_writer %s: Redis lost its data: %s (run_id %s); asking for a "
+                  "resync of %zu databases", zstate_writer_agent_name (self), detail,
+                  *run_id? run_id: "unknown", zhashx_size (dbs));
+    s_self_event (self, "LOST", detail, run_id, strlen (run_id), NULL);
+    zstate_writer_confirmed_lost (self->confirmed, dbs);
+    zstate_writer_confirmed_send (self->confirmed, &self->stats);
+}
+
 void
 zstate_writer_agent_connected (self_t *self)
 {
+    int lost = zstate_writer_instance_check (self->instance, self->redis);
+    if (lost == -1) {
+        zstate_writer_agent_lost (self, zstate_reason ());
+        return;
+    }
+    if (self->verbose)
+        zsys_debug ("zstate_writer %s: %s", zstate_writer_agent_name (self),
+                    zstate_writer_instance_detail (self->instance));
     self->state = ZSTATE_WRITER_CONNECTED;
     //  Each connection prunes each table's watermarks once at first
     zhashx_purge (self->pruned);
@@ -476,6 +503,8 @@ zstate_writer_agent_connected (self_t *self)
     zsys_info ("zstate_writer %s: connected; %zu keys to write",
                zstate_writer_agent_name (self), zstate_writer_chain_pending (self->chain));
     s_self_event (self, "STATE", "CONNECTED", "", 0, NULL);
+    if (lost)
+        s_self_redis_lost (self);
     zstate_writer_agent_pump (self);
 }
 

@@ -18,6 +18,7 @@
 #include "zstate_writer_intake.h"
 #include "zstate_writer_window.h"
 #include "zstate_writer_confirmed.h"
+#include "zstate_writer_instance.h"
 
 //  The counters as of the last snapshot, readable without a round trip:
 //  a server's monitor must not wait while the writer is busy with Redis
@@ -63,6 +64,7 @@ typedef struct {
     zstate_redis_t *redis;      //  Connection, NULL before CONNECT
     zstate_writer_chain_t *chain;       //  Operations not confirmed by Redis
     zstate_writer_confirmed_t *confirmed;   //  CONFIRMED messages
+    zstate_writer_instance_t *instance;     //  Did Redis keep our data?
     zhashx_t *pruned;           //  Tables whose watermarks were pruned,
                                 //  and when, on this connection
     int state;                  //  ZSTATE_WRITER_*

@@ -27,6 +27,7 @@
 struct _zstate_writer_confirmed_t {
     zsock_t *push;              //  NULL when not connected
     zstate_writer_marks_t *unsent;
+    zhashx_t *lost;             //  Databases whose LOST waits
 };
 
 zstate_writer_confirmed_t *
@@ -36,6 +37,8 @@ zstate_writer_confirmed_new (void)
         (zstate_writer_confirmed_t *) zmalloc (sizeof (zstate_writer_confirmed_t));
     assert (self);
     self->unsent = zstate_writer_marks_new ();
+    self->lost = zhashx_new ();
+    assert (self->unsent && self->lost);
     return self;
 }
 
@@ -47,6 +50,7 @@ zstate_writer_confirmed_destroy (zstate_writer_confirmed_t **self_p)
         zstate_writer_confirmed_t *self = *self_p;
         zsock_destroy (&self->push);
         zstate_writer_marks_destroy (&self->unsent);
+        zhashx_destroy (&self->lost);
         free (self);
         *self_p = NULL;
     }
@@ -58,6 +62,7 @@ zstate_writer_confirmed_connect (zstate_writer_confirmed_t *self, const char *en
     assert (self);
     zsock_destroy (&self->push);
     zstate_writer_marks_clear (self->unsent);
+    zhashx_purge (self->lost);
     if (!endpoint || !*endpoint)
         return 0;
     if (zstate_sock_reserve ("CONFIRM", 1))
@@ -83,25 +88,55 @@ zstate_writer_confirmed_unsent (zstate_writer_confirmed_t *self)
     return self->push? self->unsent: NULL;
 }
 
-int
-zstate_writer_confirmed_send (zstate_writer_confirmed_t *self, zstate_writer_stats_t *stats)
+void
+zstate_writer_confirmed_lost (zstate_writer_confirmed_t *self, zhashx_t *dbs)
 {
     assert (self);
-    assert (stats);
-    if (!self->push || zstate_writer_marks_empty (self->unsent))
-        return 0;
-    zmsg_t *msg = zmsg_new ();
-    assert (msg);
-    zmsg_addstr (msg, "CONFIRMED");
-    zstate_writer_marks_frames (self->unsent, msg);
+    assert (dbs);
+    if (!self->push)
+        return;
+    for (void *item = zhashx_first (dbs); item; item = zhashx_next (dbs))
+        zhashx_insert (self->lost, zhashx_cursor (dbs), (void *) 1);
+}
+
+//  Send msg without blocking, destroying it; returns true when queued
+static bool
+s_send (zstate_writer_confirmed_t *self, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
     void *handle = zsock_resolve (self->push);
     size_t left = zmsg_size (msg);
     bool sent = true;
     for (zframe_t *frame = zmsg_first (msg); frame && sent; frame = zmsg_next (msg))
         sent = zmq_send (handle, zframe_data (frame), zframe_size (frame),
                          ZMQ_DONTWAIT | (--left? ZMQ_SNDMORE: 0)) != -1;
-    zmsg_destroy (&msg);
-    if (!sent) {
+    zmsg_destroy (msg_p);
+    return sent;
+}
+
+int
+zstate_writer_confirmed_send (zstate_writer_confirmed_t *self, zstate_writer_stats_t *stats)
+{
+    assert (self);
+    assert (stats);
+    if (self->push && zhashx_size (self->lost)) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "LOST");
+        for (void *item = zhashx_first (self->lost); item; item = zhashx_next (self->lost))
+            zmsg_addstr (msg, (const char *) zhashx_cursor (self->lost));
+        if (!s_send (self, &msg)) {
+            stats->confirms_deferred++;
+            return 0;
+        }
+        zhashx_purge (self->lost);
+    }
+    if (!self->push || zstate_writer_marks_empty (self->unsent))
+        return 0;
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addstr (msg, "CONFIRMED");
+    zstate_writer_marks_frames (self->unsent, msg);
+    if (!s_send (self, &msg)) {
         stats->confirms_deferred++;
         return 0;
     }
@@ -116,6 +151,44 @@ zstate_writer_confirmed_send (zstate_writer_confirmed_t *self, zstate_writer_sta
 //  --------------------------------------------------------------------------
 //  Selftest: as the writer's actor uses the sender; the writer's suite
 //  checks what a server receives from a running writer
+
+//  A LOST goes first, one frame per db, merged while it waits; nobody
+//  to tell once disconnected
+static void
+s_test_lost (zstate_writer_confirmed_t *confirmed, zsock_t *sink, const byte *session,
+             uint64_t sequence, zstate_writer_stats_t *stats_p)
+{
+    zstate_writer_stats_t stats = *stats_p;
+    zhashx_t *dbs = zhashx_new ();
+    zhashx_insert (dbs, "APPL_DB", (void *) 1);
+    zstate_writer_confirmed_lost (confirmed, dbs);
+    zhashx_insert (dbs, "STATE_DB", (void *) 1);
+    zstate_writer_confirmed_lost (confirmed, dbs);
+    zstate_writer_marks_note (zstate_writer_confirmed_unsent (confirmed), "DB", "T",
+                              session, sequence);
+    assert (zstate_writer_confirmed_send (confirmed, &stats) == 1);
+    zmsg_t *msg = zmsg_recv (sink);
+    assert (msg && zmsg_size (msg) == 3);
+    char *type = zmsg_popstr (msg);
+    char *first = zmsg_popstr (msg);
+    char *second = zmsg_popstr (msg);
+    assert (streq (type, "LOST"));
+    assert ((streq (first, "APPL_DB") && streq (second, "STATE_DB"))
+         || (streq (first, "STATE_DB") && streq (second, "APPL_DB")));
+    zstr_free (&type);
+    zstr_free (&first);
+    zstr_free (&second);
+    zmsg_destroy (&msg);
+    msg = zmsg_recv (sink);
+    assert (msg && zmsg_size (msg) == 4);
+    zmsg_destroy (&msg);
+    assert (zstate_writer_confirmed_send (confirmed, &stats) == 0);
+    assert (zstate_writer_confirmed_connect (confirmed, "") == 0);
+    zstate_writer_confirmed_lost (confirmed, dbs);
+    assert (zstate_writer_confirmed_send (confirmed, &stats) == 0);
+    zhashx_destroy (&dbs);
+    *stats_p = stats;
+}
 
 void
 zstate_writer_confirmed_test (bool verbose)
@@ -170,7 +243,7 @@ zstate_writer_confirmed_test (bool verbose)
     assert (last == sequence);
     //  Nothing to send: nothing sent
     assert (zstate_writer_confirmed_send (confirmed, &stats) == 0);
-    assert (zstate_writer_confirmed_connect (confirmed, "") == 0);
+    s_test_lost (confirmed, sink, session, ++sequence, &stats);
     assert (!zstate_writer_confirmed_unsent (confirmed));
     //  @end
 

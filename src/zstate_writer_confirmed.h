@@ -35,13 +35,23 @@ int
 zstate_writer_marks_t *
     zstate_writer_confirmed_unsent (zstate_writer_confirmed_t *self);
 
-//  Send one CONFIRMED with every unsent mark, without blocking; on
-//  success forget them, else keep them for the next try. Counts the
-//  message (confirms) or the wait (confirms_deferred) in stats. Returns 1
-//  when sent, 0 when there was nothing to send or it must wait.
+//  Send a LOST that waits (see below), then one CONFIRMED with every
+//  unsent mark, without blocking; on success forget them, else keep them
+//  for the next try. Counts the CONFIRMED message (confirms) or a wait
+//  (confirms_deferred) in stats. Returns 1 when a CONFIRMED was sent, 0
+//  when there was nothing to send or it must wait.
 int
     zstate_writer_confirmed_send (zstate_writer_confirmed_t *self,
                                   zstate_writer_stats_t *stats);
+
+//  Redis lost the data of the databases named by the keys of dbs: the
+//  next send sends first, never blocking, one message
+//      frame 0         "LOST"
+//      then one frame per db name
+//  merged with any such message not sent yet. Nothing when not connected
+//  or when dbs is empty.
+void
+    zstate_writer_confirmed_lost (zstate_writer_confirmed_t *self, zhashx_t *dbs);
 
 //  Selftest
 void

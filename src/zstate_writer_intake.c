@@ -45,7 +45,11 @@ struct _zstate_writer_intake_t {
     size_t keybuf_max;
     bool placeholder;           //  a SET with no fields goes in as NULL=NULL
     zstate_batch_t *stand_in;   //  ... in this batch of one
+    zhashx_t *dbs;              //  Db names of the messages seen
 };
+
+//  Db names kept at most: a writer serves the tables of one database
+#define DBS_MAX     64
 
 
 //  --------------------------------------------------------------------------
@@ -62,7 +66,8 @@ zstate_writer_intake_new (zstate_writer_chain_t *chain)
     self->msg = zstate_msg_new ();
     self->batch = zstate_batch_new ();
     self->stand_in = zstate_batch_new ();
-    assert (self->msg && self->batch && self->stand_in);
+    self->dbs = zhashx_new ();
+    assert (self->msg && self->batch && self->stand_in && self->dbs);
     return self;
 }
 
@@ -75,6 +80,7 @@ zstate_writer_intake_destroy (zstate_writer_intake_t **self_p)
         zstate_batch_destroy (&self->batch);
         zstate_batch_destroy (&self->stand_in);
         zstate_msg_destroy (&self->msg);
+        zhashx_destroy (&self->dbs);
         free (self->keybuf);
         free (self);
         *self_p = NULL;
@@ -206,6 +212,8 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
                                           separator_size, index, now);
         zstate_writer_chain_message (self->chain, message.db, message.table,
                                      message.session, message.sequence);
+        if (zhashx_size (self->dbs) < DBS_MAX)
+            zhashx_insert (self->dbs, message.db, (void *) 1);
         stats->messages++;
         stats->ops += message.op_count;
     }
@@ -213,6 +221,14 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
         stats->malformed++;
     zmq_msg_close (&frame);
     return rc;
+}
+
+
+zhashx_t *
+zstate_writer_intake_dbs (zstate_writer_intake_t *self)
+{
+    assert (self);
+    return self->dbs;
 }
 
 
@@ -316,6 +332,9 @@ zstate_writer_intake_test (bool verbose)
     assert (streq (zstate_backlog_entry_key (entry, NULL), "PORT|Ethernet0"));
     //  Version 1 writes no watermark
     assert (zstate_writer_marks_empty (generation->marks));
+    //  The db names seen, for a LOST
+    assert (zhashx_size (zstate_writer_intake_dbs (intake)) == 1);
+    assert (zhashx_lookup (zstate_writer_intake_dbs (intake), "CONFIG_DB"));
     //  @end
 
     //  Dropped and counted, the backlog untouched: a multipart message,

@@ -43,6 +43,11 @@ int
     zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
                                   const char *separator, zstate_writer_stats_t *stats);
 
+//  The db names of the messages taken so far (the first 64), as the keys
+//  of a hash the intake owns: a LOST names them.
+zhashx_t *
+    zstate_writer_intake_dbs (zstate_writer_intake_t *self);
+
 //  Selftest
 void
     zstate_writer_intake_test (bool verbose);
