@@ -131,6 +131,31 @@ extern "C" {
 //  and the connection carry on. Every blocking Redis call has a timeout,
 //  so commands and $TERM are served in bounded time.
 //
+//  Windows (state resync, doc/protocol.md): a version 2 SNAPSHOT-BEGIN
+//  for (db, table) opens a window on that table; from then on every
+//  operation of a message for (db, table), whatever its session, marks
+//  its Redis key. The SNAPSHOT-END of the same session whose begin is the
+//  BEGIN's sequence closes it. When COMPLETE, the window replaces the
+//  table in Redis: once every batch before the END is confirmed, and
+//  before any operation read after the END is written, the writer SCANs
+//  TABLE<separator>* (MATCH escaped, COUNT 1000 a step) and DELs every
+//  key of it the window did not mark, whatever its type (the table's
+//  watermark hash and _ZSTATE_INSTANCE excepted); a SWEEP event tells
+//  the keys deleted. Nothing is deleted for a window that ends
+//  ABANDONED, that a new BEGIN for the table supersedes, or that marks
+//  more keys than the window bound (SET WINDOW BOUND): a WINDOW event
+//  says which, and the table merges instead. An END that matches no open
+//  window is counted and ignored. BEGIN and END count in the watermarks
+//  like OPS; the END's is written after the sweep. A connection lost in
+//  the middle of a sweep keeps it, with the operations that came after
+//  the END apart from those before it, and on the next connection the
+//  sweep runs again from the start, then the rest: Redis ends with the
+//  window's keys and what came after. Memory: each open or pending window
+//  holds its marked keys, one entry per key (the key's bytes and some 50
+//  bytes more), up to the window bound, 2,097,152 keys by default. The
+//  db name does not pick the database, the SELECT index does: two dbs'
+//  tables of one name share their keys here.
+//
 //  Redis that lost its data: on every connect, before anything is
 //  written, the writer checks the string key _ZSTATE_INSTANCE of its
 //  database. It holds a random token that names the data set, created
@@ -161,6 +186,10 @@ extern "C" {
 //                                      and reading paused, or resumed
 //      LOST    [what][run_id]          Redis lost the data written before
 //                                      (see "Redis that lost its data")
+//      SWEEP   [table][deleted]        a COMPLETE window's sweep is done
+//      WINDOW  [why][table]            a window ended with no sweep:
+//                                      ABANDONED, SUPERSEDED, BOUND, or
+//                                      UNMATCHED (an END with no window)
 //  Events are sent without blocking; when the application does not read
 //  them they are dropped and counted (events_dropped). Each state change
 //  is also logged once with zsys.
@@ -188,6 +217,8 @@ extern "C" {
 //      "si"  SET WATERMARK AGE secs    watermarks of sessions not written
 //                                  for this long are removed (default
 //                                  604800, 7 days; at least 1)
+//      "s8"  SET WINDOW BOUND keys keys one window may mark (default
+//                                  2,097,152; at least 1)
 //      "ss"  CONFIRM endpoint      send CONFIRMED messages to a PUSH
 //                                  socket connected to endpoint ("" stops);
 //                                  EINVAL when it cannot connect
@@ -360,6 +391,11 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_writer_restore (zstate_writer_t *self, const char *table, const char *endpoint,
                            int timeout);
+
+//  Keys one window may mark before it is dropped, unswept (default
+//  2,097,152; see "Windows"). Returns 0, or -1 with EINVAL when keys is 0.
+ZSTATE_EXPORT int
+    zstate_writer_set_window_bound (zstate_writer_t *self, size_t keys);
 
 //  Remove watermarks of sessions not written for secs seconds (default
 //  604800: 7 days). Returns 0, or -1 with EINVAL when secs < 1.

@@ -32,6 +32,8 @@
 #include "zstate_writer_chain.h"
 #include "zstate_writer_confirmed.h"
 #include "zstate_writer_instance.h"
+#include "zstate_writer_sweep.h"
+#include "zstate_writer_views.h"
 #include "zstate_outbox.h"
 #include "zstate_sonic_suite.h"
 #include <sys/wait.h>
@@ -233,6 +235,8 @@ all_tests [] = {
     { "zstate_writer_chain", zstate_writer_chain_test },
     { "zstate_writer_confirmed", zstate_writer_confirmed_test },
     { "zstate_writer_instance", zstate_writer_instance_test },
+    { "zstate_writer_sweep", zstate_writer_sweep_test },
+    { "zstate_writer_views", zstate_writer_views_test },
     { "zstate_writer", zstate_writer_test },
     { "zstate_writer_faults", zstate_writer_faults_test },
     { "zstate_writer_persist", zstate_writer_persist_test },

@@ -303,8 +303,12 @@ s_test_prefix_stream (zstate_redis_server_t *server, bool quick, bool verbose)
 //  session; the first batch for a table after a connect prunes old ones
 
 //  The watermark of session in table, or -1; its SECS in *secs_p
-static int64_t
-s_test_mark (zstate_redis_t *redis, const char *table, const byte *session, int64_t *secs_p)
+int64_t
+zstate_writer_test_mark (zstate_redis_t *redis, const char *table, const byte *session,
+                         int64_t *secs_p);
+int64_t
+zstate_writer_test_mark (zstate_redis_t *redis, const char *table, const byte *session,
+                         int64_t *secs_p)
 {
     char key [64], hex [2 * ZSTATE_MSG_SESSION_SIZE + 1];
     snprintf (key, sizeof (key), "_ZSTATE_PERSISTED:%s", table);
@@ -417,10 +421,10 @@ s_test_watermarks (zstate_redis_server_t *server)
     int64_t before = now, secs = 0;
     assert (zstate_redis_command (redis, "EXISTS", "_ZSTATE_PERSISTED:V1", NULL)
             == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 0);
-    assert (s_test_mark (redis, "PORT", alice, &secs) == 3);
+    assert (zstate_writer_test_mark (redis, "PORT", alice, &secs) == 3);
     assert (secs >= before - 1 && secs <= (int64_t) time (NULL) + 1);
-    assert (s_test_mark (redis, "PORT", bob, NULL) == 9);
-    assert (s_test_mark (redis, "OLD", bob, NULL) == 10);
+    assert (zstate_writer_test_mark (redis, "PORT", bob, NULL) == 9);
+    assert (zstate_writer_test_mark (redis, "OLD", bob, NULL) == 10);
     //  Pruned in the same batch: the old and the malformed field; the
     //  young one stays
     assert (zstate_redis_command (redis, "HLEN", "_ZSTATE_PERSISTED:OLD", NULL)
@@ -446,7 +450,7 @@ s_test_watermarks (zstate_redis_server_t *server)
     assert (zstate_writer_flush (writer, 10000) == 0);
     assert (zstate_redis_command (redis, "HEXISTS", "_ZSTATE_PERSISTED:OLD", old_hex, NULL)
             == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 0);
-    assert (s_test_mark (redis, "OLD", bob, NULL) == 12);
+    assert (zstate_writer_test_mark (redis, "OLD", bob, NULL) == 12);
     s_test_watermark_refused (writer, push, redis, batch);
     zstate_batch_destroy (&batch);
     zsock_destroy (&push);

@@ -18,6 +18,9 @@ void
                                 const char *table, zstate_batch_t *batch);
 char *
     zstate_writer_test_event (zsock_t *events, const char *type);
+int64_t
+    zstate_writer_test_mark (zstate_redis_t *redis, const char *table, const byte *session,
+                             int64_t *secs_p);
 
 //  The next event of type for writer, its first frame after the endpoint
 static char *
@@ -168,6 +171,292 @@ s_test_redis_lost (void)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Windows: a COMPLETE one replaces its table in Redis
+
+//  Send a SNAPSHOT-BEGIN (kind) or, with begin not 0, a SNAPSHOT-END
+//  (begin, status) for APPL_DB/table
+static void
+s_test_marker (zsock_t *push, const byte *session, uint64_t sequence, const char *table,
+               uint64_t begin, int status)
+{
+    zstate_session_msg_t msg = {
+        .type = begin? ZSTATE_SESSION_MSG_SNAPSHOT_END: ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN,
+        .session = session, .sequence = sequence, .db = "APPL_DB", .table = table,
+        .kind = ZSTATE_SESSION_VIEW, .begin = begin, .status = status, .count = 0
+    };
+    zmq_msg_t frame;
+    assert (zstate_session_msg_encode_frame (&msg, &frame) == 0);
+    assert (zmq_msg_send (&frame, zsock_resolve (push), 0) != -1);
+}
+
+//  Write keys table:k0 .. k<count - 1>, each { old: value }, as session
+//  from *sequence_p on
+static void
+s_test_fill (zsock_t *push, zstate_batch_t *batch, const byte *session,
+             uint64_t *sequence_p, const char *table, int count)
+{
+    for (int index = 0; index < count; index++) {
+        char key [16];
+        snprintf (key, sizeof (key), "k%d", index);
+        zstate_batch_set (batch, key, "old", "value", NULL);
+        if (zstate_batch_size (batch) == 100 || index == count - 1)
+            zstate_writer_test_send_v2 (push, session, ++*sequence_p, table, batch);
+    }
+}
+
+//  The keys of table in Redis, as "k0 k2 ..." in key order; for counts
+//  only, NULL text
+static size_t
+s_test_keys (zstate_redis_t *redis, const char *table, char *text, size_t size)
+{
+    char pattern [64];
+    snprintf (pattern, sizeof (pattern), "%s:*", table);
+    assert (zstate_redis_command (redis, "KEYS", pattern, NULL) == ZSTATE_REDIS_ARRAY);
+    size_t count = zstate_redis_elements (redis);
+    zlistx_t *keys = zlistx_new ();
+    zlistx_set_destructor (keys, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (keys, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
+    for (size_t index = 0; index < count; index++)
+        zlistx_add_end (keys, (void *) (zstate_redis_str (redis, (int) index, NULL)
+                                        + strlen (table) + 1));
+    zlistx_sort (keys);
+    if (text) {
+        *text = 0;
+        for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
+            snprintf (text + strlen (text), size - strlen (text), "%s%s", *text? " ": "", key);
+    }
+    zlistx_destroy (&keys);
+    return count;
+}
+
+//  The value of field in table:key, or "-" when none
+static const char *
+s_test_field (zstate_redis_t *redis, const char *table, const char *key, const char *field)
+{
+    static char value [64];
+    char name [64];
+    snprintf (name, sizeof (name), "%s:%s", table, key);
+    int type = zstate_redis_command (redis, "HGET", name, field, NULL);
+    snprintf (value, sizeof (value), "%s", type == ZSTATE_REDIS_STRING?
+              zstate_redis_str (redis, -1, NULL): "-");
+    return value;
+}
+
+static void
+s_test_replace (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
+                zstate_batch_t *batch)
+{
+    byte alice [ZSTATE_MSG_SESSION_SIZE];
+    memset (alice, 0xA1, sizeof (alice));
+    uint64_t sequence = 0;
+    s_test_fill (push, batch, alice, &sequence, "PORT", 10);
+    s_test_fill (push, batch, alice, &sequence, "VLAN", 3);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    //  The window writes k0, k2 and merges into k4; after its END, k8
+    //  (which it did not write) gets a field: swept, then written anew
+    uint64_t begin = ++sequence;
+    s_test_marker (push, alice, begin, "PORT", 0, 0);
+    zstate_batch_set (batch, "k0", "new", "1", NULL);
+    zstate_batch_set (batch, "k2", "new", "1", NULL);
+    zstate_batch_hset (batch, "k4", "new", "1", NULL);
+    zstate_writer_test_send_v2 (push, alice, ++sequence, "PORT", batch);
+    zstate_batch_hset (batch, "k0", "more", "1", NULL);
+    zstate_batch_set (batch, "k1", "other", "1", NULL);
+    zstate_writer_test_send_v2 (push, alice, ++sequence, "VLAN", batch);
+    s_test_marker (push, alice, ++sequence, "PORT", begin, ZSTATE_SESSION_END_COMPLETE);
+    zstate_batch_hset (batch, "k8", "late", "1", NULL);
+    zstate_writer_test_send_v2 (push, alice, ++sequence, "PORT", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    char keys [256];
+    s_test_keys (redis, "PORT", keys, sizeof (keys));
+    assert (streq (keys, "k0 k2 k4 k8"));
+    assert (streq (s_test_field (redis, "PORT", "k0", "old"), "-"));
+    assert (streq (s_test_field (redis, "PORT", "k4", "old"), "value"));
+    assert (streq (s_test_field (redis, "PORT", "k4", "new"), "1"));
+    assert (streq (s_test_field (redis, "PORT", "k8", "late"), "1"));
+    assert (streq (s_test_field (redis, "PORT", "k8", "old"), "-"));
+    //  Other tables untouched, the one written meanwhile too
+    s_test_keys (redis, "VLAN", keys, sizeof (keys));
+    assert (streq (keys, "k0 k1 k2"));
+    assert (streq (s_test_field (redis, "VLAN", "k0", "more"), "1"));
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.windows == 1 && stats.sweeps == 1 && stats.swept == 7);
+    assert (stats.windows_dropped == 0 && stats.windows_unmatched == 0);
+    assert (zstate_writer_test_mark (redis, "PORT", alice, NULL) == (int64_t) sequence);
+    char *swept = s_test_event (writer, "SWEEP");
+    assert (swept && streq (swept, "PORT"));
+    zstr_free (&swept);
+
+    //  A window of no operation empties its table; the watermark is the
+    //  END's, with nothing after it
+    begin = ++sequence;
+    s_test_marker (push, alice, begin, "VLAN", 0, 0);
+    s_test_marker (push, alice, ++sequence, "VLAN", begin, ZSTATE_SESSION_END_COMPLETE);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    assert (s_test_keys (redis, "VLAN", NULL, 0) == 0);
+    assert (s_test_keys (redis, "PORT", NULL, 0) == 4);
+    assert (zstate_writer_test_mark (redis, "VLAN", alice, NULL) == (int64_t) sequence);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.sweeps == 2 && stats.swept == 10);
+}
+
+//  Windows that end with no sweep delete nothing
+static void
+s_test_unswept (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
+                zstate_batch_t *batch)
+{
+    byte bob [ZSTATE_MSG_SESSION_SIZE], carol [ZSTATE_MSG_SESSION_SIZE];
+    memset (bob, 0xB0, sizeof (bob));
+    memset (carol, 0xC0, sizeof (carol));
+    uint64_t sequence = 0;
+    s_test_fill (push, batch, bob, &sequence, "INTF", 5);
+    //  ABANDONED
+    uint64_t begin = ++sequence;
+    s_test_marker (push, bob, begin, "INTF", 0, 0);
+    zstate_batch_set (batch, "k0", "new", "1", NULL);
+    zstate_writer_test_send_v2 (push, bob, ++sequence, "INTF", batch);
+    s_test_marker (push, bob, ++sequence, "INTF", begin, ZSTATE_SESSION_END_ABANDONED);
+    //  Superseded: the first window's END matches nothing
+    uint64_t first = ++sequence;
+    s_test_marker (push, bob, first, "INTF", 0, 0);
+    uint64_t second = ++sequence;
+    s_test_marker (push, bob, second, "INTF", 0, 0);
+    s_test_marker (push, bob, ++sequence, "INTF", first, ZSTATE_SESSION_END_COMPLETE);
+    //  ... as does one from another session for the second's sequence
+    s_test_marker (push, carol, second + 1, "INTF", second, ZSTATE_SESSION_END_COMPLETE);
+    s_test_marker (push, bob, ++sequence, "INTF", second, ZSTATE_SESSION_END_ABANDONED);
+    //  Past the window bound
+    assert (zstate_writer_set_window_bound (writer, 0) == -1 && errno == EINVAL);
+    assert (zstate_writer_set_window_bound (writer, 2) == 0);
+    begin = ++sequence;
+    s_test_marker (push, bob, begin, "INTF", 0, 0);
+    zstate_batch_set (batch, "k0", "new", "2", NULL);
+    zstate_batch_set (batch, "k1", "new", "2", NULL);
+    zstate_batch_set (batch, "k2", "new", "2", NULL);
+    zstate_writer_test_send_v2 (push, bob, ++sequence, "INTF", batch);
+    s_test_marker (push, bob, ++sequence, "INTF", begin, ZSTATE_SESSION_END_COMPLETE);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    assert (zstate_writer_set_window_bound (writer, 1000000) == 0);
+    assert (s_test_keys (redis, "INTF", NULL, 0) == 5);
+    assert (streq (s_test_field (redis, "INTF", "k2", "new"), "2"));
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.windows == 2 + 4 && stats.sweeps == 2 && stats.swept == 10);
+    //  ABANDONED, SUPERSEDED, ABANDONED, BOUND; the ENDs of the first,
+    //  carol's, and the last (its window gone with the bound)
+    assert (stats.windows_dropped == 4 && stats.windows_unmatched == 3);
+    assert (zstate_writer_test_mark (redis, "INTF", bob, NULL) == (int64_t) sequence);
+    char *why = s_test_event (writer, "WINDOW");
+    assert (why && streq (why, "ABANDONED"));
+    zstr_free (&why);
+    why = s_test_event (writer, "WINDOW");
+    assert (why && streq (why, "SUPERSEDED"));
+    zstr_free (&why);
+}
+
+//  The number of clients Redis holds blocked (here: by CLIENT PAUSE)
+static long long
+s_test_blocked (zstate_redis_t *redis)
+{
+    assert (zstate_redis_command (redis, "INFO", "clients", NULL) == ZSTATE_REDIS_STRING);
+    const char *line = strstr (zstate_redis_str (redis, -1, NULL), "blocked_clients:");
+    assert (line);
+    return atoll (line + strlen ("blocked_clients:"));
+}
+
+//  A connection killed in the middle of a sweep: the sweep runs again,
+//  then what came after the END. With in_sweep false, killed while the
+//  window's operations wait in Redis, the END and a write after it
+//  queued: the operations go again, then the sweep, then that write.
+static void
+s_test_sweep_killed (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
+                     zstate_batch_t *batch, bool in_sweep)
+{
+    byte dave [ZSTATE_MSG_SESSION_SIZE];
+    memset (dave, in_sweep? 0xD0: 0xE0, sizeof (dave));
+    uint64_t sequence = 0;
+    s_test_fill (push, batch, dave, &sequence, "ROUTE", 5000);
+    assert (zstate_writer_flush (writer, 30000) == 0);
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    uint64_t disconnects = stats.disconnects;
+    uint64_t sweeps = stats.sweeps;
+    uint64_t swept = stats.swept;
+    //  Writes paused: the window's batch, or the sweep's first DEL, waits
+    //  in Redis, blocked
+    if (!in_sweep)
+        assert (zstate_redis_command (redis, "CLIENT", "PAUSE", "60000", "WRITE", NULL)
+                == ZSTATE_REDIS_STATUS);
+    uint64_t begin = ++sequence;
+    s_test_marker (push, dave, begin, "ROUTE", 0, 0);
+    for (int index = 0; index < 5000; index += 2) {
+        char key [16];
+        snprintf (key, sizeof (key), "k%d", index);
+        zstate_batch_hset (batch, key, "new", "1", NULL);
+        if (zstate_batch_size (batch) == 100)
+            zstate_writer_test_send_v2 (push, dave, ++sequence, "ROUTE", batch);
+    }
+    if (in_sweep) {
+        assert (zstate_writer_flush (writer, 30000) == 0);
+        assert (zstate_redis_command (redis, "CLIENT", "PAUSE", "60000", "WRITE", NULL)
+                == ZSTATE_REDIS_STATUS);
+    }
+    s_test_marker (push, dave, ++sequence, "ROUTE", begin, ZSTATE_SESSION_END_COMPLETE);
+    zstate_batch_hset (batch, "k1", "late", "1", NULL);
+    zstate_writer_test_send_v2 (push, dave, ++sequence, "ROUTE", batch);
+    int64_t deadline = zclock_mono () + 30000;
+    while (s_test_blocked (redis) == 0 && zclock_mono () < deadline)
+        zclock_sleep (10);
+    assert (s_test_blocked (redis) == 1);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.sweeps == sweeps && stats.swept == swept);
+    assert (zstate_redis_command (redis, "CLIENT", "KILL", "TYPE", "normal", NULL)
+            == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 1);
+    assert (zstate_redis_command (redis, "CLIENT", "UNPAUSE", NULL) == ZSTATE_REDIS_STATUS);
+    assert (zstate_writer_flush (writer, 30000) == 0);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.disconnects > disconnects && stats.redis_lost == 0);
+    assert (stats.sweeps == sweeps + 1 && stats.swept == swept + 2500);
+    assert (s_test_keys (redis, "ROUTE", NULL, 0) == 2501);
+    assert (streq (s_test_field (redis, "ROUTE", "k1", "late"), "1"));
+    assert (streq (s_test_field (redis, "ROUTE", "k1", "old"), "-"));
+    assert (streq (s_test_field (redis, "ROUTE", "k4998", "old"), "value"));
+    assert (streq (s_test_field (redis, "ROUTE", "k4998", "new"), "1"));
+    assert (streq (s_test_field (redis, "ROUTE", "k3", "old"), "-"));
+    assert (zstate_writer_test_mark (redis, "ROUTE", dave, NULL) == (int64_t) sequence);
+}
+
+static void
+s_test_windows (void)
+{
+    zstate_redis_server_t *server = zstate_redis_server_new (false);
+    assert (server);
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (redis && zstate_redis_connect (redis) == 0);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_reconnect (writer, 10, 50) == 0);
+    //  The sweep that Redis holds must outlast our CLIENT KILL
+    assert (zstate_writer_set_timeouts (writer, 1000, 20000) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert (push && zsock_connect (push, "%s", zstate_writer_endpoint (writer)) == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    s_test_replace (redis, writer, push, batch);
+    s_test_unswept (redis, writer, push, batch);
+    s_test_sweep_killed (redis, writer, push, batch, true);
+    s_test_sweep_killed (redis, writer, push, batch, false);
+    zstate_batch_destroy (&batch);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    zstate_redis_destroy (&redis);
+    zstate_redis_server_destroy (&server);
+}
+
+
 void
 zstate_writer_resync_test (bool verbose);
 void
@@ -177,5 +466,6 @@ zstate_writer_resync_test (bool verbose)
     if (verbose)
         printf ("\n");
     s_test_redis_lost ();
+    s_test_windows ();
     printf ("OK\n");
 }

@@ -222,6 +222,14 @@ zstate_writer_set_watermark_age (zstate_writer_t *self, int secs)
 }
 
 int
+zstate_writer_set_window_bound (zstate_writer_t *self, size_t keys)
+{
+    assert (self);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "s8", "SET WINDOW BOUND",
+                      (uint64_t) keys);
+}
+
+int
 zstate_writer_stats_fill (zstate_writer_t *self, zstate_writer_stats_t *stats)
 {
     assert (self);

@@ -61,6 +61,8 @@ static int s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg);
 static int s_self_handle_batch (zloop_t *loop, int timer_id, void *arg);
+static void s_self_window_dropped (void *arg, const char *what, const char *db,
+                                   const char *table);
 
 
 //  --------------------------------------------------------------------------
@@ -84,9 +86,12 @@ s_self_new (zsock_t *pipe, zstate_writer_agent_args_t *args)
     int rc = zsock_bind (self->data, "%s", args->endpoint);
     assert (rc == 0);
     self->chain = zstate_writer_chain_new ();
-    self->intake = zstate_writer_intake_new (self->chain);
+    self->views = zstate_writer_views_new ();
+    zstate_writer_views_set_notice (self->views, s_self_window_dropped, self);
+    self->intake = zstate_writer_intake_new (self->chain, self->views);
     self->window = zstate_writer_window_new ();
     self->config = zstate_writer_config_new ();
+    zstate_writer_views_set_bound (self->views, self->config->window_bound);
     self->confirmed = zstate_writer_confirmed_new ();
     self->instance = zstate_writer_instance_new ();
     self->pruned = zhashx_new ();
@@ -147,6 +152,7 @@ s_self_destroy (self_t **self_p)
         zhashx_destroy (&self->pruned);
         zstate_redis_destroy (&self->redis);
         zstate_writer_intake_destroy (&self->intake);
+        zstate_writer_views_destroy (&self->views);
         zsock_destroy (&self->data);
         zsock_destroy (&self->events);
         zstate_writer_config_destroy (&self->config);
@@ -176,6 +182,23 @@ s_self_event (self_t *self, const char *type, const char *first,
     zmq_send (handle, second, second_size, third? ZMQ_SNDMORE | ZMQ_DONTWAIT: ZMQ_DONTWAIT);
     if (third)
         zmq_send (handle, third, strlen (third), ZMQ_DONTWAIT);
+}
+
+
+//  A window ended with no sweep: the table merges instead
+static void
+s_self_window_dropped (void *arg, const char *what, const char *db, const char *table)
+{
+    self_t *self = (self_t *) arg;
+    if (streq (what, "BOUND"))
+        zsys_warning ("zstate_writer %s: window on %s/%s marked more than %zu keys: dropped, "
+                      "nothing swept", zstate_writer_agent_name (self), db, table,
+                      self->config->window_bound);
+    else
+    if (self->verbose)
+        zsys_debug ("zstate_writer %s: window on %s/%s %s: nothing swept",
+                    zstate_writer_agent_name (self), db, table, what);
+    s_self_event (self, "WINDOW", what, table, strlen (table), NULL);
 }
 
 
@@ -285,6 +308,9 @@ zstate_writer_agent_lost (self_t *self, const char *why)
         self->polling = false;
     }
     zstate_redis_disconnect (self->redis);
+    //  A sweep cut off stays in the chain, and starts again from the
+    //  beginning on the next connection
+    self->sweeping = NULL;
     //  Every generation in flight, and the open one, become one
     self->stats.resent += zstate_writer_chain_in_flight (self->chain);
     self->stats.coalesced += zstate_writer_chain_restore (self->chain);
@@ -336,11 +362,34 @@ s_self_send_batch (self_t *self)
 
 //  Send what is due: full batches while the window has room, a partial
 //  one when nothing is in flight and the oldest op waited long enough
+//  A window's sweep goes before the next generation, once every one
+//  before it is confirmed
+static void
+s_self_start_sweep (self_t *self, zstate_writer_sweep_t *sweep)
+{
+    self->sweeping = sweep;
+    self->sweep_swept = 0;
+    self->last_progress = zclock_mono ();
+    if (self->verbose)
+        zsys_debug ("zstate_writer %s: sweeping %s, %zu keys marked",
+                    zstate_writer_agent_name (self), zstate_writer_sweep_table (sweep),
+                    zstate_writer_sweep_marked (sweep));
+    if (zstate_writer_sweep_start (sweep, self->redis))
+        zstate_writer_agent_lost (self, zstate_reason ());
+}
+
 void
 zstate_writer_agent_pump (self_t *self)
 {
-    while (self->state == ZSTATE_WRITER_CONNECTED && zstate_writer_chain_pending (self->chain)
+    while (self->state == ZSTATE_WRITER_CONNECTED && !self->sweeping
+       &&  zstate_writer_chain_ready (self->chain)
        &&  zstate_writer_window_count (self->window) < ZSTATE_WRITER_WINDOW) {
+        zstate_writer_sweep_t *sweep = zstate_writer_chain_next_sweep (self->chain);
+        if (sweep) {
+            if (zstate_writer_window_count (self->window) == 0)
+                s_self_start_sweep (self, sweep);
+            break;
+        }
         bool full = zstate_writer_chain_pending (self->chain) >= self->config->batch_size;
         bool due = false;
         int64_t wait = 0;
@@ -406,9 +455,47 @@ s_self_confirmed (self_t *self, const char *extra_error)
     zstate_writer_confirmed_send (self->confirmed, &self->stats);
 }
 
+//  A reply of the sweep running
+static int
+s_self_sweep_reply (self_t *self)
+{
+    zstate_writer_sweep_t *sweep = self->sweeping;
+    uint64_t swept = 0;
+    int rc = zstate_writer_sweep_reply (sweep, self->redis, &swept);
+    self->sweep_swept += swept;
+    self->stats.swept += swept;
+    if (rc == -1) {
+        zstate_writer_agent_lost (self, zstate_reason ());
+        return -1;
+    }
+    if (rc == 1) {
+        const char *table = zstate_writer_sweep_table (sweep);
+        const char *error = zstate_writer_sweep_error (sweep);
+        char count [24];
+        snprintf (count, sizeof (count), "%" PRIu64, self->sweep_swept);
+        if (error) {
+            zsys_warning ("zstate_writer %s: %s", zstate_writer_agent_name (self), error);
+            s_self_event (self, "ERROR", error, "", 0, NULL);
+            self->stats.windows_dropped++;
+        }
+        else {
+            self->stats.sweeps++;
+            if (self->verbose)
+                zsys_debug ("zstate_writer %s: swept %s: %s keys deleted",
+                            zstate_writer_agent_name (self), table, count);
+            s_self_event (self, "SWEEP", table, count, strlen (count), NULL);
+        }
+        self->sweeping = NULL;
+        zstate_writer_chain_sweep_done (self->chain);
+    }
+    return 0;
+}
+
 static int
 s_self_reply (self_t *self)
 {
+    if (self->sweeping)
+        return s_self_sweep_reply (self);
     uint64_t failed = self->stats.failed;
     const char *extra_error = NULL;
     int rc = zstate_writer_window_reply (self->window, self->redis, &self->stats,
@@ -538,7 +625,8 @@ zstate_writer_agent_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
     //  than the command timeout delays the writer but never stops it
     int64_t limit = (int64_t) self->config->command_timeout * self->patience
                   + (int64_t) (zstate_writer_window_outstanding (self->window) / 100);
-    if (self->state == ZSTATE_WRITER_CONNECTED && zstate_writer_window_count (self->window)
+    bool waiting = zstate_writer_window_count (self->window) || self->sweeping;
+    if (self->state == ZSTATE_WRITER_CONNECTED && waiting
     &&  zclock_mono () - self->last_progress > limit) {
         char reason [80];
         snprintf (reason, sizeof (reason), "no reply from Redis in %" PRId64 " ms", limit);

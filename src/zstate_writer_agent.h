@@ -65,6 +65,10 @@ typedef struct {
     zstate_writer_chain_t *chain;       //  Operations not confirmed by Redis
     zstate_writer_confirmed_t *confirmed;   //  CONFIRMED messages
     zstate_writer_instance_t *instance;     //  Did Redis keep our data?
+    zstate_writer_views_t *views;   //  Windows open
+    zstate_writer_sweep_t *sweeping;    //  The sweep running (the chain's),
+                                        //  NULL when none
+    uint64_t sweep_swept;       //  Keys it deleted so far
     zhashx_t *pruned;           //  Tables whose watermarks were pruned,
                                 //  and when, on this connection
     int state;                  //  ZSTATE_WRITER_*

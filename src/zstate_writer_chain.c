@@ -22,9 +22,14 @@
     coalescing: the chain holds O(keys) entries, plus at most what is in
     flight. The writer seals it when it grows past a size while connected,
     so that no transaction grows without end while Redis merely lags;
-    sealed generations wait in order, and a failure folds them too. After a failure, every generation folds into the oldest, each
-    newer one applied over it with the backlog's rules, as if its
-    operations had come again: that is the state the resent batch writes.
+    sealed generations wait in order, and a failure folds them too. After
+    a failure, every generation folds into the oldest, each newer one
+    applied over it with the backlog's rules, as if its operations had
+    come again: that is the state the resent batch writes. A generation
+    with a sweep (a window's END) stops the fold: a key the window did not
+    write, swept, then written after the END must hold what came after
+    only, which it would not if the two folded into one transaction
+    before or after the sweep.
 @end
 */
 
@@ -69,6 +74,7 @@ s_generation_destroy (zstate_writer_generation_t **self_p)
         zstate_writer_generation_t *self = *self_p;
         zstate_backlog_destroy (&self->backlog);
         zstate_writer_marks_destroy (&self->marks);
+        zstate_writer_sweep_destroy (&self->sweep);
         free (self);
         *self_p = NULL;
     }
@@ -178,12 +184,17 @@ zstate_writer_chain_message (zstate_writer_chain_t *self, const char *db, const 
     zstate_writer_marks_note (self->open->marks, db, table, session, sequence);
 }
 
-void
-zstate_writer_chain_seal (zstate_writer_chain_t *self)
+//  A generation to write: operations, markers or a sweep
+static bool
+s_generation_held (zstate_writer_generation_t *generation)
 {
-    assert (self);
-    if (!self->open->first_op)
-        return;
+    return generation->first_op || generation->sweep;
+}
+
+//  Put generation after the sealed ones
+static void
+s_seal (zstate_writer_chain_t *self, zstate_writer_generation_t *generation)
+{
     size_t count = self->flight_count + self->sealed_count;
     if (count == self->older_max) {
         self->older_max = self->older_max? 2 * self->older_max: 8;
@@ -191,11 +202,78 @@ zstate_writer_chain_seal (zstate_writer_chain_t *self)
             realloc (self->older, self->older_max * sizeof (zstate_writer_generation_t *));
         assert (self->older);
     }
-    self->older [count] = self->open;
+    self->older [count] = generation;
     self->sealed_count++;
-    self->sealed_entries += zstate_backlog_pending (self->open->backlog);
-    self->sealed_bytes += zstate_backlog_bytes (self->open->backlog);
+    self->sealed_entries += zstate_backlog_pending (generation->backlog);
+    self->sealed_bytes += zstate_backlog_bytes (generation->backlog);
+}
+
+void
+zstate_writer_chain_seal (zstate_writer_chain_t *self)
+{
+    assert (self);
+    if (!s_generation_held (self->open))
+        return;
+    s_seal (self, self->open);
     self->open = s_generation_new ();
+}
+
+void
+zstate_writer_chain_marker (zstate_writer_chain_t *self, const char *db, const char *table,
+                            const byte *session, uint64_t sequence, int64_t now)
+{
+    assert (self);
+    zstate_writer_generation_t *open = self->open;
+    self->seq++;
+    if (!open->first_op) {
+        open->first_op = self->seq;
+        open->since = now;
+    }
+    open->last_op = self->seq;
+    zstate_writer_marks_note (open->marks, db, table, session, sequence);
+}
+
+void
+zstate_writer_chain_barrier (zstate_writer_chain_t *self, zstate_writer_sweep_t *sweep)
+{
+    assert (self);
+    assert (sweep);
+    zstate_writer_chain_seal (self);
+    assert (!self->open->sweep);
+    self->open->sweep = sweep;
+}
+
+//  The generation that take returns next, or NULL
+static zstate_writer_generation_t *
+s_next (zstate_writer_chain_t *self)
+{
+    if (self->sealed_count)
+        return self->older [self->flight_count];
+    return s_generation_held (self->open)? self->open: NULL;
+}
+
+zstate_writer_sweep_t *
+zstate_writer_chain_next_sweep (zstate_writer_chain_t *self)
+{
+    assert (self);
+    zstate_writer_generation_t *next = s_next (self);
+    return next? next->sweep: NULL;
+}
+
+void
+zstate_writer_chain_sweep_done (zstate_writer_chain_t *self)
+{
+    assert (self);
+    zstate_writer_generation_t *next = s_next (self);
+    assert (next && next->sweep);
+    zstate_writer_sweep_destroy (&next->sweep);
+}
+
+bool
+zstate_writer_chain_ready (zstate_writer_chain_t *self)
+{
+    assert (self);
+    return s_next (self) != NULL;
 }
 
 zstate_writer_generation_t *
@@ -206,8 +284,9 @@ zstate_writer_chain_take (zstate_writer_chain_t *self)
         zstate_writer_chain_seal (self);
     if (self->sealed_count == 0)
         return NULL;
-    //  The oldest sealed one follows those in flight
+    //  The oldest sealed one follows those in flight; its sweep ran
     zstate_writer_generation_t *taken = self->older [self->flight_count++];
+    assert (!taken->sweep);
     self->sealed_count--;
     self->sealed_entries -= zstate_backlog_pending (taken->backlog);
     self->sealed_bytes -= zstate_backlog_bytes (taken->backlog);
@@ -237,19 +316,29 @@ zstate_writer_chain_restore (zstate_writer_chain_t *self)
     size_t count = self->flight_count + self->sealed_count;
     if (count == 0)
         return 0;
-    zstate_writer_generation_t *merged = self->older [0];
-    size_t folded = zstate_backlog_restore_all (merged->backlog);
-    for (size_t index = 1; index < count; index++) {
-        zstate_writer_generation_t *newer = self->older [index];
-        folded += zstate_backlog_restore_all (newer->backlog);
-        folded += s_generation_absorb (self, merged, newer);
-        s_generation_destroy (&newer);
-    }
-    folded += s_generation_absorb (self, merged, self->open);
-    s_generation_destroy (&self->open);
-    self->open = merged;
+    //  Runs, oldest first, go back into older as sealed generations
+    zstate_writer_generation_t **generations = self->older;
+    self->older = (zstate_writer_generation_t **)
+        zmalloc (self->older_max * sizeof (zstate_writer_generation_t *));
+    assert (self->older);
     self->flight_count = self->sealed_count = 0;
     self->sealed_entries = self->sealed_bytes = 0;
+    zstate_writer_generation_t *merged = generations [0];
+    size_t folded = zstate_backlog_restore_all (merged->backlog);
+    for (size_t index = 1; index <= count; index++) {
+        zstate_writer_generation_t *newer = index < count? generations [index]: self->open;
+        folded += zstate_backlog_restore_all (newer->backlog);
+        if (newer->sweep) {
+            s_seal (self, merged);
+            merged = newer;
+        }
+        else {
+            folded += s_generation_absorb (self, merged, newer);
+            s_generation_destroy (&newer);
+        }
+    }
+    free (generations);
+    self->open = merged;
     return folded;
 }
 
@@ -389,6 +478,50 @@ s_test_sealed (zstate_writer_chain_t *chain, zstate_batch_t *batch)
 
 }
 
+//  A window's END: its sweep waits between the generations before and
+//  after it, failures included; a marker alone is a generation to write
+static void
+s_test_barrier (zstate_batch_t *batch)
+{
+    zstate_writer_chain_t *chain = zstate_writer_chain_new ();
+    byte session [ZSTATE_MSG_SESSION_SIZE] = { 3 };
+    zstate_batch_reset (batch);
+    zstate_batch_set (batch, "a", "f", "1", NULL);
+    zstate_batch_hset (batch, "b", "f", "2", NULL);
+    assert (!zstate_writer_chain_ready (chain));
+    zstate_writer_chain_marker (chain, "DB", "T", session, 1, 30);
+    assert (zstate_writer_chain_ready (chain) && zstate_writer_chain_pending (chain) == 0);
+    assert (zstate_writer_chain_add (chain, "T:a", 3, batch, 0, 31) == 0);
+    zstate_writer_generation_t *window = zstate_writer_chain_take (chain);
+    assert (window && window->first_op == 1 && window->last_op == 2);
+    zstate_writer_sweep_t *sweep = zstate_writer_sweep_new ("T", ":");
+    zstate_writer_chain_barrier (chain, sweep);
+    zstate_writer_chain_marker (chain, "DB", "T", session, 3, 32);
+    assert (zstate_writer_chain_add (chain, "T:b", 3, batch, 1, 33) == 0);
+    assert (zstate_writer_chain_next_sweep (chain) == sweep);
+    //  The connection fails with the window's batch in flight: it goes
+    //  again alone, then the sweep, then what came after the END
+    zstate_backlog_entry_t *entry = zstate_backlog_take (window->backlog);
+    assert (entry);
+    assert (zstate_writer_chain_restore (chain) == 0);
+    assert (zstate_writer_chain_pending (chain) == 2);
+    assert (!zstate_writer_chain_next_sweep (chain));
+    zstate_writer_generation_t *again = zstate_writer_chain_take (chain);
+    assert (again && again->first_op == 1 && again->last_op == 2);
+    s_test_expect (again, "T:a", ZSTATE_OP_SET, "f=1,");
+    zstate_writer_chain_confirm (chain, NULL);
+    assert (zstate_writer_chain_next_sweep (chain) == sweep);
+    zstate_writer_chain_sweep_done (chain);
+    assert (!zstate_writer_chain_next_sweep (chain));
+    zstate_writer_generation_t *after = zstate_writer_chain_take (chain);
+    assert (after && after->first_op == 3 && after->last_op == 4);
+    assert (!zstate_writer_marks_empty (after->marks));
+    s_test_expect (after, "T:b", ZSTATE_OP_HSET, "f=2,");
+    zstate_writer_chain_confirm (chain, NULL);
+    assert (!zstate_writer_chain_ready (chain));
+    zstate_writer_chain_destroy (&chain);
+}
+
 void
 zstate_writer_chain_test (bool verbose)
 {
@@ -444,6 +577,7 @@ zstate_writer_chain_test (bool verbose)
     //  @end
 
     s_test_sealed (chain, batch);
+    s_test_barrier (batch);
 
     zmsg_destroy (&msg);
     zstate_writer_marks_destroy (&confirmed);

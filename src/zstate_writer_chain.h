@@ -14,13 +14,17 @@
 
 #include "zstate_backlog.h"
 #include "zstate_writer_marks.h"
+#include "zstate_writer_sweep.h"
 
 //  One generation: the operations of messages first_op..last_op (numbered
-//  from 1 over the writer's life), coalesced, one entry per key, and the
-//  marks of those messages
+//  from 1 over the writer's life; a window marker counts as one),
+//  coalesced, one entry per key, the marks of those messages, and the
+//  sweep that must run before it is written (a COMPLETE window's, which
+//  ended just before it)
 typedef struct {
     zstate_backlog_t *backlog;
     zstate_writer_marks_t *marks;
+    zstate_writer_sweep_t *sweep;   //  NULL: none
     uint64_t first_op;          //  0 while empty
     uint64_t last_op;
     int64_t since;              //  When its first operation came
@@ -48,6 +52,34 @@ void
     zstate_writer_chain_message (zstate_writer_chain_t *self, const char *db,
                                  const char *table, const byte *session, uint64_t sequence);
 
+//  A window marker (SNAPSHOT-BEGIN or -END) for (db, table) from session
+//  (16 octets) with its sequence, at time now: no operation, but its
+//  watermark, in the open generation, which it makes non-empty.
+void
+    zstate_writer_chain_marker (zstate_writer_chain_t *self, const char *db,
+                                const char *table, const byte *session, uint64_t sequence,
+                                int64_t now);
+
+//  A COMPLETE window ended: seal the open generation when not empty; the
+//  one that opens runs sweep (the chain owns it now) before it is sent.
+//  So the sweep comes after every message before the END, and before
+//  every message after it, failures included (see restore).
+void
+    zstate_writer_chain_barrier (zstate_writer_chain_t *self, zstate_writer_sweep_t *sweep);
+
+//  The sweep of the generation that take would return, or NULL: the
+//  writer runs it first, with nothing in flight, then calls sweep_done,
+//  which destroys it.
+zstate_writer_sweep_t *
+    zstate_writer_chain_next_sweep (zstate_writer_chain_t *self);
+void
+    zstate_writer_chain_sweep_done (zstate_writer_chain_t *self);
+
+//  True when take would return a generation (operations, markers or a
+//  sweep wait).
+bool
+    zstate_writer_chain_ready (zstate_writer_chain_t *self);
+
 //  Close the open generation (when not empty): it waits, sealed, behind
 //  the ones sealed before, and an empty one opens.
 void
@@ -66,8 +98,12 @@ void
     zstate_writer_chain_confirm (zstate_writer_chain_t *self, zstate_writer_marks_t *into);
 
 //  The connection failed: every generation, in flight, sealed or open,
-//  becomes one open generation, the older ones under the newer. Returns how many
-//  entries folded into another (they count as coalesced).
+//  folds into the newest older one that has no sweep to wait for, the
+//  older ones under the newer; a generation with a sweep begins a new
+//  run, so each sweep still comes between what was before its END and
+//  what came after. The newest run is the open generation, the others
+//  wait sealed. Returns how many entries folded into another (they count
+//  as coalesced).
 size_t
     zstate_writer_chain_restore (zstate_writer_chain_t *self);
 

@@ -140,6 +140,7 @@ s_command_set (self_t *self, const char *command, zmsg_t *request)
         self->backoff = self->config->reconnect_min;
     if (status == 0 && streq (command, "SET BOUND"))
         zstate_writer_agent_check_bound (self);
+    zstate_writer_views_set_bound (self->views, self->config->window_bound);
     zstate_writer_intake_set_placeholder (self->intake, self->config->placeholder);
 }
 
@@ -277,6 +278,7 @@ static const struct {
     { "SET BOUND", s_command_set },
     { "SET PLACEHOLDER", s_command_set },
     { "SET WATERMARK AGE", s_command_set },
+    { "SET WINDOW BOUND", s_command_set },
     { "CONFIRM", s_command_confirm },
     { "RESTORE", s_command_restore },
     { "FLUSH", s_command_flush },

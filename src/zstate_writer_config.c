@@ -45,7 +45,8 @@ zstate_writer_config_new (void)
         .batch_size = DEFAULT_BATCH, .batch_interval = DEFAULT_INTERVAL,
         .max_keys = DEFAULT_KEYS, .max_bytes = DEFAULT_BYTES,
         .reconnect_min = DEFAULT_RECONNECT_MIN, .reconnect_max = DEFAULT_RECONNECT_MAX,
-        .watermark_age = DEFAULT_WATERMARK_AGE
+        .watermark_age = DEFAULT_WATERMARK_AGE,
+        .window_bound = ZSTATE_WRITER_WINDOW_BOUND
     };
     assert (self->separator);
     return self;
@@ -158,6 +159,15 @@ s_set_any_time (zstate_writer_config_t *self, const char *name, zmsg_t *request)
         self->max_bytes = (size_t) bytes;
         return 0;
     }
+    if (streq (name, "WINDOW BOUND")) {
+        char *text = s_pop (request);
+        unsigned long long keys = text? strtoull (text, NULL, 10): 0;
+        free (text);
+        if (keys < 1)
+            return EINVAL;
+        self->window_bound = (size_t) keys;
+        return 0;
+    }
     long first = s_pop_number (request);
     if (streq (name, "WATERMARK AGE")) {
         if (first < 1 || first > INT_MAX)
@@ -194,7 +204,7 @@ zstate_writer_config_set (zstate_writer_config_t *self, const char *command,
     ||  streq (name, "DB") || streq (name, "TIMEOUTS") || streq (name, "PLACEHOLDER"))
         return s_set_before_connect (self, name, request, connected);
     if (streq (name, "BATCH") || streq (name, "RECONNECT") || streq (name, "BOUND")
-    ||  streq (name, "WATERMARK AGE"))
+    ||  streq (name, "WATERMARK AGE") || streq (name, "WINDOW BOUND"))
         return s_set_any_time (self, name, request);
     return -1;
 }
@@ -247,6 +257,11 @@ zstate_writer_config_test (bool verbose)
     assert (config->watermark_age == 7 * 24 * 3600);
     assert (s_test_set (config, true, "SET WATERMARK AGE", "3600", NULL) == 0);
     assert (config->watermark_age == 3600);
+    assert (config->window_bound == ZSTATE_WRITER_WINDOW_BOUND);
+    assert (s_test_set (config, true, "SET WINDOW BOUND", "1000", NULL) == 0);
+    assert (config->window_bound == 1000);
+    assert (s_test_set (config, true, "SET WINDOW BOUND", "0", NULL) == EINVAL);
+    assert (config->window_bound == 1000);
     //  @end
 
     //  Bad or missing arguments change nothing

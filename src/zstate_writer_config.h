@@ -32,7 +32,11 @@ typedef struct {
     int watermark_age;          //  secs a session's watermark outlives
                                 //  its last write
     bool placeholder;           //  SONiC's NULL/NULL for a SET with no fields
+    size_t window_bound;        //  Keys one window may mark
 } zstate_writer_config_t;
+
+//  Keys one window may mark, by default
+#define ZSTATE_WRITER_WINDOW_BOUND      (2 * 1024 * 1024)
 
 //  Create the settings with their defaults.
 zstate_writer_config_t *

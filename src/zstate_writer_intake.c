@@ -30,15 +30,20 @@
 
 //  The message at hand, whichever its version
 typedef struct {
+    int type;                   //  ZSTATE_SESSION_MSG_OPS or SNAPSHOT_*
     const char *db;
     const char *table;
     const byte *session;        //  NULL: no watermark
     uint64_t sequence;
     size_t op_count;
+    const byte *window_session; //  SNAPSHOT_*: its session, zeros or not
+    uint64_t begin;             //  SNAPSHOT_END: its BEGIN's sequence
+    int status;                 //  SNAPSHOT_END: how the window ended
 } message_t;
 
 struct _zstate_writer_intake_t {
     zstate_writer_chain_t *chain;       //  Where operations go
+    zstate_writer_views_t *views;       //  Windows open
     zstate_msg_t *msg;          //  Decoder, reused
     zstate_batch_t *batch;      //  Operations of the message at hand
     byte *keybuf;               //  Scratch: the Redis key being built
@@ -56,13 +61,15 @@ struct _zstate_writer_intake_t {
 //  Create and destroy
 
 zstate_writer_intake_t *
-zstate_writer_intake_new (zstate_writer_chain_t *chain)
+zstate_writer_intake_new (zstate_writer_chain_t *chain, zstate_writer_views_t *views)
 {
     assert (chain);
+    assert (views);
     zstate_writer_intake_t *self =
         (zstate_writer_intake_t *) zmalloc (sizeof (zstate_writer_intake_t));
     assert (self);
     self->chain = chain;
+    self->views = views;
     self->msg = zstate_msg_new ();
     self->batch = zstate_batch_new ();
     self->stand_in = zstate_batch_new ();
@@ -89,10 +96,13 @@ zstate_writer_intake_destroy (zstate_writer_intake_t **self_p)
 
 
 //  Accept operation index of the current batch, for table: into the
-//  backlog, under its Redis key. Returns 1 when it coalesced.
+//  backlog, under its Redis key, which marks the window open on the
+//  table, *sweep_p (NULL: none; nulled when the bound drops the window).
+//  Returns 1 when it coalesced.
 static int
-s_accept (zstate_writer_intake_t *self, const char *table, size_t table_size,
-          const char *separator, size_t separator_size, size_t index, int64_t now)
+s_accept (zstate_writer_intake_t *self, const message_t *message, size_t table_size,
+          const char *separator, size_t separator_size, size_t index, int64_t now,
+          zstate_writer_sweep_t **sweep_p, zstate_writer_stats_t *stats)
 {
     size_t key_size;
     const char *key = zstate_batch_key (self->batch, index, &key_size);
@@ -102,9 +112,13 @@ s_accept (zstate_writer_intake_t *self, const char *table, size_t table_size,
         self->keybuf = (byte *) realloc (self->keybuf, self->keybuf_max);
         assert (self->keybuf);
     }
-    memcpy (self->keybuf, table, table_size);
+    memcpy (self->keybuf, message->table, table_size);
     memcpy (self->keybuf + table_size, separator, separator_size);
     memcpy (self->keybuf + table_size + separator_size, key, key_size);
+    if (*sweep_p
+    &&  !zstate_writer_views_mark (self->views, *sweep_p, message->db, message->table,
+                                   self->keybuf, size, stats))
+        *sweep_p = NULL;
     zstate_batch_t *batch = self->batch;
     if (self->placeholder && zstate_batch_op (batch, index) == ZSTATE_OP_SET
     &&  zstate_batch_field_count (batch, index) == 0) {
@@ -148,17 +162,23 @@ s_decode (zstate_writer_intake_t *self, const byte *data, size_t size, message_t
     if (size > 2 && data [2] == ZSTATE_SESSION_VERSION) {
         zstate_session_msg_t msg;
         int rc = zstate_session_msg_decode (&msg, data, size);
-        if (rc == 0 && msg.type != ZSTATE_SESSION_MSG_OPS)
+        if (rc == 0 && msg.type != ZSTATE_SESSION_MSG_OPS
+        &&  msg.type != ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN
+        &&  msg.type != ZSTATE_SESSION_MSG_SNAPSHOT_END)
             rc = ZSTATE_WIRE_TYPE;
-        if (rc == 0)
+        if (rc == 0 && msg.type == ZSTATE_SESSION_MSG_OPS)
             rc = s_load (self, msg.ops, msg.ops_size, msg.op_count);
         if (rc == 0) {
             static const byte zeros [ZSTATE_MSG_SESSION_SIZE] = { 0 };
+            message->type = msg.type;
             message->db = msg.db;
             message->table = msg.table;
             message->session = memcmp (msg.session, zeros, sizeof (zeros))? msg.session: NULL;
             message->sequence = msg.sequence;
             message->op_count = msg.op_count;
+            message->window_session = msg.session;
+            message->begin = msg.begin;
+            message->status = msg.status;
         }
         return rc;
     }
@@ -173,8 +193,49 @@ s_decode (zstate_writer_intake_t *self, const byte *data, size_t size, message_t
         message->table = zstate_msg_table (self->msg);
         message->session = NULL;
         message->sequence = 0;
+        message->type = ZSTATE_SESSION_MSG_OPS;
     }
     return rc;
+}
+
+//  OPS: each operation into the open generation, then the message
+static void
+s_take_ops (zstate_writer_intake_t *self, const message_t *message, const char *separator,
+            zstate_writer_stats_t *stats)
+{
+    size_t table_size = strlen (message->table);
+    size_t separator_size = strlen (separator);
+    int64_t now = zclock_mono ();
+    zstate_writer_sweep_t *sweep = zstate_writer_views_find (self->views, message->db,
+                                                             message->table);
+    for (size_t index = 0; index < message->op_count; index++)
+        stats->coalesced += s_accept (self, message, table_size, separator, separator_size,
+                                      index, now, &sweep, stats);
+    zstate_writer_chain_message (self->chain, message->db, message->table,
+                                 message->session, message->sequence);
+}
+
+//  SNAPSHOT-BEGIN opens a window; SNAPSHOT-END closes it, and when
+//  COMPLETE its sweep goes between what came before and the END itself.
+//  Either counts in the watermarks like OPS.
+static void
+s_take_marker (zstate_writer_intake_t *self, const message_t *message,
+               const char *separator, zstate_writer_stats_t *stats)
+{
+    if (message->type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
+        zstate_writer_views_begin (self->views, message->db, message->table,
+                                   message->window_session, message->sequence, separator,
+                                   stats);
+    else {
+        zstate_writer_sweep_t *sweep =
+            zstate_writer_views_end (self->views, message->db, message->table,
+                                     message->window_session, message->begin,
+                                     message->status, stats);
+        if (sweep)
+            zstate_writer_chain_barrier (self->chain, sweep);
+    }
+    zstate_writer_chain_marker (self->chain, message->db, message->table, message->session,
+                                message->sequence, zclock_mono ());
 }
 
 int
@@ -204,14 +265,10 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
         rc = s_decode (self, (const byte *) zmq_msg_data (&frame),
                        zmq_msg_size (&frame), &message);
     if (rc == ZSTATE_WIRE_OK) {
-        size_t table_size = strlen (message.table);
-        size_t separator_size = strlen (separator);
-        int64_t now = zclock_mono ();
-        for (size_t index = 0; index < message.op_count; index++)
-            stats->coalesced += s_accept (self, message.table, table_size, separator,
-                                          separator_size, index, now);
-        zstate_writer_chain_message (self->chain, message.db, message.table,
-                                     message.session, message.sequence);
+        if (message.type == ZSTATE_SESSION_MSG_OPS)
+            s_take_ops (self, &message, separator, stats);
+        else
+            s_take_marker (self, &message, separator, stats);
         if (zhashx_size (self->dbs) < DBS_MAX)
             zhashx_insert (self->dbs, message.db, (void *) 1);
         stats->messages++;
@@ -298,6 +355,52 @@ s_test_version2 (zstate_writer_intake_t *intake, zstate_writer_chain_t *chain,
     *stats_p = stats;
 }
 
+//  Send a SNAPSHOT-BEGIN, or with begin not 0 a COMPLETE SNAPSHOT-END
+static void
+s_test_marker (zsock_t *push, const byte *session, uint64_t sequence, uint64_t begin)
+{
+    zstate_session_msg_t msg = {
+        .type = begin? ZSTATE_SESSION_MSG_SNAPSHOT_END: ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN,
+        .session = session, .sequence = sequence, .db = "CONFIG_DB", .table = "PORT",
+        .kind = ZSTATE_SESSION_SNAPSHOT, .begin = begin,
+        .status = ZSTATE_SESSION_END_COMPLETE
+    };
+    zmq_msg_t frame;
+    assert (zstate_session_msg_encode_frame (&msg, &frame) == 0);
+    assert (zmq_msg_send (&frame, zsock_resolve (push), 0) != -1);
+}
+
+//  A window: BEGIN marks the keys of the operations after it; its
+//  COMPLETE END puts its sweep before the END's generation
+static void
+s_test_window (zstate_writer_intake_t *intake, zstate_writer_chain_t *chain,
+               zsock_t *data, zsock_t *push, zstate_batch_t *batch)
+{
+    zstate_writer_stats_t stats = { 0 };
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    memset (session, 0x77, sizeof (session));
+    s_test_marker (push, session, 20, 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    assert (stats.windows == 1 && stats.messages == 1 && stats.ops == 0);
+    zframe_t *frame = zstate_msg_encode (session, 21, "CONFIG_DB", "PORT", batch);
+    assert (frame);
+    zframe_data (frame) [2] = ZSTATE_SESSION_VERSION;
+    assert (zframe_send (&frame, push, 0) == 0);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    s_test_marker (push, session, 22, 20);
+    assert (s_test_receive (intake, data, &stats) == ZSTATE_WIRE_OK);
+    //  The window's generation first, then the sweep, of both keys
+    assert (!zstate_writer_chain_next_sweep (chain));
+    zstate_writer_generation_t *window = zstate_writer_chain_take (chain);
+    assert (window && window->last_op - window->first_op == 3);
+    zstate_writer_sweep_t *sweep = zstate_writer_chain_next_sweep (chain);
+    assert (sweep && zstate_writer_sweep_marked (sweep) == 2);
+    zstate_writer_chain_sweep_done (chain);
+    zstate_writer_generation_t *end = zstate_writer_chain_take (chain);
+    assert (end && end->first_op == end->last_op && !zstate_writer_marks_empty (end->marks));
+    assert (stats.sweeps == 0 && stats.windows_dropped == 0);
+}
+
 void
 zstate_writer_intake_test (bool verbose)
 {
@@ -311,7 +414,8 @@ zstate_writer_intake_test (bool verbose)
     zsock_t *push = zsock_new_push ("inproc://zstate-intake-test");
     assert (data && push);
     zstate_writer_chain_t *chain = zstate_writer_chain_new ();
-    zstate_writer_intake_t *intake = zstate_writer_intake_new (chain);
+    zstate_writer_views_t *views = zstate_writer_views_new ();
+    zstate_writer_intake_t *intake = zstate_writer_intake_new (chain, views);
     zstate_writer_stats_t stats = { 0 };
     assert (zstate_writer_intake_receive (intake, data, "|", &stats) == -1);
     zstate_batch_t *batch = zstate_batch_new ();
@@ -357,10 +461,17 @@ zstate_writer_intake_test (bool verbose)
     assert (stats.messages == 2 && zstate_writer_chain_pending (chain) == 2);
 
     s_test_version2 (intake, chain, data, push, batch, &stats);
-
     zstate_backlog_confirm (generation->backlog, &entry);
+    //  A chain of its own, as the others were not confirmed
+    zstate_writer_intake_destroy (&intake);
+    zstate_writer_chain_destroy (&chain);
+    chain = zstate_writer_chain_new ();
+    intake = zstate_writer_intake_new (chain, views);
+    s_test_window (intake, chain, data, push, batch);
+
     zstate_batch_destroy (&batch);
     zstate_writer_intake_destroy (&intake);
+    zstate_writer_views_destroy (&views);
     zstate_writer_chain_destroy (&chain);
     zsock_destroy (&push);
     zsock_destroy (&data);

@@ -13,12 +13,13 @@
 #define ZSTATE_WRITER_INTAKE_H_INCLUDED
 
 #include "zstate_writer_chain.h"
+#include "zstate_writer_views.h"
 
 typedef struct _zstate_writer_intake_t zstate_writer_intake_t;
 
-//  Create an intake that feeds chain.
+//  Create an intake that feeds chain, and the windows of views.
 zstate_writer_intake_t *
-    zstate_writer_intake_new (zstate_writer_chain_t *chain);
+    zstate_writer_intake_new (zstate_writer_chain_t *chain, zstate_writer_views_t *views);
 
 //  Destroy the intake. Nulls the pointer.
 void
@@ -33,12 +34,17 @@ void
 //  Read one wire message from data without waiting and add each of its
 //  operations to the chain under TABLE<separator>KEY, then the message
 //  itself: with its session and sequence when it is OPS of version 2 (and
-//  its session not all zeros), else without. Counts the message and its
+//  its session not all zeros), else without. The operations mark their
+//  keys in the window open on their (db, table). SNAPSHOT-BEGIN and -END
+//  (version 2) open and close windows (zstate_writer_views), and count
+//  as markers in the chain, the sweep of a COMPLETE window a barrier
+//  before the END. Counts the message and its
 //  operations (messages, ops, coalesced) or the drop (malformed) in
 //  stats. Returns -1 when no message was waiting, else ZSTATE_WIRE_OK, or
 //  why the message was dropped (ZSTATE_WIRE_*, or for version 2 a
 //  zstate_session_msg_reason_t): a multipart message, a bad header or
-//  operation, bytes left over, another version 2 type.
+//  operation, bytes left over, another version 2 type than OPS and
+//  SNAPSHOT-*.
 int
     zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
                                   const char *separator, zstate_writer_stats_t *stats);

@@ -53,9 +53,8 @@ typedef struct {
 } reader_t;
 
 
-//  The glob pattern that matches TABLE<separator>* and nothing else
-static char *
-s_pattern (const char *prefix)
+char *
+zstate_writer_reader_pattern (const char *prefix)
 {
     char *pattern = (char *) malloc (2 * strlen (prefix) + 2);
     assert (pattern);
@@ -154,9 +153,8 @@ s_read_keys (reader_t *self, char **keys, size_t *sizes, size_t count)
     return 0;
 }
 
-//  A key as a string that zhashx can hold: NUL and backslash escaped
-static char *
-s_seen_key (const char *key, size_t size)
+char *
+zstate_writer_reader_key_text (const char *key, size_t size)
 {
     char *text = (char *) malloc (2 * size + 1);
     assert (text);
@@ -192,7 +190,7 @@ s_scan_step (reader_t *self, char **cursor_p)
         if (!key || size <= self->prefix_size
         || (size == strlen (self->marks_key) && memcmp (key, self->marks_key, size) == 0))
             continue;
-        char *seen = s_seen_key (key, size);
+        char *seen = zstate_writer_reader_key_text (key, size);
         if (zhashx_lookup (self->seen, seen) == NULL) {
             zhashx_insert (self->seen, seen, (void *) 1);
             keys [count] = (char *) malloc (size + 1);
@@ -254,7 +252,7 @@ s_reader_run (reader_t *self)
 {
     zframe_t *marks = NULL;
     int rc = s_read_marks (self, &marks);
-    char *pattern = s_pattern (self->prefix);
+    char *pattern = zstate_writer_reader_pattern (self->prefix);
     char *cursor = strdup ("0");
     assert (cursor);
     do {

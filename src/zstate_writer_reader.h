@@ -27,4 +27,15 @@ int
                               const char *table, const char *endpoint, int timeout,
                               uint64_t *entries_p);
 
+//  The glob pattern (SCAN MATCH) that matches every key that starts with
+//  prefix and nothing else: prefix with * ? [ ] and backslash escaped,
+//  then *. Freshly allocated.
+char *
+    zstate_writer_reader_pattern (const char *prefix);
+
+//  A binary key as a string that zhashx can hold, one to one: NUL and
+//  backslash escaped. Freshly allocated.
+char *
+    zstate_writer_reader_key_text (const char *key, size_t size);
+
 #endif
