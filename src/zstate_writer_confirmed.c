@@ -219,6 +219,13 @@ zstate_writer_confirmed_test (bool verbose)
     }
     assert (stats.confirms_deferred == 1 && stats.confirms == sequence - 1);
     assert (!zstate_writer_marks_empty (zstate_writer_confirmed_unsent (confirmed)));
+    //  A LOST waits too, and goes first once there is room
+    zhashx_t *dbs = zhashx_new ();
+    zhashx_insert (dbs, "APPL_DB", (void *) 1);
+    zstate_writer_confirmed_lost (confirmed, dbs);
+    zhashx_destroy (&dbs);
+    assert (zstate_writer_confirmed_send (confirmed, &stats) == 0);
+    assert (stats.confirms_deferred == 2);
     //  The sink reads what it holds; then the newest values get through
     uint64_t last = 0;
     zmsg_t *msg;
@@ -236,6 +243,12 @@ zstate_writer_confirmed_test (bool verbose)
         zclock_sleep (5);
     assert (zstate_writer_marks_empty (zstate_writer_confirmed_unsent (confirmed)));
     zsock_set_rcvtimeo (sink, 10000);
+    msg = zmsg_recv (sink);
+    assert (msg && zmsg_size (msg) == 2);
+    char *type = zmsg_popstr (msg);
+    assert (streq (type, "LOST"));
+    zstr_free (&type);
+    zmsg_destroy (&msg);
     msg = zmsg_recv (sink);
     assert (msg && zmsg_size (msg) == 4);
     last = zstate_get_u64 (zframe_data (zmsg_last (msg)) + ZSTATE_MSG_SESSION_SIZE);

@@ -235,6 +235,19 @@ zstate_writer_instance_test (bool verbose)
     assert (zstate_writer_instance_check (instance, redis) == 0);
     assert (strstr (zstate_writer_instance_detail (instance), "with its data"));
     assert (strneq (zstate_writer_instance_run_id (instance), run_id));
+    //  Paused for writes, Redis still passes the check
+    assert (zstate_redis_command (redis, "CLIENT", "PAUSE", "60000", "WRITE", NULL)
+            == ZSTATE_REDIS_STATUS);
+    assert (zstate_writer_instance_check (instance, redis) == 0);
+    assert (zstate_redis_command (redis, "CLIENT", "UNPAUSE", NULL) == ZSTATE_REDIS_STATUS);
+    //  What came after the save that a restart loads is lost unseen
+    assert (zstate_redis_command (redis, "SET", "after", "1", NULL) == ZSTATE_REDIS_STATUS);
+    assert (zstate_redis_server_kill (server) == 0);
+    assert (zstate_redis_server_start (server) == 0);
+    s_test_reconnect (redis);
+    assert (zstate_writer_instance_check (instance, redis) == 0);
+    assert (zstate_redis_command (redis, "EXISTS", "after", NULL) == ZSTATE_REDIS_INTEGER
+            && zstate_redis_integer (redis, -1) == 0);
     //  Without the save, a restart loses it: the save file goes first
     char *save = zsys_sprintf ("%s/dump.rdb", zstate_redis_server_dir (server));
     assert (zstate_redis_server_kill (server) == 0);
