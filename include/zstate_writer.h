@@ -151,10 +151,10 @@ extern "C" {
 //  the END apart from those before it, and on the next connection the
 //  sweep runs again from the start, then the rest: Redis ends with the
 //  window's keys and what came after. Memory: each open or pending window
-//  holds its marked keys, one entry per key (the key's bytes and some 50
-//  bytes more), up to the window bound, 2,097,152 keys by default. The
-//  db name does not pick the database, the SELECT index does: two dbs'
-//  tables of one name share their keys here.
+//  holds its marked keys, one hash entry per key (the Redis key's bytes
+//  and the entry's own), up to the window bound, 2,097,152 keys by
+//  default. The db name does not pick the database, the SELECT index
+//  does: two dbs' tables of one name share their keys here.
 //
 //  Redis that lost its data: on every connect, before anything is
 //  written, the writer checks the string key _ZSTATE_INSTANCE of its

@@ -156,7 +156,11 @@ s_read_keys (reader_t *self, char **keys, size_t *sizes, size_t count)
 char *
 zstate_writer_reader_key_text (const char *key, size_t size)
 {
-    char *text = (char *) malloc (2 * size + 1);
+    //  Exactly the size it needs: a window keeps one per key
+    size_t escaped = 0;
+    for (size_t index = 0; index < size; index++)
+        escaped += key [index] == 0 || key [index] == '\\';
+    char *text = (char *) malloc (size + escaped + 1);
     assert (text);
     char *cursor = text;
     for (size_t index = 0; index < size; index++) {
