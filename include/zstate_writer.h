@@ -145,7 +145,9 @@ extern "C" {
 //  ABANDONED, that a new BEGIN for the table supersedes, or that marks
 //  more keys than the window bound (SET WINDOW BOUND): a WINDOW event
 //  says which, and the table merges instead. An END that matches no open
-//  window is counted and ignored. BEGIN and END count in the watermarks
+//  window is counted and ignored. A sweep that Redis refuses (an error
+//  reply to SCAN or DEL) ends there: ERROR event, windows_dropped.
+//  BEGIN and END count in the watermarks
 //  like OPS; the END's is written after the sweep. A connection lost in
 //  the middle of a sweep keeps it, with the operations that came after
 //  the END apart from those before it, and on the next connection the

@@ -156,7 +156,8 @@ s_hgetall (zstate_redis_server_t *server, int db, const char *key)
     return text;
 }
 
-//  The entries in db: its keys but for the writer's own watermarks
+//  The entries in db: its keys but for the writer's own watermarks and
+//  instance key
 static long
 s_dbsize (zstate_redis_server_t *server, int db)
 {
@@ -167,7 +168,8 @@ s_dbsize (zstate_redis_server_t *server, int db)
     long size = 0;
     for (size_t element = 0; element < zstate_redis_elements (redis); element++) {
         const char *key = zstate_redis_str (redis, (int) element, NULL);
-        size += strncmp (key, ZSTATE_WRITER_MARKS_PREFIX, strlen (ZSTATE_WRITER_MARKS_PREFIX)) != 0;
+        size += strncmp (key, ZSTATE_WRITER_MARKS_PREFIX, strlen (ZSTATE_WRITER_MARKS_PREFIX)) != 0
+             && strneq (key, "_ZSTATE_INSTANCE");
     }
     assert (zstate_redis_command (redis, "FLUSHDB", NULL) == ZSTATE_REDIS_STATUS);
     zstate_redis_destroy (&redis);

@@ -125,9 +125,12 @@ s_test_verify (zstate_redis_t *redis, test_model_t *model, const char *table)
             assert (streq (value, wanted));
         }
     }
+    //  The writer's instance key besides the entries
     int type = zstate_redis_command (redis, "DBSIZE", NULL);
     assert (type == ZSTATE_REDIS_INTEGER);
-    assert ((size_t) zstate_redis_integer (redis, -1) == present);
+    assert ((size_t) zstate_redis_integer (redis, -1) == present + 1);
+    assert (zstate_redis_command (redis, "EXISTS", "_ZSTATE_INSTANCE", NULL)
+            == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 1);
 }
 
 #define FAULT_KILL          1       //  kill -9 the server, restart it

@@ -319,8 +319,11 @@ s_test_separator_db (zstate_redis_server_t *server, zstate_redis_t *redis)
     zsock_destroy (&push);
     zstate_writer_destroy (&writer);
     assert (zstate_redis_command (redis, "SELECT", "2", NULL) == ZSTATE_REDIS_STATUS);
+    //  The entries, and the writer's instance key
     assert (zstate_redis_command (redis, "DBSIZE", NULL) == ZSTATE_REDIS_INTEGER);
-    assert (zstate_redis_integer (redis, -1) == 1000);
+    assert (zstate_redis_integer (redis, -1) == 1001);
+    assert (zstate_redis_command (redis, "EXISTS", "_ZSTATE_INSTANCE", NULL)
+            == ZSTATE_REDIS_INTEGER && zstate_redis_integer (redis, -1) == 1);
     s_test_check (redis, "PORT|Ethernet999", "mtu", "9100", "admin_status", "up", NULL);
     assert (zstate_redis_command (redis, "SELECT", "0", NULL) == ZSTATE_REDIS_STATUS);
     zstate_batch_destroy (&batch);

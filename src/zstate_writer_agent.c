@@ -360,15 +360,12 @@ s_self_send_batch (self_t *self)
     return 0;
 }
 
-//  Send what is due: full batches while the window has room, a partial
-//  one when nothing is in flight and the oldest op waited long enough
 //  A window's sweep goes before the next generation, once every one
 //  before it is confirmed
 static void
 s_self_start_sweep (self_t *self, zstate_writer_sweep_t *sweep)
 {
     self->sweeping = sweep;
-    self->sweep_swept = 0;
     self->last_progress = zclock_mono ();
     if (self->verbose)
         zsys_debug ("zstate_writer %s: sweeping %s, %zu keys marked",
@@ -378,6 +375,9 @@ s_self_start_sweep (self_t *self, zstate_writer_sweep_t *sweep)
         zstate_writer_agent_lost (self, zstate_reason ());
 }
 
+//  Send what is due: full batches while the window has room, a partial
+//  one when nothing is in flight and the oldest op waited long enough;
+//  a sweep first when the next generation has one
 void
 zstate_writer_agent_pump (self_t *self)
 {
@@ -462,7 +462,6 @@ s_self_sweep_reply (self_t *self)
     zstate_writer_sweep_t *sweep = self->sweeping;
     uint64_t swept = 0;
     int rc = zstate_writer_sweep_reply (sweep, self->redis, &swept);
-    self->sweep_swept += swept;
     self->stats.swept += swept;
     if (rc == -1) {
         zstate_writer_agent_lost (self, zstate_reason ());
@@ -472,7 +471,7 @@ s_self_sweep_reply (self_t *self)
         const char *table = zstate_writer_sweep_table (sweep);
         const char *error = zstate_writer_sweep_error (sweep);
         char count [24];
-        snprintf (count, sizeof (count), "%" PRIu64, self->sweep_swept);
+        snprintf (count, sizeof (count), "%" PRIu64, zstate_writer_sweep_swept (sweep));
         if (error) {
             zsys_warning ("zstate_writer %s: %s", zstate_writer_agent_name (self), error);
             s_self_event (self, "ERROR", error, "", 0, NULL);

@@ -68,7 +68,6 @@ typedef struct {
     zstate_writer_views_t *views;   //  Windows open
     zstate_writer_sweep_t *sweeping;    //  The sweep running (the chain's),
                                         //  NULL when none
-    uint64_t sweep_swept;       //  Keys it deleted so far
     zhashx_t *pruned;           //  Tables whose watermarks were pruned,
                                 //  and when, on this connection
     int state;                  //  ZSTATE_WRITER_*

@@ -43,6 +43,7 @@ struct _zstate_writer_sweep_t {
     bool del_owed;              //  ... after a DEL's
     bool scanned;               //  The last SCAN step came
     char *error;                //  The error reply that ended it
+    uint64_t swept;             //  Keys deleted, over every start
     const char **argv;          //  Scratch: one DEL
     size_t *argvlen;
     size_t argv_max;
@@ -111,6 +112,13 @@ zstate_writer_sweep_table (zstate_writer_sweep_t *self)
 {
     assert (self);
     return self->table;
+}
+
+uint64_t
+zstate_writer_sweep_swept (zstate_writer_sweep_t *self)
+{
+    assert (self);
+    return self->swept;
 }
 
 const char *
@@ -215,8 +223,10 @@ zstate_writer_sweep_reply (zstate_writer_sweep_t *self, zstate_redis_t *redis,
     int type = zstate_redis_type (redis, -1);
     if (self->del_owed) {
         self->del_owed = false;
-        if (type == ZSTATE_REDIS_INTEGER)
+        if (type == ZSTATE_REDIS_INTEGER) {
             *swept_p += (uint64_t) zstate_redis_integer (redis, -1);
+            self->swept += (uint64_t) zstate_redis_integer (redis, -1);
+        }
         else
             s_failed (self, "DEL", zstate_redis_str (redis, -1, NULL));
     }
@@ -318,7 +328,7 @@ zstate_writer_sweep_test (bool verbose)
     assert (zstate_redis_connect (redis) == 0);
     assert (zstate_writer_sweep_start (sweep, redis) == 0);
     swept += s_test_run (sweep, redis);
-    assert (swept == 2001);
+    assert (swept == 2001 && zstate_writer_sweep_swept (sweep) == 2001);
     assert (!zstate_writer_sweep_error (sweep));
     assert (s_test_count (redis, "P\\*:*") == 1000);
     assert (zstate_redis_command (redis, "EXISTS", "P*:2999", "P*:2998", "P*:2997", "PX:1",

@@ -52,6 +52,10 @@ int
     zstate_writer_sweep_reply (zstate_writer_sweep_t *self, zstate_redis_t *redis,
                                uint64_t *swept_p);
 
+//  Keys deleted by this sweep, over every start.
+uint64_t
+    zstate_writer_sweep_swept (zstate_writer_sweep_t *self);
+
 //  The error reply that ended the sweep early, or NULL.
 const char *
     zstate_writer_sweep_error (zstate_writer_sweep_t *self);
