@@ -457,6 +457,59 @@ s_test_windows (void)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Through a server: the writer of a consumer table reports the loss on
+//  the server's confirm endpoint, which counts it
+
+static void
+s_test_server_lost (void)
+{
+    zstate_redis_server_t *redis_server = zstate_redis_server_new (false);
+    assert (redis_server);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_reconnect (writer, 10, 50) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (redis_server)) == 0);
+    zstate_server_t *server = zstate_server_new ();
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zstate_consumer_t *ports = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
+    assert (ports && zstate_consumer_set_writer (ports, writer) == 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    zstate_client_t *client = zstate_client_new ();
+    assert (client && zstate_client_connect (client, endpoint) == 0);
+    zstate_producer_t *producer = zstate_producer_new (client, "APPL_DB", "PORT_TABLE");
+    assert (zstate_producer_set (producer, "Ethernet0", "mtu", "9100", NULL) == 0);
+    //  The server forwards to the writer as it routes: wait until written
+    zstate_writer_stats_t writer_stats = { 0 };
+    int64_t deadline = zclock_mono () + 30000;
+    while (writer_stats.written == 0 && zclock_mono () < deadline) {
+        assert (zstate_writer_stats (writer, &writer_stats) == 0);
+        zclock_sleep (20);
+    }
+    assert (writer_stats.written == 1);
+    //  Redis restarted empty: the server hears of APPL_DB once
+    assert (zstate_redis_server_kill (redis_server) == 0);
+    assert (zstate_redis_server_start (redis_server) == 0);
+    zstate_server_stats_t stats = { 0 };
+    deadline = zclock_mono () + 30000;
+    while (stats.redis_lost == 0 && zclock_mono () < deadline) {
+        assert (zstate_server_stats (server, &stats) == 0);
+        zclock_sleep (20);
+    }
+    assert (stats.redis_lost == 1 && stats.confirms_ignored == 0);
+    assert (zstate_writer_stats (writer, &writer_stats) == 0);
+    assert (writer_stats.redis_lost == 1);
+    zstate_producer_destroy (&producer);
+    zstate_client_destroy (&client);
+    zstate_consumer_destroy (&ports);
+    zstate_server_destroy (&server);
+    zstate_writer_destroy (&writer);
+    zstate_redis_server_destroy (&redis_server);
+}
+
+
 void
 zstate_writer_resync_test (bool verbose);
 void
@@ -467,5 +520,6 @@ zstate_writer_resync_test (bool verbose)
         printf ("\n");
     s_test_redis_lost ();
     s_test_windows ();
+    s_test_server_lost ();
     printf ("OK\n");
 }
