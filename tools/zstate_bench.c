@@ -84,10 +84,9 @@ typedef struct {
     uint64_t ops_sent;          //  operations it sent, all runs
 } runs_t;
 
-//  Check Redis after a persisted run: every key is distinct, so Redis
-//  must hold one hash per op, besides the table's watermarks of version
-//  2 sessions and the writer's instance key. Returns the keys Redis
-//  holds, or -1.
+//  Check Redis after a persisted run: every key is distinct, so Redis must
+//  hold one hash per op, besides the writer's watermarks and instance key.
+//  Returns the keys Redis holds, or -1.
 static long long
 s_persist_check (bench_t *self, scenario_t *scenario, outcome_t *outcome,
                  report_t *consumer)
@@ -95,9 +94,8 @@ s_persist_check (bench_t *self, scenario_t *scenario, outcome_t *outcome,
     long long keys = -1;
     if (zstate_redis_command (self->redis, "DBSIZE", NULL) == ZSTATE_REDIS_INTEGER)
         keys = zstate_redis_integer (self->redis, -1);
-    if (keys > 0 && zstate_redis_command (self->redis, "EXISTS",
-                                          "_ZSTATE_PERSISTED:" BENCH_TABLE,
-                                          "_ZSTATE_INSTANCE", NULL)
+    if (keys > 0 && zstate_redis_command (self->redis, "EXISTS", "_ZSTATE_INSTANCE",
+                                          "_ZSTATE_PERSISTED:" BENCH_TABLE, NULL)
                     == ZSTATE_REDIS_INTEGER)
         keys -= zstate_redis_integer (self->redis, -1);
     outcome->redis_keys = keys < 0? 0: (uint64_t) keys;
