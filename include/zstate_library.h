@@ -113,6 +113,17 @@ ZSTATE_EXPORT const char *
 ZSTATE_EXPORT int
     zstate_fail (int error, const char *format, ...) CHECK_PRINTF (2);
 
+//  Set sock up to speak CURVE to a zstate endpoint, as a client: for a
+//  program of its own that talks to a server's monitor with a DEALER
+//  (doc/protocol.md), as zstate stats and zstate watch do. certificate and
+//  server_key as zstate_client_set_curve takes them; a file that is not a
+//  certificate is refused, never half read. Before connect. Returns 0,
+//  or -1 with errno and zstate_reason (): ENOENT for a certificate that
+//  cannot be read, EINVAL for one without a secret key or a server key
+//  that is neither a key nor a certificate.
+ZSTATE_EXPORT int
+    zstate_curve_apply (zsock_t *sock, const char *certificate, const char *server_key);
+
 //  Set the deadline, msecs, for every command a wrapper call sends its
 //  actor and waits for (connect, bind, the settings, stats ...; a flush
 //  gets this on top of its own timeout): at the deadline the call fails

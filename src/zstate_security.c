@@ -415,16 +415,34 @@ zstate_security_load (const char *who, const char *certificate)
 int
 zstate_security_public_key (const char *who, const char *key, char *text)
 {
+    //  A file first: a path can be 40 characters of Z85 too
     byte binary [32];
-    if (key && strlen (key) == 40 && zmq_z85_decode (binary, key)) {
+    bool file = key && *key && zsys_file_exists (key);
+    if (!file && key && strlen (key) == 40 && zmq_z85_decode (binary, key)) {
         memcpy (text, key, 41);
         return 0;
     }
-    zcert_t *cert = key && *key? s_cert_load (key): NULL;
+    zcert_t *cert = file? s_cert_load (key): NULL;
     if (!cert)
         return zstate_fail (EINVAL, "%s: '%s' is neither a public key (40 characters"
                             " of Z85) nor a certificate", who, key? key: "");
     memcpy (text, zcert_public_txt (cert), 41);
+    zcert_destroy (&cert);
+    return 0;
+}
+
+int
+zstate_curve_apply (zsock_t *sock, const char *certificate, const char *server_key)
+{
+    assert (sock);
+    char server [41];
+    if (zstate_security_public_key ("CURVE", server_key, server))
+        return -1;
+    zcert_t *cert = zstate_security_load ("CURVE", certificate);
+    if (!cert)
+        return -1;
+    zcert_apply (cert, sock);
+    zsock_set_curve_serverkey (sock, server);
     zcert_destroy (&cert);
     return 0;
 }

@@ -72,8 +72,9 @@ bool
 zcert_t *
     zstate_security_load (const char *who, const char *certificate);
 
-//  Put the public key that key gives, either Z85 text or a certificate
-//  file, into text (41 bytes) as Z85. Returns 0, or -1 with EINVAL.
+//  Put the public key that key gives, a certificate file (when one of
+//  that name exists) or Z85 text, into text (41 bytes) as Z85. Returns 0,
+//  or -1 with EINVAL.
 int
     zstate_security_public_key (const char *who, const char *key, char *text);
 

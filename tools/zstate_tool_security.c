@@ -165,30 +165,9 @@ zstate_tool_curve_socket (const char *command, zsock_t *sock,
                           const char *curve, const char *server_key)
 {
     int rc = s_client_check (command, curve, server_key);
-    if (rc || !curve)
-        return rc;
-    zcert_t *cert = zcert_load (curve);
-    if (!cert || streq (zcert_secret_txt (cert), "0000000000000000000000000000000000000000")) {
-        fprintf (stderr, "zstate %s: cannot read a secret certificate from '%s'\n",
-                 command, curve);
-        zcert_destroy (&cert);
-        return 1;
+    if (rc == 0 && curve && zstate_curve_apply (sock, curve, server_key)) {
+        fprintf (stderr, "zstate %s: %s\n", command, zstate_reason ());
+        rc = 1;
     }
-    zcert_apply (cert, sock);
-    zcert_destroy (&cert);
-    //  The server's key as Z85 text, or its public certificate
-    byte binary [32];
-    zcert_t *server = NULL;
-    if (strlen (server_key) == 40 && zmq_z85_decode (binary, server_key))
-        zsock_set_curve_serverkey (sock, server_key);
-    else
-    if ((server = zcert_load (server_key)))
-        zsock_set_curve_serverkey (sock, zcert_public_txt (server));
-    else {
-        fprintf (stderr, "zstate %s: --server-key '%s' is neither a public key (40"
-                 " characters of Z85) nor a certificate\n", command, server_key);
-        return 1;
-    }
-    zcert_destroy (&server);
-    return 0;
+    return rc;
 }
