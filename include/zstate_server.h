@@ -234,8 +234,12 @@ ZSTATE_EXPORT int
 //  Socket receive high-water mark, in messages per client connection
 //  (default 256: 64 MiB of messages of a client's default batch bound,
 //  256 KiB; a larger message, up to ZSTATE_MESSAGE_MAX, counts as one).
-//  This is what the server holds per client while it does not read, its
-//  consumers' queues being full. Before bind.
+//  While the server does not read, its consumers' queues being full, a
+//  connection holds at most rcvhwm + 2 messages (libzmq's queue, the one
+//  its engine decoded, the one it reads), and the server one more (the
+//  message it waits to queue): a peer that sends 16 MiB messages can pin
+//  (rcvhwm + 2) x 16 MiB, 4 GiB by default, so a server open to peers it
+//  does not trust lowers this (4: 96 MiB a connection). Before bind.
 ZSTATE_EXPORT int
     zstate_server_set_rcvhwm (zstate_server_t *self, int rcvhwm);
 

@@ -138,6 +138,9 @@ void
 //  CURVE, the authenticator and the posture: selftest/zstate_security_test.c
 void
     zstate_security_test (bool verbose);
+//  What one hostile peer can cost a server: selftest/zstate_security_peer_test.c
+void
+    zstate_security_peer_test (bool verbose);
 //  The constructors at the socket limit: selftest/zstate_limits_test.c
 void
     zstate_limits_test (bool verbose);
@@ -212,6 +215,7 @@ all_tests [] = {
     { "zstate_server_resync_suite", zstate_server_resync_suite_test },
     { "zstate_server_markers_suite", zstate_server_markers_suite_test },
     { "zstate_security", zstate_security_test },
+    { "zstate_security_peers", zstate_security_peer_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
     { "zstate_sonic_endpoint", zstate_sonic_endpoint_test },
