@@ -54,6 +54,8 @@ s_usage (FILE *file)
         "        --deny ADDRESS      keep these addresses out (repeatable)\n"
         "        --insecure          allow NULL security on endpoints not loopback\n"
         "        --connections N     most connections open at once (0: no cap)\n"
+        "        --rcvhwm N          messages a connection holds while the server\n"
+        "                            does not read (default 256, each up to 16 MiB)\n"
         "    -v, --verbose           log activity\n"
         "    -h, --help              this text\n"
         "\n"
@@ -83,6 +85,7 @@ s_usage (FILE *file)
         "        allow = 10.0.0.1\n"
         "        insecure = 0\n"
         "        connections = 1024\n"
+        "        rcvhwm = 256\n"
         "A table's own separator and redis-db come first, then its db name in the\n"
         "db-config file, then the redis section. A bad file is reported with its\n"
         "line number.\n");
@@ -522,6 +525,7 @@ s_options [] = {
     { "deny",        required_argument, NULL, 1 },
     { "insecure",    no_argument,       NULL, 2 },
     { "connections", required_argument, NULL, 1 },
+    { "rcvhwm",      required_argument, NULL, 1 },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }

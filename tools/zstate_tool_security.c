@@ -19,6 +19,7 @@ struct _zstate_tool_security_t {
     zlistx_t *deny;             //  addresses, char *
     bool insecure;              //  NULL on any endpoint
     long connections;           //  the cap, -1 the server's default
+    long rcvhwm;                //  per connection, -1 the server's default
 };
 
 static void
@@ -37,6 +38,7 @@ zstate_tool_security_new (void)
     self->deny = zlistx_new ();
     zlistx_set_destructor (self->deny, s_string_destroy);
     self->connections = -1;
+    self->rcvhwm = -1;
     return self;
 }
 
@@ -93,6 +95,12 @@ zstate_tool_security_set (zstate_tool_security_t *self, const char *command,
         self->connections = number;
     }
     else
+    if (streq (key, "rcvhwm")) {
+        if (zstate_tool_number (command, "rcvhwm", value, 1, 1000000, &number))
+            return 2;
+        self->rcvhwm = number;
+    }
+    else
         return 1;               //  Not ours
     return 0;
 }
@@ -123,6 +131,8 @@ zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *serv
     zstate_server_set_insecure (server, self->insecure);
     if (self->connections != -1)
         zstate_server_set_connections_max (server, (int) self->connections);
+    if (self->rcvhwm != -1)
+        zstate_server_set_rcvhwm (server, (int) self->rcvhwm);
     return 0;
 }
 
