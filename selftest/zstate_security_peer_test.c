@@ -62,11 +62,11 @@ s_send_shared (zsock_t *peer, zframe_t *frame)
 }
 
 //  A valid version 1 message of one operation whose value makes it
-//  nearly ZSTATE_MESSAGE_MAX
+//  nearly bytes long
 static zframe_t *
-s_largest (void)
+s_message (size_t bytes)
 {
-    size_t size = ZSTATE_MESSAGE_MAX - 4096;
+    size_t size = bytes - 4096;
     char *value = (char *) malloc (size + 1);
     assert (value);
     memset (value, 'v', size);
@@ -77,8 +77,7 @@ s_largest (void)
     free (value);
     byte session [ZSTATE_MSG_SESSION_SIZE] = { 1 };
     zframe_t *frame = zstate_msg_encode (session, 1, DB, TABLE, batch);
-    assert (frame && zframe_size (frame) > ZSTATE_MESSAGE_MAX - 8192
-                  && zframe_size (frame) <= ZSTATE_MESSAGE_MAX);
+    assert (frame && zframe_size (frame) > bytes - 8192 && zframe_size (frame) <= bytes);
     zstate_batch_destroy (&batch);
     return frame;
 }
@@ -107,7 +106,7 @@ s_test_largest_messages (bool verbose)
     int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
     assert (port > 0);
 
-    zframe_t *largest = s_largest ();
+    zframe_t *largest = s_message (ZSTATE_MESSAGE_MAX);
     zsock_t *peer = zsock_new (ZMQ_DEALER);
     assert (peer);
     zsock_set_sndhwm (peer, 1);
@@ -162,6 +161,174 @@ s_test_largest_messages (bool verbose)
     zstate_server_destroy (&server);
 }
 
+
+//  --------------------------------------------------------------------------
+//  A watcher that never reads while 2 MiB messages flow pins at most the
+//  monitor's byte bound of copies (64 MiB), loses the rest (counted), and
+//  an operator's watcher that reads gets every copy
+
+#define FLOW            250     //  messages of FLOW_BYTES
+#define FLOW_BYTES      (2 * MIB)
+#define WATCH_BOUND     (64 * MIB)
+
+static void
+s_watch_send (zsock_t *watcher)
+{
+    int rc = zstr_sendx (watcher, "WATCH", DB, TABLE, NULL);
+    assert (rc == 0);
+}
+
+//  Read what the operator's watcher holds now; returns the copies
+static size_t
+s_operator_read (zsock_t *watcher, int timeout)
+{
+    size_t copies = 0;
+    zsock_set_rcvtimeo (watcher, timeout);
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (watcher))) {
+        char *kind = zmsg_popstr (msg);
+        if (kind && streq (kind, "OPS"))
+            copies++;
+        zstr_free (&kind);
+        zmsg_destroy (&msg);
+        zsock_set_rcvtimeo (watcher, 0);
+    }
+    return copies;
+}
+
+//  Return the value of name in the server's STATS text, asked on a
+//  socket of its own, or -1 while the monitor is busy
+static long
+s_stat (int port, const char *name)
+{
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert (peer);
+    zsock_set_rcvtimeo (peer, DEADLINE);
+    zsock_set_linger (peer, 0);
+    int rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    zstr_send (peer, "STATS");
+    zmsg_t *reply = zmsg_recv (peer);
+    assert (reply);
+    char *command = zmsg_popstr (reply);
+    char *status = zmsg_popstr (reply);
+    char *reason = zmsg_popstr (reply);
+    char *text = zmsg_popstr (reply);
+    long value = -1;
+    const char *line = text? strstr (text, name): NULL;
+    if (status && streq (status, "0") && line)
+        value = atol (line + strlen (name));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_free (&text);
+    zmsg_destroy (&reply);
+    zsock_destroy (&peer);
+    return value;
+}
+
+//  Wait until the server's STATS show at least count of name
+static long
+s_stat_wait (int port, const char *name, long count)
+{
+    int64_t deadline = zclock_mono () + DEADLINE;
+    long value;
+    while ((value = s_stat (port, name)) < count) {
+        assert (zclock_mono () < deadline);
+        zclock_sleep (100);
+    }
+    return value;
+}
+
+static void
+s_test_deaf_watcher (bool verbose)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    zstate_consumer_t *consumer = zstate_consumer_new (server, DB, TABLE);
+    assert (consumer);
+    int rc = zstate_consumer_set_queue (consumer, 1024, 8 * MIB);
+    assert (rc == 0);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    int monitor = zstate_server_monitor (server, "tcp://127.0.0.1:*");
+    assert (monitor > 0);
+
+    zsock_t *deaf = zsock_new (ZMQ_DEALER);
+    zsock_t *watcher = zsock_new (ZMQ_DEALER);
+    assert (deaf && watcher);
+    zsock_set_rcvhwm (deaf, 1);
+    zsock_set_linger (deaf, 0);
+    zsock_set_linger (watcher, 0);
+    rc = zsock_connect (deaf, "tcp://127.0.0.1:%d", monitor);
+    assert (rc == 0);
+    rc = zsock_connect (watcher, "tcp://127.0.0.1:%d", monitor);
+    assert (rc == 0);
+    s_watch_send (deaf);
+    s_watch_send (watcher);
+    s_stat_wait (monitor, "watchers = ", 2);
+
+    zframe_t *message = s_message (FLOW_BYTES);
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert (peer);
+    zsock_set_sndhwm (peer, 1);
+    zsock_set_sndtimeo (peer, DEADLINE);
+    zsock_set_linger (peer, 0);
+    rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    size_t baseline = s_rss ();
+    size_t peak = baseline;
+    size_t copies = 0, delivered = 0;
+    for (int index = 0; index < FLOW; index++) {
+        bool sent = s_send_shared (peer, message);
+        assert (sent);
+        if (index % 10 == 9) {
+            s_watch_send (deaf);    //  Deaf, not gone: it renews its lease
+            s_watch_send (watcher);
+        }
+        delivered += zstate_consumer_pops (consumer, batch, 0);
+        zstate_batch_destroy (&batch);
+        batch = zstate_batch_new ();
+        copies += s_operator_read (watcher, 0);
+        size_t rss = s_rss ();
+        peak = rss > peak? rss: peak;
+    }
+    //  The operator gets every copy, as the consumer every message
+    zpoller_t *poller = zpoller_new (zstate_consumer_socket (consumer), NULL);
+    while (delivered < FLOW) {
+        void *which = zpoller_wait (poller, DEADLINE);
+        assert (which == zstate_consumer_socket (consumer));
+        delivered += zstate_consumer_pops (consumer, batch, 0);
+        zstate_batch_destroy (&batch);
+        batch = zstate_batch_new ();
+    }
+    zpoller_destroy (&poller);
+    int64_t deadline = zclock_mono () + DEADLINE;
+    while (copies < FLOW && zclock_mono () < deadline)
+        copies += s_operator_read (watcher, 1000);
+    //  The deaf one took what its bound and the sockets' buffers hold,
+    //  and lost the rest
+    long lost = s_stat_wait (monitor, "watch_lost = ", FLOW - WATCH_BOUND / FLOW_BYTES - 16);
+    if (verbose)
+        zsys_info ("deaf watcher: %zu of %d copies to the operator, %ld lost,"
+                   " RSS %+zd MiB (bound %d MiB)", copies, FLOW, lost,
+                   ((ssize_t) peak - (ssize_t) baseline) / MIB, WATCH_BOUND / MIB);
+    assert (copies == FLOW);
+    assert (lost <= FLOW);
+    //  The deaf watcher's bound, what the operator and the consumer hold
+    //  for a moment, and the producer's pipeline
+    assert (baseline == 0 || peak <= baseline + 2 * WATCH_BOUND + 8 * MIB + 32 * MIB);
+
+    zstate_batch_destroy (&batch);
+    zsock_destroy (&peer);
+    zframe_destroy (&message);
+    zsock_destroy (&watcher);
+    zsock_destroy (&deaf);
+    zstate_consumer_destroy (&consumer);
+    zstate_server_destroy (&server);
+}
+
 void
 zstate_security_peer_test (bool verbose)
 {
@@ -169,5 +336,6 @@ zstate_security_peer_test (bool verbose)
     if (verbose)
         printf ("\n");
     s_test_largest_messages (verbose);
+    s_test_deaf_watcher (verbose);
     printf ("OK\n");
 }

@@ -19,6 +19,14 @@
     the payload's content (zmq_msg_copy), so watching costs no byte copy,
     and ROUTER_MANDATORY makes a full watcher fail the send at once, so a
     slow watcher loses copies (counted) rather than slowing the server.
+
+    The high-water mark counts messages, so a watcher that never reads
+    would pin 1000 payloads of up to 16 MiB each. A payload over
+    WATCH_SHARED_MAX is therefore copied into a buffer of the watcher's
+    own, whose release libzmq reports when it has sent it: one watcher
+    has at most WATCH_BYTES_MAX of those in flight, and loses (counted)
+    what would pass it. What one watcher can pin is then that plus 1000
+    shared payloads of WATCH_SHARED_MAX.
 @end
 */
 
@@ -28,12 +36,23 @@
 #define REQUESTS_MAX    100     //  requests handled per call, for fairness
 #define WATCHERS_MAX    256     //  watches held at once, from all peers
 #define STATS_PER_SECOND 20     //  STATS answered with the text, from all peers
+#define WATCH_SHARED_MAX (64 << 10)     //  bytes of a payload a copy shares
+#define WATCH_BYTES_MAX  (64 << 20)     //  bytes of larger copies a watcher has in flight
+
+//  The bytes of a watcher's own copies that libzmq has not sent yet; the
+//  watcher and each copy hold a reference, as copies outlive a watcher
+//  that goes. libzmq releases copies on its I/O thread: atomics.
+typedef struct {
+    size_t refs;
+    size_t pinned;
+} pin_t;
 
 typedef struct {
     zframe_t *identity;         //  the watcher's ROUTER identity
     char *db;                   //  what it watches
     char *table;
     int64_t expires;            //  zclock_mono () when the lease ends
+    pin_t *pin;                 //  its own copies in flight
 } watcher_t;
 
 struct _zstate_monitor_t {
@@ -66,6 +85,8 @@ s_watcher_destroy (void **item_p)
 {
     watcher_t *watcher = (watcher_t *) *item_p;
     if (watcher) {
+        if (__atomic_sub_fetch (&watcher->pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
+            free (watcher->pin);
         zframe_destroy (&watcher->identity);
         free (watcher->db);
         free (watcher->table);
@@ -197,6 +218,9 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
         watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
         assert (watcher);
         watcher->identity = zframe_dup (identity);
+        watcher->pin = (pin_t *) zmalloc (sizeof (pin_t));
+        assert (watcher->pin);
+        watcher->pin->refs = 1;
         watcher->db = db;
         watcher->table = table;
         zlistx_add_end (self->watchers, watcher);
@@ -327,6 +351,44 @@ s_expire (zstate_monitor_t *self)
     }
 }
 
+//  libzmq is done with a watcher's own copy, data, which follows its size
+static void
+s_unpin (void *data, void *hint)
+{
+    pin_t *pin = (pin_t *) hint;
+    size_t *header = (size_t *) data - 1;
+    __atomic_sub_fetch (&pin->pinned, *header, __ATOMIC_ACQ_REL);
+    if (__atomic_sub_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free (pin);
+    free (header);
+}
+
+//  Make copy a copy of payload for watcher: the same content when small,
+//  else its own buffer within the watcher's bound. Returns 0, or -1 when
+//  the watcher has too much in flight.
+static int
+s_copy (watcher_t *watcher, zmq_msg_t *copy, zmq_msg_t *payload)
+{
+    size_t size = zmq_msg_size (payload);
+    if (size <= WATCH_SHARED_MAX) {
+        zmq_msg_init (copy);
+        return zmq_msg_copy (copy, payload);
+    }
+    pin_t *pin = watcher->pin;
+    if (__atomic_add_fetch (&pin->pinned, size, __ATOMIC_ACQ_REL) > WATCH_BYTES_MAX) {
+        __atomic_sub_fetch (&pin->pinned, size, __ATOMIC_ACQ_REL);
+        return -1;
+    }
+    size_t *header = (size_t *) malloc (sizeof (size_t) + size);
+    assert (header);
+    *header = size;
+    memcpy (header + 1, zmq_msg_data (payload), size);
+    __atomic_add_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL);
+    int rc = zmq_msg_init_data (copy, header + 1, size, s_unpin, pin);
+    assert (rc == 0);
+    return 0;
+}
+
 void
 zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *table,
                         zmq_msg_t *payload)
@@ -342,17 +404,19 @@ zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *tabl
             //  ROUTER_MANDATORY fails the first frame when the watcher is
             //  full or gone; the others then cannot fail
             zmq_msg_t copy;
-            zmq_msg_init (&copy);
-            zmq_msg_copy (&copy, payload);
-            if (zmq_send (handle, zframe_data (watcher->identity),
-                          zframe_size (watcher->identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+            if (s_copy (watcher, &copy, payload))
                 self->lost++;
             else {
-                zmq_send (handle, ZSTATE_MONITOR_OPS, strlen (ZSTATE_MONITOR_OPS),
-                          ZMQ_SNDMORE | ZMQ_DONTWAIT);
-                zmq_msg_send (&copy, handle, ZMQ_DONTWAIT);
+                if (zmq_send (handle, zframe_data (watcher->identity),
+                              zframe_size (watcher->identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+                    self->lost++;
+                else {
+                    zmq_send (handle, ZSTATE_MONITOR_OPS, strlen (ZSTATE_MONITOR_OPS),
+                              ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                    zmq_msg_send (&copy, handle, ZMQ_DONTWAIT);
+                }
+                zmq_msg_close (&copy);
             }
-            zmq_msg_close (&copy);
         }
         watcher = (watcher_t *) zlistx_next (self->watchers);
     }
