@@ -102,6 +102,7 @@ extern "C" {
 //      "ss"    ALLOW address       "ss" DENY address: the process's lists
 //      "si"    SET INSECURE flag   1 allows NULL security on any endpoint
 //      "si"    SET CONNECTIONS count   most connections open, 0 no cap
+//      "si"    SET PEER TIMEOUT msecs  drop a connection silent that long
 //      "s"     $TERM               end the actor (answered by the final
 //                                  signal, not by a reply)
 //  The wrapper methods send the same commands, one at a time across
@@ -318,6 +319,16 @@ ZSTATE_EXPORT int
 //  accepted and counted as shed. Any time. Returns 0, or -1.
 ZSTATE_EXPORT int
     zstate_server_set_connections_max (zstate_server_t *self, int max);
+
+//  Drop a connection, data or monitor, that answers nothing for msecs:
+//  the server sends ZMTP heartbeats (PING) every third of it, which
+//  libzmq peers answer by themselves, so what goes is a peer that is dead,
+//  cut off, or a raw stream that completed the handshake and went silent
+//  (it shows as a disconnect in the stats' connections). 0 switches it
+//  off; default 30,000. Applies to endpoints bound after it. Returns 0,
+//  or -1 with EINVAL outside 0 and 100 .. 3,600,000.
+ZSTATE_EXPORT int
+    zstate_server_set_peer_timeout (zstate_server_t *self, int msecs);
 
 //  Log activity with zsys_debug.
 ZSTATE_EXPORT void

@@ -15,6 +15,8 @@
 */
 
 #include "zstate_classes.h"
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #define DB              "APPL_DB"
 #define TABLE           "ROUTE_TABLE"
@@ -329,6 +331,79 @@ s_test_deaf_watcher (bool verbose)
     zstate_server_destroy (&server);
 }
 
+
+//  --------------------------------------------------------------------------
+//  A raw stream completes the ZMTP 3 handshake (NULL, as a DEALER) and
+//  says nothing more, not even to the server's PINGs: the peer timeout
+//  drops it, which the stats show, and the stream sees the end
+
+#define PEER_TIMEOUT    1000    //  msecs
+
+static bool
+s_open (const zstate_server_stats_t *stats, size_t connections, uint64_t handshakes)
+{
+    return stats->connections == connections && stats->handshakes >= handshakes;
+}
+
+static void
+s_wait_open (zstate_server_t *server, size_t connections, uint64_t handshakes)
+{
+    int64_t deadline = zclock_mono () + DEADLINE;
+    zstate_server_stats_t stats;
+    while (true) {
+        int rc = zstate_server_stats (server, &stats);
+        assert (rc == 0);
+        if (s_open (&stats, connections, handshakes))
+            break;
+        assert (zclock_mono () < deadline);
+        zclock_sleep (10);
+    }
+}
+
+static void
+s_test_silent_peer (void)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int rc = zstate_server_set_peer_timeout (server, 99);
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_server_set_peer_timeout (server, 3600001);
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_server_set_peer_timeout (server, -1);
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_server_set_peer_timeout (server, PEER_TIMEOUT);
+    assert (rc == 0);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+
+    //  Greeting: signature, version 3.1, NULL, not as server; then READY
+    byte handshake [64 + 30] = { 0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1, 'N', 'U', 'L', 'L' };
+    byte *ready = handshake + 64;
+    ready [0] = 0x04;           //  a short command
+    ready [1] = 28;
+    memcpy (ready + 2, "\x05" "READY\x0B" "Socket-Type\x00\x00\x00\x06" "DEALER", 28);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert (fd != -1);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    rc = connect (fd, (struct sockaddr *) &address, sizeof (address));
+    assert (rc == 0);
+    assert (send (fd, handshake, sizeof (handshake), 0) == (ssize_t) sizeof (handshake));
+    s_wait_open (server, 1, 1);
+    //  From here the stream reads (the server's greeting, READY and PINGs)
+    //  and answers nothing, until the server hangs up
+    struct timeval timeout = { .tv_sec = DEADLINE / 1000 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof (timeout));
+    byte buffer [256];
+    ssize_t size;
+    while ((size = recv (fd, buffer, sizeof (buffer), 0)) > 0)
+        ;
+    assert (size == 0);         //  The end, not the deadline
+    s_wait_open (server, 0, 1);
+    close (fd);
+    zstate_server_destroy (&server);
+}
+
 void
 zstate_security_peer_test (bool verbose)
 {
@@ -337,5 +412,6 @@ zstate_security_peer_test (bool verbose)
         printf ("\n");
     s_test_largest_messages (verbose);
     s_test_deaf_watcher (verbose);
+    s_test_silent_peer ();
     printf ("OK\n");
 }

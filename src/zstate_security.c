@@ -40,6 +40,9 @@
 #define ZAP_DOMAIN          "zstate"
 #define HANDSHAKE_IVL       10000   //  msecs a peer has to complete ZMTP
 #define CONNECTIONS_MAX     1024    //  default cap on open connections
+#define PEER_TIMEOUT        30000   //  msecs a connection may answer nothing
+#define PEER_TIMEOUT_MIN    100
+#define PEER_TIMEOUT_MAX    3600000
 #define CERT_FILE_MAX       65536   //  bytes of a certificate file we read
 
 struct _zstate_security_t {
@@ -49,6 +52,7 @@ struct _zstate_security_t {
     bool authenticator;         //  we hold a reference to the authenticator
     bool insecure;              //  NULL security allowed on any endpoint
     size_t connections_max;     //  cap on open connections, 0 none
+    int peer_timeout;           //  msecs a connection may answer nothing, 0 off
     zlistx_t *monitors;         //  a PAIR per watched socket
     zlistx_t *watched;          //  those sockets (zsock_t *), same order
 };
@@ -134,6 +138,7 @@ zstate_security_new (zloop_t *loop, zstate_server_stats_t *stats)
     self->loop = loop;
     self->stats = stats;
     self->connections_max = CONNECTIONS_MAX;
+    self->peer_timeout = PEER_TIMEOUT;
     self->monitors = zlistx_new ();
     assert (self->monitors);
     self->watched = zlistx_new ();
@@ -346,6 +351,11 @@ zstate_security_apply (zstate_security_t *self, zsock_t *sock, const char *endpo
     //  A ZAP domain makes libzmq refuse ZMTP 1.0 and 2.0 peers
     zsock_set_zap_domain (sock, ZAP_DOMAIN);
     zsock_set_handshake_ivl (sock, HANDSHAKE_IVL);
+    //  A handshaken peer that never answers a PING would be held for ever
+    if (self->peer_timeout) {
+        zsock_set_heartbeat_ivl (sock, self->peer_timeout / 3);
+        zsock_set_heartbeat_timeout (sock, self->peer_timeout);
+    }
     if (self->cert) {
         zsock_set_curve_server (sock, 1);
         zcert_apply (self->cert, sock);
@@ -543,7 +553,8 @@ bool
 zstate_security_command (const char *command)
 {
     return streq (command, "CURVE") || streq (command, "ALLOW") || streq (command, "DENY")
-        || streq (command, "SET INSECURE") || streq (command, "SET CONNECTIONS");
+        || streq (command, "SET INSECURE") || streq (command, "SET CONNECTIONS")
+        || streq (command, "SET PEER TIMEOUT");
 }
 
 void
@@ -567,7 +578,14 @@ zstate_security_handle (zstate_security_t *self, zsock_t *pipe, const char *comm
         if (streq (command, "SET INSECURE"))
             self->insecure = count != 0;
         else
+        if (streq (command, "SET CONNECTIONS"))
             self->connections_max = (size_t) count;
+        else
+        if (count && (count < PEER_TIMEOUT_MIN || count > PEER_TIMEOUT_MAX))
+            rc = zstate_fail (EINVAL, "%s needs 0 or %d to %d msecs", command,
+                              PEER_TIMEOUT_MIN, PEER_TIMEOUT_MAX);
+        else
+            self->peer_timeout = (int) count;
     }
     zstate_reply (pipe, command, rc? errno: 0, rc? zstate_reason (): "", false);
     free (first);

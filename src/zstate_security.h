@@ -27,6 +27,7 @@
 //      "ss"    DENY address
 //      "si"    SET INSECURE flag
 //      "si"    SET CONNECTIONS count
+//      "si"    SET PEER TIMEOUT msecs
 
 typedef struct _zstate_security_t zstate_security_t;
 

@@ -68,3 +68,10 @@ zstate_server_set_connections_max (zstate_server_t *self, int max)
     assert (self);
     return s_request (self, "si", "SET CONNECTIONS", max);
 }
+
+int
+zstate_server_set_peer_timeout (zstate_server_t *self, int msecs)
+{
+    assert (self);
+    return s_request (self, "si", "SET PEER TIMEOUT", msecs);
+}

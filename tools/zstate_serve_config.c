@@ -56,6 +56,8 @@ s_usage (FILE *file)
         "        --connections N     most connections open at once (0: no cap)\n"
         "        --rcvhwm N          messages a connection holds while the server\n"
         "                            does not read (default 256, each up to 16 MiB)\n"
+        "        --peer-timeout MSECS  drop a connection silent that long (default\n"
+        "                            30000, 0 never)\n"
         "    -v, --verbose           log activity\n"
         "    -h, --help              this text\n"
         "\n"
@@ -86,6 +88,7 @@ s_usage (FILE *file)
         "        insecure = 0\n"
         "        connections = 1024\n"
         "        rcvhwm = 256\n"
+        "        peer-timeout = 30000\n"
         "A table's own separator and redis-db come first, then its db name in the\n"
         "db-config file, then the redis section. A bad file is reported with its\n"
         "line number.\n");
@@ -526,6 +529,7 @@ s_options [] = {
     { "insecure",    no_argument,       NULL, 2 },
     { "connections", required_argument, NULL, 1 },
     { "rcvhwm",      required_argument, NULL, 1 },
+    { "peer-timeout", required_argument, NULL, 1 },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }

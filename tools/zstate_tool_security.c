@@ -20,6 +20,7 @@ struct _zstate_tool_security_t {
     bool insecure;              //  NULL on any endpoint
     long connections;           //  the cap, -1 the server's default
     long rcvhwm;                //  per connection, -1 the server's default
+    long peer_timeout;          //  msecs, -1 the server's default
 };
 
 static void
@@ -39,6 +40,7 @@ zstate_tool_security_new (void)
     zlistx_set_destructor (self->deny, s_string_destroy);
     self->connections = -1;
     self->rcvhwm = -1;
+    self->peer_timeout = -1;
     return self;
 }
 
@@ -101,6 +103,12 @@ zstate_tool_security_set (zstate_tool_security_t *self, const char *command,
         self->rcvhwm = number;
     }
     else
+    if (streq (key, "peer-timeout")) {
+        if (zstate_tool_number (command, "peer-timeout", value, 0, 3600000, &number))
+            return 2;
+        self->peer_timeout = number;
+    }
+    else
         return 1;               //  Not ours
     return 0;
 }
@@ -133,6 +141,10 @@ zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *serv
         zstate_server_set_connections_max (server, (int) self->connections);
     if (self->rcvhwm != -1)
         zstate_server_set_rcvhwm (server, (int) self->rcvhwm);
+    if (self->peer_timeout != -1 && zstate_server_set_peer_timeout (server, (int) self->peer_timeout)) {
+        fprintf (stderr, "zstate serve: %s\n", zstate_reason ());
+        return 1;
+    }
     return 0;
 }
 
