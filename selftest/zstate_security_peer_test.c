@@ -42,6 +42,20 @@ s_rss (void)
     return kib * 1024;
 }
 
+//  Return true when the resident set says something of our bounds: not
+//  under valgrind, whose allocator and shadow memory are in it, nor
+//  AddressSanitizer, which quarantines freed memory and pads every block
+static bool
+s_rss_checked (void)
+{
+#if defined (__SANITIZE_ADDRESS__)
+    return false;
+#else
+    const char *preload = getenv ("LD_PRELOAD");
+    return !(preload && strstr (preload, "vgpreload"));
+#endif
+}
+
 //  libzmq sends the peer's messages from one buffer, which it does not own
 static void
 s_keep (void *data, void *hint)
@@ -66,7 +80,7 @@ s_send_shared (zsock_t *peer, zframe_t *frame)
 //  A valid version 1 message of one operation whose value makes it
 //  nearly bytes long
 static zframe_t *
-s_message (size_t bytes)
+s_message (size_t bytes, const char *table)
 {
     size_t size = bytes - 4096;
     char *value = (char *) malloc (size + 1);
@@ -78,7 +92,7 @@ s_message (size_t bytes)
     assert (rc == 0);
     free (value);
     byte session [ZSTATE_MSG_SESSION_SIZE] = { 1 };
-    zframe_t *frame = zstate_msg_encode (session, 1, DB, TABLE, batch);
+    zframe_t *frame = zstate_msg_encode (session, 1, DB, table, batch);
     assert (frame && zframe_size (frame) > bytes - 8192 && zframe_size (frame) <= bytes);
     zstate_batch_destroy (&batch);
     return frame;
@@ -108,7 +122,7 @@ s_test_largest_messages (bool verbose)
     int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
     assert (port > 0);
 
-    zframe_t *largest = s_message (ZSTATE_MESSAGE_MAX);
+    zframe_t *largest = s_message (ZSTATE_MESSAGE_MAX, TABLE);
     zsock_t *peer = zsock_new (ZMQ_DEALER);
     assert (peer);
     zsock_set_sndhwm (peer, 1);
@@ -140,7 +154,7 @@ s_test_largest_messages (bool verbose)
                    sent, OFFERED, ((ssize_t) peak - (ssize_t) baseline) / MIB, bound / MIB);
     //  The server stopped taking them, or the test proves nothing
     assert (sent < OFFERED);
-    assert (baseline == 0 || peak <= baseline + bound + ZSTATE_MESSAGE_MAX);
+    assert (!s_rss_checked () || peak <= baseline + bound + ZSTATE_MESSAGE_MAX);
 
     //  Nothing was lost: everything taken is delivered once popped
     zstate_batch_t *batch = zstate_batch_new ();
@@ -167,16 +181,20 @@ s_test_largest_messages (bool verbose)
 //  --------------------------------------------------------------------------
 //  A watcher that never reads while 2 MiB messages flow pins at most the
 //  monitor's byte bound of copies (64 MiB), loses the rest (counted), and
-//  an operator's watcher that reads gets every copy
+//  an operator's watcher that reads gets every copy. A deaf peer that
+//  watches two tables, or lets a lease run out and watches again, has
+//  the same one bound.
 
 #define FLOW            250     //  messages of FLOW_BYTES
 #define FLOW_BYTES      (2 * MIB)
 #define WATCH_BOUND     (64 * MIB)
 
+#define TABLE2          "PORT_TABLE"
+
 static void
-s_watch_send (zsock_t *watcher)
+s_watch_send (zsock_t *watcher, const char *table)
 {
-    int rc = zstr_sendx (watcher, "WATCH", DB, TABLE, NULL);
+    int rc = zstr_sendx (watcher, "WATCH", DB, table, NULL);
     assert (rc == 0);
 }
 
@@ -248,8 +266,11 @@ s_test_deaf_watcher (bool verbose)
     zstate_server_t *server = zstate_server_new ();
     assert (server);
     zstate_consumer_t *consumer = zstate_consumer_new (server, DB, TABLE);
-    assert (consumer);
+    zstate_consumer_t *consumer2 = zstate_consumer_new (server, DB, TABLE2);
+    assert (consumer && consumer2);
     int rc = zstate_consumer_set_queue (consumer, 1024, 8 * MIB);
+    assert (rc == 0);
+    rc = zstate_consumer_set_queue (consumer2, 1024, 8 * MIB);
     assert (rc == 0);
     int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
     assert (port > 0);
@@ -266,11 +287,13 @@ s_test_deaf_watcher (bool verbose)
     assert (rc == 0);
     rc = zsock_connect (watcher, "tcp://127.0.0.1:%d", monitor);
     assert (rc == 0);
-    s_watch_send (deaf);
-    s_watch_send (watcher);
-    s_stat_wait (monitor, "watchers = ", 2);
+    s_watch_send (deaf, TABLE);
+    s_watch_send (deaf, TABLE2);
+    s_watch_send (watcher, TABLE);
+    s_stat_wait (monitor, "watchers = ", 3);
 
-    zframe_t *message = s_message (FLOW_BYTES);
+    //  Half the flow to each table
+    zframe_t *messages [2] = { s_message (FLOW_BYTES, TABLE), s_message (FLOW_BYTES, TABLE2) };
     zsock_t *peer = zsock_new (ZMQ_DEALER);
     assert (peer);
     zsock_set_sndhwm (peer, 1);
@@ -283,51 +306,56 @@ s_test_deaf_watcher (bool verbose)
     size_t peak = baseline;
     size_t copies = 0, delivered = 0;
     for (int index = 0; index < FLOW; index++) {
-        bool sent = s_send_shared (peer, message);
+        bool sent = s_send_shared (peer, messages [index % 2]);
         assert (sent);
-        if (index % 10 == 9) {
-            s_watch_send (deaf);    //  Deaf, not gone: it renews its lease
-            s_watch_send (watcher);
-        }
+        s_watch_send (deaf, TABLE);     //  Deaf, not gone: it renews its leases
+        s_watch_send (deaf, TABLE2);
+        s_watch_send (watcher, TABLE);
         delivered += zstate_consumer_pops (consumer, batch, 0);
+        delivered += zstate_consumer_pops (consumer2, batch, 0);
         zstate_batch_destroy (&batch);
         batch = zstate_batch_new ();
         copies += s_operator_read (watcher, 0);
         size_t rss = s_rss ();
         peak = rss > peak? rss: peak;
     }
-    //  The operator gets every copy, as the consumer every message
-    zpoller_t *poller = zpoller_new (zstate_consumer_socket (consumer), NULL);
+    //  The operator gets every copy of its table, as the consumers every
+    //  message
+    zpoller_t *poller = zpoller_new (zstate_consumer_socket (consumer),
+                                     zstate_consumer_socket (consumer2), NULL);
     while (delivered < FLOW) {
         void *which = zpoller_wait (poller, DEADLINE);
-        assert (which == zstate_consumer_socket (consumer));
+        assert (which);
         delivered += zstate_consumer_pops (consumer, batch, 0);
+        delivered += zstate_consumer_pops (consumer2, batch, 0);
         zstate_batch_destroy (&batch);
         batch = zstate_batch_new ();
     }
     zpoller_destroy (&poller);
     int64_t deadline = zclock_mono () + DEADLINE;
-    while (copies < FLOW && zclock_mono () < deadline)
+    while (copies < FLOW / 2 && zclock_mono () < deadline)
         copies += s_operator_read (watcher, 1000);
     //  The deaf one took what its bound and the sockets' buffers hold,
     //  and lost the rest
     long lost = s_stat_wait (monitor, "watch_lost = ", FLOW - WATCH_BOUND / FLOW_BYTES - 16);
     if (verbose)
         zsys_info ("deaf watcher: %zu of %d copies to the operator, %ld lost,"
-                   " RSS %+zd MiB (bound %d MiB)", copies, FLOW, lost,
+                   " RSS %+zd MiB (bound %d MiB)", copies, FLOW / 2, lost,
                    ((ssize_t) peak - (ssize_t) baseline) / MIB, WATCH_BOUND / MIB);
-    assert (copies == FLOW);
+    assert (copies == FLOW / 2);
     assert (lost <= FLOW);
     //  The deaf watcher's bound, what the operator and the consumer hold
     //  for a moment, and the producer's pipeline
-    assert (baseline == 0 || peak <= baseline + 2 * WATCH_BOUND + 8 * MIB + 32 * MIB);
+    assert (!s_rss_checked () || peak <= baseline + 2 * WATCH_BOUND + 8 * MIB + 32 * MIB);
 
     zstate_batch_destroy (&batch);
     zsock_destroy (&peer);
-    zframe_destroy (&message);
+    zframe_destroy (&messages [0]);
+    zframe_destroy (&messages [1]);
     zsock_destroy (&watcher);
     zsock_destroy (&deaf);
     zstate_consumer_destroy (&consumer);
+    zstate_consumer_destroy (&consumer2);
     zstate_server_destroy (&server);
 }
 

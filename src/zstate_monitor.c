@@ -23,10 +23,11 @@
     The high-water mark counts messages, so a watcher that never reads
     would pin 1000 payloads of up to 16 MiB each. A payload over
     WATCH_SHARED_MAX is therefore copied into a buffer of the watcher's
-    own, whose release libzmq reports when it has sent it: one watcher
-    has at most WATCH_BYTES_MAX of those in flight, and loses (counted)
-    what would pass it. What one watcher can pin is then that plus 1000
-    shared payloads of WATCH_SHARED_MAX.
+    own, whose release libzmq reports when it has sent it: one peer has
+    at most WATCH_BYTES_MAX of those in flight, over all its watches and
+    past their leases (its copies stay queued when a lease runs out),
+    and loses (counted) what would pass it. What one peer can pin is then
+    that plus 1000 shared payloads of WATCH_SHARED_MAX.
 @end
 */
 
@@ -39,9 +40,10 @@
 #define WATCH_SHARED_MAX (64 << 10)     //  bytes of a payload a copy shares
 #define WATCH_BYTES_MAX  (64 << 20)     //  bytes of larger copies a watcher has in flight
 
-//  The bytes of a watcher's own copies that libzmq has not sent yet; the
-//  watcher and each copy hold a reference, as copies outlive a watcher
-//  that goes. libzmq releases copies on its I/O thread: atomics.
+//  The bytes of a peer's own copies that libzmq has not sent yet; the
+//  monitor's pins, each watcher of the peer and each copy hold a
+//  reference, as copies outlive a watcher that goes. libzmq releases
+//  copies on its I/O thread: atomics.
 typedef struct {
     size_t refs;
     size_t pinned;
@@ -61,6 +63,7 @@ struct _zstate_monitor_t {
     void *stats_arg;            //  ... for this
     zsock_t *router;            //  peers connect here
     zlistx_t *watchers;         //  watcher_t items
+    zhashx_t *pins;             //  peer identity, hex -> pin_t
     uint64_t lost;              //  copies a full watcher could not take
     int lease;                  //  msecs a WATCH holds without renewal
     int64_t stats_window;       //  zclock_mono () when this second began
@@ -81,12 +84,57 @@ static section_t *s_sections;   //  under s_sections_mutex
 static size_t s_section_count;
 
 static void
+s_pin_release (pin_t *pin)
+{
+    if (__atomic_sub_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free (pin);
+}
+
+static void
+s_pin_destroy (void **item_p)
+{
+    if (*item_p)
+        s_pin_release ((pin_t *) *item_p);
+    *item_p = NULL;
+}
+
+//  Return the pin of the peer identity, with a reference for the caller
+static pin_t *
+s_pin_take (zstate_monitor_t *self, zframe_t *identity)
+{
+    char *key = zframe_strhex (identity);
+    pin_t *pin = (pin_t *) zhashx_lookup (self->pins, key);
+    if (!pin) {
+        pin = (pin_t *) zmalloc (sizeof (pin_t));
+        assert (pin);
+        pin->refs = 1;
+        zhashx_insert (self->pins, key, pin);
+    }
+    __atomic_add_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL);
+    free (key);
+    return pin;
+}
+
+//  Forget the pins that only we hold: no watcher, no copy in flight
+static void
+s_pins_sweep (zstate_monitor_t *self)
+{
+    zlistx_t *keys = zhashx_keys (self->pins);
+    for (const char *key = (const char *) zlistx_first (keys); key;
+         key = (const char *) zlistx_next (keys)) {
+        pin_t *pin = (pin_t *) zhashx_lookup (self->pins, key);
+        if (__atomic_load_n (&pin->refs, __ATOMIC_ACQUIRE) == 1)
+            zhashx_delete (self->pins, key);
+    }
+    zlistx_destroy (&keys);
+}
+
+static void
 s_watcher_destroy (void **item_p)
 {
     watcher_t *watcher = (watcher_t *) *item_p;
     if (watcher) {
-        if (__atomic_sub_fetch (&watcher->pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
-            free (watcher->pin);
+        s_pin_release (watcher->pin);
         zframe_destroy (&watcher->identity);
         free (watcher->db);
         free (watcher->table);
@@ -124,6 +172,9 @@ zstate_monitor_new (zloop_t *loop, zstate_monitor_stats_fn *stats_fn, void *arg)
     self->watchers = zlistx_new ();
     assert (self->watchers);
     zlistx_set_destructor (self->watchers, s_watcher_destroy);
+    self->pins = zhashx_new ();
+    assert (self->pins);
+    zhashx_set_destructor (self->pins, s_pin_destroy);
     if (loop) {
         self->loop = loop;
         self->stats_fn = stats_fn;
@@ -144,6 +195,7 @@ zstate_monitor_destroy (zstate_monitor_t **self_p)
         if (self->loop)
             zloop_reader_end (self->loop, self->router);
         zlistx_destroy (&self->watchers);
+        zhashx_destroy (&self->pins);
         zsock_destroy (&self->router);
         free (self);
         *self_p = NULL;
@@ -218,9 +270,8 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
         watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
         assert (watcher);
         watcher->identity = zframe_dup (identity);
-        watcher->pin = (pin_t *) zmalloc (sizeof (pin_t));
-        assert (watcher->pin);
-        watcher->pin->refs = 1;
+        s_pins_sweep (self);
+        watcher->pin = s_pin_take (self, identity);
         watcher->db = db;
         watcher->table = table;
         zlistx_add_end (self->watchers, watcher);
