@@ -77,6 +77,23 @@ s_send_shared (zsock_t *peer, zframe_t *frame)
     return rc != -1;
 }
 
+//  A raw DEALER to port on 127.0.0.1, at most one message queued to send,
+//  rcvhwm to receive (0: the default)
+static zsock_t *
+s_dealer_new (int port, int sndtimeo, int rcvhwm)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_sndhwm (dealer, 1);
+    if (rcvhwm)
+        zsock_set_rcvhwm (dealer, rcvhwm);
+    zsock_set_sndtimeo (dealer, sndtimeo);
+    zsock_set_linger (dealer, 0);
+    int rc = zsock_connect (dealer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    return dealer;
+}
+
 //  A valid version 1 message of one operation whose value makes it
 //  nearly bytes long
 static zframe_t *
@@ -123,13 +140,7 @@ s_test_largest_messages (bool verbose)
     assert (port > 0);
 
     zframe_t *largest = s_message (ZSTATE_MESSAGE_MAX, TABLE);
-    zsock_t *peer = zsock_new (ZMQ_DEALER);
-    assert (peer);
-    zsock_set_sndhwm (peer, 1);
-    zsock_set_sndtimeo (peer, 1000);
-    zsock_set_linger (peer, 0);
-    rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
-    assert (rc == 0);
+    zsock_t *peer = s_dealer_new (port, 1000, 0);
     size_t baseline = s_rss ();
     size_t peak = baseline;
 
@@ -260,6 +271,17 @@ s_stat_wait (int port, const char *name, long count)
     return value;
 }
 
+//  Pop what both consumers hold; returns the operations
+static size_t
+s_pops (zstate_consumer_t **consumers)
+{
+    zstate_batch_t *batch = zstate_batch_new ();
+    size_t pops = zstate_consumer_pops (consumers [0], batch, 0);
+    pops += zstate_consumer_pops (consumers [1], batch, 0);
+    zstate_batch_destroy (&batch);
+    return pops;
+}
+
 static void
 s_test_deaf_watcher (bool verbose)
 {
@@ -267,6 +289,7 @@ s_test_deaf_watcher (bool verbose)
     assert (server);
     zstate_consumer_t *consumer = zstate_consumer_new (server, DB, TABLE);
     zstate_consumer_t *consumer2 = zstate_consumer_new (server, DB, TABLE2);
+    zstate_consumer_t *consumers [2] = { consumer, consumer2 };
     assert (consumer && consumer2);
     int rc = zstate_consumer_set_queue (consumer, 1024, 8 * MIB);
     assert (rc == 0);
@@ -277,16 +300,8 @@ s_test_deaf_watcher (bool verbose)
     int monitor = zstate_server_monitor (server, "tcp://127.0.0.1:*");
     assert (monitor > 0);
 
-    zsock_t *deaf = zsock_new (ZMQ_DEALER);
-    zsock_t *watcher = zsock_new (ZMQ_DEALER);
-    assert (deaf && watcher);
-    zsock_set_rcvhwm (deaf, 1);
-    zsock_set_linger (deaf, 0);
-    zsock_set_linger (watcher, 0);
-    rc = zsock_connect (deaf, "tcp://127.0.0.1:%d", monitor);
-    assert (rc == 0);
-    rc = zsock_connect (watcher, "tcp://127.0.0.1:%d", monitor);
-    assert (rc == 0);
+    zsock_t *deaf = s_dealer_new (monitor, DEADLINE, 1);
+    zsock_t *watcher = s_dealer_new (monitor, DEADLINE, 0);
     s_watch_send (deaf, TABLE);
     s_watch_send (deaf, TABLE2);
     s_watch_send (watcher, TABLE);
@@ -294,14 +309,7 @@ s_test_deaf_watcher (bool verbose)
 
     //  Half the flow to each table
     zframe_t *messages [2] = { s_message (FLOW_BYTES, TABLE), s_message (FLOW_BYTES, TABLE2) };
-    zsock_t *peer = zsock_new (ZMQ_DEALER);
-    assert (peer);
-    zsock_set_sndhwm (peer, 1);
-    zsock_set_sndtimeo (peer, DEADLINE);
-    zsock_set_linger (peer, 0);
-    rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
-    assert (rc == 0);
-    zstate_batch_t *batch = zstate_batch_new ();
+    zsock_t *peer = s_dealer_new (port, DEADLINE, 0);
     size_t baseline = s_rss ();
     size_t peak = baseline;
     size_t copies = 0, delivered = 0;
@@ -311,10 +319,7 @@ s_test_deaf_watcher (bool verbose)
         s_watch_send (deaf, TABLE);     //  Deaf, not gone: it renews its leases
         s_watch_send (deaf, TABLE2);
         s_watch_send (watcher, TABLE);
-        delivered += zstate_consumer_pops (consumer, batch, 0);
-        delivered += zstate_consumer_pops (consumer2, batch, 0);
-        zstate_batch_destroy (&batch);
-        batch = zstate_batch_new ();
+        delivered += s_pops (consumers);
         copies += s_operator_read (watcher, 0);
         size_t rss = s_rss ();
         peak = rss > peak? rss: peak;
@@ -326,10 +331,7 @@ s_test_deaf_watcher (bool verbose)
     while (delivered < FLOW) {
         void *which = zpoller_wait (poller, DEADLINE);
         assert (which);
-        delivered += zstate_consumer_pops (consumer, batch, 0);
-        delivered += zstate_consumer_pops (consumer2, batch, 0);
-        zstate_batch_destroy (&batch);
-        batch = zstate_batch_new ();
+        delivered += s_pops (consumers);
     }
     zpoller_destroy (&poller);
     int64_t deadline = zclock_mono () + DEADLINE;
@@ -348,7 +350,6 @@ s_test_deaf_watcher (bool verbose)
     //  for a moment, and the producer's pipeline
     assert (!s_rss_checked () || peak <= baseline + 2 * WATCH_BOUND + 8 * MIB + 32 * MIB);
 
-    zstate_batch_destroy (&batch);
     zsock_destroy (&peer);
     zframe_destroy (&messages [0]);
     zframe_destroy (&messages [1]);
