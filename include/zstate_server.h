@@ -213,10 +213,10 @@ ZSTATE_EXPORT int
 //                           watcher renews its WATCH at least every 3 s.
 //                           A watcher that does not keep up loses copies
 //                           (counted as watch_lost); consumers never wait.
-//                           What one watcher has in flight is at most
+//                           What one peer has in flight is at most
 //                           64 MiB of copies of messages over 64 KiB,
-//                           and 1000 copies: one that never reads pins
-//                           no more.
+//                           and 1000 copies: a peer that never reads
+//                           pins no more, whatever it watches.
 //  Returns the port for tcp endpoints, 0 for others, or -1 with errno.
 ZSTATE_EXPORT int
     zstate_server_monitor (zstate_server_t *self, const char *endpoint);
