@@ -31,6 +31,9 @@ struct _zstate_fault_model_t {
     unsigned *newest;           //  per key: highest seq any instance popped
     unsigned *seen_in;          //  per operation: last instance that had it
     unsigned instance;          //  of the line being read, from 1
+    unsigned dels;              //  percent of operations that are DELs
+    int64_t view_start;         //  first operation of the view begun last
+    unsigned *expect;           //  per key: seq expected at the end, 0 absent
 };
 
 zstate_fault_model_t *
@@ -48,8 +51,9 @@ zstate_fault_model_new (size_t keys, size_t ops)
     self->covered = (unsigned *) zmalloc (keys * sizeof (unsigned));
     self->newest = (unsigned *) zmalloc (keys * sizeof (unsigned));
     self->seen_in = (unsigned *) zmalloc ((ops + 1) * sizeof (unsigned));
+    self->expect = (unsigned *) zmalloc (keys * sizeof (unsigned));
     assert (self->state && self->last_accepted && self->view && self->highest);
-    assert (self->covered && self->newest && self->seen_in);
+    assert (self->covered && self->newest && self->seen_in && self->expect);
     return self;
 }
 
@@ -66,6 +70,7 @@ zstate_fault_model_destroy (zstate_fault_model_t **self_p)
         free (self->covered);
         free (self->newest);
         free (self->seen_in);
+        free (self->expect);
         free (self);
         *self_p = NULL;
     }
@@ -88,11 +93,71 @@ zstate_fault_model_sent (zstate_fault_model_t *self, int64_t op, bool accepted)
     assert (self);
     assert (op == self->next);
     if (accepted) {
+        size_t key = (size_t) op % self->keys;
+        unsigned seq = (unsigned) ((size_t) op / self->keys + 1);
         self->state [op] |= ACCEPTED;
-        self->last_accepted [(size_t) op % self->keys] = (unsigned) ((size_t) op / self->keys + 1);
+        self->last_accepted [key] = seq;
+        self->expect [key] = zstate_fault_model_is_del (self, op)? 0: seq;
         self->accepted++;
     }
     self->next++;
+}
+
+void
+zstate_fault_model_set_dels (zstate_fault_model_t *self, unsigned percent)
+{
+    assert (self);
+    assert (percent <= 100 && self->next == 0);
+    self->dels = percent;
+}
+
+bool
+zstate_fault_model_is_del (zstate_fault_model_t *self, int64_t op)
+{
+    assert (self);
+    //  Knuth's multiplicative hash: a fixed choice, spread over keys and
+    //  rounds alike
+    return self->dels && ((uint32_t) op * 2654435761u >> 16) % 100 < self->dels;
+}
+
+void
+zstate_fault_model_begin_view (zstate_fault_model_t *self)
+{
+    assert (self);
+    self->view_start = self->next;
+}
+
+size_t
+zstate_fault_model_end_view (zstate_fault_model_t *self)
+{
+    assert (self);
+    size_t swept = 0;
+    for (size_t key = 0; key < self->keys; key++) {
+        unsigned seq = self->last_accepted [key];
+        int64_t last = seq? (int64_t) (seq - 1) * (int64_t) self->keys + (int64_t) key: -1;
+        if (last < self->view_start && self->expect [key]) {
+            self->expect [key] = 0;
+            swept++;
+        }
+    }
+    return swept;
+}
+
+unsigned
+zstate_fault_model_expected (zstate_fault_model_t *self, size_t key)
+{
+    assert (self);
+    return key < self->keys? self->expect [key]: 0;
+}
+
+size_t
+zstate_fault_model_present (zstate_fault_model_t *self)
+{
+    assert (self);
+    size_t present = 0;
+    for (size_t key = 0; key < self->keys; key++)
+        present += self->expect [key] != 0;
+    return present;
 }
 
 uint64_t
@@ -102,12 +167,14 @@ zstate_fault_model_accepted (zstate_fault_model_t *self)
     return self->accepted;
 }
 
-//  The operation a line names, or -1 when it names none that was sent
+//  The SET a line names, or -1 when it names none that was sent
 static int64_t
 s_operation (zstate_fault_model_t *self, unsigned key, unsigned seq)
 {
     int64_t op = seq? (int64_t) (seq - 1) * (int64_t) self->keys + key: -1;
-    return key >= self->keys || op < 0 || op >= self->next? -1: op;
+    if (key >= self->keys || op < 0 || op >= self->next)
+        return -1;
+    return zstate_fault_model_is_del (self, op)? -1: op;
 }
 
 //  A restored entry: the instance starts with it in its view
@@ -186,6 +253,15 @@ zstate_fault_model_check_log (zstate_fault_model_t *self, const char *path,
         if (line [0] == 'R' && sscanf (line + 1, "%u %u", &key, &seq) == 2)
             s_restore (self, key, seq, result);
         else
+        if (line [0] == 'D' && sscanf (line + 1, "%u %u", &key, &seq) == 2) {
+            //  A DEL names no one operation: it empties the view
+            result->popped++;
+            if (key < self->keys)
+                self->view [key] = 0;
+            else
+                result->unknown++;
+        }
+        else
         if (sscanf (line, "%u %u", &key, &seq) == 2)
             s_apply (self, key, seq, result);
         else
@@ -196,9 +272,10 @@ zstate_fault_model_check_log (zstate_fault_model_t *self, const char *path,
     //  An accepted write nobody popped is covered by a restored entry of
     //  its key with that seq or a later one; else coalesced when some
     //  instance popped a later seq of its key (the outbox folded it into
-    //  that one); else lost
+    //  that one); else lost. A DEL popped names no operation: not counted
     for (int64_t op = 0; op < self->next; op++) {
-        if (!(self->state [op] & ACCEPTED) || (self->state [op] & SEEN_MAX))
+        if (!(self->state [op] & ACCEPTED) || (self->state [op] & SEEN_MAX)
+        ||  zstate_fault_model_is_del (self, op))
             continue;
         size_t key = (size_t) op % self->keys;
         unsigned seq = (unsigned) ((size_t) op / self->keys + 1);
@@ -210,16 +287,93 @@ zstate_fault_model_check_log (zstate_fault_model_t *self, const char *path,
             result->lost++;
     }
     for (size_t key = 0; key < self->keys; key++)
-        if (self->view [key] != self->last_accepted [key])
+        if (self->view [key] != self->expect [key])
             result->wrong_keys++;
     return 0;
 }
 
-int64_t
-zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint,
-                                const char *table)
+uint64_t
+zstate_fault_view_wrong (zstate_fault_view_t *view)
+{
+    assert (view);
+    return view->missing + view->extra + view->stale;
+}
+
+//  One present key of a view: counted against what the model expects
+static void
+s_view_key (zstate_fault_model_t *self, size_t key, unsigned seq, zstate_fault_view_t *view)
+{
+    unsigned expected = zstate_fault_model_expected (self, key);
+    view->keys++;
+    if (expected == 0)
+        view->extra++;
+    else
+    if (seq != expected)
+        view->stale++;
+}
+
+int
+zstate_fault_model_check_view (zstate_fault_model_t *self, const char *path,
+                               zstate_fault_view_t *view)
 {
     assert (self);
+    assert (view);
+    memset (view, 0, sizeof (*view));
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    byte *seen = (byte *) zmalloc (self->keys);
+    assert (seen);
+    char line [64];
+    while (fgets (line, sizeof (line), file)) {
+        unsigned key, seq;
+        if (line [0] < '0' || line [0] > '9' || sscanf (line, "%u %u", &key, &seq) != 2)
+            continue;
+        if (key >= self->keys || seen [key]) {
+            //  No key of the model, or the same key twice: not the table
+            view->keys++;
+            view->extra++;
+            continue;
+        }
+        seen [key] = 1;
+        s_view_key (self, key, seq, view);
+    }
+    fclose (file);
+    for (size_t key = 0; key < self->keys; key++)
+        view->missing += !seen [key] && self->expect [key];
+    free (seen);
+    return 0;
+}
+
+//  Count the keys table:* in Redis; -1 when it cannot be read
+static int64_t
+s_redis_count (redisContext *redis, const char *table)
+{
+    int64_t count = 0;
+    char cursor [32] = "0";
+    do {
+        redisReply *reply = (redisReply *) redisCommand (redis, "SCAN %s MATCH %s:* COUNT 1000",
+                                                         cursor, table);
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        ||  reply->element [0]->type != REDIS_REPLY_STRING) {
+            if (reply)
+                freeReplyObject (reply);
+            return -1;
+        }
+        snprintf (cursor, sizeof (cursor), "%s", reply->element [0]->str);
+        count += (int64_t) reply->element [1]->elements;
+        freeReplyObject (reply);
+    } while (strneq (cursor, "0"));
+    return count;
+}
+
+int
+zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *endpoint,
+                                     const char *table, zstate_fault_view_t *view)
+{
+    assert (self);
+    assert (view);
+    memset (view, 0, sizeof (*view));
     char host [64];
     int port = 0;
     if (sscanf (endpoint, "%63[^:]:%d", host, &port) != 2)
@@ -232,9 +386,9 @@ zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint
         return -1;
     }
     redisSetTimeout (redis, timeout);
-    int64_t wrong = 0;
+    int rc = 0;
     //  Pipelined in rounds, so neither side holds every reply at once
-    for (size_t first = 0; first < self->keys && wrong >= 0; first += 1000) {
+    for (size_t first = 0; first < self->keys && rc == 0; first += 1000) {
         size_t last = first + 1000 < self->keys? first + 1000: self->keys;
         for (size_t key = first; key < last; key++) {
             char name [16];
@@ -244,17 +398,38 @@ zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint
         for (size_t key = first; key < last; key++) {
             redisReply *reply = NULL;
             if (redisGetReply (redis, (void **) &reply) != REDIS_OK || !reply) {
-                wrong = -1;
+                rc = -1;
                 break;
             }
-            unsigned seq = reply->type == REDIS_REPLY_STRING? (unsigned) atol (reply->str): 0;
-            if (seq != self->last_accepted [key])
-                wrong++;
+            if (reply->type == REDIS_REPLY_STRING)
+                s_view_key (self, key, (unsigned) atol (reply->str), view);
+            else
+                view->missing += self->expect [key] != 0;
             freeReplyObject (reply);
         }
     }
+    //  What the model keys do not account for is extra: other names, or
+    //  a hash without seq
+    int64_t total = rc == 0? s_redis_count (redis, table): -1;
+    if (total == -1)
+        rc = -1;
+    else
+    if ((uint64_t) total > view->keys) {
+        view->extra += (uint64_t) total - view->keys;
+        view->keys = (uint64_t) total;
+    }
     redisFree (redis);
-    return wrong;
+    return rc;
+}
+
+int64_t
+zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint,
+                                const char *table)
+{
+    zstate_fault_view_t view;
+    if (zstate_fault_model_check_redis_view (self, endpoint, table, &view))
+        return -1;
+    return (int64_t) zstate_fault_view_wrong (&view);
 }
 
 //  --------------------------------------------------------------------------
@@ -338,6 +513,111 @@ s_test_coalesced (zstate_fault_model_t *model, const char *path)
     assert (result.wrong_keys == 0 && result.restored == 1);
 }
 
+//  DELs, views and the final state against a dump of the view
+static void
+s_test_resync (const char *path)
+{
+    //  3 keys, 9 operations, 10% DELs: op 0 (k0 seq 1), 1 (k1 seq 1) and
+    //  5 (k2 seq 2) are DELs; op 8 (k2 seq 3) is refused, so k2 ends on
+    //  its DEL and is expected absent
+    zstate_fault_model_t *model = zstate_fault_model_new (3, 9);
+    zstate_fault_model_set_dels (model, 10);
+    char key [16];
+    unsigned seq;
+    for (int index = 0; index < 9; index++) {
+        int64_t op = zstate_fault_model_next (model, key, &seq);
+        zstate_fault_model_sent (model, op, index != 8);
+    }
+    assert (zstate_fault_model_is_del (model, 0) && zstate_fault_model_is_del (model, 5));
+    assert (!zstate_fault_model_is_del (model, 2) && !zstate_fault_model_is_del (model, 8));
+    assert (zstate_fault_model_expected (model, 0) == 3);
+    assert (zstate_fault_model_expected (model, 2) == 0);
+    assert (zstate_fault_model_present (model) == 2);
+    zstate_fault_result_t result;
+    FILE *file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n%07u %09u\n", 0, 3, 1, 2);
+    fprintf (file, "%07u %09u\nD%07u %09u\n%07u %09u\n", 2, 1, 2, 0, 1, 3);
+    fclose (file);
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.wrong_keys == 0 && result.unknown == 0 && result.popped == 5);
+    assert (result.regressions == 0 && result.duplicates == 0);
+    //  Without the DEL, k2 is wrong; a SET of what was a DEL names nothing
+    file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n%07u %09u\n", 0, 3, 1, 3);
+    fprintf (file, "%07u %09u\n%07u %09u\n", 2, 1, 2, 2);
+    fclose (file);
+    assert (zstate_fault_model_check_log (model, path, &result) == 0);
+    assert (result.wrong_keys == 1 && result.unknown == 1);
+    zstate_fault_model_destroy (&model);
+
+    //  A view: round 1 over 2 keys, then a view that writes k0 only: k1 is
+    //  expected absent once it ends, not before; one that never ends
+    //  changes nothing
+    model = zstate_fault_model_new (2, 6);
+    for (int index = 0; index < 2; index++)
+        zstate_fault_model_sent (model, zstate_fault_model_next (model, key, &seq), true);
+    zstate_fault_model_begin_view (model);
+    zstate_fault_model_sent (model, zstate_fault_model_next (model, key, &seq), true);
+    zstate_fault_model_sent (model, zstate_fault_model_next (model, key, &seq), false);
+    assert (zstate_fault_model_expected (model, 1) == 1);
+    assert (zstate_fault_model_end_view (model) == 1);
+    assert (zstate_fault_model_expected (model, 0) == 2);
+    assert (zstate_fault_model_expected (model, 1) == 0);
+    zstate_fault_model_begin_view (model);
+    assert (zstate_fault_model_present (model) == 1);
+
+    //  The dump of a view: k0 right is all; k0 stale, k1 an orphan and k5
+    //  no key of the model are three wrong keys; an empty one misses k0
+    zstate_fault_view_t view;
+    file = fopen (path, "w");
+    fprintf (file, "S windows=1\n%07u %09u\n", 0, 2);
+    fclose (file);
+    assert (zstate_fault_model_check_view (model, path, &view) == 0);
+    assert (zstate_fault_view_wrong (&view) == 0 && view.keys == 1);
+    file = fopen (path, "w");
+    fprintf (file, "%07u %09u\n%07u %09u\n%07u %09u\n", 0, 1, 1, 1, 5, 1);
+    fclose (file);
+    assert (zstate_fault_model_check_view (model, path, &view) == 0);
+    assert (view.stale == 1 && view.extra == 2 && view.missing == 0 && view.keys == 3);
+    file = fopen (path, "w");
+    fclose (file);
+    assert (zstate_fault_model_check_view (model, path, &view) == 0);
+    assert (view.missing == 1 && zstate_fault_view_wrong (&view) == 1);
+    unlink (path);
+    assert (zstate_fault_model_check_view (model, path, &view) == -1);
+    zstate_fault_model_destroy (&model);
+}
+
+//  Redis, on the model of the main test: k0 must hold seq 3, k1 seq 2
+//  (its seq 3 was refused)
+static void
+s_test_redis (zstate_fault_model_t *model)
+{
+    zstate_redis_server_t *redis = zstate_redis_server_new (false);
+    assert (redis);
+    const char *endpoint = zstate_redis_server_endpoint (redis);
+    redisContext *context = redisConnect ("127.0.0.1", zstate_redis_server_port (redis));
+    assert (context && !context->err);
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 2);
+    freeReplyObject (redisCommand (context, "HSET T:k0000000 seq 3"));
+    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 3"));
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 1);
+    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 2"));
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 0);
+    //  A hash of the table that is no key of the model is an orphan
+    freeReplyObject (redisCommand (context, "HSET T:stray seq 1"));
+    zstate_fault_view_t view;
+    assert (zstate_fault_model_check_redis_view (model, endpoint, "T", &view) == 0);
+    assert (view.extra == 1 && view.missing == 0 && view.stale == 0 && view.keys == 3);
+    freeReplyObject (redisCommand (context, "DEL T:stray"));
+    //  Another table is another set of hashes
+    assert (zstate_fault_model_check_redis (model, endpoint, "OTHER") == 2);
+    redisFree (context);
+    zstate_redis_server_kill (redis);
+    assert (zstate_fault_model_check_redis (model, endpoint, "T") == -1);
+    zstate_redis_server_destroy (&redis);
+}
+
 void
 zstate_fault_model_test (bool verbose)
 {
@@ -388,6 +668,7 @@ zstate_fault_model_test (bool verbose)
     assert (result.wrong_keys == 0 && result.unknown == 0 && result.popped == 5);
     s_test_instances (model, path);
     s_test_coalesced (model, path);
+    s_test_resync (path);
     unlink (path);
     //  No log yet: everything accepted is lost
     assert (zstate_fault_model_check_log (model, path, &result) == 0);
@@ -395,24 +676,7 @@ zstate_fault_model_test (bool verbose)
     if (verbose)
         zsys_info ("zstate_fault_model test: %" PRIu64 " lost with no log", result.lost);
 
-    //  Redis: k0 must hold seq 3, k1 seq 2 (its seq 3 was refused)
-    zstate_redis_server_t *redis = zstate_redis_server_new (false);
-    assert (redis);
-    const char *endpoint = zstate_redis_server_endpoint (redis);
-    redisContext *context = redisConnect ("127.0.0.1", zstate_redis_server_port (redis));
-    assert (context && !context->err);
-    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 2);
-    freeReplyObject (redisCommand (context, "HSET T:k0000000 seq 3"));
-    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 3"));
-    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 1);
-    freeReplyObject (redisCommand (context, "HSET T:k0000001 seq 2"));
-    assert (zstate_fault_model_check_redis (model, endpoint, "T") == 0);
-    //  Another table is another set of hashes
-    assert (zstate_fault_model_check_redis (model, endpoint, "OTHER") == 2);
-    redisFree (context);
-    zstate_redis_server_kill (redis);
-    assert (zstate_fault_model_check_redis (model, endpoint, "T") == -1);
-    zstate_redis_server_destroy (&redis);
+    s_test_redis (model);
     zstate_fault_model_destroy (&model);
     assert (model == NULL);
     printf ("OK\n");

@@ -48,6 +48,24 @@
 //      unknown      popped lines that name no operation that was sent
 //  and, for Redis, wrong keys: the hash TABLE:key whose field seq is not
 //  the last seq accepted (or which exists when nothing was accepted).
+//
+//  State resync (a snapshot or a view replaces the table) adds:
+//  - DELs: with set_dels, some operations are DELs instead of SETs (a
+//    fixed, pseudo-random choice per operation, the same in every process
+//    that builds the model); a key whose last accepted operation is a DEL
+//    is expected absent. A popped DEL is a line "D%07u %09u\n" with seq 0:
+//    it carries no field, so it names no one operation, and it only
+//    empties the key's view.
+//  - Views: keys that no operation accepted between begin_view and
+//    end_view are expected absent (the view replaced the table); a view
+//    that never ends changes nothing.
+//  - The final state key by key, against a dump of the application's view
+//    (lines "%07u %09u\n", the present keys) or against Redis (every hash
+//    TABLE:*): missing keys (expected, absent), extra keys (present,
+//    expected absent, or no key of the model: orphans) and stale keys
+//    (present with another seq).
+//  The final expected state is the same for every client that mirrors:
+//  what a snapshot coalesced or sent twice is not counted there.
 
 typedef struct _zstate_fault_model_t zstate_fault_model_t;
 
@@ -64,6 +82,14 @@ typedef struct {
     uint64_t instances;         //  "I" lines
     uint64_t restored;          //  "R" lines
 } zstate_fault_result_t;
+
+//  The final state of a table, key by key, against the model
+typedef struct {
+    uint64_t keys;              //  keys present
+    uint64_t missing;           //  expected present, absent
+    uint64_t extra;             //  present, expected absent or not a model key
+    uint64_t stale;             //  present with another seq than expected
+} zstate_fault_view_t;
 
 //  Create a model of keys keys and at most ops operations.
 zstate_fault_model_t *
@@ -83,6 +109,32 @@ int64_t
 void
     zstate_fault_model_sent (zstate_fault_model_t *self, int64_t op, bool accepted);
 
+//  Make percent of the operations (0 to 100) DELs. Before the first next.
+void
+    zstate_fault_model_set_dels (zstate_fault_model_t *self, unsigned percent);
+
+//  True when operation number op is a DEL.
+bool
+    zstate_fault_model_is_del (zstate_fault_model_t *self, int64_t op);
+
+//  A view begins: from end_view on, keys that no operation accepted after
+//  this call are expected absent.
+void
+    zstate_fault_model_begin_view (zstate_fault_model_t *self);
+
+//  The view begun last ends complete. Returns the keys it made absent.
+size_t
+    zstate_fault_model_end_view (zstate_fault_model_t *self);
+
+//  Return the seq key number key is expected to hold at the end, 0 when it
+//  is expected absent.
+unsigned
+    zstate_fault_model_expected (zstate_fault_model_t *self, size_t key);
+
+//  Return the keys expected present.
+size_t
+    zstate_fault_model_present (zstate_fault_model_t *self);
+
 //  Return the operations accepted so far.
 uint64_t
     zstate_fault_model_accepted (zstate_fault_model_t *self);
@@ -98,6 +150,24 @@ int
 int64_t
     zstate_fault_model_check_redis (zstate_fault_model_t *self, const char *endpoint,
                                     const char *table);
+
+//  Compare a dump of the application's view at path (lines "%07u %09u",
+//  lines of other shapes skipped) with the model into *view. Returns 0,
+//  or -1 with errno when the dump cannot be read.
+int
+    zstate_fault_model_check_view (zstate_fault_model_t *self, const char *path,
+                                   zstate_fault_view_t *view);
+
+//  Compare every hash table:* in Redis at endpoint with the model into
+//  *view (keys that are no model key count as extra). Returns 0, or -1
+//  when Redis cannot be read.
+int
+    zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *endpoint,
+                                         const char *table, zstate_fault_view_t *view);
+
+//  Return the keys a view gets wrong: missing + extra + stale.
+uint64_t
+    zstate_fault_view_wrong (zstate_fault_view_t *view);
 
 //  Self test of this class.
 void
