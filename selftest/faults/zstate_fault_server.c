@@ -36,6 +36,9 @@ struct _zstate_fault_server_t {
     int replies;                //  Observer: its answers to SIGUSR1/2, or -1
     size_t queue_ops;
     size_t writer_keys;
+    const char *mode;           //  observer: pops, view or late
+    size_t keys;                //  of its view
+    char *dump;                 //  where it dumps its view
     off_t scanned;              //  of the log, up to the last whole line
     size_t live;                //  pop lines in that part
 };
@@ -74,6 +77,8 @@ zstate_fault_server_new (int kind, const char *dir, const char *redis)
     self->redis = redis? strdup (redis): NULL;
     self->log = zsys_sprintf ("%s/%s", dir, kind == ZSTATE_FAULT_TOOL? "serve.log": "pops.log");
     self->ready = zsys_sprintf ("%s/ready", dir);
+    self->dump = zsys_sprintf ("%s/view.dump", dir);
+    self->mode = "pops";
     self->port = s_free_port ();
     self->replies = -1;
     snprintf (self->endpoint, sizeof (self->endpoint), "tcp://127.0.0.1:%d", self->port);
@@ -92,10 +97,15 @@ zstate_fault_server_destroy (zstate_fault_server_t **self_p)
             zstate_fault_server_signal (self, SIGKILL, NULL);
         unlink (self->log);
         unlink (self->ready);
+        unlink (self->dump);
+        char *done = zsys_sprintf ("%s/window.done", self->dir);
+        unlink (done);
+        zstr_free (&done);
         free (self->dir);
         free (self->redis);
         zstr_free (&self->log);
         zstr_free (&self->ready);
+        zstr_free (&self->dump);
         free (self);
         *self_p = NULL;
     }
@@ -108,6 +118,15 @@ zstate_fault_server_set_bounds (zstate_fault_server_t *self, size_t queue_ops,
     assert (self);
     self->queue_ops = queue_ops;
     self->writer_keys = writer_keys;
+}
+
+void
+zstate_fault_server_set_mode (zstate_fault_server_t *self, const char *mode, size_t keys)
+{
+    assert (self);
+    assert (streq (mode, "pops") || streq (mode, "view") || streq (mode, "late"));
+    self->mode = streq (mode, "pops")? "pops": streq (mode, "view")? "view": "late";
+    self->keys = keys;
 }
 
 //  The child is gone: forget it and its answers
@@ -137,6 +156,18 @@ s_ready (zstate_fault_server_t *self)
     return ready;
 }
 
+void
+zstate_fault_program (char *program, size_t size)
+{
+    //  Under valgrind, readlink gives the program, where exec of
+    //  /proc/self/exe would not
+    ssize_t length = readlink ("/proc/self/exe", program, size - 1);
+    if (length > 0)
+        program [length] = 0;
+    else
+        snprintf (program, size, "/proc/self/exe");
+}
+
 //  A pipe whose ends close on exec
 static int
 s_pipe (int channel [2])
@@ -163,22 +194,20 @@ zstate_fault_server_start (zstate_fault_server_t *self)
     if (s_pipe (channel) == -1)
         return -1;
     //  Every argument is built before fork: the child only execs
-    char port [16], queue [32], keys [32], bind [80], table [64], reply [16];
-    snprintf (reply, sizeof (reply), "%d", channel [1]);
+    char port [16], queue [32], keys [32], bind [80], table [64], reply [16], view [32];
+    snprintf (view, sizeof (view), "%zu", self->keys);
     snprintf (port, sizeof (port), "%d", self->port);
+    snprintf (reply, sizeof (reply), "%d", channel [1]);
     snprintf (queue, sizeof (queue), "%zu", self->queue_ops);
     snprintf (keys, sizeof (keys), "%zu", self->writer_keys);
     snprintf (bind, sizeof (bind), "%s", self->endpoint);
     snprintf (table, sizeof (table), "%s/%s", ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE);
     const char *tool = getenv ("ZSTATE");
-    //  The harness binary's own path, read before fork; under valgrind,
-    //  readlink gives the program, where exec of /proc/self/exe would not
-    char program [4096] = "/proc/self/exe";
-    ssize_t length = readlink ("/proc/self/exe", program, sizeof (program) - 1);
-    if (length > 0)
-        program [length] = 0;
+    char program [4096];
+    zstate_fault_program (program, sizeof (program));
     char *observer [] = { "zstate_faults", "child", port, self->log, self->ready,
-                          self->redis? self->redis: "-", queue, keys, reply, NULL };
+                          self->redis? self->redis: "-", queue, keys, reply,
+                          (char *) self->mode, view, NULL };
     char *serve [] = { "zstate", "serve", "--bind", bind, "--persist", table,
                        "--redis", self->redis, NULL };
     if (self->kind == ZSTATE_FAULT_TOOL)
@@ -295,6 +324,8 @@ zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status
         return s_wait_stopped (self);
     if ((signum == SIGUSR1 || signum == SIGUSR2) && self->kind == ZSTATE_FAULT_OBSERVER)
         return s_wait_reply (self, signum == SIGUSR1? 'S': 'R');
+    if (signum == SIGHUP && self->kind == ZSTATE_FAULT_OBSERVER)
+        return s_wait_reply (self, 'V');
     if (signum != SIGKILL && signum != SIGTERM)
         return 0;
     int status = 0;
@@ -366,8 +397,21 @@ zstate_fault_server_popped (zstate_fault_server_t *self)
     return self->live;
 }
 
-size_t
-zstate_fault_rss (int pid)
+const char *
+zstate_fault_server_dump (zstate_fault_server_t *self)
+{
+    assert (self);
+    if (streq (self->mode, "pops")) {
+        errno = EINVAL;
+        return NULL;
+    }
+    unlink (self->dump);
+    return zstate_fault_server_signal (self, SIGHUP, NULL) == 0? self->dump: NULL;
+}
+
+//  A "Vm...:" figure of process pid (0: this process) in KiB
+static size_t
+s_status_kib (int pid, const char *name)
 {
     char path [64];
     if (pid)
@@ -378,12 +422,24 @@ zstate_fault_rss (int pid)
     if (!file)
         return 0;
     char line [256];
-    size_t rss = 0;
+    size_t kib = 0, length = strlen (name);
     while (fgets (line, sizeof (line), file))
-        if (sscanf (line, "VmRSS: %zu", &rss) == 1)
+        if (strncmp (line, name, length) == 0 && sscanf (line + length, ": %zu", &kib) == 1)
             break;
     fclose (file);
-    return rss;
+    return kib;
+}
+
+size_t
+zstate_fault_rss (int pid)
+{
+    return s_status_kib (pid, "VmRSS");
+}
+
+size_t
+zstate_fault_hwm (int pid)
+{
+    return s_status_kib (pid, "VmHWM");
 }
 
 size_t
@@ -391,168 +447,6 @@ zstate_fault_server_rss (zstate_fault_server_t *self)
 {
     assert (self);
     return self->pid? zstate_fault_rss (self->pid): 0;
-}
-
-//  --------------------------------------------------------------------------
-//  The observer, in the child
-
-static volatile sig_atomic_t s_stalled = 0;
-static volatile sig_atomic_t s_signals = 0;     //  SIGUSR1/2 received
-
-static void
-s_on_signal (int signum)
-{
-    s_stalled = signum == SIGUSR1;
-    s_signals++;
-}
-
-//  Append one line per popped operation, with a single write; the first
-//  *restored_p of them are the entries the table restored (which lines
-//  of their own say), and *restored_p goes down by those
-static int
-s_log_batch (int fd, zstate_batch_t *batch, char *lines, uint64_t *restored_p)
-{
-    size_t count = zstate_batch_size (batch), size = 0;
-    for (size_t index = 0; index < count; index++) {
-        const char *key = zstate_batch_key (batch, index, NULL);
-        const char *seq = zstate_batch_get (batch, index, "seq");
-        unsigned number = key [0] == 'k'? (unsigned) atoi (key + 1): 9999999;
-        bool restored = *restored_p > 0;
-        *restored_p -= restored;
-        size += (size_t) snprintf (lines + size, ZSTATE_FAULT_LINE + 2, "%s%07u %09u\n",
-                                   restored? "R": "", number % 10000000,
-                                   seq? (unsigned) atoi (seq) % 1000000000: 0);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t rc = write (fd, lines + done, size - done);
-        if (rc == -1 && errno != EINTR)
-            return -1;
-        if (rc > 0)
-            done += (size_t) rc;
-    }
-    return 0;
-}
-
-#define POPS_MAX    4096
-
-//  The child's writer; before it binds, the child restores the table
-//  through it and writes "I" to the log, a new instance of the
-//  application. Returns the entries restored, or -1
-static int64_t
-s_child_persist (zstate_consumer_t *consumer, zstate_writer_t *writer, int log)
-{
-    int64_t restored = zstate_consumer_restore (consumer, writer, 30000);
-    if (restored == -1)
-        fprintf (stderr, "zstate_faults child: restore: %s\n", zstate_reason ());
-    else
-    if (write (log, "I\n", 2) != 2)
-        restored = -1;
-    if (restored >= 0 && zstate_consumer_set_writer (consumer, writer))
-        restored = -1;
-    return restored;
-}
-
-//  The application loop: pop and log until interrupted (SIGTERM), not
-//  while stalled (SIGUSR1, until SIGUSR2), answering each signal on reply
-//  between pops; then take what is still queued. The first restored
-//  operations popped are the restored entries. Returns the exit status.
-static int
-s_observe (zstate_consumer_t *consumer, int log, int reply, uint64_t restored)
-{
-    int status = 0;
-    zstate_batch_t *batch = zstate_batch_new ();
-    char *lines = (char *) malloc (POPS_MAX * (ZSTATE_FAULT_LINE + 1) + 1);
-    assert (lines);
-    struct pollfd item = { zstate_consumer_fd (consumer), POLLIN, 0 };
-    int answered = 0;
-    while (status == 0 && !zsys_interrupted) {
-        //  Between pops: answer each signal with the state it left us in
-        int signals = s_signals;
-        if (signals != answered) {
-            answered = signals;
-            char state = s_stalled? 'S': 'R';
-            if (write (reply, &state, 1) != 1)
-                status = 1;
-        }
-        if (s_stalled || !zstate_consumer_pending (consumer)) {
-            poll (&item, 1, s_stalled? 10: 100);
-            continue;
-        }
-        if (zstate_consumer_pops (consumer, batch, POPS_MAX)
-        &&  s_log_batch (log, batch, lines, &restored))
-            status = 1;
-    }
-    //  SIGTERM: what was queued is still taken, then the writer confirms
-    while (status == 0 && zstate_consumer_pops (consumer, batch, POPS_MAX))
-        s_log_batch (log, batch, lines, &restored);
-    free (lines);
-    zstate_batch_destroy (&batch);
-    return status;
-}
-
-int
-zstate_fault_server_main (int argc, char *argv [])
-{
-    if (argc != 9) {
-        fprintf (stderr, "zstate_faults child: PORT LOG READY REDIS|- QUEUE_OPS "
-                 "WRITER_KEYS REPLY_FD\n");
-        return 2;
-    }
-    int reply = atoi (argv [8]);
-    const char *redis = streq (argv [5], "-")? NULL: argv [5];
-    size_t queue_ops = (size_t) atol (argv [6]);
-    size_t writer_keys = (size_t) atol (argv [7]);
-    struct sigaction action = { 0 };
-    action.sa_handler = s_on_signal;
-    sigaction (SIGUSR1, &action, NULL);
-    sigaction (SIGUSR2, &action, NULL);
-    int log = open (argv [3], O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log == -1) {
-        fprintf (stderr, "zstate_faults child: %s: %s\n", argv [3], strerror (errno));
-        return 1;
-    }
-    //  The harness prints its results on stdout; logs go to stderr
-    zsys_init ();
-    zsys_set_logstream (stderr);
-    zstate_server_t *server = zstate_server_new ();
-    zstate_consumer_t *consumer = zstate_consumer_new (server, ZSTATE_FAULT_DB,
-                                                       ZSTATE_FAULT_TABLE);
-    assert (consumer);
-    if (queue_ops)
-        zstate_consumer_set_queue (consumer, queue_ops, 64 * 1024 * 1024);
-    zstate_writer_t *writer = NULL;
-    if (redis) {
-        writer = zstate_writer_new ();
-        zstate_writer_set_verbose (writer, false);
-        zstate_writer_set_reconnect (writer, 50, 500);
-        if (writer_keys)
-            zstate_writer_set_bound (writer, writer_keys, 64 * 1024 * 1024);
-        zstate_writer_connect (writer, redis);
-    }
-    int64_t restored = writer? s_child_persist (consumer, writer, log): 0;
-    int status = restored == -1;
-    char endpoint [64];
-    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%s", argv [2]);
-    if (status == 0 && zstate_server_bind (server, endpoint) == -1) {
-        fprintf (stderr, "zstate_faults child: bind: %s\n", zstate_reason ());
-        status = 1;
-    }
-    else {
-        int ready = open (argv [4], O_WRONLY | O_CREAT, 0644);
-        if (ready != -1)
-            close (ready);
-    }
-    if (status == 0)
-        status = s_observe (consumer, log, reply, restored > 0? (uint64_t) restored: 0);
-    if (writer)
-        zstate_writer_flush (writer, 10000);
-    zstate_server_destroy (&server);
-    zstate_consumer_destroy (&consumer);
-    zstate_writer_destroy (&writer);
-    close (log);
-    close (reply);
-    return status;
 }
 
 //  --------------------------------------------------------------------------
@@ -584,7 +478,11 @@ s_test_observer (const char *dir)
     assert (zstate_fault_server_pid (server) > 0);
     assert (zstate_fault_server_start (server) == -1 && errno == EBUSY);
     assert (zstate_fault_server_rss (server) > 0);
-    assert (zstate_fault_rss (0) > 0);
+    //  The peak, read after the size, is at least that size
+    size_t rss = zstate_fault_rss (0);
+    assert (rss > 0 && zstate_fault_hwm (0) >= rss);
+    //  Mode pops keeps no view to dump
+    assert (zstate_fault_server_dump (server) == NULL && errno == EINVAL);
 
     zstate_client_t *client = zstate_client_new ();
     assert (zstate_client_connect (client, zstate_fault_server_endpoint (server)) == 0);
@@ -683,6 +581,57 @@ s_test_orphan (const char *dir)
     zstr_free (&orphan_file);
 }
 
+//  Read the whole file at path into a string (or "" when it cannot)
+static char *
+s_slurp (const char *path)
+{
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    char *text = chunk? zsys_sprintf ("%.*s", (int) zchunk_size (chunk),
+                                      (char *) zchunk_data (chunk)): strdup ("");
+    zchunk_destroy (&chunk);
+    return text;
+}
+
+//  The resync modes: the view follows SETs, HSETs and DELs and is dumped
+//  on request; a late table registers at SIGUSR2, and only then pops
+static void
+s_test_view (const char *dir)
+{
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, dir, NULL);
+    zstate_fault_server_set_mode (server, "late", 10);
+    assert (zstate_fault_server_dump (server) == NULL && errno == ESRCH);
+    assert (zstate_fault_server_start (server) == 0);
+    zstate_client_t *client = zstate_client_new ();
+    assert (zstate_client_connect (client, zstate_fault_server_endpoint (server)) == 0);
+    zstate_producer_t *producer = zstate_producer_new (client, ZSTATE_FAULT_DB,
+                                                       ZSTATE_FAULT_TABLE);
+    //  No table yet: the flush ends either way, nothing is popped
+    assert (zstate_producer_set (producer, "k0000003", "seq", "1", NULL) == 0);
+    zstate_client_flush (client, 2000);
+    assert (zstate_fault_server_popped (server) == 0);
+    assert (zstate_fault_server_signal (server, SIGUSR2, NULL) == 0);
+    assert (zstate_producer_set (producer, "k0000001", "seq", "1", NULL) == 0);
+    assert (zstate_producer_set (producer, "k0000002", "seq", "2", NULL) == 0);
+    assert (zstate_producer_hset (producer, "k0000009", "seq", "4", NULL) == 0);
+    assert (zstate_producer_set (producer, "other", "seq", "1", NULL) == 0);
+    assert (zstate_producer_del (producer, "k0000001") == 0);
+    assert (s_popped (server, 5));
+    const char *dump = zstate_fault_server_dump (server);
+    assert (dump);
+    char *text = s_slurp (dump);
+    assert (strncmp (text, "S windows=", 10) == 0 && strstr (text, " unknown=1 "));
+    assert (strstr (text, "\n0000002 000000002\n0000009 000000004\n"));
+    assert (!strstr (text, "0000001 ") && !strstr (text, "0000003 "));
+    zstr_free (&text);
+    text = s_slurp (zstate_fault_server_log (server));
+    assert (strncmp (text, "I\n", 2) == 0 && strstr (text, "\nD0000001 000000000\n"));
+    zstr_free (&text);
+    zstate_producer_destroy (&producer);
+    zstate_client_set_linger (client, 0);
+    zstate_client_destroy (&client);
+    zstate_fault_server_destroy (&server);
+}
+
 void
 zstate_fault_server_test (bool verbose)
 {
@@ -691,6 +640,7 @@ zstate_fault_server_test (bool verbose)
     assert (mkdtemp (dir));
     int port = s_test_observer (dir);
     s_test_orphan (dir);
+    s_test_view (dir);
 
     //  The tool needs a Redis and ZSTATE
     char *saved = getenv ("ZSTATE")? strdup (getenv ("ZSTATE")): NULL;

@@ -18,14 +18,17 @@
 //  @interface
 //  Two kinds of child:
 //  - the observer (ZSTATE_FAULT_OBSERVER): the fault harness binary run
-//    again (exec of /proc/self/exe) in its child mode, zstate_fault_server_main:
+//    again (exec of /proc/self/exe) in its child mode (zstate_fault_observer):
 //    a zstate_server bound at tcp://127.0.0.1:port with one consumer table,
 //    ZSTATE_FAULT_DB / ZSTATE_FAULT_TABLE, optionally persisted by a DB
 //    writer into Redis, and an application loop that pops every operation
 //    and appends it to the pop log with one write () per pops call, so a
 //    kill -9 loses nothing the application popped. SIGUSR1 stops popping
 //    (the consumer stalls, the server backs up), SIGUSR2 pops again; the
-//    observer answers each over a pipe once it has acted on it.
+//    observer answers each over a pipe once it has acted on it. In the
+//    resync modes it also keeps the application's view, which it dumps
+//    on request (zstate_fault_server_dump), and may register its table
+//    late (see zstate_fault_observer.h).
 //  - the tool (ZSTATE_FAULT_TOOL): `zstate serve` (the binary named by the
 //    ZSTATE environment variable) with the table persisted into Redis; its
 //    output goes to serve.log in the directory.
@@ -64,6 +67,12 @@ void
     zstate_fault_server_set_bounds (zstate_fault_server_t *self, size_t queue_ops,
                                     size_t writer_keys);
 
+//  Run the observer in mode "pops" (the default), "view" or "late", with
+//  a view of keys key numbers (see zstate_fault_observer.h). Before start.
+void
+    zstate_fault_server_set_mode (zstate_fault_server_t *self, const char *mode,
+                                  size_t keys);
+
 //  Start the child and wait (up to 20 s) until it is bound. Returns 0, or
 //  -1 with errno.
 int
@@ -75,6 +84,7 @@ int
 //  answered that it pops no more, or again (each waits up to 20 s). Returns
 //  0, or -1 with errno: ESRCH when it does not run, ETIMEDOUT or ECHILD
 //  when it did not confirm. For SIGTERM, *status_p gets the exit status.
+//  SIGHUP to an observer in a resync mode returns once it dumped its view.
 int
     zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status_p);
 
@@ -98,15 +108,23 @@ size_t
 size_t
     zstate_fault_server_rss (zstate_fault_server_t *self);
 
-//  The observer's body: run by the harness binary as
-//  "child PORT LOG READY REDIS|- QUEUE_OPS WRITER_KEYS REPLY_FD". Returns
-//  the exit status.
-int
-    zstate_fault_server_main (int argc, char *argv []);
+//  Have the observer (mode view or late) dump its view, and return the
+//  path of the dump; NULL with errno when it does not run, did not answer
+//  (see signal) or keeps no view (EINVAL).
+const char *
+    zstate_fault_server_dump (zstate_fault_server_t *self);
 
-//  Return the resident set size of process pid in KiB (0: this process).
+//  Write the harness binary's own path into program (size bytes), for a
+//  child to exec; read it before fork.
+void
+    zstate_fault_program (char *program, size_t size);
+
+//  Return the resident set size of process pid in KiB (0: this process),
+//  and its peak.
 size_t
     zstate_fault_rss (int pid);
+size_t
+    zstate_fault_hwm (int pid);
 
 //  Self test of this class.
 void

@@ -17,6 +17,7 @@
 #include "zstate_fault_model.h"
 #include "zstate_fault_server.h"
 #include "zstate_fault_stream.h"
+#include "zstate_fault_observer.h"
 #include <getopt.h>
 #include <signal.h>
 #include "../zstate_test_assert.h"   //  last: asserts on in every build
@@ -749,7 +750,7 @@ int
 main (int argc, char *argv [])
 {
     if (argc > 1 && streq (argv [1], "child"))
-        return zstate_fault_server_main (argc, argv);
+        return zstate_fault_observer_main (argc, argv);
     zsys_init ();
     zsys_set_logstream (stderr);
     if (argc == 2 && streq (argv [1], "selftest")) {
