@@ -18,6 +18,7 @@
 #include "zstate_fault_server.h"
 #include "zstate_fault_stream.h"
 #include "zstate_fault_observer.h"
+#include "zstate_fault_producer.h"
 #include <getopt.h>
 #include <signal.h>
 #include "../zstate_test_assert.h"   //  last: asserts on in every build
@@ -751,6 +752,8 @@ main (int argc, char *argv [])
 {
     if (argc > 1 && streq (argv [1], "child"))
         return zstate_fault_observer_main (argc, argv);
+    if (argc > 1 && streq (argv [1], "producer"))
+        return zstate_fault_producer_main (argc, argv);
     zsys_init ();
     zsys_set_logstream (stderr);
     if (argc == 2 && streq (argv [1], "selftest")) {
@@ -758,6 +761,7 @@ main (int argc, char *argv [])
         zstate_fault_model_test (false);
         zstate_fault_stream_test (false);
         zstate_fault_server_test (false);
+        zstate_fault_producer_test (false);
         return 0;
     }
     options_t options = { 0 };
