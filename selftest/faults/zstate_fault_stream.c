@@ -135,8 +135,10 @@ s_send_one (zstate_fault_stream_t *self)
     snprintf (seq, sizeof (seq), "%u", number);
     int64_t deadline = zclock_mono () + self->retry;
     int rc;
+    bool del = zstate_fault_model_is_del (self->model, op);
     while (true) {
-        rc = self->value
+        rc = del? zstate_producer_del (self->producer, key)
+           : self->value
            ? zstate_producer_set (self->producer, key, "seq", seq, "v", self->value, NULL)
            : zstate_producer_set (self->producer, key, "seq", seq, NULL);
         if (rc == 0 || (errno != ENOBUFS && errno != ENOTCONN)
@@ -202,6 +204,13 @@ zstate_fault_stream_client (zstate_fault_stream_t *self)
 {
     assert (self);
     return self->client;
+}
+
+zstate_producer_t *
+zstate_fault_stream_producer (zstate_fault_stream_t *self)
+{
+    assert (self);
+    return self->producer;
 }
 
 //  --------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 //  @interface
 //  Each operation is one zstate_producer_set of its key with the fields
 //  seq (the model's counter) and, when a value size is set, v (that many
-//  bytes). A send refused with ENOBUFS or ENOTCONN is tried again every
+//  bytes), or a zstate_producer_del when the model makes it a DEL. A send refused with ENOBUFS or ENOTCONN is tried again every
 //  millisecond for up to the retry budget, then recorded as refused (the
 //  model expects refused operations nowhere). With a rate, sends are
 //  spaced to that many operations per second.
@@ -75,9 +75,11 @@ void
 uint64_t
     zstate_fault_stream_refused (zstate_fault_stream_t *self);
 
-//  Return the client.
+//  Return the client, and the producer table.
 zstate_client_t *
     zstate_fault_stream_client (zstate_fault_stream_t *self);
+zstate_producer_t *
+    zstate_fault_stream_producer (zstate_fault_stream_t *self);
 
 //  Self test of this class.
 void

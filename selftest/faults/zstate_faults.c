@@ -17,6 +17,7 @@
 #include "zstate_fault_model.h"
 #include "zstate_fault_server.h"
 #include "zstate_fault_stream.h"
+#include "zstate_fault_scenario.h"
 #include "zstate_fault_observer.h"
 #include "zstate_fault_producer.h"
 #include <getopt.h>
@@ -27,13 +28,6 @@
 #define FLUSH_MAX       30000   //  msecs for the client to hand everything over
 #define CONVERGE_MAX    30000   //  msecs for Redis to reach the model
 #define PACE            20000   //  operations per second of a paced stream
-
-typedef struct {
-    bool quick;
-    double scale;
-    char *dir;                  //  scratch directory of this run
-    size_t ops;                 //  operations of a long stream
-} options_t;
 
 typedef struct {
     const char *name;
@@ -76,9 +70,6 @@ s_converge (zstate_fault_model_t *model, const char *redis)
     return wrong;
 }
 
-static void
-    s_append (char *line, size_t size, const char *format, ...);
-
 //  Flush the client, let delivery settle, check the pop log. Returns true
 //  when every guarantee holds; writes the counts at the start of line.
 static bool
@@ -109,14 +100,14 @@ s_verdict (zstate_fault_stream_t *stream, zstate_fault_server_t *server,
               " unknown=%" PRIu64, result.accepted, result.lost, result.coalesced,
               result.duplicates, result.regressions, result.wrong_keys, result.unknown);
     if (result.instances)
-        s_append (line, size, " instances=%" PRIu64 " restored=%" PRIu64,
+        zstate_fault_append (line, size, " instances=%" PRIu64 " restored=%" PRIu64,
                   result.instances, result.restored);
     return result.lost == 0 && result.duplicates == 0 && result.regressions == 0
         && result.wrong_keys == 0 && result.unknown == 0;
 }
 
-static void
-s_append (char *line, size_t size, const char *format, ...)
+void
+zstate_fault_append (char *line, size_t size, const char *format, ...)
 {
     size_t used = strlen (line);
     va_list args;
@@ -131,9 +122,9 @@ s_append_detection (zstate_fault_stream_t *stream, char *line, size_t size)
     int faults, detected;
     int64_t mean, max;
     zstate_fault_stream_detection (stream, &faults, &detected, &mean, &max);
-    s_append (line, size, " detected=%d/%d", detected, faults);
+    zstate_fault_append (line, size, " detected=%d/%d", detected, faults);
     if (detected)
-        s_append (line, size, " detect_ms=%" PRId64 "(max %" PRId64 ")", mean, max);
+        zstate_fault_append (line, size, " detect_ms=%" PRId64 "(max %" PRId64 ")", mean, max);
 }
 
 //  --------------------------------------------------------------------------
@@ -180,7 +171,7 @@ s_cuts (options_t *options, char *line, size_t size, int rate)
         s_append_detection (stream, line, size);
         zstate_relay_stats_t stats;
         zstate_relay_stats (relay, &stats);
-        s_append (line, size, " connections=%" PRIu64, stats.accepted);
+        zstate_fault_append (line, size, " connections=%" PRIu64, stats.accepted);
         zstate_fault_stream_destroy (&stream);
         zstate_relay_destroy (&relay);
     }
@@ -277,7 +268,7 @@ s_black_hole (options_t *options, char *line, size_t size)
         zstate_fault_stream_run (stream, options->ops / 2, 0);
         pass = s_verdict (stream, server, model, line, size);
         s_append_detection (stream, line, size);
-        s_append (line, size, " refused=%" PRIu64 " hole_s=%d",
+        zstate_fault_append (line, size, " refused=%" PRIu64 " hole_s=%d",
                   zstate_fault_stream_refused (stream), hole / 1000);
         zstate_fault_stream_destroy (&stream);
         zstate_relay_destroy (&relay);
@@ -316,7 +307,7 @@ s_freeze (options_t *options, char *line, size_t size)
         zstate_fault_stream_run (stream, options->ops / 2, 0);
         pass = s_verdict (stream, server, model, line, size);
         s_append_detection (stream, line, size);
-        s_append (line, size, " refused=%" PRIu64 " frozen_s=%d",
+        zstate_fault_append (line, size, " refused=%" PRIu64 " frozen_s=%d",
                   zstate_fault_stream_refused (stream), frozen / 1000);
         zstate_fault_stream_destroy (&stream);
     }
@@ -362,7 +353,7 @@ s_kill (options_t *options, char *line, size_t size)
         pass = s_verdict (stream, server, model, line, size);
         int64_t wrong = s_converge (model, endpoint);
         pass = pass && wrong == 0 && restarts == 3;
-        s_append (line, size, " redis_wrong_keys=%" PRId64 " restarts=%d", wrong, restarts);
+        zstate_fault_append (line, size, " redis_wrong_keys=%" PRId64 " restarts=%d", wrong, restarts);
         s_append_detection (stream, line, size);
         zstate_fault_stream_destroy (&stream);
     }
@@ -512,7 +503,7 @@ s_destroy_dead (options_t *options, char *line, size_t size)
         zstate_fault_result_t result;
         zstate_fault_model_check_log (model, zstate_fault_server_log (server), &result);
         pass = reported == result.lost && result.duplicates == 0 && result.regressions == 0;
-        s_append (line, size, " reported_dropped=%zu queued_at_destroy=%zu destroy_ms=%" PRId64,
+        zstate_fault_append (line, size, " reported_dropped=%zu queued_at_destroy=%zu destroy_ms=%" PRId64,
                   reported, before.queued_ops, elapsed);
         zstate_relay_destroy (&relay);
     }
@@ -576,13 +567,13 @@ s_stall (options_t *options, char *line, size_t size)
             && (!STALL_RSS_CHECKED
                 || (producer_after <= producer_before + (STALL_PRODUCER_BOUND + STALL_SLACK) / 1024
                 &&  consumer_after <= consumer_before + (STALL_CONSUMER_BOUND + STALL_SLACK) / 1024));
-        s_append (line, size, " refused=%" PRIu64 " producer_rss_growth_mib=%.1f"
+        zstate_fault_append (line, size, " refused=%" PRIu64 " producer_rss_growth_mib=%.1f"
                   " consumer_rss_growth_mib=%.1f stall_s=%d",
                   zstate_fault_stream_refused (stream),
                   ((double) producer_after - (double) producer_before) / 1024,
                   ((double) consumer_after - (double) consumer_before) / 1024, stall / 1000);
         if (!STALL_RSS_CHECKED)
-            s_append (line, size, " rss_checked=no (sanitizer build)");
+            zstate_fault_append (line, size, " rss_checked=no (sanitizer build)");
         zstate_fault_stream_destroy (&stream);
     }
     else
@@ -639,7 +630,7 @@ s_redis_down (options_t *options, char *line, size_t size)
         int64_t wrong = s_converge (model, endpoint);
         pass = s_verdict (stream, server, model, line, size);
         pass = pass && reached && wrong == 0;
-        s_append (line, size, " redis_wrong_keys=%" PRId64 " pops_during_outage=%s"
+        zstate_fault_append (line, size, " redis_wrong_keys=%" PRId64 " pops_during_outage=%s"
                   " pop_rate_before=%.0f/s pop_rate_during=%.0f/s", wrong,
                   reached? "all": "blocked", before, during);
         zstate_fault_stream_destroy (&stream);
@@ -665,6 +656,16 @@ static scenario_t s_scenarios [] = {
     { "destroy-dead", s_destroy_dead, "client destroy with a dead peer" },
     { "stall",        s_stall,        "consumer stalled, 256-byte values, 10,000 keys" },
     { "redis-down",   s_redis_down,   "Redis down, more keys than the writer's bound" },
+    { "consumer-restart", zstate_fault_consumer_restart,
+      "consumer kill -9 x3, no persistence, producer mirroring" },
+    { "late-join",    zstate_fault_late_join,
+      "consumer registers late: 100,000 keys after 2 s, 100 small runs in random orders" },
+    { "view",         zstate_fault_view,
+      "restarted producers re-assert 90%, die mid-view, re-assert 80%" },
+    { "redis-lost",   zstate_fault_redis_lost,
+      "Redis kill -9 x3 without persistence, producer mirroring" },
+    { "snapshot",     zstate_fault_snapshot,
+      "benchmark: a snapshot of 1,000,000 keys (100,000 quick) with live updates" },
 };
 #define SCENARIOS   (sizeof (s_scenarios) / sizeof (s_scenarios [0]))
 

@@ -1,0 +1,85 @@
+/*  =========================================================================
+    zstate_fault_scenario - what the fault scenarios share: the run's
+    options, the result line, and the state resync scenarios with the
+    checks they have in common
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#ifndef ZSTATE_FAULT_SCENARIO_H_INCLUDED
+#define ZSTATE_FAULT_SCENARIO_H_INCLUDED
+
+#include "zstate_fault_model.h"
+#include "zstate_fault_server.h"
+#include "zstate_fault_stream.h"
+
+//  @interface
+typedef struct {
+    bool quick;
+    double scale;
+    char *dir;                  //  scratch directory of this run
+    size_t ops;                 //  operations of a long stream
+} options_t;
+
+//  Append to the result line.
+void
+    zstate_fault_append (char *line, size_t size, const char *format, ...);
+
+//  The state resync scenarios (zstate_fault_resync.c, zstate_fault_views.c,
+//  zstate_fault_snapshot.c): each returns true when it passes and writes
+//  what it measured into line.
+bool
+    zstate_fault_consumer_restart (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_late_join (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_redis_lost (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_view (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_snapshot (options_t *options, char *line, size_t size);
+
+//  The checks they share. Wait (up to msecs) until the observer's view
+//  equals the model, then until it popped nothing for quiet msecs, and
+//  compare again into *view: the final answer. Returns the path of the
+//  last dump, NULL when the observer did not dump.
+const char *
+    zstate_fault_view_settle (zstate_fault_server_t *server, zstate_fault_model_t *model,
+                              int msecs, int quiet, zstate_fault_view_t *view);
+
+//  Wait (up to msecs) until Redis at endpoint holds exactly the model's
+//  table; the last comparison into *view. Returns 0, or -1 when Redis
+//  could not be read.
+int
+    zstate_fault_redis_settle (zstate_fault_model_t *model, const char *endpoint,
+                               int msecs, zstate_fault_view_t *view);
+
+//  Return counter name from the "S" line of a dump, -1 when absent.
+int64_t
+    zstate_fault_dump_counter (const char *path, const char *name);
+
+//  A stream of the model's operations at rate (0: full rate) with the
+//  producer mirroring keys keys; NULL when it cannot connect or mirror.
+zstate_fault_stream_t *
+    zstate_fault_mirrored_stream (const char *endpoint, zstate_fault_model_t *model,
+                                  size_t keys, int rate);
+
+//  Append the client's resync counters to line.
+void
+    zstate_fault_append_client (char *line, size_t size, zstate_client_t *client);
+
+//  Append the consumer's window counters from a dump to line.
+void
+    zstate_fault_append_windows (char *line, size_t size, const char *dump);
+
+//  Append a view's figures, prefixed with what, to line.
+void
+    zstate_fault_append_view (char *line, size_t size, const char *what,
+                              zstate_fault_view_t *view);
+//  @end
+
+#endif

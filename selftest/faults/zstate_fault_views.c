@@ -1,0 +1,126 @@
+/*  =========================================================================
+    zstate_fault_views - the view scenario: restarted producers, each a
+    process of its own, re-assert their table in a view; keys a complete
+    view lacks go from the application's view and from Redis, and nothing
+    goes when the producer dies before it ends its view
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate.h"
+#include "zstate_redis_server.h"
+#include "zstate_fault_scenario.h"
+#include "zstate_fault_producer.h"
+#include <signal.h>
+#include "../zstate_test_assert.h"   //  last: asserts on in every build
+
+#define VIEW_CONVERGE   120000  //  msecs for a view or Redis to reach the model
+#define VIEW_QUIET      3000    //  msecs without a pop before the last check
+
+//  Record in the model one round that a producer child sent: its keys
+//  with k % 10 < share, the others not sent
+static void
+s_model_round (zstate_fault_model_t *model, size_t keys, unsigned round, unsigned share)
+{
+    for (size_t number = 0; number < keys; number++) {
+        char key [16];
+        unsigned seq;
+        int64_t op = zstate_fault_model_next (model, key, &seq);
+        assert (op == (int64_t) ((round - 1) * keys + number) && seq == round);
+        zstate_fault_model_sent (model, op, number % 10 < share);
+    }
+}
+
+//  After a step: the application's view and Redis must both hold exactly
+//  the model; appends what they hold, prefixed with step
+static bool
+s_check (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+         const char *step, char *line, size_t size)
+{
+    zstate_fault_view_t view, stored;
+    const char *dump = zstate_fault_view_settle (server, model, VIEW_CONVERGE, VIEW_QUIET,
+                                                 &view);
+    int rc = zstate_fault_redis_settle (model, redis, VIEW_CONVERGE, &stored);
+    uint64_t wrong = zstate_fault_view_wrong (&view);
+    uint64_t stored_wrong = zstate_fault_view_wrong (&stored);
+    zstate_fault_append (line, size, " %s: keys=%zu view_keys=%" PRIu64 " view_wrong=%" PRIu64
+                         " orphans=%" PRIu64 " redis_keys=%" PRIu64 " redis_wrong=%" PRIu64
+                         " redis_orphans=%" PRIu64 ";", step,
+                         zstate_fault_model_present (model), view.keys, wrong, view.extra,
+                         stored.keys, stored_wrong, stored.extra);
+    return dump && wrong == 0 && rc == 0 && stored_wrong == 0;
+}
+
+//  The steps: round 1 of every key, no view; round 2 in a view of 90% of
+//  them; round 2 again for half of them in a view the producer never ends
+//  (killed); round 3 in a view of 80%, which abandons the dead one
+static bool
+s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+         size_t keys, char *line, size_t size)
+{
+    const char *endpoint = zstate_fault_server_endpoint (server);
+    zstate_fault_producer_t *producer = zstate_fault_producer_new (endpoint, keys);
+    int level = ZSTATE_ACK_PERSISTED;
+    bool pass = zstate_fault_producer_run (producer, 1, 10, "none", level) == 0
+             && zstate_fault_producer_end (producer, 0) == 0;
+    s_model_round (model, keys, 1, 10);
+    pass = pass && s_check (server, model, redis, "first", line, size);
+
+    zstate_fault_model_begin_view (model);
+    pass = pass && zstate_fault_producer_run (producer, 2, 9, "view", level) == 0
+                && zstate_fault_producer_end (producer, 0) == 0;
+    s_model_round (model, keys, 2, 9);
+    size_t dropped = zstate_fault_model_end_view (model);
+    pass = pass && s_check (server, model, redis, "view_90", line, size);
+
+    //  Killed once everything it sent is persisted: its view never ends,
+    //  and the model does not change
+    pass = pass && zstate_fault_producer_run (producer, 2, 5, "open", level) == 0;
+    zstate_fault_producer_end (producer, SIGKILL);
+    pass = pass && s_check (server, model, redis, "killed_mid_view", line, size);
+
+    zstate_fault_model_begin_view (model);
+    pass = pass && zstate_fault_producer_run (producer, 3, 8, "view", level) == 0
+                && zstate_fault_producer_end (producer, 0) == 0;
+    s_model_round (model, keys, 3, 8);
+    dropped += zstate_fault_model_end_view (model);
+    pass = pass && s_check (server, model, redis, "view_80", line, size);
+    zstate_fault_append (line, size, " dropped_by_views=%zu", dropped);
+    zstate_fault_producer_destroy (&producer);
+    return pass;
+}
+
+bool
+zstate_fault_view (options_t *options, char *line, size_t size)
+{
+    zstate_redis_server_t *redis = zstate_redis_server_new (false);
+    if (!redis) {
+        snprintf (line, size, "cannot start redis-server: %s", zstate_reason ());
+        return false;
+    }
+    size_t keys = options->ops / 20;
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * 3);
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, options->dir,
+                                                             zstate_redis_server_endpoint (redis));
+    zstate_fault_server_set_mode (server, "view", keys);
+    bool pass = false;
+    line [0] = 0;
+    if (zstate_fault_server_start (server) == 0) {
+        pass = s_steps (server, model, zstate_redis_server_endpoint (redis), keys, line, size);
+        const char *dump = zstate_fault_server_dump (server);
+        zstate_fault_append_windows (line, size, dump);
+        zstate_fault_append (line, size, " redis_sweeps=%" PRId64 " redis_swept=%" PRId64,
+                             zstate_fault_dump_counter (dump, "sweeps"),
+                             zstate_fault_dump_counter (dump, "redis_swept"));
+    }
+    else
+        snprintf (line, size, "server did not start: %s", strerror (errno));
+    zstate_fault_server_destroy (&server);
+    zstate_fault_model_destroy (&model);
+    zstate_redis_server_destroy (&redis);
+    return pass;
+}
