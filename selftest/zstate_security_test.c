@@ -162,6 +162,11 @@ s_peer_new (peer_t kind, const certs_t *certs, const char *endpoint)
     assert (peer);
     zsock_set_sndhwm (peer, MESSAGES * 2);
     zsock_set_rcvtimeo (peer, DEADLINE);
+    //  A refused peer may have no pipe left by the time a test sends to
+    //  it (libzmq drops the connection's pipe when the handshake fails),
+    //  and a DEALER with none blocks a send for ever: sends to peers the
+    //  server refuses are best effort, bounded here
+    zsock_set_sndtimeo (peer, DEADLINE);
     zsock_set_linger (peer, 0);
     if (kind == PEER_PLAIN) {
         zsock_set_plain_username (peer, "admin");
