@@ -147,6 +147,8 @@ s_run_record (bench_t *self, scenario_t *scenario, outcome_t *outcome, runs_t *r
     if (scenario->kind == KIND_PERSIST)
         fprintf (self->out, "  (%lld keys in Redis)",
                  s_persist_check (self, scenario, outcome, consumer));
+    if (scenario->refused)
+        fprintf (self->out, "  (%.0f refused handshakes/s)", consumer->refused / secs);
     fprintf (self->out, "\n");
     fflush (self->out);
 }
@@ -306,7 +308,7 @@ s_scenarios_plan (bench_t *self)
     else
     if (self->quick)
         field_count = 1;
-    int capacity = field_count * 6 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
+    int capacity = field_count * 8 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
     self->scenarios = (scenario_t *) zmalloc (sizeof (scenario_t) * capacity);
     self->outcomes = (outcome_t *) zmalloc (sizeof (outcome_t) * capacity);
     assert (self->scenarios && self->outcomes);
@@ -317,9 +319,7 @@ s_scenarios_plan (bench_t *self)
         int raw_batch = s_scenario_add (self, KIND_RAW, fields, self->batch, 0, -1);
         int single = s_scenario_add (self, KIND_ZSTATE, fields, 1, 0, raw_single);
         int batch = s_scenario_add (self, KIND_ZSTATE, fields, self->batch, 0, raw_batch);
-        for (int twin = 0; self->curve && twin < 2; twin++)
-            zstate_bench_curve_row (self, s_scenario_add (self, KIND_ZSTATE, fields,
-                                    twin? self->batch: 1, 0, twin? batch: single));
+        zstate_bench_curve_plan (self, fields, single, batch, s_scenario_add);
         if (set == 0) {
             first_raw_single = raw_single;
             first_raw_batch = raw_batch;
@@ -402,6 +402,8 @@ s_usage (FILE *file)
         "      --app-fd         the application polls zstate_consumer_fd with poll(2)\n"
         "                       instead of its zloop (zloop_poller on the same fd)\n"
         "      --curve          each zstate row again with CURVE on (tcp, ipc)\n"
+        "      --refused N      the CURVE rows again beside N refused CURVE clients\n"
+        "                       reconnecting every 1 ms (implies --curve)\n"
         "      --app-socket     the application's zloop reads zstate_consumer_socket\n"
         "                       instead of polling the fd\n"
         "      --no-sweep       the consumers keep no key set (zstate_consumer_set_sweep)\n"
@@ -575,14 +577,11 @@ s_option (bench_t *self, int option, char *argv [], given_t *given)
             return s_option_rates (self, optarg);
         case 'O':
             return s_option_only (self, optarg);
-        case 'N':
-            self->no_redis = true;
-            return 0;
-        case 'U':
-            self->redis_unix = true;
-            return 0;
-        case 'Z':
-            self->strace = true;
+        case 'F':
+            return zstate_bench_refused_option (self, optarg);
+        case 'N': case 'U': case 'Z':
+            *(option == 'N'? &self->no_redis: option == 'U'? &self->redis_unix: &self->strace)
+                = true;
             return 0;
         case 'A':
         case 'C':
@@ -628,6 +627,7 @@ s_options_parse (bench_t *self, int argc, char *argv [])
         { "app-fd",       no_argument,       NULL, 'A' },
         { "app-socket",   no_argument,       NULL, 'S' },
         { "curve",        no_argument,       NULL, 'C' },
+        { "refused",      required_argument, NULL, 'F' },
         { "no-sweep",     no_argument,       &self->no_sweep, 1 },
         { "quick",        no_argument,       NULL, 'q' },
         { "json",         no_argument,       NULL, 'j' },

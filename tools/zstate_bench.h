@@ -29,6 +29,9 @@
 //  Bounds and timeouts the parts share
 #define RUNS_MAX            100
 #define CLIENTS_MAX         16          //  producer processes into one server
+#define REFUSED_MAX         64          //  --refused N, at most
+#define REFUSED_RECONNECT_MSECS 1       //  a refused client tries again after this
+#define REFUSED_SETTLE_MSECS    300     //  their reconnect loop starts, then traffic
 #define STRACE_OPS          20000       //  operations of a traced run, at most
 #define FIELDS_MAX          64
 #define RATES_MAX           8
@@ -60,7 +63,8 @@ typedef enum {
 typedef enum {
     ROLE_CONSUMER,              //  the receiving side
     ROLE_PRODUCER,              //  the sending side
-    ROLE_BOTH                   //  both, for inproc
+    ROLE_BOTH,                  //  both, for inproc
+    ROLE_REFUSED                //  --refused: CURVE clients the server refuses
 } role_t;
 
 //  One measurement the run plans
@@ -82,6 +86,8 @@ typedef struct {
     int clients;                //  zstate: producer processes (0 or 1: one)
     bool sonic;                 //  the producer PUSHes SONiC frames, as SONiC does
     bool curve;                 //  zstate with CURVE on (--curve)
+    int refused;                //  CURVE: this many refused clients
+                                //  reconnect-looping meanwhile (--refused)
 } scenario_t;
 
 //  What a side used while it worked: CPU time and the system calls the
@@ -114,6 +120,7 @@ typedef struct {
     uint64_t samples;           //  latency samples counted
     double p50, p99, p999, max; //  latency, usecs
     usage_t usage;              //  used from the start of traffic to its end
+    uint64_t refused;           //  consumer: handshakes it refused meanwhile
 } report_t;
 
 #define REPORT_READY    1
@@ -166,6 +173,8 @@ typedef struct {
     int part;                   //  in a producer child: which of them
     bool curve;                 //  add CURVE rows beside the zstate ones
     char curve_dir [256];       //  their certificates: server, client, clients/
+    int refused;                //  --refused N: CURVE rows again beside N
+                                //  refused clients reconnect-looping
     int rates [RATES_MAX];
     int rate_count;
     double latency_secs;
@@ -381,6 +390,29 @@ int
     zstate_bench_curve_certificates (bench_t *self);
 void
     zstate_bench_curve_remove (bench_t *self);
+
+//  With --curve, plan the CURVE twins of the zstate rows single and
+//  batch and, with --refused, each again beside the refused clients
+void
+    zstate_bench_curve_plan (bench_t *self, int fields, int single, int batch,
+                             zstate_bench_add_fn *add);
+
+//  --refused N (1 to REFUSED_MAX). Returns 0 or 2.
+int
+    zstate_bench_refused_option (bench_t *self, const char *text);
+
+//  In the refused clients' child: connect the scenario's refused clients
+//  to endpoint in context (half with a client key the server does not
+//  allow, half with the wrong server key, each reconnecting
+//  REFUSED_RECONNECT_MSECS after every refusal). Returns 0, or -1 with
+//  error set.
+int
+    zstate_bench_refused_connect (bench_t *self, scenario_t *scenario, void *context,
+                                  const char *endpoint, char *error, size_t size);
+
+//  The handshakes server refused so far, every reason
+uint64_t
+    zstate_bench_refused_count (zstate_server_t *server);
 
 //  This producer process's share of the scenario's operations: the first
 //  index and the count

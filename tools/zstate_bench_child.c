@@ -98,6 +98,27 @@ s_child_leave (int control_fd, int status)
     _exit (status);
 }
 
+//  The refused clients: READY once their reconnect loop is under way,
+//  then they loop until the parent lets us leave
+static void
+s_refused_run (bench_t *bench, scenario_t *scenario, const char *endpoint, int report_fd,
+               int control_fd)
+{
+    report_t report;
+    memset (&report, 0, sizeof (report));
+    report.type = REPORT_READY;
+    void *context = zmq_ctx_new ();
+    assert (context);
+    if (zstate_bench_refused_connect (bench, scenario, context, endpoint, report.error,
+                                      sizeof (report.error)) == 0) {
+        zclock_sleep (REFUSED_SETTLE_MSECS);
+        report.ok = 1;
+    }
+    s_report_send (report_fd, &report);
+    //  Leave without closing the sockets: _exit ends them at once
+    s_child_leave (control_fd, 0);
+}
+
 static void
 s_child_run (bench_t *bench, scenario_t *scenario, role_t role, const char *endpoint,
              int report_fd, int control_fd)
@@ -109,6 +130,8 @@ s_child_run (bench_t *bench, scenario_t *scenario, role_t role, const char *endp
     report_t report;
     memset (&report, 0, sizeof (report));
     report.type = REPORT_RESULT;
+    if (role == ROLE_REFUSED)
+        s_refused_run (bench, scenario, endpoint, report_fd, control_fd);
     ready_t ready;
     memset (&ready, 0, sizeof (ready));
     ready.fd = role == ROLE_BOTH? -1: report_fd;
@@ -380,12 +403,37 @@ s_measure_inproc (child_t *child, report_t *consumer_report, report_t *producer_
     return 0;
 }
 
+//  --refused rows: start the refused clients' child and wait until their
+//  loop is under way. Returns 0 (also when the scenario has none), or -1
+//  with error set.
+static int
+s_refused_start (bench_t *self, scenario_t *scenario, const char *endpoint, child_t *child,
+                 char *error, size_t error_size)
+{
+    if (!scenario->refused)
+        return 0;
+    report_t ready;
+    if (s_child_start (self, scenario, ROLE_REFUSED, endpoint, child)) {
+        snprintf (error, error_size, "fork: %s", strerror (errno));
+        return -1;
+    }
+    if (s_report_recv (child->report_fd, &ready, READY_MSECS)) {
+        snprintf (error, error_size, "the refused clients did not start");
+        return -1;
+    }
+    if (!ready.ok) {
+        snprintf (error, error_size, "%.250s", ready.error);
+        return -1;
+    }
+    return 0;
+}
+
 int
 zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_report,
                       report_t *producer_report, char *error, size_t error_size)
 {
     bool inproc = streq (self->transport, "inproc");
-    child_t consumer = { 0, -1, -1 };
+    child_t consumer = { 0, -1, -1 }, refused = { 0, -1, -1 };
     child_t producers [CLIENTS_MAX];
     int count = scenario->clients > 1? scenario->clients: 1;
     assert (count <= CLIENTS_MAX);
@@ -410,7 +458,8 @@ zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_re
     else
     if (ready.type != REPORT_READY)
         snprintf (error, error_size, "consumer: %.200s", ready.error);
-    else {
+    else
+    if (s_refused_start (self, scenario, ready.endpoint, &refused, error, error_size) == 0) {
         int started = 0;
         for (; started < count; started++) {
             //  The child reads its part of the work from its copy of bench
@@ -428,6 +477,7 @@ zstate_bench_measure (bench_t *self, scenario_t *scenario, report_t *consumer_re
     }
     for (int index = 0; index < count; index++)
         s_child_end (self, &producers [index], rc != 0);
+    s_child_end (self, &refused, true);
     s_child_end (self, &consumer, rc != 0);
     return rc;
 }

@@ -70,3 +70,105 @@ zstate_bench_curve_remove (bench_t *self)
         zdir_destroy (&dir);
     }
 }
+
+void
+zstate_bench_curve_plan (bench_t *self, int fields, int single, int batch,
+                         zstate_bench_add_fn *add)
+{
+    for (int twin = 0; self->curve && twin < 2; twin++) {
+        int size = twin? self->batch: 1;
+        int row = add (self, KIND_ZSTATE, fields, size, 0, twin? batch: single);
+        zstate_bench_curve_row (self, row);
+        if (!self->refused)
+            continue;
+        //  The same CURVE row beside the refused clients, compared with it
+        int loaded = add (self, KIND_ZSTATE, fields, size, 0, row);
+        zstate_bench_curve_row (self, loaded);
+        scenario_t *scenario = &self->scenarios [loaded];
+        scenario->refused = self->refused;
+        size_t length = strlen (scenario->id);
+        snprintf (scenario->id + length, sizeof (scenario->id) - length, "-refused%d",
+                  self->refused);
+        //  "CURVE, 2 fields, batch 128, 10 refused": short enough for the table
+        char title [sizeof (scenario->title)];
+        memcpy (title, scenario->title, sizeof (title));
+        snprintf (scenario->title, sizeof (scenario->title), "%.40s, %d refused",
+                  title + 7, self->refused);
+    }
+}
+
+int
+zstate_bench_refused_option (bench_t *self, const char *text)
+{
+    long value;
+    if (zstate_tool_number ("bench", "--refused", text, 1, REFUSED_MAX, &value))
+        return 2;
+    self->refused = (int) value;
+    self->curve = true;         //  The rows it adds are CURVE rows
+    return 0;
+}
+
+//  One refused client: a raw DEALER with CURVE, the server key given,
+//  its own fresh client key
+static void *
+s_refused_client (void *context, const char *server_key, const char *endpoint)
+{
+    void *socket = zmq_socket (context, ZMQ_DEALER);
+    if (!socket)
+        return NULL;
+    zcert_t *cert = zcert_new ();
+    assert (cert);
+    int ivl = REFUSED_RECONNECT_MSECS, linger = 0;
+    int rc = zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, server_key, 40);
+    rc |= zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, zcert_public_txt (cert), 40);
+    rc |= zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, zcert_secret_txt (cert), 40);
+    rc |= zmq_setsockopt (socket, ZMQ_RECONNECT_IVL, &ivl, sizeof (ivl));
+    rc |= zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof (linger));
+    zcert_destroy (&cert);
+    if (rc || zmq_connect (socket, endpoint)) {
+        zmq_close (socket);
+        return NULL;
+    }
+    return socket;
+}
+
+int
+zstate_bench_refused_connect (bench_t *self, scenario_t *scenario, void *context,
+                              const char *endpoint, char *error, size_t size)
+{
+    char path [320];
+    snprintf (path, sizeof (path), "%s/server", self->curve_dir);
+    zcert_t *server = zcert_load (path);
+    zcert_t *stranger = zcert_new ();
+    if (!server || !stranger) {
+        snprintf (error, size, "refused clients: cannot load %s", path);
+        zcert_destroy (&server);
+        zcert_destroy (&stranger);
+        return -1;
+    }
+    int rc = 0;
+    for (int index = 0; index < scenario->refused && rc == 0; index++) {
+        //  Even ones: the right server key, a client key not allowed (a
+        //  ZAP denial); odd ones: a server key that is not the server's
+        //  (a CURVE error before ZAP is asked)
+        zcert_t *key = index % 2? stranger: server;
+        if (!s_refused_client (context, zcert_public_txt (key), endpoint)) {
+            snprintf (error, size, "refused client %d: %s", index + 1,
+                      zmq_strerror (zmq_errno ()));
+            rc = -1;
+        }
+    }
+    zcert_destroy (&server);
+    zcert_destroy (&stranger);
+    return rc;
+}
+
+uint64_t
+zstate_bench_refused_count (zstate_server_t *server)
+{
+    zstate_server_stats_t stats;
+    if (zstate_server_stats (server, &stats))
+        return 0;
+    return stats.auth_denied + stats.auth_mechanism + stats.auth_crypto
+         + stats.auth_protocol + stats.auth_failed;
+}

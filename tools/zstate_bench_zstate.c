@@ -291,7 +291,11 @@ zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
             usage_t start;
             zstate_bench_usage_start (&start);
             ready (ready_arg, endpoint);
+            //  From here on, as the refused clients start after READY
+            uint64_t refused = scenario->refused? zstate_bench_refused_count (server): 0;
             s_sink_run (&sink, report);
+            if (scenario->refused)
+                report->refused = zstate_bench_refused_count (server) - refused;
             s_consumer_result (&sink, writer, report);
             zstate_bench_usage_since (&start, report);
         }
