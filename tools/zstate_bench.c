@@ -56,7 +56,6 @@
 #define LATENCY_SECS        2.0         //  length of one latency run
 #define LATENCY_SECS_QUICK  0.2
 
-
 //  --------------------------------------------------------------------------
 //  Parent side: all runs of one scenario, and their summary
 
@@ -148,7 +147,8 @@ s_run_record (bench_t *self, scenario_t *scenario, outcome_t *outcome, runs_t *r
         fprintf (self->out, "  (%lld keys in Redis)",
                  s_persist_check (self, scenario, outcome, consumer));
     if (scenario->refused)
-        fprintf (self->out, "  (%.0f refused handshakes/s)", consumer->refused / secs);
+        fprintf (self->out, "  (%.0f refused handshakes/s)", consumer->refused * 1e6
+                 / (double) (consumer->last_pop - consumer->refused_since));
     fprintf (self->out, "\n");
     fflush (self->out);
 }

@@ -120,7 +120,8 @@ typedef struct {
     uint64_t samples;           //  latency samples counted
     double p50, p99, p999, max; //  latency, usecs
     usage_t usage;              //  used from the start of traffic to its end
-    uint64_t refused;           //  consumer: handshakes it refused meanwhile
+    uint64_t refused;           //  consumer: handshakes it refused meanwhile,
+    int64_t refused_since;      //  ... counted from then (zclock_usecs)
 } report_t;
 
 #define REPORT_READY    1

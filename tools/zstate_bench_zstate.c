@@ -293,6 +293,7 @@ zstate_bench_consumer_zstate (bench_t *bench, scenario_t *scenario,
             ready (ready_arg, endpoint);
             //  From here on, as the refused clients start after READY
             uint64_t refused = scenario->refused? zstate_bench_refused_count (server): 0;
+            report->refused_since = zclock_usecs ();
             s_sink_run (&sink, report);
             if (scenario->refused)
                 report->refused = zstate_bench_refused_count (server) - refused;
