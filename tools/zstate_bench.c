@@ -308,7 +308,7 @@ s_scenarios_plan (bench_t *self)
     else
     if (self->quick)
         field_count = 1;
-    int capacity = field_count * 8 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
+    int capacity = field_count * 10 + 2 + self->rate_count * 2 + ROWS_MAX + 4;
     self->scenarios = (scenario_t *) zmalloc (sizeof (scenario_t) * capacity);
     self->outcomes = (outcome_t *) zmalloc (sizeof (outcome_t) * capacity);
     assert (self->scenarios && self->outcomes);

@@ -88,6 +88,8 @@ typedef struct {
     bool curve;                 //  zstate with CURVE on (--curve)
     int refused;                //  CURVE: this many refused clients
                                 //  reconnect-looping meanwhile (--refused)
+    int io_threads;             //  the consumer side's libzmq I/O threads
+                                //  (0: CZMQ's default, one)
 } scenario_t;
 
 //  What a side used while it worked: CPU time and the system calls the
@@ -393,7 +395,8 @@ void
     zstate_bench_curve_remove (bench_t *self);
 
 //  With --curve, plan the CURVE twins of the zstate rows single and
-//  batch and, with --refused, each again beside the refused clients
+//  batch and, with --refused, each again beside the refused clients,
+//  with the server's default one libzmq I/O thread and with two
 void
     zstate_bench_curve_plan (bench_t *self, int fields, int single, int batch,
                              zstate_bench_add_fn *add);

@@ -125,6 +125,10 @@ s_child_run (bench_t *bench, scenario_t *scenario, role_t role, const char *endp
 {
     //  The library's state-change lines, once per run, would bury the
     //  results; failures come back in the report
+    //  Before any socket: CZMQ 4.2.1 makes its context again for this,
+    //  which it can only while no socket is open
+    if (scenario->io_threads > 1 && role == ROLE_CONSUMER)
+        zsys_set_io_threads ((size_t) scenario->io_threads);
     if (!bench->verbose)
         zsys_set_logstream (NULL);
     report_t report;

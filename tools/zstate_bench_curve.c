@@ -81,19 +81,26 @@ zstate_bench_curve_plan (bench_t *self, int fields, int single, int batch,
         zstate_bench_curve_row (self, row);
         if (!self->refused)
             continue;
-        //  The same CURVE row beside the refused clients, compared with it
-        int loaded = add (self, KIND_ZSTATE, fields, size, 0, row);
-        zstate_bench_curve_row (self, loaded);
-        scenario_t *scenario = &self->scenarios [loaded];
-        scenario->refused = self->refused;
-        size_t length = strlen (scenario->id);
-        snprintf (scenario->id + length, sizeof (scenario->id) - length, "-refused%d",
-                  self->refused);
-        //  "CURVE, 2 fields, batch 128, 10 refused": short enough for the table
-        char title [sizeof (scenario->title)];
-        memcpy (title, scenario->title, sizeof (title));
-        snprintf (scenario->title, sizeof (scenario->title), "%.40s, %d refused",
-                  title + 7, self->refused);
+        //  The same CURVE row beside the refused clients, compared with it,
+        //  then with a second I/O thread on the server's side
+        for (int io_threads = 1; io_threads <= 2; io_threads++) {
+            int loaded = add (self, KIND_ZSTATE, fields, size, 0, row);
+            zstate_bench_curve_row (self, loaded);
+            scenario_t *scenario = &self->scenarios [loaded];
+            scenario->refused = self->refused;
+            scenario->io_threads = io_threads;
+            size_t length = strlen (scenario->id);
+            snprintf (scenario->id + length, sizeof (scenario->id) - length,
+                      io_threads > 1? "-refused%d-io%d": "-refused%d", self->refused,
+                      io_threads);
+            //  "CURVE, 2f, batch 128, 10 refused": short enough for the table
+            char title [sizeof (scenario->title)];
+            memcpy (title, scenario->title, sizeof (title));
+            snprintf (scenario->title, sizeof (scenario->title),
+                      io_threads > 1? "CURVE, %df, %.20s, %d refused, 2 I/O"
+                                    : "CURVE, %df, %.20s, %d refused",
+                      fields, strstr (title, "fields, ") + 8, self->refused);
+        }
     }
 }
 
