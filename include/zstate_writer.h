@@ -168,14 +168,17 @@ extern "C" {
 //  CONFIRM endpoint, a message there, never blocking (kept and sent again
 //  by the 100 ms timer while the high-water mark holds it):
 //      frame 0         "LOST"
-//      then one frame per db name of the messages it took (the first 64)
+//      then one frame per db name of the messages it took, or that ATTACH
+//      named (the first 64)
 //  so that the server asks the producers for snapshots of those dbs'
 //  tables. A restart that loaded its data keeps the token: no loss (the
 //  run_id, which changes, is logged). Not seen: a restart that loaded a
 //  save older than the last writes (RDB snapshots, appendfsync everysec)
 //  loses those writes and keeps the token. The first connect of a writer
 //  has nothing to compare: a server that restores its tables from Redis
-//  at start finds what is there. An instance key evicted or deleted by
+//  at start finds what is there; its tables' dbs (zstate_consumer_set_writer
+//  and zstate_consumer_restore ATTACH them) are named by a LOST even when
+//  no message came since. An instance key evicted or deleted by
 //  hand reads as a loss: one resync more. Operations not confirmed by
 //  Redis are sent again as after any lost connection.
 //
@@ -233,6 +236,9 @@ extern "C" {
 //                                  timeout); ENOTCONN when Redis cannot be
 //                                  reached, EBUSY as said above,
 //                                  ETIMEDOUT, EINVAL for a bad table
+//      "ss"  ATTACH db             a table of db is persisted here: a
+//                                  LOST names db even before any of its
+//                                  messages came; EINVAL for a bad name
 //      "si"  FLUSH timeout         replies 0 once Redis confirmed every
 //                                  operation sent to the writer before
 //                                  the FLUSH, including what the bound
@@ -393,6 +399,12 @@ ZSTATE_EXPORT int
 ZSTATE_EXPORT int
     zstate_writer_restore (zstate_writer_t *self, const char *table, const char *endpoint,
                            int timeout);
+
+//  A table of db is persisted through this writer: a LOST names db even
+//  when no message of it came (see "Redis that lost its data"). Returns 0,
+//  or -1 with EINVAL when db is empty or too long.
+ZSTATE_EXPORT int
+    zstate_writer_attach (zstate_writer_t *self, const char *db);
 
 //  Keys one window may mark before it is dropped, unswept (default
 //  2,097,152; see "Windows"). Returns 0, or -1 with EINVAL when keys is 0.

@@ -509,6 +509,52 @@ s_test_server_lost (void)
     zstate_redis_server_destroy (&redis_server);
 }
 
+//  A server restored from Redis, with no live message since: the loss
+//  names the db of the table attached (APPL_DB) and of the one only
+//  restored (STATE_DB), and the server counts both
+
+static void
+s_test_restored_lost (void)
+{
+    zstate_redis_server_t *redis_server = zstate_redis_server_new (false);
+    assert (redis_server);
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (redis_server));
+    assert (redis && zstate_redis_connect (redis) == 0);
+    assert (zstate_redis_command (redis, "HSET", "PORT_TABLE:Ethernet0", "mtu", "9100",
+                                  NULL) == ZSTATE_REDIS_INTEGER);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_set_reconnect (writer, 10, 50) == 0);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (redis_server)) == 0);
+    assert (zstate_writer_attach (writer, "") == -1 && errno == EINVAL);
+    zstate_server_t *server = zstate_server_new ();
+    assert (zstate_server_bind (server, "tcp://127.0.0.1:*") > 0);
+    zstate_consumer_t *ports = zstate_consumer_new (server, "APPL_DB", "PORT_TABLE");
+    assert (ports && zstate_consumer_set_writer (ports, writer) == 0);
+    assert (zstate_consumer_restore (ports, writer, 10000) == 1);
+    zstate_consumer_t *states = zstate_consumer_new (server, "STATE_DB", "PORT_TABLE");
+    assert (states && zstate_consumer_restore (states, writer, 10000) == 1);
+    //  Redis restarted empty: nothing came to the writer, both dbs count
+    assert (zstate_redis_server_kill (redis_server) == 0);
+    assert (zstate_redis_server_start (redis_server) == 0);
+    zstate_server_stats_t stats = { 0 };
+    int64_t deadline = zclock_mono () + 30000;
+    while (stats.redis_lost < 2 && zclock_mono () < deadline) {
+        assert (zstate_server_stats (server, &stats) == 0);
+        zclock_sleep (20);
+    }
+    assert (stats.redis_lost == 2 && stats.confirms_ignored == 0);
+    zstate_writer_stats_t writer_stats;
+    assert (zstate_writer_stats (writer, &writer_stats) == 0);
+    assert (writer_stats.redis_lost == 1 && writer_stats.messages == 0);
+    zstate_consumer_destroy (&states);
+    zstate_consumer_destroy (&ports);
+    zstate_server_destroy (&server);
+    zstate_writer_destroy (&writer);
+    zstate_redis_destroy (&redis);
+    zstate_redis_server_destroy (&redis_server);
+}
+
 
 void
 zstate_writer_resync_test (bool verbose);
@@ -521,5 +567,6 @@ zstate_writer_resync_test (bool verbose)
     s_test_redis_lost ();
     s_test_windows ();
     s_test_server_lost ();
+    s_test_restored_lost ();
     printf ("OK\n");
 }

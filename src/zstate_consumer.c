@@ -308,6 +308,8 @@ zstate_consumer_set_writer (zstate_consumer_t *self, zstate_writer_t *writer)
         rc = zstate_server_link_confirm_endpoint (self->link, endpoint, sizeof (endpoint));
         if (rc == 0)
             rc = zstate_writer_confirm (writer, endpoint);
+        if (rc == 0)
+            rc = zstate_writer_attach (writer, self->db);
     }
     if (rc == 0) {
         pthread_mutex_lock (&self->mutex);
@@ -408,7 +410,10 @@ zstate_consumer_restore (zstate_consumer_t *self, zstate_writer_t *writer, int t
     zuuid_destroy (&uuid);
     int rc = zsock_bind (pull, "%s", endpoint);
     assert (rc == 0);           //  A fresh inproc name cannot be taken
-    int64_t entries = zstate_writer_restore (writer, self->table, endpoint, timeout);
+    //  A LOST names this db even when no live message came after
+    int64_t entries = zstate_writer_attach (writer, self->db);
+    if (entries == 0)
+        entries = zstate_writer_restore (writer, self->table, endpoint, timeout);
     if (entries == 0) {
         //  The writer queued everything before it replied: reading does
         //  not wait for it

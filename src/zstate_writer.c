@@ -215,6 +215,13 @@ zstate_writer_restore (zstate_writer_t *self, const char *table, const char *end
 }
 
 int
+zstate_writer_attach (zstate_writer_t *self, const char *db)
+{
+    assert (self);
+    return s_request (self, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "ATTACH", db? db: "");
+}
+
+int
 zstate_writer_set_watermark_age (zstate_writer_t *self, int secs)
 {
     assert (self);

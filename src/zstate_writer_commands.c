@@ -262,6 +262,22 @@ s_command_restore (self_t *self, const char *command, zmsg_t *request)
     free (timeout);
 }
 
+//  ATTACH: a table of db is persisted here, whether or not its messages
+//  came yet, so a LOST names db
+static void
+s_command_attach (self_t *self, const char *command, zmsg_t *request)
+{
+    char *db = s_pop (request);
+    if (!db || !*db || strlen (db) > ZSTATE_NAME_MAX)
+        zstate_reply (self->pipe, command, EINVAL, "ATTACH: db name missing or too long",
+                      false);
+    else {
+        zstate_writer_intake_note_db (self->intake, db);
+        zstate_reply (self->pipe, command, 0, NULL, false);
+    }
+    free (db);
+}
+
 //  The commands the pipe takes, besides $TERM
 typedef void (command_fn) (self_t *self, const char *command, zmsg_t *request);
 static const struct {
@@ -281,6 +297,7 @@ static const struct {
     { "SET WINDOW BOUND", s_command_set },
     { "CONFIRM", s_command_confirm },
     { "RESTORE", s_command_restore },
+    { "ATTACH", s_command_attach },
     { "FLUSH", s_command_flush },
     { "STATS", s_command_stats },
     { "VERBOSE", s_command_verbose },

@@ -269,8 +269,7 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
             s_take_ops (self, &message, separator, stats);
         else
             s_take_marker (self, &message, separator, stats);
-        if (zhashx_size (self->dbs) < DBS_MAX)
-            zhashx_insert (self->dbs, message.db, (void *) 1);
+        zstate_writer_intake_note_db (self, message.db);
         stats->messages++;
         stats->ops += message.op_count;
     }
@@ -280,6 +279,15 @@ zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
     return rc;
 }
 
+
+void
+zstate_writer_intake_note_db (zstate_writer_intake_t *self, const char *db)
+{
+    assert (self);
+    assert (db);
+    if (zhashx_size (self->dbs) < DBS_MAX)
+        zhashx_insert (self->dbs, db, (void *) 1);
+}
 
 zhashx_t *
 zstate_writer_intake_dbs (zstate_writer_intake_t *self)

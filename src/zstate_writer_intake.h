@@ -49,8 +49,13 @@ int
     zstate_writer_intake_receive (zstate_writer_intake_t *self, zsock_t *data,
                                   const char *separator, zstate_writer_stats_t *stats);
 
-//  The db names of the messages taken so far (the first 64), as the keys
-//  of a hash the intake owns: a LOST names them.
+//  Note a db the writer persists with no message taken (a table attached
+//  or restored): a LOST names it too.
+void
+    zstate_writer_intake_note_db (zstate_writer_intake_t *self, const char *db);
+
+//  The db names of the messages taken so far and of those noted (the
+//  first 64), as the keys of a hash the intake owns: a LOST names them.
 zhashx_t *
     zstate_writer_intake_dbs (zstate_writer_intake_t *self);
 
