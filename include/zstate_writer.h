@@ -299,8 +299,11 @@ typedef struct {
     uint64_t windows_unmatched; //  SNAPSHOT-ENDs that matched no open window
     uint64_t sweeps;            //  sweeps done (COMPLETE windows applied)
     uint64_t swept;             //  keys those sweeps deleted
-    uint64_t redis_lost;        //  connects that found Redis without the
-                                //  data written before (see LOST)
+    uint64_t redis_lost;        //  connects, or checks while connected,
+                                //  that found Redis without the data
+                                //  written before (see LOST)
+    uint64_t probes;            //  reads of the instance key while
+                                //  connected (about one a second)
 } zstate_writer_stats_t;
 
 //  Create a writer. It binds its PULL endpoint at once and accepts

@@ -172,6 +172,95 @@ s_test_redis_lost (void)
 
 
 //  --------------------------------------------------------------------------
+//  Flushed under a connection that stays up: seen while connected, idle
+//  or busy, and reported as on connect
+
+//  Whether a LOST event waits now, reading the events that come before
+static bool
+s_test_lost_event (zstate_writer_t *writer)
+{
+    zsock_t *events = zstate_writer_events (writer);
+    zsock_set_rcvtimeo (events, 0);
+    bool lost = false;
+    zmsg_t *event;
+    while (!lost && (event = zmsg_recv (events))) {
+        char *type = zmsg_popstr (event);
+        lost = type && streq (type, "LOST");
+        zstr_free (&type);
+        zmsg_destroy (&event);
+    }
+    return lost;
+}
+
+static void
+s_test_flushed_connected (void)
+{
+    zstate_redis_server_t *server = zstate_redis_server_new (false);
+    assert (server);
+    zstate_redis_t *redis = zstate_redis_new (zstate_redis_server_socket (server));
+    assert (redis && zstate_redis_connect (redis) == 0);
+    zsock_t *sink = zsock_new_pull ("inproc://zstate-writer-resync-flushed");
+    assert (sink);
+    zstate_writer_t *writer = zstate_writer_new ();
+    assert (writer);
+    assert (zstate_writer_connect (writer, zstate_redis_server_endpoint (server)) == 0);
+    assert (zstate_writer_confirm (writer, "inproc://zstate-writer-resync-flushed") == 0);
+    assert (zstate_writer_attach (writer, "APPL_DB") == 0);
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    assert (push && zsock_connect (push, "%s", zstate_writer_endpoint (writer)) == 0);
+    zstate_batch_t *batch = zstate_batch_new ();
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    memset (session, 0x43, sizeof (session));
+    zstate_batch_set (batch, "Ethernet0", "mtu", "9100", NULL);
+    zstate_writer_test_send_v2 (push, session, 1, "PORT", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+
+    //  Idle: the writer reads the instance key on its own
+    assert (zstate_redis_command (redis, "FLUSHALL", NULL) == ZSTATE_REDIS_STATUS);
+    char *lost = s_test_event (writer, "LOST");
+    assert (lost && strstr (lost, "flushed"));
+    zstr_free (&lost);
+    assert (s_test_lost_messages (sink, 1) == 1);
+    assert (s_test_exists (redis, "_ZSTATE_INSTANCE"));
+    zstate_writer_stats_t stats;
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.redis_lost == 1 && stats.disconnects == 0 && stats.probes >= 1);
+
+    //  Busy: a message every millisecond, flushed under it
+    uint64_t sequence = 1;
+    bool seen = false;
+    int64_t deadline = zclock_mono () + 30000;
+    while (!seen && zclock_mono () < deadline) {
+        char key [48];
+        snprintf (key, sizeof (key), "Ethernet%" PRIu64, ++sequence);
+        zstate_batch_set (batch, key, "mtu", "1500", NULL);
+        zstate_writer_test_send_v2 (push, session, sequence, "PORT", batch);
+        if (sequence == 200)
+            assert (zstate_redis_command (redis, "FLUSHALL", NULL) == ZSTATE_REDIS_STATUS);
+        seen = sequence > 200 && s_test_lost_event (writer);
+        zclock_sleep (1);
+    }
+    assert (seen);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    assert (zstate_writer_stats (writer, &stats) == 0);
+    assert (stats.redis_lost == 2 && stats.disconnects == 0);
+    assert (s_test_lost_messages (sink, 1) == 1);
+    //  What came after the flush is written, once
+    char key [48];
+    snprintf (key, sizeof (key), "PORT:Ethernet%" PRIu64, sequence);
+    assert (s_test_exists (redis, key));
+    assert (stats.written + stats.coalesced + stats.failed == sequence);
+
+    zstate_batch_destroy (&batch);
+    zsock_destroy (&push);
+    zstate_writer_destroy (&writer);
+    zsock_destroy (&sink);
+    zstate_redis_destroy (&redis);
+    zstate_redis_server_destroy (&server);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Windows: a COMPLETE one replaces its table in Redis
 
 //  Send a SNAPSHOT-BEGIN (kind) or, with begin not 0, a SNAPSHOT-END
@@ -565,6 +654,7 @@ zstate_writer_resync_test (bool verbose)
     if (verbose)
         printf ("\n");
     s_test_redis_lost ();
+    s_test_flushed_connected ();
     s_test_windows ();
     s_test_server_lost ();
     s_test_restored_lost ();

@@ -54,6 +54,8 @@
                                             //  reach while connected
 #define PATIENCE_MAX            64          //  command timeouts the watchdog
                                             //  may allow after timeouts
+#define PROBE_INTERVAL          1000        //  msecs between instance key reads
+                                            //  while connected
 
 typedef zstate_writer_agent_t self_t;
 
@@ -61,6 +63,7 @@ static int s_self_handle_data (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_self_handle_redis (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_self_handle_reconnect (zloop_t *loop, int timer_id, void *arg);
 static int s_self_handle_batch (zloop_t *loop, int timer_id, void *arg);
+static void s_self_redis_lost (self_t *self);
 static void s_self_window_dropped (void *arg, const char *what, const char *db,
                                    const char *table);
 
@@ -311,6 +314,9 @@ zstate_writer_agent_lost (self_t *self, const char *why)
     //  A sweep cut off stays in the chain, and starts again from the
     //  beginning on the next connection
     self->sweeping = NULL;
+    //  The next connect checks the instance key anyway
+    self->probing = false;
+    self->recheck = false;
     //  Every generation in flight, and the open one, become one
     self->stats.resent += zstate_writer_chain_in_flight (self->chain);
     self->stats.coalesced += zstate_writer_chain_restore (self->chain);
@@ -333,13 +339,50 @@ zstate_writer_agent_lost (self_t *self, const char *why)
 //  --------------------------------------------------------------------------
 //  Sending batches
 
+//  The instance key is read while connected too, so that a FLUSHALL or a
+//  failover under a connection that stays up is seen: a GET at most
+//  every PROBE_INTERVAL, in front of a batch sent when none is in flight
+//  (its reply comes first), or alone when idle (from the watchdog)
+static bool
+s_self_probe_due (self_t *self)
+{
+    return self->state == ZSTATE_WRITER_CONNECTED && !self->probing && !self->recheck
+        && !self->sweeping && zclock_mono () - self->last_check >= PROBE_INTERVAL;
+}
+
+static void
+s_self_probe (self_t *self)
+{
+    if (zstate_writer_instance_probe (self->instance, self->redis) == 0) {
+        self->probing = true;
+        self->stats.probes++;
+    }
+}
+
+//  The probe saw the token gone: with no reply owed, check as on connect
+static void
+s_self_recheck (self_t *self)
+{
+    self->recheck = false;
+    self->last_check = zclock_mono ();
+    int lost = zstate_writer_instance_check (self->instance, self->redis);
+    if (lost == -1)
+        zstate_writer_agent_lost (self, zstate_reason ());
+    else
+    if (lost)
+        s_self_redis_lost (self);
+}
+
 //  Send the open generation as one batch. Returns 0, or -1 if the
 //  connection failed (everything went back to the backlog).
 static int
 s_self_send_batch (self_t *self)
 {
-    if (zstate_writer_window_count (self->window) == 0)
+    if (zstate_writer_window_count (self->window) == 0) {
         self->last_progress = zclock_mono ();
+        if (s_self_probe_due (self))
+            s_self_probe (self);
+    }
     zstate_writer_generation_t *generation = zstate_writer_chain_take (self->chain);
     assert (generation);
     size_t commands;
@@ -381,6 +424,9 @@ s_self_start_sweep (self_t *self, zstate_writer_sweep_t *sweep)
 void
 zstate_writer_agent_pump (self_t *self)
 {
+    if (self->recheck && !self->probing && !self->sweeping
+    &&  zstate_writer_window_count (self->window) == 0)
+        s_self_recheck (self);
     while (self->state == ZSTATE_WRITER_CONNECTED && !self->sweeping
        &&  zstate_writer_chain_ready (self->chain)
        &&  zstate_writer_window_count (self->window) < ZSTATE_WRITER_WINDOW) {
@@ -390,6 +436,10 @@ zstate_writer_agent_pump (self_t *self)
                 s_self_start_sweep (self, sweep);
             break;
         }
+        //  A probe or check due waits for the batches in flight
+        if ((self->recheck || s_self_probe_due (self))
+        &&  zstate_writer_window_count (self->window))
+            break;
         bool full = zstate_writer_chain_pending (self->chain) >= self->config->batch_size;
         bool due = false;
         int64_t wait = 0;
@@ -493,6 +543,12 @@ s_self_sweep_reply (self_t *self)
 static int
 s_self_reply (self_t *self)
 {
+    if (self->probing) {
+        self->probing = false;
+        self->last_check = zclock_mono ();
+        self->recheck = zstate_writer_instance_probed (self->instance, self->redis);
+        return 0;
+    }
     if (self->sweeping)
         return s_self_sweep_reply (self);
     uint64_t failed = self->stats.failed;
@@ -573,6 +629,7 @@ zstate_writer_agent_connected (self_t *self)
         zsys_debug ("zstate_writer %s: %s", zstate_writer_agent_name (self),
                     zstate_writer_instance_detail (self->instance));
     self->state = ZSTATE_WRITER_CONNECTED;
+    self->last_check = zclock_mono ();
     //  Each connection prunes each table's watermarks once at first
     zhashx_purge (self->pruned);
     self->pollitem.socket = NULL;
@@ -624,7 +681,16 @@ zstate_writer_agent_handle_watchdog (zloop_t *loop, int timer_id, void *arg)
     //  than the command timeout delays the writer but never stops it
     int64_t limit = (int64_t) self->config->command_timeout * self->patience
                   + (int64_t) (zstate_writer_window_outstanding (self->window) / 100);
-    bool waiting = zstate_writer_window_count (self->window) || self->sweeping;
+    if (s_self_probe_due (self) && zstate_writer_window_count (self->window) == 0) {
+        self->last_progress = zclock_mono ();
+        s_self_probe (self);
+        if (zstate_redis_send (self->redis)) {
+            zstate_writer_agent_lost (self, zstate_reason ());
+            return 0;
+        }
+    }
+    bool waiting = zstate_writer_window_count (self->window) || self->sweeping
+                || self->probing;
     if (self->state == ZSTATE_WRITER_CONNECTED && waiting
     &&  zclock_mono () - self->last_progress > limit) {
         char reason [80];

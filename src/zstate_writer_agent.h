@@ -86,6 +86,10 @@ typedef struct {
     int patience;               //  Command timeouts the watchdog allows:
                                 //  doubled by each timeout, 1 once a
                                 //  batch is confirmed
+    int64_t last_check;         //  When the instance key was last read
+    bool probing;               //  Its GET's reply is the next one owed
+    bool recheck;               //  The probe saw the token gone: check
+                                //  once no reply is owed
     bool ever_connected;        //  A connect succeeded once
     bool terminated;            //  $TERM received
     int64_t stall_logged;       //  When a full backlog was last logged

@@ -170,6 +170,30 @@ zstate_writer_instance_check (zstate_writer_instance_t *self, zstate_redis_t *re
     return lost;
 }
 
+int
+zstate_writer_instance_probe (zstate_writer_instance_t *self, zstate_redis_t *redis)
+{
+    assert (self);
+    assert (redis);
+    return zstate_redis_appendx (redis, "GET", ZSTATE_WRITER_INSTANCE_KEY, NULL);
+}
+
+bool
+zstate_writer_instance_probed (zstate_writer_instance_t *self, zstate_redis_t *redis)
+{
+    assert (self);
+    assert (redis);
+    if (!self->token)
+        return false;
+    int type = zstate_redis_type (redis, -1);
+    if (type == ZSTATE_REDIS_NIL)
+        return true;
+    size_t size;
+    const char *text = zstate_redis_str (redis, -1, &size);
+    return type == ZSTATE_REDIS_STRING
+        && (size != strlen (self->token) || memcmp (text, self->token, size));
+}
+
 const char *
 zstate_writer_instance_detail (zstate_writer_instance_t *self)
 {
@@ -202,6 +226,16 @@ s_test_reconnect (zstate_redis_t *redis)
     assert (false);
 }
 
+//  A probe sent alone, its reply read
+static bool
+s_test_probe (zstate_writer_instance_t *instance, zstate_redis_t *redis)
+{
+    assert (zstate_writer_instance_probe (instance, redis) == 0);
+    assert (zstate_redis_send (redis) == 0);
+    assert (zstate_redis_next (redis, true) == 1);
+    return zstate_writer_instance_probed (instance, redis);
+}
+
 void
 zstate_writer_instance_test (bool verbose)
 {
@@ -222,8 +256,11 @@ zstate_writer_instance_test (bool verbose)
     snprintf (run_id, sizeof (run_id), "%s", zstate_writer_instance_run_id (instance));
     assert (strlen (run_id) == 40);
     assert (zstate_writer_instance_check (instance, redis) == 0);
-    //  FLUSHALL: same run_id, the data gone
+    assert (!s_test_probe (instance, redis));
+    //  FLUSHALL: same run_id, the data gone; a probe sees it, a check
+    //  tells what and makes a new token
     assert (zstate_redis_command (redis, "FLUSHALL", NULL) == ZSTATE_REDIS_STATUS);
+    assert (s_test_probe (instance, redis));
     assert (zstate_writer_instance_check (instance, redis) == 1);
     assert (strstr (zstate_writer_instance_detail (instance), "flushed"));
     assert (zstate_writer_instance_check (instance, redis) == 0);
@@ -262,8 +299,10 @@ zstate_writer_instance_test (bool verbose)
     assert (zstate_writer_instance_check (other, redis) == 0);
     assert (zstate_redis_command (redis, "SET", ZSTATE_WRITER_INSTANCE_KEY, "another",
                                   NULL) == ZSTATE_REDIS_STATUS);
+    assert (s_test_probe (other, redis));
     assert (zstate_writer_instance_check (other, redis) == 1);
     assert (strstr (zstate_writer_instance_detail (other), "another token"));
+    assert (!s_test_probe (other, redis));
     //  A key that is no string checks nothing and claims no loss
     assert (zstate_redis_command (redis, "DEL", ZSTATE_WRITER_INSTANCE_KEY, NULL)
             == ZSTATE_REDIS_INTEGER);
@@ -271,6 +310,7 @@ zstate_writer_instance_test (bool verbose)
                                   NULL) == ZSTATE_REDIS_INTEGER);
     assert (zstate_writer_instance_check (other, redis) == 0);
     assert (strstr (zstate_writer_instance_detail (other), "no string"));
+    assert (!s_test_probe (other, redis));
     //  A connection that is gone fails the check
     assert (zstate_redis_server_kill (server) == 0);
     assert (zstate_writer_instance_check (instance, redis) == -1);

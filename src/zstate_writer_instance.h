@@ -38,6 +38,19 @@ void
 int
     zstate_writer_instance_check (zstate_writer_instance_t *self, zstate_redis_t *redis);
 
+//  While connected, between batches: append a GET of the instance key to
+//  the commands the next send writes. Its reply is the next one read
+//  when no other reply is owed. Returns 0, or -1 without memory.
+int
+    zstate_writer_instance_probe (zstate_writer_instance_t *self, zstate_redis_t *redis);
+
+//  Given the probe's reply as the current one: true when the token seen
+//  last is gone or replaced (run a check, with no reply owed, to tell
+//  what and to make a new token); false when it is the same, or when
+//  the key is no string (nothing to compare, as for a check).
+bool
+    zstate_writer_instance_probed (zstate_writer_instance_t *self, zstate_redis_t *redis);
+
 //  What the last check found, for logs and events: e.g. "instance key
 //  missing, run_id changed (Redis restarted without its data)".
 const char *
