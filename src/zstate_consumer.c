@@ -470,6 +470,12 @@ zstate_consumer_fprint_writer (zstate_consumer_t *self, FILE *file)
         fprintf (file, "        failed = %" PRIu64 "\n", stats.failed);
         fprintf (file, "        coalesced = %" PRIu64 "\n", stats.coalesced);
         fprintf (file, "        reconnects = %" PRIu64 "\n", stats.reconnects);
+        fprintf (file, "        windows = %" PRIu64 "\n", stats.windows);
+        fprintf (file, "        windows_dropped = %" PRIu64 "\n", stats.windows_dropped);
+        fprintf (file, "        sweeps = %" PRIu64 "\n", stats.sweeps);
+        fprintf (file, "        swept = %" PRIu64 "\n", stats.swept);
+        fprintf (file, "        redis_lost = %" PRIu64 "\n", stats.redis_lost);
+        fprintf (file, "        probes = %" PRIu64 "\n", stats.probes);
     }
 }
 
