@@ -236,6 +236,30 @@ s_test_probe (zstate_writer_instance_t *instance, zstate_redis_t *redis)
     return zstate_writer_instance_probed (instance, redis);
 }
 
+//  A second writer that knew the old token sees the loss too; a key
+//  that is no string checks nothing
+static void
+s_test_other (zstate_redis_t *redis)
+{
+    zstate_writer_instance_t *other = zstate_writer_instance_new ();
+    assert (zstate_writer_instance_check (other, redis) == 0);
+    assert (zstate_redis_command (redis, "SET", ZSTATE_WRITER_INSTANCE_KEY, "another",
+                                  NULL) == ZSTATE_REDIS_STATUS);
+    assert (s_test_probe (other, redis));
+    assert (zstate_writer_instance_check (other, redis) == 1);
+    assert (strstr (zstate_writer_instance_detail (other), "another token"));
+    assert (!s_test_probe (other, redis));
+    //  A key that is no string checks nothing and claims no loss
+    assert (zstate_redis_command (redis, "DEL", ZSTATE_WRITER_INSTANCE_KEY, NULL)
+            == ZSTATE_REDIS_INTEGER);
+    assert (zstate_redis_command (redis, "HSET", ZSTATE_WRITER_INSTANCE_KEY, "a", "b",
+                                  NULL) == ZSTATE_REDIS_INTEGER);
+    assert (zstate_writer_instance_check (other, redis) == 0);
+    assert (strstr (zstate_writer_instance_detail (other), "no string"));
+    assert (!s_test_probe (other, redis));
+    zstate_writer_instance_destroy (&other);
+}
+
 void
 zstate_writer_instance_test (bool verbose)
 {
@@ -294,29 +318,12 @@ zstate_writer_instance_test (bool verbose)
     s_test_reconnect (redis);
     assert (zstate_writer_instance_check (instance, redis) == 1);
     assert (strstr (zstate_writer_instance_detail (instance), "without its data"));
-    //  A second writer that knew the old token sees the loss too
-    zstate_writer_instance_t *other = zstate_writer_instance_new ();
-    assert (zstate_writer_instance_check (other, redis) == 0);
-    assert (zstate_redis_command (redis, "SET", ZSTATE_WRITER_INSTANCE_KEY, "another",
-                                  NULL) == ZSTATE_REDIS_STATUS);
-    assert (s_test_probe (other, redis));
-    assert (zstate_writer_instance_check (other, redis) == 1);
-    assert (strstr (zstate_writer_instance_detail (other), "another token"));
-    assert (!s_test_probe (other, redis));
-    //  A key that is no string checks nothing and claims no loss
-    assert (zstate_redis_command (redis, "DEL", ZSTATE_WRITER_INSTANCE_KEY, NULL)
-            == ZSTATE_REDIS_INTEGER);
-    assert (zstate_redis_command (redis, "HSET", ZSTATE_WRITER_INSTANCE_KEY, "a", "b",
-                                  NULL) == ZSTATE_REDIS_INTEGER);
-    assert (zstate_writer_instance_check (other, redis) == 0);
-    assert (strstr (zstate_writer_instance_detail (other), "no string"));
-    assert (!s_test_probe (other, redis));
+    s_test_other (redis);
     //  A connection that is gone fails the check
     assert (zstate_redis_server_kill (server) == 0);
     assert (zstate_writer_instance_check (instance, redis) == -1);
     //  @end
 
-    zstate_writer_instance_destroy (&other);
     zstate_writer_instance_destroy (&instance);
     zstate_redis_destroy (&redis);
     zstate_redis_server_destroy (&server);
