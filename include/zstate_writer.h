@@ -161,7 +161,12 @@ extern "C" {
 //  Redis that lost its data: on every connect, before anything is
 //  written, the writer checks the string key _ZSTATE_INSTANCE of its
 //  database. It holds a random token that names the data set, created
-//  (SET NX) when missing. When the token seen at the last connect is gone
+//  (SET NX) when missing. While connected, it reads the key again at most
+//  once a second (a GET in front of a batch sent when none is in flight,
+//  or alone when idle; counted in probes), and when the token is gone it
+//  checks as on connect once no reply is owed: a FLUSHALL or a failover
+//  under a connection that stays up is seen within about a second.
+//  When the token seen at the last check is gone
 //  or replaced (FLUSHALL, FLUSHDB, a restart without persistence, a
 //  failover to a replica without the data), the writer reports it: a
 //  LOST event, the redis_lost counter, a warning in the log, and, after
