@@ -104,7 +104,9 @@ void
 peer_expect_ack (zsock_t *peer, reply_t *reply, uint64_t delivered)
 {
     do {
-        peer_recv (peer, reply);
+        do
+            peer_recv (peer, reply);
+        while (reply->msg.type == ZSTATE_SESSION_MSG_PING);
         assert (reply->msg.type == ZSTATE_SESSION_MSG_ACK);
         assert (reply->msg.delivered <= delivered);
     } while (reply->msg.delivered < delivered);

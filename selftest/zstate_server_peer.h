@@ -56,7 +56,8 @@ void
 void
     peer_expect (zsock_t *peer, reply_t *reply, int type);
 
-//  Receive ACKs until one says delivered; none may go past it
+//  Receive ACKs until one says delivered, skipping server PINGs; none may
+//  go past it
 void
     peer_expect_ack (zsock_t *peer, reply_t *reply, uint64_t delivered);
 

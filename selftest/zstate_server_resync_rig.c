@@ -144,8 +144,19 @@ rig_send_broken (zsock_t *peer, zstate_session_msg_t *msg, size_t offset, int va
     assert (rc == (int) size);
 }
 
-//  PING and read up to its PONG: return how many RESYNCs of (db, table)
-//  came before it; any other RESYNC fails
+//  Answer the server's PING as a client does
+void
+rig_pong (zsock_t *peer, reply_t *ping)
+{
+    zstate_session_msg_t pong = {
+        .type = ZSTATE_SESSION_MSG_PONG, .session = ping->msg.session,
+        .epoch = ping->msg.epoch, .nonce = ping->msg.nonce
+    };
+    peer_send (peer, &pong);
+}
+
+//  PING and read up to its PONG, answering the server's PINGs: return how
+//  many RESYNCs of (db, table) came before it; any other RESYNC fails
 size_t
 rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
            const char *table)
@@ -160,6 +171,9 @@ rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
             assert (memcmp (rig->reply.msg.session, session, ZSTATE_MSG_SESSION_SIZE) == 0);
             resyncs++;
         }
+        else
+        if (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING)
+            rig_pong (peer, &rig->reply);
     }
     assert (rig->reply.msg.nonce == nonce);
     return resyncs;

@@ -62,8 +62,12 @@ void
 void
     rig_send_broken (zsock_t *peer, zstate_session_msg_t *msg, size_t offset, int value);
 
-//  PING and read up to its PONG: return how many RESYNCs of (db, table)
-//  came before it; any other RESYNC fails
+//  Answer the server's PING as a client does
+void
+    rig_pong (zsock_t *peer, reply_t *ping);
+
+//  PING and read up to its PONG, answering the server's PINGs: return how
+//  many RESYNCs of (db, table) came before it; any other RESYNC fails
 size_t
     rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
                  const char *table);

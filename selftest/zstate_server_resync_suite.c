@@ -25,7 +25,8 @@
 #include "zstate_server_resync_rig.h"
 
 //  The owed list alone: once per table, oldest first, every table past
-//  its bound or when asked, and every table subsumes the rest
+//  its bound or when asked, and every table subsumes the rest; what was
+//  sent unconfirmed goes back before what is owed
 static void
 s_test_owed_class (void)
 {
@@ -63,6 +64,28 @@ s_test_owed_class (void)
     assert (zstate_server_owed_size (owed) == 1);
     zstate_server_owed_destroy (&owed);
     assert (owed == NULL);
+
+    //  What was sent goes back first, once, and leaves nothing behind
+    zstate_server_owed_t *sent = NULL;
+    zstate_server_owed_requeue (&owed, &sent);
+    assert (owed == NULL && sent == NULL);
+    zstate_server_owed_add (&owed, "DB", "TWO");
+    zstate_server_owed_add (&owed, "DB", "ONE");
+    zstate_server_owed_add (&sent, "DB", "ONE");
+    zstate_server_owed_requeue (&owed, &sent);
+    assert (sent == NULL);
+    assert (zstate_server_owed_size (owed) == 2);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (table, "ONE"));
+    zstate_server_owed_remove_first (owed);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (table, "TWO"));
+    zstate_server_owed_add (&sent, "", "");
+    zstate_server_owed_requeue (&owed, &sent);
+    assert (zstate_server_owed_size (owed) == 1);
+    assert (zstate_server_owed_first (owed, &db, &table));
+    assert (streq (db, "") && streq (table, ""));
+    zstate_server_owed_destroy (&owed);
 }
 
 //  WELCOME grants RESYNC to a client that offers it, and only then; a new
@@ -187,6 +210,8 @@ s_test_owed_reconnect (rig_t *rig)
     zuuid_t *session;
     zsock_t *peer = rig_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
+    //  Its RESYNC of every table confirmed
+    assert (rig_resyncs (rig, peer, id, ALL, ALL) == 0);
     zsock_destroy (&peer);
     zstate_server_link_t *link = zstate_server_link (rig->server);
     int rc = zstate_server_link_register (link, PEER_DB, "OWED_TABLE", "owed", rig->ports);
@@ -233,10 +258,74 @@ s_test_owed_reconnect (rig_t *rig)
     peer_recv (peer, &rig->reply);
     assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC);
     assert (streq (rig->reply.msg.table, "OWED_TABLE"));
+    //  ... and the PING that will confirm it
+    peer_recv (peer, &rig->reply);
+    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING);
+    rig_pong (peer, &rig->reply);
     peer_recv (peer, &rig->reply);
     assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_PONG);
     assert (rig_resyncs (rig, peer, id, PEER_DB, "OWED_TABLE") == 0);
     rc = zstate_server_link_unregister (link, PEER_DB, "OWED_TABLE", "owed");
+    assert (rc == 0);
+    zstate_server_link_release (&link);
+    zuuid_destroy (&session);
+    zsock_destroy (&peer);
+}
+
+//  A RESYNC that libzmq took for a connection closed before its client
+//  read it: it comes again, with a PING, after the WELCOME of the
+//  session's next connection, and after every later one until a PONG on
+//  the session's connection answers that PING; then never again
+static void
+s_test_unconfirmed (rig_t *rig)
+{
+    zuuid_t *session;
+    zsock_t *peer = rig_peer_welcomed (rig, &session);
+    const byte *id = zuuid_data (session);
+    assert (rig_resyncs (rig, peer, id, ALL, ALL) == 0);
+    zstate_server_stats_t before, stats;
+    int rc = zstate_server_stats (rig->server, &before);
+    assert (rc == 0);
+    zstate_server_link_t *link = zstate_server_link (rig->server);
+    rc = zstate_server_link_register (link, PEER_DB, "LOST_TABLE", "lost", rig->ports);
+    assert (rc == 0);
+    rc = zstate_server_stats (rig->server, &stats);
+    assert (rc == 0);
+    assert (stats.resyncs_sent == before.resyncs_sent + 1);
+    assert (stats.resyncs_owed == before.resyncs_owed);
+    zsock_destroy (&peer);
+
+    for (int round = 0; round < 3; round++) {
+        peer = peer_new (rig->endpoint);
+        rig_hello (rig, peer, id, 1, true, false);
+        peer_recv (peer, &rig->reply);
+        assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC);
+        assert (streq (rig->reply.msg.db, PEER_DB));
+        assert (streq (rig->reply.msg.table, "LOST_TABLE"));
+        peer_recv (peer, &rig->reply);
+        assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING);
+        if (round == 0)
+            ;           //  closed before it answers
+        else
+        if (round == 1) {
+            //  A PONG to some other PING confirms nothing
+            rig->reply.msg.nonce += 1000;
+            rig_pong (peer, &rig->reply);
+        }
+        else
+            rig_pong (peer, &rig->reply);
+        assert (rig_resyncs (rig, peer, id, PEER_DB, "LOST_TABLE") == 0);
+        zsock_destroy (&peer);
+    }
+    //  Confirmed: the next connection is owed nothing
+    peer = peer_new (rig->endpoint);
+    rig_hello (rig, peer, id, 1, true, false);
+    assert (rig_resyncs (rig, peer, id, PEER_DB, "LOST_TABLE") == 0);
+    rc = zstate_server_stats (rig->server, &stats);
+    assert (rc == 0);
+    assert (stats.resyncs_sent == before.resyncs_sent + 4);
+    assert (stats.resyncs_owed == before.resyncs_owed);
+    rc = zstate_server_link_unregister (link, PEER_DB, "LOST_TABLE", "lost");
     assert (rc == 0);
     zstate_server_link_release (&link);
     zuuid_destroy (&session);
@@ -308,12 +397,14 @@ s_fill (rig_t *rig, zstate_server_link_t *link)
     return asked;
 }
 
-//  Receive count RESYNCs of FULL_TABLE
+//  Receive count RESYNCs of FULL_TABLE, and the PINGs that follow them
 static void
 s_receive (rig_t *rig, zsock_t *peer, size_t count)
 {
     while (count--) {
-        peer_recv (peer, &rig->reply);
+        do
+            peer_recv (peer, &rig->reply);
+        while (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING);
         assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC);
         assert (streq (rig->reply.msg.table, "FULL_TABLE"));
     }
@@ -391,7 +482,8 @@ s_reply_full (rig_t *rig, bool gap)
         peer_ops (peer, 2, id, 66, TABLE, "key", 0);
         WAIT_STATS (rig->server, stats, stats.resumes == before.resumes + 1);
     }
-    //  What the pipe took, then the reply and the RESYNC owed, in any order
+    //  What the pipe took, then the reply and the RESYNC owed, in any order,
+    //  with the PINGs that follow RESYNCs
     s_receive (rig, peer, asked - 1);
     int type = gap? ZSTATE_SESSION_MSG_WELCOME: ZSTATE_SESSION_MSG_ACK;
     bool replied = false, resynced = false;
@@ -401,7 +493,8 @@ s_reply_full (rig_t *rig, bool gap)
             assert (!resynced && streq (rig->reply.msg.table, "FULL_TABLE"));
             resynced = true;
         }
-        else {
+        else
+        if (rig->reply.msg.type != ZSTATE_SESSION_MSG_PING) {
             assert (rig->reply.msg.type == type && !replied);
             assert (rig->reply.msg.delivered == 64);
             replied = true;
@@ -581,6 +674,7 @@ zstate_server_resync_suite_test (bool verbose)
     rig_run (s_test_triggers, verbose);
     rig_run (s_test_lost, verbose);
     rig_run (s_test_owed_reconnect, verbose);
+    rig_run (s_test_unconfirmed, verbose);
     rig_run (s_test_owed_full, verbose);
     rig_run (s_test_ack_full, verbose);
     rig_run (s_test_welcome_full, verbose);

@@ -104,6 +104,22 @@ zstate_server_owed_remove_first (zstate_server_owed_t *self)
         zlistx_delete (self->tables, zlistx_cursor (self->tables));
 }
 
+void
+zstate_server_owed_requeue (zstate_server_owed_t **self_p, zstate_server_owed_t **sent_p)
+{
+    assert (self_p && sent_p);
+    if (!*sent_p)
+        return;
+    const char *db, *table;
+    while (zstate_server_owed_first (*self_p, &db, &table)) {
+        zstate_server_owed_add (sent_p, db, table);
+        zstate_server_owed_remove_first (*self_p);
+    }
+    zstate_server_owed_destroy (self_p);
+    *self_p = *sent_p;
+    *sent_p = NULL;
+}
+
 size_t
 zstate_server_owed_size (zstate_server_owed_t *self)
 {

@@ -41,6 +41,13 @@ bool
 void
     zstate_server_owed_remove_first (zstate_server_owed_t *self);
 
+//  The session's connection may have lost what *sent_p holds: owe it
+//  again, before what *self_p owes already (same bound), into *self_p;
+//  destroys *sent_p. Either may be NULL.
+void
+    zstate_server_owed_requeue (zstate_server_owed_t **self_p,
+                                zstate_server_owed_t **sent_p);
+
 //  Return the number of RESYNCs owed; self may be NULL.
 size_t
     zstate_server_owed_size (zstate_server_owed_t *self);

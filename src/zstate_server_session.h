@@ -44,6 +44,8 @@ typedef struct {
     bool resync;                //  granted the RESYNC feature
     bool welcomed;              //  a WELCOME went since its last HELLO
     zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
+    zstate_server_owed_t *unconfirmed;  //  sent, no PONG to confirm yet
+    uint64_t confirm;           //  nonce of the PING that confirms them, or 0
     size_t routing_size;        //  the routing id of its latest HELLO
     byte routing [ZSTATE_SERVER_ROUTING_MAX];
 } session_t;
@@ -91,8 +93,24 @@ void
     zstate_server_session_resync_forget (zstate_server_sessions_t *self,
                                          session_t *session);
 
-//  The session's WELCOME went: send what it is owed, in order, until one
-//  cannot go
+//  Session goes: free what it owes and was sent unconfirmed
+void
+    zstate_server_session_owed_destroy (session_t *session);
+
+//  Session sent HELLO: what its previous connection may have lost of the
+//  RESYNCs it was sent is owed again
+void
+    zstate_server_session_resync_hello (zstate_server_sessions_t *self,
+                                        session_t *session);
+
+//  Session's bound connection answered PING nonce: when it is the one
+//  sent after its RESYNCs, they all arrived
+void
+    zstate_server_session_resync_pong (zstate_server_sessions_t *self,
+                                       session_t *session, uint64_t nonce);
+
+//  The session's WELCOME went, or housekeeping runs: send what it is owed,
+//  in order, until one cannot go, then the PING that confirms them
 void
     zstate_server_session_owed_flush (zstate_server_sessions_t *self,
                                       session_t *session);

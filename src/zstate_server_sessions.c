@@ -73,7 +73,7 @@ s_session_free (void **item_p)
 {
     session_t *session = (session_t *) *item_p;
     zstate_server_persist_destroy (&session->persist);
-    zstate_server_owed_destroy (&session->owed);
+    zstate_server_session_owed_destroy (session);
     free (session);
     *item_p = NULL;
 }
@@ -518,6 +518,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     session->heartbeat = hello->heartbeat;
     session->resync = (hello->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
     session->welcomed = false;      //  until this HELLO's WELCOME goes
+    zstate_server_session_resync_hello (self, session);
     session->resumed = false;
     s_session_heard (self, session);
     self->stats->hellos++;
@@ -559,8 +560,10 @@ zstate_server_sessions_input (zstate_server_sessions_t *self,
         self->stats->pings++;
     }
     else
-    if (msg.type == ZSTATE_SESSION_MSG_PONG && bound)
+    if (msg.type == ZSTATE_SESSION_MSG_PONG && bound) {
         s_session_heard (self, session);
+        zstate_server_session_resync_pong (self, session, msg.nonce);
+    }
     else {
         //  WELCOME, ACK and REJECT are the server's to send, and a PONG
         //  from a connection without a session answers nothing we sent
@@ -772,14 +775,13 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             zstate_server_session_send (self, session, &ping);
             self->stats->pings_sent++;
         }
-        //  A reply or RESYNC that found the pipe full may go now; one for
-        //  a lost connection fails again, until the WELCOME of the next
+        //  What found the pipe full may go now, the PING confirming RESYNCs
         if (session->retry == RETRY_WELCOME)
             s_send_welcome (self, session);
         else
         if (session->retry == RETRY_ACK)
             s_send_ack (self, session);
-        if (session->owed)
+        if (session->owed || session->unconfirmed)
             zstate_server_session_owed_flush (self, session);
         session = (session_t *) zlistx_next (self->lru);
     }

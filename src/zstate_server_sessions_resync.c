@@ -21,10 +21,14 @@
     it. A session forgotten while it owed anything (silent past the idle
     limit, or evicted) cannot be told when it comes back, since the
     table no longer knows it: from then on, every session new to the
-    instance is owed RESYNC of every table. What this cannot cover: a
-    RESYNC libzmq took and then lost with a connection that broke before
-    the bytes went out; the client's mirror is not asked again until the
-    next trigger.
+    instance is owed RESYNC of every table. A RESYNC libzmq took may
+    still be lost with a connection that breaks before the bytes go out,
+    so it stays unconfirmed (a second owed list) until the session's bound
+    connection answers the PING sent after it: the client answers PINGs
+    in order on the connection they came by, so that PONG says everything
+    before it arrived. The session's next HELLO owes again what is still
+    unconfirmed, before what it owed already; a session forgotten with
+    unconfirmed RESYNCs counts as one forgotten owing.
 @end
 */
 
@@ -65,7 +69,28 @@ s_resync_send (zstate_server_sessions_t *self, session_t *session, const char *d
     if (!zstate_server_session_send (self, session, &resync))
         return false;
     self->stats->resyncs_sent++;
+    //  libzmq took it, which the connection may still lose: unconfirmed
+    //  until the PONG to a PING sent after it
+    zstate_server_owed_add (&session->unconfirmed, db, table);
+    session->confirm = 0;
     return true;
+}
+
+//  PING session after what it was sent unconfirmed, unless that PING went
+//  already; its nonce is one no heartbeat PING has
+static void
+s_confirm_ping (zstate_server_sessions_t *self, session_t *session)
+{
+    if (session->confirm || !zstate_server_owed_size (session->unconfirmed))
+        return;
+    zstate_session_msg_t ping = {
+        .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
+        .epoch = self->epoch, .nonce = ++self->nonce
+    };
+    if (zstate_server_session_send (self, session, &ping)) {
+        session->confirm = ping.nonce;
+        self->stats->pings_sent++;
+    }
 }
 
 //  Owe session one RESYNC
@@ -88,6 +113,7 @@ s_resync (zstate_server_sessions_t *self, session_t *session, const char *db,
         if (!session->welcomed || zstate_server_owed_size (session->owed)
         ||  !s_resync_send (self, session, db, table))
             s_resync_owe (self, session, db, table);
+        s_confirm_ping (self, session);
     }
 }
 
@@ -135,8 +161,42 @@ zstate_server_session_resync_forget (zstate_server_sessions_t *self, session_t *
 {
     assert (self);
     assert (session);
-    if (zstate_server_owed_size (session->owed))
+    if (zstate_server_owed_size (session->owed)
+    ||  zstate_server_owed_size (session->unconfirmed))
         self->forgot_owed = true;
+}
+
+void
+zstate_server_session_owed_destroy (session_t *session)
+{
+    assert (session);
+    zstate_server_owed_destroy (&session->owed);
+    zstate_server_owed_destroy (&session->unconfirmed);
+}
+
+void
+zstate_server_session_resync_hello (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    //  The PONG that would confirm them can only come on this connection
+    //  now, and nothing says the old one delivered them
+    zstate_server_owed_requeue (&session->owed, &session->unconfirmed);
+    session->confirm = 0;
+}
+
+void
+zstate_server_session_resync_pong (zstate_server_sessions_t *self, session_t *session,
+                                   uint64_t nonce)
+{
+    assert (self);
+    assert (session);
+    //  The client answers on the connection the PING came by, after
+    //  reading everything sent before it
+    if (session->confirm && nonce == session->confirm) {
+        zstate_server_owed_destroy (&session->unconfirmed);
+        session->confirm = 0;
+    }
 }
 
 void
@@ -149,4 +209,5 @@ zstate_server_session_owed_flush (zstate_server_sessions_t *self, session_t *ses
        &&  zstate_server_owed_first (session->owed, &db, &table)
        &&  s_resync_send (self, session, db, table))
         zstate_server_owed_remove_first (session->owed);
+    s_confirm_ping (self, session);
 }
