@@ -14,6 +14,7 @@
 #include "zstate_redis_server.h"
 #include "zstate_fault_scenario.h"
 #include "zstate_fault_stream.h"
+#include "zstate_relay.h"
 #include <signal.h>
 #include "../zstate_test_assert.h"   //  last: asserts on in every build
 
@@ -25,6 +26,8 @@
 #define LATE_RUNS       100     //  small late joins
 #define LATE_KEYS       200     //  ... of this many keys
 #define LATE_QUIET      200
+#define LATE_CUTS       5       //  TCP resets right after registration
+#define LATE_LINK       2000    //  msecs a cut waits for the link to come back
 
 //  --------------------------------------------------------------------------
 //  The checks the scenarios share
@@ -314,6 +317,24 @@ zstate_fault_redis_lost (options_t *options, char *line, size_t size)
 
 static const char *s_orders [] = { "sP", "Ps", "SPC", "PSC", "SCP" };
 #define ORDERS  (sizeof (s_orders) / sizeof (s_orders [0]))
+//  With cuts, the orders where the producer is connected when the table
+//  registers, so that every cut can hit the RESYNC in flight
+static const char *s_cut_orders [] = { "SPC", "PSC" };
+
+//  Reset the relay's connections count times, each once the client is
+//  connected through it again (bounded)
+static void
+s_cut (zstate_relay_t *relay, int count)
+{
+    while (relay && count--) {
+        zstate_relay_stats_t stats = { 0 };
+        int64_t deadline = zclock_mono () + LATE_LINK;
+        while (zclock_mono () < deadline
+           &&  zstate_relay_stats (relay, &stats) == 0 && stats.open == 0)
+            zclock_sleep (5);
+        zstate_relay_cut (relay);
+    }
+}
 
 typedef struct {
     size_t keys;
@@ -323,6 +344,7 @@ typedef struct {
     int delay;                  //  msecs between the first part and 'C'
     int rate;                   //  of the rest, 0 full rate
     int quiet;
+    int cuts;                   //  TCP resets right after 'C', through a relay
     int64_t window_ms;          //  out: the observer's first window
     char client [128];          //  out: the client's resync counters
 } late_t;
@@ -336,6 +358,10 @@ s_late_run (options_t *options, const char *order, late_t *late, zstate_fault_vi
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
                                                              options->dir, NULL);
     zstate_fault_server_set_mode (server, strchr (order, 'S')? "late": "view", late->keys);
+    zstate_relay_t *relay = late->cuts? zstate_relay_new (zstate_fault_server_port (server)):
+                                        NULL;
+    const char *endpoint = relay? zstate_relay_endpoint (relay):
+                                  zstate_fault_server_endpoint (server);
     zstate_fault_stream_t *stream = NULL;
     bool ready = true;
     memset (view, 0, sizeof (*view));
@@ -347,12 +373,12 @@ s_late_run (options_t *options, const char *order, late_t *late, zstate_fault_vi
             if (late->delay)
                 zclock_sleep (late->delay);
             ready = zstate_fault_server_signal (server, SIGUSR2, NULL) == 0;
+            s_cut (relay, late->cuts);
         }
         else {
             //  With the server up, what it could not route is refused
             //  before the table registers: only a snapshot can bring it
-            stream = zstate_fault_mirrored_stream (zstate_fault_server_endpoint (server), model,
-                                                   late->keys, 0);
+            stream = zstate_fault_mirrored_stream (endpoint, model, late->keys, 0);
             ready = stream && zstate_fault_stream_run (stream, late->first, 0) == late->first;
             if (ready && zstate_fault_server_pid (server))
                 zstate_client_flush (zstate_fault_stream_client (stream), RESYNC_FLUSH);
@@ -375,6 +401,7 @@ s_late_run (options_t *options, const char *order, late_t *late, zstate_fault_vi
         zstate_client_set_linger (zstate_fault_stream_client (stream), 1000);
     }
     zstate_fault_stream_destroy (&stream);
+    zstate_relay_destroy (&relay);
     zstate_fault_server_destroy (&server);
     zstate_fault_model_destroy (&model);
     return pass;
@@ -382,7 +409,7 @@ s_late_run (options_t *options, const char *order, late_t *late, zstate_fault_vi
 
 //  The small runs, in random orders; returns the number that converged
 static int
-s_late_small (options_t *options, char *line, size_t size)
+s_late_small (options_t *options, int cuts, char *line, size_t size)
 {
     unsigned seed = (unsigned) zclock_time ();
     unsigned state = seed;
@@ -393,8 +420,9 @@ s_late_small (options_t *options, char *line, size_t size)
     for (int run = 0; run < LATE_RUNS && !zsys_interrupted; run++) {
         //  The first part is half a round to one and a half, the rest a
         //  quarter: most keys get their last write before the table
-        late_t late = { LATE_KEYS, 0, 0, 0, 0, LATE_QUIET, -1, "" };
-        const char *order = s_orders [rand_r (&state) % ORDERS];
+        late_t late = { LATE_KEYS, 0, 0, 0, 0, LATE_QUIET, cuts, -1, "" };
+        const char *order = cuts? s_cut_orders [rand_r (&state) % 2]:
+                                  s_orders [rand_r (&state) % ORDERS];
         late.first = LATE_KEYS / 2 + (size_t) rand_r (&state) % LATE_KEYS;
         late.ops = late.first + LATE_KEYS / 4;
         if (s_late_run (options, order, &late, &view))
@@ -425,7 +453,8 @@ zstate_fault_late_join (options_t *options, char *line, size_t size)
         //  100,000 keys written, the table registers 2 s later, and live
         //  updates go on at the paced rate while the snapshot runs
         size_t keys = (size_t) (100000 * options->scale);
-        late_t late = { keys, keys + keys / 2, keys, 2000, RESYNC_PACE, RESYNC_QUIET, -1, "" };
+        late_t late = { keys, keys + keys / 2, keys, 2000, RESYNC_PACE, RESYNC_QUIET, 0, -1,
+                         "" };
         zstate_fault_view_t view;
         int64_t start = zclock_mono ();
         pass = s_late_run (options, "SPC", &late, &view);
@@ -434,5 +463,13 @@ zstate_fault_late_join (options_t *options, char *line, size_t size)
         zstate_fault_append (line, size, " window_ms=%" PRId64 "%s run_s=%.1f", late.window_ms,
                              late.client, (double) (zclock_mono () - start) / 1000);
     }
-    return s_late_small (options, line, size) == LATE_RUNS && pass;
+    return s_late_small (options, 0, line, size) == LATE_RUNS && pass;
+}
+
+bool
+zstate_fault_late_cuts (options_t *options, char *line, size_t size)
+{
+    line [0] = 0;
+    zstate_fault_append (line, size, "cuts=%d", LATE_CUTS);
+    return s_late_small (options, LATE_CUTS, line, size) == LATE_RUNS;
 }

@@ -36,6 +36,10 @@ bool
     zstate_fault_consumer_restart (options_t *options, char *line, size_t size);
 bool
     zstate_fault_late_join (options_t *options, char *line, size_t size);
+//  100 small late joins, the table's registration followed at once by 5
+//  TCP resets of the producer's connection: the RESYNC must survive them
+bool
+    zstate_fault_late_cuts (options_t *options, char *line, size_t size);
 bool
     zstate_fault_redis_lost (options_t *options, char *line, size_t size);
 bool

@@ -660,6 +660,8 @@ static scenario_t s_scenarios [] = {
       "consumer kill -9 x3, no persistence, producer mirroring" },
     { "late-join",    zstate_fault_late_join,
       "consumer registers late: 100,000 keys after 2 s, 100 small runs in random orders" },
+    { "late-cuts",    zstate_fault_late_cuts,
+      "100 small late joins, 5 TCP resets right after the table registers" },
     { "view",         zstate_fault_view,
       "restarted producers re-assert 90%, die mid-view, re-assert 80%" },
     { "redis-lost",   zstate_fault_redis_lost,
