@@ -104,8 +104,11 @@ ZSTATE_EXPORT int
 //  mirror was set, so that the empty mirror of a producer that just
 //  started never wipes the table. A send that would put a new key past
 //  keys_max fails whole with ENOBUFS ("mirror full"), nothing of it
-//  queued, counted in mirror_refused. Setting the mirror again starts it
-//  empty. Costs O(keys) memory. Returns 0.
+//  queued, counted in mirror_refused; the one exception is a send that
+//  libzmq refused on the direct path and the client queued again, which
+//  is applied to the mirror unchecked, so the mirror can pass keys_max by
+//  that one batch. Setting the mirror again starts it empty. Costs
+//  O(keys) memory. Returns 0.
 ZSTATE_EXPORT int
     zstate_producer_set_mirror (zstate_producer_t *self, size_t keys_max);
 
