@@ -275,6 +275,36 @@ s_test_find (const char *name)
     return NULL;
 }
 
+//  Wait for a test's child. A class that runs past the deadline
+//  (ZSTATE_SELFTEST_DEADLINE seconds, 1,800 by default: a hang, never a
+//  slow machine) is aborted, so that a hang names itself in the log and
+//  the other classes still run. Returns 0, or -1 when waitpid fails.
+static int
+s_test_wait (test_item_t *item, pid_t pid, int *status)
+{
+    const char *env = getenv ("ZSTATE_SELFTEST_DEADLINE");
+    int64_t deadline_ms = (env && atoi (env) > 0? atoi (env): 1800) * (int64_t) 1000;
+    int64_t deadline = zclock_mono () + deadline_ms;
+    bool aborted = false;
+    while (true) {
+        pid_t rc = waitpid (pid, status, WNOHANG);
+        if (rc == pid)
+            return 0;
+        if (rc == -1 && errno != EINTR) {
+            fprintf (stderr, "selftest: %s: waitpid: %s\n", item->name, strerror (errno));
+            return -1;
+        }
+        if (!aborted && zclock_mono () > deadline) {
+            printf ("selftest: %s still running after %d s: aborting it\n", item->name,
+                    (int) (deadline_ms / 1000));
+            fflush (stdout);
+            kill (pid, SIGABRT);
+            aborted = true;
+        }
+        usleep (20 * 1000);
+    }
+}
+
 //  Run one test in a child process and wait for it. Returns true if the
 //  child exited with status 0. The parent holds no 0MQ context, so that
 //  each child starts from a clean one.
@@ -295,11 +325,8 @@ s_test_run (test_item_t *item, bool verbose)
         exit (0);               //  atexit handlers check for dangling sockets
     }
     int status;
-    while (waitpid (pid, &status, 0) == -1)
-        if (errno != EINTR) {
-            fprintf (stderr, "selftest: %s: waitpid: %s\n", item->name, strerror (errno));
-            return false;
-        }
+    if (s_test_wait (item, pid, &status) == -1)
+        return false;
     if (verbose)
         printf ("   (%s took %.3f s)\n", item->name, (zclock_usecs () - started) / 1e6);
     if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
@@ -394,13 +421,21 @@ main (int argc, char *argv [])
     printf ("Running zstate selftests...\n");
     int passed = 0;
     int failed = 0;
+    //  The names of failed classes close the output, where the tail of a
+    //  long log still shows them
+    char failures [1024] = "";
     for (test_item_t *item = (test_item_t *) zlistx_first (chosen); item;
          item = (test_item_t *) zlistx_next (chosen))
         if (s_test_run (item, verbose))
             passed++;
-        else
+        else {
             failed++;
+            size_t used = strlen (failures);
+            snprintf (failures + used, sizeof failures - used, " %s", item->name);
+        }
     zlistx_destroy (&chosen);
     printf ("selftest: %d passed, %d failed\n", passed, failed);
+    if (failed)
+        printf ("selftest: failed:%s\n", failures);
     return failed? 1: 0;
 }
