@@ -156,27 +156,38 @@ rig_pong (zsock_t *peer, reply_t *ping)
 }
 
 //  PING and read up to its PONG, answering the server's PINGs: return how
-//  many RESYNCs of (db, table) came before it; any other RESYNC fails
+//  many RESYNCs of (db, table) came before it; any other RESYNC fails.
+//  When it answered a PING, the server may not have read that PONG yet
+//  (it answered our PING first), and a peer closed now would lose it and
+//  leave the RESYNC unconfirmed: so it pings again until a round trip
+//  answers no PING, which proves the server read every PONG sent.
 size_t
 rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
            const char *table)
 {
     static uint64_t nonce = 0;
-    peer_ping (peer, session, ++nonce);
     size_t resyncs = 0;
-    for (peer_recv (peer, &rig->reply); rig->reply.msg.type != ZSTATE_SESSION_MSG_PONG;
-         peer_recv (peer, &rig->reply)) {
-        if (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC) {
-            assert (streq (rig->reply.msg.db, db) && streq (rig->reply.msg.table, table));
-            assert (memcmp (rig->reply.msg.session, session, ZSTATE_MSG_SESSION_SIZE) == 0);
-            resyncs++;
+    for (int round = 0; ; round++) {
+        assert (round < 100);
+        peer_ping (peer, session, ++nonce);
+        bool answered = false;
+        for (peer_recv (peer, &rig->reply); rig->reply.msg.type != ZSTATE_SESSION_MSG_PONG;
+             peer_recv (peer, &rig->reply)) {
+            if (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC) {
+                assert (streq (rig->reply.msg.db, db) && streq (rig->reply.msg.table, table));
+                assert (memcmp (rig->reply.msg.session, session, ZSTATE_MSG_SESSION_SIZE) == 0);
+                resyncs++;
+            }
+            else
+            if (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING) {
+                rig_pong (peer, &rig->reply);
+                answered = true;
+            }
         }
-        else
-        if (rig->reply.msg.type == ZSTATE_SESSION_MSG_PING)
-            rig_pong (peer, &rig->reply);
+        assert (rig->reply.msg.nonce == nonce);
+        if (!answered)
+            return resyncs;
     }
-    assert (rig->reply.msg.nonce == nonce);
-    return resyncs;
 }
 
 //  Take the next forwarded copy and check its type and sequence
