@@ -179,6 +179,15 @@ s_fail_leak (bool verbose)
     s_lost = NULL;
 }
 
+//  A hang: the runner's deadline must abort it (bounded, should the
+//  runner fail to)
+static void
+s_fail_hang (bool verbose)
+{
+    (void) verbose;
+    zclock_sleep (60 * 1000);
+}
+
 //  Where library log lines go: one line, after an explicit choice of
 //  stream when ZSTATE_TEST_LOGSTREAM says so (selftest/log-tests)
 static void
@@ -259,6 +268,7 @@ runner_tests [] = {
     { "selftest_fail_assert", s_fail_assert },
     { "selftest_fail_exit", s_fail_exit },
     { "selftest_fail_leak", s_fail_leak },
+    { "selftest_fail_hang", s_fail_hang },
     { "selftest_log_probe", s_log_probe },
     { NULL, NULL }
 };
