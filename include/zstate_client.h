@@ -49,7 +49,9 @@ extern "C" {
 //  O(keys), not O(operations); never on the fast path. The bounds then
 //  count each key once, with its bytes: send fails with ENOBUFS only when
 //  distinct keys (or their bytes) plus what is not folded fill them.
-//  Messages queued and not sent yet (a full socket) are not folded. The
+//  Messages queued and not sent yet (a full socket) fold at the same
+//  moments, into one entry per key too, when keys repeat in them; when a
+//  send finds a bound hit, whether they do or not. The
 //  coalesced block is forgotten when an ACK covers all of it (one that
 //  covers part forgets none of it). After a WELCOME that lacks part of it
 //  the client sends one operation per key again, in messages numbered

@@ -447,6 +447,58 @@ s_test_unsent (bool verbose)
     fake_destroy (&fake);
 }
 
+//  Keys written in turn repeat only every 5,000 operations, further apart
+//  than the fold's probe sees: near the bound what waits unsent folds all
+//  the same, so 20,000 operations fit a bound of 6,000 and none is
+//  refused. At the WELCOME each key's values arrive in order and end with
+//  its newest, and the ACK of the last message acknowledges them all
+static void
+s_test_unsent_many_keys (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    zstate_client_t *client = fake_client_new (fake, false, PATIENT_HEARTBEAT, verbose);
+    zstate_client_set_queue (client, 6000, 64 * 1024 * 1024);
+    for (int index = 0; index < 20000; index++) {
+        char key [8], value [16];
+        snprintf (key, sizeof (key), "k%d", index % 5000);
+        snprintf (value, sizeof (value), "%d", index);
+        fake_send_key (client, key, value);
+    }
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_rejected == 0 && stats.ops_accepted == 20000);
+    assert (stats.frames_coalesced > 0 && stats.queued_ops <= 6000);
+    fake_welcome (fake, 0);
+    int *newest = (int *) malloc (5000 * sizeof (int));
+    assert (newest);
+    memset (newest, 0xFF, 5000 * sizeof (int));
+    size_t ops = 0, received_ops = 0;
+    uint64_t sequence = 0;
+    zstate_batch_t *received = zstate_batch_new ();
+    while (received_ops < stats.queued_ops) {
+        assert (sequence < 6000);
+        s_expect_batch (fake, ++sequence, received);
+        received_ops += zstate_batch_size (received);
+        for (size_t index = 0; index < zstate_batch_size (received); index++, ops++) {
+            const char *key = zstate_batch_key (received, index, NULL);
+            int slot = atoi (key + 1), value = atoi (zstate_batch_get (received, index, "field"));
+            assert (value > newest [slot] && value % 5000 == slot);
+            newest [slot] = value;
+        }
+    }
+    zstate_batch_destroy (&received);
+    for (int slot = 0; slot < 5000; slot++)
+        assert (newest [slot] == 15000 + slot);
+    free (newest);
+    assert (!fake_recv (fake, ZSTATE_SESSION_MSG_OPS, 200));
+    fake_ack (fake, sequence);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.ops_acked == 20000 && stats.ops_sent == 20000 && stats.queued_ops == 0);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
 //  Keys that never repeat: the fold stops after its probe, so the bound
 //  still says ENOBUFS; what it folded goes first at the WELCOME, the rest
 //  after it, every operation once, in order, with no gap in the sequences
@@ -498,5 +550,6 @@ zstate_client_level_suite (bool verbose)
     s_test_outage (verbose);
     s_test_failed (verbose);
     s_test_unsent (verbose);
+    s_test_unsent_many_keys (verbose);
     s_test_unsent_unique (verbose);
 }

@@ -457,7 +457,7 @@ s_client_admit (zstate_client_t *self, size_t ops, size_t bytes)
     size_t held_bytes = acked? self->held_bytes: self->stats.queued_bytes;
     if (acked && (held_ops + ops > self->queue_ops_max
               ||  held_bytes + bytes > self->queue_bytes_max)
-    &&  zstate_client_coalesce (self)) {
+    &&  zstate_client_coalesce (self, true)) {
         //  Full, but messages the server has not acknowledged hold keys
         //  more than once: fold them, one entry per key, and look again
         held_ops = self->held_ops;

@@ -196,11 +196,12 @@ int
     zstate_client_send_frame (zstate_client_t *client, zmq_msg_t *frame,
                               size_t ops, size_t extra, size_t bytes);
 
-//  Fold what the locked client queued into the outbox's unsent backlog,
-//  and what the outbox holds into its coalesced block; updates the
-//  bounds and counters. Returns the messages folded.
+//  Fold what the outbox holds into its coalesced block, and what the
+//  locked client queued into the outbox's unsent backlog when keys repeat
+//  there, or whether they do or not when full (a send found a bound
+//  hit); updates the bounds and counters. Returns the messages folded.
 size_t
-    zstate_client_coalesce (zstate_client_t *client);
+    zstate_client_coalesce (zstate_client_t *client, bool full);
 
 //  The outbox's held operations, bytes and keys, under socket_lock
 void

@@ -154,11 +154,15 @@ zstate_client_outbox_measure (zstate_client_t *client, size_t held [3])
 //  Senders fill the tail only under lock, which we hold, so any queued
 //  message may fold. Past QUEUE_FOLD_PROBE operations that hold more than
 //  one key per two, it stops and says the fold does not pay: folding keys
-//  that never repeat copies them at a cost. Returns the messages folded.
+//  that never repeat copies them at a cost. Unless full (a send found a
+//  bound hit): folding is then the only way to make room, and keys that
+//  repeat further apart than the probe sees (many keys written in turn)
+//  repeat all the same; it folds everything, and says whether that paid.
+//  Returns the messages folded.
 #define QUEUE_FOLD_PROBE        4096
 
 static size_t
-s_client_fold_queue (zstate_client_t *client)
+s_client_fold_queue (zstate_client_t *client, bool full)
 {
     if (!client->queue_head)
         return 0;
@@ -168,7 +172,7 @@ s_client_fold_queue (zstate_client_t *client)
     buffer_t *buffer = client->queue_head;
     client->queue_fold_pays = true;
     while (buffer) {
-        if (ops >= QUEUE_FOLD_PROBE
+        if (!full && ops >= QUEUE_FOLD_PROBE
         &&  2 * (zstate_outbox_unsent_keys (client->outbox) - keys) > ops) {
             client->queue_fold_pays = false;
             break;
@@ -192,6 +196,8 @@ s_client_fold_queue (zstate_client_t *client)
         client->queue_tail = NULL;
     size_t keys_after = zstate_outbox_unsent_keys (client->outbox);
     size_t bytes_after = zstate_outbox_unsent_bytes (client->outbox);
+    if (full && ops >= QUEUE_FOLD_PROBE)
+        client->queue_fold_pays = 2 * (keys_after - keys) <= ops;
     //  The queue's operations and bytes become the backlog's keys and bytes
     client->unsent_keys = keys_after;
     client->held_ops = client->held_ops + keys_after - keys - ops;
@@ -205,7 +211,7 @@ s_client_fold_queue (zstate_client_t *client)
 //  agent never waits for lock while it holds socket_lock, so waiting for
 //  socket_lock here cannot deadlock). Returns the frames folded.
 size_t
-zstate_client_coalesce (zstate_client_t *client)
+zstate_client_coalesce (zstate_client_t *client, bool full)
 {
     size_t before [3], after [3], folded = 0;
     pthread_mutex_lock (&client->socket_lock);
@@ -218,11 +224,12 @@ zstate_client_coalesce (zstate_client_t *client)
     }
     //  The queue folds when keys repeat (at most one key per two
     //  operations) in the block or in its last fold: keys that never
-    //  repeat would only cost the backlog's overhead
+    //  repeat would only cost the backlog's overhead. A full bound folds
+    //  it whatever they do
     size_t keys = zstate_outbox_keys (client->outbox);
-    if (client->queue_fold_pays
+    if (full || client->queue_fold_pays
     ||  (keys && 2 * keys <= zstate_outbox_block_ops (client->outbox)))
-        folded += s_client_fold_queue (client);
+        folded += s_client_fold_queue (client, full);
     pthread_mutex_unlock (&client->socket_lock);
     client->stats.frames_coalesced += folded;
     return folded;
@@ -599,7 +606,7 @@ s_self_coalesce (self_t *self)
     pthread_mutex_lock (&client->lock);
     if (client->held_ops > client->queue_ops_max / 2
     ||  client->held_bytes > client->queue_bytes_max / 2)
-        zstate_client_coalesce (client);
+        zstate_client_coalesce (client, false);
     pthread_mutex_unlock (&client->lock);
 }
 
