@@ -182,6 +182,11 @@ typedef struct {
                                 //  table of them with a writer was resynced
     uint64_t rejected_kind;     //  SNAPSHOT-BEGINs refused: bad kind
     uint64_t rejected_status;   //  SNAPSHOT-ENDs refused: bad status
+    //  REJECTs the pipe did not take (doc/protocol.md, section 17)
+    uint64_t rejects_owed;      //  owed, and sent before any ACK or WELCOME
+                                //  that covers their sequence
+    uint64_t rejects_lost;      //  lost: the session owed 64 already, and its
+                                //  client takes the message as acknowledged
 } zstate_server_stats_t;
 
 //  Create a server; it binds nothing until zstate_server_bind. Returns

@@ -6,7 +6,8 @@
     (selftest/zstate_server_resync_rig.c): the RESYNC feature, every
     trigger of RESYNC and who gets it, RESYNCs owed to a lost connection
     and to a full pipe, the owed list alone, and an ACK or WELCOME that
-    found the pipe full sent again. Assertions are on what
+    found the pipe full sent again, and REJECTs owed to a full pipe, and
+    their list alone. Assertions are on what
     arrives, never on time: a sync point is a PING, whose PONG comes after
     everything the server sent that DEALER before it.
 
@@ -21,6 +22,7 @@
 #include "zstate_session_msg.h"
 #include "zstate_server_watermarks.h"
 #include "zstate_server_owed.h"
+#include "zstate_server_rejects.h"
 #include "zstate_server_peer.h"
 #include "zstate_server_resync_rig.h"
 
@@ -457,24 +459,34 @@ s_test_owed_full (rig_t *rig)
     s_deaf_destroy (&deaf);
 }
 
+//  A deaf peer whose pipe is full, the server's stats then in *before,
+//  and no ACK delay: no ACK waits past the loop iteration that delivered
+//  its message, since zloop runs due timers before it reads the pipe
+//  that asks for STATS. Returns the RESYNCs asked, all of which but the
+//  last (owed) the pipe took
+static size_t
+s_deaf_full (rig_t *rig, deaf_t *deaf, zstate_server_stats_t *before)
+{
+    int rc = zstate_server_set_ack_delay (rig->server, 0);
+    assert (rc == 0);
+    s_deaf_new (rig, deaf);
+    size_t asked = 1 + s_fill (rig, deaf->link);
+    rc = zstate_server_stats (rig->server, before);
+    assert (rc == 0);
+    return asked;
+}
+
 //  A client whose pipe is full when its ACK (gap false) or resume WELCOME
 //  (gap true) is due gets it once it reads again, though it sends nothing
 //  more: no later reply would tell it what the lost one said
 static void
 s_reply_full (rig_t *rig, bool gap)
 {
-    //  No ACK waits past the loop iteration that delivered its message:
-    //  zloop runs due timers before it reads the pipe that asks for STATS
-    int rc = zstate_server_set_ack_delay (rig->server, 0);
-    assert (rc == 0);
     deaf_t deaf;
-    s_deaf_new (rig, &deaf);
+    zstate_server_stats_t before, stats;
+    size_t asked = s_deaf_full (rig, &deaf, &before);
     zsock_t *peer = deaf.peer;
     const byte *id = zuuid_data (deaf.session);
-    size_t asked = 1 + s_fill (rig, deaf.link);
-    zstate_server_stats_t before, stats;
-    rc = zstate_server_stats (rig->server, &before);
-    assert (rc == 0);
     for (uint64_t sequence = 1; sequence <= 64; sequence++)
         peer_ops (peer, 2, id, sequence, TABLE, "key", 0);
     WAIT_STATS (rig->server, stats, stats.routed == before.routed + 64);
@@ -514,6 +526,93 @@ static void
 s_test_welcome_full (rig_t *rig)
 {
     s_reply_full (rig, true);
+}
+
+//  The REJECTs owed alone: oldest first, around the ring, and nothing
+//  added past the bound
+static void
+s_test_rejects_class (void)
+{
+    zstate_server_rejects_t *rejects = NULL;
+    uint64_t sequence;
+    int reason;
+    assert (!zstate_server_rejects_first (rejects, &sequence, &reason));
+    assert (zstate_server_rejects_size (rejects) == 0);
+    //  Five in and out first, so that a full ring wraps around its end
+    for (uint64_t index = 1; index <= 5; index++)
+        assert (zstate_server_rejects_add (&rejects, index, 1));
+    for (uint64_t index = 1; index <= 5; index++) {
+        assert (zstate_server_rejects_first (rejects, &sequence, &reason));
+        assert (sequence == index);
+        zstate_server_rejects_remove_first (rejects);
+    }
+    for (uint64_t index = 1; index <= ZSTATE_SERVER_REJECTS_MAX; index++)
+        assert (zstate_server_rejects_add (&rejects, 100 + index, (int) index % 7 + 1));
+    assert (!zstate_server_rejects_add (&rejects, 999, 1));
+    assert (zstate_server_rejects_size (rejects) == ZSTATE_SERVER_REJECTS_MAX);
+    for (uint64_t index = 1; index <= ZSTATE_SERVER_REJECTS_MAX; index++) {
+        assert (zstate_server_rejects_first (rejects, &sequence, &reason));
+        assert (sequence == 100 + index && reason == (int) index % 7 + 1);
+        zstate_server_rejects_remove_first (rejects);
+    }
+    assert (!zstate_server_rejects_first (rejects, &sequence, &reason));
+    assert (zstate_server_rejects_size (rejects) == 0);
+    zstate_server_rejects_destroy (&rejects);
+    assert (rejects == NULL);
+}
+
+//  A client whose pipe is full when its messages are refused gets their
+//  REJECTs once it reads again, oldest first and before the ACK that
+//  covers them, though it sends nothing more; past the bound of those
+//  owed, the rest are lost and counted
+static void
+s_test_reject_full (rig_t *rig)
+{
+    deaf_t deaf;
+    zstate_server_stats_t before, stats;
+    size_t asked = s_deaf_full (rig, &deaf, &before);
+    zsock_t *peer = deaf.peer;
+    const byte *id = zuuid_data (deaf.session);
+    //  No consumer for NO_TABLE: each is refused, UNROUTABLE
+    uint64_t refused = ZSTATE_SERVER_REJECTS_MAX + 2;
+    for (uint64_t sequence = 1; sequence <= refused; sequence++)
+        peer_ops (peer, 2, id, sequence, "NO_TABLE", "key", 0);
+    peer_ops (peer, 2, id, refused + 1, TABLE, "key", 0);
+    WAIT_STATS (rig->server, stats, stats.routed == before.routed + 1);
+    assert (stats.rejects == before.rejects);
+    assert (stats.rejects_owed == before.rejects_owed + ZSTATE_SERVER_REJECTS_MAX);
+    assert (stats.rejects_lost == before.rejects_lost + 2);
+    //  What the pipe took, then the REJECTs in order and the ACK after
+    //  them, with the RESYNC owed and the PINGs that follow it anywhere
+    s_receive (rig, peer, asked - 1);
+    uint64_t next = 1;
+    bool acked = false, resynced = false;
+    while (!acked || !resynced) {
+        peer_recv (peer, &rig->reply);
+        int type = rig->reply.msg.type;
+        if (type == ZSTATE_SESSION_MSG_RESYNC) {
+            assert (!resynced && streq (rig->reply.msg.table, "FULL_TABLE"));
+            resynced = true;
+        }
+        else
+        if (type == ZSTATE_SESSION_MSG_REJECT) {
+            assert (!acked && rig->reply.msg.sequence == next++);
+            assert (rig->reply.msg.reason == ZSTATE_SESSION_REASON_UNROUTABLE);
+        }
+        else
+        if (type == ZSTATE_SESSION_MSG_ACK) {
+            assert (next == ZSTATE_SERVER_REJECTS_MAX + 1);
+            assert (rig->reply.msg.delivered == refused + 1);
+            acked = true;
+        }
+        else
+            assert (type == ZSTATE_SESSION_MSG_PING);
+    }
+    assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
+    int rc = zstate_server_stats (rig->server, &stats);
+    assert (rc == 0);
+    assert (stats.rejects == before.rejects + ZSTATE_SERVER_REJECTS_MAX);
+    s_deaf_destroy (&deaf);
 }
 
 //  A server of its own, bound to inproc://name, with RESTORED_TABLE
@@ -670,6 +769,7 @@ zstate_server_resync_suite_test (bool verbose)
     if (verbose)
         printf ("\n");
     s_test_owed_class ();
+    s_test_rejects_class ();
     rig_run (s_test_feature, verbose);
     rig_run (s_test_triggers, verbose);
     rig_run (s_test_lost, verbose);
@@ -678,6 +778,7 @@ zstate_server_resync_suite_test (bool verbose)
     rig_run (s_test_owed_full, verbose);
     rig_run (s_test_ack_full, verbose);
     rig_run (s_test_welcome_full, verbose);
+    rig_run (s_test_reject_full, verbose);
     s_test_restored (verbose);
     s_test_forgotten (verbose);
     printf ("OK\n");

@@ -16,6 +16,7 @@
 #include "zstate_server_persist.h"
 #include "zstate_server_limiter.h"
 #include "zstate_server_owed.h"
+#include "zstate_server_rejects.h"
 
 //  What housekeeping sends again to a session whose pipe did not take it
 #define RETRY_NONE          0
@@ -46,6 +47,7 @@ typedef struct {
     zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
     zstate_server_owed_t *unconfirmed;  //  sent, no PONG to confirm yet
     uint64_t confirm;           //  nonce of the PING that confirms them, or 0
+    zstate_server_rejects_t *rejects;   //  REJECTs not sent yet, or NULL
     size_t routing_size;        //  the routing id of its latest HELLO
     byte routing [ZSTATE_SERVER_ROUTING_MAX];
 } session_t;
@@ -81,6 +83,19 @@ struct _zstate_server_sessions_t {
 bool
     zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
                                 zstate_session_msg_t *msg);
+
+//  Refuse sequence of session for good with reason: REJECT it now, or owe
+//  the REJECT when the pipe does not take it or others are owed
+//  (zstate_server_sessions_rejects.c)
+void
+    zstate_server_session_reject (zstate_server_sessions_t *self, session_t *session,
+                                  uint64_t sequence, int reason);
+
+//  Send the REJECTs session owes, oldest first, until one does not go.
+//  Returns true when it owes none: an ACK or a WELCOME may go then.
+bool
+    zstate_server_session_rejects_flush (zstate_server_sessions_t *self,
+                                         session_t *session);
 
 //  Session is new to this instance, and HELLO offered features: owe it
 //  RESYNC of every table when it may hold what a table lacks

@@ -35,7 +35,9 @@
     message. Replies go out with ZMQ_DONTWAIT: a client that does not read
     loses replies, never stops the server. An ACK or WELCOME libzmq did
     not take is sent again by housekeeping, since no later one need come:
-    a client that sent its last message, or is behind a gap, would wait. P is the session's zstate_server_persist_t, which knows
+    a client that sent its last message, or is behind a gap, would wait.
+    A REJECT it did not take is owed, and goes before them
+    (zstate_server_sessions_rejects.c). P is the session's zstate_server_persist_t, which knows
     what waits for which writer; a confirmation that moves P makes an ACK
     due as a delivery does.
     The table is bounded. A HELLO for a new session when full evicts the
@@ -74,6 +76,7 @@ s_session_free (void **item_p)
     session_t *session = (session_t *) *item_p;
     zstate_server_persist_destroy (&session->persist);
     zstate_server_session_owed_destroy (session);
+    zstate_server_rejects_destroy (&session->rejects);
     free (session);
     *item_p = NULL;
 }
@@ -372,7 +375,8 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         .heartbeat = self->heartbeat,
         .features = session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0
     };
-    bool sent = zstate_server_session_send (self, session, &welcome);
+    bool sent = zstate_server_session_rejects_flush (self, session)
+             && zstate_server_session_send (self, session, &welcome);
     session->acked = session->delivered;
     session->acked_persisted = session->persisted;
     session->unacked = 0;
@@ -393,7 +397,8 @@ s_send_ack (zstate_server_sessions_t *self, session_t *session)
         .epoch = self->epoch, .delivered = session->delivered,
         .persisted = session->persisted
     };
-    bool sent = zstate_server_session_send (self, session, &ack);
+    bool sent = zstate_server_session_rejects_flush (self, session)
+             && zstate_server_session_send (self, session, &ack);
     if (session->due_handle) {
         zlistx_delete (self->due, session->due_handle);
         session->due_handle = NULL;
@@ -729,15 +734,8 @@ zstate_server_sessions_refuse (zstate_server_sessions_t *self,
     session_t *session = s_session_lookup (self, session_id);
     if (!session || session->version != 2 || sequence != session->delivered + 1)
         return;
-    zstate_session_msg_t reject = {
-        .type = ZSTATE_SESSION_MSG_REJECT, .session = session->id,
-        .epoch = self->epoch, .sequence = sequence, .reason = reason,
-        .text = zstate_session_msg_reason_text (reason)
-    };
-    reject.text_size = strlen (reject.text);
-    //  Sent now, before the ACK that covers it
-    zstate_server_session_send (self, session, &reject);
-    self->stats->rejects++;
+    //  Before the ACK that covers it, or owed and then still before it
+    zstate_server_session_reject (self, session, sequence, reason);
     zstate_server_sessions_delivered (self, session_id, sequence);
 }
 

@@ -60,6 +60,8 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
     fprintf (file, "    superseded = %" PRIu64 "\n", stats->superseded);
     fprintf (file, "    no_session = %" PRIu64 "\n", stats->no_session);
     fprintf (file, "    rejects = %" PRIu64 "\n", stats->rejects);
+    fprintf (file, "    rejects_owed = %" PRIu64 "\n", stats->rejects_owed);
+    fprintf (file, "    rejects_lost = %" PRIu64 "\n", stats->rejects_lost);
     fprintf (file, "    acks = %" PRIu64 "\n", stats->acks);
     fprintf (file, "    pings = %" PRIu64 "\n", stats->pings);
     fprintf (file, "    pings_sent = %" PRIu64 "\n", stats->pings_sent);
