@@ -90,7 +90,12 @@ extern "C" {
 //                                   1st, 2nd, 4th... time
 //      EPOCH       [old new]        a server instance WELCOMEd us: both
 //                                   epochs in hex, old all zeros the first time
-//      REJECT      [seq code text]  the server refused message seq for good
+//      REJECT      [seq code text]  the server refused message seq for good;
+//                                   for a window marker the text goes on
+//                                   with "; SNAPSHOT-BEGIN VIEW db table"
+//                                   (or SNAPSHOT), or "; SNAPSHOT-END
+//                                   COMPLETE db table" (or ABANDONED), and
+//                                   windows_rejected counts it
 //      LEVEL       [asked granted]  a WELCOME granted less than the level
 //                                   asked for, e.g. "PERSISTED DELIVERED"
 //      WINDOW      [detail]         views (or snapshots) were dropped since
@@ -178,6 +183,8 @@ typedef struct {
                                 //  grant the feature (their operations went)
     uint64_t mirror_refused;    //  operations refused: a mirror was full
     size_t mirror_keys;         //  keys the mirrors hold now
+    uint64_t windows_rejected;  //  SNAPSHOT-BEGINs and ENDs the server
+                                //  refused (REJECT; also in rejects)
 } zstate_client_stats_t;
 
 //  Create a client agent; it connects nowhere until zstate_client_connect.

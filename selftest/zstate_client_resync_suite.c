@@ -191,6 +191,50 @@ s_test_not_granted (bool verbose, bool offered)
     s_teardown (&fake, &client, &producer);
 }
 
+//  A marker the server refuses is reported like a refused OPS: a REJECT
+//  event naming the marker and its table, counted; a REJECT of one
+//  already gone reports nothing
+static void
+s_reject (fake_t *fake, uint64_t sequence)
+{
+    zstate_session_msg_t reject = { .type = ZSTATE_SESSION_MSG_REJECT };
+    reject.sequence = sequence;
+    reject.reason = ZSTATE_SESSION_REASON_UNROUTABLE;
+    reject.text = "no consumer for db/table";
+    reject.text_size = strlen (reject.text);
+    fake_send (fake, &reject);
+}
+
+static void
+s_test_marker_rejected (bool verbose)
+{
+    fake_t *fake;
+    zstate_producer_t *producer;
+    zstate_client_t *client = s_setup (&fake, true, true, 0, &producer, verbose);
+    assert (zstate_producer_begin_view (producer) == 0);
+    assert (zstate_producer_set (producer, "a", "f", "1", NULL) == 0);
+    assert (zstate_producer_end_view (producer) == 0);
+    uint64_t begin = s_expect_begin (fake, ZSTATE_SESSION_VIEW);
+    uint64_t last = s_expect_ops (fake, 1);
+    s_expect_end (fake, begin, 1, ZSTATE_SESSION_END_COMPLETE);
+    uint64_t end = fake->msg.sequence;
+    char detail [512];
+    s_reject (fake, begin);
+    assert (fake_event (client, "REJECT", detail, sizeof (detail)));
+    assert (streq (detail, "1 20 no consumer for db/table; SNAPSHOT-BEGIN VIEW db table"));
+    fake_ack (fake, last);
+    s_reject (fake, begin);     //  gone: no event, not counted
+    s_reject (fake, end);
+    assert (fake_event (client, "REJECT", detail, sizeof (detail)));
+    assert (streq (detail, "3 20 no consumer for db/table; SNAPSHOT-END COMPLETE db table"));
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.windows_rejected == 2 && stats.rejects == 2);
+    assert (stats.ops_refused == 0 && stats.ops_acked == 1);
+    s_teardown (&fake, &client, &producer);
+}
+
 //  The scripted server's view of the table: each key's last value, which
 //  must never go back
 #define KEYS            300
@@ -737,6 +781,7 @@ zstate_client_resync_suite (bool verbose)
     s_test_view (verbose);
     s_test_not_granted (verbose, true);
     s_test_not_granted (verbose, false);
+    s_test_marker_rejected (verbose);
     s_test_mirror_bound (verbose);
     s_test_small_bounds (verbose);
     s_test_fold_stops (verbose);

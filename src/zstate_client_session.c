@@ -478,6 +478,33 @@ s_self_on_resync (self_t *self, zstate_session_msg_t *msg)
         zstate_client_agent_pump (self);
 }
 
+//  When the outbox holds a window marker at sequence, what it is, for the
+//  REJECT event: "SNAPSHOT-BEGIN VIEW db table" (or SNAPSHOT), or
+//  "SNAPSHOT-END COMPLETE db table" (or ABANDONED: an END has no kind);
+//  else "". A marker carries no operation, so the count of what was
+//  dropped cannot tell. Called under socket_lock
+static void
+s_self_marker (self_t *self, uint64_t sequence, char *marker, size_t size)
+{
+    zmq_msg_t frame;
+    uint64_t found = zstate_outbox_next (self->client->outbox, sequence, &frame);
+    if (!found)
+        return;
+    zstate_session_msg_t held;
+    if (found == sequence
+    &&  zstate_session_msg_decode (&held, zmq_msg_data (&frame), zmq_msg_size (&frame)) == 0) {
+        if (held.type == ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN)
+            snprintf (marker, size, "SNAPSHOT-BEGIN %s %s %s",
+                      held.kind == ZSTATE_SESSION_VIEW? "VIEW": "SNAPSHOT", held.db, held.table);
+        else
+        if (held.type == ZSTATE_SESSION_MSG_SNAPSHOT_END)
+            snprintf (marker, size, "SNAPSHOT-END %s %s %s",
+                      held.status == ZSTATE_SESSION_END_COMPLETE? "COMPLETE": "ABANDONED",
+                      held.db, held.table);
+    }
+    zmq_msg_close (&frame);
+}
+
 static void
 s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
 {
@@ -491,24 +518,29 @@ s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
         return;
     }
     size_t before [3], after [3];
+    char marker [2 * ZSTATE_NAME_MAX + 64] = "";
     pthread_mutex_lock (&client->socket_lock);
     zstate_client_outbox_measure (client, before);
+    s_self_marker (self, msg->sequence, marker, sizeof (marker));
     size_t ops = zstate_outbox_drop (client->outbox, msg->sequence);
     size_t delivered = zstate_outbox_delivered_ops (client->outbox);
     zstate_client_outbox_measure (client, after);
     pthread_mutex_unlock (&client->socket_lock);
-    if (!ops)
+    if (!ops && !*marker)
         return;                 //  Not held: refused already, or acknowledged
     pthread_mutex_lock (&client->lock);
     zstate_client_outbox_changed (client, before, after);
     client->outbox_delivered = delivered;
     client->stats.rejects++;
     client->stats.ops_refused += ops;
+    if (*marker)
+        client->stats.windows_rejected++;
     pthread_cond_broadcast (&client->progress);
     pthread_mutex_unlock (&client->lock);
-    char detail [ZSTATE_SESSION_TEXT_MAX + 64];
-    snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s", msg->sequence, msg->reason,
-              msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason));
+    char detail [ZSTATE_SESSION_TEXT_MAX + sizeof (marker) + 64];
+    snprintf (detail, sizeof (detail), "%" PRIu64 " %d %s%s%s", msg->sequence, msg->reason,
+              msg->text_size? msg->text: zstate_session_msg_reason_text (msg->reason),
+              *marker? "; ": "", marker);
     zsys_warning ("%s REJECT of %zu ops: %s", self->log_prefix, ops, detail);
     zstate_client_agent_event (self, "REJECT", detail);
 }
