@@ -47,12 +47,16 @@ typedef struct {
 static volatile sig_atomic_t s_stalled = 0;
 static volatile sig_atomic_t s_signals = 0;     //  SIGUSR1/2 received
 static volatile sig_atomic_t s_dumps = 0;       //  SIGHUP received
+static volatile sig_atomic_t s_resyncs = 0;     //  SIGWINCH received
 
 static void
 s_on_signal (int signum)
 {
     if (signum == SIGHUP)
         s_dumps++;
+    else
+    if (signum == SIGWINCH)
+        s_resyncs++;
     else {
         s_stalled = signum == SIGUSR1;
         s_signals++;
@@ -184,10 +188,23 @@ s_pop (observer_t *self)
     return 0;
 }
 
+//  SIGWINCH: the application drops its view, as one that found it
+//  suspect, and asks for the table again; answers 'Y' once asked, 'N'
+//  when it could not ask
+static int
+s_resync (observer_t *self)
+{
+    memset (self->view, 0, self->keys * sizeof (unsigned));
+    int rc = zstate_consumer_resync (self->consumer);
+    if (rc)
+        fprintf (stderr, "zstate_faults child: resync: %s\n", zstate_reason ());
+    return write (self->reply, rc? "N": "Y", 1) == 1? 0: -1;
+}
+
 //  Between pops: a late table registers once popping is asked for; each
 //  signal is answered with the state it left us in, each dump once made
 static int
-s_answer (observer_t *self, int *answered_p, int *dumped_p)
+s_answer (observer_t *self, int *answered_p, int *dumped_p, int *resynced_p)
 {
     if (!self->consumer && !s_stalled && s_register (self))
         return -1;
@@ -204,6 +221,12 @@ s_answer (observer_t *self, int *answered_p, int *dumped_p)
         if (s_dump (self) || write (self->reply, "V", 1) != 1)
             return -1;
     }
+    int resyncs = s_resyncs;
+    if (resyncs != *resynced_p && self->view && self->consumer) {
+        *resynced_p = resyncs;
+        if (s_resync (self))
+            return -1;
+    }
     return 0;
 }
 
@@ -213,9 +236,9 @@ s_answer (observer_t *self, int *answered_p, int *dumped_p)
 static int
 s_observe (observer_t *self)
 {
-    int status = 0, answered = 0, dumped = 0;
+    int status = 0, answered = 0, dumped = 0, resynced = 0;
     while (status == 0 && !zsys_interrupted) {
-        if (s_answer (self, &answered, &dumped)) {
+        if (s_answer (self, &answered, &dumped, &resynced)) {
             status = 1;
             break;
         }
@@ -295,6 +318,7 @@ zstate_fault_observer_main (int argc, char *argv [])
     sigaction (SIGUSR1, &action, NULL);
     sigaction (SIGUSR2, &action, NULL);
     sigaction (SIGHUP, &action, NULL);
+    sigaction (SIGWINCH, &action, NULL);
     s_stalled = self.mode == MODE_LATE;
     self.log = open (argv [3], O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (self.log == -1) {

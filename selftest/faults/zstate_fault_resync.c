@@ -194,6 +194,24 @@ s_rig_destroy (rig_t *rig)
     zstate_fault_model_destroy (&rig->model);
 }
 
+//  Once the stream is over: wait for the observer's view to reach the
+//  model, then write the verdict's figures into line. Returns the last
+//  dump when the view equals the model and the pop log holds, else NULL
+static const char *
+s_final (rig_t *rig, char *line, size_t size)
+{
+    zstate_fault_view_t view;
+    const char *dump = zstate_fault_view_settle (rig->server, rig->model, RESYNC_CONVERGE,
+                                                 RESYNC_QUIET, &view);
+    snprintf (line, size, "accepted=%" PRIu64 " expected_keys=%zu",
+              zstate_fault_model_accepted (rig->model), zstate_fault_model_present (rig->model));
+    zstate_fault_append_view (line, size, "view", &view);
+    bool held = s_log_holds (rig->server, rig->model, line, size);
+    zstate_fault_append_windows (line, size, dump);
+    zstate_fault_append_client (line, size, zstate_fault_stream_client (rig->stream));
+    return dump && zstate_fault_view_wrong (&view) == 0 && held? dump: NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  The consumer process is killed (SIGKILL) three times and started
 //  again, with no persistence: twice mid-stream, and once after the
@@ -201,49 +219,51 @@ s_rig_destroy (rig_t *rig)
 //  instance, which starts empty, gets its table from nothing but the
 //  producer's mirror (and a few live writes meanwhile). DELs included
 
+//  The stream in three parts with a fault after each, the last once
+//  everything was acknowledged, and a quarter of the keys written while
+//  the table comes back; fault says whether it took place. Returns the
+//  last dump when the view ends equal to the model, every fault took
+//  place and the pop log holds, else NULL; line gets the figures
+typedef bool (fault_fn) (rig_t *rig);
+
+static const char *
+s_thrice (options_t *options, rig_t *rig, fault_fn *fault, const char *what,
+          char *line, size_t size)
+{
+    size_t keys = 1000, total = options->ops;
+    if (!s_rig_start (rig, options, keys, total + keys / 4, NULL)) {
+        snprintf (line, size, "server or producer did not start: %s", strerror (errno));
+        return NULL;
+    }
+    zstate_client_t *client = zstate_fault_stream_client (rig->stream);
+    zstate_fault_stream_run (rig->stream, total / 3, 0);
+    int faults = fault (rig);
+    zstate_fault_stream_run (rig->stream, total / 3, 0);
+    faults += fault (rig);
+    zstate_fault_stream_run (rig->stream, total - 2 * (total / 3), 0);
+    bool flushed = zstate_client_flush (client, RESYNC_FLUSH) == 0;
+    faults += fault (rig);
+    zstate_fault_stream_run (rig->stream, keys / 4, 0);
+    zstate_client_flush (client, RESYNC_FLUSH);
+    const char *dump = s_final (rig, line, size);
+    zstate_fault_append (line, size, " %s=%d", what, faults);
+    return faults == 3 && flushed? dump: NULL;
+}
+
 //  Kill the observer and start it again; true when it started
 static bool
-s_restart (zstate_fault_stream_t *stream, zstate_fault_server_t *server)
+s_restart (rig_t *rig)
 {
-    zstate_fault_stream_fault (stream);
-    zstate_fault_server_signal (server, SIGKILL, NULL);
-    return zstate_fault_server_start (server) == 0;
+    zstate_fault_stream_fault (rig->stream);
+    zstate_fault_server_signal (rig->server, SIGKILL, NULL);
+    return zstate_fault_server_start (rig->server) == 0;
 }
 
 bool
 zstate_fault_consumer_restart (options_t *options, char *line, size_t size)
 {
-    size_t keys = 1000, total = options->ops;
     rig_t rig;
-    bool pass = false;
-    if (s_rig_start (&rig, options, keys, total + keys / 4, NULL)) {
-        zstate_fault_stream_t *stream = rig.stream;
-        zstate_client_t *client = zstate_fault_stream_client (stream);
-        zstate_fault_stream_run (stream, total / 3, 0);
-        int restarts = s_restart (stream, rig.server);
-        zstate_fault_stream_run (stream, total / 3, 0);
-        restarts += s_restart (stream, rig.server);
-        zstate_fault_stream_run (stream, total - 2 * (total / 3), 0);
-        bool flushed = zstate_client_flush (client, RESYNC_FLUSH) == 0;
-        restarts += s_restart (stream, rig.server);
-        //  A quarter of the keys written while the snapshot goes
-        zstate_fault_stream_run (stream, keys / 4, 0);
-        zstate_client_flush (client, RESYNC_FLUSH);
-        zstate_fault_view_t view;
-        const char *dump = zstate_fault_view_settle (rig.server, rig.model, RESYNC_CONVERGE,
-                                                     RESYNC_QUIET, &view);
-        snprintf (line, size, "accepted=%" PRIu64 " expected_keys=%zu",
-                  zstate_fault_model_accepted (rig.model),
-                  zstate_fault_model_present (rig.model));
-        zstate_fault_append_view (line, size, "view", &view);
-        bool held = s_log_holds (rig.server, rig.model, line, size);
-        zstate_fault_append_windows (line, size, dump);
-        zstate_fault_append_client (line, size, client);
-        zstate_fault_append (line, size, " restarts=%d", restarts);
-        pass = dump && zstate_fault_view_wrong (&view) == 0 && held && restarts == 3 && flushed;
-    }
-    else
-        snprintf (line, size, "server or producer did not start: %s", strerror (errno));
+    bool pass = s_thrice (options, &rig, s_restart, "restarts", line, size) != NULL;
     s_rig_destroy (&rig);
     return pass;
 }
@@ -472,4 +492,31 @@ zstate_fault_late_cuts (options_t *options, char *line, size_t size)
     line [0] = 0;
     zstate_fault_append (line, size, "cuts=%d", LATE_CUTS);
     return s_late_small (options, LATE_CUTS, line, size) == LATE_RUNS;
+}
+
+//  --------------------------------------------------------------------------
+//  The application drops its view, as one that found it suspect, and asks
+//  for the table again (zstate_consumer_resync), three times: twice while
+//  live updates and DELs go on, and once after everything was
+//  acknowledged, so that the last view comes from nothing but the
+//  snapshot (and a few live writes meanwhile). The view must end equal to
+//  the model, and no key may go back across the drops
+
+//  The application drops its view and asks again; true when it did
+static bool
+s_resync (rig_t *rig)
+{
+    return zstate_fault_server_signal (rig->server, SIGWINCH, NULL) == 0;
+}
+
+bool
+zstate_fault_consumer_resync (options_t *options, char *line, size_t size)
+{
+    rig_t rig;
+    const char *dump = s_thrice (options, &rig, s_resync, "asked", line, size);
+    //  Each ask is answered by a snapshot, or by the one more that
+    //  follows a snapshot it came during
+    bool pass = dump && zstate_fault_dump_counter (dump, "windows_completed") >= 3;
+    s_rig_destroy (&rig);
+    return pass;
 }

@@ -42,6 +42,10 @@ bool
     zstate_fault_late_cuts (options_t *options, char *line, size_t size);
 bool
     zstate_fault_redis_lost (options_t *options, char *line, size_t size);
+//  The application drops its view and calls zstate_consumer_resync, three
+//  times, mid-stream and once everything was acknowledged
+bool
+    zstate_fault_consumer_resync (options_t *options, char *line, size_t size);
 bool
     zstate_fault_view (options_t *options, char *line, size_t size);
 bool

@@ -326,6 +326,8 @@ zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status
         return s_wait_reply (self, signum == SIGUSR1? 'S': 'R');
     if (signum == SIGHUP && self->kind == ZSTATE_FAULT_OBSERVER)
         return s_wait_reply (self, 'V');
+    if (signum == SIGWINCH && self->kind == ZSTATE_FAULT_OBSERVER)
+        return s_wait_reply (self, 'Y');
     if (signum != SIGKILL && signum != SIGTERM)
         return 0;
     int status = 0;

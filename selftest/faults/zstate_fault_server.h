@@ -84,7 +84,9 @@ int
 //  answered that it pops no more, or again (each waits up to 20 s). Returns
 //  0, or -1 with errno: ESRCH when it does not run, ETIMEDOUT or ECHILD
 //  when it did not confirm. For SIGTERM, *status_p gets the exit status.
-//  SIGHUP to an observer in a resync mode returns once it dumped its view.
+//  SIGHUP to an observer in a resync mode returns once it dumped its view;
+//  SIGWINCH once it dropped its view and called zstate_consumer_resync
+//  (ETIMEDOUT too when the call failed).
 int
     zstate_fault_server_signal (zstate_fault_server_t *self, int signum, int *status_p);
 

@@ -662,6 +662,7 @@ static scenario_t s_scenarios [] = {
       "consumer registers late: 100,000 keys after 2 s, 100 small runs in random orders" },
     { "late-cuts",    zstate_fault_late_cuts,
       "100 small late joins, 5 TCP resets right after the table registers" },
+    { "consumer-resync", zstate_fault_consumer_resync, "application drops its view, resync x3" },
     { "view",         zstate_fault_view,
       "restarted producers re-assert 90%, die mid-view, re-assert 80%" },
     { "redis-lost",   zstate_fault_redis_lost,
