@@ -27,6 +27,7 @@ struct _zstate_fault_producer_t {
     char *endpoint;
     size_t keys;
     pid_t pid;
+    int answers;                //  a split view's reply pipe, else -1
 };
 
 zstate_fault_producer_t *
@@ -37,6 +38,7 @@ zstate_fault_producer_new (const char *endpoint, size_t keys)
     assert (self);
     self->endpoint = strdup (endpoint);
     self->keys = keys;
+    self->answers = -1;
     return self;
 }
 
@@ -84,7 +86,8 @@ zstate_fault_producer_run (zstate_fault_producer_t *self, unsigned round, unsign
                            const char *view, int level)
 {
     assert (self);
-    assert (streq (view, "none") || streq (view, "view") || streq (view, "open"));
+    assert (streq (view, "none") || streq (view, "view") || streq (view, "open")
+         || streq (view, "split"));
     if (self->pid) {
         errno = EBUSY;
         return -1;
@@ -122,7 +125,27 @@ zstate_fault_producer_run (zstate_fault_producer_t *self, unsigned round, unsign
     self->pid = pid;
     int rc = s_wait_answer (channel [0]);
     int saved = errno;
-    close (channel [0]);
+    if (rc == 0 && streq (view, "split"))
+        self->answers = channel [0];
+    else
+        close (channel [0]);
+    errno = saved;
+    return rc;
+}
+
+int
+zstate_fault_producer_resume (zstate_fault_producer_t *self)
+{
+    assert (self);
+    if (self->answers == -1) {
+        errno = ESRCH;
+        return -1;
+    }
+    kill (self->pid, SIGUSR1);
+    int rc = s_wait_answer (self->answers);
+    int saved = errno;
+    close (self->answers);
+    self->answers = -1;
     errno = saved;
     return rc;
 }
@@ -137,6 +160,10 @@ zstate_fault_producer_end (zstate_fault_producer_t *self, int signum)
     }
     if (signum)
         kill (self->pid, signum);
+    if (self->answers != -1) {
+        close (self->answers);
+        self->answers = -1;
+    }
     int status = 0;
     //  A child that does not exit in time is killed: nothing waits for ever
     pid_t reaped = 0;
@@ -168,25 +195,38 @@ s_send (zstate_producer_t *producer, const char *key, const char *seq)
     return rc;
 }
 
-//  The round, in a view or not; returns 0 when everything was accepted
+//  Key numbers from to to of the round, the view begun before when begin,
+//  ended after when end; returns 0 when everything was accepted
 static int
-s_round (zstate_producer_t *producer, size_t keys, unsigned round, unsigned share,
-         const char *view)
+s_round (zstate_producer_t *producer, size_t from, size_t to, unsigned round,
+         unsigned share, bool begin, bool end)
 {
-    int rc = strneq (view, "none")? zstate_producer_begin_view (producer): 0;
+    int rc = begin? zstate_producer_begin_view (producer): 0;
     char seq [16];
     snprintf (seq, sizeof (seq), "%u", round);
-    for (size_t number = 0; number < keys && rc == 0; number++) {
+    for (size_t number = from; number < to && rc == 0; number++) {
         if (number % 10 >= share)
             continue;
         char key [16];
         snprintf (key, sizeof (key), "k%07u", (unsigned) number);
         rc = s_send (producer, key, seq);
     }
-    if (rc == 0 && streq (view, "view"))
+    if (rc == 0 && end)
         rc = zstate_producer_end_view (producer);
     if (rc)
         fprintf (stderr, "zstate_faults producer: %s\n", zstate_reason ());
+    return rc;
+}
+
+//  Flush, answer 'F' (or 'X' when rc or the flush failed); returns rc
+static int
+s_answer (zstate_client_t *client, int reply, int rc)
+{
+    if (rc == 0)
+        rc = zstate_client_flush (client, FLUSH_TIMEOUT);
+    char answer = rc? 'X': 'F';
+    if (write (reply, &answer, 1) != 1)
+        rc = -1;
     return rc;
 }
 
@@ -195,13 +235,20 @@ zstate_fault_producer_main (int argc, char *argv [])
 {
     if (argc != 9) {
         fprintf (stderr, "zstate_faults producer: ENDPOINT KEYS ROUND SHARE "
-                 "none|view|open LEVEL REPLY_FD\n");
+                 "none|view|open|split LEVEL REPLY_FD\n");
         return 2;
     }
     size_t keys = (size_t) atol (argv [3]);
     unsigned round = (unsigned) atoi (argv [4]), share = (unsigned) atoi (argv [5]);
     const char *view = argv [6];
     int reply = atoi (argv [8]);
+    bool split = streq (view, "split");
+    //  A split view goes on at SIGUSR1, taken by sigwait: blocked before
+    //  any thread starts, so that none of them takes it
+    sigset_t resume;
+    sigemptyset (&resume);
+    sigaddset (&resume, SIGUSR1);
+    pthread_sigmask (SIG_BLOCK, &resume, NULL);
     zsys_init ();
     zsys_set_logstream (stderr);
     zstate_client_t *client = zstate_client_new ();
@@ -216,12 +263,13 @@ zstate_fault_producer_main (int argc, char *argv [])
     if (rc == 0)
         rc = zstate_producer_set_mirror (producer, keys);
     if (rc == 0)
-        rc = s_round (producer, keys, round, share, view);
-    if (rc == 0)
-        rc = zstate_client_flush (client, FLUSH_TIMEOUT);
-    char answer = rc? 'X': 'F';
-    if (write (reply, &answer, 1) != 1)
-        rc = -1;
+        rc = s_round (producer, 0, split? keys / 2: keys, round, share, strneq (view, "none"),
+                      streq (view, "view"));
+    rc = s_answer (client, reply, rc);
+    int signum;
+    if (split && rc == 0 && sigwait (&resume, &signum) == 0)
+        rc = s_answer (client, reply,
+                       s_round (producer, keys / 2, keys, round, share, false, true));
     //  Dies in its view: only SIGKILL ends it
     while (streq (view, "open"))
         pause ();

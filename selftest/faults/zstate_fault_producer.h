@@ -24,11 +24,13 @@
 //  model's operations: SET "k%07u" seq ROUND for every key number k below
 //  KEYS with k % 10 < SHARE, in key order (the model's operations
 //  (ROUND - 1) * KEYS + k). VIEW is "none", "view" (the round is a view:
-//  begin_view before, end_view after) or "open" (begin_view, never
-//  ended). Then it flushes (up to 60 s) and answers 'F' on REPLY_FD, or
-//  'X' when a send was refused or the flush failed; "open" then waits to
-//  be killed, the others exit (0 after 'F'). The child gets SIGKILL when
-//  the harness dies.
+//  begin_view before, end_view after), "open" (begin_view, never
+//  ended) or "split" (begin_view and the key numbers below KEYS / 2; the
+//  rest and end_view once resumed). Then it flushes (up to 60 s) and
+//  answers 'F' on REPLY_FD, or 'X' when a send was refused or the flush
+//  failed; "open" then waits to be killed, "split" waits for SIGUSR1 to
+//  send its second half, flush and answer again, and the others exit (0
+//  after 'F'). The child gets SIGKILL when the harness dies.
 
 typedef struct _zstate_fault_producer_t zstate_fault_producer_t;
 
@@ -47,6 +49,13 @@ void
 int
     zstate_fault_producer_run (zstate_fault_producer_t *self, unsigned round,
                                unsigned share, const char *view, int level);
+
+//  Let a child in a "split" view send its second half and end the view,
+//  and wait (up to 120 s) for its answer. Returns 0 once it answered 'F',
+//  or -1 with errno as zstate_fault_producer_run, ESRCH when no split
+//  view waits.
+int
+    zstate_fault_producer_resume (zstate_fault_producer_t *self);
 
 //  Kill the child (SIGKILL) and reap it; or, with signum 0, wait for it
 //  to exit. Returns its exit status (-1 when killed), or -1 with errno

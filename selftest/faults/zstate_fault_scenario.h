@@ -46,6 +46,10 @@ bool
 //  times, mid-stream and once everything was acknowledged
 bool
     zstate_fault_consumer_resync (options_t *options, char *line, size_t size);
+//  The consumer killed in the middle of a producer's view, which then goes
+//  on and ends
+bool
+    zstate_fault_mid_view (options_t *options, char *line, size_t size);
 bool
     zstate_fault_view (options_t *options, char *line, size_t size);
 bool

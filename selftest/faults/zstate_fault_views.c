@@ -1,8 +1,9 @@
 /*  =========================================================================
-    zstate_fault_views - the view scenario: restarted producers, each a
+    zstate_fault_views - the view scenarios: restarted producers, each a
     process of its own, re-assert their table in a view; keys a complete
-    view lacks go from the application's view and from Redis, and nothing
-    goes when the producer dies before it ends its view
+    view lacks go from the application's view and from Redis, nothing
+    goes when the producer dies before it ends its view, and a consumer
+    killed in the middle of a view takes no half of it for the whole
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -55,24 +56,30 @@ s_check (zstate_fault_server_t *server, zstate_fault_model_t *model, const char 
     return dump && wrong == 0 && rc == 0 && stored_wrong == 0;
 }
 
-//  The steps: round 1 of every key, no view; round 2 in a view of 90% of
-//  them; round 2 again for half of them in a view the producer never ends
-//  (killed); round 3 in a view of 80%, which abandons the dead one
+//  Round 1 of every key, no view, by a producer child; true when view
+//  and Redis then hold it
 static bool
-s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
-         size_t keys, char *line, size_t size)
+s_first (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+         zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
 {
-    const char *endpoint = zstate_fault_server_endpoint (server);
-    zstate_fault_producer_t *producer = zstate_fault_producer_new (endpoint, keys);
-    int level = ZSTATE_ACK_PERSISTED;
-    bool pass = zstate_fault_producer_run (producer, 1, 10, "none", level) == 0
+    bool pass = zstate_fault_producer_run (producer, 1, 10, "none", ZSTATE_ACK_PERSISTED) == 0
              && zstate_fault_producer_end (producer, 0) == 0;
     s_model_round (model, keys, 1, 10);
-    pass = pass && s_check (server, model, redis, "first", line, size);
+    return pass && s_check (server, model, redis, "first", line, size);
+}
 
+//  The steps, after round 1 of every key with no view: round 2 in a view
+//  of 90% of them; round 2 again for half of them in a view the producer
+//  never ends (killed); round 3 in a view of 80%, which abandons the dead
+//  one
+static bool
+s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+         zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+{
+    int level = ZSTATE_ACK_PERSISTED;
     zstate_fault_model_begin_view (model);
-    pass = pass && zstate_fault_producer_run (producer, 2, 9, "view", level) == 0
-                && zstate_fault_producer_end (producer, 0) == 0;
+    bool pass = zstate_fault_producer_run (producer, 2, 9, "view", level) == 0
+             && zstate_fault_producer_end (producer, 0) == 0;
     s_model_round (model, keys, 2, 9);
     size_t dropped = zstate_fault_model_end_view (model);
     pass = pass && s_check (server, model, redis, "view_90", line, size);
@@ -90,12 +97,19 @@ s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char 
     dropped += zstate_fault_model_end_view (model);
     pass = pass && s_check (server, model, redis, "view_80", line, size);
     zstate_fault_append (line, size, " dropped_by_views=%zu", dropped);
-    zstate_fault_producer_destroy (&producer);
     return pass;
 }
 
-bool
-zstate_fault_view (options_t *options, char *line, size_t size)
+//  What a scenario does once the server runs and producer's first round
+//  is in
+typedef bool (steps_fn) (zstate_fault_server_t *server, zstate_fault_model_t *model,
+                         const char *redis, zstate_fault_producer_t *producer, size_t keys,
+                         char *line, size_t size);
+
+//  Run steps against an observer persisting into a Redis of its own, with
+//  a model of rounds rounds of options->ops / 20 keys
+static bool
+s_run (options_t *options, steps_fn *steps, size_t rounds, char *line, size_t size)
 {
     zstate_redis_server_t *redis = zstate_redis_server_new (false);
     if (!redis) {
@@ -103,14 +117,19 @@ zstate_fault_view (options_t *options, char *line, size_t size)
         return false;
     }
     size_t keys = options->ops / 20;
-    zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * 3);
+    zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * rounds);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, options->dir,
                                                              zstate_redis_server_endpoint (redis));
     zstate_fault_server_set_mode (server, "view", keys);
     bool pass = false;
     line [0] = 0;
     if (zstate_fault_server_start (server) == 0) {
-        pass = s_steps (server, model, zstate_redis_server_endpoint (redis), keys, line, size);
+        const char *endpoint = zstate_redis_server_endpoint (redis);
+        zstate_fault_producer_t *producer = zstate_fault_producer_new (
+            zstate_fault_server_endpoint (server), keys);
+        pass = s_first (server, model, endpoint, producer, keys, line, size)
+            && steps (server, model, endpoint, producer, keys, line, size);
+        zstate_fault_producer_destroy (&producer);
         const char *dump = zstate_fault_server_dump (server);
         zstate_fault_append_windows (line, size, dump);
         zstate_fault_append (line, size, " redis_sweeps=%" PRId64 " redis_swept=%" PRId64,
@@ -123,4 +142,44 @@ zstate_fault_view (options_t *options, char *line, size_t size)
     zstate_fault_model_destroy (&model);
     zstate_redis_server_destroy (&redis);
     return pass;
+}
+
+bool
+zstate_fault_view (options_t *options, char *line, size_t size)
+{
+    return s_run (options, s_steps, 3, line, size);
+}
+
+//  --------------------------------------------------------------------------
+//  The consumer process is killed in the middle of a producer's view (its
+//  BEGIN and first half delivered and persisted) and started again,
+//  restored from Redis; then the producer sends the rest of its view and
+//  ends it. The new instance saw no BEGIN, so the END alone must not
+//  sweep; the server asks the producer for the table again (the window
+//  began under the restored watermark), and its snapshot, sent once the
+//  view ended, completes the replace: view and Redis = the new view
+
+static bool
+s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+             zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+{
+    int level = ZSTATE_ACK_PERSISTED;
+    zstate_fault_model_begin_view (model);
+    bool pass = zstate_fault_producer_run (producer, 2, 9, "split", level) == 0;
+    bool restarted = zstate_fault_server_signal (server, SIGKILL, NULL) == 0
+                  && zstate_fault_server_start (server) == 0;
+    pass = pass && restarted && zstate_fault_producer_resume (producer) == 0
+                && zstate_fault_producer_end (producer, 0) == 0;
+    s_model_round (model, keys, 2, 9);
+    size_t dropped = zstate_fault_model_end_view (model);
+    pass = pass && s_check (server, model, redis, "view_90", line, size);
+    zstate_fault_append (line, size, " dropped_by_view=%zu restarted=%s", dropped,
+                         restarted? "yes": "no");
+    return pass;
+}
+
+bool
+zstate_fault_mid_view (options_t *options, char *line, size_t size)
+{
+    return s_run (options, s_mid_steps, 2, line, size);
 }
