@@ -51,7 +51,8 @@ extern "C" {
 //  END: a producer that died mid-view deletes nothing. The application
 //  can tell a window's operations from live ones with
 //  zstate_consumer_resyncing. One table has one writer: a window from one
-//  session replaces what another wrote.
+//  session deletes what another wrote and did not write again inside it,
+//  and one window opened while another is open abandons it.
 //
 //  Memory: the key set costs, per key held, one allocation of 4 bytes plus
 //  the key and a 16-byte slot of a table kept between an eighth and three

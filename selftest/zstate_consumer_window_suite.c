@@ -1,7 +1,8 @@
 /*  =========================================================================
-    zstate_consumer_window_suite - a window end to end: a raw version 2
-    peer sends a view through a real server, and the consumer's
-    application sees it replace the table
+    zstate_consumer_window_suite - windows end to end: raw version 2 peers
+    send views and snapshots through a real server, and the consumer's
+    application sees them replace the table, what another session wrote
+    included
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -61,6 +62,16 @@ s_lines (zlistx_t *text, bool sort)
     return strdup (joined);
 }
 
+//  A list of popped lines for s_collect
+static zlistx_t *
+s_text_new (void)
+{
+    zlistx_t *text = zlistx_new ();
+    zlistx_set_destructor (text, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_comparator (text, (zlistx_comparator_fn *) strcmp);
+    return text;
+}
+
 static void
 s_check (zlistx_t *text, bool sort, const char *expected)
 {
@@ -81,9 +92,7 @@ s_test_view (rig_t *rig)
     zsock_t *peer = rig_peer_welcomed (rig, &session);
     const byte *id = zuuid_data (session);
     zstate_batch_t *batch = zstate_batch_new ();
-    zlistx_t *text = zlistx_new ();
-    zlistx_set_destructor (text, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_comparator (text, (zlistx_comparator_fn *) strcmp);
+    zlistx_t *text = s_text_new ();
     peer_ops (peer, 2, id, 1, TABLE, "k1", 0);
     peer_ops (peer, 2, id, 2, TABLE, "k2", 0);
     peer_ops (peer, 2, id, 3, TABLE, "k3", 0);
@@ -127,8 +136,79 @@ s_test_view (rig_t *rig)
     zuuid_destroy (&session);
 }
 
+//  Two sessions write disjoint keys of one table. A window replaces the
+//  whole table whoever opened it: at its COMPLETE END every key held that
+//  no operation of the table inside the window wrote goes, the other
+//  session's included (one writer per table, doc/protocol.md section 16);
+//  and a second window opened before the first ended abandons it, so
+//  what the first sent before the second's BEGIN goes too
+static void
+s_test_two_writers (rig_t *rig)
+{
+    zuuid_t *first = NULL, *second = NULL, *restarted = NULL;
+    zsock_t *a = rig_peer_welcomed (rig, &first);
+    zsock_t *b = rig_peer_welcomed (rig, &second);
+    const byte *ida = zuuid_data (first), *idb = zuuid_data (second);
+    zstate_batch_t *batch = zstate_batch_new ();
+    zlistx_t *text = s_text_new ();
+    peer_ops (a, 2, ida, 1, TABLE, "a1", 0);
+    peer_ops (a, 2, ida, 2, TABLE, "a2", 0);
+    s_collect (rig->ports, batch, 2, false, text);
+    peer_ops (b, 2, idb, 1, TABLE, "b1", 0);
+    peer_ops (b, 2, idb, 2, TABLE, "b2", 0);
+    s_collect (rig->ports, batch, 2, false, text);
+    s_check (text, false, "SET a1, SET a2, SET b1, SET b2");
+
+    //  The first producer restarts (a new session) and sends a snapshot
+    //  of a1; b1 is written inside it, b2 is not
+    zsock_destroy (&a);
+    a = rig_peer_welcomed (rig, &restarted);
+    const byte *idr = zuuid_data (restarted);
+    rig_begin (a, idr, 1, PEER_DB, TABLE, ZSTATE_SESSION_SNAPSHOT);
+    peer_ops (a, 2, idr, 2, TABLE, "a1", 0);
+    s_collect (rig->ports, batch, 1, true, text);
+    peer_ops (b, 2, idb, 3, TABLE, "b1", 0);
+    s_collect (rig->ports, batch, 1, true, text);
+    rig_end (a, idr, 3, PEER_DB, TABLE, 1, 1, ZSTATE_SESSION_END_COMPLETE);
+    s_collect (rig->ports, batch, 2, true, text);
+    s_check (text, true, "DEL a2, DEL b2, SET a1, SET b1");
+    zstate_server_stats_t server;
+    zstate_server_stats (rig->server, &server);
+    assert (server.table_writers >= 1);
+
+    //  Both answer one RESYNC: the second BEGIN abandons the first window,
+    //  and its END sweeps a1, which the first sent before it
+    rig_begin (a, idr, 4, PEER_DB, TABLE, ZSTATE_SESSION_SNAPSHOT);
+    peer_ops (a, 2, idr, 5, TABLE, "a1", 0);
+    s_collect (rig->ports, batch, 1, true, text);
+    rig_begin (b, idb, 4, PEER_DB, TABLE, ZSTATE_SESSION_SNAPSHOT);
+    peer_ops (b, 2, idb, 5, TABLE, "b1", 0);
+    s_collect (rig->ports, batch, 1, true, text);
+    rig_end (b, idb, 6, PEER_DB, TABLE, 4, 1, ZSTATE_SESSION_END_COMPLETE);
+    s_collect (rig->ports, batch, 1, true, text);
+    //  The first's END matches nothing; a3 after it on its connection
+    //  says when it was taken
+    rig_end (a, idr, 6, PEER_DB, TABLE, 4, 1, ZSTATE_SESSION_END_COMPLETE);
+    peer_ops (a, 2, idr, 7, TABLE, "a3", 0);
+    s_collect (rig->ports, batch, 1, false, text);
+    s_check (text, false, "SET a1, SET b1, DEL a1, SET a3");
+    zstate_consumer_stats_t stats;
+    zstate_consumer_stats (rig->ports, &stats);
+    assert (stats.windows == 3 && stats.windows_completed == 2);
+    assert (stats.windows_abandoned == 1 && stats.windows_ignored == 1);
+    assert (stats.keys == 2 && stats.swept == 3);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    zlistx_destroy (&text);
+    zstate_batch_destroy (&batch);
+    zuuid_destroy (&first);
+    zuuid_destroy (&second);
+    zuuid_destroy (&restarted);
+}
+
 void
 zstate_consumer_window_suite (bool verbose)
 {
     rig_run (s_test_view, verbose);
+    rig_run (s_test_two_writers, verbose);
 }

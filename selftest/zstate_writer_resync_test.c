@@ -392,6 +392,41 @@ s_test_replace (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
     assert (stats.sweeps == 2 && stats.swept == 10);
 }
 
+//  One writer per table: a window from one session sweeps the keys that
+//  another session wrote to the table, unless that one wrote them again
+//  inside the window
+static void
+s_test_two_sessions (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
+                     zstate_batch_t *batch)
+{
+    byte dave [ZSTATE_MSG_SESSION_SIZE], erin [ZSTATE_MSG_SESSION_SIZE];
+    memset (dave, 0xD0, sizeof (dave));
+    memset (erin, 0xE0, sizeof (erin));
+    uint64_t mine = 0, theirs = 0;
+    s_test_fill (push, batch, dave, &mine, "LAG", 3);
+    zstate_batch_set (batch, "e0", "old", "value", NULL);
+    zstate_batch_set (batch, "e1", "old", "value", NULL);
+    zstate_writer_test_send_v2 (push, erin, ++theirs, "LAG", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    zstate_writer_stats_t before, after;
+    assert (zstate_writer_stats (writer, &before) == 0);
+    uint64_t begin = ++mine;
+    s_test_marker (push, dave, begin, "LAG", 0, 0);
+    zstate_batch_set (batch, "k0", "new", "1", NULL);
+    zstate_writer_test_send_v2 (push, dave, ++mine, "LAG", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    zstate_batch_set (batch, "e0", "new", "1", NULL);
+    zstate_writer_test_send_v2 (push, erin, ++theirs, "LAG", batch);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    s_test_marker (push, dave, ++mine, "LAG", begin, ZSTATE_SESSION_END_COMPLETE);
+    assert (zstate_writer_flush (writer, 10000) == 0);
+    char keys [256];
+    s_test_keys (redis, "LAG", keys, sizeof (keys));
+    assert (streq (keys, "e0 k0"));
+    assert (zstate_writer_stats (writer, &after) == 0);
+    assert (after.sweeps == before.sweeps + 1 && after.swept == before.swept + 3);
+}
+
 //  Windows that end with no sweep delete nothing
 static void
 s_test_unswept (zstate_redis_t *redis, zstate_writer_t *writer, zsock_t *push,
@@ -536,6 +571,7 @@ s_test_windows (void)
     zstate_batch_t *batch = zstate_batch_new ();
     s_test_replace (redis, writer, push, batch);
     s_test_unswept (redis, writer, push, batch);
+    s_test_two_sessions (redis, writer, push, batch);
     s_test_sweep_killed (redis, writer, push, batch, true);
     s_test_sweep_killed (redis, writer, push, batch, false);
     zstate_batch_destroy (&batch);
