@@ -157,6 +157,9 @@ typedef struct {
     uint64_t hellos;            //  HELLOs sent
     uint64_t resets;            //  DEALERs replaced after a silent server
     uint64_t protocol_errors;   //  bad or unexpected messages from the server
+    uint64_t replays;           //  REPLAYs answered: the server's DB writer
+                                //  was full and lacks what they asked for
+    uint64_t replays_missed;    //  ... that asked for what was no longer held
     uint64_t last_acked;        //  highest sequence acknowledged at the
                                 //  granted level
     size_t outbox_ops;          //  operations sent and not acknowledged

@@ -154,6 +154,15 @@ typedef struct {
     uint64_t restored_drops;    //  OPS dropped (and acknowledged) as held
                                 //  by Redis already, under a restored
                                 //  watermark of their table
+    //  A full DB writer (doc/protocol.md, section 17): sessions at level
+    //  PERSISTED go on being delivered, and replay to the writer later
+    uint64_t writer_skipped;    //  messages delivered without the writer's
+                                //  copy, its PUSH being full
+    uint64_t replays_sent;      //  REPLAYs sent to those sessions
+    uint64_t replayed;          //  messages they sent again that went to
+                                //  the writer only
+    uint64_t replay_dropped;    //  ... that did not: stale, or the writer
+                                //  full again (a later REPLAY asks again)
     //  Security, the data and monitor endpoints together (doc/protocol.md,
     //  section 10); a refused handshake delivers nothing
     size_t connections;         //  tcp and ipc connections open now

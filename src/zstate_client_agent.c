@@ -171,6 +171,9 @@ s_self_new (zsock_t *pipe, zstate_client_t *client)
     self->open_windows = zlistx_new ();
     assert (self->open_windows);
     zlistx_set_comparator (self->open_windows, s_same_window);
+    self->replay_chunks = zlistx_new ();
+    assert (self->replay_chunks);
+    zlistx_set_destructor (self->replay_chunks, zstate_client_session_chunk_free);
 
     self->loop = zloop_new ();
     assert (self->loop);
@@ -214,6 +217,7 @@ s_self_destroy (self_t **self_p)
         zstate_client_buffers_destroy (&queue);
         zsock_destroy (&self->events);
         zlistx_destroy (&self->open_windows);
+        zlistx_destroy (&self->replay_chunks);
         zstr_free (&self->endpoint);
         zstr_free (&self->monitor_endpoint);
         free (self);

@@ -334,6 +334,9 @@ typedef struct {
     int granted;                //  The level our WELCOME granted, or 0
     bool resync;                //  Our WELCOME granted the RESYNC feature
     zlistx_t *open_windows;     //  window_t whose BEGIN went, not their END
+    zlistx_t *replay_chunks;    //  zmq_msg_t * of a REPLAY's block, to send
+    uint64_t replay_nonce;      //  of the REPLAY being answered
+    bool replay_pong;           //  its PONG goes once its messages went
 } self_t;
 
 //  Version 2 session states (doc/protocol.md, section 15)
@@ -390,6 +393,10 @@ void
 //  Say whether senders may send themselves (the fast path)
 void
     zstate_client_session_set_ready (self_t *self, bool ready);
+
+//  zlistx destructor of a REPLAY's chunk, a zmq_msg_t *
+void
+    zstate_client_session_chunk_free (void **item_p);
 
 //  Send held messages again from resend_next, until the socket pushes
 //  back; then STREAMING. Returns true if at least one went.

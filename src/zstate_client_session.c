@@ -333,8 +333,48 @@ s_self_epoch_text (const byte *epoch, char *text)
         snprintf (text + 2 * index, 3, "%02x", epoch [index]);
 }
 
+void
+zstate_client_session_chunk_free (void **item_p)
+{
+    zmq_msg_t *chunk = (zmq_msg_t *) *item_p;
+    if (chunk) {
+        zmq_msg_close (chunk);
+        free (chunk);
+        *item_p = NULL;
+    }
+}
+
+//  Send the REPLAY's block chunks, then its PONG once every held message
+//  went (socket_lock held). Returns false when the socket pushed back.
+static bool
+s_self_replay_send (self_t *self, void *handle, size_t *sent, bool frames_done)
+{
+    zmq_msg_t *chunk;
+    while ((chunk = (zmq_msg_t *) zlistx_first (self->replay_chunks))) {
+        if (zmq_msg_send (chunk, handle, ZMQ_DONTWAIT) == -1)
+            return false;
+        zlistx_delete (self->replay_chunks, zlistx_cursor (self->replay_chunks));
+        (*sent)++;
+    }
+    if (frames_done && self->replay_pong) {
+        zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG,
+                                      .session = self->client->session,
+                                      .epoch = self->epoch, .nonce = self->replay_nonce };
+        zmq_msg_t frame;
+        int rc = zstate_session_msg_encode_frame (&pong, &frame);
+        assert (rc == 0);
+        if (zmq_msg_send (&frame, handle, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            return false;
+        }
+        self->replay_pong = false;
+    }
+    return true;
+}
+
 //  Send held messages again, in order, from resend_next, until the socket
 //  pushes back; then streaming, and senders may send themselves again.
+//  A REPLAY's block chunks go first, and its PONG last.
 //  Returns true if at least one went.
 bool
 zstate_client_session_resend (self_t *self)
@@ -344,11 +384,12 @@ zstate_client_session_resend (self_t *self)
     bool done = false;
     pthread_mutex_lock (&client->socket_lock);
     void *handle = zsock_resolve (client->dealer);
-    while (true) {
+    bool room = s_self_replay_send (self, handle, &sent, false);
+    while (room) {
         zmq_msg_t frame;
         uint64_t sequence = zstate_outbox_next (client->outbox, self->resend_next, &frame);
         if (!sequence) {
-            done = true;
+            done = s_self_replay_send (self, handle, &sent, true);
             break;
         }
         if (zmq_msg_send (&frame, handle, ZMQ_DONTWAIT) == -1) {
@@ -404,6 +445,9 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
             msg->persisted = last;
     }
     self->resend_next = msg->delivered + 1;
+    //  A REPLAY being answered is void: the new connection starts afresh
+    zlistx_purge (self->replay_chunks);
+    self->replay_pong = false;
     uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
                      msg->persisted: msg->delivered;
     if (acked + 1 < first) {
@@ -505,6 +549,58 @@ s_self_marker (self_t *self, uint64_t sequence, char *marker, size_t size)
     zmq_msg_close (&frame);
 }
 
+//  One chunk of a REPLAY's block, kept for sending
+static void
+s_self_replay_chunk (void *arg, zmq_msg_t *frame, size_t ops, size_t wire_ops,
+                     size_t bytes)
+{
+    (void) ops;
+    (void) wire_ops;
+    (void) bytes;
+    zmq_msg_t *chunk = (zmq_msg_t *) malloc (sizeof (zmq_msg_t));
+    assert (chunk);
+    zmq_msg_init (chunk);
+    zmq_msg_move (chunk, frame);
+    zlistx_add_end ((zlistx_t *) arg, chunk);
+}
+
+//  REPLAY: the server's DB writer lacks what we sent from msg->sequence
+//  on (doc/protocol.md, section 17): send it again, what we hold of it,
+//  in order and before anything new, then a PONG with its nonce
+static void
+s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
+{
+    zstate_client_t *client = self->client;
+    if (self->session == SESSION_HELLO || !s_self_same_epoch (self, msg))
+        return;
+    zlistx_purge (self->replay_chunks);
+    pthread_mutex_lock (&client->socket_lock);
+    uint64_t first = zstate_outbox_first (client->outbox);
+    //  The server asks from its last forwarded sequence, or the one after
+    bool missed = (first? first: client->sequence + 1) > msg->sequence + 1;
+    self->resend_next = zstate_outbox_replay (client->outbox, msg->sequence,
+                                              client->session, client->batch_ops_max,
+                                              client->batch_bytes_max,
+                                              s_self_replay_chunk, self->replay_chunks);
+    pthread_mutex_unlock (&client->socket_lock);
+    s_self_count (self, &client->stats.replays, 1);
+    if (missed) {
+        //  Level DELIVERED forgot what the writer lacks: Redis misses it
+        s_self_count (self, &client->stats.replays_missed, 1);
+        zsys_warning ("%s REPLAY from %" PRIu64 ": no longer held from %" PRIu64
+                      " (level DELIVERED?); the DB writer misses it", self->log_prefix,
+                      msg->sequence, first);
+    }
+    self->replay_nonce = msg->nonce;
+    self->replay_pong = true;
+    if (self->verbose)
+        zsys_debug ("%s REPLAY from %" PRIu64 ": %zu block message(s)", self->log_prefix,
+                    msg->sequence, zlistx_size (self->replay_chunks));
+    self->session = SESSION_RESEND;
+    zstate_client_session_set_ready (self, false);
+    zstate_client_agent_pump (self);
+}
+
 static void
 s_self_on_reject (self_t *self, zstate_session_msg_t *msg)
 {
@@ -573,6 +669,9 @@ s_self_receive (self_t *self, const void *data, size_t size)
     else
     if (msg.type == ZSTATE_SESSION_MSG_RESYNC)
         s_self_on_resync (self, &msg);
+    else
+    if (msg.type == ZSTATE_SESSION_MSG_REPLAY)
+        s_self_on_replay (self, &msg);
     else
     if (msg.type == ZSTATE_SESSION_MSG_PING) {
         zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG };

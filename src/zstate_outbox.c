@@ -730,4 +730,28 @@ zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t op
 }
 
 
+uint64_t
+zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, const byte *session,
+                      size_t ops_max, size_t bytes_max, zstate_outbox_emit_fn *emit,
+                      void *arg)
+{
+    assert (self);
+    assert (emit);
+    if (!self->block_last || from > self->block_last)
+        return from;
+    //  Every entry, each numbered as the block's last sequence, and all of
+    //  them stay: taken, never confirmed, then restored
+    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
+                          .bytes_max = bytes_max, .emit = emit, .arg = arg,
+                          .sequence = self->block_last };
+    encoder.batch = zstate_batch_new ();
+    zstate_backlog_entry_t *entry;
+    while ((entry = zstate_backlog_take (self->block)))
+        s_encoder_add (&encoder, entry);
+    s_encoder_flush (&encoder);
+    zstate_batch_destroy (&encoder.batch);
+    zstate_backlog_restore_all (self->block);
+    return self->block_last + 1;
+}
+
 //  The selftest, zstate_outbox_test, is in selftest/zstate_outbox_suite.c

@@ -177,6 +177,17 @@ void
                                zmq_msg_t *frame, size_t ops, size_t wire_ops,
                                size_t bytes);
 
+//  A REPLAY from sequence from (for the server's DB writer only): when
+//  the block stands for from or later, hand each of its entries, encoded
+//  as zstate_outbox_take_unsent does and every message numbered as the
+//  block's last sequence, to emit (the outbox keeps the block), and
+//  return the sequence after the block; else return from. The caller
+//  then sends the frames held from the sequence returned.
+uint64_t
+    zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, const byte *session,
+                          size_t ops_max, size_t bytes_max,
+                          zstate_outbox_emit_fn *emit, void *arg);
+
 //  Self test of this class.
 void
     zstate_outbox_test (bool verbose);

@@ -122,6 +122,7 @@ s_self_new (zsock_t *pipe)
     self->confirm = zstate_server_confirm_new (self->loop, self->routes, self->sessions,
                                                &self->stats);
     assert (self->confirm);
+    self->replay = zstate_server_replay_new (self->loop, self->sessions, &self->stats);
     zmq_msg_init (&self->parked);
     self->security = zstate_security_new (self->loop, &self->stats);
     return self;
@@ -136,6 +137,7 @@ s_self_destroy (self_t **self_p)
         //  A message parked for a full consumer dies with us
         zmq_msg_close (&self->parked);
         zstate_server_confirm_destroy (&self->confirm);
+        zstate_server_replay_destroy (&self->replay);
         zstate_server_routes_destroy (&self->routes);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
@@ -348,8 +350,24 @@ s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *sess
 {
     bool forwarded = false;
     zmq_pollitem_t item;
-    int rc = zstate_server_route_pass (route, payload, session != NULL, &forwarded,
-                                       &item);
+    bool skip = session && zstate_server_replay_behind (self->replay, session, route);
+    int rc = skip? -1: zstate_server_route_pass (route, payload, session != NULL,
+                                                 &forwarded, &item);
+    if (!skip && rc && item.socket && !forwarded && session
+    &&  zstate_server_sessions_replayable (self->sessions, session)) {
+        //  A full writer does not stop a session whose client holds what
+        //  the writer lacks: it replays it later (zstate_server_replay.c)
+        zstate_server_replay_begin (self->replay, session, route, sequence);
+        skip = true;
+    }
+    if (skip) {
+        //  Marked as forwarded, so that P waits for the writer's watermark
+        self->stats.writer_skipped++;
+        zstate_server_sessions_forwarded (self->sessions, session, sequence, route->id);
+        forwarded = true;
+        rc = zstate_server_route_pass (route, payload, true, &forwarded, &item);
+    }
+    else
     if (session && forwarded)
         zstate_server_sessions_forwarded (self->sessions, session, sequence, route->id);
     if (rc == 0) {
@@ -465,6 +483,39 @@ s_marker_route (self_t *self, zmq_msg_t *payload, const byte *session,
     s_route_pass (self, route, payload, session, sequence);
 }
 
+//  A message sent again, when the session is behind a full writer: to
+//  the writer, when it lacks it. Returns false when it is no such message.
+static bool
+s_replay_input (self_t *self, const byte *routing, size_t routing_size,
+                zmq_msg_t *payload)
+{
+    byte *data = (byte *) zmq_msg_data (payload);
+    size_t size = zmq_msg_size (payload);
+    uint64_t sequence;
+    if (!zstate_server_sessions_replayed (self->sessions, routing, routing_size,
+                                          data, size, &sequence))
+        return false;
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    memcpy (session, data + 4, ZSTATE_MSG_SESSION_SIZE);
+    route_t *route = NULL;
+    if (data [3] == ZSTATE_SESSION_MSG_OPS) {
+        data [2] = ZSTATE_MSG_VERSION;
+        if (zstate_msg_decode (self->decoder, data, size) == 0)
+            route = zstate_server_routes_lookup (self->routes, zstate_msg_db (self->decoder),
+                                                 zstate_msg_table (self->decoder));
+        data [2] = ZSTATE_SESSION_VERSION;
+    }
+    else {
+        zstate_session_msg_t msg;
+        if (zstate_session_msg_decode (&msg, data, size) == 0)
+            route = zstate_server_routes_lookup (self->routes, msg.db, msg.table);
+    }
+    if (!route || !zstate_server_replay_behind (self->replay, session, route))
+        return false;           //  A plain duplicate
+    zstate_server_replay_input (self->replay, session, sequence, route, data [3], payload);
+    return true;
+}
+
 //  Dispatch one [identity][payload] on its protocol version: version 2
 //  goes through its session first
 static void
@@ -490,6 +541,10 @@ s_payload_handle (self_t *self, zmq_msg_t *identity, zmq_msg_t *payload)
     &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_END)
         zstate_server_sessions_input (self->sessions, routing, routing_size,
                                       data, size);
+    else
+    if (zstate_server_replay_active (self->replay)
+    &&  s_replay_input (self, routing, routing_size, payload))
+        ;   //  Sent again for a full writer that lacks it
     else
     if (zstate_server_sessions_ops (self->sessions, routing, routing_size, data, size)) {
         //  The session id outlives the payload, which may go; the three

@@ -135,6 +135,7 @@ s_handle_unregister (self_t *self, zmsg_t *request)
         zsys_debug ("zstate_server: %s/%s unregistered", route->db, route->table);
     //  Its writer can no longer tell us anything: nobody waits for it
     zstate_server_sessions_forget_route (self->sessions, route->id);
+    zstate_server_replay_forget_route (self->replay, route);
     zstate_server_routes_remove (self->routes, route);
     s_routes_changed (self);
     //  We never touch the consumer again: once it has our reply, it may go

@@ -75,6 +75,8 @@ struct _zstate_server_sessions_t {
     uint64_t untracked;         //  version 1 messages past the bound
     int64_t held_since;         //  zclock_mono when holding began, or 0
     int64_t held;               //  msecs held before that, in total
+    zstate_server_sessions_pong_fn *pong_fn;    //  hears PONGs, or NULL
+    void *pong_arg;             //  ... with this
 };
 
 //  Send msg to session on its latest routing id, without waiting. Returns

@@ -171,4 +171,42 @@ size_t
 const byte *
     zstate_server_sessions_epoch (zstate_server_sessions_t *self);
 
+//  The DB writer's replay (zstate_server_sessions_replay.c; the server's
+//  side is zstate_server_replay.c)
+
+//  Hears the nonce of every PONG from a session's bound connection
+typedef void (zstate_server_sessions_pong_fn) (void *arg, const byte *session_id,
+                                               uint64_t nonce);
+void
+    zstate_server_sessions_set_pong (zstate_server_sessions_t *self,
+                                     zstate_server_sessions_pong_fn *fn, void *arg);
+
+//  Return true when session_id is a version 2 session granted PERSISTED,
+//  whose client holds every message until P covers it: its messages may
+//  be delivered without the writer's copy, and replayed to it later.
+bool
+    zstate_server_sessions_replayable (zstate_server_sessions_t *self,
+                                       const byte *session_id);
+
+//  Return true when data (OPS, SNAPSHOT-BEGIN or -END) comes from its
+//  session's bound connection with a sequence already delivered, into
+//  *sequence_p: a message sent again, for a REPLAY or before an ACK came.
+bool
+    zstate_server_sessions_replayed (zstate_server_sessions_t *self,
+                                     const byte *routing, size_t routing_size,
+                                     const byte *data, size_t size,
+                                     uint64_t *sequence_p);
+
+//  Return the session's D, or 0 when it is not a version 2 session.
+uint64_t
+    zstate_server_sessions_delivered_of (zstate_server_sessions_t *self,
+                                         const byte *session_id);
+
+//  Send REPLAY from sequence with nonce to the session. Returns true when
+//  it went.
+bool
+    zstate_server_sessions_replay (zstate_server_sessions_t *self,
+                                   const byte *session_id, uint64_t from,
+                                   uint64_t nonce);
+
 #endif

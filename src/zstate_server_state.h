@@ -16,6 +16,7 @@
 #include "zstate_server_sessions.h"
 #include "zstate_server_routes.h"
 #include "zstate_server_confirm.h"
+#include "zstate_server_replay.h"
 #include "zstate_security.h"
 
 //  The actor's state
@@ -29,6 +30,7 @@ typedef struct {
     zstate_server_routes_t *routes;     //  (db, table) -> consumer
     zstate_server_sessions_t *sessions;     //  sessions of both versions
     zstate_server_confirm_t *confirm;   //  writers confirm what Redis holds
+    zstate_server_replay_t *replay;     //  sessions behind a full writer
     zstate_server_route_t *stalled;     //  route we wait for, or NULL
     zmq_msg_t parked;           //  the message waiting for it
     bool parked_forwarded;      //  its copy went to the writer already

@@ -71,6 +71,10 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
     fprintf (file, "    confirms = %" PRIu64 "\n", stats->confirms);
     fprintf (file, "    confirms_ignored = %" PRIu64 "\n", stats->confirms_ignored);
     fprintf (file, "    restored_drops = %" PRIu64 "\n", stats->restored_drops);
+    fprintf (file, "    writer_skipped = %" PRIu64 "\n", stats->writer_skipped);
+    fprintf (file, "    replays_sent = %" PRIu64 "\n", stats->replays_sent);
+    fprintf (file, "    replayed = %" PRIu64 "\n", stats->replayed);
+    fprintf (file, "    replay_dropped = %" PRIu64 "\n", stats->replay_dropped);
     fprintf (file, "    resyncs_sent = %" PRIu64 "\n", stats->resyncs_sent);
     fprintf (file, "    resyncs_owed = %" PRIu64 "\n", stats->resyncs_owed);
     fprintf (file, "    windows_begun = %" PRIu64 "\n", stats->windows_begun);

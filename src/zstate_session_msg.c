@@ -43,6 +43,7 @@
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
+#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 //  ... and of the resync types with both names empty (a name's size field
 //  and NUL take 5 bytes)
 #define BEGIN_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 1)
@@ -296,6 +297,13 @@ s_take_body (reader_t *reader, zstate_session_msg_t *msg)
             return s_take_window (reader, msg);
         case ZSTATE_SESSION_MSG_RESYNC:
             return s_take_resync (reader, msg);
+        case ZSTATE_SESSION_MSG_REPLAY:
+            rc = s_take_epoch (reader, &msg->epoch, true);
+            if (rc == 0)
+                rc = s_take_u64 (reader, &msg->sequence);
+            if (rc == 0 && msg->sequence == 0)
+                rc = ZSTATE_SESSION_REASON_SEQUENCE;
+            return rc? rc: s_take_u64 (reader, &msg->nonce);
     }
     return ZSTATE_SESSION_REASON_TYPE;
 }
@@ -318,7 +326,7 @@ s_decode (zstate_session_msg_t *msg, const byte *data, size_t size)
         return ZSTATE_SESSION_REASON_TRUNCATED;
     msg->type = data [3];
     //  Version 1 knew OPS only
-    if (msg->type < ZSTATE_SESSION_MSG_OPS || msg->type > ZSTATE_SESSION_MSG_RESYNC
+    if (msg->type < ZSTATE_SESSION_MSG_OPS || msg->type > ZSTATE_SESSION_MSG_REPLAY
     || (msg->version == ZSTATE_MSG_VERSION && msg->type != ZSTATE_SESSION_MSG_OPS))
         return ZSTATE_SESSION_REASON_TYPE;
     if (size > ZSTATE_MESSAGE_MAX)
@@ -370,6 +378,8 @@ zstate_session_msg_size (const zstate_session_msg_t *msg)
         case ZSTATE_SESSION_MSG_PING:
         case ZSTATE_SESSION_MSG_PONG:
             return PING_SIZE;
+        case ZSTATE_SESSION_MSG_REPLAY:
+            return REPLAY_SIZE;
         case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:
         case ZSTATE_SESSION_MSG_SNAPSHOT_END:
             if (!zstate_msg_name_valid (msg->db) || !zstate_msg_name_valid (msg->table))
@@ -475,6 +485,11 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
         case ZSTATE_SESSION_MSG_PING:
         case ZSTATE_SESSION_MSG_PONG:
             dest = s_put (dest, msg->epoch, EPOCH_SIZE);
+            s_put_u64 (dest, msg->nonce);
+            break;
+        case ZSTATE_SESSION_MSG_REPLAY:
+            dest = s_put (dest, msg->epoch, EPOCH_SIZE);
+            dest = s_put_u64 (dest, msg->sequence);
             s_put_u64 (dest, msg->nonce);
             break;
         case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:
@@ -583,9 +598,9 @@ zstate_session_msg_type_name (int type)
 {
     static const char *names [] = {
         "?", "OPS", "HELLO", "WELCOME", "ACK", "REJECT", "PING", "PONG",
-        "SNAPSHOT-BEGIN", "SNAPSHOT-END", "RESYNC"
+        "SNAPSHOT-BEGIN", "SNAPSHOT-END", "RESYNC", "REPLAY"
     };
-    if (type < ZSTATE_SESSION_MSG_OPS || type > ZSTATE_SESSION_MSG_RESYNC)
+    if (type < ZSTATE_SESSION_MSG_OPS || type > ZSTATE_SESSION_MSG_REPLAY)
         return "?";
     return names [type];
 }

@@ -31,7 +31,7 @@ extern "C" {
 #define ZSTATE_SESSION_HEARTBEAT_MIN 10     //  Heartbeat interval, msecs,
 #define ZSTATE_SESSION_HEARTBEAT_MAX 3600000    //  when it is not 0 (none)
 
-//  Message types; 11..127 are kept for later zstate types, 128..255 for
+//  Message types; 12..127 are kept for later zstate types, 128..255 for
 //  extensions such as interop bridges.
 typedef enum {
     ZSTATE_SESSION_MSG_OPS = 1,         //  A batch of operations (v1 and v2)
@@ -43,7 +43,9 @@ typedef enum {
     ZSTATE_SESSION_MSG_PONG = 7,        //  Either side: the answer to PING
     ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN = 8,  //  Client: a window opens on a table
     ZSTATE_SESSION_MSG_SNAPSHOT_END = 9,    //  Client: the window closes
-    ZSTATE_SESSION_MSG_RESYNC = 10      //  Server: send a snapshot of a table
+    ZSTATE_SESSION_MSG_RESYNC = 10,     //  Server: send a snapshot of a table
+    ZSTATE_SESSION_MSG_REPLAY = 11      //  Server: send again from a sequence,
+                                        //  for the DB writer only
 } zstate_session_msg_type_t;
 
 //  Feature bits of HELLO (offered) and WELCOME (granted)
@@ -106,13 +108,15 @@ typedef struct {
     int version;                //  1 or 2: set by decode; encode writes 2
     const byte *session;        //  16 bytes: every type
     const byte *epoch;          //  16 bytes: WELCOME ACK REJECT PING PONG
-                                //  RESYNC
+                                //  RESYNC REPLAY
     uint64_t sequence;          //  OPS SNAPSHOT_BEGIN SNAPSHOT_END: its own;
                                 //  HELLO: first unacknowledged;
-                                //  REJECT: the one refused
+                                //  REJECT: the one refused;
+                                //  REPLAY: the first to send again
     uint64_t delivered;         //  WELCOME ACK: last delivered sequence
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
-    uint64_t nonce;             //  PING PONG: echoed by PONG
+    uint64_t nonce;             //  PING PONG: echoed by PONG; REPLAY: echoed
+                                //  by the PONG that ends what it asked for
     uint32_t heartbeat;         //  HELLO WELCOME: sender's interval, msecs
     uint32_t features;          //  HELLO: offered; WELCOME: accepted
                                 //  (ZSTATE_SESSION_FEATURE_*)

@@ -1,0 +1,302 @@
+/*  =========================================================================
+    zstate_server_replay - sessions at level PERSISTED that a full DB
+    writer fell behind, and their replay to the writer
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+/*
+@header
+    A Redis outage must not stop the hot path. When a route's writer PUSH
+    is full for the next message of a session whose client keeps every
+    message until P covers it (level PERSISTED), the message goes to the
+    consumer only, and so does every later one of that session for that
+    route: the session is *behind* there, from written, the last sequence
+    the writer got. P stays below what the writer lacks (the server marks
+    those messages forwarded, so that P waits for the writer's watermark).
+@discuss
+    A timer looks at the writers of the routes behind; once one has room,
+    the session gets REPLAY (from written + 1, or written itself once a
+    replay went: the message numbered written may be part of a coalesced
+    block the client sends again whole), with a nonce. The client sends
+    again what it holds from there, in order and before anything new, then
+    PONG with the nonce. Those messages are duplicates for the consumer;
+    here, each that is not older than written goes to the writer only, as
+    version 1 (no watermark: a coalesced block's messages all carry its
+    last sequence, and a watermark after the first would claim the rest).
+    At the PONG, when the writer got everything up to D, the last replayed
+    OPS goes once more as version 2: its watermark D, written after all
+    the rest (the writer's transactions are prefix consistent), moves P.
+    A replayed message the writer cannot take makes the round broken: the
+    rest of it is dropped, and the next round asks from written again. A
+    round whose PONG never comes (the connection broke; the client starts
+    afresh at its WELCOME) is given up after ROUND_MAX.
+@end
+*/
+
+#include "zstate_classes.h"
+#include "zstate_session_msg.h"
+#include "zstate_server_sessions.h"
+#include "zstate_server_replay.h"
+
+#define TICK_IVL            100     //  msecs between looks at the writers
+#define ROUND_MAX           30000   //  msecs a round may wait for its PONG
+#define NONCE_BASE          (1ULL << 62)    //  above any PING's nonce
+
+typedef struct {
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    zstate_server_route_t *route;
+    uint64_t written;           //  the last sequence the writer got
+    bool replayed;              //  a replayed message went to the writer
+    bool in_round;              //  a REPLAY went, its PONG did not come
+    bool broken;                //  the writer refused one of this round
+    uint64_t nonce;             //  of the round's REPLAY
+    int64_t round_at;           //  zclock_mono when it went
+    zmq_msg_t last;             //  the last replayed OPS, version 2
+    bool has_last;
+} entry_t;
+
+struct _zstate_server_replay_t {
+    zloop_t *loop;
+    zstate_server_sessions_t *sessions;
+    zstate_server_stats_t *stats;
+    zlistx_t *entries;          //  entry_t, one per (session, route) behind
+    int timer;                  //  while any, or -1
+    uint64_t nonce;             //  of the last REPLAY
+};
+
+static void
+s_entry_free (void **item_p)
+{
+    entry_t *entry = (entry_t *) *item_p;
+    if (entry) {
+        zmq_msg_close (&entry->last);
+        free (entry);
+        *item_p = NULL;
+    }
+}
+
+static void
+    s_pong (void *arg, const byte *session, uint64_t nonce);
+
+zstate_server_replay_t *
+zstate_server_replay_new (zloop_t *loop, zstate_server_sessions_t *sessions,
+                          zstate_server_stats_t *stats)
+{
+    zstate_server_replay_t *self =
+        (zstate_server_replay_t *) zmalloc (sizeof (zstate_server_replay_t));
+    assert (self);
+    self->loop = loop;
+    self->sessions = sessions;
+    self->stats = stats;
+    self->entries = zlistx_new ();
+    assert (self->entries);
+    zlistx_set_destructor (self->entries, s_entry_free);
+    self->timer = -1;
+    self->nonce = NONCE_BASE;
+    zstate_server_sessions_set_pong (sessions, s_pong, self);
+    return self;
+}
+
+void
+zstate_server_replay_destroy (zstate_server_replay_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        zstate_server_replay_t *self = *self_p;
+        if (self->timer != -1)
+            zloop_timer_end (self->loop, self->timer);
+        zlistx_destroy (&self->entries);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static entry_t *
+s_lookup (zstate_server_replay_t *self, const byte *session, zstate_server_route_t *route)
+{
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (entry->route == route && !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE))
+            return entry;
+    return NULL;
+}
+
+bool
+zstate_server_replay_behind (zstate_server_replay_t *self, const byte *session,
+                             zstate_server_route_t *route)
+{
+    assert (self);
+    return zlistx_size (self->entries) && s_lookup (self, session, route);
+}
+
+bool
+zstate_server_replay_active (zstate_server_replay_t *self)
+{
+    assert (self);
+    return zlistx_size (self->entries) > 0;
+}
+
+static int
+    s_tick (zloop_t *loop, int timer_id, void *arg);
+
+void
+zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
+                            zstate_server_route_t *route, uint64_t sequence)
+{
+    assert (self);
+    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+    assert (entry);
+    memcpy (entry->session, session, ZSTATE_MSG_SESSION_SIZE);
+    entry->route = route;
+    entry->written = sequence - 1;
+    zmq_msg_init (&entry->last);
+    zlistx_add_end (self->entries, entry);
+    if (self->timer == -1) {
+        self->timer = zloop_timer (self->loop, TICK_IVL, 0, s_tick, self);
+        assert (self->timer != -1);
+    }
+    zsys_warning ("zstate_server: the writer of %s/%s is full; a session goes on "
+                  "without it from sequence %" PRIu64 ", to replay later",
+                  route->db, route->table, sequence);
+}
+
+//  Send a copy of msg to route's writer without waiting
+static bool
+s_forward (zstate_server_route_t *route, zmq_msg_t *msg)
+{
+    if (!route->forward)
+        return false;
+    zmq_msg_t copy;
+    zmq_msg_init (&copy);
+    int rc = zmq_msg_copy (&copy, msg);
+    assert (rc == 0);
+    if (zmq_msg_send (&copy, route->forward_handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&copy);
+        return false;
+    }
+    return true;
+}
+
+void
+zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
+                            uint64_t sequence, zstate_server_route_t *route,
+                            int kind, zmq_msg_t *payload)
+{
+    assert (self);
+    entry_t *entry = route? s_lookup (self, session, route): NULL;
+    if (!entry || !entry->in_round || entry->broken || sequence < entry->written) {
+        self->stats->replay_dropped++;
+        return;
+    }
+    bool ops = kind == ZSTATE_SESSION_MSG_OPS;
+    zmq_msg_t last;
+    if (ops) {
+        //  Ours as it came; the writer's copy as version 1
+        int rc = zmq_msg_init_size (&last, zmq_msg_size (payload));
+        assert (rc == 0);
+        memcpy (zmq_msg_data (&last), zmq_msg_data (payload), zmq_msg_size (payload));
+        ((byte *) zmq_msg_data (payload)) [2] = ZSTATE_MSG_VERSION;
+    }
+    if (!s_forward (route, payload)) {
+        if (ops)
+            zmq_msg_close (&last);
+        entry->broken = true;
+        self->stats->replay_dropped++;
+        return;
+    }
+    zmq_msg_close (&entry->last);
+    zmq_msg_init (&entry->last);
+    entry->has_last = ops;
+    if (ops)
+        zmq_msg_move (&entry->last, &last);
+    entry->written = sequence;
+    entry->replayed = true;
+    self->stats->replayed++;
+}
+
+//  A session's PONG: the end of its round, when the nonce is the round's
+static void
+s_pong (void *arg, const byte *session, uint64_t nonce)
+{
+    zstate_server_replay_t *self = (zstate_server_replay_t *) arg;
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    while (entry) {
+        entry_t *next = (entry_t *) zlistx_next (self->entries);
+        if (entry->in_round && entry->nonce == nonce
+        &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            entry->in_round = false;
+            uint64_t delivered = zstate_server_sessions_delivered_of (self->sessions, session);
+            if (!entry->broken && entry->written >= delivered
+            &&  (!entry->has_last || s_forward (entry->route, &entry->last))) {
+                zsys_info ("zstate_server: the writer of %s/%s has a session's "
+                           "messages again, up to %" PRIu64, entry->route->db,
+                           entry->route->table, delivered);
+                zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+            }
+        }
+        entry = next;
+        //  zlistx_find moved the cursor: walk on from next
+        if (entry)
+            zlistx_find (self->entries, entry);
+    }
+}
+
+//  Timer: ask the sessions behind a writer with room to replay
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    zstate_server_replay_t *self = (zstate_server_replay_t *) arg;
+    int64_t now = zclock_mono ();
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    while (entry) {
+        entry_t *next = (entry_t *) zlistx_next (self->entries);
+        bool gone = !entry->route->forward
+                 || !zstate_server_sessions_delivered_of (self->sessions, entry->session);
+        if (entry->in_round && now - entry->round_at > ROUND_MAX)
+            entry->in_round = false;
+        if (gone)
+            zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+        else
+        if (!entry->in_round && (zsock_events (entry->route->forward) & ZMQ_POLLOUT)) {
+            uint64_t from = entry->replayed? entry->written: entry->written + 1;
+            if (zstate_server_sessions_replay (self->sessions, entry->session, from,
+                                               self->nonce + 1)) {
+                entry->nonce = ++self->nonce;
+                entry->in_round = true;
+                entry->broken = false;
+                entry->round_at = now;
+            }
+        }
+        entry = next;
+        if (entry)
+            zlistx_find (self->entries, entry);
+    }
+    if (zlistx_size (self->entries) == 0) {
+        zloop_timer_end (self->loop, self->timer);
+        self->timer = -1;
+    }
+    return 0;
+}
+
+void
+zstate_server_replay_forget_route (zstate_server_replay_t *self,
+                                   zstate_server_route_t *route)
+{
+    assert (self);
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    while (entry) {
+        entry_t *next = (entry_t *) zlistx_next (self->entries);
+        if (entry->route == route)
+            zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+        entry = next;
+        if (entry)
+            zlistx_find (self->entries, entry);
+    }
+}
