@@ -309,7 +309,7 @@ s_test_bad_hello (zstate_session_msg_t *samples)
     assert (s_test_patched (hello, HELLO_SIZE, 2, 255, 1) == ZSTATE_SESSION_REASON_VERSION);
     //  Version 1 had OPS only
     assert (s_test_patched (hello, HELLO_SIZE, 2, 1, 1) == ZSTATE_SESSION_REASON_TYPE);
-    int types [] = { 0, 11, 127, 128, 255 };
+    int types [] = { 0, 12, 127, 128, 255 };
     for (size_t index = 0; index < sizeof (types) / sizeof (types [0]); index++)
         assert (s_test_patched (hello, HELLO_SIZE, 3, types [index], 1)
                 == ZSTATE_SESSION_REASON_TYPE);
@@ -528,6 +528,53 @@ s_test_encoder_refuses (zstate_session_msg_t *samples)
     s_test_refused (&msg, 0);
 }
 
+//  REPLAY (doc/protocol.md, section 17): round trip, every prefix, a
+//  trailing byte, an all-zero epoch, sequence 0, and the encoder refusing
+//  what the decoder would
+static void
+s_test_replay (const byte *session, const byte *epoch)
+{
+    zstate_session_msg_t replay = {
+        .type = ZSTATE_SESSION_MSG_REPLAY, .session = session, .epoch = epoch,
+        .sequence = UINT64_MAX, .nonce = 0x0102030405060708ULL
+    };
+    assert (zstate_session_msg_size (&replay) == 52);
+    assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY), "REPLAY"));
+    assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY + 1), "?"));
+    byte encoded [53];
+    assert (zstate_session_msg_encode (&replay, encoded, 51) == -1 && errno == ENOBUFS);
+    assert (zstate_session_msg_encode (&replay, encoded, 52) == 52);
+    assert (encoded [3] == ZSTATE_SESSION_MSG_REPLAY);
+    zstate_session_msg_t msg;
+    assert (zstate_session_msg_decode (&msg, encoded, 52) == 0);
+    assert (s_test_equal (&msg, &replay));
+    for (size_t prefix = 0; prefix < 52; prefix++)
+        assert (s_test_hostile (encoded, prefix) == ZSTATE_SESSION_REASON_TRUNCATED);
+    encoded [52] = 0;
+    assert (s_test_hostile (encoded, 53) == ZSTATE_SESSION_REASON_TRAILING);
+    //  Epoch at 20, sequence at 36, nonce at 44
+    byte zeros [EPOCH_SIZE] = { 0 };
+    byte *zero_epoch = (byte *) malloc (52);
+    assert (zero_epoch);
+    memcpy (zero_epoch, encoded, 52);
+    memcpy (zero_epoch + 20, zeros, EPOCH_SIZE);
+    assert (s_test_hostile (zero_epoch, 52) == ZSTATE_SESSION_REASON_EPOCH);
+    free (zero_epoch);
+    assert (s_test_patched (encoded, 52, 36, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 52, 36, 1, 8) == 0);
+    assert (s_test_patched (encoded, 52, 44, 0, 8) == 0);
+    //  Version 1 knows no REPLAY
+    assert (s_test_patched (encoded, 52, 2, ZSTATE_MSG_VERSION, 1) == ZSTATE_SESSION_REASON_TYPE);
+    //  Nor does anything know type 12 yet
+    assert (s_test_patched (encoded, 52, 3, ZSTATE_SESSION_MSG_REPLAY + 1, 1)
+            == ZSTATE_SESSION_REASON_TYPE);
+    replay.sequence = 0;
+    s_test_refused (&replay, ZSTATE_SESSION_REASON_SEQUENCE);
+    replay.sequence = 1;
+    replay.epoch = zeros;
+    s_test_refused (&replay, ZSTATE_SESSION_REASON_EPOCH);
+}
+
 void
 zstate_session_msg_suite_test (bool verbose)
 {
@@ -574,6 +621,7 @@ zstate_session_msg_suite_test (bool verbose)
     s_test_bad_ops (samples);
     s_test_bad_windows (samples);
     s_test_encoder_refuses (samples);
+    s_test_replay (session, epoch);
 
     zstate_batch_destroy (&one);
     zstate_batch_destroy (&many);

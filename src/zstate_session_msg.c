@@ -705,7 +705,8 @@ zstate_session_msg_test (bool verbose)
     assert (streq (zstate_session_msg_type_name (msg.type), "HELLO"));
     assert (streq (zstate_session_msg_type_name (0), "?"));
     assert (streq (zstate_session_msg_type_name (10), "RESYNC"));
-    assert (streq (zstate_session_msg_type_name (11), "?"));
+    assert (streq (zstate_session_msg_type_name (11), "REPLAY"));
+    assert (streq (zstate_session_msg_type_name (12), "?"));
     //  @end
 
     s_test_reasons ();
