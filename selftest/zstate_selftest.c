@@ -121,6 +121,9 @@ void
 //  selftest/zstate_server_persist_suite.c
 void
     zstate_server_persist_suite_test (bool verbose);
+//  selftest/zstate_server_replay_suite.c
+void
+    zstate_server_replay_suite_test (bool verbose);
 
 //  State resync on the server's side: selftest/zstate_server_resync_suite.c
 void
@@ -221,6 +224,7 @@ all_tests [] = {
     { "zstate_server", zstate_server_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
+    { "zstate_server_replay_suite", zstate_server_replay_suite_test },
     { "zstate_server_resync_suite", zstate_server_resync_suite_test },
     { "zstate_server_markers_suite", zstate_server_markers_suite_test },
     { "zstate_security", zstate_security_test },
