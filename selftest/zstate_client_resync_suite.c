@@ -173,7 +173,9 @@ s_test_not_granted (bool verbose, bool offered)
     assert (zstate_client_connect (client, fake->endpoint) == 0);
     assert (zstate_client_set_resync (client, true) == -1 && errno == EBUSY);
     assert (fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
-    assert (fake->msg.features == (offered? ZSTATE_SESSION_FEATURE_RESYNC: 0));
+    assert ((fake->msg.features & ZSTATE_SESSION_FEATURE_RESYNC)
+            == (offered? ZSTATE_SESSION_FEATURE_RESYNC: 0));
+    assert (fake->msg.features & ZSTATE_SESSION_FEATURE_REPLAY);
     fake_welcome (fake, 0);
     zstate_producer_t *producer = zstate_producer_new (client, "db", "table");
     assert (zstate_producer_begin_view (producer) == 0);

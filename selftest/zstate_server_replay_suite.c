@@ -99,9 +99,16 @@ zstate_server_replay_suite_test (bool verbose)
     zuuid_t *uuid = zuuid_new ();
     const byte *id = zuuid_data (uuid);
     reply_t reply = { 0 };
-    peer_hello (peer, id, 1, ZSTATE_SESSION_ACK_PERSISTED, 0);
+    //  A client that offers the REPLAY feature is granted it
+    zstate_session_msg_t hello = {
+        .type = ZSTATE_SESSION_MSG_HELLO, .session = id, .sequence = 1,
+        .ack_level = ZSTATE_SESSION_ACK_PERSISTED,
+        .features = ZSTATE_SESSION_FEATURE_REPLAY | 0x80000000
+    };
+    peer_send (peer, &hello);
     peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
     assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
+    assert (reply.msg.features == ZSTATE_SESSION_FEATURE_REPLAY);
 
     //  The writer reads nothing, and the consumer still gets everything
     char key [32];

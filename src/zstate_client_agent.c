@@ -708,7 +708,8 @@ s_self_connect (self_t *self, zmsg_t *request)
     int version = client->version;
     self->heartbeat = client->heartbeat;
     self->ack_level = client->ack_level;
-    self->features = client->resync_refused? 0: ZSTATE_SESSION_FEATURE_RESYNC;
+    self->features = (client->resync_refused? 0: ZSTATE_SESSION_FEATURE_RESYNC)
+                   | ZSTATE_SESSION_FEATURE_REPLAY;
     pthread_mutex_unlock (&client->lock);
     self->session = version == ZSTATE_SESSION_VERSION? SESSION_HELLO: SESSION_NONE;
     if (zstate_client_agent_open (self, endpoint, reason, sizeof (reason))) {

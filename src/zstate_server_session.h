@@ -43,6 +43,7 @@ typedef struct {
     void *lru_handle;           //  in self->lru
     void *due_handle;           //  in self->due while an ACK waits
     bool resync;                //  granted the RESYNC feature
+    bool replay;                //  granted the REPLAY feature
     bool welcomed;              //  a WELCOME went since its last HELLO
     zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
     zstate_server_owed_t *unconfirmed;  //  sent, no PONG to confirm yet

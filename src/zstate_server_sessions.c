@@ -373,7 +373,8 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         .epoch = self->epoch, .delivered = session->delivered,
         .persisted = session->persisted, .ack_level = session->ack_level,
         .heartbeat = self->heartbeat,
-        .features = session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0
+        .features = (session->resync? ZSTATE_SESSION_FEATURE_RESYNC: 0)
+                  | (session->replay? ZSTATE_SESSION_FEATURE_REPLAY: 0)
     };
     bool sent = zstate_server_session_rejects_flush (self, session)
              && zstate_server_session_send (self, session, &welcome);
@@ -522,6 +523,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     session->routing_size = routing_size;
     session->heartbeat = hello->heartbeat;
     session->resync = (hello->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
+    session->replay = (hello->features & ZSTATE_SESSION_FEATURE_REPLAY) != 0;
     session->welcomed = false;      //  until this HELLO's WELCOME goes
     zstate_server_session_resync_hello (self, session);
     session->resumed = false;

@@ -181,7 +181,8 @@ void
     zstate_server_sessions_set_pong (zstate_server_sessions_t *self,
                                      zstate_server_sessions_pong_fn *fn, void *arg);
 
-//  Return true when session_id is a version 2 session granted PERSISTED,
+//  Return true when session_id is a version 2 session granted PERSISTED
+//  and the REPLAY feature,
 //  whose client holds every message until P covers it: its messages may
 //  be delivered without the writer's copy, and replayed to it later.
 bool

@@ -50,6 +50,7 @@ typedef enum {
 
 //  Feature bits of HELLO (offered) and WELCOME (granted)
 #define ZSTATE_SESSION_FEATURE_RESYNC   0x00000001  //  types 8, 9 and 10
+#define ZSTATE_SESSION_FEATURE_REPLAY   0x00000002  //  type 11
 
 //  What a window is (SNAPSHOT-BEGIN's kind): entries replayed from the
 //  client's mirror, or a view the application re-asserts
