@@ -71,6 +71,41 @@ s_expect_range (zstate_consumer_t *consumer, uint64_t first, uint64_t last)
     free (keys);
 }
 
+//  The writer reads again: what it had, in order, then a REPLAY asks for
+//  the rest, which the peer sends again as a client would
+static void
+s_replay_round (zsock_t *peer, zsock_t *copies, const byte *id, uint64_t forwarded,
+                reply_t *reply_p)
+{
+    reply_t reply = *reply_p;
+    char key [32];
+    for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
+        s_copy_expect (copies, ZSTATE_SESSION_VERSION, sequence);
+    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REPLAY);
+    assert (reply.msg.sequence == forwarded + 1);
+    uint64_t nonce = reply.msg.nonce;
+    //  One the writer had: dropped; then the rest, then the PONG
+    snprintf (key, sizeof (key), "k%" PRIu64, forwarded - 1);
+    peer_ops (peer, 2, id, forwarded - 1, WRITTEN, key, 0);
+    //  The writer gets them as version 1, no watermark (taken 4 at a
+    //  time, so that its pipe never fills), then the last once more as
+    //  version 2, whose watermark covers them all
+    for (uint64_t sequence = forwarded + 1; sequence <= MESSAGES; sequence += 4) {
+        uint64_t last = sequence + 3 < MESSAGES? sequence + 3: MESSAGES;
+        for (uint64_t resent = sequence; resent <= last; resent++) {
+            snprintf (key, sizeof (key), "k%" PRIu64, resent);
+            peer_ops (peer, 2, id, resent, WRITTEN, key, 0);
+        }
+        for (uint64_t resent = sequence; resent <= last; resent++)
+            s_copy_expect (copies, ZSTATE_MSG_VERSION, resent);
+    }
+    zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = id,
+                                  .epoch = reply.msg.epoch, .nonce = nonce };
+    peer_send (peer, &pong);
+    s_copy_expect (copies, ZSTATE_SESSION_VERSION, MESSAGES);
+    *reply_p = reply;
+}
+
 void
 zstate_server_replay_suite_test (bool verbose)
 {
@@ -126,32 +161,7 @@ zstate_server_replay_suite_test (bool verbose)
     s_confirm (confirm, id, forwarded);
     s_expect_persisted (peer, &reply, MESSAGES, forwarded);
 
-    //  The writer reads again: what it had, in order, then a REPLAY asks
-    //  for the rest
-    for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
-        s_copy_expect (copies, ZSTATE_SESSION_VERSION, sequence);
-    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REPLAY);
-    assert (reply.msg.sequence == forwarded + 1);
-    uint64_t nonce = reply.msg.nonce;
-    //  One the writer had: dropped; then the rest, then the PONG
-    snprintf (key, sizeof (key), "k%" PRIu64, forwarded - 1);
-    peer_ops (peer, 2, id, forwarded - 1, WRITTEN, key, 0);
-    //  The writer gets them as version 1, no watermark (taken 4 at a
-    //  time, so that its pipe never fills), then the last once more as
-    //  version 2, whose watermark covers them all
-    for (uint64_t sequence = forwarded + 1; sequence <= MESSAGES; sequence += 4) {
-        uint64_t last = sequence + 3 < MESSAGES? sequence + 3: MESSAGES;
-        for (uint64_t resent = sequence; resent <= last; resent++) {
-            snprintf (key, sizeof (key), "k%" PRIu64, resent);
-            peer_ops (peer, 2, id, resent, WRITTEN, key, 0);
-        }
-        for (uint64_t resent = sequence; resent <= last; resent++)
-            s_copy_expect (copies, ZSTATE_MSG_VERSION, resent);
-    }
-    zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = id,
-                                  .epoch = reply.msg.epoch, .nonce = nonce };
-    peer_send (peer, &pong);
-    s_copy_expect (copies, ZSTATE_SESSION_VERSION, MESSAGES);
+    s_replay_round (peer, copies, id, forwarded, &reply);
     s_confirm (confirm, id, MESSAGES);
     s_expect_persisted (peer, &reply, MESSAGES, MESSAGES);
     rc = zstate_server_stats (server, &stats);

@@ -226,7 +226,6 @@ zstate_server_sessions_hold (zstate_server_sessions_t *self, bool holding)
     }
 }
 
-
 //  --------------------------------------------------------------------------
 //  The table
 
@@ -333,7 +332,6 @@ zstate_server_sessions_epoch (zstate_server_sessions_t *self)
     assert (self);
     return self->epoch;
 }
-
 
 //  --------------------------------------------------------------------------
 //  Replies
@@ -570,8 +568,6 @@ zstate_server_sessions_input (zstate_server_sessions_t *self,
     if (msg.type == ZSTATE_SESSION_MSG_PONG && bound) {
         s_session_heard (self, session);
         zstate_server_session_resync_pong (self, session, msg.nonce);
-        if (self->pong_fn)
-            self->pong_fn (self->pong_arg, session->id, msg.nonce);
     }
     else {
         //  WELCOME, ACK and REJECT are the server's to send, and a PONG

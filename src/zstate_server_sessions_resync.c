@@ -191,6 +191,8 @@ zstate_server_session_resync_pong (zstate_server_sessions_t *self, session_t *se
 {
     assert (self);
     assert (session);
+    if (self->pong_fn)          //  the replay's round may end with it
+        self->pong_fn (self->pong_arg, session->id, nonce);
     //  The client answers on the connection the PING came by, after
     //  reading everything sent before it
     if (session->confirm && nonce == session->confirm) {

@@ -605,8 +605,7 @@ s_redis_down (options_t *options, char *line, size_t size)
     zstate_fault_server_set_bounds (server, 0, 1000);
     bool pass = false;
     if (zstate_fault_server_start (server) == 0) {
-        //  The client keeps what Redis lacks until the writer confirms it,
-        //  so the server delivers without the writer, which replays later
+        //  Persisted: the client keeps what the writer lacks, to replay it
         zstate_fault_stream_t *stream = zstate_fault_stream_new_at (
             zstate_fault_server_endpoint (server), model, ZSTATE_ACK_PERSISTED);
         zstate_fault_stream_set (stream, rate, 10000, 0);
@@ -621,19 +620,16 @@ s_redis_down (options_t *options, char *line, size_t size)
         zstate_fault_stream_run (stream, total, phase * 2);
         double during = (double) (zstate_fault_server_popped (server) - popped) * 1000
                       / (double) (zclock_mono () - start);
-        //  With Redis still down, every accepted operation must reach the
-        //  application
+        //  With Redis still down, every accepted operation reaches the application
         zstate_client_flush_level (zstate_fault_stream_client (stream),
                                    ZSTATE_ACK_DELIVERED, FLUSH_MAX);
         s_settle (server, model);
         bool reached = zstate_fault_server_popped (server) >= zstate_fault_model_accepted (model);
         zstate_redis_server_start (redis);
-        //  Persisted: what the writer missed is replayed to it
         zstate_client_flush (zstate_fault_stream_client (stream), FLUSH_MAX);
         int64_t wrong = s_converge (model, endpoint);
         pass = s_verdict (stream, server, model, line, size);
-        //  The outage must not slow the application down: at least 90%
-        //  of the pop rate before it
+        //  The application pops at 90% of its rate before the outage, at least
         pass = pass && reached && wrong == 0 && during >= 0.9 * before;
         zstate_fault_append (line, size, " redis_wrong_keys=%" PRId64 " pops_during_outage=%s"
                   " pop_rate_before=%.0f/s pop_rate_during=%.0f/s", wrong,
