@@ -429,6 +429,51 @@ s_test_unsent (void)
     zstate_outbox_destroy (&outbox);
 }
 
+//  A REPLAY into the block: its entries, the newest per key, as messages
+//  that all carry the block's last sequence, and the block stays; from
+//  after the block, nothing but the frames from there
+static void
+s_test_replay (void)
+{
+    zstate_outbox_t *outbox = zstate_outbox_new ();
+    const char *keys = "ababca";
+    for (uint64_t sequence = 1; sequence <= 6; sequence++) {
+        char key [2] = { keys [sequence - 1], 0 }, value [8];
+        snprintf (value, sizeof (value), "v%d", (int) sequence);
+        s_keep_set (outbox, sequence, "T", key, value);
+    }
+    assert (zstate_outbox_coalesce (outbox) == 6);
+    s_keep_set (outbox, 7, "T", "d", "v7");
+    for (int round = 0; round < 2; round++) {
+        emitted_t emitted = { .count = 0 };
+        assert (zstate_outbox_replay (outbox, 3, s_session, 2, 256 * 1024, s_emit,
+                                      &emitted) == 7);
+        assert (emitted.count == 2);
+        size_t ops = 0;
+        for (size_t index = 0; index < emitted.count; index++) {
+            zstate_session_msg_t msg;
+            zmq_msg_t *frame = &emitted.frames [index];
+            assert (zstate_session_msg_decode (&msg, zmq_msg_data (frame),
+                                               zmq_msg_size (frame)) == 0);
+            assert (msg.type == ZSTATE_SESSION_MSG_OPS && msg.sequence == 6);
+            ops += msg.op_count;
+            zmq_msg_close (frame);
+        }
+        assert (ops == 3);
+        //  The block is still whole
+        assert (zstate_outbox_keys (outbox) == 3 && zstate_outbox_first (outbox) == 1);
+    }
+    emitted_t none = { .count = 0 };
+    assert (zstate_outbox_replay (outbox, 7, s_session, 2, 256 * 1024, s_emit, &none) == 7);
+    assert (none.count == 0);
+    zlistx_t *ops = s_list (true), *tables = s_list (false);
+    assert (s_drain (outbox, 7, ops, tables) == 1);
+    zlistx_destroy (&ops);
+    zlistx_destroy (&tables);
+    assert (zstate_outbox_ack (outbox, 7) == 7);
+    zstate_outbox_destroy (&outbox);
+}
+
 void
 zstate_outbox_suite_test (bool verbose)
 {
@@ -440,6 +485,7 @@ zstate_outbox_suite_test (bool verbose)
     s_test_renumber ();
     s_test_delivered ();
     s_test_unsent ();
+    s_test_replay ();
     printf ("OK\n");
 }
 
