@@ -371,6 +371,38 @@ zstate_actor_loop (zloop_t *loop)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Read one command from pipe and dispatch it to handler.
+
+int
+zstate_actor_command (zsock_t *pipe, const char *name, bool verbose,
+                      zstate_actor_command_fn *handler, void *self)
+{
+    assert (pipe && name && handler);
+    zmsg_t *request = zmsg_recv (pipe);
+    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
+        return zmq_errno () == ETERM? -1: 0;
+    char *command = zmsg_popstr (request);
+    int rc = 0;
+    if (!command)
+        zsys_error ("%s empty command", name);
+    else {
+        if (verbose)
+            zsys_debug ("%s command %s", name, command);
+        if (streq (command, "$TERM"))
+            rc = -1;
+        else
+        if (handler (self, command, request) == -1) {
+            zsys_error ("%s unknown command '%s'", name, command);
+            zstate_reply (pipe, command, EINVAL, "unknown command", false);
+        }
+    }
+    free (command);
+    zmsg_destroy (&request);
+    return rc;
+}
+
+
 #ifdef ZSTATE_SELFTEST
 //  The selftest is built into the selftest program only, not the library
 //  --------------------------------------------------------------------------
@@ -388,30 +420,34 @@ s_test_handler (int signum)
     __atomic_fetch_add (&s_test_signals, 1, __ATOMIC_RELAXED);
 }
 
-//  An actor with the commands the test needs:
+//  The test actor's state
+typedef struct {
+    zsock_t *pipe;              //  Our end of the command pipe
+    int late;                   //  msecs $TERM (and DIE) take
+    bool dying;                 //  DIE came: end without a reply
+    bool verbose;               //  Log every command
+} test_actor_t;
+
+//  The commands the test needs:
 //      BLOCKED     -> [1 when SIGUSR1, SIGINT and SIGTERM are blocked here]
 //      KILL p      -> signals the thread p (a pthread_t *) with SIGUSR1,
 //                     then replies
 //      SLOW i      -> sleeps i msecs, then replies
 //      DIE         -> ends without a reply, as a crashed actor would
 //      LATE i      -> from now on $TERM (and DIE) take i msecs
+//      VERBOSE [0] -> from now on every command is logged (or not)
 static int
-s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+s_test_command (void *arg, const char *command, zmsg_t *request)
 {
-    (void) loop;
-    (void) arg;
-    zmsg_t *request = zmsg_recv (reader);
-    if (!request)
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    int rc = 0;
+    test_actor_t *self = (test_actor_t *) arg;
+    zsock_t *pipe = self->pipe;
     if (streq (command, "BLOCKED")) {
         sigset_t mask;
         pthread_sigmask (SIG_SETMASK, NULL, &mask);
         bool blocked = sigismember (&mask, SIGUSR1) && sigismember (&mask, SIGINT)
                     && sigismember (&mask, SIGTERM);
-        zstate_reply (reader, command, 0, "", true);
-        zstr_send (reader, blocked? "1": "0");
+        zstate_reply (pipe, command, 0, "", true);
+        zstr_send (pipe, blocked? "1": "0");
     }
     else
     if (streq (command, "KILL")) {
@@ -421,32 +457,48 @@ s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
         zframe_destroy (&frame);
         pthread_kill (*thread, SIGUSR1);
         zclock_sleep (20);
-        zstate_reply (reader, command, 0, "", false);
+        zstate_reply (pipe, command, 0, "", false);
     }
     else
     if (streq (command, "SLOW")) {
         char *delay = zmsg_popstr (request);
         zclock_sleep (atoi (delay));
         free (delay);
-        zstate_reply (reader, command, 0, "", false);
+        zstate_reply (pipe, command, 0, "", false);
     }
     else
-    if (streq (command, "DIE") || streq (command, "$TERM"))
-        rc = -1;
+    if (streq (command, "DIE"))
+        self->dying = true;
     else
     if (streq (command, "LATE")) {
-        //  $TERM will take that long
         char *delay = zmsg_popstr (request);
-        *(int *) arg = atoi (delay);
+        self->late = atoi (delay);
         free (delay);
-        zstate_reply (reader, command, 0, "", false);
+        zstate_reply (pipe, command, 0, "", false);
     }
     else
-        zstate_reply (reader, command, EINVAL, "unknown command", false);
-    if (rc == -1 && *(int *) arg)
-        zclock_sleep (*(int *) arg);
-    free (command);
-    zmsg_destroy (&request);
+    if (streq (command, "VERBOSE")) {
+        char *flag = zmsg_popstr (request);
+        self->verbose = !flag || !streq (flag, "0");
+        free (flag);
+        zstate_reply (pipe, command, 0, "", false);
+    }
+    else
+        return -1;
+    return 0;
+}
+
+static int
+s_test_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    test_actor_t *self = (test_actor_t *) arg;
+    int rc = zstate_actor_command (reader, "zstate_actor test:", self->verbose,
+                                   s_test_command, self);
+    if (self->dying)
+        rc = -1;
+    if (rc == -1 && self->late)
+        zclock_sleep (self->late);
     return rc;
 }
 
@@ -456,8 +508,8 @@ s_test_actor (zsock_t *pipe, void *args)
     zloop_t *loop = zloop_new ();
     assert (loop);
     zloop_set_nonstop (loop, true);
-    int late = 0;               //  msecs $TERM takes
-    zloop_reader (loop, pipe, s_test_handle_pipe, &late);
+    test_actor_t self = { .pipe = pipe };
+    zloop_reader (loop, pipe, s_test_handle_pipe, &self);
     zloop_reader_set_tolerant (loop, pipe);
     //  The raw-zactor case of the test opens SIGUSR1 to prove the restart
     if (args) {
@@ -541,6 +593,37 @@ s_test_teardown_wait (void)
         warnings += strstr (line, "still waiting for an actor to end") != NULL;
     fclose (log);
     assert (warnings >= 1);
+}
+
+//  The shared pipe reader refuses a command the actor does not know, an
+//  empty one too, logs it, and when verbose logs every command
+static void
+s_test_commands (zstate_actor_t *actor)
+{
+    FILE *log = tmpfile ();
+    assert (log);
+    zsys_set_logstream (log);
+    int rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "VERBOSE");
+    assert (rc == 0);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "NOSUCH", "arg");
+    assert (rc == -1 && errno == EINVAL);
+    assert (streq (zstate_reason (), "unknown command"));
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "s", "");
+    assert (rc == -1 && errno == EINVAL);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "si", "SLOW", 0);
+    assert (rc == 0);
+    rc = zstate_actor_request (actor, ZSTATE_ACTOR_TIMEOUT, NULL, "ss", "VERBOSE", "0");
+    assert (rc == 0);
+    zsys_set_logstream (stderr);
+    rewind (log);
+    char line [256];
+    bool logged = false, refused = false;
+    while (fgets (line, sizeof (line), log)) {
+        logged |= strstr (line, "zstate_actor test: command SLOW") != NULL;
+        refused |= strstr (line, "zstate_actor test: unknown command 'NOSUCH'") != NULL;
+    }
+    fclose (log);
+    assert (logged && refused);
 }
 
 //  An actor that ends by itself is reported, at once and every time; the
@@ -633,6 +716,7 @@ zstate_actor_test (bool verbose)
     s_test_signal_in_wait (actor);
     s_test_late_reply (actor);
     s_test_command_timeout (actor);
+    s_test_commands (actor);
     s_test_teardown_wait ();
     s_test_actor_ends (actor);
     s_test_loop_eintr ();

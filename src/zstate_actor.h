@@ -90,6 +90,24 @@ int
 void
     zstate_actor_loop (zloop_t *loop);
 
+//  An actor's command handler for zstate_actor_command: do what command
+//  asks, its arguments the frames left in request (which the caller
+//  destroys), and answer it with exactly one zstate_reply. Return 0, or
+//  -1 when the actor has no such command (it then replies nothing).
+typedef int (zstate_actor_command_fn) (void *self, const char *command,
+                                       zmsg_t *request);
+
+//  The pipe reader's part every actor shares: read one command message
+//  from pipe and give it to handler with self. $TERM is not given: it
+//  returns -1, which ends the loop (so does ETERM, the context going);
+//  a command the handler does not know is logged and refused with
+//  EINVAL, "unknown command". name starts each log line (e.g.
+//  "zstate_server:"); when verbose, every command is logged. Returns
+//  what a zloop reader returns: -1 to end the loop, else 0.
+int
+    zstate_actor_command (zsock_t *pipe, const char *name, bool verbose,
+                          zstate_actor_command_fn *handler, void *self);
+
 //  zsys_create_pipe with signals held: libzmq fails even a connect that
 //  need not wait with EINTR, and zsys_create_pipe asserts that it does not
 //  fail. For the event pipes the wrappers create on the caller's thread.

@@ -744,25 +744,11 @@ s_self_connect (self_t *self, zmsg_t *request)
         zstate_client_agent_pump (self);
 }
 
+//  One command; -1 when the agent has no such command
 static int
-s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+s_self_command (void *arg, const char *command, zmsg_t *request)
 {
-    (void) loop;
-    (void) reader;
     self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    if (!command) {
-        zsys_error ("%s empty command", self->log_prefix);
-        zmsg_destroy (&request);
-        return 0;
-    }
-    if (self->verbose)
-        zsys_debug ("%s command %s", self->log_prefix, command);
-
-    int rc = 0;
     if (streq (command, "CONNECT"))
         s_self_connect (self, request);
     else
@@ -773,15 +759,17 @@ s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
         zstate_reply (self->pipe, command, 0, "", false);
     }
     else
-    if (streq (command, "$TERM"))
-        rc = -1;
-    else {
-        zsys_error ("%s invalid command '%s'", self->log_prefix, command);
-        zstate_reply (self->pipe, command, EINVAL, "unknown command", false);
-    }
-    zstr_free (&command);
-    zmsg_destroy (&request);
-    return rc;
+        return -1;
+    return 0;
+}
+
+static int
+s_self_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    self_t *self = (self_t *) arg;
+    return zstate_actor_command (reader, self->log_prefix, self->verbose,
+                                 s_self_command, self);
 }
 
 //  --------------------------------------------------------------------------

@@ -20,9 +20,10 @@ void
     zstate_server_agent (zsock_t *pipe, void *args);
 
 //  Apply one of the actor's SET commands (listed in zstate_server.h) with
-//  the argument in request to router or sessions, and reply on pipe;
-//  EINVAL for a bad argument or an unknown SET command.
-void
+//  the argument in request to router or sessions, and reply on pipe
+//  (EINVAL for a bad argument). Returns 0, or -1 for an unknown SET
+//  command, which it does not answer.
+int
     zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
                                   zstate_server_sessions_t *sessions,
                                   const char *command, zmsg_t *request);

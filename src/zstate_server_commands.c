@@ -269,76 +269,67 @@ s_handle_pause (self_t *self, zmsg_t *request)
     zstate_reply (self->pipe, "PAUSE", 0, "", false);
 }
 
+//  One command; -1 when the server has no such command
+static int
+s_handle_command (void *arg, const char *command, zmsg_t *request)
+{
+    self_t *self = (self_t *) arg;
+    zsock_t *pipe = self->pipe;
+    if (streq (command, "BIND"))
+        s_handle_bind (self, request);
+    else
+    if (zstate_security_command (command))
+        zstate_security_handle (self->security, pipe, command, request);
+    else
+    if (strncmp (command, "SET ", 4) == 0)
+        return zstate_server_settings_apply (pipe, self->router, self->sessions,
+                                             command, request);
+    else
+    if (streq (command, "REGISTER"))
+        s_handle_register (self, request);
+    else
+    if (streq (command, "UNREGISTER"))
+        s_handle_unregister (self, request);
+    else
+    if (streq (command, "FORWARD"))
+        s_handle_forward (self, request);
+    else
+    if (streq (command, "RESTORED"))
+        s_handle_restored (self, request);
+    else
+    if (streq (command, "RESYNC"))
+        s_handle_resync (self, request);
+    else
+    if (streq (command, "CONFIRM ENDPOINT")) {
+        zstate_reply (pipe, command, 0, "", true);
+        zstr_send (pipe, zstate_server_confirm_endpoint (self->confirm));
+    }
+    else
+    if (streq (command, "STATS"))
+        s_handle_stats (self);
+    else
+    if (streq (command, "MONITOR"))
+        s_handle_monitor (self, request);
+    else
+    if (streq (command, "PAUSE"))
+        s_handle_pause (self, request);
+    else
+    if (streq (command, "VERBOSE")) {
+        char *flag = zmsg_popstr (request);
+        self->verbose = !flag || !streq (flag, "0");
+        free (flag);
+        zstate_reply (pipe, "VERBOSE", 0, "", false);
+    }
+    else
+        return -1;
+    return 0;
+}
+
 int
 zstate_server_commands_handle (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void) loop;
     self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    int rc = 0;
-    if (!command)
-        zsys_error ("zstate_server: empty command");
-    else {
-        if (self->verbose)
-            zsys_debug ("zstate_server: API command=%s", command);
-        if (streq (command, "$TERM"))
-            rc = -1;
-        else
-        if (streq (command, "BIND"))
-            s_handle_bind (self, request);
-        else
-        if (zstate_security_command (command))
-            zstate_security_handle (self->security, pipe, command, request);
-        else
-        if (strncmp (command, "SET ", 4) == 0)
-            zstate_server_settings_apply (pipe, self->router, self->sessions,
-                                          command, request);
-        else
-        if (streq (command, "REGISTER"))
-            s_handle_register (self, request);
-        else
-        if (streq (command, "UNREGISTER"))
-            s_handle_unregister (self, request);
-        else
-        if (streq (command, "FORWARD"))
-            s_handle_forward (self, request);
-        else
-        if (streq (command, "RESTORED"))
-            s_handle_restored (self, request);
-        else
-        if (streq (command, "RESYNC"))
-            s_handle_resync (self, request);
-        else
-        if (streq (command, "CONFIRM ENDPOINT")) {
-            zstate_reply (pipe, command, 0, "", true);
-            zstr_send (pipe, zstate_server_confirm_endpoint (self->confirm));
-        }
-        else
-        if (streq (command, "STATS"))
-            s_handle_stats (self);
-        else
-        if (streq (command, "MONITOR"))
-            s_handle_monitor (self, request);
-        else
-        if (streq (command, "PAUSE"))
-            s_handle_pause (self, request);
-        else
-        if (streq (command, "VERBOSE")) {
-            char *flag = zmsg_popstr (request);
-            self->verbose = !flag || !streq (flag, "0");
-            free (flag);
-            zstate_reply (pipe, "VERBOSE", 0, "", false);
-        }
-        else {
-            zsys_error ("zstate_server: unknown command '%s'", command);
-            zstate_reply (pipe, command, EINVAL, "unknown command", false);
-        }
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
+    return zstate_actor_command (pipe, "zstate_server:", self->verbose,
+                                 s_handle_command, self);
 }
-

@@ -33,7 +33,7 @@ s_request_count (zsock_t *pipe, zmsg_t *request, const char *command, long min, 
 }
 
 //  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE and SET SESSIONS
-void
+int
 zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
                               zstate_server_sessions_t *sessions,
                               const char *command, zmsg_t *request)
@@ -41,7 +41,7 @@ zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
     long count;
     if (streq (command, "SET RCVHWM")) {
         if ((count = s_request_count (pipe, request, command, 0, INT_MAX)) == -1)
-            return;
+            return 0;
         zsock_set_rcvhwm (router, (int) count);
     }
     else
@@ -49,11 +49,11 @@ zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
         //  0, or what the protocol allows
         if ((count = s_request_count (pipe, request, command, 0,
                                       ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
-            return;
+            return 0;
         if (count && count < ZSTATE_SESSION_HEARTBEAT_MIN) {
             zstate_reply (pipe, command, EINVAL,
                           "SET HEARTBEAT needs 0 or 10 to 3600000 msecs", false);
-            return;
+            return 0;
         }
         zstate_server_sessions_set_heartbeat (sessions, (uint32_t) count);
     }
@@ -61,25 +61,23 @@ zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
     if (streq (command, "SET ACK DELAY")) {
         if ((count = s_request_count (pipe, request, command, 0,
                                       ZSTATE_SESSION_HEARTBEAT_MAX)) == -1)
-            return;
+            return 0;
         zstate_server_sessions_set_ack_delay (sessions, (uint32_t) count);
     }
     else
     if (streq (command, "SET SESSION IDLE")) {
         if ((count = s_request_count (pipe, request, command, 0, INT_MAX)) == -1)
-            return;
+            return 0;
         zstate_server_sessions_set_idle (sessions, (uint32_t) count);
     }
     else
     if (streq (command, "SET SESSIONS")) {
         if ((count = s_request_count (pipe, request, command, 1, INT_MAX)) == -1)
-            return;
+            return 0;
         zstate_server_sessions_set_max (sessions, (size_t) count);
     }
-    else {
-        zsys_error ("zstate_server: unknown command '%s'", command);
-        zstate_reply (pipe, command, EINVAL, "unknown command", false);
-        return;
-    }
+    else
+        return -1;
     zstate_reply (pipe, command, 0, "", false);
+    return 0;
 }

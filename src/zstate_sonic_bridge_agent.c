@@ -440,22 +440,11 @@ s_handle_set (agent_t *self, const char *command, zmsg_t *request)
     zstate_reply (self->pipe, command, status, reason, false);
 }
 
+//  One command; -1 when the bridge has no such command
 static int
-s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
+s_handle_command (void *arg, const char *command, zmsg_t *request)
 {
-    (void) loop;
     agent_t *self = (agent_t *) arg;
-    zmsg_t *request = zmsg_recv (pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    int rc = 0;
-    if (!command)
-        zsys_error ("zstate_sonic_bridge: empty command");
-    else
-    if (streq (command, "$TERM"))
-        rc = -1;
-    else
     if (streq (command, "BIND"))
         s_handle_bind (self, request);
     else
@@ -467,23 +456,26 @@ s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
     else
     if (streq (command, "STATS")) {
         s_publish (self);
-        zstate_reply (pipe, "STATS", 0, "", true);
-        zsock_send (pipe, "b", &self->stats, sizeof (self->stats));
+        zstate_reply (self->pipe, "STATS", 0, "", true);
+        zsock_send (self->pipe, "b", &self->stats, sizeof (self->stats));
     }
     else
     if (zstate_security_command (command))
-        zstate_security_handle (self->security, pipe, command, request);
+        zstate_security_handle (self->security, self->pipe, command, request);
     else
     if (streq (command, "SET RCVHWM") || streq (command, "SET MERGE")
     ||  streq (command, "VERBOSE"))
         s_handle_set (self, command, request);
-    else {
-        zsys_error ("zstate_sonic_bridge: unknown command '%s'", command);
-        zstate_reply (pipe, command, EINVAL, "unknown command", false);
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
+    else
+        return -1;
+    return 0;
+}
+
+static int
+s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    return zstate_actor_command (pipe, "zstate_sonic_bridge:", false, s_handle_command, arg);
 }
 
 void

@@ -188,22 +188,11 @@ s_handle_connect (agent_t *self, zmsg_t *request)
     s_agent_drain (self);
 }
 
+//  One command; -1 when the agent has no such command
 static int
-s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
+s_handle_command (void *arg, const char *command, zmsg_t *request)
 {
-    (void) loop;
     agent_t *self = (agent_t *) arg;
-    zmsg_t *request = zmsg_recv (pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    int rc = 0;
-    if (!command)
-        zsys_error ("zstate_sonic_client: empty command");
-    else
-    if (streq (command, "$TERM"))
-        rc = -1;
-    else
     if (streq (command, "CONNECT"))
         s_handle_connect (self, request);
     else
@@ -211,15 +200,18 @@ s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
         char *flag = zmsg_popstr (request);
         self->verbose = !flag || !streq (flag, "0");
         free (flag);
-        zstate_reply (pipe, "VERBOSE", 0, "", false);
+        zstate_reply (self->pipe, "VERBOSE", 0, "", false);
     }
-    else {
-        zsys_error ("zstate_sonic_client: unknown command '%s'", command);
-        zstate_reply (pipe, command, EINVAL, "unknown command", false);
-    }
-    free (command);
-    zmsg_destroy (&request);
-    return rc;
+    else
+        return -1;
+    return 0;
+}
+
+static int
+s_pipe_readable (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    return zstate_actor_command (pipe, "zstate_sonic_client:", false, s_handle_command, arg);
 }
 
 static void

@@ -303,39 +303,30 @@ static const struct {
     { "VERBOSE", s_command_verbose },
 };
 
+//  One command; -1 when the writer has no such command
+static int
+s_command (void *arg, const char *command, zmsg_t *request)
+{
+    self_t *self = (self_t *) arg;
+    size_t count = sizeof (s_commands) / sizeof (s_commands [0]);
+    for (size_t index = 0; index < count; index++)
+        if (streq (command, s_commands [index].name)) {
+            s_commands [index].handler (self, command, request);
+            return 0;
+        }
+    return -1;
+}
+
 int
 zstate_writer_commands_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     (void) reader;
     self_t *self = (self_t *) arg;
-    zmsg_t *request = zmsg_recv (self->pipe);
-    if (!request)               //  Only $TERM ends us; ETERM leaves no choice
-        return zmq_errno () == ETERM? -1: 0;
-    char *command = zmsg_popstr (request);
-    if (!command) {
-        zmsg_destroy (&request);
-        return 0;
-    }
-    if (self->verbose)
-        zsys_debug ("zstate_writer %s: command %s", zstate_writer_agent_name (self), command);
-    int rc = 0;
-    size_t index = 0;
-    size_t count = sizeof (s_commands) / sizeof (s_commands [0]);
-    while (index < count && !streq (command, s_commands [index].name))
-        index++;
-    if (streq (command, "$TERM")) {
+    char name [320];            //  The log prefix; a longer endpoint is cut
+    snprintf (name, sizeof (name), "zstate_writer %s:", zstate_writer_agent_name (self));
+    int rc = zstate_actor_command (self->pipe, name, self->verbose, s_command, self);
+    if (rc == -1)
         self->terminated = true;
-        rc = -1;
-    }
-    else
-    if (index < count)
-        s_commands [index].handler (self, command, request);
-    else {
-        zsys_error ("zstate_writer %s: unknown command '%s'", zstate_writer_agent_name (self), command);
-        zstate_reply (self->pipe, command, EINVAL, "unknown command", false);
-    }
-    free (command);
-    zmsg_destroy (&request);
     return rc;
 }
