@@ -29,6 +29,36 @@ typedef struct {
 void
     zstate_fault_append (char *line, size_t size, const char *format, ...);
 
+//  Delivery is over when nothing was popped for the quiet msecs set here
+//  (5,000 by default; 100 to ZSTATE_FAULT_SETTLE_MAX), or at that maximum
+#define ZSTATE_FAULT_SETTLE_MAX     60000
+void
+    zstate_fault_set_settle (int msecs);
+
+//  The reliable delivery scenarios (zstate_fault_delivery.c): each
+//  returns true when every guarantee holds and writes what it measured
+//  into line.
+bool
+    zstate_fault_cuts_paced (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_cuts_full (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_backlog_cut (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_black_hole (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_freeze (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_kill (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_serve_term (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_destroy_dead (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_stall (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_redis_down (options_t *options, char *line, size_t size);
+
 //  The state resync scenarios (zstate_fault_resync.c, zstate_fault_views.c,
 //  zstate_fault_snapshot.c): each returns true when it passes and writes
 //  what it measured into line.
