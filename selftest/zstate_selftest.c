@@ -216,6 +216,7 @@ all_tests [] = {
     { "zstate_sonic_msg", zstate_sonic_msg_suite_test },
     { "zstate_session_msg", zstate_session_msg_test },
     { "zstate_session_msg_suite", zstate_session_msg_suite_test },
+    { "zstate_utf8", zstate_utf8_test },
     { "zstate_text", zstate_text_test },
     { "zstate_actor", zstate_actor_test },
     { "zstate_monitor", zstate_monitor_test },

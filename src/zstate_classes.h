@@ -18,6 +18,7 @@
 #include "zstate_monitor.h"
 #include "zstate_inbox.h"
 #include "zstate_actor.h"
+#include "zstate_utf8.h"
 
 //  Contracts between classes, each in its owner's private header
 #include "zstate_batch_private.h"

@@ -155,23 +155,6 @@ s_expect (parser_t *parser, char want, const char *what)
     return 0;
 }
 
-//  Length of the well-formed UTF-8 sequence at text (RFC 3629: no
-//  overlong forms, no surrogates, nothing past U+10FFFF), or 0
-static size_t
-s_utf8_length (const byte *text, size_t size)
-{
-    size_t length = text [0] >= 0xF0? 4: text [0] >= 0xE0? 3: 2;
-    if (text [0] < 0xC2 || text [0] > 0xF4 || length > size)
-        return 0;
-    for (size_t index = 1; index < length; index++)
-        if ((text [index] & 0xC0) != 0x80)
-            return 0;
-    if ((text [0] == 0xE0 && text [1] < 0xA0) || (text [0] == 0xED && text [1] > 0x9F)
-    ||  (text [0] == 0xF0 && text [1] < 0x90) || (text [0] == 0xF4 && text [1] > 0x8F))
-        return 0;
-    return length;
-}
-
 //  Four hex digits at the cursor, or -1
 static long
 s_hex4 (parser_t *parser)
@@ -263,8 +246,8 @@ s_string (parser_t *parser, char **string_p)
         if (next < 0x80)
             out [length++] = (char) next, parser->pos++;
         else {
-            size_t width = s_utf8_length ((const byte *) parser->text + parser->pos,
-                                          parser->size - parser->pos);
+            size_t width = zstate_utf8_length ((const byte *) parser->text + parser->pos,
+                                               parser->size - parser->pos);
             if (width == 0)
                 rc = s_error (parser, "invalid UTF-8");
             memcpy (out + length, parser->text + parser->pos, width);

@@ -25,22 +25,6 @@
 
 #include "zstate_tool.h"
 
-//  Length of the well-formed UTF-8 sequence at data, or 0
-static size_t
-s_utf8_length (const byte *data, size_t size)
-{
-    size_t length = data [0] >= 0xF0? 4: data [0] >= 0xE0? 3: 2;
-    if (data [0] < 0xC2 || data [0] > 0xF4 || length > size)
-        return 0;
-    for (size_t index = 1; index < length; index++)
-        if ((data [index] & 0xC0) != 0x80)
-            return 0;
-    if ((data [0] == 0xE0 && data [1] < 0xA0) || (data [0] == 0xED && data [1] > 0x9F)
-    ||  (data [0] == 0xF0 && data [1] < 0x90) || (data [0] == 0xF4 && data [1] > 0x8F))
-        return 0;
-    return length;
-}
-
 void
 zstate_json_string (FILE *file, const char *text, size_t size)
 {
@@ -60,7 +44,7 @@ zstate_json_string (FILE *file, const char *text, size_t size)
         if (next < 0x80)
             fputc (next, file);
         else {
-            size_t length = s_utf8_length (data + index, size - index);
+            size_t length = zstate_utf8_length (data + index, size - index);
             if (length) {
                 fwrite (data + index, 1, length, file);
                 index += length - 1;

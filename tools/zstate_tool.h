@@ -24,6 +24,8 @@
 #include "zstate_redis_server.h"
 //  Wire operations in and out of a batch (exported for the tool only)
 #include "zstate_batch_private.h"
+//  The UTF-8 check (exported for the tool only)
+#include "zstate_utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
