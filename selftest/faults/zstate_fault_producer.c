@@ -15,7 +15,6 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "../zstate_test_assert.h"   //  last: asserts on in every build
 
@@ -107,19 +106,11 @@ zstate_fault_producer_run (zstate_fault_producer_t *self, unsigned round, unsign
     zstate_fault_program (program, sizeof (program));
     char *args [] = { "zstate_faults", "producer", self->endpoint, keys, rounds, shares,
                       (char *) view, levels, reply, NULL };
-    pid_t parent = getpid ();
-    fflush (stdout);
-    pid_t pid = fork ();
+    pid_t pid = zstate_fault_spawn (program, args, channel [1], NULL);
     if (pid == -1) {
         close (channel [0]);
         close (channel [1]);
         return -1;
-    }
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () == parent)
-            execv (program, args);
-        _exit (127);
     }
     close (channel [1]);
     self->pid = pid;

@@ -168,6 +168,32 @@ zstate_fault_program (char *program, size_t size)
         snprintf (program, size, "/proc/self/exe");
 }
 
+int
+zstate_fault_spawn (const char *program, char *args [], int fd, const char *output)
+{
+    pid_t parent = getpid ();
+    //  A child that ends without exec must not print our buffered output
+    fflush (stdout);
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+        _exit (127);
+    if (output) {
+        int log = open (output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log != -1) {
+            dup2 (log, STDOUT_FILENO);
+            dup2 (log, STDERR_FILENO);
+            close (log);
+        }
+    }
+    if (fd != -1)
+        fcntl (fd, F_SETFD, 0);
+    execv (program, args);
+    _exit (127);
+}
+
 //  A pipe whose ends close on exec
 static int
 s_pipe (int channel [2])
@@ -210,35 +236,17 @@ zstate_fault_server_start (zstate_fault_server_t *self)
                           (char *) self->mode, view, NULL };
     char *serve [] = { "zstate", "serve", "--bind", bind, "--persist", table,
                        "--redis", self->redis, NULL };
-    if (self->kind == ZSTATE_FAULT_TOOL)
+    pid_t pid;
+    if (self->kind == ZSTATE_FAULT_TOOL) {
         unlink (self->log);
-    pid_t parent = getpid ();
-    //  A child that ends without exec must not print our buffered output
-    fflush (stdout);
-    pid_t pid = fork ();
+        pid = zstate_fault_spawn (tool, serve, -1, self->log);
+    }
+    else
+        pid = zstate_fault_spawn (program, observer, channel [1], NULL);
     if (pid == -1) {
         close (channel [0]);
         close (channel [1]);
         return -1;
-    }
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        if (self->kind == ZSTATE_FAULT_TOOL) {
-            int fd = open (self->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd != -1) {
-                dup2 (fd, STDOUT_FILENO);
-                dup2 (fd, STDERR_FILENO);
-                close (fd);
-            }
-            execv (tool, serve);
-        }
-        else {
-            fcntl (channel [1], F_SETFD, 0);
-            execv (program, observer);
-        }
-        _exit (127);
     }
     close (channel [1]);
     self->replies = channel [0];

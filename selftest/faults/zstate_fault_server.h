@@ -121,6 +121,13 @@ const char *
 void
     zstate_fault_program (char *program, size_t size);
 
+//  Fork a child that execs program with args, dies with us, keeps fd
+//  open across the exec (-1: none) and, when output is not NULL, writes
+//  its stdout and stderr there. Build every argument before: the child
+//  only execs. Returns the child's pid, or -1 with errno.
+int
+    zstate_fault_spawn (const char *program, char *args [], int fd, const char *output);
+
 //  Return the resident set size of process pid in KiB (0: this process),
 //  and its peak.
 size_t
