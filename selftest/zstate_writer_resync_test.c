@@ -586,6 +586,23 @@ s_test_windows (void)
 //  Through a server: the writer of a consumer table reports the loss on
 //  the server's confirm endpoint, which counts it
 
+//  Restart Redis without its data and wait (up to 30 s) until the server
+//  has counted lost dbs in all; returns the server's stats then
+static zstate_server_stats_t
+s_test_restart_empty (zstate_redis_server_t *redis_server, zstate_server_t *server,
+                      uint64_t lost)
+{
+    assert (zstate_redis_server_kill (redis_server) == 0);
+    assert (zstate_redis_server_start (redis_server) == 0);
+    zstate_server_stats_t stats = { 0 };
+    int64_t deadline = zclock_mono () + 30000;
+    while (stats.redis_lost < lost && zclock_mono () < deadline) {
+        assert (zstate_server_stats (server, &stats) == 0);
+        zclock_sleep (20);
+    }
+    return stats;
+}
+
 static void
 s_test_server_lost (void)
 {
@@ -615,14 +632,7 @@ s_test_server_lost (void)
     }
     assert (writer_stats.written == 1);
     //  Redis restarted empty: the server hears of APPL_DB once
-    assert (zstate_redis_server_kill (redis_server) == 0);
-    assert (zstate_redis_server_start (redis_server) == 0);
-    zstate_server_stats_t stats = { 0 };
-    deadline = zclock_mono () + 30000;
-    while (stats.redis_lost == 0 && zclock_mono () < deadline) {
-        assert (zstate_server_stats (server, &stats) == 0);
-        zclock_sleep (20);
-    }
+    zstate_server_stats_t stats = s_test_restart_empty (redis_server, server, 1);
     assert (stats.redis_lost == 1 && stats.confirms_ignored == 0);
     assert (zstate_writer_stats (writer, &writer_stats) == 0);
     assert (writer_stats.redis_lost == 1);
@@ -660,14 +670,7 @@ s_test_restored_lost (void)
     zstate_consumer_t *states = zstate_consumer_new (server, "STATE_DB", "PORT_TABLE");
     assert (states && zstate_consumer_restore (states, writer, 10000) == 1);
     //  Redis restarted empty: nothing came to the writer, both dbs count
-    assert (zstate_redis_server_kill (redis_server) == 0);
-    assert (zstate_redis_server_start (redis_server) == 0);
-    zstate_server_stats_t stats = { 0 };
-    int64_t deadline = zclock_mono () + 30000;
-    while (stats.redis_lost < 2 && zclock_mono () < deadline) {
-        assert (zstate_server_stats (server, &stats) == 0);
-        zclock_sleep (20);
-    }
+    zstate_server_stats_t stats = s_test_restart_empty (redis_server, server, 2);
     assert (stats.redis_lost == 2 && stats.confirms_ignored == 0);
     zstate_writer_stats_t writer_stats;
     assert (zstate_writer_stats (writer, &writer_stats) == 0);
