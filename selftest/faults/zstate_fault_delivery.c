@@ -228,37 +228,49 @@ zstate_fault_backlog_cut (options_t *options, char *line, size_t size)
 }
 
 //  --------------------------------------------------------------------------
-//  A black hole: the relay forwards nothing, for 30 s (5 s quick), while
-//  the producer goes on at the paced rate; then the path heals
+//  An outage while the producer goes on at the paced rate: a black hole
+//  (the relay forwards nothing) for 30 s (5 s quick), or the server
+//  process frozen (SIGSTOP, its sockets open, nothing answers) for 10 s
+//  (3 s quick); then the path heals, or the server goes on (SIGCONT)
 
-bool
-zstate_fault_black_hole (options_t *options, char *line, size_t size)
+static bool
+s_outage (options_t *options, char *line, size_t size, bool freeze)
 {
-    int hole = options->quick? 5000: 30000;
-    size_t keys = 1000, total = options->ops + (size_t) PACE * (size_t) hole / 1000;
+    int outage = freeze? (options->quick? 3000: 10000): (options->quick? 5000: 30000);
+    size_t keys = 1000, total = options->ops + (size_t) PACE * (size_t) outage / 1000;
     zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
                                                              options->dir, NULL);
     bool pass = false;
     if (zstate_fault_server_start (server) == 0) {
-        zstate_relay_t *relay = zstate_relay_new (zstate_fault_server_port (server));
-        assert (relay);
+        zstate_relay_t *relay = NULL;
+        if (!freeze) {
+            relay = zstate_relay_new (zstate_fault_server_port (server));
+            assert (relay);
+        }
         zstate_fault_stream_t *stream = zstate_fault_stream_new (
-            zstate_relay_endpoint (relay), model);
+            relay? zstate_relay_endpoint (relay): zstate_fault_server_endpoint (server), model);
         zstate_fault_stream_set (stream, PACE, 10000, 0);
         zstate_fault_stream_run (stream, options->ops / 2, 0);
         zstate_fault_stream_fault (stream);
-        zstate_relay_black_hole (relay);
+        if (relay)
+            zstate_relay_black_hole (relay);
+        else
+            zstate_fault_server_signal (server, SIGSTOP, NULL);
         //  Refused sends are not retried while the path is dead
         zstate_fault_stream_set (stream, PACE, 0, 0);
-        zstate_fault_stream_run (stream, total, hole);
-        zstate_relay_heal (relay);
+        zstate_fault_stream_run (stream, total, outage);
+        if (relay)
+            zstate_relay_heal (relay);
+        else
+            zstate_fault_server_signal (server, SIGCONT, NULL);
         zstate_fault_stream_set (stream, PACE, 10000, 0);
         zstate_fault_stream_run (stream, options->ops / 2, 0);
         pass = s_verdict (stream, server, model, line, size);
         s_append_detection (stream, line, size);
-        zstate_fault_append (line, size, " refused=%" PRIu64 " hole_s=%d",
-                  zstate_fault_stream_refused (stream), hole / 1000);
+        zstate_fault_append (line, size, " refused=%" PRIu64 " %s=%d",
+                  zstate_fault_stream_refused (stream), freeze? "frozen_s": "hole_s",
+                  outage / 1000);
         zstate_fault_stream_destroy (&stream);
         zstate_relay_destroy (&relay);
     }
@@ -269,42 +281,16 @@ zstate_fault_black_hole (options_t *options, char *line, size_t size)
     return pass;
 }
 
-//  --------------------------------------------------------------------------
-//  The server process is frozen (SIGSTOP) for 10 s (3 s quick) mid-stream,
-//  then let go (SIGCONT): its sockets stay open and nothing answers
+bool
+zstate_fault_black_hole (options_t *options, char *line, size_t size)
+{
+    return s_outage (options, line, size, false);
+}
 
 bool
 zstate_fault_freeze (options_t *options, char *line, size_t size)
 {
-    int frozen = options->quick? 3000: 10000;
-    size_t keys = 1000, total = options->ops + (size_t) PACE * (size_t) frozen / 1000;
-    zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
-    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
-                                                             options->dir, NULL);
-    bool pass = false;
-    if (zstate_fault_server_start (server) == 0) {
-        zstate_fault_stream_t *stream = zstate_fault_stream_new (
-            zstate_fault_server_endpoint (server), model);
-        zstate_fault_stream_set (stream, PACE, 10000, 0);
-        zstate_fault_stream_run (stream, options->ops / 2, 0);
-        zstate_fault_stream_fault (stream);
-        zstate_fault_server_signal (server, SIGSTOP, NULL);
-        zstate_fault_stream_set (stream, PACE, 0, 0);
-        zstate_fault_stream_run (stream, total, frozen);
-        zstate_fault_server_signal (server, SIGCONT, NULL);
-        zstate_fault_stream_set (stream, PACE, 10000, 0);
-        zstate_fault_stream_run (stream, options->ops / 2, 0);
-        pass = s_verdict (stream, server, model, line, size);
-        s_append_detection (stream, line, size);
-        zstate_fault_append (line, size, " refused=%" PRIu64 " frozen_s=%d",
-                  zstate_fault_stream_refused (stream), frozen / 1000);
-        zstate_fault_stream_destroy (&stream);
-    }
-    else
-        snprintf (line, size, "server did not start: %s", strerror (errno));
-    zstate_fault_server_destroy (&server);
-    zstate_fault_model_destroy (&model);
-    return pass;
+    return s_outage (options, line, size, true);
 }
 
 //  --------------------------------------------------------------------------
