@@ -300,7 +300,7 @@ ZSTATE_EXPORT int
 //  certificate is the server's secret certificate (zcert format; its
 //  "_secret" file is read when there is one), clients a directory of the
 //  public certificates of the clients allowed in, checked for each new
-//  connection by the process's ZAP handler (zauth), which stays up while
+//  connection by the process's ZAP handler (zstate's own), which stays up while
 //  the server lives. Before bind and monitor. Returns 0, or -1 with errno
 //  and zstate_reason (), and CURVE stays off: ENOENT for a certificate
 //  that cannot be read or a directory missing or without a certificate,

@@ -141,6 +141,9 @@ void
 //  CURVE, the authenticator and the posture: selftest/zstate_security_test.c
 void
     zstate_security_test (bool verbose);
+//  The process's ZAP handler: selftest/zstate_zap_test.c
+void
+    zstate_zap_test (bool verbose);
 //  What one hostile peer can cost a server: selftest/zstate_security_peer_test.c
 void
     zstate_security_peer_test (bool verbose);
@@ -228,6 +231,7 @@ all_tests [] = {
     { "zstate_server_replay_suite", zstate_server_replay_suite_test },
     { "zstate_server_resync_suite", zstate_server_resync_suite_test },
     { "zstate_server_markers_suite", zstate_server_markers_suite_test },
+    { "zstate_zap", zstate_zap_test },
     { "zstate_security", zstate_security_test },
     { "zstate_security_peers", zstate_security_peer_test },
     { "zstate_consumer", zstate_consumer_suites },

@@ -14,8 +14,9 @@
     Part of the server actor, on its thread. CURVE without a ZAP handler
     is encryption without authentication: libzmq lets in anyone who holds
     the server's public key when no handler answers. So CURVE is only
-    switched on once a zauth actor runs and checks client keys against a
-    directory of certificates, and it keeps running while we need it.
+    switched on once our ZAP handler (zstate_zap) runs and checks client
+    keys against a directory of certificates, and it keeps running while
+    we need it.
 @discuss
     ZAP has one handler per process (inproc://zeromq.zap.01), so the
     authenticator is the process's: servers share it, counted, and they
@@ -32,11 +33,11 @@
 
 #include "zstate_classes.h"
 #include "zstate_security.h"
+#include "zstate_zap.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <sys/socket.h>
 
-#define ZAP_ENDPOINT        "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN          "zstate"
 #define HANDSHAKE_IVL       10000   //  msecs a peer has to complete ZMTP
 #define CONNECTIONS_MAX     1024    //  default cap on open connections
@@ -59,10 +60,10 @@ struct _zstate_security_t {
 
 
 //  --------------------------------------------------------------------------
-//  The process's authenticator: one zauth actor, shared and counted
+//  The process's authenticator: one ZAP handler, shared and counted
 
 static pthread_mutex_t s_auth_mutex = PTHREAD_MUTEX_INITIALIZER;
-static zactor_t *s_auth;        //  the zauth actor, under s_auth_mutex
+static zactor_t *s_auth;        //  the ZAP handler (zstate_zap), under s_auth_mutex
 static size_t s_auth_refs;      //  its holders
 static char *s_auth_curve;      //  the directory it checks keys against
 
@@ -74,18 +75,9 @@ s_auth_acquire (const char *clients)
     int rc = 0;
     pthread_mutex_lock (&s_auth_mutex);
     if (!s_auth) {
-        //  zauth asserts when it cannot bind the ZAP endpoint: find out first
-        zsock_t *probe = zsock_new (ZMQ_REP);
-        assert (probe);
-        if (zsock_bind (probe, ZAP_ENDPOINT) == 0) {
-            zsock_unbind (probe, ZAP_ENDPOINT);
-            s_auth = zactor_new (zauth, NULL);
-            assert (s_auth);
-        }
-        else
-            rc = zstate_fail (EADDRINUSE, "another ZAP handler runs in this process:"
-                              " zstate cannot know its policy");
-        zsock_destroy (&probe);
+        s_auth = zstate_zap_new ();
+        if (!s_auth)
+            rc = -1;
     }
     if (rc == 0 && clients && s_auth_curve && !streq (s_auth_curve, clients))
         rc = zstate_fail (EBUSY, "the process checks client keys against %s already;"
@@ -394,10 +386,8 @@ s_parses (const char *path)
     return good;
 }
 
-//  zcert_load, which tries path "_secret" first, then path, once both
-//  files are known to parse
-static zcert_t *
-s_cert_load (const char *path)
+zcert_t *
+zstate_security_cert_read (const char *path)
 {
     char *secret = zsys_sprintf ("%s_secret", path);
     assert (secret);
@@ -409,7 +399,7 @@ s_cert_load (const char *path)
 zcert_t *
 zstate_security_load (const char *who, const char *certificate)
 {
-    zcert_t *cert = certificate && *certificate? s_cert_load (certificate): NULL;
+    zcert_t *cert = certificate && *certificate? zstate_security_cert_read (certificate): NULL;
     if (!cert)
         zstate_fail (ENOENT, "%s: cannot read a certificate from '%s'", who,
                      certificate? certificate: "");
@@ -432,7 +422,7 @@ zstate_security_public_key (const char *who, const char *key, char *text)
         memcpy (text, key, 41);
         return 0;
     }
-    zcert_t *cert = file? s_cert_load (key): NULL;
+    zcert_t *cert = file? zstate_security_cert_read (key): NULL;
     if (!cert)
         return zstate_fail (EINVAL, "%s: '%s' is neither a public key (40 characters"
                             " of Z85) nor a certificate", who, key? key: "");
@@ -487,7 +477,7 @@ s_certificates (const char *directory)
             continue;
         char *path = zsys_sprintf ("%s/%s", directory, entry->d_name);
         assert (path);
-        zcert_t *cert = zsys_file_exists (path)? s_cert_load (path): NULL;
+        zcert_t *cert = zsys_file_exists (path)? zstate_security_cert_read (path): NULL;
         if (cert)
             count++;
         zcert_destroy (&cert);

@@ -73,6 +73,12 @@ bool
 zcert_t *
     zstate_security_load (const char *who, const char *certificate);
 
+//  zcert_load, which tries certificate "_secret" first, then certificate,
+//  once both files are known to parse (CZMQ 4.2.1's zcert_load leaks on a
+//  file it cannot parse). Returns the certificate, or NULL.
+zcert_t *
+    zstate_security_cert_read (const char *certificate);
+
 //  Put the public key that key gives, a certificate file (when one of
 //  that name exists) or Z85 text, into text (41 bytes) as Z85. Returns 0,
 //  or -1 with EINVAL.
