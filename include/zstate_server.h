@@ -177,6 +177,8 @@ typedef struct {
                                 //  client with the wrong server key
     uint64_t auth_protocol;     //  refused: any other handshake error
     uint64_t auth_failed;       //  handshakes failed without a detail
+    uint64_t sessions_refused;  //  HELLOs refused: another CURVE key's
+                                //  session, or the key's cap reached
     //  State resync (doc/protocol.md, section 19)
     uint64_t resyncs_sent;      //  RESYNCs sent to sessions
     uint64_t resyncs_owed;      //  RESYNCs that could not go at once (no
@@ -289,6 +291,15 @@ ZSTATE_EXPORT int
 //  sessions past it are delivered, not checked for gaps. Returns 0, or -1.
 ZSTATE_EXPORT int
     zstate_server_set_sessions_max (zstate_server_t *self, int max);
+
+//  With CURVE, a version 2 session belongs to the client key whose HELLO
+//  opened it, for as long as the server keeps it: a HELLO for it from
+//  another key is refused (REJECT UNAUTHORISED, stats sessions_refused)
+//  and the session stays with its owner. One key owns at most max
+//  sessions (default 1024); a HELLO for one more is refused the same way.
+//  Returns 0, or -1 with EINVAL when max is not 1 to INT_MAX.
+ZSTATE_EXPORT int
+    zstate_server_set_sessions_per_key (zstate_server_t *self, int max);
 
 //  Security (README, "Securing a server"). Endpoints are open to any peer
 //  that reaches them unless CURVE is on, so a server refuses to bind or

@@ -144,6 +144,9 @@ void
 //  The process's ZAP handler: selftest/zstate_zap_test.c
 void
     zstate_zap_test (bool verbose);
+//  Sessions bound to CURVE keys: selftest/zstate_security_keys_test.c
+void
+    zstate_security_keys_test (bool verbose);
 //  What one hostile peer can cost a server: selftest/zstate_security_peer_test.c
 void
     zstate_security_peer_test (bool verbose);
@@ -233,6 +236,7 @@ all_tests [] = {
     { "zstate_server_markers_suite", zstate_server_markers_suite_test },
     { "zstate_zap", zstate_zap_test },
     { "zstate_security", zstate_security_test },
+    { "zstate_security_keys", zstate_security_keys_test },
     { "zstate_security_peers", zstate_security_peer_test },
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },

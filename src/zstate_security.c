@@ -599,4 +599,5 @@ zstate_security_stats_fprint (const zstate_server_stats_t *stats, FILE *file)
     fprintf (file, "        crypto = %" PRIu64 "\n", stats->auth_crypto);
     fprintf (file, "        protocol = %" PRIu64 "\n", stats->auth_protocol);
     fprintf (file, "        other = %" PRIu64 "\n", stats->auth_failed);
+    fprintf (file, "    sessions_refused = %" PRIu64 "\n", stats->sessions_refused);
 }

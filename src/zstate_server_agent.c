@@ -41,6 +41,7 @@
 #include "zstate_classes.h"
 #include "zstate_session_msg.h"
 #include "zstate_server_agent.h"
+#include "zstate_server_session.h"
 #include "zstate_server_watermarks.h"
 #include "zstate_server_state.h"
 
@@ -139,6 +140,7 @@ s_self_destroy (self_t **self_p)
         zstate_server_confirm_destroy (&self->confirm);
         zstate_server_replay_destroy (&self->replay);
         zstate_server_routes_destroy (&self->routes);
+        zstate_server_security_forget (self->sessions);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
         zstate_security_destroy (&self->security);
@@ -538,9 +540,11 @@ s_payload_handle (self_t *self, zmq_msg_t *identity, zmq_msg_t *payload)
     else
     if (data [3] != ZSTATE_SESSION_MSG_OPS
     &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN
-    &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_END)
+    &&  data [3] != ZSTATE_SESSION_MSG_SNAPSHOT_END) {
+        zstate_server_security_peer (self->sessions, zmq_msg_gets (payload, "User-Id"));
         zstate_server_sessions_input (self->sessions, routing, routing_size,
                                       data, size);
+    }
     else
     if (zstate_server_replay_active (self->replay)
     &&  s_replay_input (self, routing, routing_size, payload))

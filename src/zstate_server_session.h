@@ -78,7 +78,32 @@ struct _zstate_server_sessions_t {
     int64_t held;               //  msecs held before that, in total
     zstate_server_sessions_pong_fn *pong_fn;    //  hears PONGs, or NULL
     void *pong_arg;             //  ... with this
+    const char *peer;           //  CURVE key of the message at hand, or NULL
+    zhashx_t *owners;           //  session id in hex -> owner_t, or NULL
+    size_t per_key;             //  sessions one key may own, 0: the default
 };
+
+//  Sessions bound to the CURVE key that opened them: zstate_server_security.c
+
+//  The CURVE key (Z85, the "User-Id" of the message) of the next input;
+//  "" or NULL when the peer has none
+void
+    zstate_server_security_peer (zstate_server_sessions_t *self, const char *key);
+
+//  The most sessions one key may own (default 1024)
+void
+    zstate_server_security_set_per_key (zstate_server_sessions_t *self, size_t per_key);
+
+//  HELLO from routing id: return true when it is refused (a session of
+//  another key, or the key owns its cap), having sent REJECT UNAUTHORISED
+//  and counted it; else the session is the peer's from now on
+bool
+    zstate_server_security_hello (zstate_server_sessions_t *self, const byte *routing,
+                                  size_t routing_size, zstate_session_msg_t *hello);
+
+//  Forget the owners; before the table is destroyed
+void
+    zstate_server_security_forget (zstate_server_sessions_t *self);
 
 //  Send msg to session on its latest routing id, without waiting. Returns
 //  true when libzmq took it; false when the routing id has no connection

@@ -12,6 +12,7 @@
 #include "zstate_session_msg.h"
 #include "zstate_server_agent.h"
 #include "zstate_server_sessions.h"
+#include "zstate_server_session.h"
 
 //  Pop a count for a SET command; returns it, or replies EINVAL and
 //  returns -1 when it is not a number from min to max
@@ -32,7 +33,8 @@ s_request_count (zsock_t *pipe, zmsg_t *request, const char *command, long min, 
     return count;
 }
 
-//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE and SET SESSIONS
+//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE, SET SESSIONS
+//  and SET SESSIONS PER KEY
 int
 zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
                               zstate_server_sessions_t *sessions,
@@ -75,6 +77,12 @@ zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
         if ((count = s_request_count (pipe, request, command, 1, INT_MAX)) == -1)
             return 0;
         zstate_server_sessions_set_max (sessions, (size_t) count);
+    }
+    else
+    if (streq (command, "SET SESSIONS PER KEY")) {
+        if ((count = s_request_count (pipe, request, command, 1, INT_MAX)) == -1)
+            return 0;
+        zstate_server_security_set_per_key (sessions, (size_t) count);
     }
     else
         return -1;

@@ -265,6 +265,10 @@ zstate_zap_actor (zsock_t *pipe, void *args)
     self.handler = zsock_new (ZMQ_REP);
     bool bound = self.handler && zsock_bind (self.handler, ZAP_ENDPOINT) == 0;
     *(int *) args = bound? 0: -1;
+    //  REP drops a message without an envelope inside its receive, which
+    //  would then wait for the next one: never block the handler on it
+    if (self.handler)
+        zsock_set_rcvtimeo (self.handler, 0);
     self.allow = zhashx_new ();
     self.deny = zhashx_new ();
     self.keys = zhashx_new ();
@@ -280,8 +284,8 @@ zstate_zap_actor (zsock_t *pipe, void *args)
         if (which == self.handler)
             s_request (&self);
         else
-        if (zpoller_terminated (poller))
-            break;
+        if (errno == ETERM)
+            break;              //  A signal (EINTR) must not end the handler
     }
     zpoller_destroy (&poller);
     zsock_destroy (&self.handler);

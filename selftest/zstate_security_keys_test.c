@@ -1,0 +1,148 @@
+/*  =========================================================================
+    zstate_security_keys_test - version 2 sessions bound to the CURVE key
+    that opened them: a HELLO from another key for a session is refused
+    and counted, its owner's stream goes on, and one key owns at most its
+    cap of sessions
+
+    Copyright (c) the zstate contributors.
+    This Source Code Form is subject to the terms of the Mozilla Public
+    License, v. 2.0. If a copy of the MPL was not distributed with this
+    file, You can obtain one at http://mozilla.org/MPL/2.0/.
+    =========================================================================
+*/
+
+#include "zstate_classes.h"
+#include "zstate_session_msg.h"
+#include "zstate_server_peer.h"
+
+#define TABLE           "ROUTE_TABLE"
+
+//  A raw version 2 peer with cert's CURVE keys, on the server's port
+static zsock_t *
+s_peer_new (zcert_t *cert, const char *server_key, int port)
+{
+    zsock_t *peer = zsock_new (ZMQ_DEALER);
+    assert (peer);
+    zcert_apply (cert, peer);
+    zsock_set_curve_serverkey (peer, server_key);
+    zsock_set_rcvtimeo (peer, PEER_DEADLINE);
+    int rc = zsock_connect (peer, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    return peer;
+}
+
+//  HELLO for session from peer: expect WELCOME or, when refused, REJECT
+//  UNAUTHORISED
+static void
+s_hello (zsock_t *peer, const byte *session, bool refused)
+{
+    reply_t reply = { NULL };
+    peer_hello (peer, session, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+    peer_expect (peer, &reply, refused? ZSTATE_SESSION_MSG_REJECT: ZSTATE_SESSION_MSG_WELCOME);
+    assert (memcmp (reply.msg.session, session, ZSTATE_MSG_SESSION_SIZE) == 0);
+    if (refused)
+        assert (reply.msg.reason == ZSTATE_SESSION_REASON_UNAUTHORISED);
+    zframe_destroy (&reply.frame);
+}
+
+//  OPS sequence of session from peer, acknowledged as delivered
+static void
+s_ops (zsock_t *peer, const byte *session, uint64_t sequence, const char *key)
+{
+    reply_t reply = { NULL };
+    peer_ops (peer, 2, session, sequence, TABLE, key, 0);
+    peer_expect_ack (peer, &reply, sequence);
+    zframe_destroy (&reply.frame);
+}
+
+static uint64_t
+s_refused (zstate_server_t *server)
+{
+    zstate_server_stats_t stats;
+    int rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    return stats.sessions_refused;
+}
+
+void
+zstate_security_keys_test (bool verbose)
+{
+    printf (" * zstate_security_keys: ");
+    (void) verbose;
+    char dir [256];
+    snprintf (dir, sizeof (dir), "%s/zstate-keys-XXXXXX",
+              getenv ("TMPDIR")? getenv ("TMPDIR"): "/tmp");
+    assert (mkdtemp (dir));
+    char *clients = zsys_sprintf ("%s/clients", dir);
+    char *path = zsys_sprintf ("%s/server", dir);
+    zsys_dir_create ("%s", clients);
+    zcert_t *server_cert = zcert_new ();
+    zcert_t *owner_cert = zcert_new ();
+    zcert_t *other_cert = zcert_new ();
+    int rc = zcert_save (server_cert, path);
+    assert (rc == 0);
+    char *public_path = zsys_sprintf ("%s/owner", clients);
+    zcert_save_public (owner_cert, public_path);
+    zstr_free (&public_path);
+    public_path = zsys_sprintf ("%s/other", clients);
+    zcert_save_public (other_cert, public_path);
+    zstr_free (&public_path);
+
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    rc = zstate_server_set_curve (server, path, clients);
+    assert (rc == 0);
+    assert (zstate_server_set_sessions_per_key (server, 0) == -1 && errno == EINVAL);
+    assert (zstate_server_set_sessions_per_key (server, -1) == -1 && errno == EINVAL);
+    rc = zstate_server_set_sessions_per_key (server, 2);
+    assert (rc == 0);
+    zstate_consumer_t *consumer = zstate_consumer_new (server, PEER_DB, TABLE);
+    assert (consumer);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_t *owner = s_peer_new (owner_cert, zcert_public_txt (server_cert), port);
+    zsock_t *other = s_peer_new (other_cert, zcert_public_txt (server_cert), port);
+
+    //  The other key cannot take the owner's session; the owner's stream
+    //  goes on under its own connection
+    zuuid_t *session = zuuid_new ();
+    s_hello (owner, zuuid_data (session), false);
+    s_ops (owner, zuuid_data (session), 1, "k1");
+    s_hello (other, zuuid_data (session), true);
+    assert (s_refused (server) == 1);
+    s_ops (owner, zuuid_data (session), 2, "k2");
+    peer_expect_keys (consumer, "k1 k2");
+    //  The owner may HELLO its session again
+    s_hello (owner, zuuid_data (session), false);
+    s_ops (owner, zuuid_data (session), 3, "k3");
+    peer_expect_keys (consumer, "k3");
+
+    //  The cap: two sessions per key; another key has its own two
+    zuuid_t *second = zuuid_new ();
+    zuuid_t *third = zuuid_new ();
+    s_hello (owner, zuuid_data (second), false);
+    s_hello (owner, zuuid_data (third), true);
+    assert (s_refused (server) == 2);
+    s_hello (other, zuuid_data (third), false);
+    s_ops (other, zuuid_data (third), 1, "k4");
+    peer_expect_keys (consumer, "k4");
+    assert (s_refused (server) == 2);
+
+    zuuid_destroy (&session);
+    zuuid_destroy (&second);
+    zuuid_destroy (&third);
+    zsock_destroy (&owner);
+    zsock_destroy (&other);
+    zstate_consumer_destroy (&consumer);
+    zstate_server_destroy (&server);
+    zcert_destroy (&server_cert);
+    zcert_destroy (&owner_cert);
+    zcert_destroy (&other_cert);
+    zdir_t *tree = zdir_new (dir, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    zstr_free (&path);
+    zstr_free (&clients);
+    printf ("OK\n");
+}
