@@ -487,8 +487,7 @@ static void
 s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
          zstate_session_msg_t *hello)
 {
-    if (zstate_server_security_hello (self, routing, routing_size, hello))
-        return;
+    if (zstate_server_security_hello (self, routing, routing_size, hello)) return;
     session_t *session = s_session_lookup (self, hello->session);
     if (session && session->version != 2) {
         //  A version 1 session that turns to version 2 starts afresh
