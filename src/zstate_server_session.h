@@ -125,6 +125,22 @@ bool
     zstate_server_session_rejects_flush (zstate_server_sessions_t *self,
                                          session_t *session);
 
+//  ACKs: zstate_server_sessions_acks.c
+
+//  Send session its ACK now; one libzmq does not take stays due for
+//  housekeeping to send again
+void
+    zstate_server_session_ack_send (zstate_server_sessions_t *self, session_t *session);
+
+//  Session has something to acknowledge: at once after ACK_EVERY
+//  messages, else when the ACK timer fires
+void
+    zstate_server_session_ack_due (zstate_server_sessions_t *self, session_t *session);
+
+//  The ACK delay or the heartbeat changed: a waiting ACK waits on the new
+void
+    zstate_server_session_acks_rearm (zstate_server_sessions_t *self);
+
 //  Session is new to this instance, and HELLO offered features: owe it
 //  RESYNC of every table when it may hold what a table lacks
 void

@@ -29,17 +29,15 @@
     A version 1 session only counts its gaps (section 8): its messages are
     delivered whatever their sequence.
 @discuss
-    ACKs are coalesced: a session whose D moved joins the due list, which
-    is flushed ACK_EVERY messages later or when the server's ACK timer
-    fires, so a steady stream costs one ACK per batch of messages, not per
-    message. Replies go out with ZMQ_DONTWAIT: a client that does not read
-    loses replies, never stops the server. An ACK or WELCOME libzmq did
-    not take is sent again by housekeeping, since no later one need come:
-    a client that sent its last message, or is behind a gap, would wait.
-    A REJECT it did not take is owed, and goes before them
-    (zstate_server_sessions_rejects.c). P is the session's zstate_server_persist_t, which knows
-    what waits for which writer; a confirmation that moves P makes an ACK
-    due as a delivery does.
+    ACKs are coalesced (zstate_server_sessions_acks.c). Replies go out
+    with ZMQ_DONTWAIT: a client that does not read loses replies, never
+    stops the server. An ACK or WELCOME libzmq did not take is sent again
+    by housekeeping, since no later one need come: a client that sent its
+    last message, or is behind a gap, would wait. A REJECT it did not
+    take is owed, and goes before them (zstate_server_sessions_rejects.c).
+    P is the session's zstate_server_persist_t, which knows what waits for
+    which writer; a confirmation that moves P makes an ACK due as a
+    delivery does.
     The table is bounded. A HELLO for a new session when full evicts the
     least recently heard session of either version (the lru list is
     ordered by when each was last heard); version 1 sessions past the
@@ -60,10 +58,8 @@
 
 #define SESSIONS_MAX        65536   //  default bound of the table
 #define IDLE_MAX            600000  //  msecs: default session idle limit
-#define ACK_EVERY           64      //  ACK at once after this many messages
 #define ACK_DELAY           10      //  msecs an ACK may wait, by default
 #define HEARTBEAT           1000    //  msecs, the server's default
-#define HEARTBEAT_NONE_WAIT 1000    //  msecs an ACK may wait without one
 #define NO_SESSION_MAX      1024    //  routing ids remembered for NO_SESSION
 #define NO_SESSION_IVL      1000    //  msecs, one NO_SESSION per routing id
 #define TICK_IDLE           250     //  msecs between housekeeping runs
@@ -155,16 +151,13 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
     }
 }
 
-static void
-    s_acks_rearm (zstate_server_sessions_t *self);
-
 void
 zstate_server_sessions_set_heartbeat (zstate_server_sessions_t *self, uint32_t heartbeat)
 {
     assert (self);
     self->heartbeat = heartbeat;
     s_tick_start (self);
-    s_acks_rearm (self);
+    zstate_server_session_acks_rearm (self);
 }
 
 void
@@ -172,23 +165,6 @@ zstate_server_sessions_set_idle (zstate_server_sessions_t *self, uint32_t idle)
 {
     assert (self);
     self->idle = idle;
-}
-
-void
-zstate_server_sessions_set_ack_delay (zstate_server_sessions_t *self, uint32_t ack_delay)
-{
-    assert (self);
-    self->ack_delay = ack_delay;
-    s_acks_rearm (self);
-}
-
-uint32_t
-zstate_server_sessions_ack_delay (zstate_server_sessions_t *self)
-{
-    assert (self);
-    //  The protocol lets an ACK wait one heartbeat interval at most
-    uint32_t limit = self->heartbeat? self->heartbeat: HEARTBEAT_NONE_WAIT;
-    return self->ack_delay < limit? self->ack_delay: limit;
 }
 
 void
@@ -388,86 +364,6 @@ s_send_welcome (zstate_server_sessions_t *self, session_t *session)
         session->retry = RETRY_WELCOME;
 }
 
-static void
-s_send_ack (zstate_server_sessions_t *self, session_t *session)
-{
-    zstate_session_msg_t ack = {
-        .type = ZSTATE_SESSION_MSG_ACK, .session = session->id,
-        .epoch = self->epoch, .delivered = session->delivered,
-        .persisted = session->persisted
-    };
-    bool sent = zstate_server_session_rejects_flush (self, session)
-             && zstate_server_session_send (self, session, &ack);
-    if (session->due_handle) {
-        zlistx_delete (self->due, session->due_handle);
-        session->due_handle = NULL;
-    }
-    if (!sent) {
-        //  Still due: housekeeping tries again, not each message
-        session->retry = session->retry? session->retry: RETRY_ACK;
-        return;
-    }
-    if (session->retry == RETRY_ACK)
-        session->retry = RETRY_NONE;
-    session->acked = session->delivered;
-    session->acked_persisted = session->persisted;
-    session->unacked = 0;
-    session->ack_again = false;
-    self->stats->acks++;
-}
-
-//  Timer, once: send every ACK that waits
-static int
-s_acks_flush (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    zstate_server_sessions_t *self = (zstate_server_sessions_t *) arg;
-    self->ack_timer = -1;
-    session_t *session;
-    while ((session = (session_t *) zlistx_first (self->due)))
-        s_send_ack (self, session);
-    return 0;
-}
-
-//  Start the ACK timer when an ACK waits and the timer does not run
-static void
-s_acks_arm (zstate_server_sessions_t *self)
-{
-    if (self->ack_timer == -1 && zlistx_size (self->due)) {
-        self->ack_timer = zloop_timer (self->loop,
-                                       zstate_server_sessions_ack_delay (self),
-                                       1, s_acks_flush, self);
-        assert (self->ack_timer != -1);
-    }
-}
-
-//  The ACK delay changed: an ACK waiting on the old one waits on the new
-static void
-s_acks_rearm (zstate_server_sessions_t *self)
-{
-    if (self->ack_timer != -1) {
-        zloop_timer_end (self->loop, self->ack_timer);
-        self->ack_timer = -1;
-    }
-    s_acks_arm (self);
-}
-
-//  The session has something to acknowledge: at once after ACK_EVERY
-//  messages, else when the ACK timer fires
-static void
-s_ack_due (zstate_server_sessions_t *self, session_t *session)
-{
-    if (session->unacked >= ACK_EVERY && session->retry == RETRY_NONE)
-        s_send_ack (self, session);
-    else
-    if (!session->due_handle) {
-        session->due_handle = zlistx_add_end (self->due, session);
-        assert (session->due_handle);
-        s_acks_arm (self);
-    }
-}
-
 //  Count a message dropped for reason
 static void
 s_drop (zstate_server_sessions_t *self, int reason)
@@ -487,7 +383,8 @@ static void
 s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
          zstate_session_msg_t *hello)
 {
-    if (zstate_server_security_hello (self, routing, routing_size, hello)) return;
+    if (zstate_server_security_hello (self, routing, routing_size, hello))
+        return;                 //  Another key's session, or the key's cap
     session_t *session = s_session_lookup (self, hello->session);
     if (session && session->version != 2) {
         //  A version 1 session that turns to version 2 starts afresh
@@ -644,7 +541,7 @@ zstate_server_sessions_ops (zstate_server_sessions_t *self,
         //  Sent again before our ACK came: tell the client where we are
         self->stats->duplicates++;
         session->ack_again = true;
-        s_ack_due (self, session);
+        zstate_server_session_ack_due (self, session);
         return false;
     }
     if (sequence > session->delivered + 1) {
@@ -672,7 +569,7 @@ s_persisted_update (zstate_server_sessions_t *self, session_t *session,
     if (level > session->persisted)
         session->persisted = level;
     if (acknowledge && session->persisted != session->acked_persisted)
-        s_ack_due (self, session);
+        zstate_server_session_ack_due (self, session);
 }
 
 void
@@ -724,7 +621,7 @@ zstate_server_sessions_delivered (zstate_server_sessions_t *self,
     s_persisted_update (self, session, false);
     session->resumed = false;
     session->unacked++;
-    s_ack_due (self, session);
+    zstate_server_session_ack_due (self, session);
 }
 
 void
@@ -779,7 +676,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             s_send_welcome (self, session);
         else
         if (session->retry == RETRY_ACK)
-            s_send_ack (self, session);
+            zstate_server_session_ack_send (self, session);
         if (session->owed || session->unconfirmed)
             zstate_server_session_owed_flush (self, session);
         session = (session_t *) zlistx_next (self->lru);
