@@ -96,9 +96,10 @@ s_command (zactor_t *zap, const char *command, const char *argument)
 }
 
 //  Every request that is not ZAP 1.0 gets 500 and is counted; a message
-//  without an envelope never reaches the handler; it still answers after
+//  without an envelope, from raw, never reaches the handler; it still
+//  answers after
 static void
-s_test_hostile (zactor_t *zap, zsock_t *client)
+s_test_hostile (zactor_t *zap, zsock_t *client, zsock_t *raw)
 {
     byte key [33] = { 0 };
     assert (s_ask (client, NULL, 0, "1.0", NULL) == 500);
@@ -129,13 +130,7 @@ s_test_hostile (zactor_t *zap, zsock_t *client)
         zmsg_destroy (&reply);
     }
     //  No envelope: libzmq's REP drops it before we see it
-    zsock_t *raw = zsock_new (ZMQ_DEALER);
-    assert (raw);
-    zsock_set_linger (raw, 0);
-    int rc = zsock_connect (raw, ZAP_ENDPOINT);
-    assert (rc == 0);
     zstr_sendx (raw, "1.0", "1", "zstate", NULL);
-    zsock_destroy (&raw);
     assert (s_ask (client, NULL, 0, "1.0", "1", "zstate", "127.0.0.1", "", "NULL", NULL) == 200);
     uint64_t counts [4];
     s_stats (zap, counts);
@@ -248,11 +243,26 @@ zstate_zap_test (bool verbose)
     zsock_set_rcvtimeo (client, DEADLINE);
     int rc = zsock_connect (client, ZAP_ENDPOINT);
     assert (rc == 0);
-    s_test_hostile (zap, client);
+    //  A sender that closes while REP holds its message unread can make
+    //  libzmq 4.3.4's REP send the next answer to it: ours outlives the
+    //  handler
+    zsock_t *raw = zsock_new (ZMQ_DEALER);
+    assert (raw);
+    zsock_set_linger (raw, 0);
+    rc = zsock_connect (raw, ZAP_ENDPOINT);
+    assert (rc == 0);
+    s_test_hostile (zap, client, raw);
     s_test_policy (zap, client, dir);
     zsock_destroy (&client);
     zactor_destroy (&zap);
-    //  Gone with its actor: the endpoint is free again
+    zsock_destroy (&raw);
+    //  Gone with its actor: the endpoint is free again at once, though
+    //  libzmq reaps a closed socket later
+    for (int round = 0; round < 50; round++) {
+        zap = zstate_zap_new ();
+        assert (zap);
+        zactor_destroy (&zap);
+    }
     char user_dir [] = "/tmp/zstate-zap-XXXXXX";
     made = mkdtemp (user_dir);
     assert (made);

@@ -288,6 +288,11 @@ zstate_zap_actor (zsock_t *pipe, void *args)
             break;              //  A signal (EINTR) must not end the handler
     }
     zpoller_destroy (&poller);
+    //  libzmq frees a closed socket's inproc endpoint later, on its reaper
+    //  thread: unbind now, so that a handler started once we are gone can
+    //  bind it
+    if (bound)
+        zsock_unbind (self.handler, ZAP_ENDPOINT);
     zsock_destroy (&self.handler);
     zhashx_destroy (&self.allow);
     zhashx_destroy (&self.deny);
