@@ -233,6 +233,26 @@ s_test_loopback (void)
     assert (!zstate_security_loopback (NULL));
 }
 
+//  Wait until no socket holds the ZAP endpoint: libzmq frees a closed
+//  socket's inproc endpoint later, on its reaper thread
+static void
+s_zap_endpoint_wait (void)
+{
+    int64_t deadline = zclock_mono () + DEADLINE;
+    while (true) {
+        zsock_t *probe = zsock_new (ZMQ_REP);
+        assert (probe);
+        bool free = zsock_bind (probe, "inproc://zeromq.zap.01") == 0;
+        if (free)
+            zsock_unbind (probe, "inproc://zeromq.zap.01");
+        zsock_destroy (&probe);
+        if (free)
+            return;
+        assert (zclock_mono () < deadline);
+        zclock_sleep (10);
+    }
+}
+
 static void
 s_test_fail_closed (const certs_t *certs)
 {
@@ -261,6 +281,7 @@ s_test_fail_closed (const certs_t *certs)
     rc = zstate_server_deny (server, "10.1.1.1");
     assert (rc == -1 && errno == EADDRINUSE);
     zactor_destroy (&theirs);
+    s_zap_endpoint_wait ();
 
     //  Each bad certificate or directory, with its message
     struct {
