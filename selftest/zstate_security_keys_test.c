@@ -64,6 +64,41 @@ s_refused (zstate_server_t *server)
     return stats.sessions_refused;
 }
 
+//  Without a setting one key owns 1024 sessions: HELLOs go in batches,
+//  each answered before the next, and the 1025th is refused
+static void
+s_test_default_cap (const char *certificate, const char *clients, zcert_t *cert,
+                    const char *server_key)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int rc = zstate_server_set_curve (server, certificate, clients);
+    assert (rc == 0);
+    int port = zstate_server_bind (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_t *peer = s_peer_new (cert, server_key, port);
+    byte session [ZSTATE_MSG_SESSION_SIZE] = { 0 };
+    for (uint32_t batch = 0; batch < 4; batch++) {
+        for (uint32_t index = 0; index < 256; index++) {
+            uint32_t number = batch * 256 + index + 1;
+            memcpy (session, &number, sizeof (number));
+            peer_hello (peer, session, 1, ZSTATE_SESSION_ACK_DELIVERED, 0);
+        }
+        for (uint32_t index = 0; index < 256; index++) {
+            reply_t reply = { NULL };
+            peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
+            zframe_destroy (&reply.frame);
+        }
+    }
+    assert (s_refused (server) == 0);
+    uint32_t number = 1025;
+    memcpy (session, &number, sizeof (number));
+    s_hello (peer, session, true);
+    assert (s_refused (server) == 1);
+    zsock_destroy (&peer);
+    zstate_server_destroy (&server);
+}
+
 void
 zstate_security_keys_test (bool verbose)
 {
@@ -127,6 +162,8 @@ zstate_security_keys_test (bool verbose)
     s_ops (other, zuuid_data (third), 1, "k4");
     peer_expect_keys (consumer, "k4");
     assert (s_refused (server) == 2);
+
+    s_test_default_cap (path, clients, owner_cert, zcert_public_txt (server_cert));
 
     zuuid_destroy (&session);
     zuuid_destroy (&second);
