@@ -99,6 +99,15 @@ s_test_default_cap (const char *certificate, const char *clients, zcert_t *cert,
     zstate_server_destroy (&server);
 }
 
+static void
+s_dir_remove (const char *path)
+{
+    zdir_t *tree = zdir_new (path, NULL);
+    assert (tree);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+}
+
 void
 zstate_security_keys_test (bool verbose)
 {
@@ -175,10 +184,7 @@ zstate_security_keys_test (bool verbose)
     zcert_destroy (&server_cert);
     zcert_destroy (&owner_cert);
     zcert_destroy (&other_cert);
-    zdir_t *tree = zdir_new (dir, NULL);
-    assert (tree);
-    zdir_remove (tree, true);
-    zdir_destroy (&tree);
+    s_dir_remove (dir);
     zstr_free (&path);
     zstr_free (&clients);
     printf ("OK\n");
