@@ -80,6 +80,9 @@ bool
 //  on and ends
 bool
     zstate_fault_mid_view (options_t *options, char *line, size_t size);
+//  The same with no persistence: the new instance starts empty
+bool
+    zstate_fault_mid_view_bare (options_t *options, char *line, size_t size);
 bool
     zstate_fault_view (options_t *options, char *line, size_t size);
 bool

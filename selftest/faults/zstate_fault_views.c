@@ -36,24 +36,34 @@ s_model_round (zstate_fault_model_t *model, size_t keys, unsigned round, unsigne
     }
 }
 
-//  After a step: the application's view and Redis must both hold exactly
-//  the model; appends what they hold, prefixed with step
+//  After a step: the application's view and Redis (unless redis is NULL:
+//  no persistence) must both hold exactly the model; appends what they
+//  hold, prefixed with step
 static bool
 s_check (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
          const char *step, char *line, size_t size)
 {
-    zstate_fault_view_t view, stored;
+    zstate_fault_view_t view, stored = { 0 };
     const char *dump = zstate_fault_view_settle (server, model, VIEW_CONVERGE, VIEW_QUIET,
                                                  &view);
-    int rc = zstate_fault_redis_settle (model, redis, VIEW_CONVERGE, &stored);
+    int rc = redis? zstate_fault_redis_settle (model, redis, VIEW_CONVERGE, &stored): 0;
     uint64_t wrong = zstate_fault_view_wrong (&view);
-    uint64_t stored_wrong = zstate_fault_view_wrong (&stored);
+    uint64_t stored_wrong = redis? zstate_fault_view_wrong (&stored): 0;
     zstate_fault_append (line, size, " %s: keys=%zu view_keys=%" PRIu64 " view_wrong=%" PRIu64
-                         " orphans=%" PRIu64 " redis_keys=%" PRIu64 " redis_wrong=%" PRIu64
-                         " redis_orphans=%" PRIu64 ";", step,
-                         zstate_fault_model_present (model), view.keys, wrong, view.extra,
-                         stored.keys, stored_wrong, stored.extra);
+                         " orphans=%" PRIu64, step, zstate_fault_model_present (model),
+                         view.keys, wrong, view.extra);
+    if (redis)
+        zstate_fault_append (line, size, " redis_keys=%" PRIu64 " redis_wrong=%" PRIu64
+                             " redis_orphans=%" PRIu64, stored.keys, stored_wrong, stored.extra);
+    zstate_fault_append (line, size, ";");
     return dump && wrong == 0 && rc == 0 && stored_wrong == 0;
+}
+
+//  The level producers wait for: persisted when there is a Redis
+static int
+s_level (const char *redis)
+{
+    return redis? ZSTATE_ACK_PERSISTED: ZSTATE_ACK_DELIVERED;
 }
 
 //  Round 1 of every key, no view, by a producer child; true when view
@@ -62,7 +72,7 @@ static bool
 s_first (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
          zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
 {
-    bool pass = zstate_fault_producer_run (producer, 1, 10, "none", ZSTATE_ACK_PERSISTED) == 0
+    bool pass = zstate_fault_producer_run (producer, 1, 10, "none", s_level (redis)) == 0
              && zstate_fault_producer_end (producer, 0) == 0;
     s_model_round (model, keys, 1, 10);
     return pass && s_check (server, model, redis, "first", line, size);
@@ -106,25 +116,27 @@ typedef bool (steps_fn) (zstate_fault_server_t *server, zstate_fault_model_t *mo
                          const char *redis, zstate_fault_producer_t *producer, size_t keys,
                          char *line, size_t size);
 
-//  Run steps against an observer persisting into a Redis of its own, with
-//  a model of rounds rounds of options->ops / 20 keys
+//  Run steps against an observer persisting into a Redis of its own (none
+//  unless persisted), with a model of rounds rounds of options->ops / 20
+//  keys
 static bool
-s_run (options_t *options, steps_fn *steps, size_t rounds, char *line, size_t size)
+s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
+       char *line, size_t size)
 {
-    zstate_redis_server_t *redis = zstate_redis_server_new (false);
-    if (!redis) {
+    zstate_redis_server_t *redis = NULL;
+    if (persisted && !(redis = zstate_redis_server_new (false))) {
         snprintf (line, size, "cannot start redis-server: %s", zstate_reason ());
         return false;
     }
+    const char *endpoint = redis? zstate_redis_server_endpoint (redis): NULL;
     size_t keys = options->ops / 20;
     zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * rounds);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, options->dir,
-                                                             zstate_redis_server_endpoint (redis));
+                                                             endpoint);
     zstate_fault_server_set_mode (server, "view", keys);
     bool pass = false;
     line [0] = 0;
     if (zstate_fault_server_start (server) == 0) {
-        const char *endpoint = zstate_redis_server_endpoint (redis);
         zstate_fault_producer_t *producer = zstate_fault_producer_new (
             zstate_fault_server_endpoint (server), keys);
         pass = s_first (server, model, endpoint, producer, keys, line, size)
@@ -132,9 +144,10 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, char *line, size_t si
         zstate_fault_producer_destroy (&producer);
         const char *dump = zstate_fault_server_dump (server);
         zstate_fault_append_windows (line, size, dump);
-        zstate_fault_append (line, size, " redis_sweeps=%" PRId64 " redis_swept=%" PRId64,
-                             zstate_fault_dump_counter (dump, "sweeps"),
-                             zstate_fault_dump_counter (dump, "redis_swept"));
+        if (redis)
+            zstate_fault_append (line, size, " redis_sweeps=%" PRId64 " redis_swept=%" PRId64,
+                                 zstate_fault_dump_counter (dump, "sweeps"),
+                                 zstate_fault_dump_counter (dump, "redis_swept"));
     }
     else
         snprintf (line, size, "server did not start: %s", strerror (errno));
@@ -147,7 +160,7 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, char *line, size_t si
 bool
 zstate_fault_view (options_t *options, char *line, size_t size)
 {
-    return s_run (options, s_steps, 3, line, size);
+    return s_run (options, s_steps, 3, true, line, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -163,7 +176,7 @@ static bool
 s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
              zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
 {
-    int level = ZSTATE_ACK_PERSISTED;
+    int level = s_level (redis);
     zstate_fault_model_begin_view (model);
     bool pass = zstate_fault_producer_run (producer, 2, 9, "split", level) == 0;
     bool restarted = zstate_fault_server_signal (server, SIGKILL, NULL) == 0
@@ -181,5 +194,15 @@ s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const c
 bool
 zstate_fault_mid_view (options_t *options, char *line, size_t size)
 {
-    return s_run (options, s_mid_steps, 2, line, size);
+    return s_run (options, s_mid_steps, 2, true, line, size);
+}
+
+//  The same without persistence: the new instance starts empty, and the
+//  server asks the producer for the table, whose snapshot refills it
+//  once the view ended: the view = the new view, no orphan
+
+bool
+zstate_fault_mid_view_bare (options_t *options, char *line, size_t size)
+{
+    return s_run (options, s_mid_steps, 2, false, line, size);
 }

@@ -61,6 +61,8 @@ static scenario_t s_scenarios [] = {
       "100 small late joins, 5 TCP resets right after the table registers" },
     { "consumer-resync", zstate_fault_consumer_resync, "application drops its view, resync x3" },
     { "mid-view",     zstate_fault_mid_view, "consumer kill -9 inside a producer view" },
+    { "mid-view-bare", zstate_fault_mid_view_bare,
+      "consumer kill -9 inside a producer view, no persistence" },
     { "view",         zstate_fault_view,
       "restarted producers re-assert 90%, die mid-view, re-assert 80%" },
     { "redis-lost",   zstate_fault_redis_lost,
