@@ -25,16 +25,21 @@
     block the client sends again whole), with a nonce. The client sends
     again what it holds from there, in order and before anything new, then
     PONG with the nonce. Those messages are duplicates for the consumer;
-    here, each that is not older than written goes to the writer only, as
-    version 1 (no watermark: a coalesced block's messages all carry its
-    last sequence, and a watermark after the first would claim the rest).
-    At the PONG, when the writer got everything up to D, the last replayed
-    OPS goes once more as version 2: its watermark D, written after all
-    the rest (the writer's transactions are prefix consistent), moves P.
-    A replayed message the writer cannot take makes the round broken: the
-    rest of it is dropped, and the next round asks from written again. A
-    round whose PONG never comes (the connection broke; the client starts
-    afresh at its WELCOME) is given up after ROUND_MAX.
+    here, each that is not older than written goes to the writer only,
+    with its watermark (version 2), so that Redis never holds more than
+    its watermarks say: a server killed in the middle of a round restores
+    a consistent table and the client resends from there, and the
+    application sees no value go back. A replayed OPS is held until the
+    next one comes: the messages of a coalesced block all carry the
+    block's last sequence, so one followed by the same sequence goes as
+    version 1 (a watermark after the first would claim the rest); the last
+    of a round goes at its PONG, when the writer got everything up to D:
+    its watermark D, written after all the rest (the writer's transactions
+    are prefix consistent), moves P. A replayed message the writer cannot
+    take makes the round broken: the rest of it is dropped, and the next
+    round asks from written again. A round whose PONG never comes (the
+    connection broke; the client starts afresh at its WELCOME) is given up
+    after ROUND_MAX.
 @end
 */
 
@@ -56,8 +61,9 @@ typedef struct {
     bool broken;                //  the writer refused one of this round
     uint64_t nonce;             //  of the round's REPLAY
     int64_t round_at;           //  zclock_mono when it went
-    zmq_msg_t last;             //  the last replayed OPS, version 2
-    bool has_last;
+    zmq_msg_t held;             //  the last replayed OPS, not yet sent
+    bool has_held;
+    uint64_t held_sequence;
 } entry_t;
 
 struct _zstate_server_replay_t {
@@ -74,7 +80,7 @@ s_entry_free (void **item_p)
 {
     entry_t *entry = (entry_t *) *item_p;
     if (entry) {
-        zmq_msg_close (&entry->last);
+        zmq_msg_close (&entry->held);
         free (entry);
         *item_p = NULL;
     }
@@ -154,7 +160,7 @@ zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
     memcpy (entry->session, session, ZSTATE_MSG_SESSION_SIZE);
     entry->route = route;
     entry->written = sequence - 1;
-    zmq_msg_init (&entry->last);
+    zmq_msg_init (&entry->held);
     zlistx_add_end (self->entries, entry);
     if (self->timer == -1) {
         self->timer = zloop_timer (self->loop, TICK_IVL, 0, s_tick, self);
@@ -182,6 +188,27 @@ s_forward (zstate_server_route_t *route, zmq_msg_t *msg)
     return true;
 }
 
+//  Send the held OPS to the writer: as version 2 (its watermark) unless
+//  another of its coalesced block follows. False when the writer cannot
+//  take it; it is gone either way
+static bool
+s_send_held (zstate_server_replay_t *self, entry_t *entry, bool block_goes_on)
+{
+    if (!entry->has_held)
+        return true;
+    entry->has_held = false;
+    if (block_goes_on)
+        ((byte *) zmq_msg_data (&entry->held)) [2] = ZSTATE_MSG_VERSION;
+    if (!entry->route->forward
+    ||  zmq_msg_send (&entry->held, entry->route->forward_handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&entry->held);
+        zmq_msg_init (&entry->held);
+        return false;
+    }
+    self->stats->replayed++;
+    return true;
+}
+
 void
 zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
                             uint64_t sequence, zstate_server_route_t *route,
@@ -193,30 +220,25 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
         self->stats->replay_dropped++;
         return;
     }
-    bool ops = kind == ZSTATE_SESSION_MSG_OPS;
-    zmq_msg_t last;
-    if (ops) {
-        //  Ours as it came; the writer's copy as version 1
-        int rc = zmq_msg_init_size (&last, zmq_msg_size (payload));
+    bool sent = s_send_held (self, entry, sequence == entry->held_sequence);
+    if (sent && kind == ZSTATE_SESSION_MSG_OPS) {
+        //  Ours as it came, to the writer once we know what follows
+        int rc = zmq_msg_init_size (&entry->held, zmq_msg_size (payload));
         assert (rc == 0);
-        memcpy (zmq_msg_data (&last), zmq_msg_data (payload), zmq_msg_size (payload));
-        ((byte *) zmq_msg_data (payload)) [2] = ZSTATE_MSG_VERSION;
+        memcpy (zmq_msg_data (&entry->held), zmq_msg_data (payload), zmq_msg_size (payload));
+        entry->has_held = true;
+        entry->held_sequence = sequence;
     }
-    if (!s_forward (route, payload)) {
-        if (ops)
-            zmq_msg_close (&last);
+    else
+    if (sent && s_forward (route, payload))
+        self->stats->replayed++;
+    else {
         entry->broken = true;
         self->stats->replay_dropped++;
         return;
     }
-    zmq_msg_close (&entry->last);
-    zmq_msg_init (&entry->last);
-    entry->has_last = ops;
-    if (ops)
-        zmq_msg_move (&entry->last, &last);
     entry->written = sequence;
     entry->replayed = true;
-    self->stats->replayed++;
 }
 
 //  A session's PONG: the end of its round, when the nonce is the round's
@@ -231,8 +253,10 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
         &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
             entry->in_round = false;
             uint64_t delivered = zstate_server_sessions_delivered_of (self->sessions, session);
-            if (!entry->broken && entry->written >= delivered
-            &&  (!entry->has_last || s_forward (entry->route, &entry->last))) {
+            bool sent = s_send_held (self, entry, false);
+            if (!sent)
+                self->stats->replay_dropped++;
+            if (sent && !entry->broken && entry->written >= delivered) {
                 zsys_info ("zstate_server: the writer of %s/%s has a session's "
                            "messages again, up to %" PRIu64, entry->route->db,
                            entry->route->table, delivered);
@@ -270,6 +294,10 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
                                                self->nonce + 1)) {
                 entry->nonce = ++self->nonce;
                 entry->in_round = true;
+                //  What a round given up held comes again in this one
+                zmq_msg_close (&entry->held);
+                zmq_msg_init (&entry->held);
+                entry->has_held = false;
                 entry->broken = false;
                 entry->round_at = now;
             }
