@@ -171,21 +171,37 @@ zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
                   route->db, route->table, sequence);
 }
 
+//  Send msg to route's writer without waiting; msg is sent or closed,
+//  and empty either way. False when the writer cannot take it
+static bool
+s_send (zstate_server_route_t *route, zmq_msg_t *msg)
+{
+    if (route->forward
+    &&  zmq_msg_send (msg, route->forward_handle, ZMQ_DONTWAIT) != -1)
+        return true;
+    zmq_msg_close (msg);
+    zmq_msg_init (msg);
+    return false;
+}
+
 //  Send a copy of msg to route's writer without waiting
 static bool
 s_forward (zstate_server_route_t *route, zmq_msg_t *msg)
 {
-    if (!route->forward)
-        return false;
     zmq_msg_t copy;
     zmq_msg_init (&copy);
     int rc = zmq_msg_copy (&copy, msg);
     assert (rc == 0);
-    if (zmq_msg_send (&copy, route->forward_handle, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&copy);
-        return false;
-    }
-    return true;
+    return s_send (route, &copy);
+}
+
+//  Forget the held OPS, if any
+static void
+s_drop_held (entry_t *entry)
+{
+    zmq_msg_close (&entry->held);
+    zmq_msg_init (&entry->held);
+    entry->has_held = false;
 }
 
 //  Send the held OPS to the writer: as version 2 (its watermark) unless
@@ -199,12 +215,8 @@ s_send_held (zstate_server_replay_t *self, entry_t *entry, bool block_goes_on)
     entry->has_held = false;
     if (block_goes_on)
         ((byte *) zmq_msg_data (&entry->held)) [2] = ZSTATE_MSG_VERSION;
-    if (!entry->route->forward
-    ||  zmq_msg_send (&entry->held, entry->route->forward_handle, ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&entry->held);
-        zmq_msg_init (&entry->held);
+    if (!s_send (entry->route, &entry->held))
         return false;
-    }
     self->stats->replayed++;
     return true;
 }
@@ -295,9 +307,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
                 entry->nonce = ++self->nonce;
                 entry->in_round = true;
                 //  What a round given up held comes again in this one
-                zmq_msg_close (&entry->held);
-                zmq_msg_init (&entry->held);
-                entry->has_held = false;
+                s_drop_held (entry);
                 entry->broken = false;
                 entry->round_at = now;
             }
