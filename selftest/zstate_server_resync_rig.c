@@ -165,7 +165,18 @@ size_t
 rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
            const char *table)
 {
+    return rig_resyncs_welcomed (rig, peer, session, db, table, NULL);
+}
+
+//  The same; with welcomed, a RESYNC may only follow a WELCOME, and
+//  *welcomed says whether one came
+size_t
+rig_resyncs_welcomed (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
+                      const char *table, bool *welcomed)
+{
     static uint64_t nonce = 0;
+    if (welcomed)
+        *welcomed = false;
     size_t resyncs = 0;
     for (int round = 0; ; round++) {
         assert (round < 100);
@@ -173,7 +184,13 @@ rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
         bool answered = false;
         for (peer_recv (peer, &rig->reply); rig->reply.msg.type != ZSTATE_SESSION_MSG_PONG;
              peer_recv (peer, &rig->reply)) {
+            if (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME) {
+                if (welcomed)
+                    *welcomed = true;
+            }
+            else
             if (rig->reply.msg.type == ZSTATE_SESSION_MSG_RESYNC) {
+                assert (!welcomed || *welcomed);
                 assert (streq (rig->reply.msg.db, db) && streq (rig->reply.msg.table, table));
                 assert (memcmp (rig->reply.msg.session, session, ZSTATE_MSG_SESSION_SIZE) == 0);
                 resyncs++;

@@ -72,6 +72,12 @@ size_t
     rig_resyncs (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
                  const char *table);
 
+//  The same; with welcomed, a RESYNC may only follow a WELCOME, and
+//  *welcomed says whether one came
+size_t
+    rig_resyncs_welcomed (rig_t *rig, zsock_t *peer, const byte *session, const char *db,
+                          const char *table, bool *welcomed);
+
 //  Take the next forwarded copy and check its type and sequence; *msg,
 //  unless NULL, gets its fields but the pointers
 void

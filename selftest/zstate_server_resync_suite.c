@@ -450,11 +450,21 @@ s_test_owed_full (rig_t *rig)
     peer_send (peer, &hello);
     WAIT_STATS (rig->server, stats, stats.hellos == filled.hellos + 1);
     s_receive (rig, peer, asked - 1);
-    assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
-    peer_send (peer, &hello);
-    peer_recv (peer, &rig->reply);
-    assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_WELCOME);
-    s_receive (rig, peer, 1);
+    //  Housekeeping sends the WELCOME again once the pipe has room, which
+    //  may be before the next HELLO: either way the owed RESYNC comes
+    //  only after a WELCOME. If housekeeping's went unconfirmed just
+    //  before that HELLO, the HELLO owes it again, so it may come twice
+    bool welcomed;
+    size_t resyncs = rig_resyncs_welcomed (rig, peer, id, PEER_DB, "FULL_TABLE", &welcomed);
+    if (welcomed)
+        assert (resyncs == 1);
+    else {
+        assert (resyncs == 0);
+        peer_send (peer, &hello);
+        resyncs = rig_resyncs_welcomed (rig, peer, id, PEER_DB, "FULL_TABLE", &welcomed);
+        assert (welcomed);
+        assert (resyncs == 1 || resyncs == 2);
+    }
     assert (rig_resyncs (rig, peer, id, PEER_DB, "FULL_TABLE") == 0);
     s_deaf_destroy (&deaf);
 }
