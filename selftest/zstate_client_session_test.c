@@ -128,6 +128,9 @@ s_test_reject (bool verbose)
     char detail [512];
     assert (fake_event (client, "REJECT", detail, sizeof (detail)));
     assert (streq (detail, "2 20 no consumer for db/table"));
+    //  The same REJECT again, as a server sends what it cannot know went
+    //  after a reconnect: the message is no longer held, nothing counts
+    fake_send (fake, &reject);
     //  Resume from 0: 1 and 3 again, never 2
     fake_welcome (fake, 0);
     fake_expect_ops (fake, 1);
@@ -153,6 +156,22 @@ s_test_reject (bool verbose)
     assert (zstate_client_flush (client, WAIT) == 0);
     zstate_client_stats (client, &stats);
     assert (stats.rejects == 1 && stats.ops_acked == 3);
+
+    //  A REJECT that comes between HELLO and WELCOME, as one sent again
+    //  after a reconnect does, is reported, and its message never goes
+    fake_send_each (client, fake, 1, 5);
+    fake_send (fake, &reject);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_HELLO, WAIT));
+    assert (fake->msg.sequence == 5);
+    reject.sequence = 5;
+    reject.reason = ZSTATE_SESSION_REASON_UNROUTABLE;
+    fake_send (fake, &reject);
+    assert (fake_event (client, "REJECT", detail, sizeof (detail)));
+    assert (streq (detail, "5 20 no consumer for the table"));
+    fake_welcome (fake, 5);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.rejects == 2 && stats.ops_refused == 2 && stats.ops_acked == 3);
     assert (zstate_client_close (&client, WAIT) == 0);
     fake_destroy (&fake);
 }

@@ -129,6 +129,10 @@ void
 void
     zstate_server_resync_suite_test (bool verbose);
 
+//  REJECTs sent unconfirmed: selftest/zstate_server_rejects_suite.c
+void
+    zstate_server_rejects_suite_test (bool verbose);
+
 //  SNAPSHOT-BEGIN and -END on the server's side:
 //  selftest/zstate_server_markers_suite.c
 void
@@ -233,6 +237,7 @@ all_tests [] = {
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
     { "zstate_server_replay_suite", zstate_server_replay_suite_test },
     { "zstate_server_resync_suite", zstate_server_resync_suite_test },
+    { "zstate_server_rejects_suite", zstate_server_rejects_suite_test },
     { "zstate_server_markers_suite", zstate_server_markers_suite_test },
     { "zstate_zap", zstate_zap_test },
     { "zstate_security", zstate_security_test },

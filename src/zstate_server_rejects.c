@@ -68,6 +68,28 @@ zstate_server_rejects_remove_first (zstate_server_rejects_t *self)
 }
 
 size_t
+zstate_server_rejects_requeue (zstate_server_rejects_t **self_p,
+                               zstate_server_rejects_t **sent_p)
+{
+    assert (self_p && sent_p);
+    if (!*sent_p)
+        return 0;
+    zstate_server_rejects_t *owed = *self_p;
+    *self_p = *sent_p;
+    *sent_p = NULL;
+    size_t lost = 0;
+    uint64_t sequence;
+    int reason;
+    while (zstate_server_rejects_first (owed, &sequence, &reason)) {
+        if (!zstate_server_rejects_add (self_p, sequence, reason))
+            lost++;
+        zstate_server_rejects_remove_first (owed);
+    }
+    zstate_server_rejects_destroy (&owed);
+    return lost;
+}
+
+size_t
 zstate_server_rejects_size (zstate_server_rejects_t *self)
 {
     return self? self->count: 0;

@@ -39,6 +39,14 @@ bool
 void
     zstate_server_rejects_remove_first (zstate_server_rejects_t *self);
 
+//  Put what *sent_p holds (REJECTs sent, not confirmed) before what
+//  *self_p owes, oldest first, and empty *sent_p. Returns how many of
+//  those owed did not fit in ZSTATE_SERVER_REJECTS_MAX, the newest, which
+//  are forgotten.
+size_t
+    zstate_server_rejects_requeue (zstate_server_rejects_t **self_p,
+                                   zstate_server_rejects_t **sent_p);
+
 //  The number of REJECTs owed; self may be NULL
 size_t
     zstate_server_rejects_size (zstate_server_rejects_t *self);

@@ -49,6 +49,9 @@ typedef struct {
     zstate_server_owed_t *unconfirmed;  //  sent, no PONG to confirm yet
     uint64_t confirm;           //  nonce of the PING that confirms them, or 0
     zstate_server_rejects_t *rejects;   //  REJECTs not sent yet, or NULL
+    zstate_server_rejects_t *rejects_sent;  //  sent, no PONG to confirm yet
+    uint64_t rejects_confirm;   //  nonce of the PING after them, or 0
+    size_t rejects_confirming;  //  how many of them that PING follows
     size_t routing_size;        //  the routing id of its latest HELLO
     byte routing [ZSTATE_SERVER_ROUTING_MAX];
 } session_t;
@@ -124,6 +127,28 @@ void
 bool
     zstate_server_session_rejects_flush (zstate_server_sessions_t *self,
                                          session_t *session);
+
+//  Session's connection changed (a HELLO): what it was sent unconfirmed
+//  is owed again, before what it owed already
+void
+    zstate_server_session_rejects_hello (zstate_server_sessions_t *self,
+                                         session_t *session);
+
+//  A PONG of nonce came on session's connection: the REJECTs sent before
+//  the PING it answers are confirmed
+void
+    zstate_server_session_rejects_pong (zstate_server_sessions_t *self,
+                                        session_t *session, uint64_t nonce);
+
+//  Housekeeping: PING session after the REJECTs it was sent unconfirmed,
+//  unless such a PING is on its way
+void
+    zstate_server_session_rejects_confirm (zstate_server_sessions_t *self,
+                                           session_t *session);
+
+//  Free what session holds of REJECTs
+void
+    zstate_server_session_rejects_destroy (session_t *session);
 
 //  ACKs: zstate_server_sessions_acks.c
 

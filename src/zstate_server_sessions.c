@@ -72,7 +72,7 @@ s_session_free (void **item_p)
     session_t *session = (session_t *) *item_p;
     zstate_server_persist_destroy (&session->persist);
     zstate_server_session_owed_destroy (session);
-    zstate_server_rejects_destroy (&session->rejects);
+    zstate_server_session_rejects_destroy (session);
     free (session);
     *item_p = NULL;
 }
@@ -422,6 +422,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     session->replay = (hello->features & ZSTATE_SESSION_FEATURE_REPLAY) != 0;
     session->welcomed = false;      //  until this HELLO's WELCOME goes
     zstate_server_session_resync_hello (self, session);
+    zstate_server_session_rejects_hello (self, session);
     session->resumed = false;
     s_session_heard (self, session);
     self->stats->hellos++;
@@ -466,6 +467,7 @@ zstate_server_sessions_input (zstate_server_sessions_t *self,
     if (msg.type == ZSTATE_SESSION_MSG_PONG && bound) {
         s_session_heard (self, session);
         zstate_server_session_resync_pong (self, session, msg.nonce);
+        zstate_server_session_rejects_pong (self, session, msg.nonce);
     }
     else {
         //  WELCOME, ACK and REJECT are the server's to send, and a PONG
@@ -679,6 +681,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             zstate_server_session_ack_send (self, session);
         if (session->owed || session->unconfirmed)
             zstate_server_session_owed_flush (self, session);
+        if (session->rejects_sent)
+            zstate_server_session_rejects_confirm (self, session);
         session = (session_t *) zlistx_next (self->lru);
     }
     size_t forgotten = zlistx_size (silent);

@@ -22,6 +22,17 @@
     (zstate_server_sessions.c), and so what is owed before them. A session
     owing ZSTATE_SERVER_REJECTS_MAX loses the next (counted and logged):
     its client will take that message as acknowledged.
+    A REJECT libzmq took may still be lost with a connection that breaks
+    before the bytes go out, and the client's next HELLO would be WELCOMEd
+    past it. So it stays sent but unconfirmed until housekeeping's PING
+    after it is answered on the session's connection (the client answers
+    PINGs in order, after reading what came before), and the next HELLO
+    owes again what is unconfirmed, before what it owed already: the
+    REJECTs go again before that HELLO's WELCOME. A client drops a REJECT
+    of a message it no longer holds, so one that came twice costs nothing.
+    A session with ZSTATE_SERVER_REJECTS_MAX unconfirmed owes the next
+    until a PONG confirms them, so the bound holds for a client that reads
+    but never answers.
 @end
 */
 
@@ -30,11 +41,14 @@
 #include "zstate_server_sessions.h"
 #include "zstate_server_session.h"
 
-//  Send REJECT of sequence to session without waiting; true when it went
+//  Send REJECT of sequence to session without waiting, unless as many as
+//  can be kept are unconfirmed; true when it went
 static bool
 s_send_reject (zstate_server_sessions_t *self, session_t *session, uint64_t sequence,
                int reason)
 {
+    if (zstate_server_rejects_size (session->rejects_sent) == ZSTATE_SERVER_REJECTS_MAX)
+        return false;
     zstate_session_msg_t reject = {
         .type = ZSTATE_SESSION_MSG_REJECT, .session = session->id,
         .epoch = self->epoch, .sequence = sequence, .reason = reason,
@@ -44,6 +58,8 @@ s_send_reject (zstate_server_sessions_t *self, session_t *session, uint64_t sequ
     if (!zstate_server_session_send (self, session, &reject))
         return false;
     self->stats->rejects++;
+    bool kept = zstate_server_rejects_add (&session->rejects_sent, sequence, reason);
+    assert (kept);
     return true;
 }
 
@@ -61,6 +77,17 @@ zstate_server_session_rejects_flush (zstate_server_sessions_t *self, session_t *
     return true;
 }
 
+//  Count a REJECT of sequence that nothing will send
+static void
+s_lost (zstate_server_sessions_t *self, uint64_t sequence, int reason)
+{
+    uint64_t lost = ++self->stats->rejects_lost;
+    if (lost && (lost & (lost - 1)) == 0)
+        zsys_warning ("zstate_server: a session owes %d REJECTs, the one of %" PRIu64
+                      " (%s) is lost; %" PRIu64 " lost so far", ZSTATE_SERVER_REJECTS_MAX,
+                      sequence, zstate_session_msg_reason_text (reason), lost);
+}
+
 void
 zstate_server_session_reject (zstate_server_sessions_t *self, session_t *session,
                               uint64_t sequence, int reason)
@@ -68,13 +95,69 @@ zstate_server_session_reject (zstate_server_sessions_t *self, session_t *session
     if (zstate_server_session_rejects_flush (self, session)
     &&  s_send_reject (self, session, sequence, reason))
         return;
-    if (zstate_server_rejects_add (&session->rejects, sequence, reason)) {
+    if (zstate_server_rejects_add (&session->rejects, sequence, reason))
         self->stats->rejects_owed++;
-        return;
+    else
+        s_lost (self, sequence, reason);
+}
+
+void
+zstate_server_session_rejects_hello (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    size_t sent = zstate_server_rejects_size (session->rejects_sent);
+    size_t lost = zstate_server_rejects_requeue (&session->rejects, &session->rejects_sent);
+    self->stats->rejects_owed += sent;
+    if (lost) {
+        self->stats->rejects_lost += lost;
+        zsys_warning ("zstate_server: a session reconnected owing %d REJECTs, %zu more"
+                      " are lost; %" PRIu64 " lost so far", ZSTATE_SERVER_REJECTS_MAX, lost,
+                      self->stats->rejects_lost);
     }
-    uint64_t lost = ++self->stats->rejects_lost;
-    if (lost && (lost & (lost - 1)) == 0)
-        zsys_warning ("zstate_server: a session owes %d REJECTs, the one of %" PRIu64
-                      " (%s) is lost; %" PRIu64 " lost so far", ZSTATE_SERVER_REJECTS_MAX,
-                      sequence, zstate_session_msg_reason_text (reason), lost);
+    session->rejects_confirm = 0;
+    session->rejects_confirming = 0;
+}
+
+void
+zstate_server_session_rejects_pong (zstate_server_sessions_t *self, session_t *session,
+                                    uint64_t nonce)
+{
+    assert (self);
+    assert (session);
+    if (!session->rejects_confirm || nonce != session->rejects_confirm)
+        return;
+    while (session->rejects_confirming--)
+        zstate_server_rejects_remove_first (session->rejects_sent);
+    session->rejects_confirming = 0;
+    session->rejects_confirm = 0;
+    if (!zstate_server_rejects_size (session->rejects_sent))
+        zstate_server_rejects_destroy (&session->rejects_sent);
+}
+
+void
+zstate_server_session_rejects_confirm (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    size_t sent = zstate_server_rejects_size (session->rejects_sent);
+    if (session->rejects_confirm || !sent)
+        return;
+    zstate_session_msg_t ping = {
+        .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
+        .epoch = self->epoch, .nonce = ++self->nonce
+    };
+    if (zstate_server_session_send (self, session, &ping)) {
+        session->rejects_confirm = ping.nonce;
+        session->rejects_confirming = sent;
+        self->stats->pings_sent++;
+    }
+}
+
+void
+zstate_server_session_rejects_destroy (session_t *session)
+{
+    assert (session);
+    zstate_server_rejects_destroy (&session->rejects);
+    zstate_server_rejects_destroy (&session->rejects_sent);
 }
