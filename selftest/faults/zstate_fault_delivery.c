@@ -572,8 +572,11 @@ zstate_fault_redis_down (options_t *options, char *line, size_t size)
         return false;
     }
     const char *endpoint = zstate_redis_server_endpoint (redis);
-    int phase = options->quick? 2000: 5000, rate = 10000;
-    size_t keys = 20000, total = (size_t) rate * 3 * (size_t) phase / 1000;
+    //  The full form's outage is a minute long, as a Redis restart with
+    //  a large data set takes
+    int phase = options->quick? 2000: 5000, outage = options->quick? 4000: 60000;
+    int rate = 10000;
+    size_t keys = 20000, total = (size_t) rate * (size_t) (phase + outage) / 1000;
     zstate_fault_model_t *model = zstate_fault_model_new (keys, total);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
                                                              options->dir, endpoint);
@@ -592,7 +595,7 @@ zstate_fault_redis_down (options_t *options, char *line, size_t size)
         zstate_redis_server_kill (redis);
         start = zclock_mono ();
         popped = zstate_fault_server_popped (server);
-        zstate_fault_stream_run (stream, total, phase * 2);
+        zstate_fault_stream_run (stream, total, outage);
         double during = (double) (zstate_fault_server_popped (server) - popped) * 1000
                       / (double) (zclock_mono () - start);
         //  With Redis still down, every accepted operation reaches the application
