@@ -259,6 +259,17 @@ s_self_forgotten (self_t *self, size_t ops, const size_t before [3], const size_
     pthread_mutex_unlock (&client->lock);
 }
 
+//  The last sequence that an ACK or a WELCOME lets us forget: what the
+//  granted level acknowledges, but with REPLAY only what P covers at
+//  either level, since a full writer asks for the rest again rather
+//  than stop the server's reading
+static uint64_t
+s_self_forget_to (self_t *self, zstate_session_msg_t *msg)
+{
+    return self->granted == ZSTATE_SESSION_ACK_PERSISTED || self->replay?
+           msg->persisted: msg->delivered;
+}
+
 //  Apply the delivered and persisted sequences of an ACK or a WELCOME,
 //  already checked against what was sent: flag what is delivered, forget
 //  what the granted level acknowledges; a WELCOME may also split the
@@ -267,8 +278,7 @@ static void
 s_self_acknowledge (self_t *self, zstate_session_msg_t *msg, bool welcome)
 {
     zstate_client_t *client = self->client;
-    uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
-                     msg->persisted: msg->delivered;
+    uint64_t acked = s_self_forget_to (self, msg);
     pthread_mutex_lock (&client->lock);
     size_t ops_max = client->batch_ops_max;
     size_t bytes_max = client->batch_bytes_max;
@@ -432,6 +442,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
     s_self_grant (self, msg->ack_level);
     //  Only what we offered counts as granted
     self->resync = (msg->features & self->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
+    self->replay = (msg->features & self->features & ZSTATE_SESSION_FEATURE_REPLAY) != 0;
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
     uint64_t first = zstate_outbox_first (client->outbox);
@@ -448,8 +459,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
     //  A REPLAY being answered is void: the new connection starts afresh
     zlistx_purge (self->replay_chunks);
     self->replay_pong = false;
-    uint64_t acked = self->granted == ZSTATE_SESSION_ACK_PERSISTED?
-                     msg->persisted: msg->delivered;
+    uint64_t acked = s_self_forget_to (self, msg);
     if (acked + 1 < first) {
         //  The server lacks what it acknowledged: send all we hold
         s_self_protocol_error (self, "WELCOME below what was acknowledged");
