@@ -64,10 +64,8 @@
 #define SNDHWM_DEFAULT          1000
 #define LEVEL_FORGOTTEN         -1      //  a wait for the outbox to forget all
 
-static int
-    s_client_wait (zstate_client_t *self, int level, int timeout);
-static uint64_t
-    s_client_done (zstate_client_t *self, int level);
+static int s_client_wait (zstate_client_t *self, int level, int timeout);
+static uint64_t s_client_done (zstate_client_t *self, int level);
 #define RECONNECT_IVL_DEFAULT   100
 #define RECONNECT_MAX_DEFAULT   0
 #define HEARTBEAT_DEFAULT       1000
@@ -220,16 +218,14 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
     bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;
     pthread_mutex_unlock (&self->lock);
     size_t lost = 0;
-    //  What it holds is waited for until forgotten, which with REPLAY at
-    //  level DELIVERED is once persisted: the writer may yet ask for it
+    //  Until all is forgotten: with REPLAY, persisted, at either level
     if (idle || s_client_wait (self, LEVEL_FORGOTTEN, timeout)) {
         pthread_mutex_lock (&self->lock);
         bool acked = self->version == ZSTATE_SESSION_VERSION;
         //  Coalesced entries stand for more operations than they hold
-        lost = acked? (size_t) (self->stats.ops_accepted - s_client_done (self, 0)):
-                      self->stats.queued_ops;
-        size_t unwritten = acked? (size_t) (s_client_done (self, 0)
-                                            - s_client_done (self, LEVEL_FORGOTTEN)): 0;
+        uint64_t done = s_client_done (self, 0);
+        lost = acked? (size_t) (self->stats.ops_accepted - done): self->stats.queued_ops;
+        size_t unwritten = acked? (size_t) (done - s_client_done (self, LEVEL_FORGOTTEN)): 0;
         size_t bytes = acked? self->held_bytes: self->stats.queued_bytes;
         pthread_mutex_unlock (&self->lock);
         if (lost)
@@ -238,9 +234,8 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
                           acked? "acknowledged by the server": "handed to the socket",
                           idle? 0: timeout);
         if (unwritten)
-            zsys_warning ("zstate_client %.8s: %zu ops delivered but not persisted in %d ms,"
-                          " dropped: a writer that fell behind cannot replay them",
-                          self->session_text, unwritten, idle? 0: timeout);
+            zsys_warning ("zstate_client %.8s: %zu ops delivered, not persisted in %d ms: "
+                          "dropped for replay", self->session_text, unwritten, timeout);
     }
     zstate_actor_destroy (&self->actor);
     zsock_destroy (&self->events);
@@ -584,11 +579,10 @@ s_client_done (zstate_client_t *self, int level)
 {
     if (self->version != ZSTATE_SESSION_VERSION)
         return self->stats.ops_sent;
-    //  Level 0 is the granted one; a client granted REPLAY still holds
-    //  what is delivered and not persisted, which DELIVERED counts done
-    if (level == 0)
-        level = self->stats.ack_level == ZSTATE_ACK_PERSISTED? ZSTATE_ACK_PERSISTED:
-                                                              ZSTATE_ACK_DELIVERED;
+    //  Level 0 is the granted one (with REPLAY, DELIVERED counts done some held ops)
+    int granted = self->stats.ack_level == ZSTATE_ACK_PERSISTED? ZSTATE_ACK_PERSISTED:
+                                                                ZSTATE_ACK_DELIVERED;
+    level = level? level: granted;
     if (level == ZSTATE_ACK_DELIVERED)
         return self->stats.ops_acked + self->outbox_delivered + self->stats.ops_refused;
     //  ZSTATE_ACK_PERSISTED, or LEVEL_FORGOTTEN
