@@ -297,6 +297,8 @@ ZSTATE_EXPORT int
 //  another key is refused (REJECT UNAUTHORISED, stats sessions_refused)
 //  and the session stays with its owner. One key owns at most max
 //  sessions (default 1024); a HELLO for one more is refused the same way.
+//  A session the server forgets (silent past the idle limit, or evicted)
+//  no longer counts for its key, and its id is free for any key to open.
 //  Returns 0, or -1 with EINVAL when max is not 1 to INT_MAX.
 ZSTATE_EXPORT int
     zstate_server_set_sessions_per_key (zstate_server_t *self, int max);

@@ -2,7 +2,7 @@
     zstate_security_keys_test - version 2 sessions bound to the CURVE key
     that opened them: a HELLO from another key for a session is refused
     and counted, its owner's stream goes on, and one key owns at most its
-    cap of sessions
+    cap of sessions, which a session gives back when the table forgets it
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -99,6 +99,62 @@ s_test_default_cap (const char *certificate, const char *clients, zcert_t *cert,
     zstate_server_destroy (&server);
 }
 
+//  Session id number, apart from the ids zuuid makes
+static const byte *
+s_id (byte *id, uint32_t number)
+{
+    memset (id, 0xA5, ZSTATE_MSG_SESSION_SIZE);
+    memcpy (id, &number, sizeof (number));
+    return id;
+}
+
+//  With a cap of 2, where owner owns the two least recently heard
+//  sessions, the second of them owned, and other owns the third: a
+//  session that is evicted or expires gives its slot back to its key,
+//  and a forgotten id another key takes is counted for that key only
+static void
+s_test_slots (zstate_server_t *server, zsock_t *owner, zsock_t *other,
+              const byte *owned)
+{
+    byte id [ZSTATE_MSG_SESSION_SIZE];
+    zstate_server_stats_t stats;
+    int rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    uint64_t refused = stats.sessions_refused;
+    uint64_t evicted = stats.evicted;
+    //  Full, the table evicts the owner's session 1 for other's 4
+    rc = zstate_server_set_sessions_max (server, 3);
+    assert (rc == 0);
+    s_hello (other, s_id (id, 4), false);
+    rc = zstate_server_set_sessions_max (server, 65536);
+    assert (rc == 0);
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    assert (stats.evicted == evicted + 1);
+    s_hello (owner, s_id (id, 5), false);
+    s_hello (owner, s_id (id, 6), true);
+    s_hello (other, s_id (id, 7), true);
+    assert (s_refused (server) == refused + 2);
+
+    //  Every session expires: each key has its two slots again
+    uint64_t expired = stats.expired;
+    rc = zstate_server_set_session_idle (server, 0);
+    assert (rc == 0);
+    WAIT_STATS (server, stats, stats.sessions == 0);
+    assert (stats.expired == expired + 4);
+    rc = zstate_server_set_session_idle (server, 600000);
+    assert (rc == 0);
+    //  Other takes the owner's forgotten session, which is other's now
+    s_hello (other, owned, false);
+    s_hello (owner, owned, true);
+    s_hello (owner, s_id (id, 8), false);
+    s_hello (owner, s_id (id, 9), false);
+    s_hello (owner, s_id (id, 10), true);
+    s_hello (other, s_id (id, 11), false);
+    s_hello (other, s_id (id, 12), true);
+    assert (s_refused (server) == refused + 5);
+}
+
 static void
 s_dir_remove (const char *path)
 {
@@ -171,6 +227,7 @@ zstate_security_keys_test (bool verbose)
     s_ops (other, zuuid_data (third), 1, "k4");
     peer_expect_keys (consumer, "k4");
     assert (s_refused (server) == 2);
+    s_test_slots (server, owner, other, zuuid_data (second));
 
     s_test_default_cap (path, clients, owner_cert, zcert_public_txt (server_cert));
 

@@ -140,7 +140,6 @@ s_self_destroy (self_t **self_p)
         zstate_server_confirm_destroy (&self->confirm);
         zstate_server_replay_destroy (&self->replay);
         zstate_server_routes_destroy (&self->routes);
-        zstate_server_security_forget (self->sessions);
         zstate_server_sessions_destroy (&self->sessions);
         zstate_msg_destroy (&self->decoder);
         zstate_security_destroy (&self->security);

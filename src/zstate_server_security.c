@@ -16,9 +16,11 @@
     the work, and waits for the reply. And, on the server's thread, the
     binding of version 2 sessions to the CURVE key that opened them.
 @discuss
-    Ownership is kept beside the session table, not in it: a session id
-    the table no longer holds has no owner, and the owners of such ids are
-    dropped when a key's sessions are counted, so memory follows the table.
+    A session points to its owner, which counts the sessions it owns, in
+    a hash by key: a HELLO checks the cap in constant time whatever the
+    table holds. The table's one removal function (expiry, eviction, a
+    version 1 session replaced) gives the session back to its key, and a
+    key that owns none goes, so memory follows the table.
     The key comes from our ZAP handler as the message's User-Id; without
     CURVE it is empty and sessions stay unbound.
 @end
@@ -30,12 +32,6 @@
 #include "zstate_server_session.h"
 
 #define SESSIONS_PER_KEY    1024    //  default sessions one key may own
-
-//  Who owns one session
-typedef struct {
-    byte id [ZSTATE_MSG_SESSION_SIZE];
-    char key [41];              //  Z85
-} owner_t;
 
 //  One request/reply; the actor serialises callers on several threads,
 //  and the server's owner does not destroy it while it calls its methods
@@ -112,35 +108,6 @@ zstate_server_security_set_per_key (zstate_server_sessions_t *self, size_t per_k
     self->per_key = per_key;
 }
 
-void
-zstate_server_security_forget (zstate_server_sessions_t *self)
-{
-    assert (self);
-    zhashx_destroy (&self->owners);
-}
-
-//  Return how many live sessions key owns, dropping owners of sessions
-//  the table has forgotten
-static size_t
-s_owned (zstate_server_sessions_t *self, const char *key)
-{
-    size_t owned = 0;
-    zlist_t *gone = zlist_new ();
-    assert (gone);
-    for (owner_t *owner = (owner_t *) zhashx_first (self->owners); owner;
-         owner = (owner_t *) zhashx_next (self->owners)) {
-        if (!zhashx_lookup (self->sessions, owner->id))
-            zlist_append (gone, (void *) zhashx_cursor (self->owners));
-        else
-        if (streq (owner->key, key))
-            owned++;
-    }
-    for (char *id = (char *) zlist_first (gone); id; id = (char *) zlist_next (gone))
-        zhashx_delete (self->owners, id);
-    zlist_destroy (&gone);
-    return owned;
-}
-
 //  REJECT UNAUTHORISED to the routing id of a refused HELLO
 static void
 s_refuse (zstate_server_sessions_t *self, const byte *routing, size_t routing_size,
@@ -173,37 +140,56 @@ zstate_server_security_hello (zstate_server_sessions_t *self, const byte *routin
     assert (self);
     if (!self->peer)
         return false;           //  No CURVE key: sessions stay unbound
+    session_t *session = (session_t *) zhashx_lookup (self->sessions, hello->session);
+    if (session && session->owner) {
+        if (streq (session->owner->key, self->peer))
+            return false;
+        s_refuse (self, routing, routing_size, hello, "the session is another key's");
+        return true;
+    }
+    owner_t *owner = self->owners? (owner_t *) zhashx_lookup (self->owners, self->peer): NULL;
+    size_t cap = self->per_key? self->per_key: SESSIONS_PER_KEY;
+    if (owner && owner->sessions >= cap) {
+        s_refuse (self, routing, routing_size, hello, "the key owns as many sessions"
+                  " as it may");
+        return true;
+    }
+    return false;
+}
+
+void
+zstate_server_security_bind (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    if (!self->peer || session->owner)
+        return;
     if (!self->owners) {
         self->owners = zhashx_new ();
         assert (self->owners);
         zhashx_set_destructor (self->owners, (zhashx_destructor_fn *) zstr_free);
     }
-    char id [ZSTATE_MSG_SESSION_SIZE * 2 + 1];
-    for (size_t index = 0; index < ZSTATE_MSG_SESSION_SIZE; index++)
-        snprintf (id + index * 2, 3, "%02x", hello->session [index]);
-    owner_t *owner = (owner_t *) zhashx_lookup (self->owners, id);
-    if (owner && !zhashx_lookup (self->sessions, owner->id)) {
-        zhashx_delete (self->owners, id);       //  Forgotten: free to take
-        owner = NULL;
+    owner_t *owner = (owner_t *) zhashx_lookup (self->owners, self->peer);
+    if (!owner) {
+        owner = (owner_t *) zmalloc (sizeof (owner_t));
+        assert (owner);
+        memcpy (owner->key, self->peer, sizeof (owner->key));
+        int rc = zhashx_insert (self->owners, owner->key, owner);
+        assert (rc == 0);
     }
-    if (owner && !streq (owner->key, self->peer)) {
-        s_refuse (self, routing, routing_size, hello, "the session is another key's");
-        return true;
-    }
-    if (owner)
-        return false;
-    size_t cap = self->per_key? self->per_key: SESSIONS_PER_KEY;
-    if (s_owned (self, self->peer) >= cap) {
-        s_refuse (self, routing, routing_size, hello, "the key owns as many sessions"
-                  " as it may");
-        return true;
-    }
-    owner = (owner_t *) zmalloc (sizeof (owner_t));
-    assert (owner);
-    memcpy (owner->id, hello->session, ZSTATE_MSG_SESSION_SIZE);
-    memcpy (owner->key, self->peer, 41);
-    zhashx_insert (self->owners, id, owner);
-    return false;
+    owner->sessions++;
+    session->owner = owner;
+}
+
+void
+zstate_server_security_unbind (zstate_server_sessions_t *self, session_t *session)
+{
+    assert (self);
+    assert (session);
+    owner_t *owner = session->owner;
+    session->owner = NULL;
+    if (owner && --owner->sessions == 0)
+        zhashx_delete (self->owners, owner->key);
 }
 
 int

@@ -23,6 +23,12 @@
 #define RETRY_ACK           1       //  an ACK
 #define RETRY_WELCOME       2       //  a WELCOME, which says what an ACK does
 
+//  A CURVE key that owns sessions (zstate_server_security.c)
+typedef struct {
+    char key [41];              //  Z85, also the hash key
+    size_t sessions;            //  how many of the table's it owns
+} owner_t;
+
 //  What we remember about one client session
 typedef struct {
     byte id [ZSTATE_MSG_SESSION_SIZE];  //  the session id, also the hash key
@@ -52,6 +58,7 @@ typedef struct {
     zstate_server_rejects_t *rejects_sent;  //  sent, no PONG to confirm yet
     uint64_t rejects_confirm;   //  nonce of the PING after them, or 0
     size_t rejects_confirming;  //  how many of them that PING follows
+    owner_t *owner;             //  the key whose HELLO opened it, or NULL
     size_t routing_size;        //  the routing id of its latest HELLO
     byte routing [ZSTATE_SERVER_ROUTING_MAX];
 } session_t;
@@ -82,7 +89,7 @@ struct _zstate_server_sessions_t {
     zstate_server_sessions_pong_fn *pong_fn;    //  hears PONGs, or NULL
     void *pong_arg;             //  ... with this
     const char *peer;           //  CURVE key of the message at hand, or NULL
-    zhashx_t *owners;           //  session id in hex -> owner_t, or NULL
+    zhashx_t *owners;           //  CURVE key -> owner_t, or NULL
     size_t per_key;             //  sessions one key may own, 0: the default
 };
 
@@ -99,14 +106,19 @@ void
 
 //  HELLO from routing id: return true when it is refused (a session of
 //  another key, or the key owns its cap), having sent REJECT UNAUTHORISED
-//  and counted it; else the session is the peer's from now on
+//  and counted it; else the caller binds its session
 bool
     zstate_server_security_hello (zstate_server_sessions_t *self, const byte *routing,
                                   size_t routing_size, zstate_session_msg_t *hello);
 
-//  Forget the owners; before the table is destroyed
+//  The session of a HELLO let through is the peer's, when it has a key
+//  and the session no owner yet
 void
-    zstate_server_security_forget (zstate_server_sessions_t *self);
+    zstate_server_security_bind (zstate_server_sessions_t *self, session_t *session);
+
+//  Session leaves the table: its key owns one session fewer
+void
+    zstate_server_security_unbind (zstate_server_sessions_t *self, session_t *session);
 
 //  Send msg to session on its latest routing id, without waiting. Returns
 //  true when libzmq took it; false when the routing id has no connection

@@ -145,6 +145,7 @@ zstate_server_sessions_destroy (zstate_server_sessions_t **self_p)
         zlistx_destroy (&self->due);
         zlistx_destroy (&self->lru);
         zhashx_destroy (&self->sessions);
+        zhashx_destroy (&self->owners);
         zstate_server_limiter_destroy (&self->no_session);
         free (self);
         *self_p = NULL;
@@ -222,6 +223,7 @@ s_session_remove (zstate_server_sessions_t *self, session_t *session)
     if (self->current == session)
         self->current = NULL;
     zstate_server_session_resync_forget (self, session);
+    zstate_server_security_unbind (self, session);
     zlistx_delete (self->lru, session->lru_handle);
     if (session->due_handle)
         zlistx_delete (self->due, session->due_handle);
@@ -412,6 +414,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
         session->delivered = session->persisted = first_unacked - 1;
         zstate_server_persist_destroy (&session->persist);
     }
+    zstate_server_security_bind (self, session);
     //  P is tracked for every session, but PERSISTED means something
     //  only where some table has a writer
     session->ack_level = self->writers? hello->ack_level: ZSTATE_SESSION_ACK_DELIVERED;
