@@ -5,10 +5,10 @@
     speak version 2 through the session codec, as a client would: the
     handshake, in-order delivery, duplicates, gaps and resumes, superseded
     connections, REJECT, NO_SESSION, coalesced ACKs, PING and PONG, server
-    PINGs, expiry, the bounded table, hostile input, and version 1 beside
-    it. Assertions are on what arrives and in which order, never on time:
-    a sync point is a PING, whose PONG comes after every reply to what the
-    same DEALER sent before it.
+    PINGs, expiry, the bounded table, hostile input, messages of many
+    frames, and version 1 beside it. Assertions are on what arrives and in
+    which order, never on time: a sync point is a PING, whose PONG comes
+    after every reply to what the same DEALER sent before it.
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -495,9 +495,59 @@ s_test_bound (zstate_server_t *server, zstate_consumer_t *ports)
     zsock_destroy (&peer);
 }
 
+//  Send a message of frames frames, each a valid OPS of session with key
+static void
+s_multipart_send (zsock_t *peer, const byte *session, uint64_t sequence,
+                  const char *key, size_t frames)
+{
+    zstate_batch_t *batch = zstate_batch_new ();
+    int rc = zstate_batch_set (batch, key, "value", "1", NULL);
+    assert (rc == 0);
+    zframe_t *frame = zstate_msg_encode (session, sequence, DB, TABLE, batch);
+    assert (frame);
+    zframe_data (frame) [2] = ZSTATE_SESSION_VERSION;
+    for (size_t index = 0; index < frames; index++) {
+        rc = zmq_send (zsock_resolve (peer), zframe_data (frame), zframe_size (frame),
+                       index + 1 < frames? ZMQ_SNDMORE: 0);
+        assert (rc == (int) zframe_size (frame));
+    }
+    zframe_destroy (&frame);
+    zstate_batch_destroy (&batch);
+}
+
+//  A message of more than one frame is counted once as FRAMES and dropped
+//  whole, none of its frames delivered, even one of many more frames than
+//  the server reads in one go; what peer sends around it is delivered.
+//  The session of id has D = 1.
+static void
+s_test_frames (zstate_server_t *server, zstate_consumer_t *ports, zsock_t *peer,
+               const byte *id)
+{
+    zstate_server_stats_t before, stats;
+    int rc = zstate_server_stats (server, &before);
+    assert (rc == 0);
+    peer_ops (peer, 2, id, 2, TABLE, "f2", 0);
+    s_multipart_send (peer, id, 3, "bad", 3);
+    peer_ops (peer, 2, id, 3, TABLE, "f3", 0);
+    s_multipart_send (peer, id, 4, "bad", 5000);
+    s_multipart_send (peer, id, 4, "bad", 2);
+    peer_ops (peer, 2, id, 4, TABLE, "f4", 0);
+    peer_expect_keys (ports, "f2 f3 f4");
+    reply_t reply = { NULL };
+    peer_expect_ack (peer, &reply, 4);
+    zframe_destroy (&reply.frame);
+    rc = zstate_server_stats (server, &stats);
+    assert (rc == 0);
+    assert (stats.rejected [ZSTATE_SESSION_REASON_FRAMES]
+            == before.rejected [ZSTATE_SESSION_REASON_FRAMES] + 3);
+    assert (stats.malformed == before.malformed + 3);
+    assert (stats.messages == before.messages + 3);
+}
+
 //  What a server never receives, or cannot read, is dropped and counted;
 //  a HELLO sent again (its WELCOME may have been lost) is answered again;
-//  version 1 OPS under a version 2 session are dropped as VERSION
+//  version 1 OPS under a version 2 session are dropped as VERSION; then
+//  messages of many frames
 static void
 s_test_hostile (zstate_server_t *server, zstate_consumer_t *ports)
 {
@@ -547,6 +597,7 @@ s_test_hostile (zstate_server_t *server, zstate_consumer_t *ports)
             == before.rejected [ZSTATE_SESSION_REASON_FRAMES] + 1);
     assert (stats.rejected [ZSTATE_SESSION_REASON_VERSION]
             == before.rejected [ZSTATE_SESSION_REASON_VERSION] + 1);
+    s_test_frames (server, ports, peer, id);
     zframe_destroy (&reply.frame);
     zuuid_destroy (&session);
     zsock_destroy (&peer);

@@ -49,6 +49,7 @@ typedef zstate_server_route_t route_t;
 typedef zstate_server_state_t self_t;
 
 #define DRAIN_MAX           100     //  messages per reader call, for fairness
+#define DISCARD_MAX         1024    //  ... and frames of dropped messages
 #define RCVHWM_DEFAULT      ((64 << 20) / (256 << 10))  //  64 MiB / client batch
 #define WRITERS_LOG_IVL     10000   //  msecs between logs of two writers
 
@@ -562,45 +563,60 @@ s_payload_handle (self_t *self, zmq_msg_t *identity, zmq_msg_t *payload)
     }
 }
 
+//  Drop frames of a message of too many, up to *budget of them. Returns
+//  true when its last frame is gone; else its rest waits for the next
+//  call, since a message of a million frames must not hold the loop
+static bool
+s_discard (self_t *self, int *budget)
+{
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    bool more = true;
+    while (more && *budget > 0) {
+        (*budget)--;
+        //  libzmq gives the rest of a multipart message with its first
+        //  frame: it never fails here
+        more = zmq_msg_recv (&frame, self->router_handle, ZMQ_DONTWAIT) != -1
+            && zmq_msg_more (&frame);
+    }
+    zmq_msg_close (&frame);
+    return !more;
+}
+
 //  Read up to DRAIN_MAX messages, [identity][payload] each, with raw
-//  zmq_msg_t so that the payload can travel on without a copy
+//  zmq_msg_t so that the payload can travel on without a copy. A message
+//  of other frames is counted once and dropped whole, never looked into.
 static int
 s_router_readable (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void) loop;
     (void) router;
     self_t *self = (self_t *) arg;
+    int budget = DISCARD_MAX;
     for (int count = 0; count < DRAIN_MAX && self->reading; count++) {
-        zmq_msg_t identity;
+        if (self->discarding) {
+            self->discarding = !s_discard (self, &budget);
+            if (self->discarding)
+                break;
+            continue;
+        }
+        zmq_msg_t identity, payload;
         zmq_msg_init (&identity);
+        zmq_msg_init (&payload);
         if (zmq_msg_recv (&identity, self->router_handle, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close (&identity);
             break;              //  Drained (EAGAIN), or zloop calls again
         }
-        //  The first frame is the identity, which ROUTER always adds. The
-        //  rest of a multipart message arrives with its first frame, so
-        //  reading on never waits.
-        size_t frames = 1;
-        bool more = zmq_msg_more (&identity);
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        while (more) {
-            zmq_msg_close (&frame);
-            zmq_msg_init (&frame);
-            more = false;
-            if (zmq_msg_recv (&frame, self->router_handle, ZMQ_DONTWAIT) != -1) {
-                frames++;
-                more = zmq_msg_more (&frame);
-            }
-            else
-                frames = 0;     //  Cannot happen; count it as malformed
-        }
-        //  frame is the last frame: the payload, if there were two
-        if (frames == 2)
-            s_payload_handle (self, &identity, &frame);
-        else
+        //  The identity, which ROUTER always adds, comes with the rest
+        bool payload_read = zmq_msg_more (&identity)
+                         && zmq_msg_recv (&payload, self->router_handle, ZMQ_DONTWAIT) != -1;
+        if (payload_read && !zmq_msg_more (&payload))
+            s_payload_handle (self, &identity, &payload);
+        else {
             s_reject (self, ZSTATE_WIRE_FRAMES);
-        zmq_msg_close (&frame);
+            self->discarding = payload_read;
+        }
+        zmq_msg_close (&payload);
         zmq_msg_close (&identity);
     }
     return 0;

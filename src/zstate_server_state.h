@@ -26,6 +26,7 @@ typedef struct {
     zsock_t *router;            //  clients send to this
     void *router_handle;        //  zsock_resolve (router), for the hot path
     bool reading;               //  the ROUTER reader is registered
+    bool discarding;            //  frames of a dropped message remain
     zstate_msg_t *decoder;      //  validates every payload, reused
     zstate_server_routes_t *routes;     //  (db, table) -> consumer
     zstate_server_sessions_t *sessions;     //  sessions of both versions
