@@ -25,6 +25,7 @@
 #include "zstate_keyset.h"
 #include "zstate_mirror.h"
 #include "zstate_session_msg.h"
+#include "zstate_server_agent.h"
 #include "zstate_writer_config.h"
 #include "zstate_writer_intake.h"
 #include "zstate_writer_window.h"
@@ -233,6 +234,7 @@ all_tests [] = {
     { "zstate_keyset", zstate_keyset_suites },
     { "zstate_inbox", zstate_inbox_suites },
     { "zstate_server", zstate_server_test },
+    { "zstate_server_agent", zstate_server_agent_test },
     { "zstate_server_sessions_suite", zstate_server_sessions_suite_test },
     { "zstate_server_persist_suite", zstate_server_persist_suite_test },
     { "zstate_server_replay_suite", zstate_server_replay_suite_test },

@@ -632,3 +632,69 @@ zstate_server_agent (zsock_t *pipe, void *args)
     zstate_actor_loop (self->loop);
     s_self_destroy (&self);
 }
+
+
+//  --------------------------------------------------------------------------
+//  Selftest: one reader call, white-box; the suites test the whole server
+
+//  Send count version 1 OPS from dealer, each of frames frames
+static void
+s_test_send (zsock_t *dealer, size_t count, size_t frames)
+{
+    zuuid_t *session = zuuid_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    int rc = zstate_batch_set (batch, "key", "value", "1", NULL);
+    assert (rc == 0);
+    for (size_t index = 0; index < count; index++) {
+        zframe_t *frame = zstate_msg_encode (zuuid_data (session), index + 1, "APPL_DB",
+                                             "ROUTE_TABLE", batch);
+        assert (frame);
+        for (size_t part = 0; part < frames; part++) {
+            rc = zmq_send (zsock_resolve (dealer), zframe_data (frame), zframe_size (frame),
+                           ZMQ_DONTWAIT | (part + 1 < frames? ZMQ_SNDMORE: 0));
+            assert (rc == (int) zframe_size (frame));
+        }
+        zframe_destroy (&frame);
+    }
+    zstate_batch_destroy (&batch);
+    zuuid_destroy (&session);
+}
+
+void
+zstate_server_agent_test (bool verbose)
+{
+    printf (" * zstate_server_agent: ");
+    (void) verbose;
+    //  @selftest
+    zsock_t *backend;
+    zsock_t *frontend = zsys_create_pipe (&backend);
+    self_t *self = s_self_new (backend);
+    int rc = zsock_bind (self->router, "inproc://zstate-server-agent-test");
+    assert (rc == 0);
+    zsock_t *dealer = zsock_new_dealer (">inproc://zstate-server-agent-test");
+    assert (dealer);
+    //  Over inproc what the dealer sent is there to read when the send
+    //  returns: a call reads DRAIN_MAX messages, the next the rest
+    s_test_send (dealer, DRAIN_MAX + 10, 1);
+    s_router_readable (self->loop, self->router, self);
+    assert (self->stats.messages == DRAIN_MAX);
+    s_router_readable (self->loop, self->router, self);
+    assert (self->stats.messages == DRAIN_MAX + 10);
+    //  A message of too many frames is dropped DISCARD_MAX frames a call,
+    //  and counted once; the message after it waits until it is gone
+    s_test_send (dealer, 1, 3 * DISCARD_MAX);
+    s_test_send (dealer, 1, 1);
+    for (int call = 0; call < 3; call++) {
+        assert (self->stats.messages == DRAIN_MAX + 10);
+        s_router_readable (self->loop, self->router, self);
+        assert (self->stats.rejected [ZSTATE_WIRE_FRAMES] == 1);
+    }
+    assert (!self->discarding);
+    assert (self->stats.messages == DRAIN_MAX + 11);
+    zsock_destroy (&dealer);
+    s_self_destroy (&self);
+    zsock_destroy (&backend);
+    zsock_destroy (&frontend);
+    //  @end
+    printf ("OK\n");
+}

@@ -41,4 +41,8 @@ void
 uint64_t *
     zstate_server_stats_rejected (zstate_server_stats_t *stats, int reason);
 
+//  Selftest of the ROUTER reader's bounds, without the actor's thread
+void
+    zstate_server_agent_test (bool verbose);
+
 #endif
