@@ -48,7 +48,7 @@ s_hello_encode (zmq_msg_t *frame, uint32_t number)
 static void
 s_input (zstate_server_sessions_t *table, const char *key, zmq_msg_t *frame)
 {
-    static const byte routing [5] = { 0, 1, 2, 3, 4 };
+    const byte routing [5] = { 0, 1, 2, 3, 4 };
     zstate_server_security_peer (table, key);
     zstate_server_sessions_input (table, routing, sizeof (routing),
                                   (byte *) zmq_msg_data (frame), zmq_msg_size (frame));
@@ -94,7 +94,6 @@ main (int argc, char *argv [])
         return 1;
     }
     zsys_init ();
-    zsys_set_logstream (NULL);
     zloop_t *loop = zloop_new ();
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     assert (loop && router);
