@@ -27,11 +27,18 @@ extern "C" {
 //  Its queue is bounded in operations and bytes: when it is full, send
 //  fails at once with ENOBUFS ("full": try again later); it never blocks
 //  the caller and never drops what it accepted. When the link stays down
-//  past link-timeout, or the server accepts nothing for retry-timeout, the
-//  client goes to state FAILED and send fails with ENOTCONN ("failed"),
-//  full or not, until the link works again; what was queued before is
-//  kept and delivered when it does. A call over the bounds themselves
-//  fails with EMSGSIZE: it can never fit.
+//  past link-timeout, or the server is dead for retry-timeout, the client
+//  goes to state FAILED and send fails with ENOTCONN ("failed"), full or
+//  not, until the link works again; what was queued before is kept and
+//  delivered when it does. Dead means, with protocol version 2, that
+//  nothing at all came from the server (ACK, PING, PONG, WELCOME...) while
+//  the client held operations it has not acknowledged: a server that
+//  answers is slow, not dead, however long its ACKs stall and even when
+//  it reads nothing (its consumer does not pop), and the client stays
+//  out of FAILED, sends failing with ENOBUFS once its bounds are hit.
+//  FAILED then ends as soon as the server is heard again. With version 1
+//  (no ACKs, no PINGs) dead means the socket took nothing. A call over
+//  the bounds themselves fails with EMSGSIZE: it can never fit.
 //
 //  With protocol version 2 (the default; doc/protocol.md, part 2) the
 //  client opens a session with HELLO and sends no operations before the
@@ -67,9 +74,9 @@ extern "C" {
 //  zstate_client_set_sndhwm), so that libzmq's pipe, whose frames the
 //  outbox shares, stays inside them.
 //
-//  It PINGs every heartbeat interval, and when nothing came from the
-//  server for 3 of the server's intervals it closes its DEALER, opens a
-//  fresh one (a new connection) and says HELLO there.
+//  It PINGs every heartbeat interval, ACKs stalled or not, and when
+//  nothing came from the server for 3 of the server's intervals it closes
+//  its DEALER, opens a fresh one (a new connection) and says HELLO there.
 //
 //  State resync (doc/protocol.md, part 4): HELLO offers the RESYNC
 //  feature. Producer tables with a mirror (zstate_producer_set_mirror)
@@ -86,7 +93,9 @@ extern "C" {
 //
 //  Events, on zstate_client_events (), each a message [type][endpoint][detail]:
 //      STATE       [state name]     CONNECTED, DISCONNECTED, FAILED, ...
-//      ERROR       [reason]         e.g. "retries exhausted after 10000 ms";
+//      ERROR       [reason]         e.g. "server silent for 10000 ms with
+//                                   operations not acknowledged" (version
+//                                   1: "retries exhausted after 10000 ms");
 //                                   with version 2, once, when 3 HELLOs got
 //                                   no WELCOME (a version 1 server?)
 //                                   a failed security handshake (CURVE
@@ -131,7 +140,7 @@ extern "C" {
 #define ZSTATE_CLIENT_CONNECTING    1   //  connect issued, no link yet
 #define ZSTATE_CLIENT_CONNECTED     2   //  link up
 #define ZSTATE_CLIENT_DISCONNECTED  3   //  link lost, reconnecting
-#define ZSTATE_CLIENT_FAILED        4   //  link down too long / retries exhausted
+#define ZSTATE_CLIENT_FAILED        4   //  link down too long / server dead
 
 //  Acknowledgement levels (protocol version 2): what the client waits for
 //  before it forgets a message it sent
@@ -301,8 +310,12 @@ ZSTATE_EXPORT void
     zstate_client_set_batch (zstate_client_t *self, size_t ops, size_t bytes);
 
 //  Retry policy for a full socket: first retry after ivl msecs (at least
-//  1), doubling to max_ivl; FAILED when nothing went out for timeout msecs
-//  (defaults 1, 100, 10000). Any time.
+//  1), doubling to max_ivl (defaults 1, 100). FAILED after timeout msecs
+//  (default 10000) in which, with version 2, nothing was heard from the
+//  server while operations wait for its acknowledgement (at least two
+//  heartbeat intervals, since a live server is heard about once in one;
+//  checked every heartbeat interval), or with version 1 nothing went out.
+//  Any time.
 ZSTATE_EXPORT void
     zstate_client_set_retry (zstate_client_t *self, int ivl, int max_ivl, int timeout);
 

@@ -95,7 +95,8 @@ typedef struct _zstate_db_config_t zstate_db_config_t;
 //  EMSGSIZE    one operation is larger than a wire message can carry, or
 //              one call is larger than the client's queue bounds
 //  ENOBUFS     the client's queue is full for now (bounded in ops and bytes)
-//  ENOTCONN    the link to the server is down, or retries ran out
+//  ENOTCONN    the client is FAILED: the link to the server is down, or
+//              the server is dead (silent while operations wait for it)
 //  EEXIST      a consumer is already registered for that (db, table)
 //  ENOENT      no such consumer / table
 //  ETIMEDOUT   a flush or command did not complete in time

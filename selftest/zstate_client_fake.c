@@ -12,13 +12,18 @@
 #include "zstate_classes.h"
 #include "zstate_client_fake.h"
 
-fake_t *
-fake_new (void)
+static fake_t *
+s_fake_new (bool slow)
 {
     fake_t *self = (fake_t *) zmalloc (sizeof (fake_t));
     assert (self);
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
+    //  Before bind: a listener keeps the options it was bound with
+    if (slow) {
+        zsock_set_rcvhwm (self->router, 1);
+        zsock_set_rcvbuf (self->router, 4096);
+    }
     //  A port the kernel picks, not CZMQ's count up from 49152: a port
     //  another test just left is then unlikely, so no client still
     //  reconnecting to it (here, or in a test run beside this one)
@@ -29,6 +34,18 @@ fake_new (void)
     for (size_t index = 0; index < ZSTATE_SESSION_EPOCH_SIZE; index++)
         self->epoch [index] = (byte) (index + 1);
     return self;
+}
+
+fake_t *
+fake_new (void)
+{
+    return s_fake_new (false);
+}
+
+fake_t *
+fake_new_slow (void)
+{
+    return s_fake_new (true);
 }
 
 void
@@ -60,6 +77,15 @@ fake_send (fake_t *self, zstate_session_msg_t *msg)
     zmsg_addmem (out, data, (size_t) size);
     int rc = zmsg_send (&out, self->router);
     assert (rc == 0);
+}
+
+//  PING the client, as a server does while it holds the client's messages
+void
+fake_ping (fake_t *self)
+{
+    zstate_session_msg_t ping = { .type = ZSTATE_SESSION_MSG_PING };
+    ping.nonce = ++self->nonce;
+    fake_send (self, &ping);
 }
 
 //  Receive the next message of our client by deadline (a zclock_mono
@@ -185,8 +211,18 @@ fake_client_new_at (fake_t *fake, bool welcome, int heartbeat, int level, bool v
 {
     zstate_client_t *client = zstate_client_new ();
     assert (client);
-    memcpy (fake->expected, client->session, ZSTATE_MSG_SESSION_SIZE);
     zstate_client_set_verbose (client, verbose);
+    fake_client_connect (fake, client, welcome, heartbeat, level);
+    return client;
+}
+
+//  The same for a client the caller made, and set up what must be set
+//  before connect
+void
+fake_client_connect (fake_t *fake, zstate_client_t *client, bool welcome, int heartbeat,
+                     int level)
+{
+    memcpy (fake->expected, client->session, ZSTATE_MSG_SESSION_SIZE);
     int rc = zstate_client_set_heartbeat (client, heartbeat);
     assert (rc == 0);
     rc = zstate_client_set_ack_level (client, level);
@@ -199,7 +235,6 @@ fake_client_new_at (fake_t *fake, bool welcome, int heartbeat, int level, bool v
     assert (fake->msg.heartbeat == (uint32_t) heartbeat);
     if (welcome)
         fake_welcome_at (fake, fake->msg.sequence - 1, fake->msg.sequence - 1, level);
-    return client;
 }
 
 zstate_client_t *

@@ -40,11 +40,17 @@ typedef struct {
     bool welcome_all;           //  Answer every HELLO with a WELCOME
     uint32_t features;          //  Its WELCOMEs grant these (none by default)
     uint32_t offered;           //  The client's, from its HELLO
+    uint64_t nonce;             //  Of our last PING
 } fake_t;
 
 //  A ROUTER bound to a port the kernel picks, with epoch 01 02 .. 10
 fake_t *
     fake_new (void);
+
+//  The same, buffering as little as it can, so that the client's socket
+//  fills when it does not read
+fake_t *
+    fake_new_slow (void);
 
 void
     fake_destroy (fake_t **self_p);
@@ -52,6 +58,10 @@ void
 //  Send one session message to the routing id of the latest HELLO
 void
     fake_send (fake_t *self, zstate_session_msg_t *msg);
+
+//  PING the client, as a server does while it holds the client's messages
+void
+    fake_ping (fake_t *self);
 
 //  Receive the next message of our client by deadline (a zclock_mono
 //  time) into self->last and self->msg; anything else is counted in
@@ -94,6 +104,12 @@ zstate_client_t *
 
 zstate_client_t *
     fake_client_new (fake_t *fake, bool welcome, int heartbeat, bool verbose);
+
+//  The same for a client the caller made, and set up what must be set
+//  before connect
+void
+    fake_client_connect (fake_t *fake, zstate_client_t *client, bool welcome,
+                         int heartbeat, int level);
 
 //  Send one operation SET key { field = value }
 void

@@ -36,6 +36,7 @@
 #include "zstate_writer_sweep.h"
 #include "zstate_writer_views.h"
 #include "zstate_outbox.h"
+#include "zstate_client_liveness.h"
 #include "zstate_sonic_suite.h"
 #include <sys/wait.h>
 
@@ -50,6 +51,9 @@ void
 //  selftest/zstate_client_session_test.c
 void
     zstate_client_session_test (bool verbose);
+//  A slow server is not a dead one: selftest/zstate_client_liveness_suite.c
+void
+    zstate_client_liveness_suite (bool verbose);
 //  The whole pipeline, against a real Redis: selftest/zstate_pipeline_test.c
 void
     zstate_pipeline_test (bool verbose);
@@ -252,6 +256,8 @@ all_tests [] = {
     { "zstate_outbox_suite", zstate_outbox_suite_test },
     { "zstate_client", zstate_client_test },
     { "zstate_client_session", zstate_client_session_test },
+    { "zstate_client_liveness", zstate_client_liveness_test },
+    { "zstate_client_liveness_suite", zstate_client_liveness_suite },
     { "zstate_sonic_client", zstate_sonic_client_test },
     { "zstate_producer", zstate_producer_test },
     { "zstate_redis_server", zstate_redis_server_test },

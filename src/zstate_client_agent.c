@@ -168,6 +168,7 @@ s_self_new (zsock_t *pipe, zstate_client_t *client)
     self->tick_timer = -1;
     self->dealer_fd = -1;
     self->state = ZSTATE_CLIENT_IDLE;
+    self->liveness = zstate_client_liveness_new ();
     self->open_windows = zlistx_new ();
     assert (self->open_windows);
     zlistx_set_comparator (self->open_windows, s_same_window);
@@ -218,6 +219,7 @@ s_self_destroy (self_t **self_p)
         zsock_destroy (&self->events);
         zlistx_destroy (&self->open_windows);
         zlistx_destroy (&self->replay_chunks);
+        zstate_client_liveness_destroy (&self->liveness);
         zstr_free (&self->endpoint);
         zstr_free (&self->monitor_endpoint);
         free (self);
@@ -248,7 +250,7 @@ zstate_client_agent_update_state (self_t *self, const char *reason)
     if (!self->endpoint)
         state = ZSTATE_CLIENT_IDLE;
     else
-    if (self->link_failed || self->retry_failed)
+    if (self->link_failed || self->retry_failed || self->silent_failed)
         state = ZSTATE_CLIENT_FAILED;
     else
     if (self->link_up)
@@ -543,8 +545,10 @@ s_self_send (self_t *self)
 static int s_self_handle_retry (zloop_t *loop, int timer_id, void *arg);
 
 //  After a send pass: nothing left means we are done; else arm the retry
-//  timer, backing off while nothing moves, and go to FAILED when nothing
-//  moved for the retry timeout (and keep retrying at the longest interval)
+//  timer, backing off while nothing moves, and with version 1 go to
+//  FAILED when nothing moved for the retry timeout (and keep retrying at
+//  the longest interval). Version 2 fails on silence only: a server that
+//  does not read yet still answers (zstate_client_agent_check_silence)
 static void
 s_self_schedule (self_t *self, bool progressed)
 {
@@ -574,7 +578,8 @@ s_self_schedule (self_t *self, bool progressed)
     }
     else {
         self->backoff = self->backoff > retry_max_ivl / 2? retry_max_ivl: self->backoff * 2;
-        if (!self->retry_failed && now - self->stalled_since >= retry_timeout) {
+        if (self->session == SESSION_NONE && !self->retry_failed
+        &&  now - self->stalled_since >= retry_timeout) {
             char reason [256];
             snprintf (reason, sizeof (reason), "retries exhausted after %d ms",
                       (int) (now - self->stalled_since));

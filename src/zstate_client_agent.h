@@ -16,6 +16,7 @@
 #include "zstate_session_msg.h"
 #include "zstate_mirror.h"
 #include "zstate_client_tables.h"
+#include "zstate_client_liveness.h"
 
 //  A sender sends itself only when no send started on the fast path, and
 //  the agent did not finish sending, in the last FAST_IDLE_USECS. A thread
@@ -139,7 +140,8 @@ struct _zstate_client_t {
     size_t batch_bytes_max;     //  Bytes in one wire message, at most
     int retry_ivl;              //  First retry after a full socket, msecs
     int retry_max_ivl;          //  Longest retry interval, msecs
-    int retry_timeout;          //  No progress this long means FAILED, msecs
+    int retry_timeout;          //  Version 1: nothing sent this long means
+                                //  FAILED; version 2: nothing heard, msecs
     int link_timeout;           //  Link down this long means FAILED, 0 never
     int linger;                 //  Destroy's flush time and ZMQ_LINGER, msecs
     int sndhwm;                 //  ZMQ_SNDHWM
@@ -304,7 +306,10 @@ typedef struct {
     bool link_up;               //  Monitor says connected (or inproc)
     bool link_ever_up;          //  It was connected once
     bool link_failed;           //  Link down past link timeout
-    bool retry_failed;          //  No progress past retry timeout
+    bool retry_failed;          //  Version 1: nothing sent past retry timeout
+    bool silent_failed;         //  Version 2: server silent past retry timeout
+                                //  while operations wait for its ACK
+    zstate_client_liveness_t *liveness;     //  Version 2: decides silent_failed
     bool send_error_logged;     //  An unexpected send error was logged
     int state;                  //  Last state we published
     size_t pending_ops;         //  Sent since the last commit: operations
@@ -384,6 +389,16 @@ int
 //  Close the DEALER at once and put a fresh one in its place
 void
     zstate_client_agent_replace_dealer (self_t *self);
+
+//  Version 2: something came from the server; a client FAILED for its
+//  silence is no longer
+void
+    zstate_client_agent_heard (self_t *self);
+
+//  Version 2: FAILED when the server has been silent past the retry
+//  timeout at now while operations wait for its acknowledgement
+void
+    zstate_client_agent_check_silence (self_t *self, int64_t now);
 
 //  zstate_client_session.c, for the agent
 

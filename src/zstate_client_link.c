@@ -1,6 +1,7 @@
 /*  =========================================================================
     zstate_client_link - the client agent's DEALER: its options, monitor
-    and link state, and its replacement by a fresh one
+    and link state, its replacement by a fresh one, and with version 2
+    whether the server is heard
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -17,7 +18,9 @@
     connected once connect succeeds. With protocol version 2 a disconnect
     holds new messages back and the reconnect after it sends HELLO, since
     the server follows a session only to the routing id of its latest
-    HELLO; a silent server gets a fresh DEALER (zstate_client_session.c).
+    HELLO; a silent server gets a fresh DEALER (zstate_client_session.c),
+    and when it stays silent past the retry timeout while operations wait
+    for its acknowledgement the client is FAILED until it is heard again.
 @end
 */
 
@@ -359,4 +362,46 @@ zstate_client_agent_replace_dealer (self_t *self)
     client->dealer = dealer;
     pthread_mutex_unlock (&client->socket_lock);
     zsock_destroy (&self->monitor);
+}
+
+//  --------------------------------------------------------------------------
+//  Version 2: the server is dead when silent, not when slow
+//  (zstate_client_liveness.h)
+
+void
+zstate_client_agent_heard (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    self->last_heard = now;
+    zstate_client_liveness_heard (self->liveness, now);
+    if (self->silent_failed) {
+        self->silent_failed = false;
+        zstate_client_agent_update_state (self, NULL);
+    }
+}
+
+void
+zstate_client_agent_check_silence (self_t *self, int64_t now)
+{
+    zstate_client_t *client = self->client;
+    pthread_mutex_lock (&client->lock);
+    int timeout = client->retry_timeout;
+    bool holding = client->held_ops > 0 || client->queue_head || self->outbox_head;
+    pthread_mutex_unlock (&client->lock);
+    zstate_client_liveness_set_timeout (self->liveness, timeout, self->heartbeat);
+    zstate_client_liveness_holding (self->liveness, holding, now);
+    bool dead = zstate_client_liveness_dead (self->liveness, now);
+    if (dead == self->silent_failed)
+        return;
+    self->silent_failed = dead;
+    if (dead) {
+        char reason [256];
+        snprintf (reason, sizeof (reason), "server silent for %d ms with operations "
+                  "not acknowledged",
+                  (int) zstate_client_liveness_silence (self->liveness, now));
+        zstate_client_agent_update_state (self, reason);
+        zstate_client_agent_event (self, "ERROR", reason);
+    }
+    else
+        zstate_client_agent_update_state (self, NULL);
 }

@@ -667,7 +667,7 @@ s_self_receive (self_t *self, const void *data, size_t size)
         s_self_protocol_error (self, "not a message of our session");
         return;
     }
-    self->last_heard = zclock_mono ();
+    zstate_client_agent_heard (self);
     if (msg.type == ZSTATE_SESSION_MSG_WELCOME)
         s_self_on_welcome (self, &msg);
     else
@@ -751,16 +751,20 @@ s_self_coalesce (self_t *self)
     pthread_mutex_unlock (&client->lock);
 }
 
-//  Every heartbeat interval: PING, and act on a silent server
+//  Every heartbeat interval: PING, and act on a silent server: a fresh
+//  DEALER after 3 of its intervals, FAILED after the retry timeout
 int
 zstate_client_session_handle_tick (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     self_t *self = (self_t *) arg;
+    //  Silence is judged as of right after reading: a long fold must not
+    //  count as the server's
     zstate_client_session_drain (self);
-    s_self_coalesce (self);
     int64_t now = zclock_mono ();
+    zstate_client_agent_check_silence (self, now);
+    s_self_coalesce (self);
     int peer = self->peer_heartbeat? self->peer_heartbeat: self->heartbeat;
     if (self->session == SESSION_HELLO) {
         if (now >= self->hello_due) {
