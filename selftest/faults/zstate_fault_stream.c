@@ -43,8 +43,9 @@ zstate_fault_stream_new_at (const char *endpoint, zstate_fault_model_t *model, i
     self->client = zstate_client_new ();
     assert (self->client);
     //  The scenarios measure loss, not the FAILED state: the link may stay
-    //  down as long as a scenario keeps it down
+    //  down, and the server silent, as long as a scenario keeps it so
     zstate_client_set_link_timeout (self->client, 0);
+    zstate_client_set_retry (self->client, 1, 100, 3600 * 1000);
     int rc = zstate_client_set_ack_level (self->client, level);
     assert (rc == 0);
     if (zstate_client_connect (self->client, endpoint)) {
