@@ -1,7 +1,8 @@
 /*  =========================================================================
-    zstate_keyset_suite - the key set's suites: the sweep off, growth and
-    shrinking, keys chosen to collide, the generation's wrap-around and
-    windows shorter than their END
+    zstate_keyset_suite - the key set's suites: a model-based run against
+    a plain map, the sweep off, growth and shrinking, keys chosen to
+    collide, the generation's wrap-around and windows shorter than their
+    END; then selftest/zstate_keyset_arena_suite.c
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -15,6 +16,9 @@
 
 void
     zstate_keyset_suites (bool verbose);
+//  From selftest/zstate_keyset_arena_suite.c
+void
+    zstate_keyset_arena_suite (bool verbose);
 
 static void
 s_test_session (byte *session, int which)
@@ -266,16 +270,179 @@ s_test_short (void)
     zstate_keyset_destroy (&keyset);
 }
 
+//  The model: the table as the application must end up holding it, the
+//  keys the open window touched, and the window itself
+typedef struct {
+    zhashx_t *table;            //  key -> "" for every key held
+    zhashx_t *marked;           //  keys written in the open window
+    zhashx_t *view;             //  what the key set handed out, applied
+    bool open;
+    int session;                //  0 or 1
+    uint64_t begin;
+    uint64_t windows, completed, abandoned, ignored, swept;
+} test_model_t;
+
+//  Apply batch from index from to the application's view
+static void
+s_test_apply (zhashx_t *view, zstate_batch_t *batch, size_t from)
+{
+    for (size_t index = from; index < zstate_batch_size (batch); index++) {
+        const char *key = zstate_batch_key (batch, index, NULL);
+        if (zstate_batch_op (batch, index) == ZSTATE_OP_DEL)
+            zhashx_delete (view, key);
+        else
+            zhashx_update (view, key, (void *) "");
+    }
+}
+
+//  True when map and the key set hold the same keys, and map and view
+static bool
+s_test_same (zstate_keyset_t *keyset, test_model_t *model)
+{
+    if (zhashx_size (model->table) != zstate_keyset_size (keyset)
+    ||  zhashx_size (model->table) != zhashx_size (model->view))
+        return false;
+    for (void *item = zhashx_first (model->table); item; item = zhashx_next (model->table)) {
+        const char *key = (const char *) zhashx_cursor (model->table);
+        if (!zstate_keyset_holds (keyset, key, strlen (key))
+        ||  !zhashx_lookup (model->view, key))
+            return false;
+    }
+    return true;
+}
+
+//  One random operation, noted in the key set and in the model
+static void
+s_test_random_op (zstate_keyset_t *keyset, test_model_t *model, zstate_batch_t *batch)
+{
+    char key [32];
+    snprintf (key, sizeof (key), "key-%d", randof (200));
+    int op = randof (10);
+    zstate_batch_reset (batch);
+    if (op < 3) {
+        zstate_batch_del (batch, key);
+        zhashx_delete (model->table, key);
+        zhashx_delete (model->marked, key);
+    }
+    else {
+        if (op < 7)
+            zstate_batch_set (batch, key, "f", "v", NULL);
+        else
+            zstate_batch_hset (batch, key, "f", "v", NULL);
+        zhashx_update (model->table, key, (void *) "");
+        if (model->open)
+            zhashx_update (model->marked, key, (void *) "");
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    s_test_apply (model->view, batch, 0);
+}
+
+//  A COMPLETE END in the model: keep only what the window marked
+static void
+s_test_model_sweep (test_model_t *model)
+{
+    zlistx_t *keys = zhashx_keys (model->table);
+    for (char *key = (char *) zlistx_first (keys); key; key = (char *) zlistx_next (keys))
+        if (!zhashx_lookup (model->marked, key)) {
+            zhashx_delete (model->table, key);
+            model->swept++;
+        }
+    zlistx_destroy (&keys);
+}
+
+//  A random BEGIN or END, some matching nothing, some abandoned
+static void
+s_test_random_marker (zstate_keyset_t *keyset, test_model_t *model, zstate_batch_t *batch,
+                      uint64_t *sequence)
+{
+    byte session [ZSTATE_MSG_SESSION_SIZE];
+    int which = randof (2);
+    s_test_session (session, which);
+    if (randof (3) == 0) {
+        model->abandoned += model->open;
+        model->open = true;
+        model->session = which;
+        model->begin = ++*sequence;
+        model->windows++;
+        zhashx_purge (model->marked);
+        zstate_keyset_begin (keyset, session, model->begin);
+        return;
+    }
+    //  An END: most for the open window, some for another session or begin
+    uint64_t begin = randof (4) == 0? *sequence + 1: model->begin;
+    bool complete = randof (4) != 0;
+    int done = zstate_keyset_end (keyset, session, begin, 0, complete);
+    if (!model->open || which != model->session || begin != model->begin) {
+        assert (done == ZSTATE_KEYSET_IGNORED);
+        model->ignored++;
+        return;
+    }
+    model->open = false;
+    if (!complete) {
+        assert (done == ZSTATE_KEYSET_ABANDONED);
+        model->abandoned++;
+        return;
+    }
+    assert (done == ZSTATE_KEYSET_SWEPT);
+    model->completed++;
+    s_test_model_sweep (model);
+    //  Hand the sweep out in small batches, as pops does
+    while (zstate_keyset_sweeping (keyset)) {
+        zstate_batch_reset (batch);
+        size_t moved = zstate_keyset_sweep_pops (keyset, batch, 1 + randof (7));
+        assert (moved > 0 && moved == zstate_batch_size (batch));
+        s_test_apply (model->view, batch, 0);
+    }
+}
+
+static void
+s_test_model (void)
+{
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    test_model_t model;
+    memset (&model, 0, sizeof (model));
+    model.table = zhashx_new ();
+    model.marked = zhashx_new ();
+    model.view = zhashx_new ();
+    uint64_t sequence = 0;
+    for (int step = 0; step < 20000; step++) {
+        if (randof (12) == 0)
+            s_test_random_marker (keyset, &model, batch, &sequence);
+        else
+            s_test_random_op (keyset, &model, batch);
+        assert (zstate_keyset_open (keyset) == model.open);
+        if (step % 97 == 0 || !model.open)
+            assert (s_test_same (keyset, &model));
+    }
+    assert (s_test_same (keyset, &model));
+    zstate_consumer_stats_t stats;
+    zstate_keyset_stats (keyset, &stats);
+    assert (stats.windows == model.windows && stats.windows_completed == model.completed);
+    assert (stats.windows_abandoned == model.abandoned);
+    assert (stats.windows_ignored == model.ignored);
+    assert (stats.swept == model.swept && stats.keys == zhashx_size (model.table));
+    //  The run must have seen every outcome, and swept something
+    assert (model.completed && model.abandoned && model.ignored && model.swept);
+    zhashx_destroy (&model.table);
+    zhashx_destroy (&model.marked);
+    zhashx_destroy (&model.view);
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+}
+
 //  The class's own selftest, then these
 void
 zstate_keyset_suites (bool verbose)
 {
     zstate_keyset_test (verbose);
     if (verbose)
-        printf ("   sweep off, growth, flood, generation wrap, short windows\n");
+        printf ("   model, sweep off, growth, flood, generation wrap, short windows\n");
+    s_test_model ();
     s_test_sweep_off ();
     s_test_grow_shrink ();
     s_test_flood ();
     s_test_generation_wrap ();
     s_test_short ();
+    zstate_keyset_arena_suite (verbose);
 }

@@ -32,10 +32,13 @@
 //  The hash is keyed by a secret seed of each key set's own, so that a
 //  producer cannot choose keys that collide (hash flooding).
 //
-//  Memory: one allocation per held key, of 4 bytes plus the key, and a
-//  16-byte slot of a table kept between an eighth and three quarters full.
-//  Noting a key that is held already allocates nothing. The class has no sockets and no
-//  threads; a key set belongs to the thread that pops.
+//  Memory: per held key, 8 bytes plus the key rounded up to 8 in one
+//  arena (no allocation per key), and an 8-byte slot of a table kept
+//  between a thirty-second and three quarters full. Noting a key that is
+//  held already allocates nothing, and a window's sweep reuses the table
+//  and the arena: a table whose keys are replaced round after round keeps
+//  its memory. The class has no sockets and no threads; a key set belongs
+//  to the thread that pops.
 typedef struct _zstate_keyset_t zstate_keyset_t;
 
 //  What zstate_keyset_end did
@@ -123,11 +126,17 @@ void
 #ifdef ZSTATE_SELFTEST
 //  Selftest hooks for selftest/zstate_keyset_suite.c: the hash of key
 //  (this set's seed), the sum over held keys of the slots each sits past
-//  its hash's, and the generation the next window's comes after.
+//  its hash's, the bytes the table and the arena have (and the times
+//  either was allocated), the table's slots, and the generation the next
+//  window's comes after.
 uint32_t
     zstate_keyset_test_hash (zstate_keyset_t *self, const void *key, size_t size);
 size_t
     zstate_keyset_test_displacement (zstate_keyset_t *self);
+size_t
+    zstate_keyset_test_memory (zstate_keyset_t *self, size_t *allocations);
+size_t
+    zstate_keyset_test_slots (zstate_keyset_t *self);
 void
     zstate_keyset_test_set_generation (zstate_keyset_t *self, uint32_t generation);
 #endif
