@@ -285,7 +285,7 @@ s_arena_trim (zstate_keyset_t *self)
 //  The table
 
 //  The slot that holds key, or the empty slot where it would go
-static slot_t *
+static inline slot_t *
 s_find (zstate_keyset_t *self, const byte *key, size_t size, uint32_t hash)
 {
     size_t mask = self->slot_count - 1;
