@@ -2,8 +2,9 @@
     zstate_keyset_arena_suite - the key set's arena and table against a
     plain map: growth past several sizes with keys of every length up to
     ZSTATE_KEY_MAX, keys that all share one home slot, tables replaced
-    round after round in the same memory, the generation's wrap-around
-    over every key, and the sweep turned off while one is queued
+    round after round in the same memory, a table that shrinks only when
+    far too big, the generation's wrap-around over every key, and the
+    sweep turned off while one is queued
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -325,6 +326,55 @@ s_test_wrap_all (void)
     zstate_keyset_destroy (&keyset);
 }
 
+//  A table shrinks only once fewer than a thirty-second of its slots are
+//  held: keys that come and go above that keep it as it is
+static void
+s_test_sparse (void)
+{
+    zstate_keyset_t *keyset = zstate_keyset_new ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    char key [32];
+    for (size_t number = 0; number < 3000; number++) {
+        snprintf (key, sizeof (key), "sparse-%zu", number);
+        zstate_batch_set (batch, key, NULL);
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    size_t slots = zstate_keyset_test_slots (keyset);
+    assert (slots > 3000 && slots / 32 < 3000);
+    //  Down to a thirty-second, then back up and down again: no change
+    for (int round = 0; round < 3; round++) {
+        zstate_batch_reset (batch);
+        for (size_t number = slots / 32; number < 3000; number++) {
+            snprintf (key, sizeof (key), "sparse-%zu", number);
+            zstate_batch_del (batch, key);
+        }
+        zstate_keyset_note (keyset, batch, 0);
+        assert (zstate_keyset_size (keyset) == slots / 32);
+        assert (zstate_keyset_test_slots (keyset) == slots);
+        zstate_batch_reset (batch);
+        for (size_t number = slots / 32; number < 3000; number++) {
+            snprintf (key, sizeof (key), "sparse-%zu", number);
+            zstate_batch_set (batch, key, NULL);
+        }
+        zstate_keyset_note (keyset, batch, 0);
+        assert (zstate_keyset_test_slots (keyset) == slots);
+    }
+    //  One key fewer than a thirty-second: it shrinks, and holds the rest
+    zstate_batch_reset (batch);
+    for (size_t number = slots / 32 - 1; number < 3000; number++) {
+        snprintf (key, sizeof (key), "sparse-%zu", number);
+        zstate_batch_del (batch, key);
+    }
+    zstate_keyset_note (keyset, batch, 0);
+    assert (zstate_keyset_test_slots (keyset) < slots);
+    for (size_t number = 0; number < 3000; number++) {
+        snprintf (key, sizeof (key), "sparse-%zu", number);
+        assert (zstate_keyset_holds (keyset, key, strlen (key)) == (number < slots / 32 - 1));
+    }
+    zstate_batch_destroy (&batch);
+    zstate_keyset_destroy (&keyset);
+}
+
 //  The sweep turned off while a sweep is queued: the keys go, the DELs
 //  queued stay and hand out their keys, of any length
 static void
@@ -370,10 +420,11 @@ void
 zstate_keyset_arena_suite (bool verbose)
 {
     if (verbose)
-        printf ("   arena, collisions, rounds, wrap over every key, off while sweeping\n");
+        printf ("   arena, collisions, rounds, sparse, wrap over every key, off while sweeping\n");
     s_test_arena ();
     s_test_collisions ();
     s_test_rounds ();
+    s_test_sparse ();
     s_test_wrap_all ();
     s_test_off_sweeping ();
 }
