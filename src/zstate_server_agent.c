@@ -359,10 +359,10 @@ s_route_pass (self_t *self, route_t *route, zmq_msg_t *payload, const byte *sess
     &&  zstate_server_sessions_replayable (self->sessions, session)) {
         //  A full writer does not stop a session whose client holds what
         //  the writer lacks: it replays it later (zstate_server_replay.c)
-        zstate_server_replay_begin (self->replay, session, route, sequence);
         skip = true;
     }
     if (skip) {
+        zstate_server_replay_lacks (self->replay, session, route, sequence);
         //  Marked as forwarded, so that P waits for the writer's watermark
         self->stats.writer_skipped++;
         zstate_server_sessions_forwarded (self->sessions, session, sequence, route->id);

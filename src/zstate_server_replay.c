@@ -23,10 +23,15 @@
     A timer looks at the writers of the routes behind; once one has room,
     the session gets REPLAY (from written + 1, or written itself once a
     replay went: the message numbered written may be part of a coalesced
-    block the client sends again whole), with a nonce. The client sends
-    again what it holds from there, in order and before anything new, then
-    PONG with the nonce. Those messages are duplicates for the consumer;
-    here, each that is not older than written goes to the writer only,
+    block the client sends again whole), with a nonce. A session has one
+    round at a time, since its client answers only the latest REPLAY: it
+    goes for every route of the session behind whose writer has room, from
+    the earliest that any of them lacks, and its PONG ends the round of
+    each; a route whose writer has no room yet waits for the next round.
+    The client sends again what it holds from there, of every table, in
+    order and before anything new, then PONG with the nonce. Those
+    messages are duplicates for the consumer; here, each of a route in the
+    round that is not older than its own from goes to the writer only,
     with its watermark (version 2), so that Redis never holds more than
     its watermarks say: a server killed in the middle of a round restores
     a consistent table and the client resends from there, and the
@@ -34,9 +39,11 @@
     next one comes: the messages of a coalesced block all carry the
     block's last sequence, so one followed by the same sequence goes as
     version 1 (a watermark after the first would claim the rest); the last
-    of a round goes at its PONG, when the writer got everything up to D:
-    its watermark D, written after all the rest (the writer's transactions
-    are prefix consistent), moves P. A replayed message the writer cannot
+    of a round goes at its PONG: when the writer got every message of its
+    route up to the last that went to the consumer only, its watermark,
+    written after all the rest (the writer's transactions are prefix
+    consistent), moves P (to D once no route of the session is behind),
+    and the route is caught up. A replayed message the writer cannot
     take makes the round broken: the rest of it is dropped, and the next
     round asks from written again. A round whose PONG never comes (the
     connection broke; the client starts afresh at its WELCOME) is given up
@@ -57,8 +64,10 @@ typedef struct {
     byte session [ZSTATE_MSG_SESSION_SIZE];
     zstate_server_route_t *route;
     uint64_t written;           //  the last sequence the writer got
+    uint64_t lacks;             //  the last sequence it lacks
     bool replayed;              //  a replayed message went to the writer
     bool in_round;              //  a REPLAY went, its PONG did not come
+    bool ready;                 //  at this tick: not in a round, room
     bool broken;                //  the writer refused one of this round
     uint64_t nonce;             //  of the round's REPLAY
     int64_t round_at;           //  zclock_mono when it went
@@ -152,15 +161,22 @@ static int
     s_tick (zloop_t *loop, int timer_id, void *arg);
 
 void
-zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
+zstate_server_replay_lacks (zstate_server_replay_t *self, const byte *session,
                             zstate_server_route_t *route, uint64_t sequence)
 {
     assert (self);
-    entry_t *entry = (entry_t *) zmalloc (sizeof (entry_t));
+    entry_t *entry = s_lookup (self, session, route);
+    if (entry) {
+        if (sequence > entry->lacks)
+            entry->lacks = sequence;
+        return;
+    }
+    entry = (entry_t *) zmalloc (sizeof (entry_t));
     assert (entry);
     memcpy (entry->session, session, ZSTATE_MSG_SESSION_SIZE);
     entry->route = route;
     entry->written = sequence - 1;
+    entry->lacks = sequence;
     zmq_msg_init (&entry->held);
     zlistx_add_end (self->entries, entry);
     if (self->timer == -1) {
@@ -170,6 +186,15 @@ zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
     zsys_warning ("zstate_server: the writer of %s/%s is full; a session goes on "
                   "without it from sequence %" PRIu64 ", to replay later",
                   route->db, route->table, sequence);
+}
+
+//  The first sequence the writer may lack: the one after written, or
+//  written itself once a replay went (it may be part of a coalesced
+//  block the client sends again whole)
+static uint64_t
+s_from (entry_t *entry)
+{
+    return entry->replayed? entry->written: entry->written + 1;
 }
 
 //  Send msg to route's writer without waiting; msg is sent or closed,
@@ -229,7 +254,7 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
 {
     assert (self);
     entry_t *entry = route? s_lookup (self, session, route): NULL;
-    if (!entry || !entry->in_round || entry->broken || sequence < entry->written) {
+    if (!entry || !entry->in_round || entry->broken || sequence < s_from (entry)) {
         self->stats->replay_dropped++;
         return;
     }
@@ -265,14 +290,13 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
         if (entry->in_round && entry->nonce == nonce
         &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
             entry->in_round = false;
-            uint64_t delivered = zstate_server_sessions_delivered_of (self->sessions, session);
             bool sent = s_send_held (self, entry, false);
             if (!sent)
                 self->stats->replay_dropped++;
-            if (sent && !entry->broken && entry->written >= delivered) {
+            if (sent && !entry->broken && entry->written >= entry->lacks) {
                 zsys_info ("zstate_server: the writer of %s/%s has a session's "
                            "messages again, up to %" PRIu64, entry->route->db,
-                           entry->route->table, delivered);
+                           entry->route->table, entry->lacks);
                 zlistx_delete (self->entries, zlistx_find (self->entries, entry));
             }
         }
@@ -283,7 +307,43 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
     }
 }
 
-//  Timer: ask the sessions behind a writer with room to replay
+//  Start one round for the ready entries of session, unless one of its
+//  entries is in a round already (its client answers only the latest
+//  REPLAY): from the earliest that any of them lacks, one nonce for all;
+//  each drops what comes from below its own from.
+static void
+s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
+{
+    uint64_t from = UINT64_MAX;
+    bool busy = false;
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (!memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            busy |= entry->in_round;
+            if (entry->ready && s_from (entry) < from)
+                from = s_from (entry);
+        }
+    bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, from,
+                                                         self->nonce + 1);
+    if (sent)
+        self->nonce++;
+    entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (entry->ready && !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            entry->ready = false;
+            if (sent) {
+                entry->nonce = self->nonce;
+                entry->in_round = true;
+                //  What a round given up held comes again in this one
+                s_drop_held (entry);
+                entry->broken = false;
+                entry->round_at = now;
+            }
+        }
+}
+
+//  Timer: ask the sessions behind a writer with room to replay, one
+//  round per session at a time
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -298,24 +358,22 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
                  || !zstate_server_sessions_delivered_of (self->sessions, entry->session);
         if (entry->in_round && now - entry->round_at > ROUND_MAX)
             entry->in_round = false;
+        //  Looked at once, so that a round's from covers all it starts
+        entry->ready = !entry->in_round
+                    && !gone && (zsock_events (entry->route->forward) & ZMQ_POLLOUT);
         if (gone)
             zlistx_delete (self->entries, zlistx_find (self->entries, entry));
-        else
-        if (!entry->in_round && (zsock_events (entry->route->forward) & ZMQ_POLLOUT)) {
-            uint64_t from = entry->replayed? entry->written: entry->written + 1;
-            if (zstate_server_sessions_replay (self->sessions, entry->session, from,
-                                               self->nonce + 1)) {
-                entry->nonce = ++self->nonce;
-                entry->in_round = true;
-                //  What a round given up held comes again in this one
-                s_drop_held (entry);
-                entry->broken = false;
-                entry->round_at = now;
-            }
-        }
         entry = next;
         if (entry)
             zlistx_find (self->entries, entry);
+    }
+    entry = (entry_t *) zlistx_first (self->entries);
+    while (entry) {
+        if (entry->ready) {
+            s_round (self, entry->session, now);
+            zlistx_find (self->entries, entry);
+        }
+        entry = (entry_t *) zlistx_next (self->entries);
     }
     if (zlistx_size (self->entries) == 0) {
         zloop_timer_end (self->loop, self->timer);

@@ -37,10 +37,12 @@ bool
     zstate_server_replay_behind (zstate_server_replay_t *self, const byte *session,
                                  zstate_server_route_t *route);
 
-//  The writer of route was full for the session's message sequence: the
-//  session is behind on route from there.
+//  The writer of route lacks the session's message sequence, which went
+//  to the consumer only: the writer was full for it, or the session is
+//  behind on route already. Behind from the first such message, until a
+//  round gives the writer every one up to the last.
 void
-    zstate_server_replay_begin (zstate_server_replay_t *self, const byte *session,
+    zstate_server_replay_lacks (zstate_server_replay_t *self, const byte *session,
                                 zstate_server_route_t *route, uint64_t sequence);
 
 //  Return true when some session is behind.
