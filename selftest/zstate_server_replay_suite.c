@@ -3,10 +3,11 @@
     at level PERSISTED: its messages reach the consumer, and the writer
     gets them later through REPLAY (zstate_server_replay)
 
-    A real server and consumer table, a raw DEALER speaking version 2 as
-    a client would, and a fake writer: a PULL that is not read until the
-    test says (so the server's PUSH fills), and a PUSH that sends
-    CONFIRMED. Assertions are on what arrives, never on time.
+    A real server and consumer tables, a raw DEALER speaking version 2 as
+    a client would, and a fake writer per table: a PULL that is not read
+    until the test says (so the server's PUSH fills), and a PUSH that
+    sends CONFIRMED. One table behind, then two of one session at once.
+    Assertions are on what arrives, never on time.
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -23,28 +24,37 @@
 #define WRITTEN         "WRITTEN_TABLE"
 #define ENDPOINT        "inproc://zstate-server-replay-suite"
 #define WRITER          "inproc://zstate-server-replay-writer"
+#define OTHER           "OTHER_TABLE"
+#define WRITER_OTHER    "inproc://zstate-server-replay-other"
 #define MESSAGES        1500    //  more than the writer's pipe holds (1032)
 
-//  The next copy the fake writer takes: its version and sequence
+//  The next copy the fake writer takes: its version and sequence, and a
+//  message of table
 static void
-s_copy_expect (zsock_t *copies, int version, uint64_t sequence)
+s_copy_expect (zsock_t *copies, const char *table, int version, uint64_t sequence)
 {
     zframe_t *copy = zframe_recv (copies);
     assert (copy && zframe_size (copy) > 28);
     assert (zframe_data (copy) [2] == version);
     assert (zstate_server_get_uint64 (zframe_data (copy) + 20) == sequence);
+    zframe_data (copy) [2] = ZSTATE_MSG_VERSION;
+    zstate_msg_t *decoder = zstate_msg_new ();
+    assert (decoder);
+    assert (zstate_msg_decode (decoder, zframe_data (copy), zframe_size (copy)) == 0);
+    assert (streq (zstate_msg_table (decoder), table));
+    zstate_msg_destroy (&decoder);
     zframe_destroy (&copy);
 }
 
-//  The fake writer confirms sequence of session
+//  The fake writer confirms sequence of session in table
 static void
-s_confirm (zsock_t *confirm, const byte *session, uint64_t sequence)
+s_confirm (zsock_t *confirm, const char *table, const byte *session, uint64_t sequence)
 {
     byte data [ZSTATE_WATERMARK_SIZE];
     memcpy (data, session, ZSTATE_MSG_SESSION_SIZE);
     for (int index = 0; index < 8; index++)
         data [ZSTATE_MSG_SESSION_SIZE + index] = (byte) (sequence >> (56 - 8 * index));
-    int rc = zsock_send (confirm, "sssb", "CONFIRMED", PEER_DB, WRITTEN, data, sizeof (data));
+    int rc = zsock_send (confirm, "sssb", "CONFIRMED", PEER_DB, table, data, sizeof (data));
     assert (rc == 0);
 }
 
@@ -80,7 +90,7 @@ s_replay_round (zsock_t *peer, zsock_t *copies, const byte *id, uint64_t forward
     reply_t reply = *reply_p;
     char key [32];
     for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
-        s_copy_expect (copies, ZSTATE_SESSION_VERSION, sequence);
+        s_copy_expect (copies, WRITTEN, ZSTATE_SESSION_VERSION, sequence);
     peer_expect (peer, &reply, ZSTATE_SESSION_MSG_REPLAY);
     assert (reply.msg.sequence == forwarded + 1);
     uint64_t nonce = reply.msg.nonce;
@@ -95,20 +105,263 @@ s_replay_round (zsock_t *peer, zsock_t *copies, const byte *id, uint64_t forward
         snprintf (key, sizeof (key), "k%" PRIu64, resent);
         peer_ops (peer, 2, id, resent, WRITTEN, key, 0);
         if (resent > forwarded + 1)
-            s_copy_expect (copies, ZSTATE_SESSION_VERSION, resent - 1);
+            s_copy_expect (copies, WRITTEN, ZSTATE_SESSION_VERSION, resent - 1);
     }
     //  The last is a coalesced block of two, both numbered MESSAGES: the
     //  first goes as version 1, the second at the PONG as version 2
     snprintf (key, sizeof (key), "k%d", MESSAGES);
     peer_ops (peer, 2, id, MESSAGES, WRITTEN, key, 0);
-    s_copy_expect (copies, ZSTATE_SESSION_VERSION, MESSAGES - 1);
+    s_copy_expect (copies, WRITTEN, ZSTATE_SESSION_VERSION, MESSAGES - 1);
     peer_ops (peer, 2, id, MESSAGES, WRITTEN, "kblock", 0);
-    s_copy_expect (copies, ZSTATE_MSG_VERSION, MESSAGES);
+    s_copy_expect (copies, WRITTEN, ZSTATE_MSG_VERSION, MESSAGES);
     zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = id,
                                   .epoch = reply.msg.epoch, .nonce = nonce };
     peer_send (peer, &pong);
-    s_copy_expect (copies, ZSTATE_SESSION_VERSION, MESSAGES);
+    s_copy_expect (copies, WRITTEN, ZSTATE_SESSION_VERSION, MESSAGES);
     *reply_p = reply;
+}
+
+//  A real server, a consumer per table, each forwarding to a fake writer
+//  of its own, and a peer whose session was granted REPLAY
+typedef struct {
+    zstate_server_t *server;
+    zstate_consumer_t *consumers [2];
+    zsock_t *copies [2];        //  the fake writers
+    zsock_t *confirm;           //  sends their CONFIRMED
+    zsock_t *peer;
+    zuuid_t *uuid;
+    const byte *id;             //  the peer's session
+    reply_t reply;
+} rig_t;
+
+static const char *s_tables [2] = { WRITTEN, OTHER };
+static const char *s_writers [2] = { WRITER, WRITER_OTHER };
+
+static void
+s_rig_start (rig_t *rig, int tables, bool verbose)
+{
+    memset (rig, 0, sizeof (rig_t));
+    rig->server = zstate_server_new ();
+    assert (rig->server);
+    zstate_server_set_verbose (rig->server, verbose);
+    int rc = zstate_server_set_heartbeat (rig->server, 0);
+    assert (rc == 0 && zstate_server_bind (rig->server, ENDPOINT) == 0);
+    for (int table = 0; table < tables; table++) {
+        rig->consumers [table] = zstate_consumer_new (rig->server, PEER_DB, s_tables [table]);
+        rig->copies [table] = zsock_new (ZMQ_PULL);
+        assert (rig->consumers [table] && rig->copies [table]);
+        zsock_set_rcvtimeo (rig->copies [table], PEER_DEADLINE);
+        assert (zsock_bind (rig->copies [table], "%s", s_writers [table]) == 0);
+        rc = zstate_consumer_forward (rig->consumers [table], s_writers [table]);
+        assert (rc == 0);
+    }
+    zstate_server_link_t *link = zstate_server_link (rig->server);
+    char endpoint [256];
+    rc = zstate_server_link_confirm_endpoint (link, endpoint, sizeof (endpoint));
+    assert (rc == 0);
+    zstate_server_link_release (&link);
+    rig->confirm = zsock_new (ZMQ_PUSH);
+    assert (rig->confirm && zsock_connect (rig->confirm, "%s", endpoint) == 0);
+    rig->peer = peer_new (">" ENDPOINT);
+    rig->uuid = zuuid_new ();
+    rig->id = zuuid_data (rig->uuid);
+    //  A client that offers the REPLAY feature is granted it
+    zstate_session_msg_t hello = {
+        .type = ZSTATE_SESSION_MSG_HELLO, .session = rig->id, .sequence = 1,
+        .ack_level = ZSTATE_SESSION_ACK_PERSISTED,
+        .features = ZSTATE_SESSION_FEATURE_REPLAY | 0x80000000
+    };
+    peer_send (rig->peer, &hello);
+    peer_expect (rig->peer, &rig->reply, ZSTATE_SESSION_MSG_WELCOME);
+    assert (rig->reply.msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
+    assert (rig->reply.msg.features == ZSTATE_SESSION_FEATURE_REPLAY);
+}
+
+static void
+s_rig_stop (rig_t *rig)
+{
+    zframe_destroy (&rig->reply.frame);
+    zuuid_destroy (&rig->uuid);
+    zsock_destroy (&rig->peer);
+    zsock_destroy (&rig->confirm);
+    for (int table = 0; table < 2; table++) {
+        zstate_consumer_destroy (&rig->consumers [table]);
+        zsock_destroy (&rig->copies [table]);
+    }
+    zstate_server_destroy (&rig->server);
+}
+
+//  One table behind
+static void
+s_test_one_table (bool verbose)
+{
+    rig_t rig;
+    s_rig_start (&rig, 1, verbose);
+    zsock_t *peer = rig.peer;
+    const byte *id = rig.id;
+    //  The writer reads nothing, and the consumer still gets everything
+    char key [32];
+    for (uint64_t sequence = 1; sequence <= MESSAGES; sequence++) {
+        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+        peer_ops (peer, 2, id, sequence, WRITTEN, key, 0);
+    }
+    s_expect_range (rig.consumers [0], 1, MESSAGES);
+    zstate_server_stats_t stats;
+    WAIT_STATS (rig.server, stats, stats.writer_skipped > 0);
+    assert (stats.stalls == 0);
+    uint64_t forwarded = MESSAGES - stats.writer_skipped;
+    assert (forwarded > 0 && forwarded < MESSAGES);
+    //  P stops at what the writer had
+    s_confirm (rig.confirm, WRITTEN, id, forwarded);
+    s_expect_persisted (peer, &rig.reply, MESSAGES, forwarded);
+
+    s_replay_round (peer, rig.copies [0], id, forwarded, &rig.reply);
+    s_confirm (rig.confirm, WRITTEN, id, MESSAGES);
+    s_expect_persisted (peer, &rig.reply, MESSAGES, MESSAGES);
+    int rc = zstate_server_stats (rig.server, &stats);
+    assert (rc == 0);
+    assert (stats.replays_sent == 1 && stats.replayed == MESSAGES - forwarded + 1);
+    assert (stats.replay_dropped == 1 && stats.duplicates == 0);
+    //  The consumer got none of them again
+    zstate_consumer_stats_t consumer_stats;
+    zstate_consumer_stats (rig.consumers [0], &consumer_stats);
+    assert (consumer_stats.popped == MESSAGES && consumer_stats.queued_ops == 0);
+    //  Caught up: the next message goes to the writer as before
+    peer_ops (peer, 2, id, MESSAGES + 1, WRITTEN, "next", 0);
+    s_copy_expect (rig.copies [0], WRITTEN, ZSTATE_SESSION_VERSION, MESSAGES + 1);
+    peer_expect_keys (rig.consumers [0], "next");
+    s_rig_stop (&rig);
+}
+
+//  The peer answers a REPLAY as a client does: it sends again, in order,
+//  what it holds from the REPLAY's from, of both tables, then PONGs its
+//  nonce; a REPLAY that comes meanwhile makes it give up the earlier one
+//  and answer the new one. Returns how many it gave up.
+static int
+s_answer (zsock_t *peer, const byte *id, reply_t *reply)
+{
+    byte epoch [ZSTATE_SESSION_EPOCH_SIZE];
+    memcpy (epoch, reply->msg.epoch, sizeof (epoch));
+    uint64_t sequence = reply->msg.sequence;
+    uint64_t nonce = reply->msg.nonce;
+    int abandoned = 0;
+    char key [32];
+    while (sequence <= 2 * MESSAGES) {
+        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+        peer_ops (peer, 2, id, sequence, sequence <= MESSAGES? WRITTEN: OTHER, key, 0);
+        sequence++;
+        while (zsock_events (peer) & ZMQ_POLLIN) {
+            peer_recv (peer, reply);
+            if (reply->msg.type == ZSTATE_SESSION_MSG_REPLAY) {
+                abandoned++;
+                sequence = reply->msg.sequence;
+                nonce = reply->msg.nonce;
+            }
+        }
+    }
+    zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = id,
+                                  .epoch = epoch, .nonce = nonce };
+    peer_send (peer, &pong);
+    return abandoned;
+}
+
+//  Both tables behind: the peer answers every REPLAY until each fake
+//  writer got, in order and with its watermark, every message of its table
+//  from next [table] to last [table]. Returns how many REPLAYs came, after
+//  asserting that the peer never had to give one up.
+static uint64_t
+s_catch_up (rig_t *rig, uint64_t next [2], const uint64_t last [2])
+{
+    zpoller_t *poller = zpoller_new (rig->peer, rig->copies [0], rig->copies [1], NULL);
+    assert (poller);
+    uint64_t replays = 0;
+    int abandoned = 0;
+    while (next [0] <= last [0] || next [1] <= last [1]) {
+        void *which = zpoller_wait (poller, PEER_DEADLINE);
+        assert (which);
+        for (int table = 0; table < 2; table++)
+            if (which == rig->copies [table]) {
+                assert (next [table] <= last [table]);
+                s_copy_expect (rig->copies [table], s_tables [table],
+                               ZSTATE_SESSION_VERSION, next [table]++);
+            }
+        if (which == rig->peer) {
+            peer_recv (rig->peer, &rig->reply);
+            if (rig->reply.msg.type == ZSTATE_SESSION_MSG_REPLAY) {
+                int given_up = s_answer (rig->peer, rig->id, &rig->reply);
+                abandoned += given_up;
+                replays += 1 + given_up;
+                assert (replays < 10);
+            }
+            else
+                assert (rig->reply.msg.type == ZSTATE_SESSION_MSG_ACK);
+        }
+    }
+    zpoller_destroy (&poller);
+    //  A session never gets a REPLAY while one of its rounds waits
+    assert (abandoned == 0);
+    return replays;
+}
+
+//  Two tables of one session behind at once: one round for both, from the
+//  earlier of them, whose PONG ends it for both
+static void
+s_test_two_tables (bool verbose)
+{
+    rig_t rig;
+    s_rig_start (&rig, 2, verbose);
+    //  Table one gets sequences 1 .. MESSAGES, table two the next as many;
+    //  their writers read nothing
+    uint64_t forwarded [2];
+    zstate_server_stats_t stats = { 0 };
+    for (int table = 0; table < 2; table++) {
+        uint64_t skipped = stats.writer_skipped;
+        uint64_t first = table * MESSAGES + 1;
+        char key [32];
+        for (uint64_t sequence = first; sequence < first + MESSAGES; sequence++) {
+            snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+            peer_ops (rig.peer, 2, rig.id, sequence, s_tables [table], key, 0);
+        }
+        s_expect_range (rig.consumers [table], first, first + MESSAGES - 1);
+        WAIT_STATS (rig.server, stats, stats.writer_skipped > skipped);
+        forwarded [table] = first - 1 + MESSAGES - (stats.writer_skipped - skipped);
+        assert (forwarded [table] >= first && forwarded [table] < first + MESSAGES - 1);
+        s_confirm (rig.confirm, s_tables [table], rig.id, forwarded [table]);
+    }
+    //  P stops at what the first writer had
+    s_expect_persisted (rig.peer, &rig.reply, 2 * MESSAGES, forwarded [0]);
+    //  Both writers read again what they had, taking turns, so that they
+    //  have room again at about the same time
+    uint64_t next [2] = { 1, MESSAGES + 1 };
+    while (next [0] <= forwarded [0] || next [1] <= forwarded [1])
+        for (int table = 0; table < 2; table++)
+            if (next [table] <= forwarded [table])
+                s_copy_expect (rig.copies [table], s_tables [table],
+                               ZSTATE_SESSION_VERSION, next [table]++);
+    const uint64_t last [2] = { MESSAGES, 2 * MESSAGES };
+    uint64_t replays = s_catch_up (&rig, next, last);
+    for (int table = 0; table < 2; table++)
+        s_confirm (rig.confirm, s_tables [table], rig.id, last [table]);
+    s_expect_persisted (rig.peer, &rig.reply, 2 * MESSAGES, 2 * MESSAGES);
+    int rc = zstate_server_stats (rig.server, &stats);
+    assert (rc == 0);
+    //  One round for both, unless a writer had room a tick before the other
+    assert (stats.replays_sent == replays && replays <= 2);
+    assert (stats.replayed == 2 * MESSAGES - forwarded [0] - (forwarded [1] - MESSAGES));
+    assert (stats.duplicates == 0);
+    //  Both caught up, though the last message was table two's: the next
+    //  message of each goes to its writer as before
+    for (int table = 0; table < 2; table++) {
+        uint64_t sequence = 2 * MESSAGES + 1 + table;
+        peer_ops (rig.peer, 2, rig.id, sequence, s_tables [table], "next", 0);
+        s_copy_expect (rig.copies [table], s_tables [table], ZSTATE_SESSION_VERSION,
+                       sequence);
+        peer_expect_keys (rig.consumers [table], "next");
+        zstate_consumer_stats_t consumer_stats;
+        zstate_consumer_stats (rig.consumers [table], &consumer_stats);
+        assert (consumer_stats.popped == MESSAGES + 1);
+    }
+    s_rig_stop (&rig);
 }
 
 void
@@ -117,77 +370,7 @@ zstate_server_replay_suite_test (bool verbose)
     printf (" * zstate_server_replay_suite: ");
     if (verbose)
         printf ("\n");
-    zstate_server_t *server = zstate_server_new ();
-    assert (server);
-    zstate_server_set_verbose (server, verbose);
-    int rc = zstate_server_set_heartbeat (server, 0);
-    assert (rc == 0 && zstate_server_bind (server, ENDPOINT) == 0);
-    zstate_consumer_t *consumer = zstate_consumer_new (server, PEER_DB, WRITTEN);
-    zsock_t *copies = zsock_new (ZMQ_PULL);
-    assert (consumer && copies);
-    zsock_set_rcvtimeo (copies, PEER_DEADLINE);
-    assert (zsock_bind (copies, WRITER) == 0);
-    assert (zstate_consumer_forward (consumer, WRITER) == 0);
-    zstate_server_link_t *link = zstate_server_link (server);
-    char endpoint [256];
-    rc = zstate_server_link_confirm_endpoint (link, endpoint, sizeof (endpoint));
-    assert (rc == 0);
-    zstate_server_link_release (&link);
-    zsock_t *confirm = zsock_new (ZMQ_PUSH);
-    assert (confirm && zsock_connect (confirm, "%s", endpoint) == 0);
-    zsock_t *peer = peer_new (">" ENDPOINT);
-    zuuid_t *uuid = zuuid_new ();
-    const byte *id = zuuid_data (uuid);
-    reply_t reply = { 0 };
-    //  A client that offers the REPLAY feature is granted it
-    zstate_session_msg_t hello = {
-        .type = ZSTATE_SESSION_MSG_HELLO, .session = id, .sequence = 1,
-        .ack_level = ZSTATE_SESSION_ACK_PERSISTED,
-        .features = ZSTATE_SESSION_FEATURE_REPLAY | 0x80000000
-    };
-    peer_send (peer, &hello);
-    peer_expect (peer, &reply, ZSTATE_SESSION_MSG_WELCOME);
-    assert (reply.msg.ack_level == ZSTATE_SESSION_ACK_PERSISTED);
-    assert (reply.msg.features == ZSTATE_SESSION_FEATURE_REPLAY);
-
-    //  The writer reads nothing, and the consumer still gets everything
-    char key [32];
-    for (uint64_t sequence = 1; sequence <= MESSAGES; sequence++) {
-        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
-        peer_ops (peer, 2, id, sequence, WRITTEN, key, 0);
-    }
-    s_expect_range (consumer, 1, MESSAGES);
-    zstate_server_stats_t stats;
-    WAIT_STATS (server, stats, stats.writer_skipped > 0);
-    assert (stats.stalls == 0);
-    uint64_t forwarded = MESSAGES - stats.writer_skipped;
-    assert (forwarded > 0 && forwarded < MESSAGES);
-    //  P stops at what the writer had
-    s_confirm (confirm, id, forwarded);
-    s_expect_persisted (peer, &reply, MESSAGES, forwarded);
-
-    s_replay_round (peer, copies, id, forwarded, &reply);
-    s_confirm (confirm, id, MESSAGES);
-    s_expect_persisted (peer, &reply, MESSAGES, MESSAGES);
-    rc = zstate_server_stats (server, &stats);
-    assert (rc == 0);
-    assert (stats.replays_sent == 1 && stats.replayed == MESSAGES - forwarded + 1);
-    assert (stats.replay_dropped == 1 && stats.duplicates == 0);
-    //  The consumer got none of them again
-    zstate_consumer_stats_t consumer_stats;
-    zstate_consumer_stats (consumer, &consumer_stats);
-    assert (consumer_stats.popped == MESSAGES && consumer_stats.queued_ops == 0);
-    //  Caught up: the next message goes to the writer as before
-    peer_ops (peer, 2, id, MESSAGES + 1, WRITTEN, "next", 0);
-    s_copy_expect (copies, ZSTATE_SESSION_VERSION, MESSAGES + 1);
-    peer_expect_keys (consumer, "next");
-
-    zframe_destroy (&reply.frame);
-    zuuid_destroy (&uuid);
-    zsock_destroy (&peer);
-    zsock_destroy (&confirm);
-    zstate_consumer_destroy (&consumer);
-    zsock_destroy (&copies);
-    zstate_server_destroy (&server);
+    s_test_one_table (verbose);
+    s_test_two_tables (verbose);
     printf ("OK\n");
 }
