@@ -11,6 +11,7 @@
 */
 
 #include "zstate_classes.h"
+#include "zstate_client_agent.h"
 #include "zstate_client_rig.h"
 
 //  Late server start, tcp: sends before anything is bound arrive, in
@@ -57,6 +58,33 @@ s_test_late_ipc (const char *directory)
     zstr_free (&endpoint);
 }
 
+
+//  Queued messages cost their bytes, not their room: one closed by an
+//  operation on another table keeps only its bytes, the open one its room
+static void
+s_test_queue_trimmed (void)
+{
+    zstate_client_t *client = client_test_v1 ();
+    zstate_batch_t *batch = zstate_batch_new ();
+    for (size_t index = 0; index < 4; index++) {
+        zstate_batch_reset (batch);
+        client_test_op (batch, 2, index);
+        int rc = zstate_client_send (client, "db", index % 2? "two": "one", batch);
+        assert (rc == 0);
+    }
+    pthread_mutex_lock (&client->lock);
+    size_t messages = 0;
+    for (buffer_t *buffer = client->queue_head; buffer; buffer = buffer->next) {
+        messages++;
+        assert (buffer->ops == 1);
+        assert (buffer == client->queue_tail || buffer->max == buffer->size);
+    }
+    assert (messages == 4);
+    assert (client->queue_tail->max > client->queue_tail->size);
+    pthread_mutex_unlock (&client->lock);
+    zstate_batch_destroy (&batch);
+    zstate_client_destroy (&client);
+}
 
 //  With a full queue of 20: whole or nothing, over the bound, the byte
 //  bound; returns the ops accepted so far
@@ -335,6 +363,7 @@ zstate_client_queue_suite (bool verbose, const char *directory)
 {
     s_test_late_tcp ();
     s_test_late_ipc (directory);
+    s_test_queue_trimmed ();
     s_test_queue_bounds (verbose);
     s_test_queue_default ();
     s_test_link_timeout ();

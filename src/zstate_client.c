@@ -214,8 +214,7 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
         return 0;
     zstate_client_t *self = *self_p;
     pthread_mutex_lock (&self->lock);
-    //  Never connected: nothing could go anywhere, so do not wait
-    bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;
+    bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;    //  so nothing to wait for
     pthread_mutex_unlock (&self->lock);
     size_t lost = 0;
     //  Until all is forgotten: with REPLAY, persisted, at either level
@@ -290,6 +289,7 @@ zstate_client_queue_ops (zstate_client_t *self, const char *db, const char *tabl
     size_t done = 0;            //  Operations queued so far
     while (done < ops) {
         if (!buffer) {
+            zstate_client_buffer_trim (self->queue_tail);       //  closed
             buffer = (buffer_t *) zmalloc (sizeof (buffer_t));
             assert (buffer);
             size_t room = bytes - offset;

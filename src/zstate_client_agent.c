@@ -487,6 +487,7 @@ s_self_send (self_t *self)
             buffer->sequence = client->sequence + 1;
             zstate_msg_patch_header (buffer->data, buffer->header_size,
                                      buffer->sequence, (uint32_t) buffer->ops);
+            zstate_client_buffer_trim (buffer);
             int rc = zmq_msg_init_data (&buffer->msg, buffer->data, buffer->size,
                                         s_free_data, NULL);
             assert (rc == 0);

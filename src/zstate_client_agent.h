@@ -84,6 +84,21 @@ struct _buffer_t {
     marker_t *marker;           //  A window marker, not OPS: no operations
 };
 
+//  A buffer that grows no more keeps only its bytes: queued, then held
+//  until acknowledged, one small operation in its room (single ops round
+//  robin over tables) would cost that room per message
+static inline void
+zstate_client_buffer_trim (buffer_t *self)
+{
+    if (self && self->max - self->size >= 256) {
+        byte *data = (byte *) realloc (self->data, self->size);
+        if (data) {
+            self->data = data;
+            self->max = self->size;
+        }
+    }
+}
+
 //  What the sending threads and the agent share. Two locks:
 //
 //  lock guards the queue, counters, bounds, state and the agent's busy
