@@ -324,43 +324,6 @@ s_test_granted_less (bool verbose)
     fake_destroy (&fake);
 }
 
-//  REPLAY at level DELIVERED: flush returns once delivered, while the
-//  client keeps what is not persisted; a REPLAY gets it again, then its
-//  PONG; P forgets it. Closing with some delivered and not persisted
-//  loses nothing it reports, since DELIVERED is what was asked
-static void
-s_test_replay_delivered (bool verbose)
-{
-    fake_t *fake = fake_new ();
-    fake->features = ZSTATE_SESSION_FEATURE_REPLAY;
-    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
-    fake_send_each (client, fake, 3, 1);
-    fake_ack_at (fake, 3, 1);
-    assert (zstate_client_flush (client, WAIT) == 0);
-    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
-    zstate_client_stats_t stats;
-    zstate_client_stats (client, &stats);
-    assert (stats.ack_level == ZSTATE_ACK_DELIVERED && stats.last_acked == 3);
-    assert (stats.outbox_ops == 2 && stats.ops_acked == 1);
-    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY };
-    replay.sequence = 2;
-    replay.nonce = 77;
-    fake_send (fake, &replay);
-    fake_expect_ops (fake, 2);
-    fake_expect_ops (fake, 3);
-    bool ponged = fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT);
-    assert (ponged && fake->msg.nonce == 77);
-    fake_ack_at (fake, 3, 3);
-    fake_send_each (client, fake, 1, 4);
-    fake_ack_at (fake, 4, 3);
-    assert (zstate_client_flush (client, WAIT) == 0);
-    zstate_client_stats (client, &stats);
-    assert (stats.replays == 1 && stats.outbox_ops == 1 && stats.ops_acked == 3);
-    //  4 is delivered: not lost, though the writer never confirmed it
-    assert (zstate_client_close (&client, 200) == 0);
-    fake_destroy (&fake);
-}
-
 //  The level's API without a server
 static void
 s_test_level_api (void)
@@ -583,7 +546,6 @@ zstate_client_level_suite (bool verbose)
     s_test_level_api ();
     s_test_persisted (verbose);
     s_test_granted_less (verbose);
-    s_test_replay_delivered (verbose);
     s_test_bounds (verbose);
     s_test_outage (verbose);
     s_test_failed (verbose);

@@ -1,6 +1,6 @@
 /*  =========================================================================
-    zstate_server_replay - sessions granted REPLAY that a full DB writer
-    fell behind, and their replay to the writer
+    zstate_server_replay - sessions at level PERSISTED that a full DB
+    writer fell behind, and their replay to the writer
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -13,7 +13,7 @@
 @header
     A Redis outage must not stop the hot path. When a route's writer PUSH
     is full for the next message of a session whose client keeps every
-    message until P covers it (granted REPLAY, at either level), the
+    message until P covers it (level PERSISTED, granted REPLAY), the
     message goes to the consumer only, and so does every later one of that
     session for that route: the session is *behind* there, from written,
     the last sequence the writer got. P stays below what the writer lacks

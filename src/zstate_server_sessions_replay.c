@@ -37,8 +37,7 @@ zstate_server_sessions_replayable (zstate_server_sessions_t *self, const byte *s
 {
     assert (self);
     session_t *session = s_session_v2 (self, session_id);
-    //  A client granted REPLAY keeps what P does not cover, at either level
-    return session && session->replay;
+    return session && session->replay && session->ack_level == ZSTATE_SESSION_ACK_PERSISTED;
 }
 
 bool

@@ -237,24 +237,14 @@ s_consumer_result (sink_t *sink, zstate_writer_t *writer, report_t *report)
     if (sink->popped >= sink->expected) {
         report->ok = 1;
         if (writer) {
-            //  A writer that fell behind gets the rest by REPLAY from the
-            //  client, after the application popped it: persisted is once
-            //  the writer wrote every op
-            zstate_writer_stats_t stats;
-            int64_t deadline = zclock_mono () + FLUSH_MSECS;
-            int rc;
-            while ((rc = zstate_writer_flush (writer, FLUSH_MSECS)) == 0
-            &&     zstate_writer_stats (writer, &stats) == 0
-            &&     stats.written + stats.coalesced + stats.failed < sink->expected
-            &&     zclock_mono () < deadline)
-                zclock_sleep (1);
-            if (rc == 0)
+            if (zstate_writer_flush (writer, FLUSH_MSECS) == 0)
                 report->persisted = zclock_usecs ();
             else {
                 report->ok = 0;
                 snprintf (report->error, sizeof (report->error), "writer flush: %s",
                           zstate_reason ());
             }
+            zstate_writer_stats_t stats;
             if (zstate_writer_stats (writer, &stats) == 0) {
                 report->written = stats.written;
                 report->coalesced = stats.coalesced;
