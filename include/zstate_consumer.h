@@ -134,8 +134,10 @@ ZSTATE_EXPORT int
 //  Ask every producer that mirrors this table (zstate_producer_set_mirror)
 //  for a snapshot: the server sends RESYNC of the table to every client
 //  session that was granted the feature. Each snapshot arrives as a
-//  window and replaces the table. Returns 0, or -1 with errno and
-//  zstate_reason () (ENOENT once the server is gone).
+//  window and replaces the table: the keys it lacks come out as DELs,
+//  also keys an application that dropped its view no longer holds (take
+//  such a DEL as done). Returns 0, or -1 with errno and zstate_reason ()
+//  (ENOENT once the server is gone).
 ZSTATE_EXPORT int
     zstate_consumer_resync (zstate_consumer_t *self);
 
