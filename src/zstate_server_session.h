@@ -127,6 +127,12 @@ bool
     zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
                                 zstate_session_msg_t *msg);
 
+//  PING session with a fresh nonce, to confirm what was sent before it,
+//  and count it. Returns its nonce, or 0 when libzmq did not take it.
+uint64_t
+    zstate_server_session_confirm_ping (zstate_server_sessions_t *self,
+                                        session_t *session);
+
 //  Refuse sequence of session for good with reason: REJECT it now, or owe
 //  the REJECT when the pipe does not take it or others are owed
 //  (zstate_server_sessions_rejects.c)

@@ -340,6 +340,19 @@ zstate_server_session_send (zstate_server_sessions_t *self, session_t *session,
     return s_send (self, session->routing, session->routing_size, msg);
 }
 
+uint64_t
+zstate_server_session_confirm_ping (zstate_server_sessions_t *self, session_t *session)
+{
+    zstate_session_msg_t ping = {
+        .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
+        .epoch = self->epoch, .nonce = ++self->nonce
+    };
+    if (!zstate_server_session_send (self, session, &ping))
+        return 0;
+    self->stats->pings_sent++;
+    return ping.nonce;
+}
+
 //  A WELCOME that went is followed by the RESYNCs the session is owed
 static void
 s_send_welcome (zstate_server_sessions_t *self, session_t *session)

@@ -127,9 +127,8 @@ zstate_server_session_rejects_pong (zstate_server_sessions_t *self, session_t *s
     assert (session);
     if (!session->rejects_confirm || nonce != session->rejects_confirm)
         return;
-    while (session->rejects_confirming--)
+    for (; session->rejects_confirming; session->rejects_confirming--)
         zstate_server_rejects_remove_first (session->rejects_sent);
-    session->rejects_confirming = 0;
     session->rejects_confirm = 0;
     if (!zstate_server_rejects_size (session->rejects_sent))
         zstate_server_rejects_destroy (&session->rejects_sent);
@@ -143,15 +142,8 @@ zstate_server_session_rejects_confirm (zstate_server_sessions_t *self, session_t
     size_t sent = zstate_server_rejects_size (session->rejects_sent);
     if (session->rejects_confirm || !sent)
         return;
-    zstate_session_msg_t ping = {
-        .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
-        .epoch = self->epoch, .nonce = ++self->nonce
-    };
-    if (zstate_server_session_send (self, session, &ping)) {
-        session->rejects_confirm = ping.nonce;
-        session->rejects_confirming = sent;
-        self->stats->pings_sent++;
-    }
+    session->rejects_confirm = zstate_server_session_confirm_ping (self, session);
+    session->rejects_confirming = session->rejects_confirm? sent: 0;
 }
 
 void

@@ -81,16 +81,8 @@ s_resync_send (zstate_server_sessions_t *self, session_t *session, const char *d
 static void
 s_confirm_ping (zstate_server_sessions_t *self, session_t *session)
 {
-    if (session->confirm || !zstate_server_owed_size (session->unconfirmed))
-        return;
-    zstate_session_msg_t ping = {
-        .type = ZSTATE_SESSION_MSG_PING, .session = session->id,
-        .epoch = self->epoch, .nonce = ++self->nonce
-    };
-    if (zstate_server_session_send (self, session, &ping)) {
-        session->confirm = ping.nonce;
-        self->stats->pings_sent++;
-    }
+    if (!session->confirm && zstate_server_owed_size (session->unconfirmed))
+        session->confirm = zstate_server_session_confirm_ping (self, session);
 }
 
 //  Owe session one RESYNC
