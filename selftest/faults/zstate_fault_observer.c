@@ -117,6 +117,9 @@ s_dump (observer_t *self)
     zstate_writer_stats_t writer = { 0 };
     if (self->writer)
         zstate_writer_stats (self->writer, &writer);
+    zstate_server_stats_t server = { 0 };
+    if (self->server)
+        zstate_server_stats (self->server, &server);
     char *partial = zsys_sprintf ("%s.tmp", self->dump);
     FILE *file = fopen (partial, "w");
     int rc = file? 0: -1;
@@ -124,10 +127,12 @@ s_dump (observer_t *self)
         fprintf (file, "S windows=%" PRIu64 " windows_completed=%" PRIu64
                  " windows_abandoned=%" PRIu64 " swept=%" PRIu64 " keys=%zu"
                  " redis_lost=%" PRIu64 " sweeps=%" PRIu64 " redis_swept=%" PRIu64
-                 " unknown=%" PRIu64 " window_ms=%" PRId64 "\n",
+                 " unknown=%" PRIu64 " window_ms=%" PRId64 " writer_skipped=%" PRIu64
+                 " replayed=%" PRIu64 "\n",
                  stats.windows, stats.windows_completed, stats.windows_abandoned,
                  stats.swept, (size_t) stats.keys, writer.redis_lost, writer.sweeps,
-                 writer.swept, self->unknown, self->window_ms);
+                 writer.swept, self->unknown, self->window_ms, server.writer_skipped,
+                 server.replayed);
         for (size_t key = 0; key < self->keys; key++)
             if (self->view [key])
                 fprintf (file, "%07zu %09u\n", key, self->view [key]);

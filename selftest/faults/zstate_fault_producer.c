@@ -85,8 +85,8 @@ zstate_fault_producer_run (zstate_fault_producer_t *self, unsigned round, unsign
                            const char *view, int level)
 {
     assert (self);
-    assert (streq (view, "none") || streq (view, "view") || streq (view, "open")
-         || streq (view, "split"));
+    assert (streq (view, "none") || streq (view, "view") || streq (view, "single")
+         || streq (view, "open") || streq (view, "split"));
     if (self->pid) {
         errno = EBUSY;
         return -1;
@@ -226,7 +226,7 @@ zstate_fault_producer_main (int argc, char *argv [])
 {
     if (argc != 9) {
         fprintf (stderr, "zstate_faults producer: ENDPOINT KEYS ROUND SHARE "
-                 "none|view|open|split LEVEL REPLY_FD\n");
+                 "none|view|single|open|split LEVEL REPLY_FD\n");
         return 2;
     }
     size_t keys = (size_t) atol (argv [3]);
@@ -234,6 +234,9 @@ zstate_fault_producer_main (int argc, char *argv [])
     const char *view = argv [6];
     int reply = atoi (argv [8]);
     bool split = streq (view, "split");
+    //  "single" is a view of one operation per wire message, to fill a
+    //  writer by message count whatever the machine's load
+    bool single = streq (view, "single");
     //  A split view goes on at SIGUSR1, taken by sigwait: blocked before
     //  any thread starts, so that none of them takes it
     sigset_t resume;
@@ -245,6 +248,8 @@ zstate_fault_producer_main (int argc, char *argv [])
     zstate_client_t *client = zstate_client_new ();
     assert (client);
     zstate_client_set_link_timeout (client, 0);
+    if (single)
+        zstate_client_set_batch (client, 1, 256 * 1024);
     int rc = zstate_client_set_ack_level (client, atoi (argv [7]));
     if (rc == 0)
         rc = zstate_client_connect (client, argv [2]);
@@ -255,7 +260,7 @@ zstate_fault_producer_main (int argc, char *argv [])
         rc = zstate_producer_set_mirror (producer, keys);
     if (rc == 0)
         rc = s_round (producer, 0, split? keys / 2: keys, round, share, strneq (view, "none"),
-                      streq (view, "view"));
+                      streq (view, "view") || single);
     rc = s_answer (client, reply, rc);
     int signum;
     if (split && rc == 0 && sigwait (&resume, &signum) == 0)

@@ -24,7 +24,8 @@
 //  model's operations: SET "k%07u" seq ROUND for every key number k below
 //  KEYS with k % 10 < SHARE, in key order (the model's operations
 //  (ROUND - 1) * KEYS + k). VIEW is "none", "view" (the round is a view:
-//  begin_view before, end_view after), "open" (begin_view, never
+//  begin_view before, end_view after), "single" (the same, one operation
+//  per wire message: zstate_client_set_batch 1), "open" (begin_view, never
 //  ended) or "split" (begin_view and the key numbers below KEYS / 2; the
 //  rest and end_view once resumed). Then it flushes (up to 60 s) and
 //  answers 'F' on REPLY_FD, or 'X' when a send was refused or the flush

@@ -86,6 +86,8 @@ bool
 bool
     zstate_fault_view (options_t *options, char *line, size_t size);
 bool
+    zstate_fault_view_behind (options_t *options, char *line, size_t size);
+bool
     zstate_fault_snapshot (options_t *options, char *line, size_t size);
 
 //  The checks they share. Wait (up to msecs) until the observer's view

@@ -17,6 +17,7 @@
 #include "zstate_fault_scenario.h"
 #include "zstate_fault_producer.h"
 #include <signal.h>
+#include <pthread.h>
 #include "../zstate_test_assert.h"   //  last: asserts on in every build
 
 #define VIEW_CONVERGE   120000  //  msecs for a view or Redis to reach the model
@@ -116,12 +117,15 @@ typedef bool (steps_fn) (zstate_fault_server_t *server, zstate_fault_model_t *mo
                          const char *redis, zstate_fault_producer_t *producer, size_t keys,
                          char *line, size_t size);
 
+//  The Redis of the scenario that runs, for steps that stop it
+static zstate_redis_server_t *s_store;
+
 //  Run steps against an observer persisting into a Redis of its own (none
-//  unless persisted), with a model of rounds rounds of options->ops / 20
-//  keys
+//  unless persisted) with a writer bound of writer_keys (0: the default),
+//  with a model of rounds rounds of options->ops / 20 keys
 static bool
 s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
-       char *line, size_t size)
+       size_t writer_keys, char *line, size_t size)
 {
     zstate_redis_server_t *redis = NULL;
     if (persisted && !(redis = zstate_redis_server_new (false))) {
@@ -129,11 +133,13 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
         return false;
     }
     const char *endpoint = redis? zstate_redis_server_endpoint (redis): NULL;
+    s_store = redis;
     size_t keys = options->ops / 20;
     zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * rounds);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, options->dir,
                                                              endpoint);
     zstate_fault_server_set_mode (server, "view", keys);
+    zstate_fault_server_set_bounds (server, 0, writer_keys);
     bool pass = false;
     line [0] = 0;
     if (zstate_fault_server_start (server) == 0) {
@@ -153,6 +159,7 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
         snprintf (line, size, "server did not start: %s", strerror (errno));
     zstate_fault_server_destroy (&server);
     zstate_fault_model_destroy (&model);
+    s_store = NULL;
     zstate_redis_server_destroy (&redis);
     return pass;
 }
@@ -160,7 +167,7 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
 bool
 zstate_fault_view (options_t *options, char *line, size_t size)
 {
-    return s_run (options, s_steps, 3, true, line, size);
+    return s_run (options, s_steps, 3, true, 0, line, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -194,7 +201,7 @@ s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const c
 bool
 zstate_fault_mid_view (options_t *options, char *line, size_t size)
 {
-    return s_run (options, s_mid_steps, 2, true, line, size);
+    return s_run (options, s_mid_steps, 2, true, 0, line, size);
 }
 
 //  The same without persistence: the new instance starts empty, and the
@@ -204,5 +211,64 @@ zstate_fault_mid_view (options_t *options, char *line, size_t size)
 bool
 zstate_fault_mid_view_bare (options_t *options, char *line, size_t size)
 {
-    return s_run (options, s_mid_steps, 2, false, line, size);
+    return s_run (options, s_mid_steps, 2, false, 0, line, size);
+}
+
+//  --------------------------------------------------------------------------
+//  Redis stops answering (SIGSTOP) while a restarted producer re-asserts
+//  90% of its keys in a view, one operation per message, and comes back
+//  once the DB writer (bound to 1,000 keys) is full and the server goes
+//  on delivering the session to the consumer without it: the server
+//  replays it to the writer later, and the window's END must still sweep
+//  Redis once the writer has the whole view. Requires that the writer was
+//  skipped and replayed to, so it cannot pass without the fault
+
+//  Thaw Redis once the server skipped the writer (or after 30 s)
+static void *
+s_thaw (void *arg)
+{
+    zstate_fault_server_t *server = (zstate_fault_server_t *) arg;
+    for (int poll = 0; poll < 300; poll++) {
+        zclock_sleep (100);
+        if (zstate_fault_dump_counter (zstate_fault_server_dump (server), "writer_skipped") > 0)
+            break;
+    }
+    zstate_redis_server_thaw (s_store);
+    return NULL;
+}
+
+static bool
+s_behind_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
+                zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+{
+    pthread_t thaw;
+    bool frozen = zstate_redis_server_freeze (s_store) == 0;
+    if (frozen && pthread_create (&thaw, NULL, s_thaw, server)) {
+        zstate_redis_server_thaw (s_store);
+        frozen = false;
+    }
+    zstate_fault_model_begin_view (model);
+    bool pass = zstate_fault_producer_run (producer, 2, 9, "single", ZSTATE_ACK_PERSISTED) == 0
+             && zstate_fault_producer_end (producer, 0) == 0;
+    if (frozen)
+        pthread_join (thaw, NULL);
+    s_model_round (model, keys, 2, 9);
+    size_t dropped = zstate_fault_model_end_view (model);
+    pass = pass && frozen && s_check (server, model, redis, "view_90", line, size);
+    const char *dump = zstate_fault_server_dump (server);
+    int64_t skipped = zstate_fault_dump_counter (dump, "writer_skipped");
+    int64_t replayed = zstate_fault_dump_counter (dump, "replayed");
+    zstate_fault_append (line, size, " dropped_by_view=%zu writer_skipped=%" PRId64
+                         " replayed=%" PRId64, dropped, skipped, replayed);
+    return pass && skipped > 0 && replayed > 0;
+}
+
+bool
+zstate_fault_view_behind (options_t *options, char *line, size_t size)
+{
+    //  Enough keys to fill the writer in the quick form too
+    options_t own = *options;
+    if (own.ops < 200000)
+        own.ops = 200000;
+    return s_run (&own, s_behind_steps, 2, true, 1000, line, size);
 }

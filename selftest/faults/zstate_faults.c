@@ -65,6 +65,8 @@ static scenario_t s_scenarios [] = {
       "consumer kill -9 inside a producer view, no persistence" },
     { "view",         zstate_fault_view,
       "restarted producers re-assert 90%, die mid-view, re-assert 80%" },
+    { "view-behind",  zstate_fault_view_behind,
+      "a view re-asserts 90% while Redis is stopped: the writer fills, replay" },
     { "redis-lost",   zstate_fault_redis_lost,
       "Redis kill -9 x3 without persistence, producer mirroring" },
     { "snapshot",     zstate_fault_snapshot,
