@@ -294,6 +294,43 @@ s_test_persisted (bool verbose)
     fake_destroy (&fake);
 }
 
+//  A REPLAY round: the client sends again what it holds from the REPLAY's
+//  from up to its to, no further, in order, then a PONG with its nonce,
+//  and streams on; a to past the last sent means all it holds
+static void
+s_test_replay_round (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    fake->features = ZSTATE_SESSION_FEATURE_REPLAY;
+    zstate_client_t *client = fake_client_new_at (fake, true, HEARTBEAT,
+                                               ZSTATE_ACK_PERSISTED, verbose);
+    fake_send_each (client, fake, 10, 1);
+    fake_ack_at (fake, 10, 2);
+    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY,
+                                    .sequence = 4, .to = 6, .nonce = 77 };
+    fake_send (fake, &replay);
+    for (uint64_t sequence = 4; sequence <= 6; sequence++)
+        fake_expect_ops (fake, sequence);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT) && fake->msg.nonce == 77);
+    //  Nothing of 7 .. 10 again: what is new comes next
+    fake_send_each (client, fake, 1, 11);
+    replay.sequence = 3;
+    replay.to = 100;
+    replay.nonce = 78;
+    fake_send (fake, &replay);
+    for (uint64_t sequence = 3; sequence <= 11; sequence++)
+        fake_expect_ops (fake, sequence);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT) && fake->msg.nonce == 78);
+    fake_send_each (client, fake, 1, 12);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.replays == 2 && stats.replays_missed == 0 && stats.retransmits == 3 + 9);
+    fake_ack_at (fake, 12, 12);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == 0);
+    assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
 //  A server that grants only DELIVERED to a client asking for PERSISTED:
 //  a LEVEL event, and the client works at DELIVERED
 static void
@@ -545,6 +582,7 @@ zstate_client_level_suite (bool verbose)
 {
     s_test_level_api ();
     s_test_persisted (verbose);
+    s_test_replay_round (verbose);
     s_test_granted_less (verbose);
     s_test_bounds (verbose);
     s_test_outage (verbose);

@@ -147,7 +147,8 @@ s_test_equal (const zstate_session_msg_t *msg, const zstate_session_msg_t *other
     return msg->type == other->type
         && memcmp (msg->session, other->session, SESSION_SIZE) == 0
         && (!uses_epoch || memcmp (epoch, other_epoch, EPOCH_SIZE) == 0)
-        && msg->sequence == other->sequence && msg->delivered == other->delivered
+        && msg->sequence == other->sequence && msg->to == other->to
+        && msg->delivered == other->delivered
         && msg->persisted == other->persisted && msg->nonce == other->nonce
         && msg->heartbeat == other->heartbeat && msg->ack_level == other->ack_level
         && msg->features == other->features
@@ -529,48 +530,55 @@ s_test_encoder_refuses (zstate_session_msg_t *samples)
 }
 
 //  REPLAY (doc/protocol.md, section 17): round trip, every prefix, a
-//  trailing byte, an all-zero epoch, sequence 0, and the encoder refusing
-//  what the decoder would
+//  trailing byte, an all-zero epoch, sequence 0, a to below the
+//  sequence, and the encoder refusing what the decoder would
 static void
 s_test_replay (const byte *session, const byte *epoch)
 {
     zstate_session_msg_t replay = {
         .type = ZSTATE_SESSION_MSG_REPLAY, .session = session, .epoch = epoch,
-        .sequence = UINT64_MAX, .nonce = 0x0102030405060708ULL
+        .sequence = UINT64_MAX - 1, .to = UINT64_MAX, .nonce = 0x0102030405060708ULL
     };
-    assert (zstate_session_msg_size (&replay) == 52);
+    assert (zstate_session_msg_size (&replay) == 60);
     assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY), "REPLAY"));
     assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY + 1), "?"));
-    byte encoded [53];
-    assert (zstate_session_msg_encode (&replay, encoded, 51) == -1 && errno == ENOBUFS);
-    assert (zstate_session_msg_encode (&replay, encoded, 52) == 52);
+    byte encoded [61];
+    assert (zstate_session_msg_encode (&replay, encoded, 59) == -1 && errno == ENOBUFS);
+    assert (zstate_session_msg_encode (&replay, encoded, 60) == 60);
     assert (encoded [3] == ZSTATE_SESSION_MSG_REPLAY);
     zstate_session_msg_t msg;
-    assert (zstate_session_msg_decode (&msg, encoded, 52) == 0);
-    assert (s_test_equal (&msg, &replay));
-    for (size_t prefix = 0; prefix < 52; prefix++)
+    assert (zstate_session_msg_decode (&msg, encoded, 60) == 0);
+    assert (s_test_equal (&msg, &replay) && msg.to == UINT64_MAX);
+    for (size_t prefix = 0; prefix < 60; prefix++)
         assert (s_test_hostile (encoded, prefix) == ZSTATE_SESSION_REASON_TRUNCATED);
-    encoded [52] = 0;
-    assert (s_test_hostile (encoded, 53) == ZSTATE_SESSION_REASON_TRAILING);
-    //  Epoch at 20, sequence at 36, nonce at 44
+    encoded [60] = 0;
+    assert (s_test_hostile (encoded, 61) == ZSTATE_SESSION_REASON_TRAILING);
+    //  Epoch at 20, sequence at 36, to at 44, nonce at 52
     byte zeros [EPOCH_SIZE] = { 0 };
-    byte *zero_epoch = (byte *) malloc (52);
+    byte *zero_epoch = (byte *) malloc (60);
     assert (zero_epoch);
-    memcpy (zero_epoch, encoded, 52);
+    memcpy (zero_epoch, encoded, 60);
     memcpy (zero_epoch + 20, zeros, EPOCH_SIZE);
-    assert (s_test_hostile (zero_epoch, 52) == ZSTATE_SESSION_REASON_EPOCH);
+    assert (s_test_hostile (zero_epoch, 60) == ZSTATE_SESSION_REASON_EPOCH);
     free (zero_epoch);
-    assert (s_test_patched (encoded, 52, 36, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
-    assert (s_test_patched (encoded, 52, 36, 1, 8) == 0);
-    assert (s_test_patched (encoded, 52, 44, 0, 8) == 0);
+    assert (s_test_patched (encoded, 60, 36, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 60, 36, 1, 8) == 0);
+    //  to may equal the sequence, never be below it
+    assert (s_test_patched (encoded, 60, 44, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 60, 44, UINT64_MAX - 2, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 60, 44, UINT64_MAX - 1, 8) == 0);
+    assert (s_test_patched (encoded, 60, 52, 0, 8) == 0);
     //  Version 1 knows no REPLAY
-    assert (s_test_patched (encoded, 52, 2, ZSTATE_MSG_VERSION, 1) == ZSTATE_SESSION_REASON_TYPE);
+    assert (s_test_patched (encoded, 60, 2, ZSTATE_MSG_VERSION, 1) == ZSTATE_SESSION_REASON_TYPE);
     //  Nor does anything know type 12 yet
-    assert (s_test_patched (encoded, 52, 3, ZSTATE_SESSION_MSG_REPLAY + 1, 1)
+    assert (s_test_patched (encoded, 60, 3, ZSTATE_SESSION_MSG_REPLAY + 1, 1)
             == ZSTATE_SESSION_REASON_TYPE);
     replay.sequence = 0;
     s_test_refused (&replay, ZSTATE_SESSION_REASON_SEQUENCE);
-    replay.sequence = 1;
+    replay.sequence = 2;
+    replay.to = 1;
+    s_test_refused (&replay, ZSTATE_SESSION_REASON_SEQUENCE);
+    replay.to = 2;
     replay.epoch = zeros;
     s_test_refused (&replay, ZSTATE_SESSION_REASON_EPOCH);
 }

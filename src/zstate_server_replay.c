@@ -21,9 +21,12 @@
     writer's watermark).
 @discuss
     A timer looks at the writers of the routes behind; once one has room,
-    the session gets REPLAY (from written + 1, or written itself once a
-    replay went: the message numbered written may be part of a coalesced
-    block the client sends again whole), with a nonce. A session has one
+    the session gets REPLAY (from written + 1, or written itself after a
+    round that did not end whole: the message numbered written may be part
+    of a coalesced block the client sends again whole), to at most
+    ROUND_SEQUENCES on, with a nonce; a round that ends with the route
+    still behind is followed at once by the next while the writer has
+    room, so that each round costs what the writer can take. A session has one
     round at a time, since its client answers only the latest REPLAY: it
     goes for every route of the session behind whose writer has room, from
     the earliest that any of them lacks, and its PONG ends the round of
@@ -57,6 +60,10 @@
 #include "zstate_server_replay.h"
 
 #define TICK_IVL            100     //  msecs between looks at the writers
+#define ROUND_SEQUENCES     128     //  asked for in one round: about what the
+                                    //  pipe to a writer holds (its PUSH and
+                                    //  PULL high-water marks), so that a round
+                                    //  the writer cannot take wastes little
 #define ROUND_MAX           30000   //  msecs a round may wait for its PONG
 #define NONCE_BASE          (1ULL << 62)    //  above any PING's nonce
 
@@ -65,7 +72,9 @@ typedef struct {
     zstate_server_route_t *route;
     uint64_t written;           //  the last sequence the writer got
     uint64_t lacks;             //  the last sequence it lacks
-    bool replayed;              //  a replayed message went to the writer
+    bool replayed;              //  a replayed message went to the writer, in a
+                                //  round that did not end whole at its PONG
+    bool round_got;             //  one went in this round
     bool in_round;              //  a REPLAY went, its PONG did not come
     bool ready;                 //  at this tick: not in a round, room
     bool broken;                //  the writer refused one of this round
@@ -189,8 +198,8 @@ zstate_server_replay_lacks (zstate_server_replay_t *self, const byte *session,
 }
 
 //  The first sequence the writer may lack: the one after written, or
-//  written itself once a replay went (it may be part of a coalesced
-//  block the client sends again whole)
+//  written itself once a replay went in a round that did not end whole
+//  (it may be part of a coalesced block the client sends again whole)
 static uint64_t
 s_from (entry_t *entry)
 {
@@ -277,6 +286,31 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
     }
     entry->written = sequence;
     entry->replayed = true;
+    entry->round_got = true;
+}
+
+static void
+    s_round (zstate_server_replay_t *self, const byte *session, int64_t now);
+static bool
+    s_ready (zstate_server_replay_t *self, entry_t *entry, bool *gone);
+
+//  The next round of a session whose round ended, at once for the
+//  entries still behind whose writer has room: a round asks for
+//  ROUND_SEQUENCES at most, so a writer that keeps up catches up at the
+//  pace of round trips, not of ticks
+static void
+s_next_round (zstate_server_replay_t *self, const byte *session)
+{
+    bool any = false;
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (!memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            bool gone;
+            entry->ready = s_ready (self, entry, &gone);
+            any |= entry->ready;
+        }
+    if (any)
+        s_round (self, session, zclock_mono ());
 }
 
 //  A session's PONG: the end of its round, when the nonce is the round's
@@ -284,15 +318,20 @@ static void
 s_pong (void *arg, const byte *session, uint64_t nonce)
 {
     zstate_server_replay_t *self = (zstate_server_replay_t *) arg;
+    bool ended = false;
     entry_t *entry = (entry_t *) zlistx_first (self->entries);
     while (entry) {
         entry_t *next = (entry_t *) zlistx_next (self->entries);
         if (entry->in_round && entry->nonce == nonce
         &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            ended = true;
             entry->in_round = false;
             bool sent = s_send_held (self, entry, false);
             if (!sent)
                 self->stats->replay_dropped++;
+            //  A round that ended whole ended with a whole coalesced block
+            if (sent && !entry->broken && entry->round_got)
+                entry->replayed = false;
             if (sent && !entry->broken && entry->written >= entry->lacks) {
                 zsys_info ("zstate_server: the writer of %s/%s has a session's "
                            "messages again, up to %" PRIu64, entry->route->db,
@@ -305,6 +344,8 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
         if (entry)
             zlistx_find (self->entries, entry);
     }
+    if (ended)
+        s_next_round (self, session);
 }
 
 //  Start one round for the ready entries of session, unless one of its
@@ -323,7 +364,9 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
             if (entry->ready && s_from (entry) < from)
                 from = s_from (entry);
         }
-    bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, from,
+    uint64_t to = from > UINT64_MAX - ROUND_SEQUENCES? UINT64_MAX:
+                  from + ROUND_SEQUENCES - 1;
+    bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, from, to,
                                                          self->nonce + 1);
     if (sent)
         self->nonce++;
@@ -337,9 +380,21 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
                 //  What a round given up held comes again in this one
                 s_drop_held (entry);
                 entry->broken = false;
+                entry->round_got = false;
                 entry->round_at = now;
             }
         }
+}
+
+//  May entry take part in a round that starts now? Not when it is in one,
+//  its session or route is gone, or its writer has no room
+static bool
+s_ready (zstate_server_replay_t *self, entry_t *entry, bool *gone)
+{
+    *gone = !entry->route->forward
+         || !zstate_server_sessions_delivered_of (self->sessions, entry->session);
+    return !entry->in_round && !*gone
+        && (zsock_events (entry->route->forward) & ZMQ_POLLOUT);
 }
 
 //  Timer: ask the sessions behind a writer with room to replay, one
@@ -354,13 +409,11 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     entry_t *entry = (entry_t *) zlistx_first (self->entries);
     while (entry) {
         entry_t *next = (entry_t *) zlistx_next (self->entries);
-        bool gone = !entry->route->forward
-                 || !zstate_server_sessions_delivered_of (self->sessions, entry->session);
         if (entry->in_round && now - entry->round_at > ROUND_MAX)
             entry->in_round = false;
         //  Looked at once, so that a round's from covers all it starts
-        entry->ready = !entry->in_round
-                    && !gone && (zsock_events (entry->route->forward) & ZMQ_POLLOUT);
+        bool gone;
+        entry->ready = s_ready (self, entry, &gone);
         if (gone)
             zlistx_delete (self->entries, zlistx_find (self->entries, entry));
         entry = next;

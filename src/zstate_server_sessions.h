@@ -203,11 +203,12 @@ uint64_t
     zstate_server_sessions_delivered_of (zstate_server_sessions_t *self,
                                          const byte *session_id);
 
-//  Send REPLAY from sequence with nonce to the session. Returns true when
-//  it went.
+//  Send REPLAY of the sequences from .. to (to at most the session's D,
+//  and never below from) with nonce to the session. Returns true when it
+//  went.
 bool
     zstate_server_sessions_replay (zstate_server_sessions_t *self,
                                    const byte *session_id, uint64_t from,
-                                   uint64_t nonce);
+                                   uint64_t to, uint64_t nonce);
 
 #endif

@@ -69,15 +69,19 @@ zstate_server_sessions_delivered_of (zstate_server_sessions_t *self,
 
 bool
 zstate_server_sessions_replay (zstate_server_sessions_t *self, const byte *session_id,
-                               uint64_t from, uint64_t nonce)
+                               uint64_t from, uint64_t to, uint64_t nonce)
 {
     assert (self);
     session_t *session = s_session_v2 (self, session_id);
     if (!session || !session->welcomed)
         return false;
+    if (!from)
+        from = 1;
+    if (to > session->delivered)
+        to = session->delivered;
     zstate_session_msg_t replay = {
         .type = ZSTATE_SESSION_MSG_REPLAY, .session = session->id,
-        .epoch = self->epoch, .sequence = from? from: 1, .nonce = nonce
+        .epoch = self->epoch, .sequence = from, .to = to < from? from: to, .nonce = nonce
     };
     if (!zstate_server_session_send (self, session, &replay))
         return false;

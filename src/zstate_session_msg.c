@@ -43,7 +43,7 @@
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
-#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
+#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 8)
 //  ... and of the resync types with both names empty (a name's size field
 //  and NUL take 5 bytes)
 #define BEGIN_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 1)
@@ -303,6 +303,10 @@ s_take_body (reader_t *reader, zstate_session_msg_t *msg)
                 rc = s_take_u64 (reader, &msg->sequence);
             if (rc == 0 && msg->sequence == 0)
                 rc = ZSTATE_SESSION_REASON_SEQUENCE;
+            if (rc == 0)
+                rc = s_take_u64 (reader, &msg->to);
+            if (rc == 0 && msg->to < msg->sequence)
+                rc = ZSTATE_SESSION_REASON_SEQUENCE;
             return rc? rc: s_take_u64 (reader, &msg->nonce);
     }
     return ZSTATE_SESSION_REASON_TYPE;
@@ -490,6 +494,7 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
         case ZSTATE_SESSION_MSG_REPLAY:
             dest = s_put (dest, msg->epoch, EPOCH_SIZE);
             dest = s_put_u64 (dest, msg->sequence);
+            dest = s_put_u64 (dest, msg->to);
             s_put_u64 (dest, msg->nonce);
             break;
         case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:

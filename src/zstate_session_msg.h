@@ -114,6 +114,7 @@ typedef struct {
                                 //  HELLO: first unacknowledged;
                                 //  REJECT: the one refused;
                                 //  REPLAY: the first to send again
+    uint64_t to;                //  REPLAY: the last to send again, >= sequence
     uint64_t delivered;         //  WELCOME ACK: last delivered sequence
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
     uint64_t nonce;             //  PING PONG: echoed by PONG; REPLAY: echoed
