@@ -44,11 +44,15 @@ extern "C" {
 //  client opens a session with HELLO and sends no operations before the
 //  server's WELCOME. It keeps every message it sent, by reference, in an
 //  outbox until the server acknowledges it; the queue's bound counts the
-//  outbox too. After a WELCOME (a reconnect, a restarted server, a gap the
+//  outbox too. When the server grants the REPLAY feature (zstate servers
+//  do), acknowledged means persisted at either level: a DB writer that
+//  fell behind (Redis down) asks for what it lacks rather than stop the
+//  server's reading, while flush at level DELIVERED returns at delivery.
+//  After a WELCOME (a reconnect, a restarted server, a gap the
 //  server saw) it sends again, in order, what the server lacks. A message
 //  the server refuses for good (REJECT) is reported and never sent again.
-//  While the server does not acknowledge (away, slow, or at level
-//  PERSISTED while Redis is down), the outbox coalesces: when what the
+//  While the server does not acknowledge (away, slow, or while Redis is
+//  down), the outbox coalesces: when what the
 //  client holds passes half of a bound (the agent looks every heartbeat
 //  interval), or a send finds a bound hit, the oldest sent messages are
 //  folded into one entry per (db, table, key), with the merge rules of the
@@ -214,6 +218,10 @@ ZSTATE_EXPORT void
 //  socket (version 1), then end the agent and free the client. Returns
 //  the number of accepted operations that were not (and logs it when not
 //  0); nulls the pointer. A client that never connected does not wait.
+//  With the REPLAY feature at level DELIVERED it waits, within timeout,
+//  for what is delivered to be persisted too, since a DB writer that fell
+//  behind asks the client for it (README); what was delivered and not
+//  persisted does not count as lost, and is logged.
 ZSTATE_EXPORT size_t
     zstate_client_close (zstate_client_t **self_p, int timeout);
 
@@ -236,8 +244,8 @@ ZSTATE_EXPORT int
                         zstate_batch_t *batch);
 
 //  Wait until the operations of every send that returned before flush was
-//  called are acknowledged by the server or refused by a REJECT (version
-//  2), or handed to the socket (version 1), or timeout msecs pass (a
+//  called are acknowledged by the server at the granted level or refused
+//  by a REJECT (version 2), or handed to the socket (version 1), or timeout msecs pass (a
 //  negative timeout waits without limit). A send still running on another
 //  thread when flush starts may or may not be waited for. Returns 0, or -1
 //  with errno ETIMEDOUT.
@@ -354,9 +362,10 @@ ZSTATE_EXPORT int
 
 //  Acknowledgement level to ask the server for, ZSTATE_ACK_DELIVERED (the
 //  default) or ZSTATE_ACK_PERSISTED. The server's WELCOME grants it or
-//  less, and the granted level is the one used: the client forgets a sent
-//  message only when it is acknowledged at that level, flush waits for
-//  it, and stats.ack_level shows it. When the server grants less than was
+//  less, and the granted level is the one used: flush waits for it and
+//  stats.ack_level shows it, and the client forgets a sent message only
+//  when it is acknowledged at that level (persisted, with REPLAY granted:
+//  see above). When the server grants less than was
 //  asked, a LEVEL event and a log line say so. Protocol version 1 has no
 //  acknowledgements and ignores it. Before connect; EINVAL for another
 //  level.

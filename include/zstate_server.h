@@ -163,6 +163,8 @@ typedef struct {
                                 //  the writer only
     uint64_t replay_dropped;    //  ... that did not: stale, or the writer
                                 //  full again (a later REPLAY asks again)
+    size_t behind;              //  (session, table) pairs behind their
+                                //  writer now, to replay: 0 once caught up
     //  Security, the data and monitor endpoints together (doc/protocol.md,
     //  section 10); a refused handshake delivers nothing
     size_t connections;         //  tcp and ipc connections open now

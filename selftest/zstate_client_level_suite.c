@@ -294,6 +294,20 @@ s_test_persisted (bool verbose)
     fake_destroy (&fake);
 }
 
+//  The fake server sends REPLAY from .. to, skip, nonce; the client sends
+//  again first .. last, then PONGs the nonce
+static void
+s_replay_expect (fake_t *fake, uint64_t from, uint64_t to, uint32_t skip, uint64_t nonce,
+                 uint64_t first, uint64_t last)
+{
+    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY, .sequence = from,
+                                    .to = to, .skip = skip, .nonce = nonce };
+    fake_send (fake, &replay);
+    for (uint64_t sequence = first; sequence <= last; sequence++)
+        fake_expect_ops (fake, sequence);
+    assert (fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT) && fake->msg.nonce == nonce);
+}
+
 //  A REPLAY round: the client sends again what it holds from the REPLAY's
 //  from up to its to, no further, in order, then a PONG with its nonce,
 //  and streams on; a to past the last sent means all it holds
@@ -306,25 +320,18 @@ s_test_replay_round (bool verbose)
                                                ZSTATE_ACK_PERSISTED, verbose);
     fake_send_each (client, fake, 10, 1);
     fake_ack_at (fake, 10, 2);
-    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY,
-                                    .sequence = 4, .to = 6, .nonce = 77 };
-    fake_send (fake, &replay);
-    for (uint64_t sequence = 4; sequence <= 6; sequence++)
-        fake_expect_ops (fake, sequence);
-    assert (fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT) && fake->msg.nonce == 77);
+    s_replay_expect (fake, 4, 6, 0, 77, 4, 6);
     //  Nothing of 7 .. 10 again: what is new comes next
     fake_send_each (client, fake, 1, 11);
-    replay.sequence = 3;
-    replay.to = 100;
-    replay.nonce = 78;
-    fake_send (fake, &replay);
-    for (uint64_t sequence = 3; sequence <= 11; sequence++)
-        fake_expect_ops (fake, sequence);
-    assert (fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT) && fake->msg.nonce == 78);
+    s_replay_expect (fake, 3, 100, 0, 78, 3, 11);
+    //  Skip 1 from a message that is alone with its sequence: the writer
+    //  has it, and it does not go again
+    s_replay_expect (fake, 5, 7, 1, 79, 6, 7);
     fake_send_each (client, fake, 1, 12);
     zstate_client_stats_t stats;
     zstate_client_stats (client, &stats);
-    assert (stats.replays == 2 && stats.replays_missed == 0 && stats.retransmits == 3 + 9);
+    assert (stats.replays == 3 && stats.replays_missed == 0
+         && stats.retransmits == 3 + 9 + 2);
     fake_ack_at (fake, 12, 12);
     assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == 0);
     assert (zstate_client_close (&client, WAIT) == 0);
@@ -358,6 +365,44 @@ s_test_granted_less (bool verbose)
     assert (zstate_client_set_ack_level (client, ZSTATE_ACK_DELIVERED) == -1
             && errno == EBUSY);
     assert (zstate_client_close (&client, WAIT) == 0);
+    fake_destroy (&fake);
+}
+
+//  REPLAY at level DELIVERED: flush returns once delivered, while the
+//  client keeps what is not persisted; a REPLAY gets it again, then its
+//  PONG; P forgets it. Closing with some delivered and not persisted
+//  loses nothing it reports, since DELIVERED is what was asked
+static void
+s_test_replay_delivered (bool verbose)
+{
+    fake_t *fake = fake_new ();
+    fake->features = ZSTATE_SESSION_FEATURE_REPLAY;
+    zstate_client_t *client = fake_client_new (fake, true, HEARTBEAT, verbose);
+    fake_send_each (client, fake, 3, 1);
+    fake_ack_at (fake, 3, 1);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    assert (zstate_client_flush_level (client, ZSTATE_ACK_DELIVERED, WAIT) == 0);
+    zstate_client_stats_t stats;
+    zstate_client_stats (client, &stats);
+    assert (stats.ack_level == ZSTATE_ACK_DELIVERED && stats.last_acked == 3);
+    assert (stats.outbox_ops == 2 && stats.ops_acked == 1);
+    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY };
+    replay.sequence = 2;
+    replay.to = 3;
+    replay.nonce = 77;
+    fake_send (fake, &replay);
+    fake_expect_ops (fake, 2);
+    fake_expect_ops (fake, 3);
+    bool ponged = fake_recv (fake, ZSTATE_SESSION_MSG_PONG, WAIT);
+    assert (ponged && fake->msg.nonce == 77);
+    fake_ack_at (fake, 3, 3);
+    fake_send_each (client, fake, 1, 4);
+    fake_ack_at (fake, 4, 3);
+    assert (zstate_client_flush (client, WAIT) == 0);
+    zstate_client_stats (client, &stats);
+    assert (stats.replays == 1 && stats.outbox_ops == 1 && stats.ops_acked == 3);
+    //  4 is delivered: not lost, though the writer never confirmed it
+    assert (zstate_client_close (&client, 200) == 0);
     fake_destroy (&fake);
 }
 
@@ -584,6 +629,7 @@ zstate_client_level_suite (bool verbose)
     s_test_persisted (verbose);
     s_test_replay_round (verbose);
     s_test_granted_less (verbose);
+    s_test_replay_delivered (verbose);
     s_test_bounds (verbose);
     s_test_outage (verbose);
     s_test_failed (verbose);

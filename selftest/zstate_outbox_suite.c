@@ -444,27 +444,47 @@ s_test_replay (void)
     }
     assert (zstate_outbox_coalesce (outbox) == 6);
     s_keep_set (outbox, 7, "T", "d", "v7");
+    //  A skip counts only from the block's own sequence
+    uint32_t skips [] = { 0, 1 };
+    emitted_t whole = { .count = 0 };
     for (int round = 0; round < 2; round++) {
-        emitted_t emitted = { .count = 0 };
-        assert (zstate_outbox_replay (outbox, 3, s_session, 2, 256 * 1024, s_emit,
-                                      &emitted) == 7);
-        assert (emitted.count == 2);
+        emitted_t *emitted = &whole;
+        assert (zstate_outbox_replay (outbox, 3, skips [round], s_session, 2, 256 * 1024,
+                                      s_emit, emitted) == 7);
+        assert (emitted->count == 2 * (size_t) (round + 1));
         size_t ops = 0;
-        for (size_t index = 0; index < emitted.count; index++) {
+        for (size_t index = 2 * (size_t) round; index < emitted->count; index++) {
             zstate_session_msg_t msg;
-            zmq_msg_t *frame = &emitted.frames [index];
+            zmq_msg_t *frame = &emitted->frames [index];
             assert (zstate_session_msg_decode (&msg, zmq_msg_data (frame),
                                                zmq_msg_size (frame)) == 0);
             assert (msg.type == ZSTATE_SESSION_MSG_OPS && msg.sequence == 6);
             ops += msg.op_count;
-            zmq_msg_close (frame);
         }
         assert (ops == 3);
         //  The block is still whole
         assert (zstate_outbox_keys (outbox) == 3 && zstate_outbox_first (outbox) == 1);
     }
+    //  From the block's sequence, skip 1: the second message of those
+    //  above, byte for byte; skip 2 or more: none
+    emitted_t rest = { .count = 0 };
+    assert (zstate_outbox_replay (outbox, 6, 1, s_session, 2, 256 * 1024, s_emit,
+                                  &rest) == 7);
+    assert (rest.count == 1);
+    assert (zmq_msg_size (&rest.frames [0]) == zmq_msg_size (&whole.frames [1]));
+    assert (memcmp (zmq_msg_data (&rest.frames [0]), zmq_msg_data (&whole.frames [1]),
+                    zmq_msg_size (&rest.frames [0])) == 0);
+    assert (zstate_outbox_replay (outbox, 6, 2, s_session, 2, 256 * 1024, s_emit,
+                                  &rest) == 7);
+    assert (zstate_outbox_replay (outbox, 6, 1000, s_session, 2, 256 * 1024, s_emit,
+                                  &rest) == 7);
+    assert (rest.count == 1);
+    for (size_t index = 0; index < whole.count; index++)
+        zmq_msg_close (&whole.frames [index]);
+    zmq_msg_close (&rest.frames [0]);
     emitted_t none = { .count = 0 };
-    assert (zstate_outbox_replay (outbox, 7, s_session, 2, 256 * 1024, s_emit, &none) == 7);
+    assert (zstate_outbox_replay (outbox, 7, 1, s_session, 2, 256 * 1024, s_emit,
+                                  &none) == 7);
     assert (none.count == 0);
     zlistx_t *ops = s_list (true), *tables = s_list (false);
     assert (s_drain (outbox, 7, ops, tables) == 1);

@@ -209,6 +209,26 @@ s_rig_stop (rig_t *rig)
     zstate_server_destroy (&rig->server);
 }
 
+//  The peer sends MESSAGES to a writer that reads nothing: the consumer
+//  still gets everything, and the server goes on without the writer.
+//  Returns how many the writer got.
+static uint64_t
+s_fill (rig_t *rig)
+{
+    char key [32];
+    for (uint64_t sequence = 1; sequence <= MESSAGES; sequence++) {
+        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+        peer_ops (rig->peer, 2, rig->id, sequence, WRITTEN, key, 0);
+    }
+    s_expect_range (rig->consumers [0], 1, MESSAGES);
+    zstate_server_stats_t stats;
+    WAIT_STATS (rig->server, stats, stats.writer_skipped > 0);
+    assert (stats.stalls == 0);
+    uint64_t forwarded = MESSAGES - stats.writer_skipped;
+    assert (forwarded > 0 && forwarded < MESSAGES);
+    return forwarded;
+}
+
 //  One table behind
 static void
 s_test_one_table (bool verbose)
@@ -217,18 +237,8 @@ s_test_one_table (bool verbose)
     s_rig_start (&rig, 1, verbose);
     zsock_t *peer = rig.peer;
     const byte *id = rig.id;
-    //  The writer reads nothing, and the consumer still gets everything
-    char key [32];
-    for (uint64_t sequence = 1; sequence <= MESSAGES; sequence++) {
-        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
-        peer_ops (peer, 2, id, sequence, WRITTEN, key, 0);
-    }
-    s_expect_range (rig.consumers [0], 1, MESSAGES);
+    uint64_t forwarded = s_fill (&rig);
     zstate_server_stats_t stats;
-    WAIT_STATS (rig.server, stats, stats.writer_skipped > 0);
-    assert (stats.stalls == 0);
-    uint64_t forwarded = MESSAGES - stats.writer_skipped;
-    assert (forwarded > 0 && forwarded < MESSAGES);
     //  P stops at what the writer had
     s_confirm (rig.confirm, WRITTEN, id, forwarded);
     s_expect_persisted (peer, &rig.reply, MESSAGES, forwarded);
@@ -250,6 +260,86 @@ s_test_one_table (bool verbose)
     peer_ops (peer, 2, id, MESSAGES + 1, WRITTEN, "next", 0);
     s_copy_expect (rig.copies [0], WRITTEN, ZSTATE_SESSION_VERSION, MESSAGES + 1);
     peer_expect_keys (rig.consumers [0], "next");
+    s_rig_stop (&rig);
+}
+
+//  The writer's next copy is the chunk of a coalesced block numbered
+//  sequence, as version, whose key is c<index>
+static void
+s_chunk_expect (zsock_t *copies, int version, uint64_t sequence, uint32_t index)
+{
+    zframe_t *copy = zframe_recv (copies);
+    assert (copy && zframe_size (copy) > 28);
+    assert (zframe_data (copy) [2] == version);
+    assert (zstate_server_get_uint64 (zframe_data (copy) + 20) == sequence);
+    char key [16];
+    snprintf (key, sizeof (key), "c%05u", index);
+    assert (memmem (zframe_data (copy), zframe_size (copy), key, strlen (key)));
+    zframe_destroy (&copy);
+}
+
+//  A coalesced block bigger than the writer's pipe: the client sends its
+//  messages (all numbered as the block's last sequence) again in every
+//  round, and a round breaks where the writer is full. The next REPLAY
+//  skips what the writer has, so that each round gets further and the
+//  writer gets every message of the block once, in order
+static void
+s_test_block (bool verbose)
+{
+    rig_t rig;
+    s_rig_start (&rig, 1, verbose);
+    zsock_t *peer = rig.peer;
+    const byte *id = rig.id;
+    uint64_t forwarded = s_fill (&rig);
+    zstate_server_stats_t stats;
+    char key [32];
+    for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
+        s_copy_expect (rig.copies [0], WRITTEN, ZSTATE_SESSION_VERSION, sequence);
+    //  The client coalesced forwarded + 1 .. MESSAGES into one block of
+    //  MESSAGES messages, more than the writer's pipe holds (1032)
+    uint32_t next = 0;          //  the chunk the writer gets next
+    uint64_t from = forwarded + 1;
+    int rounds = 0;
+    while (next < MESSAGES) {
+        assert (++rounds <= MESSAGES);
+        reply_t *reply = &rig.reply;
+        peer_expect (peer, reply, ZSTATE_SESSION_MSG_REPLAY);
+        assert (reply->msg.sequence == from);
+        //  From the block's own sequence, the writer has what it skips
+        uint32_t skip = reply->msg.skip;
+        assert (skip == next && (rounds == 1 || skip > 0));
+        int rc = zstate_server_stats (rig.server, &stats);
+        assert (rc == 0);
+        for (uint32_t chunk = skip; chunk < MESSAGES; chunk++) {
+            snprintf (key, sizeof (key), "c%05u", chunk);
+            peer_ops (peer, 2, id, MESSAGES, WRITTEN, key, 0);
+        }
+        zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = id,
+                                      .epoch = reply->msg.epoch, .nonce = reply->msg.nonce };
+        peer_send (peer, &pong);
+        //  Each message of the round is replayed or dropped, the last at
+        //  the PONG: all but the last of the block go as version 1 (the
+        //  block goes on), up to where the writer was full
+        uint64_t replayed = stats.replayed, counted = stats.replayed + stats.replay_dropped;
+        WAIT_STATS (rig.server, stats, stats.replayed + stats.replay_dropped
+                                       == counted + MESSAGES - skip);
+        uint64_t got = stats.replayed - replayed;
+        assert (got > 0);
+        bool whole = stats.replay_dropped + replayed == counted;
+        assert (whole == (skip + got == MESSAGES));
+        for (uint64_t copy = 0; copy < got; copy++, next++)
+            s_chunk_expect (rig.copies [0], next == MESSAGES - 1? ZSTATE_SESSION_VERSION:
+                            ZSTATE_MSG_VERSION, MESSAGES, next);
+        from = MESSAGES;
+    }
+    assert (rounds >= 2);
+    if (verbose)
+        zsys_debug ("a block of %d messages: %d rounds", MESSAGES, rounds);
+    s_confirm (rig.confirm, WRITTEN, id, MESSAGES);
+    s_expect_persisted (peer, &rig.reply, MESSAGES, MESSAGES);
+    zstate_consumer_stats_t consumer_stats;
+    zstate_consumer_stats (rig.consumers [0], &consumer_stats);
+    assert (consumer_stats.popped == MESSAGES && consumer_stats.queued_ops == 0);
     s_rig_stop (&rig);
 }
 
@@ -399,5 +489,6 @@ zstate_server_replay_suite_test (bool verbose)
         printf ("\n");
     s_test_one_table (verbose);
     s_test_two_tables (verbose);
+    s_test_block (verbose);
     printf ("OK\n");
 }

@@ -62,6 +62,10 @@
 #define LINK_TIMEOUT_DEFAULT    10000
 #define LINGER_DEFAULT          5000
 #define SNDHWM_DEFAULT          1000
+#define LEVEL_FORGOTTEN         -1      //  a wait for the outbox to forget all
+
+static int s_client_wait (zstate_client_t *self, int level, int timeout);
+static uint64_t s_client_done (zstate_client_t *self, int level);
 #define RECONNECT_IVL_DEFAULT   100
 #define RECONNECT_MAX_DEFAULT   0
 #define HEARTBEAT_DEFAULT       1000
@@ -210,16 +214,17 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
         return 0;
     zstate_client_t *self = *self_p;
     pthread_mutex_lock (&self->lock);
-    //  Never connected: nothing could go anywhere, so do not wait
-    bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;
+    bool idle = self->stats.state == ZSTATE_CLIENT_IDLE;    //  so nothing to wait for
     pthread_mutex_unlock (&self->lock);
     size_t lost = 0;
-    if (idle || zstate_client_flush (self, timeout)) {
+    //  Until all is forgotten: with REPLAY, persisted, at either level
+    if (idle || s_client_wait (self, LEVEL_FORGOTTEN, timeout)) {
         pthread_mutex_lock (&self->lock);
         bool acked = self->version == ZSTATE_SESSION_VERSION;
         //  Coalesced entries stand for more operations than they hold
-        lost = acked? (size_t) (self->stats.ops_accepted - self->stats.ops_acked
-                                - self->stats.ops_refused): self->stats.queued_ops;
+        uint64_t done = s_client_done (self, 0);
+        lost = acked? (size_t) (self->stats.ops_accepted - done): self->stats.queued_ops;
+        size_t unwritten = acked? (size_t) (done - s_client_done (self, LEVEL_FORGOTTEN)): 0;
         size_t bytes = acked? self->held_bytes: self->stats.queued_bytes;
         pthread_mutex_unlock (&self->lock);
         if (lost)
@@ -227,6 +232,9 @@ zstate_client_close (zstate_client_t **self_p, int timeout)
                           "in %d ms, dropped", self->session_text, lost, bytes,
                           acked? "acknowledged by the server": "handed to the socket",
                           idle? 0: timeout);
+        if (unwritten)
+            zsys_warning ("zstate_client %.8s: %zu ops delivered, not persisted in %d ms: "
+                          "dropped for replay", self->session_text, unwritten, timeout);
     }
     zstate_actor_destroy (&self->actor);
     zsock_destroy (&self->events);
@@ -571,8 +579,13 @@ s_client_done (zstate_client_t *self, int level)
 {
     if (self->version != ZSTATE_SESSION_VERSION)
         return self->stats.ops_sent;
+    //  Level 0 is the granted one (with REPLAY, DELIVERED counts done some held ops)
+    int granted = self->stats.ack_level == ZSTATE_ACK_PERSISTED? ZSTATE_ACK_PERSISTED:
+                                                                ZSTATE_ACK_DELIVERED;
+    level = level? level: granted;
     if (level == ZSTATE_ACK_DELIVERED)
         return self->stats.ops_acked + self->outbox_delivered + self->stats.ops_refused;
+    //  ZSTATE_ACK_PERSISTED, or LEVEL_FORGOTTEN
     return self->stats.ops_acked + self->stats.ops_refused;
 }
 
@@ -580,7 +593,7 @@ s_client_done (zstate_client_t *self, int level)
 static const char *
 s_client_level_refused (zstate_client_t *self, int level)
 {
-    if (level == 0)
+    if (level == 0 || level == LEVEL_FORGOTTEN)
         return NULL;
     if (self->version != ZSTATE_SESSION_VERSION)
         return "protocol version 1 has no acknowledgements";
@@ -628,10 +641,11 @@ s_client_wait (zstate_client_t *self, int level, int timeout)
             break;
         refused = s_client_level_refused (self, level);
     }
-    bool done = !refused && s_client_done (self, level) >= target;
+    uint64_t reached = s_client_done (self, level);
+    bool done = !refused && reached >= target;
     bool ended = self->agent_ended;
     bool acked = self->version == ZSTATE_SESSION_VERSION;
-    size_t left = acked? self->held_ops: self->stats.queued_ops;
+    size_t left = acked? (size_t) (done? 0: target - reached): self->stats.queued_ops;
     const char *what = acked? "not acknowledged": "queued";
     pthread_mutex_unlock (&self->lock);
     if (refused)

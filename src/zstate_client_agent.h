@@ -354,6 +354,7 @@ typedef struct {
     uint32_t features;          //  The features HELLO offers
     int granted;                //  The level our WELCOME granted, or 0
     bool resync;                //  Our WELCOME granted the RESYNC feature
+    bool replay;                //  ... and REPLAY: we keep what P does not cover
     zlistx_t *open_windows;     //  window_t whose BEGIN went, not their END
     zlistx_t *replay_chunks;    //  zmq_msg_t * of a REPLAY's block, to send
     uint64_t replay_nonce;      //  of the REPLAY being answered

@@ -151,11 +151,14 @@ s_self_forgotten (self_t *self, size_t ops, const size_t before [3], const size_
 }
 
 //  The last sequence that an ACK or a WELCOME lets us forget: what the
-//  granted level acknowledges
+//  granted level acknowledges, but with REPLAY only what P covers at
+//  either level, since a full writer asks for the rest again rather
+//  than stop the server's reading
 static uint64_t
 s_self_forget_to (self_t *self, zstate_session_msg_t *msg)
 {
-    return self->granted == ZSTATE_SESSION_ACK_PERSISTED? msg->persisted: msg->delivered;
+    return self->granted == ZSTATE_SESSION_ACK_PERSISTED || self->replay?
+           msg->persisted: msg->delivered;
 }
 
 //  Apply the delivered and persisted sequences of an ACK or a WELCOME,
@@ -335,6 +338,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
     s_self_grant (self, msg->ack_level);
     //  Only what we offered counts as granted
     self->resync = (msg->features & self->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
+    self->replay = (msg->features & self->features & ZSTATE_SESSION_FEATURE_REPLAY) != 0;
     pthread_mutex_lock (&client->socket_lock);
     uint64_t last = client->sequence;
     uint64_t first = zstate_outbox_first (client->outbox);
@@ -482,10 +486,13 @@ s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
     uint64_t first = zstate_outbox_first (client->outbox);
     //  The server asks from its last forwarded sequence, or the one after
     bool missed = (first? first: client->sequence + 1) > msg->sequence + 1;
-    self->resend_next = zstate_outbox_replay (client->outbox, msg->sequence,
+    self->resend_next = zstate_outbox_replay (client->outbox, msg->sequence, msg->skip,
                                               client->session, client->batch_ops_max,
                                               client->batch_bytes_max,
                                               s_self_replay_chunk, self->replay_chunks);
+    //  A message of its own sequence, which the writer has
+    if (self->resend_next == msg->sequence && msg->skip)
+        self->resend_next++;
     pthread_mutex_unlock (&client->socket_lock);
     s_self_count (self, &client->stats.replays, 1);
     if (missed) {

@@ -444,6 +444,7 @@ typedef struct {
     uint64_t sequence;          //  Of the next message
     zstate_outbox_emit_fn *emit;    //  Takes each message, or NULL: keep it
     void *arg;                  //  For emit
+    uint32_t skip;              //  Messages not to hand to emit, the first
 } encoder_t;
 
 //  Keep the message being built as the next sequence
@@ -464,6 +465,9 @@ s_encoder_flush (encoder_t *self)
                              self->table, table_size, (uint32_t) count);
     data [2] = ZSTATE_SESSION_VERSION;
     memcpy (data + header_size, zstate_batch_data (self->batch), bytes);
+    if (self->emit && self->skip)
+        self->skip--;
+    else
     if (self->emit)
         self->emit (self->arg, &frame, self->ops, count, bytes);
     else
@@ -731,9 +735,9 @@ zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t op
 
 
 uint64_t
-zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, const byte *session,
-                      size_t ops_max, size_t bytes_max, zstate_outbox_emit_fn *emit,
-                      void *arg)
+zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, uint32_t skip,
+                      const byte *session, size_t ops_max, size_t bytes_max,
+                      zstate_outbox_emit_fn *emit, void *arg)
 {
     assert (self);
     assert (emit);
@@ -743,7 +747,8 @@ zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, const byte *session,
     //  them stay: taken, never confirmed, then restored
     encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
                           .bytes_max = bytes_max, .emit = emit, .arg = arg,
-                          .sequence = self->block_last };
+                          .sequence = self->block_last,
+                          .skip = from == self->block_last? skip: 0 };
     encoder.batch = zstate_batch_new ();
     zstate_backlog_entry_t *entry;
     while ((entry = zstate_backlog_take (self->block)))

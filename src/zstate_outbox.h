@@ -180,12 +180,15 @@ void
 //  A REPLAY from sequence from (for the server's DB writer only): when
 //  the block stands for from or later, hand each of its entries, encoded
 //  as zstate_outbox_take_unsent does and every message numbered as the
-//  block's last sequence, to emit (the outbox keeps the block), and
-//  return the sequence after the block; else return from. The caller
-//  then sends the frames held from the sequence returned.
+//  block's last sequence, to emit (the outbox keeps the block), but for
+//  the first skip messages when from is the block's last sequence (the
+//  writer has them: encoding a block that has not changed makes the same
+//  messages in the same order), and return the sequence after the block;
+//  else return from. The caller then sends the frames held from the
+//  sequence returned.
 uint64_t
-    zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, const byte *session,
-                          size_t ops_max, size_t bytes_max,
+    zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, uint32_t skip,
+                          const byte *session, size_t ops_max, size_t bytes_max,
                           zstate_outbox_emit_fn *emit, void *arg);
 
 //  Self test of this class.

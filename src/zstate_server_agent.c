@@ -512,10 +512,9 @@ s_replay_input (self_t *self, const byte *routing, size_t routing_size,
         if (zstate_session_msg_decode (&msg, data, size) == 0)
             route = zstate_server_routes_lookup (self->routes, msg.db, msg.table);
     }
-    if (!route || !zstate_server_replay_behind (self->replay, session, route))
-        return false;           //  A plain duplicate
-    zstate_server_replay_input (self->replay, session, sequence, route, data [3], payload);
-    return true;
+    //  False for a plain duplicate, which still counts in its round
+    return zstate_server_replay_input (self->replay, session, sequence, route,
+                                       data [3], payload);
 }
 
 //  Dispatch one [identity][payload] on its protocol version: version 2

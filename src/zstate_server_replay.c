@@ -1,6 +1,6 @@
 /*  =========================================================================
-    zstate_server_replay - sessions at level PERSISTED that a full DB
-    writer fell behind, and their replay to the writer
+    zstate_server_replay - sessions granted REPLAY that a full DB writer
+    fell behind, and their replay to the writer
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -13,7 +13,7 @@
 @header
     A Redis outage must not stop the hot path. When a route's writer PUSH
     is full for the next message of a session whose client keeps every
-    message until P covers it (level PERSISTED, granted REPLAY), the
+    message until P covers it (granted REPLAY, at either level), the
     message goes to the consumer only, and so does every later one of that
     session for that route: the session is *behind* there, from written,
     the last sequence the writer got. P stays below what the writer lacks
@@ -48,9 +48,14 @@
     consistent), moves P (to D once no route of the session is behind),
     and the route is caught up. A replayed message the writer cannot
     take makes the round broken: the rest of it is dropped, and the next
-    round asks from written again. A round whose PONG never comes (the
-    connection broke; the client starts afresh at its WELCOME) is given up
-    after ROUND_MAX.
+    round asks from written again, skipping the messages so numbered that
+    the writer has (each message's place among those of its sequence is
+    counted in the round, of every table), so that a coalesced block
+    larger than the writer can take gets further in every round instead
+    of starting again at its first message for ever. A round whose PONG
+    never comes (the connection broke; the client starts afresh at its
+    WELCOME) is given up after ROUND_MAX; what came in the round after
+    one given up, or in another connection, is not counted on for a skip.
 @end
 */
 
@@ -70,7 +75,10 @@
 typedef struct {
     byte session [ZSTATE_MSG_SESSION_SIZE];
     zstate_server_route_t *route;
-    uint64_t written;           //  the last sequence the writer got
+    uint64_t written;           //  the last sequence the writer got, all of
+                                //  it but after a broken round: then it has
+                                //  the first safe of those numbered written
+    uint32_t safe;
     uint64_t lacks;             //  the last sequence it lacks
     bool replayed;              //  a replayed message went to the writer, in a
                                 //  round that did not end whole at its PONG
@@ -78,6 +86,13 @@ typedef struct {
     bool in_round;              //  a REPLAY went, its PONG did not come
     bool ready;                 //  at this tick: not in a round, room
     bool broken;                //  the writer refused one of this round
+    uint64_t run;               //  sequence of the round's latest message
+    uint32_t run_index;         //  how many so numbered came in the round,
+                                //  of every table, with those skipped
+    bool trusted;               //  no round given up since its last PONG
+    bool round_clean;           //  trusted when the round started: nothing
+                                //  of an earlier round is still coming
+    uint32_t hellos;            //  of the session when the round started
     uint64_t nonce;             //  of the round's REPLAY
     int64_t round_at;           //  zclock_mono when it went
     zmq_msg_t held;             //  the last replayed OPS, not yet sent
@@ -141,6 +156,14 @@ zstate_server_replay_destroy (zstate_server_replay_t **self_p)
     }
 }
 
+//  Forget entry, and say how many are behind now
+static void
+s_delete (zstate_server_replay_t *self, entry_t *entry)
+{
+    zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+    self->stats->behind = zlistx_size (self->entries);
+}
+
 static entry_t *
 s_lookup (zstate_server_replay_t *self, const byte *session, zstate_server_route_t *route)
 {
@@ -186,8 +209,10 @@ zstate_server_replay_lacks (zstate_server_replay_t *self, const byte *session,
     entry->route = route;
     entry->written = sequence - 1;
     entry->lacks = sequence;
+    entry->trusted = true;
     zmq_msg_init (&entry->held);
     zlistx_add_end (self->entries, entry);
+    self->stats->behind = zlistx_size (self->entries);
     if (self->timer == -1) {
         self->timer = zloop_timer (self->loop, TICK_IVL, 0, s_tick, self);
         assert (self->timer != -1);
@@ -256,16 +281,38 @@ s_send_held (zstate_server_replay_t *self, entry_t *entry, bool block_goes_on)
     return true;
 }
 
-void
+//  Count a message of session sent again in its round: its place among
+//  those of its sequence, for the entries of session in the round (all
+//  of them in the same one)
+static uint32_t
+s_count (zstate_server_replay_t *self, const byte *session, uint64_t sequence)
+{
+    uint32_t index = 0;
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (entry->in_round && !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            if (entry->run != sequence) {
+                entry->run = sequence;
+                entry->run_index = 0;
+            }
+            index = entry->run_index++;
+        }
+    return index;
+}
+
+bool
 zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
                             uint64_t sequence, zstate_server_route_t *route,
                             int kind, zmq_msg_t *payload)
 {
     assert (self);
+    uint32_t index = s_count (self, session, sequence);
     entry_t *entry = route? s_lookup (self, session, route): NULL;
-    if (!entry || !entry->in_round || entry->broken || sequence < s_from (entry)) {
+    if (!entry)
+        return false;
+    if (!entry->in_round || entry->broken || sequence < s_from (entry)) {
         self->stats->replay_dropped++;
-        return;
+        return true;
     }
     bool sent = s_send_held (self, entry, sequence == entry->held_sequence);
     if (sent && kind == ZSTATE_SESSION_MSG_OPS) {
@@ -275,18 +322,30 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
         memcpy (zmq_msg_data (&entry->held), zmq_msg_data (payload), zmq_msg_size (payload));
         entry->has_held = true;
         entry->held_sequence = sequence;
+        entry->safe = index;    //  The writer has all before it
     }
     else
-    if (sent && s_forward (route, payload))
+    if (sent && s_forward (route, payload)) {
         self->stats->replayed++;
+        entry->safe = index + 1;
+    }
     else {
+        //  Not the held one, refused: it has the rest up to this one
+        if (sent) {
+            entry->safe = index;
+            entry->written = sequence;
+            entry->replayed = true;
+        }
+        else
+            self->stats->replay_dropped++;      //  The held one
         entry->broken = true;
         self->stats->replay_dropped++;
-        return;
+        return true;
     }
     entry->written = sequence;
     entry->replayed = true;
     entry->round_got = true;
+    return true;
 }
 
 static void
@@ -326,6 +385,7 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
         &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
             ended = true;
             entry->in_round = false;
+            entry->trusted = true;
             bool sent = s_send_held (self, entry, false);
             if (!sent)
                 self->stats->replay_dropped++;
@@ -336,7 +396,7 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
                 zsys_info ("zstate_server: the writer of %s/%s has a session's "
                            "messages again, up to %" PRIu64, entry->route->db,
                            entry->route->table, entry->lacks);
-                zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+                s_delete (self, entry);
             }
         }
         entry = next;
@@ -346,6 +406,29 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
     }
     if (ended)
         s_next_round (self, session);
+}
+
+//  How many of the messages numbered from the client need not send
+//  again in a round that goes for the ready entries of session: the
+//  fewest that an entry with that from has. An entry's count holds only
+//  for the numbering of the round that counted it: one of the same
+//  connection (a new one may renumber what the client holds), in which
+//  nothing of an earlier round came late
+static uint32_t
+s_skip (zstate_server_replay_t *self, const byte *session, uint64_t from,
+        uint32_t hellos)
+{
+    uint32_t skip = UINT32_MAX;
+    entry_t *entry = (entry_t *) zlistx_first (self->entries);
+    for (; entry; entry = (entry_t *) zlistx_next (self->entries))
+        if (entry->ready && s_from (entry) == from
+        &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            uint32_t safe = entry->replayed && entry->round_clean
+                         && entry->hellos == hellos? entry->safe: 0;
+            if (safe < skip)
+                skip = safe;
+        }
+    return skip == UINT32_MAX? 0: skip;
 }
 
 //  Start one round for the ready entries of session, unless one of its
@@ -366,8 +449,10 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
         }
     uint64_t to = from > UINT64_MAX - ROUND_SEQUENCES? UINT64_MAX:
                   from + ROUND_SEQUENCES - 1;
+    uint32_t hellos = zstate_server_sessions_hellos_of (self->sessions, session);
+    uint32_t skip = busy? 0: s_skip (self, session, from, hellos);
     bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, from, to,
-                                                         self->nonce + 1);
+                                                         skip, self->nonce + 1);
     if (sent)
         self->nonce++;
     entry = (entry_t *) zlistx_first (self->entries);
@@ -382,6 +467,11 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
                 entry->broken = false;
                 entry->round_got = false;
                 entry->round_at = now;
+                entry->round_clean = entry->trusted;
+                entry->hellos = hellos;
+                entry->run = from;
+                entry->run_index = skip;
+                entry->safe = s_from (entry) == from? skip: 0;
             }
         }
 }
@@ -409,13 +499,15 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     entry_t *entry = (entry_t *) zlistx_first (self->entries);
     while (entry) {
         entry_t *next = (entry_t *) zlistx_next (self->entries);
-        if (entry->in_round && now - entry->round_at > ROUND_MAX)
+        if (entry->in_round && now - entry->round_at > ROUND_MAX) {
             entry->in_round = false;
+            entry->trusted = false; //  What it asked may still come
+        }
         //  Looked at once, so that a round's from covers all it starts
         bool gone;
         entry->ready = s_ready (self, entry, &gone);
         if (gone)
-            zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+            s_delete (self, entry);
         entry = next;
         if (entry)
             zlistx_find (self->entries, entry);
@@ -444,7 +536,7 @@ zstate_server_replay_forget_route (zstate_server_replay_t *self,
     while (entry) {
         entry_t *next = (entry_t *) zlistx_next (self->entries);
         if (entry->route == route)
-            zlistx_delete (self->entries, zlistx_find (self->entries, entry));
+            s_delete (self, entry);
         entry = next;
         if (entry)
             zlistx_find (self->entries, entry);

@@ -53,7 +53,9 @@ bool
 //  when it has none): forward it to the writer when it is the next that
 //  the writer lacks, else drop it. payload is version 2 as it came and
 //  is taken when it goes; kind is its type (ZSTATE_SESSION_MSG_*).
-void
+//  Returns false, having only counted it (its place in the round), when
+//  the session is not behind on route: a plain duplicate.
+bool
     zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
                                 uint64_t sequence, zstate_server_route_t *route,
                                 int kind, zmq_msg_t *payload);

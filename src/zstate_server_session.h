@@ -51,6 +51,7 @@ typedef struct {
     bool resync;                //  granted the RESYNC feature
     bool replay;                //  granted the REPLAY feature
     bool welcomed;              //  a WELCOME went since its last HELLO
+    uint32_t hellos;            //  HELLOs it had: its connections
     zstate_server_owed_t *owed; //  RESYNCs not sent yet, or NULL
     zstate_server_owed_t *unconfirmed;  //  sent, no PONG to confirm yet
     uint64_t confirm;           //  nonce of the PING that confirms them, or 0

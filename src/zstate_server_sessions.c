@@ -437,6 +437,7 @@ s_hello (zstate_server_sessions_t *self, const byte *routing, size_t routing_siz
     session->resync = (hello->features & ZSTATE_SESSION_FEATURE_RESYNC) != 0;
     session->replay = (hello->features & ZSTATE_SESSION_FEATURE_REPLAY) != 0;
     session->welcomed = false;      //  until this HELLO's WELCOME goes
+    session->hellos++;
     zstate_server_session_resync_hello (self, session);
     zstate_server_session_rejects_hello (self, session);
     session->resumed = false;

@@ -203,12 +203,18 @@ uint64_t
     zstate_server_sessions_delivered_of (zstate_server_sessions_t *self,
                                          const byte *session_id);
 
+//  Return how many HELLOs the session had (a new one may renumber what
+//  its client holds), or 0 when it is not a version 2 session.
+uint32_t
+    zstate_server_sessions_hellos_of (zstate_server_sessions_t *self,
+                                      const byte *session_id);
+
 //  Send REPLAY of the sequences from .. to (to at most the session's D,
-//  and never below from) with nonce to the session. Returns true when it
-//  went.
+//  and never below from), but for the first skip messages numbered from,
+//  with nonce to the session. Returns true when it went.
 bool
     zstate_server_sessions_replay (zstate_server_sessions_t *self,
                                    const byte *session_id, uint64_t from,
-                                   uint64_t to, uint64_t nonce);
+                                   uint64_t to, uint32_t skip, uint64_t nonce);
 
 #endif

@@ -37,7 +37,8 @@ zstate_server_sessions_replayable (zstate_server_sessions_t *self, const byte *s
 {
     assert (self);
     session_t *session = s_session_v2 (self, session_id);
-    return session && session->replay && session->ack_level == ZSTATE_SESSION_ACK_PERSISTED;
+    //  A client granted REPLAY keeps what P does not cover, at either level
+    return session && session->replay;
 }
 
 bool
@@ -67,9 +68,17 @@ zstate_server_sessions_delivered_of (zstate_server_sessions_t *self,
     return session? session->delivered: 0;
 }
 
+uint32_t
+zstate_server_sessions_hellos_of (zstate_server_sessions_t *self, const byte *session_id)
+{
+    assert (self);
+    session_t *session = s_session_v2 (self, session_id);
+    return session? session->hellos: 0;
+}
+
 bool
 zstate_server_sessions_replay (zstate_server_sessions_t *self, const byte *session_id,
-                               uint64_t from, uint64_t to, uint64_t nonce)
+                               uint64_t from, uint64_t to, uint32_t skip, uint64_t nonce)
 {
     assert (self);
     session_t *session = s_session_v2 (self, session_id);
@@ -81,7 +90,8 @@ zstate_server_sessions_replay (zstate_server_sessions_t *self, const byte *sessi
         to = session->delivered;
     zstate_session_msg_t replay = {
         .type = ZSTATE_SESSION_MSG_REPLAY, .session = session->id,
-        .epoch = self->epoch, .sequence = from, .to = to < from? from: to, .nonce = nonce
+        .epoch = self->epoch, .sequence = from, .to = to < from? from: to, .skip = skip,
+        .nonce = nonce
     };
     if (!zstate_server_session_send (self, session, &replay))
         return false;

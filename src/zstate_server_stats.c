@@ -75,6 +75,7 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
     fprintf (file, "    replays_sent = %" PRIu64 "\n", stats->replays_sent);
     fprintf (file, "    replayed = %" PRIu64 "\n", stats->replayed);
     fprintf (file, "    replay_dropped = %" PRIu64 "\n", stats->replay_dropped);
+    fprintf (file, "    behind = %zu\n", stats->behind);
     fprintf (file, "    resyncs_sent = %" PRIu64 "\n", stats->resyncs_sent);
     fprintf (file, "    resyncs_owed = %" PRIu64 "\n", stats->resyncs_owed);
     fprintf (file, "    windows_begun = %" PRIu64 "\n", stats->windows_begun);

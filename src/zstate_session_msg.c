@@ -43,7 +43,7 @@
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
-#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 8)
+#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 4 + 8)
 //  ... and of the resync types with both names empty (a name's size field
 //  and NUL take 5 bytes)
 #define BEGIN_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 1)
@@ -74,6 +74,16 @@ s_take_u64 (reader_t *reader, uint64_t *value_p)
     int rc = s_take (reader, 8, &field);
     if (rc == 0)
         *value_p = zstate_get_u64 (field);
+    return rc;
+}
+
+static int
+s_take_u32 (reader_t *reader, uint32_t *value_p)
+{
+    const byte *field;
+    int rc = s_take (reader, 4, &field);
+    if (rc == 0)
+        *value_p = zstate_get_u32 (field);
     return rc;
 }
 
@@ -307,6 +317,8 @@ s_take_body (reader_t *reader, zstate_session_msg_t *msg)
                 rc = s_take_u64 (reader, &msg->to);
             if (rc == 0 && msg->to < msg->sequence)
                 rc = ZSTATE_SESSION_REASON_SEQUENCE;
+            if (rc == 0)
+                rc = s_take_u32 (reader, &msg->skip);
             return rc? rc: s_take_u64 (reader, &msg->nonce);
     }
     return ZSTATE_SESSION_REASON_TYPE;
@@ -433,6 +445,13 @@ s_put_u64 (byte *dest, uint64_t value)
 }
 
 static byte *
+s_put_u32 (byte *dest, uint32_t value)
+{
+    zstate_put_u32 (dest, value);
+    return dest + 4;
+}
+
+static byte *
 s_put_name (byte *dest, const char *name, size_t size)
 {
     zstate_put_u32 (dest, (uint32_t) size);
@@ -495,6 +514,7 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
             dest = s_put (dest, msg->epoch, EPOCH_SIZE);
             dest = s_put_u64 (dest, msg->sequence);
             dest = s_put_u64 (dest, msg->to);
+            dest = s_put_u32 (dest, msg->skip);
             s_put_u64 (dest, msg->nonce);
             break;
         case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:

@@ -115,6 +115,8 @@ typedef struct {
                                 //  REJECT: the one refused;
                                 //  REPLAY: the first to send again
     uint64_t to;                //  REPLAY: the last to send again, >= sequence
+    uint32_t skip;              //  REPLAY: how many of those numbered
+                                //  sequence, the first, not to send again
     uint64_t delivered;         //  WELCOME ACK: last delivered sequence
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
     uint64_t nonce;             //  PING PONG: echoed by PONG; REPLAY: echoed

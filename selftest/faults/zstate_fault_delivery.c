@@ -563,8 +563,8 @@ zstate_fault_stall (options_t *options, char *line, size_t size)
 //  writer's backlog bound: does the application still get its operations
 //  (pop rate during the outage vs. before), and does Redis catch up after
 
-bool
-zstate_fault_redis_down (options_t *options, char *line, size_t size)
+static bool
+s_redis_down (options_t *options, char *line, size_t size, int level)
 {
     zstate_redis_server_t *redis = zstate_redis_server_new (true);
     if (!redis) {
@@ -583,9 +583,10 @@ zstate_fault_redis_down (options_t *options, char *line, size_t size)
     zstate_fault_server_set_bounds (server, 0, 1000);
     bool pass = false;
     if (zstate_fault_server_start (server) == 0) {
-        //  Persisted: the client keeps what the writer lacks, to replay it
+        //  At either level, the client keeps what the writer lacks, to
+        //  replay it
         zstate_fault_stream_t *stream = zstate_fault_stream_new_at (
-            zstate_fault_server_endpoint (server), model, ZSTATE_ACK_PERSISTED);
+            zstate_fault_server_endpoint (server), model, level);
         zstate_fault_stream_set (stream, rate, 10000, 0);
         //  A bound the outage passes, so that the client folds what it
         //  holds and the replay carries coalesced blocks
@@ -626,4 +627,16 @@ zstate_fault_redis_down (options_t *options, char *line, size_t size)
     zstate_fault_model_destroy (&model);
     zstate_redis_server_destroy (&redis);
     return pass;
+}
+
+bool
+zstate_fault_redis_down (options_t *options, char *line, size_t size)
+{
+    return s_redis_down (options, line, size, ZSTATE_ACK_PERSISTED);
+}
+
+bool
+zstate_fault_redis_down_delivered (options_t *options, char *line, size_t size)
+{
+    return s_redis_down (options, line, size, ZSTATE_ACK_DELIVERED);
 }

@@ -53,6 +53,8 @@ static scenario_t s_scenarios [] = {
     { "destroy-dead", zstate_fault_destroy_dead, "client destroy with a dead peer" },
     { "stall",        zstate_fault_stall,        "consumer stalled, 256-byte values, 10,000 keys" },
     { "redis-down",   zstate_fault_redis_down,   "Redis down, more keys than the writer's bound" },
+    { "redis-down-delivered", zstate_fault_redis_down_delivered,
+                      "the same, the client at level DELIVERED" },
     { "consumer-restart", zstate_fault_consumer_restart,
       "consumer kill -9 x3, no persistence, producer mirroring" },
     { "late-join",    zstate_fault_late_join,
