@@ -294,14 +294,14 @@ s_test_persisted (bool verbose)
     fake_destroy (&fake);
 }
 
-//  The fake server sends REPLAY from .. to, skip, nonce; the client sends
-//  again first .. last, then PONGs the nonce
+//  The fake server sends REPLAY from .. to, skip, max, nonce; the client
+//  sends again first .. last, then PONGs the nonce
 static void
-s_replay_expect (fake_t *fake, uint64_t from, uint64_t to, uint32_t skip, uint64_t nonce,
-                 uint64_t first, uint64_t last)
+s_replay_expect (fake_t *fake, uint64_t from, uint64_t to, uint32_t skip, uint32_t max,
+                 uint64_t nonce, uint64_t first, uint64_t last)
 {
     zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY, .sequence = from,
-                                    .to = to, .skip = skip, .nonce = nonce };
+                                    .to = to, .skip = skip, .max = max, .nonce = nonce };
     fake_send (fake, &replay);
     for (uint64_t sequence = first; sequence <= last; sequence++)
         fake_expect_ops (fake, sequence);
@@ -309,8 +309,9 @@ s_replay_expect (fake_t *fake, uint64_t from, uint64_t to, uint32_t skip, uint64
 }
 
 //  A REPLAY round: the client sends again what it holds from the REPLAY's
-//  from up to its to, no further, in order, then a PONG with its nonce,
-//  and streams on; a to past the last sent means all it holds
+//  from up to its to, no further (but for its skip, and no more than its
+//  max), in order, then a PONG with its nonce, and streams on; a to past
+//  the last sent means all it holds
 static void
 s_test_replay_round (bool verbose)
 {
@@ -320,18 +321,20 @@ s_test_replay_round (bool verbose)
                                                ZSTATE_ACK_PERSISTED, verbose);
     fake_send_each (client, fake, 10, 1);
     fake_ack_at (fake, 10, 2);
-    s_replay_expect (fake, 4, 6, 0, 77, 4, 6);
+    s_replay_expect (fake, 4, 6, 0, 0, 77, 4, 6);
     //  Nothing of 7 .. 10 again: what is new comes next
     fake_send_each (client, fake, 1, 11);
-    s_replay_expect (fake, 3, 100, 0, 78, 3, 11);
+    s_replay_expect (fake, 3, 100, 0, 0, 78, 3, 11);
     //  Skip 1 from a message that is alone with its sequence: the writer
     //  has it, and it does not go again
-    s_replay_expect (fake, 5, 7, 1, 79, 6, 7);
+    s_replay_expect (fake, 5, 7, 1, 0, 79, 6, 7);
+    //  Max 2: two messages, no more
+    s_replay_expect (fake, 3, 100, 0, 2, 80, 3, 4);
     fake_send_each (client, fake, 1, 12);
     zstate_client_stats_t stats;
     zstate_client_stats (client, &stats);
-    assert (stats.replays == 3 && stats.replays_missed == 0
-         && stats.retransmits == 3 + 9 + 2);
+    assert (stats.replays == 4 && stats.replays_missed == 0
+         && stats.retransmits == 3 + 9 + 2 + 2);
     fake_ack_at (fake, 12, 12);
     assert (zstate_client_flush_level (client, ZSTATE_ACK_PERSISTED, WAIT) == 0);
     assert (zstate_client_close (&client, WAIT) == 0);

@@ -429,6 +429,16 @@ s_test_unsent (void)
     zstate_outbox_destroy (&outbox);
 }
 
+//  REPLAY from .. to, skip, max into the outbox, its messages to emitted
+static uint64_t
+s_replay (zstate_outbox_t *outbox, uint64_t from, uint64_t to, uint32_t skip,
+          uint32_t max, emitted_t *emitted)
+{
+    zstate_session_msg_t replay = { .type = ZSTATE_SESSION_MSG_REPLAY, .sequence = from,
+                                    .to = to, .skip = skip, .max = max };
+    return zstate_outbox_replay (outbox, &replay, s_session, 2, 256 * 1024, s_emit, emitted);
+}
+
 //  A REPLAY into the block: its entries, the newest per key, as messages
 //  that all carry the block's last sequence, and the block stays; from
 //  after the block, nothing but the frames from there
@@ -449,8 +459,7 @@ s_test_replay (void)
     emitted_t whole = { .count = 0 };
     for (int round = 0; round < 2; round++) {
         emitted_t *emitted = &whole;
-        assert (zstate_outbox_replay (outbox, 3, skips [round], s_session, 2, 256 * 1024,
-                                      s_emit, emitted) == 7);
+        assert (s_replay (outbox, 3, 6, skips [round], 0, emitted) == 7);
         assert (emitted->count == 2 * (size_t) (round + 1));
         size_t ops = 0;
         for (size_t index = 2 * (size_t) round; index < emitted->count; index++) {
@@ -468,23 +477,30 @@ s_test_replay (void)
     //  From the block's sequence, skip 1: the second message of those
     //  above, byte for byte; skip 2 or more: none
     emitted_t rest = { .count = 0 };
-    assert (zstate_outbox_replay (outbox, 6, 1, s_session, 2, 256 * 1024, s_emit,
-                                  &rest) == 7);
+    assert (s_replay (outbox, 6, 6, 1, 0, &rest) == 7);
     assert (rest.count == 1);
     assert (zmq_msg_size (&rest.frames [0]) == zmq_msg_size (&whole.frames [1]));
     assert (memcmp (zmq_msg_data (&rest.frames [0]), zmq_msg_data (&whole.frames [1]),
                     zmq_msg_size (&rest.frames [0])) == 0);
-    assert (zstate_outbox_replay (outbox, 6, 2, s_session, 2, 256 * 1024, s_emit,
-                                  &rest) == 7);
-    assert (zstate_outbox_replay (outbox, 6, 1000, s_session, 2, 256 * 1024, s_emit,
-                                  &rest) == 7);
+    assert (s_replay (outbox, 6, 6, 2, 0, &rest) == 7);
+    assert (s_replay (outbox, 6, 6, 1000, 0, &rest) == 7);
     assert (rest.count == 1);
+    //  A max bounds a block numbered up to to: one message of two, the
+    //  first; a block numbered above to goes whole
+    assert (s_replay (outbox, 6, 6, 0, 1, &rest) == 7);
+    assert (rest.count == 2);
+    assert (zmq_msg_size (&rest.frames [1]) == zmq_msg_size (&whole.frames [0]));
+    assert (memcmp (zmq_msg_data (&rest.frames [1]), zmq_msg_data (&whole.frames [0]),
+                    zmq_msg_size (&rest.frames [1])) == 0);
+    assert (s_replay (outbox, 3, 5, 0, 1, &rest) == 7);
+    assert (rest.count == 4);
+    for (size_t index = 1; index < rest.count; index++)
+        zmq_msg_close (&rest.frames [index]);
     for (size_t index = 0; index < whole.count; index++)
         zmq_msg_close (&whole.frames [index]);
     zmq_msg_close (&rest.frames [0]);
     emitted_t none = { .count = 0 };
-    assert (zstate_outbox_replay (outbox, 7, 1, s_session, 2, 256 * 1024, s_emit,
-                                  &none) == 7);
+    assert (s_replay (outbox, 7, 7, 1, 1, &none) == 7);
     assert (none.count == 0);
     zlistx_t *ops = s_list (true), *tables = s_list (false);
     assert (s_drain (outbox, 7, ops, tables) == 1);

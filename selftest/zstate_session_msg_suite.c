@@ -148,7 +148,7 @@ s_test_equal (const zstate_session_msg_t *msg, const zstate_session_msg_t *other
         && memcmp (msg->session, other->session, SESSION_SIZE) == 0
         && (!uses_epoch || memcmp (epoch, other_epoch, EPOCH_SIZE) == 0)
         && msg->sequence == other->sequence && msg->to == other->to
-        && msg->skip == other->skip
+        && msg->skip == other->skip && msg->max == other->max
         && msg->delivered == other->delivered
         && msg->persisted == other->persisted && msg->nonce == other->nonce
         && msg->heartbeat == other->heartbeat && msg->ack_level == other->ack_level
@@ -539,44 +539,47 @@ s_test_replay (const byte *session, const byte *epoch)
     zstate_session_msg_t replay = {
         .type = ZSTATE_SESSION_MSG_REPLAY, .session = session, .epoch = epoch,
         .sequence = UINT64_MAX - 1, .to = UINT64_MAX, .skip = 0xA1B2C3D4,
+        .max = 0x0A0B0C0D,
         .nonce = 0x0102030405060708ULL
     };
-    assert (zstate_session_msg_size (&replay) == 64);
+    assert (zstate_session_msg_size (&replay) == 68);
     assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY), "REPLAY"));
     assert (streq (zstate_session_msg_type_name (ZSTATE_SESSION_MSG_REPLAY + 1), "?"));
-    byte encoded [65];
-    assert (zstate_session_msg_encode (&replay, encoded, 63) == -1 && errno == ENOBUFS);
-    assert (zstate_session_msg_encode (&replay, encoded, 64) == 64);
+    byte encoded [69];
+    assert (zstate_session_msg_encode (&replay, encoded, 67) == -1 && errno == ENOBUFS);
+    assert (zstate_session_msg_encode (&replay, encoded, 68) == 68);
     assert (encoded [3] == ZSTATE_SESSION_MSG_REPLAY);
     zstate_session_msg_t msg;
-    assert (zstate_session_msg_decode (&msg, encoded, 64) == 0);
+    assert (zstate_session_msg_decode (&msg, encoded, 68) == 0);
     assert (s_test_equal (&msg, &replay) && msg.to == UINT64_MAX
-            && msg.skip == 0xA1B2C3D4);
-    for (size_t prefix = 0; prefix < 64; prefix++)
+            && msg.skip == 0xA1B2C3D4 && msg.max == 0x0A0B0C0D);
+    for (size_t prefix = 0; prefix < 68; prefix++)
         assert (s_test_hostile (encoded, prefix) == ZSTATE_SESSION_REASON_TRUNCATED);
-    encoded [64] = 0;
-    assert (s_test_hostile (encoded, 65) == ZSTATE_SESSION_REASON_TRAILING);
-    //  Epoch at 20, sequence at 36, to at 44, skip at 52, nonce at 56
+    encoded [68] = 0;
+    assert (s_test_hostile (encoded, 69) == ZSTATE_SESSION_REASON_TRAILING);
+    //  Epoch at 20, sequence at 36, to at 44, skip at 52, max at 56, nonce at 60
     byte zeros [EPOCH_SIZE] = { 0 };
-    byte *zero_epoch = (byte *) malloc (64);
+    byte *zero_epoch = (byte *) malloc (68);
     assert (zero_epoch);
-    memcpy (zero_epoch, encoded, 64);
+    memcpy (zero_epoch, encoded, 68);
     memcpy (zero_epoch + 20, zeros, EPOCH_SIZE);
-    assert (s_test_hostile (zero_epoch, 64) == ZSTATE_SESSION_REASON_EPOCH);
+    assert (s_test_hostile (zero_epoch, 68) == ZSTATE_SESSION_REASON_EPOCH);
     free (zero_epoch);
-    assert (s_test_patched (encoded, 64, 36, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
-    assert (s_test_patched (encoded, 64, 36, 1, 8) == 0);
+    assert (s_test_patched (encoded, 68, 36, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 68, 36, 1, 8) == 0);
     //  to may equal the sequence, never be below it
-    assert (s_test_patched (encoded, 64, 44, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
-    assert (s_test_patched (encoded, 64, 44, UINT64_MAX - 2, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
-    assert (s_test_patched (encoded, 64, 44, UINT64_MAX - 1, 8) == 0);
-    assert (s_test_patched (encoded, 64, 56, 0, 8) == 0);
+    assert (s_test_patched (encoded, 68, 44, 0, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 68, 44, UINT64_MAX - 2, 8) == ZSTATE_SESSION_REASON_SEQUENCE);
+    assert (s_test_patched (encoded, 68, 44, UINT64_MAX - 1, 8) == 0);
+    assert (s_test_patched (encoded, 68, 60, 0, 8) == 0);
     //  Any skip: the client skips what it has of it
-    assert (s_test_patched (encoded, 64, 52, 0, 4) == 0);
+    assert (s_test_patched (encoded, 68, 52, 0, 4) == 0);
+    //  Any max: 0 is no bound
+    assert (s_test_patched (encoded, 68, 56, 0, 4) == 0);
     //  Version 1 knows no REPLAY
-    assert (s_test_patched (encoded, 64, 2, ZSTATE_MSG_VERSION, 1) == ZSTATE_SESSION_REASON_TYPE);
+    assert (s_test_patched (encoded, 68, 2, ZSTATE_MSG_VERSION, 1) == ZSTATE_SESSION_REASON_TYPE);
     //  Nor does anything know type 12 yet
-    assert (s_test_patched (encoded, 64, 3, ZSTATE_SESSION_MSG_REPLAY + 1, 1)
+    assert (s_test_patched (encoded, 68, 3, ZSTATE_SESSION_MSG_REPLAY + 1, 1)
             == ZSTATE_SESSION_REASON_TYPE);
     replay.sequence = 0;
     s_test_refused (&replay, ZSTATE_SESSION_REASON_SEQUENCE);

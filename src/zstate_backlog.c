@@ -591,6 +591,20 @@ zstate_backlog_restore_all (zstate_backlog_t *self)
     return merged;
 }
 
+zstate_backlog_entry_t *
+zstate_backlog_first (zstate_backlog_t *self)
+{
+    assert (self);
+    return self->pending.head;
+}
+
+zstate_backlog_entry_t *
+zstate_backlog_next (zstate_backlog_entry_t *entry)
+{
+    assert (entry && !entry->in_flight);
+    return entry->next;
+}
+
 size_t
 zstate_backlog_pending (zstate_backlog_t *self)
 {
@@ -742,52 +756,4 @@ zstate_backlog_verify (zstate_backlog_t *self)
 }
 
 
-#ifdef ZSTATE_SELFTEST
-//  The selftest is built into the selftest program only, not the library
-//  --------------------------------------------------------------------------
-//  Self test of this class: an example. The merge rules, the bound and a
-//  model-based test are zstate_backlog_suite, in the selftest directory.
-
-void
-zstate_backlog_test (bool verbose)
-{
-    printf (" * zstate_backlog: ");
-    if (verbose)
-        printf ("\n");
-
-    //  @selftest
-    //  A sender keeps what it could not deliver yet, one entry per key
-    zstate_backlog_t *backlog = zstate_backlog_new ();
-    assert (backlog);
-    zstate_backlog_field_t route [] = {
-        { "nexthop", 7, "10.0.0.1", 8 }, { "ifname", 6, "Ethernet0", 9 }
-    };
-    zstate_backlog_field_t moved [] = { { "ifname", 6, "Ethernet4", 9 } };
-    int64_t now = zclock_mono ();
-    assert (zstate_backlog_add (backlog, "ROUTE:10.1.0.0/16", 17, ZSTATE_OP_SET,
-                                route, 2, now) == 0);
-    assert (zstate_backlog_add (backlog, "ROUTE:10.2.0.0/16", 17, ZSTATE_OP_DEL,
-                                NULL, 0, now) == 0);
-    //  The same key again folds into its entry: still two keys
-    assert (zstate_backlog_add (backlog, "ROUTE:10.1.0.0/16", 17, ZSTATE_OP_HSET,
-                                moved, 1, now) == 1);
-    assert (zstate_backlog_pending (backlog) == 2);
-    //  Send the oldest; keep it until the peer confirms it
-    zstate_backlog_entry_t *entry = zstate_backlog_take (backlog);
-    const char *parts [4];
-    size_t sizes [4];
-    assert (zstate_backlog_entry_field_count (entry) == 2);
-    zstate_backlog_entry_fields (entry, parts, sizes);
-    assert (sizes [3] == 9 && memcmp (parts [3], "Ethernet4", 9) == 0);
-    zstate_backlog_confirm (backlog, &entry);
-    //  The next one is lost on the way: it goes back, to be sent again
-    entry = zstate_backlog_take (backlog);
-    assert (zstate_backlog_entry_op (entry) == ZSTATE_OP_DEL);
-    assert (zstate_backlog_restore (backlog, &entry) == 0);
-    assert (zstate_backlog_pending (backlog) == 1);
-    zstate_backlog_destroy (&backlog);
-    //  @end
-
-    printf ("OK\n");
-}
-#endif
+//  The selftest, zstate_backlog_test, is in selftest/zstate_backlog_suite.c

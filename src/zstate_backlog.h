@@ -104,6 +104,14 @@ int
 size_t
     zstate_backlog_restore_all (zstate_backlog_t *self);
 
+//  Walk the pending entries in the order take hands them out, taking
+//  none: the first, or NULL; the one after entry, or NULL. Nothing may
+//  change the backlog during a walk.
+zstate_backlog_entry_t *
+    zstate_backlog_first (zstate_backlog_t *self);
+zstate_backlog_entry_t *
+    zstate_backlog_next (zstate_backlog_entry_t *entry);
+
 //  Pending entries, entries in flight, and the bytes both hold.
 size_t
     zstate_backlog_pending (zstate_backlog_t *self);

@@ -340,6 +340,7 @@ typedef struct {
     bool welcomed;              //  epoch holds a server's epoch
     uint64_t resend_next;       //  Next held sequence to send again
     uint64_t resend_to;         //  ... and the last: a REPLAY's to, or all
+    uint64_t resend_left;       //  ... and how many more at most, or all
     int peer_heartbeat;         //  The server's interval, from WELCOME
     int64_t last_heard;         //  When anything last came from the server
     int64_t hello_due;          //  HELLO again then, while not WELCOMEd

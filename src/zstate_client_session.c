@@ -289,7 +289,7 @@ zstate_client_session_resend (self_t *self)
     while (room) {
         zmq_msg_t frame;
         uint64_t sequence = zstate_outbox_next (client->outbox, self->resend_next, &frame);
-        if (sequence > self->resend_to) {
+        if (sequence && (sequence > self->resend_to || !self->resend_left)) {
             //  Beyond the REPLAY's round: the server has it, all but its writer
             zmq_msg_close (&frame);
             sequence = 0;
@@ -305,6 +305,8 @@ zstate_client_session_resend (self_t *self)
             break;
         }
         self->resend_next = sequence + 1;
+        if (self->resend_left != UINT64_MAX)
+            self->resend_left--;
         sent++;
     }
     pthread_mutex_unlock (&client->socket_lock);
@@ -352,7 +354,7 @@ s_self_on_welcome (self_t *self, zstate_session_msg_t *msg)
             msg->persisted = last;
     }
     self->resend_next = msg->delivered + 1;
-    self->resend_to = UINT64_MAX;
+    self->resend_to = self->resend_left = UINT64_MAX;
     //  A REPLAY being answered is void: the new connection starts afresh
     zlistx_purge (self->replay_chunks);
     self->replay_pong = false;
@@ -486,13 +488,17 @@ s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
     uint64_t first = zstate_outbox_first (client->outbox);
     //  The server asks from its last forwarded sequence, or the one after
     bool missed = (first? first: client->sequence + 1) > msg->sequence + 1;
-    self->resend_next = zstate_outbox_replay (client->outbox, msg->sequence, msg->skip,
-                                              client->session, client->batch_ops_max,
-                                              client->batch_bytes_max,
+    self->resend_next = zstate_outbox_replay (client->outbox, msg, client->session,
+                                              client->batch_ops_max, client->batch_bytes_max,
                                               s_self_replay_chunk, self->replay_chunks);
     //  A message of its own sequence, which the writer has
     if (self->resend_next == msg->sequence && msg->skip)
         self->resend_next++;
+    //  What the round may send of what is numbered up to its to
+    uint64_t left = msg->max? msg->max: UINT64_MAX;
+    size_t chunks = zlistx_size (self->replay_chunks);
+    if (chunks && self->resend_next - 1 <= msg->to)
+        left -= chunks;
     pthread_mutex_unlock (&client->socket_lock);
     s_self_count (self, &client->stats.replays, 1);
     if (missed) {
@@ -503,8 +509,10 @@ s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
                       msg->sequence, first);
     }
     //  A resend after a WELCOME goes on to the end: the server lacks all of it
-    if (self->session != SESSION_RESEND || self->resend_to != UINT64_MAX)
+    if (self->session != SESSION_RESEND || self->resend_to != UINT64_MAX) {
         self->resend_to = msg->to;
+        self->resend_left = left;
+    }
     self->replay_nonce = msg->nonce;
     self->replay_pong = true;
     if (self->verbose)

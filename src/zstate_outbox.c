@@ -445,6 +445,7 @@ typedef struct {
     zstate_outbox_emit_fn *emit;    //  Takes each message, or NULL: keep it
     void *arg;                  //  For emit
     uint32_t skip;              //  Messages not to hand to emit, the first
+    uint32_t left;              //  ... and how many to hand it at most
 } encoder_t;
 
 //  Keep the message being built as the next sequence
@@ -465,13 +466,16 @@ s_encoder_flush (encoder_t *self)
                              self->table, table_size, (uint32_t) count);
     data [2] = ZSTATE_SESSION_VERSION;
     memcpy (data + header_size, zstate_batch_data (self->batch), bytes);
-    if (self->emit && self->skip)
+    if (!self->emit)
+        s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
+    else
+    if (self->skip)
         self->skip--;
     else
-    if (self->emit)
+    if (self->left) {
+        self->left--;
         self->emit (self->arg, &frame, self->ops, count, bytes);
-    else
-        s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
+    }
     zmq_msg_close (&frame);
     zstate_batch_reset (self->batch);
     self->ops = 0;
@@ -721,7 +725,8 @@ zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t op
     if (!self->unsent)
         return;
     encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
-                          .bytes_max = bytes_max, .emit = emit, .arg = arg };
+                          .bytes_max = bytes_max, .emit = emit, .arg = arg,
+                          .left = UINT32_MAX };
     encoder.batch = zstate_batch_new ();
     zstate_backlog_entry_t *entry;
     while ((entry = zstate_backlog_take (self->unsent))) {
@@ -735,27 +740,29 @@ zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t op
 
 
 uint64_t
-zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, uint32_t skip,
+zstate_outbox_replay (zstate_outbox_t *self, const zstate_session_msg_t *replay,
                       const byte *session, size_t ops_max, size_t bytes_max,
                       zstate_outbox_emit_fn *emit, void *arg)
 {
     assert (self);
-    assert (emit);
+    assert (replay && emit);
+    uint64_t from = replay->sequence;
     if (!self->block_last || from > self->block_last)
         return from;
     //  Every entry, each numbered as the block's last sequence, and all of
-    //  them stay: taken, never confirmed, then restored
+    //  them stay: walked in the order taking them would have
     encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
                           .bytes_max = bytes_max, .emit = emit, .arg = arg,
                           .sequence = self->block_last,
-                          .skip = from == self->block_last? skip: 0 };
+                          .skip = from == self->block_last? replay->skip: 0,
+                          .left = replay->max && self->block_last <= replay->to?
+                                  replay->max: UINT32_MAX };
     encoder.batch = zstate_batch_new ();
-    zstate_backlog_entry_t *entry;
-    while ((entry = zstate_backlog_take (self->block)))
+    zstate_backlog_entry_t *entry = zstate_backlog_first (self->block);
+    for (; entry && encoder.left; entry = zstate_backlog_next (entry))
         s_encoder_add (&encoder, entry);
     s_encoder_flush (&encoder);
     zstate_batch_destroy (&encoder.batch);
-    zstate_backlog_restore_all (self->block);
     return self->block_last + 1;
 }
 

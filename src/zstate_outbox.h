@@ -13,6 +13,7 @@
 #define ZSTATE_OUTBOX_H_INCLUDED
 
 #include "zstate_backlog.h"
+#include "zstate_session_msg.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -177,17 +178,18 @@ void
                                zmq_msg_t *frame, size_t ops, size_t wire_ops,
                                size_t bytes);
 
-//  A REPLAY from sequence from (for the server's DB writer only): when
-//  the block stands for from or later, hand each of its entries, encoded
-//  as zstate_outbox_take_unsent does and every message numbered as the
+//  A REPLAY (for the server's DB writer only): when the block stands for
+//  its from or later, hand the block's entries, encoded as
+//  zstate_outbox_take_unsent does and every message numbered as the
 //  block's last sequence, to emit (the outbox keeps the block), but for
 //  the first skip messages when from is the block's last sequence (the
 //  writer has them: encoding a block that has not changed makes the same
-//  messages in the same order), and return the sequence after the block;
-//  else return from. The caller then sends the frames held from the
-//  sequence returned.
+//  messages in the same order), and no more than max when the block's
+//  last sequence is at most to (max 0: no bound); return the sequence
+//  after the block. Else return from. The caller then sends the frames
+//  held from the sequence returned.
 uint64_t
-    zstate_outbox_replay (zstate_outbox_t *self, uint64_t from, uint32_t skip,
+    zstate_outbox_replay (zstate_outbox_t *self, const zstate_session_msg_t *replay,
                           const byte *session, size_t ops_max, size_t bytes_max,
                           zstate_outbox_emit_fn *emit, void *arg);
 

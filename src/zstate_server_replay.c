@@ -26,7 +26,10 @@
     of a coalesced block the client sends again whole), to at most
     ROUND_SEQUENCES on, with a nonce; a round that ends with the route
     still behind is followed at once by the next while the writer has
-    room, so that each round costs what the writer can take. A session has one
+    room, so that each round costs what the writer can take; and it asks
+    for ROUND_MESSAGES at most, which bounds a coalesced block too (a round
+    that came to it keeps its held message for the next, which tells
+    whether the block goes on). A session has one
     round at a time, since its client answers only the latest REPLAY: it
     goes for every route of the session behind whose writer has room, from
     the earliest that any of them lacks, and its PONG ends the round of
@@ -64,11 +67,16 @@
 #include "zstate_server_sessions.h"
 #include "zstate_server_replay.h"
 
-#define TICK_IVL            100     //  msecs between looks at the writers
-#define ROUND_SEQUENCES     128     //  asked for in one round: about what the
-                                    //  pipe to a writer holds (its PUSH and
-                                    //  PULL high-water marks), so that a round
-                                    //  the writer cannot take wastes little
+#define TICK_IVL            20      //  msecs between looks at the writers
+#define ROUND_SEQUENCES     128     //  asked for in one round: about what
+                                    //  the pipe to a writer holds (its PUSH
+                                    //  and PULL high-water marks), so that a
+                                    //  round the writer cannot take wastes
+                                    //  little
+#define ROUND_MESSAGES      256     //  and messages at most, of a coalesced
+                                    //  block too; more than ROUND_SEQUENCES,
+                                    //  so that a round of one message per
+                                    //  sequence does not look cut at its end
 #define ROUND_MAX           30000   //  msecs a round may wait for its PONG
 #define NONCE_BASE          (1ULL << 62)    //  above any PING's nonce
 
@@ -89,6 +97,9 @@ typedef struct {
     uint64_t run;               //  sequence of the round's latest message
     uint32_t run_index;         //  how many so numbered came in the round,
                                 //  of every table, with those skipped
+    uint64_t round_to;          //  the round's to
+    uint32_t round_count;       //  messages numbered up to it that came
+    bool keep_held;             //  a round cut at its count kept the held
     bool trusted;               //  no round given up since its last PONG
     bool round_clean;           //  trusted when the round started: nothing
                                 //  of an earlier round is still coming
@@ -98,6 +109,7 @@ typedef struct {
     zmq_msg_t held;             //  the last replayed OPS, not yet sent
     bool has_held;
     uint64_t held_sequence;
+    uint32_t held_index;        //  its place among those so numbered
 } entry_t;
 
 struct _zstate_server_replay_t {
@@ -296,6 +308,8 @@ s_count (zstate_server_replay_t *self, const byte *session, uint64_t sequence)
                 entry->run_index = 0;
             }
             index = entry->run_index++;
+            if (sequence <= entry->round_to)
+                entry->round_count++;
         }
     return index;
 }
@@ -310,8 +324,10 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
     entry_t *entry = route? s_lookup (self, session, route): NULL;
     if (!entry)
         return false;
-    if (!entry->in_round || entry->broken || sequence < s_from (entry)) {
-        self->stats->replay_dropped++;
+    if (!entry->in_round || entry->broken || sequence < s_from (entry)
+    ||  (entry->has_held && sequence == entry->held_sequence
+         && index <= entry->held_index)) {
+        self->stats->replay_dropped++;      //  Not lacked, or held already
         return true;
     }
     bool sent = s_send_held (self, entry, sequence == entry->held_sequence);
@@ -322,6 +338,7 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
         memcpy (zmq_msg_data (&entry->held), zmq_msg_data (payload), zmq_msg_size (payload));
         entry->has_held = true;
         entry->held_sequence = sequence;
+        entry->held_index = index;
         entry->safe = index;    //  The writer has all before it
     }
     else
@@ -336,8 +353,10 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
             entry->written = sequence;
             entry->replayed = true;
         }
-        else
+        else {
             self->stats->replay_dropped++;      //  The held one
+            entry->safe = entry->held_index;
+        }
         entry->broken = true;
         self->stats->replay_dropped++;
         return true;
@@ -372,6 +391,41 @@ s_next_round (zstate_server_replay_t *self, const byte *session)
         s_round (self, session, zclock_mono ());
 }
 
+//  The end of entry's round, at its PONG. A round that came to its
+//  count may have been cut inside a coalesced block: its held message
+//  stays held (the next round tells whether the block goes on), and
+//  counts as the writer's for the next round's skip. Else the held goes
+//  as version 2, and a round that ended whole ended with a whole block
+static void
+s_round_end (zstate_server_replay_t *self, entry_t *entry)
+{
+    entry->in_round = false;
+    entry->trusted = true;
+    if (!entry->broken && entry->round_count >= ROUND_MESSAGES) {
+        if (entry->has_held) {
+            entry->keep_held = true;
+            entry->safe = entry->held_index + 1;
+        }
+        return;
+    }
+    bool had_held = entry->has_held;
+    if (!s_send_held (self, entry, false)) {
+        self->stats->replay_dropped++;
+        entry->safe = entry->held_index;
+        return;
+    }
+    if (entry->broken)
+        return;
+    if (entry->round_got || had_held)
+        entry->replayed = false;
+    if (entry->written >= entry->lacks) {
+        zsys_info ("zstate_server: the writer of %s/%s has a session's "
+                   "messages again, up to %" PRIu64, entry->route->db,
+                   entry->route->table, entry->lacks);
+        s_delete (self, entry);
+    }
+}
+
 //  A session's PONG: the end of its round, when the nonce is the round's
 static void
 s_pong (void *arg, const byte *session, uint64_t nonce)
@@ -384,20 +438,7 @@ s_pong (void *arg, const byte *session, uint64_t nonce)
         if (entry->in_round && entry->nonce == nonce
         &&  !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
             ended = true;
-            entry->in_round = false;
-            entry->trusted = true;
-            bool sent = s_send_held (self, entry, false);
-            if (!sent)
-                self->stats->replay_dropped++;
-            //  A round that ended whole ended with a whole coalesced block
-            if (sent && !entry->broken && entry->round_got)
-                entry->replayed = false;
-            if (sent && !entry->broken && entry->written >= entry->lacks) {
-                zsys_info ("zstate_server: the writer of %s/%s has a session's "
-                           "messages again, up to %" PRIu64, entry->route->db,
-                           entry->route->table, entry->lacks);
-                s_delete (self, entry);
-            }
+            s_round_end (self, entry);
         }
         entry = next;
         //  zlistx_find moved the cursor: walk on from next
@@ -451,8 +492,9 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
                   from + ROUND_SEQUENCES - 1;
     uint32_t hellos = zstate_server_sessions_hellos_of (self->sessions, session);
     uint32_t skip = busy? 0: s_skip (self, session, from, hellos);
-    bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, from, to,
-                                                         skip, self->nonce + 1);
+    zstate_session_msg_t replay = { .sequence = from, .to = to, .skip = skip,
+                                    .max = ROUND_MESSAGES, .nonce = self->nonce + 1 };
+    bool sent = !busy && zstate_server_sessions_replay (self->sessions, session, &replay);
     if (sent)
         self->nonce++;
     entry = (entry_t *) zlistx_first (self->entries);
@@ -462,8 +504,13 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
             if (sent) {
                 entry->nonce = self->nonce;
                 entry->in_round = true;
-                //  What a round given up held comes again in this one
-                s_drop_held (entry);
+                //  What a round given up held comes again in this one;
+                //  what one cut at its count held, the writer gets in it
+                if (!entry->keep_held)
+                    s_drop_held (entry);
+                entry->keep_held = false;
+                entry->round_to = replay.to;
+                entry->round_count = 0;
                 entry->broken = false;
                 entry->round_got = false;
                 entry->round_at = now;
@@ -502,6 +549,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         if (entry->in_round && now - entry->round_at > ROUND_MAX) {
             entry->in_round = false;
             entry->trusted = false; //  What it asked may still come
+            if (entry->has_held)
+                entry->safe = entry->held_index;
         }
         //  Looked at once, so that a round's from covers all it starts
         bool gone;

@@ -13,6 +13,8 @@
 #ifndef ZSTATE_SERVER_SESSIONS_H_INCLUDED
 #define ZSTATE_SERVER_SESSIONS_H_INCLUDED
 
+#include "zstate_session_msg.h"
+
 //  The server actor owns one and calls it from its own thread; the table
 //  sends its replies (WELCOME, ACK, REJECT, PING, PONG) on the actor's
 //  ROUTER and counts into the actor's stats. Its tests are part of
@@ -209,12 +211,12 @@ uint32_t
     zstate_server_sessions_hellos_of (zstate_server_sessions_t *self,
                                       const byte *session_id);
 
-//  Send REPLAY of the sequences from .. to (to at most the session's D,
-//  and never below from), but for the first skip messages numbered from,
-//  with nonce to the session. Returns true when it went.
+//  Send REPLAY to the session: replay's sequence (from), to (at most the
+//  session's D, and never below from), skip, max and nonce; its type,
+//  session and epoch are set here. Returns true when it went.
 bool
     zstate_server_sessions_replay (zstate_server_sessions_t *self,
-                                   const byte *session_id, uint64_t from,
-                                   uint64_t to, uint32_t skip, uint64_t nonce);
+                                   const byte *session_id,
+                                   zstate_session_msg_t *replay);
 
 #endif

@@ -78,22 +78,23 @@ zstate_server_sessions_hellos_of (zstate_server_sessions_t *self, const byte *se
 
 bool
 zstate_server_sessions_replay (zstate_server_sessions_t *self, const byte *session_id,
-                               uint64_t from, uint64_t to, uint32_t skip, uint64_t nonce)
+                               zstate_session_msg_t *replay)
 {
     assert (self);
+    assert (replay);
     session_t *session = s_session_v2 (self, session_id);
     if (!session || !session->welcomed)
         return false;
-    if (!from)
-        from = 1;
-    if (to > session->delivered)
-        to = session->delivered;
-    zstate_session_msg_t replay = {
-        .type = ZSTATE_SESSION_MSG_REPLAY, .session = session->id,
-        .epoch = self->epoch, .sequence = from, .to = to < from? from: to, .skip = skip,
-        .nonce = nonce
-    };
-    if (!zstate_server_session_send (self, session, &replay))
+    replay->type = ZSTATE_SESSION_MSG_REPLAY;
+    replay->session = session->id;
+    replay->epoch = self->epoch;
+    if (!replay->sequence)
+        replay->sequence = 1;
+    if (replay->to > session->delivered)
+        replay->to = session->delivered;
+    if (replay->to < replay->sequence)
+        replay->to = replay->sequence;
+    if (!zstate_server_session_send (self, session, replay))
         return false;
     self->stats->replays_sent++;
     return true;

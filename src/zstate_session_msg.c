@@ -43,7 +43,7 @@
 #define ACK_SIZE        (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8)
 #define REJECT_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 2 + 4 + 1)
 #define PING_SIZE       (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8)
-#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 4 + 8)
+#define REPLAY_SIZE     (PREFIX_SIZE + SESSION_SIZE + EPOCH_SIZE + 8 + 8 + 4 + 4 + 8)
 //  ... and of the resync types with both names empty (a name's size field
 //  and NUL take 5 bytes)
 #define BEGIN_SIZE      (PREFIX_SIZE + SESSION_SIZE + 8 + 5 + 5 + 1)
@@ -319,6 +319,8 @@ s_take_body (reader_t *reader, zstate_session_msg_t *msg)
                 rc = ZSTATE_SESSION_REASON_SEQUENCE;
             if (rc == 0)
                 rc = s_take_u32 (reader, &msg->skip);
+            if (rc == 0)
+                rc = s_take_u32 (reader, &msg->max);
             return rc? rc: s_take_u64 (reader, &msg->nonce);
     }
     return ZSTATE_SESSION_REASON_TYPE;
@@ -515,6 +517,7 @@ s_encode_body (const zstate_session_msg_t *msg, byte *dest)
             dest = s_put_u64 (dest, msg->sequence);
             dest = s_put_u64 (dest, msg->to);
             dest = s_put_u32 (dest, msg->skip);
+            dest = s_put_u32 (dest, msg->max);
             s_put_u64 (dest, msg->nonce);
             break;
         case ZSTATE_SESSION_MSG_SNAPSHOT_BEGIN:

@@ -117,6 +117,8 @@ typedef struct {
     uint64_t to;                //  REPLAY: the last to send again, >= sequence
     uint32_t skip;              //  REPLAY: how many of those numbered
                                 //  sequence, the first, not to send again
+    uint32_t max;               //  REPLAY: of those numbered up to to, how
+                                //  many to send again at most; 0: all
     uint64_t delivered;         //  WELCOME ACK: last delivered sequence
     uint64_t persisted;         //  WELCOME ACK: last persisted, <= delivered
     uint64_t nonce;             //  PING PONG: echoed by PONG; REPLAY: echoed
