@@ -82,6 +82,7 @@ s_expect_range (zstate_consumer_t *consumer, uint64_t first, uint64_t last)
 }
 
 #define ROUND_SEQUENCES 128     //  what the server asks for in one round
+#define ROUND_MESSAGES  256     //  and the messages it takes at most
 
 //  The writer reads again: what it had, in order, then REPLAYs ask for
 //  the rest, ROUND_SEQUENCES at a time, one round after another's PONG,
@@ -209,12 +210,13 @@ s_rig_stop (rig_t *rig)
     zstate_server_destroy (&rig->server);
 }
 
-//  The peer sends MESSAGES to a writer that reads nothing: the consumer
-//  still gets everything, and the server goes on without the writer.
-//  Returns how many the writer got.
+//  Starts a rig of one table, whose peer sends MESSAGES to a writer that
+//  reads nothing: the consumer still gets everything, and the server goes
+//  on without the writer. Returns how many the writer got.
 static uint64_t
-s_fill (rig_t *rig)
+s_fill (rig_t *rig, bool verbose)
 {
+    s_rig_start (rig, 1, verbose);
     char key [32];
     for (uint64_t sequence = 1; sequence <= MESSAGES; sequence++) {
         snprintf (key, sizeof (key), "k%" PRIu64, sequence);
@@ -234,10 +236,9 @@ static void
 s_test_one_table (bool verbose)
 {
     rig_t rig;
-    s_rig_start (&rig, 1, verbose);
+    uint64_t forwarded = s_fill (&rig, verbose);
     zsock_t *peer = rig.peer;
     const byte *id = rig.id;
-    uint64_t forwarded = s_fill (&rig);
     zstate_server_stats_t stats;
     //  P stops at what the writer had
     s_confirm (rig.confirm, WRITTEN, id, forwarded);
@@ -287,10 +288,9 @@ static void
 s_test_block (bool verbose)
 {
     rig_t rig;
-    s_rig_start (&rig, 1, verbose);
+    uint64_t forwarded = s_fill (&rig, verbose);
     zsock_t *peer = rig.peer;
     const byte *id = rig.id;
-    uint64_t forwarded = s_fill (&rig);
     zstate_server_stats_t stats;
     char key [32];
     for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
@@ -305,7 +305,7 @@ s_test_block (bool verbose)
         assert (++rounds <= MESSAGES);
         reply_t *reply = &rig.reply;
         peer_expect (peer, reply, ZSTATE_SESSION_MSG_REPLAY);
-        assert (reply->msg.sequence == from && reply->msg.max > 0);
+        assert (reply->msg.sequence == from && reply->msg.max == ROUND_MESSAGES);
         //  From the block's own sequence, the writer has (or the server
         //  holds for it) what it skips; each round gets further
         uint32_t skip = reply->msg.skip;

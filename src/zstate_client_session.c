@@ -502,11 +502,12 @@ s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
     pthread_mutex_unlock (&client->socket_lock);
     s_self_count (self, &client->stats.replays, 1);
     if (missed) {
-        //  Level DELIVERED forgot what the writer lacks: Redis misses it
+        //  Only a server that acknowledged persisted what its writer then
+        //  asks for again gets here: Redis misses what the client dropped
         s_self_count (self, &client->stats.replays_missed, 1);
-        zsys_warning ("%s REPLAY from %" PRIu64 ": no longer held from %" PRIu64
-                      " (level DELIVERED?); the DB writer misses it", self->log_prefix,
-                      msg->sequence, first);
+        zsys_warning ("%s REPLAY from %" PRIu64 ": held only from %" PRIu64
+                      ", already acknowledged persisted; the DB writer misses it",
+                      self->log_prefix, msg->sequence, first);
     }
     //  A resend after a WELCOME goes on to the end: the server lacks all of it
     if (self->session != SESSION_RESEND || self->resend_to != UINT64_MAX) {
