@@ -154,8 +154,8 @@ typedef struct {
     uint64_t restored_drops;    //  OPS dropped (and acknowledged) as held
                                 //  by Redis already, under a restored
                                 //  watermark of their table
-    //  A full DB writer (doc/protocol.md, section 17): sessions at level
-    //  PERSISTED go on being delivered, and replay to the writer later
+    //  A full DB writer (doc/protocol.md, section 17): sessions that offer
+    //  REPLAY go on being delivered, and replay to the writer later
     uint64_t writer_skipped;    //  messages delivered without the writer's
                                 //  copy, its PUSH being full
     uint64_t replays_sent;      //  REPLAYs sent to those sessions

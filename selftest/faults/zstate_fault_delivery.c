@@ -56,17 +56,29 @@ s_settle (zstate_fault_server_t *server, zstate_fault_model_t *model)
 }
 
 //  Wait until Redis holds the model, or CONVERGE_MAX passed; returns the
-//  wrong keys at the end, -1 when Redis could not be read
+//  wrong keys at the end, -1 when Redis could not be read. With two
+//  tables, odd key numbers are in the second
+static int64_t
+s_converge_tables (zstate_fault_model_t *model, const char *redis, size_t tables)
+{
+    const char *names [] = { ZSTATE_FAULT_TABLE, ZSTATE_FAULT_TABLE_2 };
+    assert (tables == 1 || tables == 2);
+    int64_t start = zclock_mono (), wrong = -1;
+    while (true) {
+        zstate_fault_view_t view;
+        wrong = zstate_fault_model_check_redis_tables (model, redis, names, tables, &view)
+              ? -1: (int64_t) zstate_fault_view_wrong (&view);
+        if (wrong == 0 || zclock_mono () - start >= CONVERGE_MAX)
+            break;
+        zclock_sleep (200);
+    }
+    return wrong;
+}
+
 static int64_t
 s_converge (zstate_fault_model_t *model, const char *redis)
 {
-    int64_t start = zclock_mono ();
-    int64_t wrong = zstate_fault_model_check_redis (model, redis, ZSTATE_FAULT_TABLE);
-    while (wrong != 0 && zclock_mono () - start < CONVERGE_MAX) {
-        zclock_sleep (200);
-        wrong = zstate_fault_model_check_redis (model, redis, ZSTATE_FAULT_TABLE);
-    }
-    return wrong;
+    return s_converge_tables (model, redis, 1);
 }
 
 //  Flush the client, let delivery settle, check the pop log. Returns true
@@ -561,10 +573,12 @@ zstate_fault_stall (options_t *options, char *line, size_t size)
 //  --------------------------------------------------------------------------
 //  Redis goes down while the producer writes more unique keys than the
 //  writer's backlog bound: does the application still get its operations
-//  (pop rate during the outage vs. before), and does Redis catch up after
+//  (pop rate during the outage vs. before), and does Redis catch up after.
+//  With two tables (one session, one writer), both are behind the writer
+//  at once, and replay together
 
 static bool
-s_redis_down (options_t *options, char *line, size_t size, int level)
+s_redis_down (options_t *options, char *line, size_t size, int level, size_t tables)
 {
     zstate_redis_server_t *redis = zstate_redis_server_new (true);
     if (!redis) {
@@ -581,6 +595,8 @@ s_redis_down (options_t *options, char *line, size_t size, int level)
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER,
                                                              options->dir, endpoint);
     zstate_fault_server_set_bounds (server, 0, 1000);
+    if (tables == 2)
+        zstate_fault_server_set_mode (server, "tables", 0);
     bool pass = false;
     if (zstate_fault_server_start (server) == 0) {
         //  At either level, the client keeps what the writer lacks, to
@@ -588,6 +604,8 @@ s_redis_down (options_t *options, char *line, size_t size, int level)
         zstate_fault_stream_t *stream = zstate_fault_stream_new_at (
             zstate_fault_server_endpoint (server), model, level);
         zstate_fault_stream_set (stream, rate, 10000, 0);
+        if (tables == 2)
+            zstate_fault_stream_set_tables (stream);
         //  A bound the outage passes, so that the client folds what it
         //  holds and the replay carries coalesced blocks
         zstate_client_t *client = zstate_fault_stream_client (stream);
@@ -610,15 +628,22 @@ s_redis_down (options_t *options, char *line, size_t size, int level)
         uint64_t folded = stats.frames_coalesced;
         s_settle (server, model);
         bool reached = zstate_fault_server_popped (server) >= zstate_fault_model_accepted (model);
+        //  Redis is still down, so no table can have caught up
+        int64_t behind = tables == 2
+                       ? zstate_fault_dump_counter (zstate_fault_server_dump (server), "behind")
+                       : 1;
         zstate_redis_server_start (redis);
         zstate_client_flush (client, FLUSH_MAX);
-        int64_t wrong = s_converge (model, endpoint);
+        int64_t wrong = s_converge_tables (model, endpoint, tables);
         pass = s_verdict (stream, server, model, line, size);
         //  The application pops at 90% of its rate before the outage, at least
-        pass = pass && reached && wrong == 0 && during >= 0.9 * before && folded > 0;
+        pass = pass && reached && wrong == 0 && during >= 0.9 * before && folded > 0
+            && behind == (int64_t) tables;
         zstate_fault_append (line, size, " redis_wrong_keys=%" PRId64 " pops_during_outage=%s"
                   " pop_rate_before=%.0f/s pop_rate_during=%.0f/s frames_folded=%" PRIu64,
                   wrong, reached? "all": "blocked", before, during, folded);
+        if (tables == 2)
+            zstate_fault_append (line, size, " tables_behind=%" PRId64, behind);
         zstate_fault_stream_destroy (&stream);
     }
     else
@@ -632,11 +657,17 @@ s_redis_down (options_t *options, char *line, size_t size, int level)
 bool
 zstate_fault_redis_down (options_t *options, char *line, size_t size)
 {
-    return s_redis_down (options, line, size, ZSTATE_ACK_PERSISTED);
+    return s_redis_down (options, line, size, ZSTATE_ACK_PERSISTED, 1);
 }
 
 bool
 zstate_fault_redis_down_delivered (options_t *options, char *line, size_t size)
 {
-    return s_redis_down (options, line, size, ZSTATE_ACK_DELIVERED);
+    return s_redis_down (options, line, size, ZSTATE_ACK_DELIVERED, 1);
+}
+
+bool
+zstate_fault_redis_down_tables (options_t *options, char *line, size_t size)
+{
+    return s_redis_down (options, line, size, ZSTATE_ACK_DELIVERED, 2);
 }

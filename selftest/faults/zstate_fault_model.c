@@ -368,9 +368,11 @@ s_redis_count (redisContext *redis, const char *table)
 }
 
 int
-zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *endpoint,
-                                     const char *table, zstate_fault_view_t *view)
+zstate_fault_model_check_redis_tables (zstate_fault_model_t *self, const char *endpoint,
+                                       const char **tables, size_t count,
+                                       zstate_fault_view_t *view)
 {
+    assert (count > 0);
     assert (self);
     assert (view);
     memset (view, 0, sizeof (*view));
@@ -393,7 +395,7 @@ zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *end
         for (size_t key = first; key < last; key++) {
             char name [16];
             snprintf (name, sizeof (name), "k%07u", (unsigned) key);
-            redisAppendCommand (redis, "HGET %s:%s seq", table, name);
+            redisAppendCommand (redis, "HGET %s:%s seq", tables [key % count], name);
         }
         for (size_t key = first; key < last; key++) {
             redisReply *reply = NULL;
@@ -410,7 +412,11 @@ zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *end
     }
     //  What the model keys do not account for is extra: other names, or
     //  a hash without seq
-    int64_t total = rc == 0? s_redis_count (redis, table): -1;
+    int64_t total = 0;
+    for (size_t index = 0; index < count && total != -1; index++) {
+        int64_t hashes = rc == 0? s_redis_count (redis, tables [index]): -1;
+        total = hashes == -1? -1: total + hashes;
+    }
     if (total == -1)
         rc = -1;
     else
@@ -420,6 +426,13 @@ zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *end
     }
     redisFree (redis);
     return rc;
+}
+
+int
+zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *endpoint,
+                                     const char *table, zstate_fault_view_t *view)
+{
+    return zstate_fault_model_check_redis_tables (self, endpoint, &table, 1, view);
 }
 
 int64_t
@@ -612,6 +625,18 @@ s_test_redis (zstate_fault_model_t *model)
     freeReplyObject (redisCommand (context, "DEL T:stray"));
     //  Another table is another set of hashes
     assert (zstate_fault_model_check_redis (model, endpoint, "OTHER") == 2);
+    //  Over two tables, k1 (odd) belongs in the second: T:k0000001 is
+    //  extra there, and OTHER:k0000001 missing until written
+    const char *tables [] = { "T", "OTHER" };
+    assert (zstate_fault_model_check_redis_tables (model, endpoint, tables, 2, &view) == 0);
+    assert (view.keys == 2 && view.missing == 1 && view.extra == 1 && view.stale == 0);
+    freeReplyObject (redisCommand (context, "DEL T:k0000001"));
+    freeReplyObject (redisCommand (context, "HSET OTHER:k0000001 seq 1"));
+    assert (zstate_fault_model_check_redis_tables (model, endpoint, tables, 2, &view) == 0);
+    assert (view.keys == 2 && view.stale == 1 && zstate_fault_view_wrong (&view) == 1);
+    freeReplyObject (redisCommand (context, "HSET OTHER:k0000001 seq 2"));
+    assert (zstate_fault_model_check_redis_tables (model, endpoint, tables, 2, &view) == 0);
+    assert (zstate_fault_view_wrong (&view) == 0);
     redisFree (context);
     zstate_redis_server_kill (redis);
     assert (zstate_fault_model_check_redis (model, endpoint, "T") == -1);

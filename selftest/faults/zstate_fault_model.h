@@ -165,6 +165,13 @@ int
     zstate_fault_model_check_redis_view (zstate_fault_model_t *self, const char *endpoint,
                                          const char *table, zstate_fault_view_t *view);
 
+//  The same over count tables, key number k in tables [k % count]; what
+//  every table:* holds that no model key accounts for is extra.
+int
+    zstate_fault_model_check_redis_tables (zstate_fault_model_t *self, const char *endpoint,
+                                           const char **tables, size_t count,
+                                           zstate_fault_view_t *view);
+
 //  Return the keys a view gets wrong: missing + extra + stale.
 uint64_t
     zstate_fault_view_wrong (zstate_fault_view_t *view);

@@ -23,6 +23,7 @@
 #define MODE_POPS   0
 #define MODE_VIEW   1
 #define MODE_LATE   2
+#define MODE_TABLES 3               //  pops, from two tables
 
 typedef struct {
     int mode;
@@ -32,9 +33,11 @@ typedef struct {
     char *done;                 //  made when the first window completes
     zstate_server_t *server;
     zstate_consumer_t *consumer;    //  NULL until registered (late)
+    zstate_consumer_t *second;      //  the second table (tables), or NULL
     zstate_writer_t *writer;
     size_t queue_ops;
     uint64_t restored;          //  restored entries still to pop
+    uint64_t restored_second;   //  ... from the second table
     size_t keys;                //  of the view
     unsigned *view;             //  per key number: seq, 0 absent
     uint64_t unknown;           //  popped keys that are no key number
@@ -75,10 +78,10 @@ s_view_apply (observer_t *self, int op, const char *key, unsigned seq)
 }
 
 //  Append one line per popped operation, with a single write; the first
-//  of them that are restored entries say so, and self->restored goes down
-//  by those
+//  of them that are restored entries say so, and *restored_p goes down by
+//  those
 static int
-s_log_batch (observer_t *self)
+s_log_batch (observer_t *self, uint64_t *restored_p)
 {
     zstate_batch_t *batch = self->batch;
     size_t count = zstate_batch_size (batch), size = 0;
@@ -88,8 +91,8 @@ s_log_batch (observer_t *self)
         int op = zstate_batch_op (batch, index);
         unsigned number = key [0] == 'k'? (unsigned) atoi (key + 1): 9999999;
         unsigned value = seq? (unsigned) atoi (seq) % 1000000000: 0;
-        bool restored = self->restored > 0;
-        self->restored -= restored;
+        bool restored = *restored_p > 0;
+        *restored_p -= restored;
         const char *prefix = restored? "R": op == ZSTATE_OP_DEL? "D": "";
         size += (size_t) snprintf (self->lines + size, ZSTATE_FAULT_LINE + 2, "%s%07u %09u\n",
                                    prefix, number % 10000000, value);
@@ -128,12 +131,12 @@ s_dump (observer_t *self)
                  " windows_abandoned=%" PRIu64 " swept=%" PRIu64 " keys=%zu"
                  " redis_lost=%" PRIu64 " sweeps=%" PRIu64 " redis_swept=%" PRIu64
                  " unknown=%" PRIu64 " window_ms=%" PRId64 " writer_skipped=%" PRIu64
-                 " replayed=%" PRIu64 "\n",
+                 " replayed=%" PRIu64 " behind=%zu\n",
                  stats.windows, stats.windows_completed, stats.windows_abandoned,
                  stats.swept, (size_t) stats.keys, writer.redis_lost, writer.sweeps,
                  writer.swept, self->unknown, self->window_ms, server.writer_skipped,
-                 server.replayed);
-        for (size_t key = 0; key < self->keys; key++)
+                 server.replayed, server.behind);
+        for (size_t key = 0; self->view && key < self->keys; key++)
             if (self->view [key])
                 fprintf (file, "%07zu %09u\n", key, self->view [key]);
         if (fclose (file))
@@ -145,32 +148,46 @@ s_dump (observer_t *self)
     return rc;
 }
 
-//  Register the consumer table; it restores through the writer first,
-//  when there is one, and "I" in the log says the application starts
-//  again. Returns 0 or -1
+//  Register one consumer table into *consumer_p; it restores through the
+//  writer first, when there is one, into *restored_p. Returns 0 or -1
 static int
-s_register (observer_t *self)
+s_register_table (observer_t *self, const char *table, zstate_consumer_t **consumer_p,
+                  uint64_t *restored_p)
 {
-    self->consumer = zstate_consumer_new (self->server, ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE);
-    if (!self->consumer) {
+    zstate_consumer_t *consumer = zstate_consumer_new (self->server, ZSTATE_FAULT_DB, table);
+    *consumer_p = consumer;
+    if (!consumer) {
         fprintf (stderr, "zstate_faults child: consumer: %s\n", zstate_reason ());
         return -1;
     }
-    self->registered = zclock_mono ();
     if (self->queue_ops)
-        zstate_consumer_set_queue (self->consumer, self->queue_ops, 64 * 1024 * 1024);
+        zstate_consumer_set_queue (consumer, self->queue_ops, 64 * 1024 * 1024);
     if (!self->writer)
-        return self->mode == MODE_POPS || write (self->log, "I\n", 2) == 2? 0: -1;
-    int64_t restored = zstate_consumer_restore (self->consumer, self->writer, 30000);
+        return 0;
+    int64_t restored = zstate_consumer_restore (consumer, self->writer, 30000);
     if (restored == -1)
         fprintf (stderr, "zstate_faults child: restore: %s\n", zstate_reason ());
-    else
-    if (write (self->log, "I\n", 2) != 2)
-        restored = -1;
-    if (restored >= 0 && zstate_consumer_set_writer (self->consumer, self->writer))
-        restored = -1;
-    self->restored = restored > 0? (uint64_t) restored: 0;
+    *restored_p = restored > 0? (uint64_t) restored: 0;
     return restored == -1? -1: 0;
+}
+
+//  Register the consumer table (two in mode tables); "I" in the log says
+//  the application starts again, from what they restored. Returns 0 or -1
+static int
+s_register (observer_t *self)
+{
+    self->registered = zclock_mono ();
+    int rc = s_register_table (self, ZSTATE_FAULT_TABLE, &self->consumer, &self->restored);
+    if (rc == 0 && self->mode == MODE_TABLES)
+        rc = s_register_table (self, ZSTATE_FAULT_TABLE_2, &self->second,
+                               &self->restored_second);
+    if (rc == 0 && (self->writer || (self->mode != MODE_POPS && self->mode != MODE_TABLES)))
+        rc = write (self->log, "I\n", 2) == 2? 0: -1;
+    if (rc == 0 && self->writer)
+        rc = zstate_consumer_set_writer (self->consumer, self->writer);
+    if (rc == 0 && self->writer && self->second)
+        rc = zstate_consumer_set_writer (self->second, self->writer);
+    return rc;
 }
 
 //  Pop what is pending into the log (and the view); time the first window
@@ -178,7 +195,11 @@ s_register (observer_t *self)
 static int
 s_pop (observer_t *self)
 {
-    if (zstate_consumer_pops (self->consumer, self->batch, POPS_MAX) && s_log_batch (self))
+    if (zstate_consumer_pops (self->consumer, self->batch, POPS_MAX)
+    &&  s_log_batch (self, &self->restored))
+        return -1;
+    if (self->second && zstate_consumer_pops (self->second, self->batch, POPS_MAX)
+    &&  s_log_batch (self, &self->restored_second))
         return -1;
     if (self->view && self->window_ms == -1) {
         zstate_consumer_stats_t stats;
@@ -221,7 +242,7 @@ s_answer (observer_t *self, int *answered_p, int *dumped_p, int *resynced_p)
             return -1;
     }
     int dumps = s_dumps;
-    if (dumps != *dumped_p && self->view) {
+    if (dumps != *dumped_p && (self->view || self->mode == MODE_TABLES)) {
         *dumped_p = dumps;
         if (s_dump (self) || write (self->reply, "V", 1) != 1)
             return -1;
@@ -247,10 +268,13 @@ s_observe (observer_t *self)
             status = 1;
             break;
         }
-        struct pollfd item = { self->consumer? zstate_consumer_fd (self->consumer): -1,
-                               POLLIN, 0 };
-        if (s_stalled || !self->consumer || !zstate_consumer_pending (self->consumer)) {
-            poll (&item, self->consumer? 1: 0, s_stalled? 10: 100);
+        struct pollfd items [2] = {
+            { self->consumer? zstate_consumer_fd (self->consumer): -1, POLLIN, 0 },
+            { self->second? zstate_consumer_fd (self->second): -1, POLLIN, 0 } };
+        bool pending = self->consumer && (zstate_consumer_pending (self->consumer)
+                    || (self->second && zstate_consumer_pending (self->second)));
+        if (s_stalled || !pending) {
+            poll (items, self->second? 2: self->consumer? 1: 0, s_stalled? 10: 100);
             continue;
         }
         if (s_pop (self))
@@ -259,7 +283,10 @@ s_observe (observer_t *self)
     //  SIGTERM: what was queued is still taken, then the writer confirms
     while (status == 0 && self->consumer
        &&  zstate_consumer_pops (self->consumer, self->batch, POPS_MAX))
-        s_log_batch (self);
+        s_log_batch (self, &self->restored);
+    while (status == 0 && self->second
+       &&  zstate_consumer_pops (self->second, self->batch, POPS_MAX))
+        s_log_batch (self, &self->restored_second);
     return status;
 }
 
@@ -269,7 +296,7 @@ s_parse (observer_t *self, int argc, char *argv [])
 {
     if (argc != 9 && argc != 11) {
         fprintf (stderr, "zstate_faults child: PORT LOG READY REDIS|- QUEUE_OPS "
-                 "WRITER_KEYS REPLY_FD [pops|view|late KEYS]\n");
+                 "WRITER_KEYS REPLY_FD [pops|tables|view|late KEYS]\n");
         return 2;
     }
     self->reply = atoi (argv [8]);
@@ -277,7 +304,8 @@ s_parse (observer_t *self, int argc, char *argv [])
     self->window_ms = -1;
     if (argc == 11) {
         self->mode = streq (argv [9], "late")? MODE_LATE: streq (argv [9], "view")? MODE_VIEW
-                   : streq (argv [9], "pops")? MODE_POPS: -1;
+                   : streq (argv [9], "pops")? MODE_POPS
+                   : streq (argv [9], "tables")? MODE_TABLES: -1;
         self->keys = (size_t) atol (argv [10]);
         bool redis = strneq (argv [5], "-");
         if (self->mode == -1 || self->keys > KEYS_MAX || (self->mode == MODE_LATE && redis)) {
@@ -286,8 +314,10 @@ s_parse (observer_t *self, int argc, char *argv [])
         }
     }
     if (self->mode != MODE_POPS) {
-        self->view = (unsigned *) zmalloc ((self->keys + 1) * sizeof (unsigned));
-        assert (self->view);
+        if (self->mode != MODE_TABLES) {
+            self->view = (unsigned *) zmalloc ((self->keys + 1) * sizeof (unsigned));
+            assert (self->view);
+        }
         char *slash = strrchr (argv [3], '/');
         int length = slash? (int) (slash - argv [3]): 1;
         const char *dir = slash? argv [3]: ".";
@@ -356,6 +386,7 @@ zstate_fault_observer_main (int argc, char *argv [])
     if (self.writer)
         zstate_writer_flush (self.writer, 10000);
     zstate_server_destroy (&self.server);
+    zstate_consumer_destroy (&self.second);
     zstate_consumer_destroy (&self.consumer);
     zstate_writer_destroy (&self.writer);
     zstate_batch_destroy (&self.batch);

@@ -1,7 +1,8 @@
 /*  =========================================================================
     zstate_fault_observer - the application in the fault harness's server
-    child: a zstate server with one consumer table, which pops everything
-    and logs it, and in the resync modes applies it to a view of its own
+    child: a zstate server with one consumer table (or two), which pops
+    everything and logs it, and in the resync modes applies it to a view
+    of its own
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -24,6 +25,10 @@
 //  SIGUSR1 stops popping, SIGUSR2 pops again; each is answered on REPLY_FD
 //  ('S', 'R') once acted on. Modes:
 //      pops    (the default) as above
+//      tables  pops from two tables, ZSTATE_FAULT_TABLE and
+//              ZSTATE_FAULT_TABLE_2, both persisted by the one writer;
+//              SIGHUP writes the line of counters to view.dump (below)
+//              and is answered 'V'
 //      view    also the application's view: one seq per key number below
 //              KEYS, set by a popped SET or HSET, emptied by a popped DEL
 //              (logged as "D%07u %09u\n", seq 0); every start logs "I", a
@@ -36,7 +41,8 @@
 //  Counters in the dump: the consumer's windows, windows_completed,
 //  windows_abandoned, swept, keys and the writer's redis_lost, sweeps,
 //  swept (0 without a writer), unknown (popped keys that are no key
-//  number below KEYS) and window_ms, msecs from the table's registration
+//  number below KEYS), the server's writer_skipped, replayed and behind
+//  (see zstate_server_stats_t) and window_ms, msecs from the table's registration
 //  to the first window completed (-1: none yet); the child also makes
 //  window.done next to LOG then (removed at start).
 

@@ -60,6 +60,8 @@ bool
     zstate_fault_redis_down (options_t *options, char *line, size_t size);
 bool
     zstate_fault_redis_down_delivered (options_t *options, char *line, size_t size);
+bool
+    zstate_fault_redis_down_tables (options_t *options, char *line, size_t size);
 
 //  The state resync scenarios (zstate_fault_resync.c, zstate_fault_views.c,
 //  zstate_fault_snapshot.c): each returns true when it passes and writes

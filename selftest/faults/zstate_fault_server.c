@@ -124,8 +124,10 @@ void
 zstate_fault_server_set_mode (zstate_fault_server_t *self, const char *mode, size_t keys)
 {
     assert (self);
-    assert (streq (mode, "pops") || streq (mode, "view") || streq (mode, "late"));
-    self->mode = streq (mode, "pops")? "pops": streq (mode, "view")? "view": "late";
+    assert (streq (mode, "pops") || streq (mode, "tables") || streq (mode, "view")
+         || streq (mode, "late"));
+    self->mode = streq (mode, "pops")? "pops": streq (mode, "tables")? "tables"
+               : streq (mode, "view")? "view": "late";
     self->keys = keys;
 }
 
@@ -642,6 +644,38 @@ s_test_view (const char *dir)
     zstate_fault_server_destroy (&server);
 }
 
+//  Mode tables: both tables pop into the one log; the dump has the line
+//  of counters only
+static void
+s_test_tables (const char *dir)
+{
+    zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, dir, NULL);
+    zstate_fault_server_set_mode (server, "tables", 0);
+    assert (zstate_fault_server_start (server) == 0);
+    zstate_client_t *client = zstate_client_new ();
+    assert (zstate_client_connect (client, zstate_fault_server_endpoint (server)) == 0);
+    zstate_producer_t *first = zstate_producer_new (client, ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE);
+    zstate_producer_t *second = zstate_producer_new (client, ZSTATE_FAULT_DB,
+                                                     ZSTATE_FAULT_TABLE_2);
+    assert (zstate_producer_set (first, "k0000002", "seq", "1", NULL) == 0);
+    assert (zstate_producer_set (second, "k0000003", "seq", "1", NULL) == 0);
+    assert (s_popped (server, 2));
+    char *text = s_slurp (zstate_fault_server_log (server));
+    assert (strstr (text, "0000002 000000001\n") && strstr (text, "0000003 000000001\n"));
+    zstr_free (&text);
+    const char *dump = zstate_fault_server_dump (server);
+    assert (dump);
+    text = s_slurp (dump);
+    assert (strncmp (text, "S windows=", 10) == 0 && strstr (text, " behind=0\n"));
+    assert (strchr (text, '\n') [1] == 0);
+    zstr_free (&text);
+    zstate_producer_destroy (&second);
+    zstate_producer_destroy (&first);
+    zstate_client_set_linger (client, 0);
+    zstate_client_destroy (&client);
+    zstate_fault_server_destroy (&server);
+}
+
 void
 zstate_fault_server_test (bool verbose)
 {
@@ -651,6 +685,7 @@ zstate_fault_server_test (bool verbose)
     int port = s_test_observer (dir);
     s_test_orphan (dir);
     s_test_view (dir);
+    s_test_tables (dir);
 
     //  The tool needs a Redis and ZSTATE
     char *saved = getenv ("ZSTATE")? strdup (getenv ("ZSTATE")): NULL;

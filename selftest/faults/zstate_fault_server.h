@@ -20,15 +20,15 @@
 //  - the observer (ZSTATE_FAULT_OBSERVER): the fault harness binary run
 //    again (exec of /proc/self/exe) in its child mode (zstate_fault_observer):
 //    a zstate_server bound at tcp://127.0.0.1:port with one consumer table,
-//    ZSTATE_FAULT_DB / ZSTATE_FAULT_TABLE, optionally persisted by a DB
-//    writer into Redis, and an application loop that pops every operation
-//    and appends it to the pop log with one write () per pops call, so a
-//    kill -9 loses nothing the application popped. SIGUSR1 stops popping
-//    (the consumer stalls, the server backs up), SIGUSR2 pops again; the
-//    observer answers each over a pipe once it has acted on it. In the
-//    resync modes it also keeps the application's view, which it dumps
-//    on request (zstate_fault_server_dump), and may register its table
-//    late (see zstate_fault_observer.h).
+//    ZSTATE_FAULT_DB / ZSTATE_FAULT_TABLE (two in mode tables), optionally
+//    persisted by a DB writer into Redis, and an application loop that
+//    pops every operation and appends it to the pop log with one write ()
+//    per pops call, so a kill -9 loses nothing the application popped.
+//    SIGUSR1 stops popping (the consumer stalls, the server backs up),
+//    SIGUSR2 pops again; the observer answers each over a pipe once it
+//    has acted on it. In the resync modes it also keeps the application's
+//    view, which it dumps on request (zstate_fault_server_dump), and may
+//    register its table late (see zstate_fault_observer.h).
 //  - the tool (ZSTATE_FAULT_TOOL): `zstate serve` (the binary named by the
 //    ZSTATE environment variable) with the table persisted into Redis; its
 //    output goes to serve.log in the directory.
@@ -44,6 +44,7 @@
 
 #define ZSTATE_FAULT_DB         "FAULT_DB"
 #define ZSTATE_FAULT_TABLE      "FAULT_TABLE"
+#define ZSTATE_FAULT_TABLE_2    "FAULT_TABLE_2"     //  the second, in mode tables
 #define ZSTATE_FAULT_LINE       18
 
 #define ZSTATE_FAULT_OBSERVER   0
@@ -67,8 +68,9 @@ void
     zstate_fault_server_set_bounds (zstate_fault_server_t *self, size_t queue_ops,
                                     size_t writer_keys);
 
-//  Run the observer in mode "pops" (the default), "view" or "late", with
-//  a view of keys key numbers (see zstate_fault_observer.h). Before start.
+//  Run the observer in mode "pops" (the default), "tables", "view" or
+//  "late", with a view of keys key numbers (see zstate_fault_observer.h).
+//  Before start.
 void
     zstate_fault_server_set_mode (zstate_fault_server_t *self, const char *mode,
                                   size_t keys);
@@ -110,9 +112,9 @@ size_t
 size_t
     zstate_fault_server_rss (zstate_fault_server_t *self);
 
-//  Have the observer (mode view or late) dump its view, and return the
-//  path of the dump; NULL with errno when it does not run, did not answer
-//  (see signal) or keeps no view (EINVAL).
+//  Have the observer (mode tables, view or late) dump its counters and
+//  view, and return the path of the dump; NULL with errno when it does not
+//  run, did not answer (see signal) or makes no dump (mode pops: EINVAL).
 const char *
     zstate_fault_server_dump (zstate_fault_server_t *self);
 

@@ -15,6 +15,7 @@
 struct _zstate_fault_stream_t {
     zstate_client_t *client;
     zstate_producer_t *producer;
+    zstate_producer_t *second;  //  of odd key numbers, when two tables
     zstate_fault_model_t *model;
     int rate;
     int retry;
@@ -65,6 +66,7 @@ zstate_fault_stream_destroy (zstate_fault_stream_t **self_p)
     assert (self_p);
     if (*self_p) {
         zstate_fault_stream_t *self = *self_p;
+        zstate_producer_destroy (&self->second);
         zstate_producer_destroy (&self->producer);
         zstate_client_destroy (&self->client);
         free (self->value);
@@ -86,6 +88,16 @@ zstate_fault_stream_set (zstate_fault_stream_t *self, int rate, int retry, size_
         assert (self->value);
         memset (self->value, 'v', value_size);
         self->value [value_size] = 0;
+    }
+}
+
+void
+zstate_fault_stream_set_tables (zstate_fault_stream_t *self)
+{
+    assert (self);
+    if (!self->second) {
+        self->second = zstate_producer_new (self->client, ZSTATE_FAULT_DB, ZSTATE_FAULT_TABLE_2);
+        assert (self->second);
     }
 }
 
@@ -137,11 +149,13 @@ s_send_one (zstate_fault_stream_t *self)
     int64_t deadline = zclock_mono () + self->retry;
     int rc;
     bool del = zstate_fault_model_is_del (self->model, op);
+    zstate_producer_t *producer = self->second && atoi (key + 1) % 2? self->second
+                                : self->producer;
     while (true) {
-        rc = del? zstate_producer_del (self->producer, key)
+        rc = del? zstate_producer_del (producer, key)
            : self->value
-           ? zstate_producer_set (self->producer, key, "seq", seq, "v", self->value, NULL)
-           : zstate_producer_set (self->producer, key, "seq", seq, NULL);
+           ? zstate_producer_set (producer, key, "seq", seq, "v", self->value, NULL)
+           : zstate_producer_set (producer, key, "seq", seq, NULL);
         if (rc == 0 || (errno != ENOBUFS && errno != ENOTCONN)
         ||  zclock_mono () >= deadline)
             break;

@@ -61,6 +61,12 @@ size_t
 void
     zstate_fault_stream_fault (zstate_fault_stream_t *self);
 
+//  Write odd key numbers to a second producer table on the same client,
+//  ZSTATE_FAULT_DB / ZSTATE_FAULT_TABLE_2 (see the observer's mode tables).
+//  Before the first run.
+void
+    zstate_fault_stream_set_tables (zstate_fault_stream_t *self);
+
 //  Read the client's events; called by run, and by scenarios that wait.
 void
     zstate_fault_stream_events (zstate_fault_stream_t *self);

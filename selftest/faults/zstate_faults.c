@@ -55,6 +55,8 @@ static scenario_t s_scenarios [] = {
     { "redis-down",   zstate_fault_redis_down,   "Redis down, more keys than the writer's bound" },
     { "redis-down-delivered", zstate_fault_redis_down_delivered,
                       "the same, the client at level DELIVERED" },
+    { "redis-down-tables", zstate_fault_redis_down_tables,
+                      "the same, two tables of one session behind at once" },
     { "consumer-restart", zstate_fault_consumer_restart,
       "consumer kill -9 x3, no persistence, producer mirroring" },
     { "late-join",    zstate_fault_late_join,
