@@ -248,6 +248,7 @@ zstate_fault_producer_main (int argc, char *argv [])
     zstate_client_t *client = zstate_client_new ();
     assert (client);
     zstate_client_set_link_timeout (client, 0);
+    //  Only the count changes: 256 KiB is the client's default bound
     if (single)
         zstate_client_set_batch (client, 1, 256 * 1024);
     int rc = zstate_client_set_ack_level (client, atoi (argv [7]));

@@ -84,9 +84,11 @@ s_first (zstate_fault_server_t *server, zstate_fault_model_t *model, const char 
 //  never ends (killed); round 3 in a view of 80%, which abandons the dead
 //  one
 static bool
-s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
-         zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model,
+         zstate_redis_server_t *store, zstate_fault_producer_t *producer, size_t keys,
+         char *line, size_t size)
 {
+    const char *redis = store? zstate_redis_server_endpoint (store): NULL;
     int level = ZSTATE_ACK_PERSISTED;
     zstate_fault_model_begin_view (model);
     bool pass = zstate_fault_producer_run (producer, 2, 9, "view", level) == 0
@@ -114,11 +116,8 @@ s_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char 
 //  What a scenario does once the server runs and producer's first round
 //  is in
 typedef bool (steps_fn) (zstate_fault_server_t *server, zstate_fault_model_t *model,
-                         const char *redis, zstate_fault_producer_t *producer, size_t keys,
-                         char *line, size_t size);
-
-//  The Redis of the scenario that runs, for steps that stop it
-static zstate_redis_server_t *s_store;
+                         zstate_redis_server_t *redis, zstate_fault_producer_t *producer,
+                         size_t keys, char *line, size_t size);
 
 //  Run steps against an observer persisting into a Redis of its own (none
 //  unless persisted) with a writer bound of writer_keys (0: the default),
@@ -133,7 +132,6 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
         return false;
     }
     const char *endpoint = redis? zstate_redis_server_endpoint (redis): NULL;
-    s_store = redis;
     size_t keys = options->ops / 20;
     zstate_fault_model_t *model = zstate_fault_model_new (keys, keys * rounds);
     zstate_fault_server_t *server = zstate_fault_server_new (ZSTATE_FAULT_OBSERVER, options->dir,
@@ -146,7 +144,7 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
         zstate_fault_producer_t *producer = zstate_fault_producer_new (
             zstate_fault_server_endpoint (server), keys);
         pass = s_first (server, model, endpoint, producer, keys, line, size)
-            && steps (server, model, endpoint, producer, keys, line, size);
+            && steps (server, model, redis, producer, keys, line, size);
         zstate_fault_producer_destroy (&producer);
         const char *dump = zstate_fault_server_dump (server);
         zstate_fault_append_windows (line, size, dump);
@@ -159,7 +157,6 @@ s_run (options_t *options, steps_fn *steps, size_t rounds, bool persisted,
         snprintf (line, size, "server did not start: %s", strerror (errno));
     zstate_fault_server_destroy (&server);
     zstate_fault_model_destroy (&model);
-    s_store = NULL;
     zstate_redis_server_destroy (&redis);
     return pass;
 }
@@ -180,9 +177,11 @@ zstate_fault_view (options_t *options, char *line, size_t size)
 //  view ended, completes the replace: view and Redis = the new view
 
 static bool
-s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
-             zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+s_mid_steps (zstate_fault_server_t *server, zstate_fault_model_t *model,
+             zstate_redis_server_t *store, zstate_fault_producer_t *producer, size_t keys,
+             char *line, size_t size)
 {
+    const char *redis = store? zstate_redis_server_endpoint (store): NULL;
     int level = s_level (redis);
     zstate_fault_model_begin_view (model);
     bool pass = zstate_fault_producer_run (producer, 2, 9, "split", level) == 0;
@@ -223,35 +222,46 @@ zstate_fault_mid_view_bare (options_t *options, char *line, size_t size)
 //  Redis once the writer has the whole view. Requires that the writer was
 //  skipped and replayed to, so it cannot pass without the fault
 
+//  What the thawing thread needs: the main thread leaves both alone
+//  until it joins
+typedef struct {
+    zstate_fault_server_t *server;
+    zstate_redis_server_t *store;
+} thaw_t;
+
 //  Thaw Redis once the server skipped the writer (or after 30 s)
 static void *
 s_thaw (void *arg)
 {
-    zstate_fault_server_t *server = (zstate_fault_server_t *) arg;
+    thaw_t *thaw = (thaw_t *) arg;
     for (int poll = 0; poll < 300; poll++) {
         zclock_sleep (100);
-        if (zstate_fault_dump_counter (zstate_fault_server_dump (server), "writer_skipped") > 0)
+        if (zstate_fault_dump_counter (zstate_fault_server_dump (thaw->server),
+                                       "writer_skipped") > 0)
             break;
     }
-    zstate_redis_server_thaw (s_store);
+    zstate_redis_server_thaw (thaw->store);
     return NULL;
 }
 
 static bool
-s_behind_steps (zstate_fault_server_t *server, zstate_fault_model_t *model, const char *redis,
-                zstate_fault_producer_t *producer, size_t keys, char *line, size_t size)
+s_behind_steps (zstate_fault_server_t *server, zstate_fault_model_t *model,
+                zstate_redis_server_t *store, zstate_fault_producer_t *producer, size_t keys,
+                char *line, size_t size)
 {
-    pthread_t thaw;
-    bool frozen = zstate_redis_server_freeze (s_store) == 0;
-    if (frozen && pthread_create (&thaw, NULL, s_thaw, server)) {
-        zstate_redis_server_thaw (s_store);
+    const char *redis = store? zstate_redis_server_endpoint (store): NULL;
+    pthread_t thread;
+    thaw_t thaw = { server, store };
+    bool frozen = zstate_redis_server_freeze (store) == 0;
+    if (frozen && pthread_create (&thread, NULL, s_thaw, &thaw)) {
+        zstate_redis_server_thaw (store);
         frozen = false;
     }
     zstate_fault_model_begin_view (model);
     bool pass = zstate_fault_producer_run (producer, 2, 9, "single", ZSTATE_ACK_PERSISTED) == 0
              && zstate_fault_producer_end (producer, 0) == 0;
     if (frozen)
-        pthread_join (thaw, NULL);
+        pthread_join (thread, NULL);
     s_model_round (model, keys, 2, 9);
     size_t dropped = zstate_fault_model_end_view (model);
     pass = pass && frozen && s_check (server, model, redis, "view_90", line, size);
