@@ -755,8 +755,7 @@ zstate_outbox_replay (zstate_outbox_t *self, const zstate_session_msg_t *replay,
                           .bytes_max = bytes_max, .emit = emit, .arg = arg,
                           .sequence = self->block_last,
                           .skip = from == self->block_last? replay->skip: 0,
-                          .left = replay->max && self->block_last <= replay->to?
-                                  replay->max: UINT32_MAX };
+                          .left = replay->max? replay->max: UINT32_MAX };
     encoder.batch = zstate_batch_new ();
     zstate_backlog_entry_t *entry = zstate_backlog_first (self->block);
     for (; entry && encoder.left; entry = zstate_backlog_next (entry))
