@@ -344,8 +344,10 @@ typedef struct {
 } emitted_t;
 
 static void
-s_emit (void *arg, zmq_msg_t *frame, size_t ops, size_t wire_ops, size_t bytes)
+s_emit (void *arg, zmq_msg_t *frame, uint64_t sequence, size_t ops, size_t wire_ops,
+        size_t bytes)
 {
+    (void) sequence;
     emitted_t *emitted = (emitted_t *) arg;
     assert (emitted->count < 8);
     zmq_msg_init (&emitted->frames [emitted->count]);

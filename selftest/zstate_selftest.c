@@ -252,6 +252,7 @@ all_tests [] = {
     { "zstate_consumer", zstate_consumer_suites },
     { "zstate_sonic_bridge", zstate_sonic_bridge_test },
     { "zstate_sonic_endpoint", zstate_sonic_endpoint_test },
+    { "zstate_block_encoder", zstate_block_encoder_test },
     { "zstate_outbox", zstate_outbox_test },
     { "zstate_outbox_suite", zstate_outbox_suite_test },
     { "zstate_client", zstate_client_test },

@@ -332,8 +332,10 @@ typedef struct {
 } unsent_list_t;
 
 static void
-s_unsent_emit (void *arg, zmq_msg_t *frame, size_t ops, size_t wire_ops, size_t bytes)
+s_unsent_emit (void *arg, zmq_msg_t *frame, uint64_t sequence, size_t ops, size_t wire_ops,
+               size_t bytes)
 {
+    (void) sequence;            //  0: numbered as it is sent
     unsent_list_t *list = (unsent_list_t *) arg;
     buffer_t *buffer = (buffer_t *) zmalloc (sizeof (buffer_t));
     assert (buffer);

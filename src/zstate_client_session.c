@@ -460,9 +460,10 @@ s_self_marker (self_t *self, uint64_t sequence, char *marker, size_t size)
 
 //  One chunk of a REPLAY's block, kept for sending
 static void
-s_self_replay_chunk (void *arg, zmq_msg_t *frame, size_t ops, size_t wire_ops,
-                     size_t bytes)
+s_self_replay_chunk (void *arg, zmq_msg_t *frame, uint64_t sequence, size_t ops,
+                     size_t wire_ops, size_t bytes)
 {
+    (void) sequence;
     (void) ops;
     (void) wire_ops;
     (void) bytes;

@@ -30,6 +30,7 @@
 
 #include "zstate_classes.h"
 #include "zstate_outbox.h"
+#include "zstate_block_encoder.h"
 #include "zstate_msg_private.h"
 #include "zstate_batch_private.h"
 #include "zstate_session_msg.h"
@@ -65,6 +66,9 @@ struct _zstate_outbox_t {
                                 //  message encoded from the block and folded
                                 //  again stands for more than it carries
     bool block_delivered;       //  The server delivered all of it
+    uint64_t block_changes;     //  Folds and splits of the block, and its
+                                //  ends: what marks are valid for
+    zstate_block_marks_t marks; //  Of the last REPLAY's walk of the block
     zstate_backlog_t *unsent;   //  Accepted, never sent, folded, or NULL
     zstate_batch_t *scratch;    //  Operations of the frame being folded
     byte *key;                  //  Scratch: db NUL table NUL key
@@ -126,6 +130,7 @@ s_block_forget (zstate_outbox_t *self)
     self->block_first = self->block_last = 0;
     self->block_ops = self->block_extra = 0;
     self->block_delivered = false;
+    self->block_changes++;
     return ops;
 }
 
@@ -393,6 +398,7 @@ s_fold (zstate_outbox_t *self)
 {
     entry_t *entry = s_entry (self, 0);
     uint64_t sequence = self->base;
+    self->block_changes++;
     if (entry->held) {
         s_fold_message (self, self->block, zmq_msg_data (&entry->frame),
                         zmq_msg_size (&entry->frame), sequence);
@@ -431,94 +437,13 @@ zstate_outbox_coalesce (zstate_outbox_t *self)
     return folded;
 }
 
-//  Messages built from block entries, for one (db, table) at a time
-typedef struct {
-    zstate_outbox_t *outbox;
-    const byte *session;
-    size_t ops_max;             //  Operations in one message, at most
-    size_t bytes_max;           //  Bytes in one message, at most
-    zstate_batch_t *batch;      //  Operations of the message being built
-    char db [ZSTATE_NAME_MAX + 1];
-    char table [ZSTATE_NAME_MAX + 1];
-    size_t ops;                 //  Operations accepted that it stands for
-    uint64_t sequence;          //  Of the next message
-    zstate_outbox_emit_fn *emit;    //  Takes each message, or NULL: keep it
-    void *arg;                  //  For emit
-    uint32_t skip;              //  Messages not to hand to emit, the first
-    uint32_t left;              //  ... and how many to hand it at most
-} encoder_t;
-
-//  Keep the message being built as the next sequence
+//  The encoder's emit for messages the outbox keeps: each the next
+//  sequence, taken
 static void
-s_encoder_flush (encoder_t *self)
+s_keep_emit (void *arg, zmq_msg_t *frame, uint64_t sequence, size_t ops, size_t wire_ops,
+             size_t bytes)
 {
-    size_t count = zstate_batch_size (self->batch);
-    if (!count)
-        return;
-    size_t db_size = strlen (self->db), table_size = strlen (self->table);
-    size_t header_size = zstate_msg_header_size (db_size, table_size);
-    size_t bytes = zstate_batch_bytes (self->batch);
-    zmq_msg_t frame;
-    int rc = zmq_msg_init_size (&frame, header_size + bytes);
-    assert (rc == 0);
-    byte *data = (byte *) zmq_msg_data (&frame);
-    zstate_msg_write_header (data, self->session, self->sequence, self->db, db_size,
-                             self->table, table_size, (uint32_t) count);
-    data [2] = ZSTATE_SESSION_VERSION;
-    memcpy (data + header_size, zstate_batch_data (self->batch), bytes);
-    if (!self->emit)
-        s_keep (self->outbox, self->sequence++, &frame, true, self->ops, count, bytes);
-    else
-    if (self->skip)
-        self->skip--;
-    else
-    if (self->left) {
-        self->left--;
-        self->emit (self->arg, &frame, self->ops, count, bytes);
-    }
-    zmq_msg_close (&frame);
-    zstate_batch_reset (self->batch);
-    self->ops = 0;
-}
-
-//  Add a block entry to the messages, starting a new one for another
-//  (db, table) or at the message bounds
-static void
-s_encoder_add (encoder_t *self, zstate_backlog_entry_t *entry)
-{
-    size_t size;
-    const char *key = zstate_backlog_entry_key (entry, &size);
-    const char *table = key + strlen (key) + 1;
-    const char *name = table + strlen (table) + 1;
-    size_t name_size = size - (size_t) (name - key);
-    size_t count = zstate_backlog_entry_field_count (entry);
-    const char **parts = (const char **) malloc ((2 * count + 1) * sizeof (char *));
-    size_t *sizes = (size_t *) malloc ((2 * count + 1) * sizeof (size_t));
-    assert (parts && sizes);
-    zstate_backlog_entry_fields (entry, parts, sizes);
-    //  The wire size: opcode, key, field count, then sized names and values
-    size_t wire = 1 + 4 + name_size + 1 + 4;
-    for (size_t part = 0; part < 2 * count; part++)
-        wire += 4 + sizes [part] + 1;
-    size_t header_size = zstate_msg_header_size (strlen (key), strlen (table));
-    if (!streq (self->db, key) || !streq (self->table, table)
-    ||  zstate_batch_size (self->batch) + 1 > self->ops_max
-    ||  header_size + zstate_batch_bytes (self->batch) + wire > self->bytes_max) {
-        s_encoder_flush (self);
-        snprintf (self->db, sizeof (self->db), "%s", key);
-        snprintf (self->table, sizeof (self->table), "%s", table);
-    }
-    int rc = zstate_batch_append (self->batch, zstate_backlog_entry_op (entry),
-                                  name, name_size);
-    assert (rc == 0);
-    for (size_t field = 0; field < count; field++) {
-        rc = zstate_batch_field (self->batch, parts [2 * field], sizes [2 * field],
-                                 parts [2 * field + 1], sizes [2 * field + 1]);
-        assert (rc == 0);
-    }
-    self->ops += zstate_backlog_entry_folds (entry);
-    free (parts);
-    free (sizes);
+    s_keep ((zstate_outbox_t *) arg, sequence, frame, true, ops, wire_ops, bytes);
 }
 
 //  Sort the block at a WELCOME that delivered up to delivered and
@@ -526,10 +451,11 @@ s_encoder_add (encoder_t *self, zstate_backlog_entry_t *entry)
 //  (acked, delivered], encode the rest as the messages from delivered + 1.
 //  Returns the operations forgotten.
 static size_t
-s_block_split (zstate_outbox_t *self, encoder_t *encoder, uint64_t delivered,
+s_block_split (zstate_outbox_t *self, zstate_block_encoder_t *encoder, uint64_t delivered,
                uint64_t acked)
 {
     size_t forgotten = 0, waiting = 0;
+    self->block_changes++;
     zstate_backlog_entry_t *entry;
     while ((entry = zstate_backlog_take (self->block))) {
         uint64_t tag = zstate_backlog_entry_tag (entry);
@@ -541,10 +467,10 @@ s_block_split (zstate_outbox_t *self, encoder_t *encoder, uint64_t delivered,
             continue;           //  Stays in flight until restored
         }
         else
-            s_encoder_add (encoder, entry);
+            zstate_block_encoder_add (encoder, entry);
         zstate_backlog_confirm (self->block, &entry);
     }
-    s_encoder_flush (encoder);
+    zstate_block_encoder_end (encoder);
     //  What no entry counts goes with the newest message made, else with
     //  what waits, else with what is forgotten: never acknowledged early
     if (self->count)
@@ -665,11 +591,12 @@ zstate_outbox_welcome (zstate_outbox_t *self, uint64_t delivered, uint64_t acked
     assert (self->ring);
     self->head = self->count = self->held = self->delivered = 0;
     self->wire_ops = self->bytes = 0;
-    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
-                          .bytes_max = bytes_max, .sequence = delivered + 1 };
-    encoder.batch = zstate_batch_new ();
+    zstate_block_encoder_t encoder = { .session = session, .ops_max = ops_max,
+                                       .bytes_max = bytes_max, .sequence = delivered + 1,
+                                       .renumber = true, .emit = s_keep_emit, .arg = self,
+                                       .left = UINT32_MAX };
+    zstate_block_encoder_start (&encoder);
     size_t forgotten = s_block_split (self, &encoder, delivered, acked);
-    zstate_batch_destroy (&encoder.batch);
     for (size_t index = 0; index < count; index++) {
         entry_t *entry = &ring [(head + index) & (max - 1)];
         if (entry->held) {
@@ -724,17 +651,16 @@ zstate_outbox_take_unsent (zstate_outbox_t *self, const byte *session, size_t op
     assert (emit);
     if (!self->unsent)
         return;
-    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
-                          .bytes_max = bytes_max, .emit = emit, .arg = arg,
-                          .left = UINT32_MAX };
-    encoder.batch = zstate_batch_new ();
+    zstate_block_encoder_t encoder = { .session = session, .ops_max = ops_max,
+                                       .bytes_max = bytes_max, .emit = emit, .arg = arg,
+                                       .left = UINT32_MAX };
+    zstate_block_encoder_start (&encoder);
     zstate_backlog_entry_t *entry;
     while ((entry = zstate_backlog_take (self->unsent))) {
-        s_encoder_add (&encoder, entry);
+        zstate_block_encoder_add (&encoder, entry);
         zstate_backlog_confirm (self->unsent, &entry);
     }
-    s_encoder_flush (&encoder);
-    zstate_batch_destroy (&encoder.batch);
+    zstate_block_encoder_end (&encoder);
     zstate_backlog_destroy (&self->unsent);
 }
 
@@ -750,18 +676,16 @@ zstate_outbox_replay (zstate_outbox_t *self, const zstate_session_msg_t *replay,
     if (!self->block_last || from > self->block_last)
         return from;
     //  Every entry, each numbered as the block's last sequence, and all of
-    //  them stay: walked in the order taking them would have
-    encoder_t encoder = { .outbox = self, .session = session, .ops_max = ops_max,
-                          .bytes_max = bytes_max, .emit = emit, .arg = arg,
-                          .sequence = self->block_last,
-                          .skip = from == self->block_last? replay->skip: 0,
-                          .left = replay->max? replay->max: UINT32_MAX };
-    encoder.batch = zstate_batch_new ();
-    zstate_backlog_entry_t *entry = zstate_backlog_first (self->block);
-    for (; entry && encoder.left; entry = zstate_backlog_next (entry))
-        s_encoder_add (&encoder, entry);
-    s_encoder_flush (&encoder);
-    zstate_batch_destroy (&encoder.batch);
+    //  them stay: walked in the order taking them would have, from where
+    //  the last walk made the first message not skipped, if it can tell
+    zstate_block_encoder_t encoder = { .session = session, .ops_max = ops_max,
+                                       .bytes_max = bytes_max, .emit = emit, .arg = arg,
+                                       .sequence = self->block_last,
+                                       .skip = from == self->block_last? replay->skip: 0,
+                                       .left = replay->max? replay->max: UINT32_MAX };
+    zstate_block_encoder_start (&encoder);
+    zstate_block_encoder_walk (&encoder, self->block, self->block_changes, &self->marks);
+    zstate_block_encoder_end (&encoder);
     return self->block_last + 1;
 }
 

@@ -13,6 +13,7 @@
 #define ZSTATE_OUTBOX_H_INCLUDED
 
 #include "zstate_backlog.h"
+#include "zstate_block_encoder.h"
 #include "zstate_session_msg.h"
 
 #ifdef __cplusplus
@@ -144,11 +145,11 @@ size_t
 //  of their own that has no sequences: they never were on the wire, so
 //  they get theirs only when they are sent, after what was sent before.
 //  The outbox's counts above leave them out; the client counts them as
-//  queued. Each message take_unsent makes goes to emit with the
-//  operations accepted it stands for, those it carries, and its payload
-//  bytes; emit owns the frame (sequence 0: the sender numbers it).
-typedef void (zstate_outbox_emit_fn) (void *arg, zmq_msg_t *frame, size_t ops,
-                                      size_t wire_ops, size_t bytes);
+//  queued. Each message take_unsent makes goes to emit with its
+//  sequence, the operations accepted it stands for, those it carries,
+//  and its payload bytes; emit owns the frame (sequence 0: the sender
+//  numbers it).
+typedef zstate_block_emit_fn zstate_outbox_emit_fn;
 
 //  Fold a queued message (header of header_size, sequence and count not
 //  written yet; patched here) of ops operations into the unsent backlog.
