@@ -129,9 +129,25 @@ s_reply (zstate_monitor_t *self, zframe_t *identity, const char *command, int st
     zmsg_destroy (&reply);
 }
 
+//  Put the CURVE key of the request's peer in key (41 bytes): our ZAP
+//  handler gives each connection its key in Z85 as User-Id, which
+//  libzmq attaches to every frame; "" without CURVE
+static void
+s_peer_key (zmsg_t *request, char *key)
+{
+    zframe_t *frame = zmsg_first (request);
+    const char *user_id = frame? zframe_meta (frame, "User-Id"): NULL;
+    if (user_id && strlen (user_id) == 40)
+        memcpy (key, user_id, 41);
+    else
+        *key = 0;
+}
+
 static void
 s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
 {
+    char key [41];
+    s_peer_key (request, key);
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     if (!db || !table || !zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
@@ -141,8 +157,16 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
         zstr_free (&table);
         return;
     }
-    if (zstate_watchers_watch (self->watchers, identity, db, table) == 0)
+    if (zstate_watchers_watch (self->watchers, identity, key, db, table) == 0)
         s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
+    else
+    if (errno == EDQUOT) {
+        char reason [128];
+        snprintf (reason, sizeof (reason), *key? "this client key holds %zu watches,"
+                  " as many as it may": "the peers without a CURVE key hold %zu"
+                  " watches, as many as they may", zstate_watchers_per_key (self->watchers));
+        s_reply (self, identity, ZSTATE_MONITOR_WATCH, EDQUOT, reason, NULL);
+    }
     else
         s_reply (self, identity, ZSTATE_MONITOR_WATCH, ENOSPC, "too many watchers", NULL);
     zstr_free (&db);
@@ -290,6 +314,20 @@ zstate_monitor_set_lease (zstate_monitor_t *self, int lease)
 {
     assert (self);
     zstate_watchers_set_lease (self->watchers, lease);
+}
+
+void
+zstate_monitor_set_per_key (zstate_monitor_t *self, size_t per_key)
+{
+    assert (self);
+    zstate_watchers_set_per_key (self->watchers, per_key);
+}
+
+uint64_t
+zstate_monitor_refused (zstate_monitor_t *self)
+{
+    assert (self);
+    return zstate_watchers_refused (self->watchers);
 }
 
 size_t
@@ -502,28 +540,71 @@ s_test_expiry (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
     zstate_monitor_set_lease (monitor, 3600 * 1000);
 }
 
-//  Watches are bounded: past ZSTATE_WATCHERS_MAX a new one is refused (one is
-//  held already, ROUTE_TABLE's)
+//  A watcher that leaves gives its slot back at the first copy that
+//  cannot reach it, long before its lease would run out
+static void
+s_test_gone (zstate_monitor_t *monitor, int port, int *counter)
+{
+    size_t held = zstate_monitor_watchers (monitor);
+    zsock_t *leaver = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (leaver, 30000);
+    int rc = zsock_connect (leaver, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    zstr_sendx (leaver, "WATCH", "APPL_DB", "LEAVING", NULL);
+    s_test_serve (monitor, counter);
+    zmsg_t *reply = zmsg_recv (leaver);
+    assert (reply && zframe_streq (zmsg_first (reply), "WATCH"));
+    assert (zframe_streq (zmsg_next (reply), "0"));
+    zmsg_destroy (&reply);
+    assert (zstate_monitor_watchers (monitor) == held + 1);
+    zsock_destroy (&leaver);
+    zmq_msg_t payload;
+    zmq_msg_init_data (&payload, "ops", 3, NULL, NULL);
+    int64_t deadline = zclock_mono () + 30000;
+    while (zstate_monitor_watchers (monitor) > held) {
+        assert (zclock_mono () < deadline);
+        zstate_monitor_publish (monitor, "APPL_DB", "LEAVING", &payload);
+        zclock_sleep (10);
+    }
+    zmq_msg_close (&payload);
+}
+
+//  Watches are bounded. The peers without a CURVE key share one key's
+//  cap, past which a new watch is refused with EDQUOT, counted; with the
+//  cap out of the way, all peers together are refused with ENOSPC past
+//  ZSTATE_WATCHERS_MAX. One watch is held already, ROUTE_TABLE's.
 static void
 s_test_bounded (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
 {
     char *command, *status, *reason;
-    int rc;
+    assert (zstate_monitor_watchers (monitor) == 1);
     for (int count = 0; count < ZSTATE_WATCHERS_MAX + 1; count++) {
+        if (count == ZSTATE_WATCHERS_PER_KEY)
+            zstate_monitor_set_per_key (monitor, ZSTATE_WATCHERS_MAX + 1);
         char table [32];
         snprintf (table, sizeof (table), "T%d", count);
         zstr_sendx (peer, "WATCH", "APPL_DB", table, NULL);
         s_test_serve (monitor, counter);
-        rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+        int rc = zstr_recvx (peer, &command, &status, &reason, NULL);
         assert (rc == 3);
-        if (count < ZSTATE_WATCHERS_MAX - 1)
-            assert (streq (status, "0"));
+        if (count == ZSTATE_WATCHERS_PER_KEY - 1) {
+            char expected [64];
+            snprintf (expected, sizeof (expected), "without a CURVE key hold %d watches",
+                      ZSTATE_WATCHERS_PER_KEY);
+            assert (atoi (status) == EDQUOT);
+            assert (strstr (reason, expected));
+            assert (zstate_monitor_refused (monitor) == 1);
+        }
         else
+        if (count == ZSTATE_WATCHERS_MAX)
             assert (atoi (status) == ENOSPC);
+        else
+            assert (streq (status, "0"));
         zstr_free (&command);
         zstr_free (&status);
         zstr_free (&reason);
     }
+    assert (zstate_monitor_refused (monitor) == 1);
 }
 
 void
@@ -588,6 +669,7 @@ zstate_monitor_test (bool verbose)
     s_test_deaf (monitor, port);
     s_test_stats_flood (monitor, peer, &messages);
     s_test_expiry (monitor, peer, &messages);
+    s_test_gone (monitor, port, &messages);
     s_test_bounded (monitor, peer, &messages);
     zsock_destroy (&peer);
     zstate_monitor_destroy (&monitor);

@@ -1,5 +1,5 @@
 /*  =========================================================================
-    zstate_watchers - the monitor's WATCH subscribers: leases, their bound,
+    zstate_watchers - the monitor's WATCH subscribers: leases, their bounds,
     and the copies of routed messages they hold
 
     Copyright (c) the zstate contributors.
@@ -12,10 +12,21 @@
 /*
 @header
     Watchers hold a lease they renew by sending WATCH again; one that goes
-    away without a word is forgotten when its lease runs out. Peers are
-    not trusted: their watches cost memory and time on every routed
-    message, so there are at most ZSTATE_WATCHERS_MAX of them.
+    away without a word is forgotten when its lease runs out, or at the
+    first copy that finds it gone. Peers are not trusted: their watches
+    cost memory and time on every routed message, so there are at most
+    ZSTATE_WATCHERS_MAX of them; and so that one client key, however many
+    connections it opens, cannot take them all and leave an operator's
+    WATCH refused, the peers of one key hold at most per_key of them.
 @discuss
+    Each watcher points to its key's owner, which counts the key's
+    watches, in a hash by key: a WATCH checks the cap in constant time.
+    The one removal (a lease run out, a watcher gone) gives the slot back
+    to its key, and a key that holds none goes, so memory follows the
+    table. The key is the CURVE key our ZAP handler gives each connection;
+    peers without one (NULL security) all share the key "", so the cap
+    protects one key from another only with CURVE.
+
     Copies share the payload's content (zmq_msg_copy), so watching costs no
     byte copy, and the monitor's send fails at once for a full watcher
     (ROUTER_MANDATORY), so a slow watcher loses copies (counted) rather
@@ -48,8 +59,15 @@ typedef struct {
     size_t pinned;
 } pin_t;
 
+//  The watches of one client key
+typedef struct {
+    size_t watches;
+    char key [];                //  Z85, or "" for peers without a key
+} owner_t;
+
 typedef struct {
     zframe_t *identity;         //  the watcher's ROUTER identity
+    owner_t *owner;             //  its client key
     char *db;                   //  what it watches
     char *table;
     int64_t expires;            //  zclock_mono () when the lease ends
@@ -59,7 +77,10 @@ typedef struct {
 struct _zstate_watchers_t {
     zlistx_t *watchers;         //  watcher_t items
     zhashx_t *pins;             //  peer identity, hex -> pin_t
+    zhashx_t *owners;           //  client key -> owner_t, while it watches
+    size_t per_key;             //  watches one key may hold
     uint64_t lost;              //  copies a watcher could not take
+    uint64_t refused;           //  WATCHes refused at their key's cap
     int lease;                  //  msecs a WATCH holds without renewal
 };
 
@@ -134,6 +155,10 @@ zstate_watchers_new (void)
     self->pins = zhashx_new ();
     assert (self->pins);
     zhashx_set_destructor (self->pins, s_pin_destroy);
+    self->owners = zhashx_new ();
+    assert (self->owners);
+    zhashx_set_destructor (self->owners, (zhashx_destructor_fn *) zstr_free);
+    self->per_key = ZSTATE_WATCHERS_PER_KEY;
     self->lease = WATCH_LEASE;
     return self;
 }
@@ -146,6 +171,7 @@ zstate_watchers_destroy (zstate_watchers_t **self_p)
         zstate_watchers_t *self = *self_p;
         zlistx_destroy (&self->watchers);
         zhashx_destroy (&self->pins);
+        zhashx_destroy (&self->owners);
         free (self);
         *self_p = NULL;
     }
@@ -158,6 +184,31 @@ zstate_watchers_set_lease (zstate_watchers_t *self, int lease)
     self->lease = lease > 0? lease: 0;
 }
 
+void
+zstate_watchers_set_per_key (zstate_watchers_t *self, size_t per_key)
+{
+    assert (self);
+    assert (per_key > 0);
+    self->per_key = per_key;
+}
+
+size_t
+zstate_watchers_per_key (zstate_watchers_t *self)
+{
+    assert (self);
+    return self->per_key;
+}
+
+//  Forget the watcher at the list's cursor; its slot is its key's again
+static void
+s_remove (zstate_watchers_t *self, watcher_t *watcher)
+{
+    owner_t *owner = watcher->owner;
+    if (--owner->watches == 0)
+        zhashx_delete (self->owners, owner->key);
+    zlistx_delete (self->watchers, zlistx_cursor (self->watchers));
+}
+
 //  Forget watchers whose lease ran out. There are a few at most, so
 //  starting over after each delete is cheap and keeps the cursor simple.
 static void
@@ -167,7 +218,7 @@ s_expire (zstate_watchers_t *self)
     watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
     while (watcher) {
         if (watcher->expires < now) {
-            zlistx_delete (self->watchers, zlistx_cursor (self->watchers));
+            s_remove (self, watcher);
             watcher = (watcher_t *) zlistx_first (self->watchers);
         }
         else
@@ -175,12 +226,40 @@ s_expire (zstate_watchers_t *self)
     }
 }
 
+//  Add a watcher of (db, table) for identity, one of key's watches
+static watcher_t *
+s_watcher_new (zstate_watchers_t *self, zframe_t *identity, const char *key,
+               const char *db, const char *table)
+{
+    owner_t *owner = (owner_t *) zhashx_lookup (self->owners, key);
+    if (!owner) {
+        owner = (owner_t *) zmalloc (sizeof (owner_t) + strlen (key) + 1);
+        assert (owner);
+        strcpy (owner->key, key);
+        int rc = zhashx_insert (self->owners, owner->key, owner);
+        assert (rc == 0);
+    }
+    owner->watches++;
+    watcher_t *watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
+    assert (watcher);
+    watcher->identity = zframe_dup (identity);
+    watcher->owner = owner;
+    s_pins_sweep (self);
+    watcher->pin = s_pin_take (self, identity);
+    watcher->db = strdup (db);
+    watcher->table = strdup (table);
+    assert (watcher->db && watcher->table);
+    zlistx_add_end (self->watchers, watcher);
+    return watcher;
+}
+
 int
-zstate_watchers_watch (zstate_watchers_t *self, zframe_t *identity, const char *db,
-                       const char *table)
+zstate_watchers_watch (zstate_watchers_t *self, zframe_t *identity, const char *key,
+                       const char *db, const char *table)
 {
     assert (self);
     assert (identity && db && table);
+    key = key? key: "";
     //  A renewal extends the lease; a new watch adds a watcher
     watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
     while (watcher) {
@@ -191,19 +270,18 @@ zstate_watchers_watch (zstate_watchers_t *self, zframe_t *identity, const char *
     }
     if (!watcher) {
         s_expire (self);
+        //  The key's cap first: that one holds however long the table has room
+        owner_t *owner = (owner_t *) zhashx_lookup (self->owners, key);
+        if (owner && owner->watches >= self->per_key) {
+            self->refused++;
+            errno = EDQUOT;
+            return -1;
+        }
         if (zlistx_size (self->watchers) >= ZSTATE_WATCHERS_MAX) {
             errno = ENOSPC;
             return -1;
         }
-        watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
-        assert (watcher);
-        watcher->identity = zframe_dup (identity);
-        s_pins_sweep (self);
-        watcher->pin = s_pin_take (self, identity);
-        watcher->db = strdup (db);
-        watcher->table = strdup (table);
-        assert (watcher->db && watcher->table);
-        zlistx_add_end (self->watchers, watcher);
+        watcher = s_watcher_new (self, identity, key, db, table);
     }
     watcher->expires = zclock_mono () + self->lease;
     return 0;
@@ -256,6 +334,7 @@ zstate_watchers_publish (zstate_watchers_t *self, const char *db, const char *ta
     if (zlistx_size (self->watchers) == 0)
         return;
     s_expire (self);
+    bool gone = false;
     watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
     while (watcher) {
         if (streq (watcher->db, db) && streq (watcher->table, table)) {
@@ -263,13 +342,22 @@ zstate_watchers_publish (zstate_watchers_t *self, const char *db, const char *ta
             if (s_copy (watcher, &copy, payload))
                 self->lost++;
             else {
-                if (send (arg, watcher->identity, &copy))
+                if (send (arg, watcher->identity, &copy)) {
                     self->lost++;
+                    //  A watcher that left will not renew: its slot is
+                    //  its key's again now, not at the end of its lease
+                    if (errno == EHOSTUNREACH) {
+                        watcher->expires = INT64_MIN;
+                        gone = true;
+                    }
+                }
                 zmq_msg_close (&copy);
             }
         }
         watcher = (watcher_t *) zlistx_next (self->watchers);
     }
+    if (gone)
+        s_expire (self);
 }
 
 uint64_t
@@ -277,6 +365,13 @@ zstate_watchers_lost (zstate_watchers_t *self)
 {
     assert (self);
     return self->lost;
+}
+
+uint64_t
+zstate_watchers_refused (zstate_watchers_t *self)
+{
+    assert (self);
+    return self->refused;
 }
 
 size_t
@@ -293,21 +388,33 @@ zstate_watchers_size (zstate_watchers_t *self)
 //  --------------------------------------------------------------------------
 //  Self test of this class
 
+//  Two CURVE client keys, in Z85
+#define ALICE   "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+#define BOB     "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+
 //  What the monitor's socket would be: it takes up to room copies and
-//  keeps them, as libzmq keeps what it has not sent, then refuses
+//  keeps them, as libzmq keeps what it has not sent, then refuses; it
+//  cannot route to the peer that is gone
 typedef struct {
     zmq_msg_t held [8];
     size_t count;
     size_t room;
     zframe_t *last;             //  the identity of the last copy taken
+    zframe_t *gone;             //  a peer whose connection is gone, or NULL
 } test_socket_t;
 
 static int
 s_test_send (void *arg, zframe_t *identity, zmq_msg_t *copy)
 {
     test_socket_t *socket = (test_socket_t *) arg;
-    if (socket->count >= socket->room)
+    if (socket->gone && zframe_eq (identity, socket->gone)) {
+        errno = EHOSTUNREACH;
         return -1;
+    }
+    if (socket->count >= socket->room) {
+        errno = EAGAIN;
+        return -1;
+    }
     zmq_msg_init (&socket->held [socket->count]);
     int rc = zmq_msg_move (&socket->held [socket->count++], copy);
     assert (rc == 0);
@@ -324,54 +431,121 @@ s_test_drain (test_socket_t *socket)
     socket->count = 0;
 }
 
-//  A WATCH renews, and the table holds ZSTATE_WATCHERS_MAX watches at
-//  most, from all peers; renewals of those it holds still pass
+//  A table whose leases outlast the test, however slow the run
+static zstate_watchers_t *
+s_test_watchers_new (void)
+{
+    zstate_watchers_t *watchers = zstate_watchers_new ();
+    zstate_watchers_set_lease (watchers, 3600 * 1000);
+    return watchers;
+}
+
+//  WATCH (APPL_DB, table) from the peer named name, of key
+static int
+s_test_watch (zstate_watchers_t *watchers, const char *name, const char *key,
+              const char *table)
+{
+    zframe_t *identity = zframe_new (name, strlen (name));
+    int rc = zstate_watchers_watch (watchers, identity, key, "APPL_DB", table);
+    zframe_destroy (&identity);
+    return rc;
+}
+
+//  The table holds ZSTATE_WATCHERS_MAX watches at most, from all peers
+//  and keys, each key within its cap; renewals of those it holds still
+//  pass, and a table that is full refuses for itself, not for the key
 static void
 s_test_bounded (void)
 {
-    zstate_watchers_t *watchers = zstate_watchers_new ();
-    zstate_watchers_set_lease (watchers, 3600 * 1000);
-    zframe_t *peer = zframe_new ("peer", 4);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "ROUTE_TABLE") == 0);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "ROUTE_TABLE") == 0);
-    assert (zstate_watchers_size (watchers) == 1);
-    for (int count = 1; count < ZSTATE_WATCHERS_MAX; count++) {
-        char name [32];
+    zstate_watchers_t *watchers = s_test_watchers_new ();
+    char name [32], key [32];
+    for (int count = 0; count < ZSTATE_WATCHERS_MAX; count++) {
         snprintf (name, sizeof (name), "peer-%d", count);
-        zframe_t *other = zframe_new (name, strlen (name));
-        assert (zstate_watchers_watch (watchers, other, "APPL_DB", "ROUTE_TABLE") == 0);
-        zframe_destroy (&other);
+        snprintf (key, sizeof (key), "key-%d", count / ZSTATE_WATCHERS_PER_KEY);
+        assert (s_test_watch (watchers, name, key, "ROUTE_TABLE") == 0);
     }
     assert (zstate_watchers_size (watchers) == ZSTATE_WATCHERS_MAX);
     errno = 0;
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "PORT_TABLE") == -1);
+    assert (s_test_watch (watchers, "newcomer", ALICE, "ROUTE_TABLE") == -1);
     assert (errno == ENOSPC);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "ROUTE_TABLE") == 0);
+    assert (zstate_watchers_refused (watchers) == 0);
+    assert (s_test_watch (watchers, "peer-0", "key-0", "ROUTE_TABLE") == 0);
     assert (zstate_watchers_size (watchers) == ZSTATE_WATCHERS_MAX);
-    zframe_destroy (&peer);
     zstate_watchers_destroy (&watchers);
 }
 
-//  A watch that is not renewed runs out, and its slot is free again: the
-//  short lease only for the renewal, so that nothing runs out before the
-//  test means it to, however slow the run
+//  The peers of one key hold ZSTATE_WATCHERS_PER_KEY watches at most,
+//  however many peers they are; a renewal needs no slot, another key has
+//  its own, and the peers without a key share one
 static void
-s_test_expiry (void)
+s_test_per_key (void)
 {
-    zstate_watchers_t *watchers = zstate_watchers_new ();
-    zstate_watchers_set_lease (watchers, 3600 * 1000);
-    zframe_t *peer = zframe_new ("peer", 4);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "ROUTE_TABLE") == 0);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "EXPIRING") == 0);
+    zstate_watchers_t *watchers = s_test_watchers_new ();
+    char name [32];
+    for (int count = 0; count < ZSTATE_WATCHERS_PER_KEY; count++) {
+        snprintf (name, sizeof (name), "alice-%d", count);
+        assert (s_test_watch (watchers, name, ALICE, "ROUTE_TABLE") == 0);
+    }
+    errno = 0;
+    assert (s_test_watch (watchers, "alice-new", ALICE, "ROUTE_TABLE") == -1);
+    assert (errno == EDQUOT);
+    assert (s_test_watch (watchers, "alice-0", ALICE, "PORT_TABLE") == -1);
+    assert (zstate_watchers_refused (watchers) == 2);
+    assert (s_test_watch (watchers, "alice-0", ALICE, "ROUTE_TABLE") == 0);
+    assert (s_test_watch (watchers, "bob", BOB, "ROUTE_TABLE") == 0);
+    for (int count = 0; count < ZSTATE_WATCHERS_PER_KEY; count++) {
+        snprintf (name, sizeof (name), "anonymous-%d", count);
+        assert (s_test_watch (watchers, name, count % 2? NULL: "", "ROUTE_TABLE") == 0);
+    }
+    errno = 0;
+    assert (s_test_watch (watchers, "anonymous-new", NULL, "ROUTE_TABLE") == -1);
+    assert (errno == EDQUOT);
+    assert (zstate_watchers_refused (watchers) == 3);
+    assert (zstate_watchers_size (watchers) == 2 * ZSTATE_WATCHERS_PER_KEY + 1);
+    //  A lower cap holds for new watches; those held stay, and renew
+    zstate_watchers_set_per_key (watchers, 1);
+    assert (s_test_watch (watchers, "bob-2", BOB, "ROUTE_TABLE") == -1);
+    assert (s_test_watch (watchers, "alice-1", ALICE, "ROUTE_TABLE") == 0);
+    assert (zstate_watchers_size (watchers) == 2 * ZSTATE_WATCHERS_PER_KEY + 1);
+    zstate_watchers_destroy (&watchers);
+}
+
+//  A watch that ends gives its slot back to its key: one whose lease ran
+//  out (the short lease only for its renewal, so that nothing else runs
+//  out before the test means it to), and one whose peer is gone, at the
+//  first copy that cannot reach it
+static void
+s_test_slots_back (void)
+{
+    zstate_watchers_t *watchers = s_test_watchers_new ();
+    zstate_watchers_set_per_key (watchers, 2);
+    assert (s_test_watch (watchers, "alice-0", ALICE, "ROUTE_TABLE") == 0);
+    assert (s_test_watch (watchers, "alice-1", ALICE, "EXPIRING") == 0);
+    assert (s_test_watch (watchers, "alice-2", ALICE, "ROUTE_TABLE") == -1);
     zstate_watchers_set_lease (watchers, 0);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "EXPIRING") == 0);
+    assert (s_test_watch (watchers, "alice-1", ALICE, "EXPIRING") == 0);
+    zstate_watchers_set_lease (watchers, 3600 * 1000);
     int64_t deadline = zclock_mono () + 30000;
     while (zstate_watchers_size (watchers) > 1) {
         assert (zclock_mono () < deadline);
         zclock_sleep (1);
     }
+    assert (s_test_watch (watchers, "alice-2", ALICE, "ROUTE_TABLE") == 0);
+    assert (s_test_watch (watchers, "alice-3", ALICE, "ROUTE_TABLE") == -1);
+
+    //  alice-0 left: its copy is lost, and its watch ends with it
+    zframe_t *gone = zframe_new ("alice-0", 7);
+    test_socket_t socket = { .room = 8, .gone = gone };
+    zmq_msg_t payload;
+    zmq_msg_init_data (&payload, "ops", 3, NULL, NULL);
+    zstate_watchers_publish (watchers, "APPL_DB", "ROUTE_TABLE", &payload, s_test_send, &socket);
+    assert (socket.count == 1 && zstate_watchers_lost (watchers) == 1);
     assert (zstate_watchers_size (watchers) == 1);
-    zframe_destroy (&peer);
+    assert (s_test_watch (watchers, "alice-3", ALICE, "ROUTE_TABLE") == 0);
+    assert (zstate_watchers_refused (watchers) == 2);
+    zmq_msg_close (&payload);
+    s_test_drain (&socket);
+    zframe_destroy (&gone);
     zstate_watchers_destroy (&watchers);
 }
 
@@ -381,11 +555,10 @@ s_test_expiry (void)
 static void
 s_test_pinned (void)
 {
-    zstate_watchers_t *watchers = zstate_watchers_new ();
-    zstate_watchers_set_lease (watchers, 3600 * 1000);
+    zstate_watchers_t *watchers = s_test_watchers_new ();
     zframe_t *peer = zframe_new ("deaf", 4);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "ROUTE_TABLE") == 0);
-    assert (zstate_watchers_watch (watchers, peer, "APPL_DB", "PORT_TABLE") == 0);
+    assert (zstate_watchers_watch (watchers, peer, NULL, "APPL_DB", "ROUTE_TABLE") == 0);
+    assert (zstate_watchers_watch (watchers, peer, NULL, "APPL_DB", "PORT_TABLE") == 0);
     zmq_msg_t payload;
     int rc = zmq_msg_init_size (&payload, WATCH_BYTES_MAX / 4);
     assert (rc == 0);
@@ -421,13 +594,16 @@ zstate_watchers_test (bool verbose)
     (void) verbose;
     printf (" * zstate_watchers: ");
     //  @selftest
-    //  As the monitor uses it: a WATCH request adds a watcher, and each
-    //  message routed to its table goes to it through the send function,
-    //  the monitor's socket (here s_test_send, which keeps the copies)
+    //  As the monitor uses it: a WATCH request adds a watcher for the
+    //  peer's ROUTER identity and its CURVE key (the request's User-Id;
+    //  NULL without CURVE), and each message routed to its table goes to
+    //  it through the send function, the monitor's socket (here
+    //  s_test_send, which keeps the copies)
     zstate_watchers_t *watchers = zstate_watchers_new ();
     zstate_watchers_set_lease (watchers, 60000);
+    zstate_watchers_set_per_key (watchers, 4);
     zframe_t *identity = zframe_new ("watcher", 7);
-    int rc = zstate_watchers_watch (watchers, identity, "APPL_DB", "PORT_TABLE");
+    int rc = zstate_watchers_watch (watchers, identity, ALICE, "APPL_DB", "PORT_TABLE");
     assert (rc == 0);
     assert (zstate_watchers_size (watchers) == 1);
     zmq_msg_t message;
@@ -449,7 +625,8 @@ zstate_watchers_test (bool verbose)
     //  @end
 
     s_test_bounded ();
-    s_test_expiry ();
+    s_test_per_key ();
+    s_test_slots_back ();
     s_test_pinned ();
     printf ("OK\n");
 }
