@@ -96,6 +96,8 @@ extern "C" {
 //      "si"    SET ACK DELAY msecs longest wait to coalesce an ACK
 //      "si"    SET SESSION IDLE msecs  silence after which a session is forgotten
 //      "si"    SET SESSIONS count  most sessions kept (least recently heard go)
+//      "si"    SET SESSIONS PER KEY count  most sessions one CURVE key owns
+//      "si"    SET WATCHES PER KEY count   most monitor watches of one key
 //      "si"    VERBOSE flag        log activity with zsys_debug; 0 stops
 //      "sss"   CURVE certificate clients   CURVE on both endpoints (before
 //                                  BIND and MONITOR)
@@ -234,7 +236,12 @@ ZSTATE_EXPORT int
 //                           What one peer has in flight is at most
 //                           64 MiB of copies of messages over 64 KiB,
 //                           and 1000 copies: a peer that never reads
-//                           pins no more, whatever it watches.
+//                           pins no more, whatever it watches. A new
+//                           WATCH is refused with ENOSPC when 256 are
+//                           held, from all peers, and with EDQUOT when
+//                           the peers of its CURVE key hold their cap
+//                           (zstate_server_set_watches_per_key; counted
+//                           as watch_refused_key).
 //  Returns the port for tcp endpoints, 0 for others, or -1 with errno.
 ZSTATE_EXPORT int
     zstate_server_monitor (zstate_server_t *self, const char *endpoint);
@@ -304,6 +311,18 @@ ZSTATE_EXPORT int
 //  Returns 0, or -1 with EINVAL when max is not 1 to INT_MAX.
 ZSTATE_EXPORT int
     zstate_server_set_sessions_per_key (zstate_server_t *self, int max);
+
+//  The most WATCHes of the monitor (zstate_server_monitor) the peers of
+//  one CURVE client key hold together, however many connections they
+//  open (default 16 of the 256 there are): one key cannot take them all
+//  and leave an operator's WATCH refused. A WATCH past it is refused with
+//  EDQUOT and counted (watch_refused_key in the monitor's STATS); a watch
+//  that ends, its lease run out or its peer gone, gives its slot back.
+//  Peers without a key (NULL security) all count as one key, so only
+//  CURVE keeps one peer's watches from another's. Any time; applies to
+//  new watches. Returns 0, or -1 with EINVAL when max is not 1 to INT_MAX.
+ZSTATE_EXPORT int
+    zstate_server_set_watches_per_key (zstate_server_t *self, int max);
 
 //  Security (README, "Securing a server"). Endpoints are open to any peer
 //  that reaches them unless CURVE is on, so a server refuses to bind or

@@ -2,7 +2,8 @@
     zstate_security_keys_test - version 2 sessions bound to the CURVE key
     that opened them: a HELLO from another key for a session is refused
     and counted, its owner's stream goes on, and one key owns at most its
-    cap of sessions, which a session gives back when the table forgets it
+    cap of sessions, which a session gives back when the table forgets it;
+    and the monitor's WATCH slots, of which one key holds at most its cap
 
     Copyright (c) the zstate contributors.
     This Source Code Form is subject to the terms of the Mozilla Public
@@ -155,6 +156,110 @@ s_test_slots (zstate_server_t *server, zsock_t *owner, zsock_t *other,
     assert (s_refused (server) == refused + 5);
 }
 
+//  --------------------------------------------------------------------------
+//  The monitor's WATCH slots per key
+
+#define WATCH_CAP       4       //  the test's cap of watches per key
+
+//  Send WATCH from each of count peers in one go, then read their
+//  answers; returns how many were refused at the key's cap, which the
+//  others were not
+static int
+s_watch_round (zsock_t **peers, int count)
+{
+    for (int index = 0; index < count; index++)
+        zstr_sendx (peers [index], "WATCH", PEER_DB, TABLE, NULL);
+    int refused = 0;
+    for (int index = 0; index < count; index++) {
+        char *command, *status, *reason;
+        int rc = zstr_recvx (peers [index], &command, &status, &reason, NULL);
+        assert (rc == 3 && streq (command, "WATCH"));
+        if (atoi (status) == EDQUOT) {
+            char expected [64];
+            snprintf (expected, sizeof (expected), "this client key holds %d watches",
+                      WATCH_CAP);
+            assert (strstr (reason, expected));
+            refused++;
+        }
+        else
+            assert (streq (status, "0"));
+        zstr_free (&command);
+        zstr_free (&status);
+        zstr_free (&reason);
+    }
+    return refused;
+}
+
+//  One key opens WATCH_CAP + 1 connections to a CURVE monitor, and each
+//  WATCHes: one is refused, however the connections take turns, and
+//  another key's WATCH still passes. A round where a lease ran out (3 s;
+//  a slow run) may have let all pass, so it is the outcome of some round
+//  in ten that counts, never the time a round takes.
+static void
+s_test_watches (const char *certificate, const char *clients, zcert_t *owner_cert,
+                zcert_t *other_cert, const char *server_key)
+{
+    zstate_server_t *server = zstate_server_new ();
+    assert (server);
+    int rc = zstate_server_set_curve (server, certificate, clients);
+    assert (rc == 0);
+    assert (zstate_server_set_watches_per_key (server, 0) == -1 && errno == EINVAL);
+    //  Set before the monitor is bound, and kept for it
+    rc = zstate_server_set_watches_per_key (server, WATCH_CAP);
+    assert (rc == 0);
+    int port = zstate_server_monitor (server, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_t *owners [WATCH_CAP + 1];
+    for (int index = 0; index < WATCH_CAP + 1; index++) {
+        owners [index] = s_peer_new (owner_cert, server_key, port);
+        //  Answered once its handshake is done: then the WATCHes go at once
+        zstr_send (owners [index], "PING");
+        zmsg_t *reply = zmsg_recv (owners [index]);
+        assert (reply && zframe_streq (zmsg_first (reply), "PING"));
+        zmsg_destroy (&reply);
+    }
+    int refused = 0, round_refused = 0;
+    for (int round = 0; round < 10 && round_refused != 1; round++) {
+        round_refused = s_watch_round (owners, WATCH_CAP + 1);
+        refused += round_refused;
+    }
+    assert (round_refused == 1);
+    zsock_t *other = s_peer_new (other_cert, server_key, port);
+    assert (s_watch_round (&other, 1) == 0);
+
+    //  Counted in the monitor's STATS
+    zstr_send (other, "STATS");
+    char *command, *status, *reason, *text;
+    rc = zstr_recvx (other, &command, &status, &reason, &text, NULL);
+    assert (rc == 4 && streq (status, "0"));
+    char expected [64];
+    snprintf (expected, sizeof (expected), "    watch_refused_key = %d\n", refused);
+    assert (strstr (text, expected));
+    zstr_free (&command);
+    zstr_free (&status);
+    zstr_free (&reason);
+    zstr_free (&text);
+    //  A higher cap, set any time, lets the last one in too
+    rc = zstate_server_set_watches_per_key (server, WATCH_CAP + 1);
+    assert (rc == 0);
+    assert (s_watch_round (owners, WATCH_CAP + 1) == 0);
+
+    for (int index = 0; index < WATCH_CAP + 1; index++)
+        zsock_destroy (&owners [index]);
+    zsock_destroy (&other);
+    zstate_server_destroy (&server);
+}
+
+//  Let cert in: its public half in the clients' directory, as name
+static void
+s_client_save (zcert_t *cert, const char *clients, const char *name)
+{
+    char *path = zsys_sprintf ("%s/%s", clients, name);
+    int rc = zcert_save_public (cert, path);
+    assert (rc == 0);
+    zstr_free (&path);
+}
+
 static void
 s_dir_remove (const char *path)
 {
@@ -181,12 +286,8 @@ zstate_security_keys_test (bool verbose)
     zcert_t *other_cert = zcert_new ();
     int rc = zcert_save (server_cert, path);
     assert (rc == 0);
-    char *public_path = zsys_sprintf ("%s/owner", clients);
-    zcert_save_public (owner_cert, public_path);
-    zstr_free (&public_path);
-    public_path = zsys_sprintf ("%s/other", clients);
-    zcert_save_public (other_cert, public_path);
-    zstr_free (&public_path);
+    s_client_save (owner_cert, clients, "owner");
+    s_client_save (other_cert, clients, "other");
 
     zstate_server_t *server = zstate_server_new ();
     assert (server);
@@ -230,6 +331,7 @@ zstate_security_keys_test (bool verbose)
     s_test_slots (server, owner, other, zuuid_data (second));
 
     s_test_default_cap (path, clients, owner_cert, zcert_public_txt (server_cert));
+    s_test_watches (path, clients, owner_cert, other_cert, zcert_public_txt (server_cert));
 
     zuuid_destroy (&session);
     zuuid_destroy (&second);

@@ -36,6 +36,7 @@
 #include "zstate_writer_sweep.h"
 #include "zstate_writer_views.h"
 #include "zstate_outbox.h"
+#include "zstate_watchers.h"
 #include "zstate_client_liveness.h"
 #include "zstate_sonic_suite.h"
 #include <sys/wait.h>
@@ -234,6 +235,7 @@ all_tests [] = {
     { "zstate_utf8", zstate_utf8_test },
     { "zstate_text", zstate_text_test },
     { "zstate_actor", zstate_actor_test },
+    { "zstate_watchers", zstate_watchers_test },
     { "zstate_monitor", zstate_monitor_test },
     { "zstate_keyset", zstate_keyset_suites },
     { "zstate_inbox", zstate_inbox_suites },

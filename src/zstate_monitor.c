@@ -14,64 +14,27 @@
     streams copies of routed messages to watchers. It lives inside the
     server actor and is driven by the server's loop.
 @discuss
-    Watchers hold a lease they renew by sending WATCH again; one that goes
-    away without a word is forgotten when its lease runs out. Copies share
-    the payload's content (zmq_msg_copy), so watching costs no byte copy,
-    and ROUTER_MANDATORY makes a full watcher fail the send at once, so a
-    slow watcher loses copies (counted) rather than slowing the server.
-
-    The high-water mark counts messages, so a watcher that never reads
-    would pin 1000 payloads of up to 16 MiB each. A payload over
-    WATCH_SHARED_MAX is therefore copied into a buffer of the watcher's
-    own, whose release libzmq reports when it has sent it: one peer has
-    at most WATCH_BYTES_MAX of those in flight, over all its watches and
-    past their leases (its copies stay queued when a lease runs out),
-    and loses (counted) what would pass it. What one peer can pin is then
-    that plus 1000 shared payloads of WATCH_SHARED_MAX.
+    The watchers, their leases and what they may pin are in
+    zstate_watchers.c; the monitor reads their requests and sends them
+    their copies, on its socket.
 @end
 */
 
 #include "zstate_classes.h"
+#include "zstate_watchers.h"
 
-#define WATCH_LEASE     3000    //  msecs a WATCH holds without renewal, by default
 #define REQUESTS_MAX    100     //  requests handled per call, for fairness
-#define WATCHERS_MAX    256     //  watches held at once, from all peers
 #define STATS_PER_SECOND 20     //  STATS answered with the text, from all peers
-#define WATCH_SHARED_MAX (64 << 10)     //  bytes of a payload a copy shares
-#define WATCH_BYTES_MAX  (64 << 20)     //  bytes of larger copies a watcher has in flight
-
-//  The bytes of a peer's own copies that libzmq has not sent yet; the
-//  monitor's pins, each watcher of the peer and each copy hold a
-//  reference, as copies outlive a watcher that goes. libzmq releases
-//  copies on its I/O thread: atomics.
-typedef struct {
-    size_t refs;
-    size_t pinned;
-} pin_t;
-
-typedef struct {
-    zframe_t *identity;         //  the watcher's ROUTER identity
-    char *db;                   //  what it watches
-    char *table;
-    int64_t expires;            //  zclock_mono () when the lease ends
-    pin_t *pin;                 //  its own copies in flight
-} watcher_t;
 
 struct _zstate_monitor_t {
     zloop_t *loop;              //  reads router, or NULL
     zstate_monitor_stats_fn *stats_fn;  //  makes the STATS text, with loop
     void *stats_arg;            //  ... for this
     zsock_t *router;            //  peers connect here
-    zlistx_t *watchers;         //  watcher_t items
-    zhashx_t *pins;             //  peer identity, hex -> pin_t
-    uint64_t lost;              //  copies a full watcher could not take
-    int lease;                  //  msecs a WATCH holds without renewal
+    zstate_watchers_t *watchers;    //  the WATCH subscribers
     int64_t stats_window;       //  zclock_mono () when this second began
     int stats_answered;         //  STATS answered with the text in it
 };
-
-static void
-    s_expire (zstate_monitor_t *self);
 
 //  The process's extra sections of the STATS text (zstate_monitor_section_add)
 typedef struct {
@@ -82,66 +45,6 @@ typedef struct {
 static pthread_mutex_t s_sections_mutex = PTHREAD_MUTEX_INITIALIZER;
 static section_t *s_sections;   //  under s_sections_mutex
 static size_t s_section_count;
-
-static void
-s_pin_release (pin_t *pin)
-{
-    if (__atomic_sub_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        free (pin);
-}
-
-static void
-s_pin_destroy (void **item_p)
-{
-    if (*item_p)
-        s_pin_release ((pin_t *) *item_p);
-    *item_p = NULL;
-}
-
-//  Return the pin of the peer identity, with a reference for the caller
-static pin_t *
-s_pin_take (zstate_monitor_t *self, zframe_t *identity)
-{
-    char *key = zframe_strhex (identity);
-    pin_t *pin = (pin_t *) zhashx_lookup (self->pins, key);
-    if (!pin) {
-        pin = (pin_t *) zmalloc (sizeof (pin_t));
-        assert (pin);
-        pin->refs = 1;
-        zhashx_insert (self->pins, key, pin);
-    }
-    __atomic_add_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL);
-    free (key);
-    return pin;
-}
-
-//  Forget the pins that only we hold: no watcher, no copy in flight
-static void
-s_pins_sweep (zstate_monitor_t *self)
-{
-    zlistx_t *keys = zhashx_keys (self->pins);
-    for (const char *key = (const char *) zlistx_first (keys); key;
-         key = (const char *) zlistx_next (keys)) {
-        pin_t *pin = (pin_t *) zhashx_lookup (self->pins, key);
-        if (__atomic_load_n (&pin->refs, __ATOMIC_ACQUIRE) == 1)
-            zhashx_delete (self->pins, key);
-    }
-    zlistx_destroy (&keys);
-}
-
-static void
-s_watcher_destroy (void **item_p)
-{
-    watcher_t *watcher = (watcher_t *) *item_p;
-    if (watcher) {
-        s_pin_release (watcher->pin);
-        zframe_destroy (&watcher->identity);
-        free (watcher->db);
-        free (watcher->table);
-        free (watcher);
-        *item_p = NULL;
-    }
-}
 
 static int
 s_readable (zloop_t *loop, zsock_t *reader, void *arg)
@@ -160,7 +63,6 @@ zstate_monitor_new (zloop_t *loop, zstate_monitor_stats_fn *stats_fn, void *arg)
     assert (self);
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
-    self->lease = WATCH_LEASE;
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_sndhwm (self->router, 1000);
     //  A peer that does not read loses its replies; the server never waits
@@ -169,12 +71,7 @@ zstate_monitor_new (zloop_t *loop, zstate_monitor_stats_fn *stats_fn, void *arg)
     zsock_set_linger (self->router, 0);
     //  Requests are a few short frames; nothing bigger has a reason to come
     zsock_set_maxmsgsize (self->router, 4096);
-    self->watchers = zlistx_new ();
-    assert (self->watchers);
-    zlistx_set_destructor (self->watchers, s_watcher_destroy);
-    self->pins = zhashx_new ();
-    assert (self->pins);
-    zhashx_set_destructor (self->pins, s_pin_destroy);
+    self->watchers = zstate_watchers_new ();
     if (loop) {
         self->loop = loop;
         self->stats_fn = stats_fn;
@@ -194,8 +91,7 @@ zstate_monitor_destroy (zstate_monitor_t **self_p)
         zstate_monitor_t *self = *self_p;
         if (self->loop)
             zloop_reader_end (self->loop, self->router);
-        zlistx_destroy (&self->watchers);
-        zhashx_destroy (&self->pins);
+        zstate_watchers_destroy (&self->watchers);
         zsock_destroy (&self->router);
         free (self);
         *self_p = NULL;
@@ -233,9 +129,25 @@ s_reply (zstate_monitor_t *self, zframe_t *identity, const char *command, int st
     zmsg_destroy (&reply);
 }
 
+//  Put the CURVE key of the request's peer in key (41 bytes): our ZAP
+//  handler gives each connection its key in Z85 as User-Id, which
+//  libzmq attaches to every frame; "" without CURVE
+static void
+s_peer_key (zmsg_t *request, char *key)
+{
+    zframe_t *frame = zmsg_first (request);
+    const char *user_id = frame? zframe_meta (frame, "User-Id"): NULL;
+    if (user_id && strlen (user_id) == 40)
+        memcpy (key, user_id, 41);
+    else
+        *key = 0;
+}
+
 static void
 s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
 {
+    char key [41];
+    s_peer_key (request, key);
     char *db = zmsg_popstr (request);
     char *table = zmsg_popstr (request);
     if (!db || !table || !zstate_msg_name_valid (db) || !zstate_msg_name_valid (table)) {
@@ -245,39 +157,20 @@ s_watch (zstate_monitor_t *self, zframe_t *identity, zmsg_t *request)
         zstr_free (&table);
         return;
     }
-    //  A renewal extends the lease; a new watch adds a watcher
-    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
-    while (watcher) {
-        if (zframe_eq (watcher->identity, identity)
-        &&  streq (watcher->db, db) && streq (watcher->table, table))
-            break;
-        watcher = (watcher_t *) zlistx_next (self->watchers);
-    }
-    if (watcher) {
-        zstr_free (&db);
-        zstr_free (&table);
+    if (zstate_watchers_watch (self->watchers, identity, key, db, table) == 0)
+        s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
+    else
+    if (errno == EDQUOT) {
+        char reason [128];
+        snprintf (reason, sizeof (reason), *key? "this client key holds %zu watches,"
+                  " as many as it may": "the peers without a CURVE key hold %zu"
+                  " watches, as many as they may", zstate_watchers_per_key (self->watchers));
+        s_reply (self, identity, ZSTATE_MONITOR_WATCH, EDQUOT, reason, NULL);
     }
     else
-    if (s_expire (self), zlistx_size (self->watchers) >= WATCHERS_MAX) {
-        //  Peers are not trusted: their watches cost memory and time on
-        //  every routed message, so they are bounded
         s_reply (self, identity, ZSTATE_MONITOR_WATCH, ENOSPC, "too many watchers", NULL);
-        zstr_free (&db);
-        zstr_free (&table);
-        return;
-    }
-    else {
-        watcher = (watcher_t *) zmalloc (sizeof (watcher_t));
-        assert (watcher);
-        watcher->identity = zframe_dup (identity);
-        s_pins_sweep (self);
-        watcher->pin = s_pin_take (self, identity);
-        watcher->db = db;
-        watcher->table = table;
-        zlistx_add_end (self->watchers, watcher);
-    }
-    watcher->expires = zclock_mono () + self->lease;
-    s_reply (self, identity, ZSTATE_MONITOR_WATCH, 0, "", NULL);
+    zstr_free (&db);
+    zstr_free (&table);
 }
 
 //  Return text with the process's extra sections after it; frees text
@@ -385,58 +278,18 @@ zstate_monitor_handle (zstate_monitor_t *self, zstate_monitor_stats_fn *stats_fn
     }
 }
 
-//  Forget watchers whose lease ran out. There are a few at most, so
-//  starting over after each delete is cheap and keeps the cursor simple.
-static void
-s_expire (zstate_monitor_t *self)
-{
-    int64_t now = zclock_mono ();
-    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
-    while (watcher) {
-        if (watcher->expires < now) {
-            zlistx_delete (self->watchers, zlistx_cursor (self->watchers));
-            watcher = (watcher_t *) zlistx_first (self->watchers);
-        }
-        else
-            watcher = (watcher_t *) zlistx_next (self->watchers);
-    }
-}
-
-//  libzmq is done with a watcher's own copy, data, which follows its size
-static void
-s_unpin (void *data, void *hint)
-{
-    pin_t *pin = (pin_t *) hint;
-    size_t *header = (size_t *) data - 1;
-    __atomic_sub_fetch (&pin->pinned, *header, __ATOMIC_ACQ_REL);
-    if (__atomic_sub_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        free (pin);
-    free (header);
-}
-
-//  Make copy a copy of payload for watcher: the same content when small,
-//  else its own buffer within the watcher's bound. Returns 0, or -1 when
-//  the watcher has too much in flight.
+//  ROUTER_MANDATORY fails the first frame when the watcher is full or
+//  gone; the others then cannot fail
 static int
-s_copy (watcher_t *watcher, zmq_msg_t *copy, zmq_msg_t *payload)
+s_send (void *arg, zframe_t *identity, zmq_msg_t *copy)
 {
-    size_t size = zmq_msg_size (payload);
-    if (size <= WATCH_SHARED_MAX) {
-        zmq_msg_init (copy);
-        return zmq_msg_copy (copy, payload);
-    }
-    pin_t *pin = watcher->pin;
-    if (__atomic_add_fetch (&pin->pinned, size, __ATOMIC_ACQ_REL) > WATCH_BYTES_MAX) {
-        __atomic_sub_fetch (&pin->pinned, size, __ATOMIC_ACQ_REL);
+    void *handle = arg;
+    if (zmq_send (handle, zframe_data (identity), zframe_size (identity),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
-    }
-    size_t *header = (size_t *) malloc (sizeof (size_t) + size);
-    assert (header);
-    *header = size;
-    memcpy (header + 1, zmq_msg_data (payload), size);
-    __atomic_add_fetch (&pin->refs, 1, __ATOMIC_ACQ_REL);
-    int rc = zmq_msg_init_data (copy, header + 1, size, s_unpin, pin);
-    assert (rc == 0);
+    zmq_send (handle, ZSTATE_MONITOR_OPS, strlen (ZSTATE_MONITOR_OPS),
+              ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_msg_send (copy, handle, ZMQ_DONTWAIT);
     return 0;
 }
 
@@ -445,54 +298,43 @@ zstate_monitor_publish (zstate_monitor_t *self, const char *db, const char *tabl
                         zmq_msg_t *payload)
 {
     assert (self);
-    if (zlistx_size (self->watchers) == 0)
-        return;
-    s_expire (self);
-    void *handle = zsock_resolve (self->router);
-    watcher_t *watcher = (watcher_t *) zlistx_first (self->watchers);
-    while (watcher) {
-        if (streq (watcher->db, db) && streq (watcher->table, table)) {
-            //  ROUTER_MANDATORY fails the first frame when the watcher is
-            //  full or gone; the others then cannot fail
-            zmq_msg_t copy;
-            if (s_copy (watcher, &copy, payload))
-                self->lost++;
-            else {
-                if (zmq_send (handle, zframe_data (watcher->identity),
-                              zframe_size (watcher->identity), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-                    self->lost++;
-                else {
-                    zmq_send (handle, ZSTATE_MONITOR_OPS, strlen (ZSTATE_MONITOR_OPS),
-                              ZMQ_SNDMORE | ZMQ_DONTWAIT);
-                    zmq_msg_send (&copy, handle, ZMQ_DONTWAIT);
-                }
-                zmq_msg_close (&copy);
-            }
-        }
-        watcher = (watcher_t *) zlistx_next (self->watchers);
-    }
+    zstate_watchers_publish (self->watchers, db, table, payload, s_send,
+                             zsock_resolve (self->router));
 }
 
 uint64_t
 zstate_monitor_lost (zstate_monitor_t *self)
 {
     assert (self);
-    return self->lost;
+    return zstate_watchers_lost (self->watchers);
 }
 
 void
 zstate_monitor_set_lease (zstate_monitor_t *self, int lease)
 {
     assert (self);
-    self->lease = lease > 0? lease: 0;
+    zstate_watchers_set_lease (self->watchers, lease);
+}
+
+void
+zstate_monitor_set_per_key (zstate_monitor_t *self, size_t per_key)
+{
+    assert (self);
+    zstate_watchers_set_per_key (self->watchers, per_key);
+}
+
+uint64_t
+zstate_monitor_refused (zstate_monitor_t *self)
+{
+    assert (self);
+    return zstate_watchers_refused (self->watchers);
 }
 
 size_t
 zstate_monitor_watchers (zstate_monitor_t *self)
 {
     assert (self);
-    s_expire (self);
-    return zlistx_size (self->watchers);
+    return zstate_watchers_size (self->watchers);
 }
 
 
@@ -698,28 +540,71 @@ s_test_expiry (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
     zstate_monitor_set_lease (monitor, 3600 * 1000);
 }
 
-//  Watches are bounded: past WATCHERS_MAX a new one is refused (one is
-//  held already, ROUTE_TABLE's)
+//  A watcher that leaves gives its slot back at the first copy that
+//  cannot reach it, long before its lease would run out
+static void
+s_test_gone (zstate_monitor_t *monitor, int port, int *counter)
+{
+    size_t held = zstate_monitor_watchers (monitor);
+    zsock_t *leaver = zsock_new (ZMQ_DEALER);
+    zsock_set_rcvtimeo (leaver, 30000);
+    int rc = zsock_connect (leaver, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    zstr_sendx (leaver, "WATCH", "APPL_DB", "LEAVING", NULL);
+    s_test_serve (monitor, counter);
+    zmsg_t *reply = zmsg_recv (leaver);
+    assert (reply && zframe_streq (zmsg_first (reply), "WATCH"));
+    assert (zframe_streq (zmsg_next (reply), "0"));
+    zmsg_destroy (&reply);
+    assert (zstate_monitor_watchers (monitor) == held + 1);
+    zsock_destroy (&leaver);
+    zmq_msg_t payload;
+    zmq_msg_init_data (&payload, "ops", 3, NULL, NULL);
+    int64_t deadline = zclock_mono () + 30000;
+    while (zstate_monitor_watchers (monitor) > held) {
+        assert (zclock_mono () < deadline);
+        zstate_monitor_publish (monitor, "APPL_DB", "LEAVING", &payload);
+        zclock_sleep (10);
+    }
+    zmq_msg_close (&payload);
+}
+
+//  Watches are bounded. The peers without a CURVE key share one key's
+//  cap, past which a new watch is refused with EDQUOT, counted; with the
+//  cap out of the way, all peers together are refused with ENOSPC past
+//  ZSTATE_WATCHERS_MAX. One watch is held already, ROUTE_TABLE's.
 static void
 s_test_bounded (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
 {
     char *command, *status, *reason;
-    int rc;
-    for (int count = 0; count < WATCHERS_MAX + 1; count++) {
+    assert (zstate_monitor_watchers (monitor) == 1);
+    for (int count = 0; count < ZSTATE_WATCHERS_MAX + 1; count++) {
+        if (count == ZSTATE_WATCHERS_PER_KEY)
+            zstate_monitor_set_per_key (monitor, ZSTATE_WATCHERS_MAX + 1);
         char table [32];
         snprintf (table, sizeof (table), "T%d", count);
         zstr_sendx (peer, "WATCH", "APPL_DB", table, NULL);
         s_test_serve (monitor, counter);
-        rc = zstr_recvx (peer, &command, &status, &reason, NULL);
+        int rc = zstr_recvx (peer, &command, &status, &reason, NULL);
         assert (rc == 3);
-        if (count < WATCHERS_MAX - 1)
-            assert (streq (status, "0"));
+        if (count == ZSTATE_WATCHERS_PER_KEY - 1) {
+            char expected [64];
+            snprintf (expected, sizeof (expected), "without a CURVE key hold %d watches",
+                      ZSTATE_WATCHERS_PER_KEY);
+            assert (atoi (status) == EDQUOT);
+            assert (strstr (reason, expected));
+            assert (zstate_monitor_refused (monitor) == 1);
+        }
         else
+        if (count == ZSTATE_WATCHERS_MAX)
             assert (atoi (status) == ENOSPC);
+        else
+            assert (streq (status, "0"));
         zstr_free (&command);
         zstr_free (&status);
         zstr_free (&reason);
     }
+    assert (zstate_monitor_refused (monitor) == 1);
 }
 
 void
@@ -784,6 +669,7 @@ zstate_monitor_test (bool verbose)
     s_test_deaf (monitor, port);
     s_test_stats_flood (monitor, peer, &messages);
     s_test_expiry (monitor, peer, &messages);
+    s_test_gone (monitor, port, &messages);
     s_test_bounded (monitor, peer, &messages);
     zsock_destroy (&peer);
     zstate_monitor_destroy (&monitor);

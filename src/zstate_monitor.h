@@ -20,9 +20,13 @@
 //      WATCH db table      -> nothing more; from then on, a copy of every
 //                             message routed to (db, table) comes as
 //                             [OPS][payload], until the watcher has not
-//                             renewed its WATCH for WATCH_LEASE msecs
+//                             renewed its WATCH for its lease (3000
+//                             msecs by default) or is gone
 //  A watcher that does not keep up loses messages (counted); the tables'
-//  consumers never wait for a watcher.
+//  consumers never wait for a watcher. A WATCH is refused with ENOSPC
+//  when 256 watches are held, from all peers, and with EDQUOT when the
+//  peers of its CURVE client key hold their cap (16 by default; peers
+//  without a key, NULL security, share one), counted.
 
 typedef struct _zstate_monitor_t zstate_monitor_t;
 
@@ -82,6 +86,15 @@ uint64_t
 //  for the watches made or renewed from now on.
 void
     zstate_monitor_set_lease (zstate_monitor_t *self, int lease);
+
+//  Set the most watches the peers of one CURVE client key may hold (from
+//  1; default 16), for the watches made from now on.
+void
+    zstate_monitor_set_per_key (zstate_monitor_t *self, size_t per_key);
+
+//  Return how many WATCHes were refused because their key held its cap.
+uint64_t
+    zstate_monitor_refused (zstate_monitor_t *self);
 
 //  Return how many watchers there are now.
 size_t

@@ -19,21 +19,13 @@
 void
     zstate_server_agent (zsock_t *pipe, void *args);
 
-//  Apply one of the actor's SET commands (listed in zstate_server.h) with
-//  the argument in request to router or sessions, and reply on pipe
-//  (EINVAL for a bad argument). Returns 0, or -1 for an unknown SET
-//  command, which it does not answer.
-int
-    zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
-                                  zstate_server_sessions_t *sessions,
-                                  const char *command, zmsg_t *request);
-
 //  Print the "server" section of the monitor's STATS text (ZPL): every
-//  counter of stats, the watchers and their lost copies, and the messages
-//  rejected by reason, under their short names.
+//  counter of stats, the monitor's watchers, their lost copies and the
+//  WATCHes refused at their key's cap, and the messages rejected by
+//  reason, under their short names.
 void
-    zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
-                                uint64_t watch_lost, FILE *file);
+    zstate_server_stats_fprint (const zstate_server_stats_t *stats,
+                                zstate_monitor_t *monitor, FILE *file);
 
 //  Return the counter of stats that counts messages rejected for reason
 //  (1 .. ZSTATE_SESSION_REASON_COUNT - 1): rejected [reason], or one of

@@ -231,8 +231,7 @@ s_stats_text (void *arg)
     zstate_server_stats_t stats = self->stats;
     stats.consumers = zstate_server_routes_size (self->routes);
     stats.sessions = zstate_server_sessions_size (self->sessions);
-    zstate_server_stats_fprint (&stats, zstate_monitor_watchers (self->monitor),
-                                zstate_monitor_lost (self->monitor), file);
+    zstate_server_stats_fprint (&stats, self->monitor, file);
     zstate_security_stats_fprint (&stats, file);
     zstate_server_routes_fprint (self->routes, file);
     fclose (file);
@@ -243,8 +242,11 @@ static void
 s_handle_monitor (self_t *self, zmsg_t *request)
 {
     char *endpoint = zmsg_popstr (request);
-    if (!self->monitor)
+    if (!self->monitor) {
         self->monitor = zstate_monitor_new (self->loop, s_stats_text, self);
+        if (self->watches_per_key)
+            zstate_monitor_set_per_key (self->monitor, self->watches_per_key);
+    }
     int port = zstate_security_bind (self->security, zstate_monitor_socket (self->monitor),
                                      endpoint);
     zstate_reply (self->pipe, "MONITOR", port == -1? errno: 0,
@@ -282,8 +284,7 @@ s_handle_command (void *arg, const char *command, zmsg_t *request)
         zstate_security_handle (self->security, pipe, command, request);
     else
     if (strncmp (command, "SET ", 4) == 0)
-        return zstate_server_settings_apply (pipe, self->router, self->sessions,
-                                             command, request);
+        return zstate_server_settings_apply (self, command, request);
     else
     if (streq (command, "REGISTER"))
         s_handle_register (self, request);

@@ -198,3 +198,10 @@ zstate_server_set_sessions_per_key (zstate_server_t *self, int max)
     assert (self);
     return s_request (self, "si", "SET SESSIONS PER KEY", max);
 }
+
+int
+zstate_server_set_watches_per_key (zstate_server_t *self, int max)
+{
+    assert (self);
+    return s_request (self, "si", "SET WATCHES PER KEY", max);
+}

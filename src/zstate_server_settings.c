@@ -13,6 +13,7 @@
 #include "zstate_server_agent.h"
 #include "zstate_server_sessions.h"
 #include "zstate_server_session.h"
+#include "zstate_server_state.h"
 
 //  Pop a count for a SET command; returns it, or replies EINVAL and
 //  returns -1 when it is not a number from min to max
@@ -33,18 +34,19 @@ s_request_count (zsock_t *pipe, zmsg_t *request, const char *command, long min, 
     return count;
 }
 
-//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE, SET SESSIONS
-//  and SET SESSIONS PER KEY
+//  SET RCVHWM, SET HEARTBEAT, SET ACK DELAY, SET SESSION IDLE, SET SESSIONS,
+//  SET SESSIONS PER KEY and SET WATCHES PER KEY
 int
-zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
-                              zstate_server_sessions_t *sessions,
-                              const char *command, zmsg_t *request)
+zstate_server_settings_apply (zstate_server_state_t *self, const char *command,
+                              zmsg_t *request)
 {
+    zsock_t *pipe = self->pipe;
+    zstate_server_sessions_t *sessions = self->sessions;
     long count;
     if (streq (command, "SET RCVHWM")) {
         if ((count = s_request_count (pipe, request, command, 0, INT_MAX)) == -1)
             return 0;
-        zsock_set_rcvhwm (router, (int) count);
+        zsock_set_rcvhwm (self->router, (int) count);
     }
     else
     if (streq (command, "SET HEARTBEAT")) {
@@ -83,6 +85,15 @@ zstate_server_settings_apply (zsock_t *pipe, zsock_t *router,
         if ((count = s_request_count (pipe, request, command, 1, INT_MAX)) == -1)
             return 0;
         zstate_server_security_set_per_key (sessions, (size_t) count);
+    }
+    else
+    if (streq (command, "SET WATCHES PER KEY")) {
+        if ((count = s_request_count (pipe, request, command, 1, INT_MAX)) == -1)
+            return 0;
+        //  Kept for a monitor bound later
+        self->watches_per_key = (size_t) count;
+        if (self->monitor)
+            zstate_monitor_set_per_key (self->monitor, self->watches_per_key);
     }
     else
         return -1;

@@ -42,6 +42,7 @@ typedef struct {
     bool has_waiting;           //  ...while this is true
     zstate_server_stats_t stats;    //  counters for STATS
     zstate_monitor_t *monitor;  //  monitoring endpoint, once bound
+    size_t watches_per_key;     //  its WATCH slots per client key, 0: its default
     zstate_security_t *security;    //  both endpoints' security
     bool paused;                //  PAUSE: read nothing more from clients
     bool verbose;               //  log activity
@@ -65,6 +66,14 @@ void
 //  Try the parked message again; wait on when it cannot go yet
 void
     zstate_server_stall_retry (zstate_server_state_t *self);
+
+//  Apply one of the actor's SET commands (listed in zstate_server.h) with
+//  the argument in request (zstate_server_settings.c), and reply on the
+//  pipe (EINVAL for a bad argument). Returns 0, or -1 for an unknown SET
+//  command, which it does not answer.
+int
+    zstate_server_settings_apply (zstate_server_state_t *self, const char *command,
+                                  zmsg_t *request);
 
 //  The pipe reader (zstate_server_commands.c): one command, one reply
 int

@@ -38,8 +38,8 @@ zstate_server_stats_rejected (zstate_server_stats_t *stats, int reason)
 }
 
 void
-zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
-                            uint64_t watch_lost, FILE *file)
+zstate_server_stats_fprint (const zstate_server_stats_t *stats, zstate_monitor_t *monitor,
+                            FILE *file)
 {
     fprintf (file, "server\n");
     fprintf (file, "    messages = %" PRIu64 "\n", stats->messages);
@@ -82,8 +82,9 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, size_t watchers,
     fprintf (file, "    windows_ended = %" PRIu64 "\n", stats->windows_ended);
     fprintf (file, "    table_writers = %" PRIu64 "\n", stats->table_writers);
     fprintf (file, "    redis_lost = %" PRIu64 "\n", stats->redis_lost);
-    fprintf (file, "    watchers = %zu\n", watchers);
-    fprintf (file, "    watch_lost = %" PRIu64 "\n", watch_lost);
+    fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (monitor));
+    fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (monitor));
+    fprintf (file, "    watch_refused_key = %" PRIu64 "\n", zstate_monitor_refused (monitor));
     fprintf (file, "    rejected\n");
     for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
         fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],
