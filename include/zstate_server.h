@@ -238,7 +238,8 @@ ZSTATE_EXPORT int
 //                           and 1000 copies: a peer that never reads
 //                           pins no more, whatever it watches. A new
 //                           WATCH is refused with ENOSPC when 256 are
-//                           held, from all peers, and with EDQUOT when
+//                           held, from all peers (counted as
+//                           watch_refused_full), and with EDQUOT when
 //                           the peers of its CURVE key hold their cap
 //                           (zstate_server_set_watches_per_key; counted
 //                           as watch_refused_key).

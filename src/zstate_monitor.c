@@ -330,6 +330,13 @@ zstate_monitor_refused (zstate_monitor_t *self)
     return zstate_watchers_refused (self->watchers);
 }
 
+uint64_t
+zstate_monitor_refused_full (zstate_monitor_t *self)
+{
+    assert (self);
+    return zstate_watchers_refused_full (self->watchers);
+}
+
 size_t
 zstate_monitor_watchers (zstate_monitor_t *self)
 {
@@ -596,8 +603,10 @@ s_test_bounded (zstate_monitor_t *monitor, zsock_t *peer, int *counter)
             assert (zstate_monitor_refused (monitor) == 1);
         }
         else
-        if (count == ZSTATE_WATCHERS_MAX)
+        if (count == ZSTATE_WATCHERS_MAX) {
             assert (atoi (status) == ENOSPC);
+            assert (zstate_monitor_refused_full (monitor) == 1);
+        }
         else
             assert (streq (status, "0"));
         zstr_free (&command);

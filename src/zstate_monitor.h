@@ -92,9 +92,12 @@ void
 void
     zstate_monitor_set_per_key (zstate_monitor_t *self, size_t per_key);
 
-//  Return how many WATCHes were refused because their key held its cap.
+//  Return how many WATCHes were refused because their key held its cap,
+//  and how many because every slot was held.
 uint64_t
     zstate_monitor_refused (zstate_monitor_t *self);
+uint64_t
+    zstate_monitor_refused_full (zstate_monitor_t *self);
 
 //  Return how many watchers there are now.
 size_t

@@ -85,6 +85,8 @@ zstate_server_stats_fprint (const zstate_server_stats_t *stats, zstate_monitor_t
     fprintf (file, "    watchers = %zu\n", zstate_monitor_watchers (monitor));
     fprintf (file, "    watch_lost = %" PRIu64 "\n", zstate_monitor_lost (monitor));
     fprintf (file, "    watch_refused_key = %" PRIu64 "\n", zstate_monitor_refused (monitor));
+    fprintf (file, "    watch_refused_full = %" PRIu64 "\n",
+             zstate_monitor_refused_full (monitor));
     fprintf (file, "    rejected\n");
     for (int reason = 1; reason < ZSTATE_SERVER_REASONS; reason++)
         fprintf (file, "        %s = %" PRIu64 "\n", s_reason_names [reason],

@@ -81,6 +81,7 @@ struct _zstate_watchers_t {
     size_t per_key;             //  watches one key may hold
     uint64_t lost;              //  copies a watcher could not take
     uint64_t refused;           //  WATCHes refused at their key's cap
+    uint64_t refused_full;      //  ... at ZSTATE_WATCHERS_MAX held
     int lease;                  //  msecs a WATCH holds without renewal
 };
 
@@ -278,6 +279,7 @@ zstate_watchers_watch (zstate_watchers_t *self, zframe_t *identity, const char *
             return -1;
         }
         if (zlistx_size (self->watchers) >= ZSTATE_WATCHERS_MAX) {
+            self->refused_full++;
             errno = ENOSPC;
             return -1;
         }
@@ -372,6 +374,13 @@ zstate_watchers_refused (zstate_watchers_t *self)
 {
     assert (self);
     return self->refused;
+}
+
+uint64_t
+zstate_watchers_refused_full (zstate_watchers_t *self)
+{
+    assert (self);
+    return self->refused_full;
 }
 
 size_t
@@ -469,6 +478,7 @@ s_test_bounded (void)
     assert (s_test_watch (watchers, "newcomer", ALICE, "ROUTE_TABLE") == -1);
     assert (errno == ENOSPC);
     assert (zstate_watchers_refused (watchers) == 0);
+    assert (zstate_watchers_refused_full (watchers) == 1);
     assert (s_test_watch (watchers, "peer-0", "key-0", "ROUTE_TABLE") == 0);
     assert (zstate_watchers_size (watchers) == ZSTATE_WATCHERS_MAX);
     zstate_watchers_destroy (&watchers);

@@ -76,9 +76,12 @@ void
 uint64_t
     zstate_watchers_lost (zstate_watchers_t *self);
 
-//  Return how many WATCHes were refused because their key held its cap.
+//  Return how many WATCHes were refused because their key held its cap,
+//  and how many because ZSTATE_WATCHERS_MAX watches were held.
 uint64_t
     zstate_watchers_refused (zstate_watchers_t *self);
+uint64_t
+    zstate_watchers_refused_full (zstate_watchers_t *self);
 
 //  Return how many watches are held now, once those whose lease ran out
 //  are forgotten.
