@@ -495,9 +495,11 @@ s_self_on_replay (self_t *self, zstate_session_msg_t *msg)
     //  A message of its own sequence, which the writer has
     if (self->resend_next == msg->sequence && msg->skip)
         self->resend_next++;
-    //  What the round may send after the block's messages
+    //  What the round may send of what is numbered up to its to
     uint64_t left = msg->max? msg->max: UINT64_MAX;
-    left -= zlistx_size (self->replay_chunks);
+    size_t chunks = zlistx_size (self->replay_chunks);
+    if (chunks && self->resend_next - 1 <= msg->to)
+        left -= chunks;
     pthread_mutex_unlock (&client->socket_lock);
     s_self_count (self, &client->stats.replays, 1);
     if (missed) {

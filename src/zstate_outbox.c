@@ -677,12 +677,15 @@ zstate_outbox_replay (zstate_outbox_t *self, const zstate_session_msg_t *replay,
         return from;
     //  Every entry, each numbered as the block's last sequence, and all of
     //  them stay: walked in the order taking them would have, from where
-    //  the last walk made the first message not skipped, if it can tell
+    //  the last walk made the first message not skipped, if it can tell;
+    //  a block numbered above to goes whole (the server counts only what
+    //  is numbered up to to against max)
     zstate_block_encoder_t encoder = { .session = session, .ops_max = ops_max,
                                        .bytes_max = bytes_max, .emit = emit, .arg = arg,
                                        .sequence = self->block_last,
                                        .skip = from == self->block_last? replay->skip: 0,
-                                       .left = replay->max? replay->max: UINT32_MAX };
+                                       .left = replay->max && self->block_last <= replay->to?
+                                               replay->max: UINT32_MAX };
     zstate_block_encoder_start (&encoder);
     zstate_block_encoder_walk (&encoder, self->block, self->block_changes, &self->marks);
     zstate_block_encoder_end (&encoder);

@@ -185,8 +185,8 @@ void
 //  block's last sequence, to emit (the outbox keeps the block), but for
 //  the first skip messages when from is the block's last sequence (the
 //  writer has them: encoding a block that has not changed makes the same
-//  messages in the same order), and no more than max (0: no bound),
-//  whatever the block's sequence is against to; return the sequence
+//  messages in the same order), and no more than max when the block's
+//  last sequence is at most to (max 0: no bound); return the sequence
 //  after the block. Else return from. The caller then sends the frames
 //  held from the sequence returned.
 uint64_t

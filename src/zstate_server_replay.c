@@ -97,7 +97,8 @@ typedef struct {
     uint64_t run;               //  sequence of the round's latest message
     uint32_t run_index;         //  how many so numbered came in the round,
                                 //  of every table, with those skipped
-    uint32_t round_count;       //  messages that came in it, of every table
+    uint64_t round_to;          //  the round's to
+    uint32_t round_count;       //  messages numbered up to it that came
     bool keep_held;             //  a round cut at its count kept the held
     bool trusted;               //  no round given up since its last PONG
     bool round_clean;           //  trusted when the round started: nothing
@@ -307,7 +308,8 @@ s_count (zstate_server_replay_t *self, const byte *session, uint64_t sequence)
                 entry->run_index = 0;
             }
             index = entry->run_index++;
-            entry->round_count++;
+            if (sequence <= entry->round_to)
+                entry->round_count++;
         }
     return index;
 }
@@ -507,6 +509,7 @@ s_round (zstate_server_replay_t *self, const byte *session, int64_t now)
                 if (!entry->keep_held)
                     s_drop_held (entry);
                 entry->keep_held = false;
+                entry->round_to = replay.to;
                 entry->round_count = 0;
                 entry->broken = false;
                 entry->round_got = false;
