@@ -6,7 +6,8 @@
     A real server and consumer tables, a raw DEALER speaking version 2 as
     a client would, and a fake writer per table: a PULL that is not read
     until the test says (so the server's PUSH fills), and a PUSH that
-    sends CONFIRMED. One table behind, then two of one session at once.
+    sends CONFIRMED. One table behind, then two of one session at once, a
+    coalesced block, and a client that sends past a round's max.
     Assertions are on what arrives, never on time.
 
     Copyright (c) the zstate contributors.
@@ -490,6 +491,78 @@ s_test_two_tables (bool verbose)
     s_rig_stop (&rig);
 }
 
+//  The peer sends the chunks first .. last - 1 of the block numbered
+//  MESSAGES, and the live messages from .. to after them, then PONGs
+static void
+s_send_round (rig_t *rig, uint32_t first, uint32_t last, uint64_t from, uint64_t to)
+{
+    char key [32];
+    for (uint32_t chunk = first; chunk < last; chunk++) {
+        snprintf (key, sizeof (key), "c%05u", chunk);
+        peer_ops (rig->peer, 2, rig->id, MESSAGES, WRITTEN, key, 0);
+    }
+    for (uint64_t sequence = from; sequence <= to; sequence++) {
+        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+        peer_ops (rig->peer, 2, rig->id, sequence, WRITTEN, key, 0);
+    }
+    zstate_session_msg_t pong = { .type = ZSTATE_SESSION_MSG_PONG, .session = rig->id,
+                                  .epoch = rig->reply.msg.epoch,
+                                  .nonce = rig->reply.msg.nonce };
+    peer_send (rig->peer, &pong);
+}
+
+//  A client in its WELCOME resend answers a REPLAY by sending on past the
+//  round's max, to the end of what it holds. The round came to its max
+//  inside the block: the block's message held stays held, without its
+//  watermark (that would tell Redis holds the whole block), and what
+//  came after the max is dropped, to be asked for again
+static void
+s_test_over (bool verbose)
+{
+    rig_t rig;
+    uint64_t forwarded = s_fill (&rig, verbose);
+    zstate_server_stats_t stats, before;
+    for (uint64_t sequence = 1; sequence <= forwarded; sequence++)
+        s_copy_expect (rig.copies [0], WRITTEN, ZSTATE_SESSION_VERSION, sequence);
+    //  Delivered after the block, to the consumer only
+    char key [32];
+    for (uint64_t sequence = MESSAGES + 1; sequence <= MESSAGES + 10; sequence++) {
+        snprintf (key, sizeof (key), "k%" PRIu64, sequence);
+        peer_ops (rig.peer, 2, rig.id, sequence, WRITTEN, key, 0);
+    }
+    s_expect_range (rig.consumers [0], MESSAGES + 1, MESSAGES + 10);
+    //  Round 1: the block, numbered above to, goes whole and breaks where
+    //  the writer is full
+    peer_expect (rig.peer, &rig.reply, ZSTATE_SESSION_MSG_REPLAY);
+    assert (rig.reply.msg.sequence == forwarded + 1 && rig.reply.msg.to < MESSAGES);
+    assert (zstate_server_stats (rig.server, &before) == 0);
+    s_send_round (&rig, 0, MESSAGES, 1, 0);
+    WAIT_STATS (rig.server, stats, stats.replay_dropped > before.replay_dropped
+                && stats.replayed - before.replayed + stats.replay_dropped
+                 - before.replay_dropped == MESSAGES);
+    uint32_t got = (uint32_t) (stats.replayed - before.replayed);
+    for (uint32_t chunk = 0; chunk < got; chunk++)
+        s_chunk_expect (rig.copies [0], ZSTATE_MSG_VERSION, MESSAGES, chunk);
+    //  Round 2, from the block's own sequence: max of it, then the rest
+    peer_expect (rig.peer, &rig.reply, ZSTATE_SESSION_MSG_REPLAY);
+    uint32_t max = rig.reply.msg.max;
+    assert (rig.reply.msg.sequence == MESSAGES && rig.reply.msg.skip == got);
+    assert (max > 0 && got + max < MESSAGES && rig.reply.msg.to >= MESSAGES + 10);
+    before = stats;
+    s_send_round (&rig, got, got + max, MESSAGES + 1, MESSAGES + 10);
+    WAIT_STATS (rig.server, stats, stats.replayed - before.replayed + stats.replay_dropped
+                - before.replay_dropped == max - 1 + 10);
+    assert (stats.replayed - before.replayed == max - 1);
+    assert (stats.replay_dropped - before.replay_dropped == 10);
+    for (uint32_t chunk = got; chunk < got + max - 1; chunk++)
+        s_chunk_expect (rig.copies [0], ZSTATE_MSG_VERSION, MESSAGES, chunk);
+    //  The next round goes on from the message held
+    peer_expect (rig.peer, &rig.reply, ZSTATE_SESSION_MSG_REPLAY);
+    assert (rig.reply.msg.sequence == MESSAGES && rig.reply.msg.skip == got + max);
+    assert (!(zsock_events (rig.copies [0]) & ZMQ_POLLIN));
+    s_rig_stop (&rig);
+}
+
 void
 zstate_server_replay_suite_test (bool verbose)
 {
@@ -499,5 +572,6 @@ zstate_server_replay_suite_test (bool verbose)
     s_test_one_table (verbose);
     s_test_two_tables (verbose);
     s_test_block (verbose);
+    s_test_over (verbose);
     printf ("OK\n");
 }

@@ -147,8 +147,8 @@ size_t
 //  The outbox's counts above leave them out; the client counts them as
 //  queued. Each message take_unsent makes goes to emit with its
 //  sequence, the operations accepted it stands for, those it carries,
-//  and its payload bytes; emit owns the frame (sequence 0: the sender
-//  numbers it).
+//  and its payload bytes; emit keeps the frame by moving it (zmq_msg_move),
+//  else it is closed after (sequence 0: the sender numbers it).
 typedef zstate_block_emit_fn zstate_outbox_emit_fn;
 
 //  Fold a queued message (header of header_size, sequence and count not

@@ -295,7 +295,11 @@ s_send_held (zstate_server_replay_t *self, entry_t *entry, bool block_goes_on)
 
 //  Count a message of session sent again in its round: its place among
 //  those of its sequence, for the entries of session in the round (all
-//  of them in the same one)
+//  of them in the same one). UINT32_MAX for a message that came once the
+//  round had come to its count: a client in its WELCOME resend sends on
+//  past the REPLAY's bound, and the round's held message must wait for
+//  the next round, not go with its watermark ahead of what follows it in
+//  the block. Such a message is not counted: the writer will lack it.
 static uint32_t
 s_count (zstate_server_replay_t *self, const byte *session, uint64_t sequence)
 {
@@ -303,6 +307,10 @@ s_count (zstate_server_replay_t *self, const byte *session, uint64_t sequence)
     entry_t *entry = (entry_t *) zlistx_first (self->entries);
     for (; entry; entry = (entry_t *) zlistx_next (self->entries))
         if (entry->in_round && !memcmp (entry->session, session, ZSTATE_MSG_SESSION_SIZE)) {
+            if (entry->round_count >= ROUND_MESSAGES) {
+                index = UINT32_MAX;
+                continue;
+            }
             if (entry->run != sequence) {
                 entry->run = sequence;
                 entry->run_index = 0;
@@ -324,7 +332,8 @@ zstate_server_replay_input (zstate_server_replay_t *self, const byte *session,
     entry_t *entry = route? s_lookup (self, session, route): NULL;
     if (!entry)
         return false;
-    if (!entry->in_round || entry->broken || sequence < s_from (entry)
+    if (index == UINT32_MAX
+    ||  !entry->in_round || entry->broken || sequence < s_from (entry)
     ||  (entry->has_held && sequence == entry->held_sequence
          && index <= entry->held_index)) {
         self->stats->replay_dropped++;      //  Not lacked, or held already
