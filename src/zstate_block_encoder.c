@@ -38,6 +38,9 @@ zstate_block_encoder_start (zstate_block_encoder_t *self)
     self->ops = 0;
     self->made = 0;
     self->added = 0;
+    self->parts = NULL;
+    self->sizes = NULL;
+    self->parts_max = 0;
 }
 
 //  Make the message being built, and hand it to emit unless skipped
@@ -94,9 +97,16 @@ zstate_block_encoder_add (zstate_block_encoder_t *self, zstate_backlog_entry_t *
     const char *name = table + strlen (table) + 1;
     size_t name_size = size - (size_t) (name - key);
     size_t count = zstate_backlog_entry_field_count (entry);
-    const char **parts = (const char **) malloc ((2 * count + 1) * sizeof (char *));
-    size_t *sizes = (size_t *) malloc ((2 * count + 1) * sizeof (size_t));
-    assert (parts && sizes);
+    if (2 * count + 1 > self->parts_max) {
+        //  Grown once for the most fields an entry has, not per entry
+        self->parts_max = 2 * count + 1;
+        self->parts = (const char **) realloc (self->parts,
+                                               self->parts_max * sizeof (char *));
+        self->sizes = (size_t *) realloc (self->sizes, self->parts_max * sizeof (size_t));
+        assert (self->parts && self->sizes);
+    }
+    const char **parts = self->parts;
+    size_t *sizes = self->sizes;
     zstate_backlog_entry_fields (entry, parts, sizes);
     //  The wire size: opcode, key, field count, then sized names and values
     size_t wire = 1 + 4 + name_size + 1 + 4;
@@ -122,8 +132,6 @@ zstate_block_encoder_add (zstate_block_encoder_t *self, zstate_backlog_entry_t *
     }
     self->ops += zstate_backlog_entry_folds (entry);
     self->added++;
-    free (parts);
-    free (sizes);
 }
 
 void
@@ -132,6 +140,10 @@ zstate_block_encoder_end (zstate_block_encoder_t *self)
     assert (self);
     s_make (self);
     zstate_batch_destroy (&self->batch);
+    free (self->parts);
+    free (self->sizes);
+    self->parts = NULL;
+    self->sizes = NULL;
 }
 
 void

@@ -63,6 +63,9 @@ typedef struct {
     uint32_t made;              //  messages made, skipped ones included
     zstate_block_marks_t *marks;    //  marks of this walk, or NULL
     size_t added;               //  entries added
+    const char **parts;         //  an entry's field names and values
+    size_t *sizes;              //  ... and their sizes
+    size_t parts_max;           //  entries parts and sizes have room for
 } zstate_block_encoder_t;
 
 //  Get ready for the entries, once the caller's fields are set.
