@@ -58,6 +58,8 @@ s_usage (FILE *file)
         "                            does not read (default 256, each up to 16 MiB)\n"
         "        --peer-timeout MSECS  drop a connection silent that long (default\n"
         "                            30000, 0 never)\n"
+        "        --watches-per-key N  monitor WATCHes the peers of one CURVE key hold\n"
+        "                            (default 16; peers without a key share one)\n"
         "    -v, --verbose           log activity\n"
         "    -h, --help              this text\n"
         "\n"
@@ -89,6 +91,7 @@ s_usage (FILE *file)
         "        connections = 1024\n"
         "        rcvhwm = 256\n"
         "        peer-timeout = 30000\n"
+        "        watches-per-key = 16\n"
         "A table's own separator and redis-db come first, then its db name in the\n"
         "db-config file, then the redis section. A bad file is reported with its\n"
         "line number.\n");
@@ -530,6 +533,7 @@ s_options [] = {
     { "connections", required_argument, NULL, 1 },
     { "rcvhwm",      required_argument, NULL, 1 },
     { "peer-timeout", required_argument, NULL, 1 },
+    { "watches-per-key", required_argument, NULL, 1 },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }

@@ -21,6 +21,7 @@ struct _zstate_tool_security_t {
     long connections;           //  the cap, -1 the server's default
     long rcvhwm;                //  per connection, -1 the server's default
     long peer_timeout;          //  msecs, -1 the server's default
+    long watches_per_key;       //  monitor WATCHes, -1 the server's default
 };
 
 static void
@@ -41,6 +42,7 @@ zstate_tool_security_new (void)
     self->connections = -1;
     self->rcvhwm = -1;
     self->peer_timeout = -1;
+    self->watches_per_key = -1;
     return self;
 }
 
@@ -109,6 +111,12 @@ zstate_tool_security_set (zstate_tool_security_t *self, const char *command,
         self->peer_timeout = number;
     }
     else
+    if (streq (key, "watches-per-key")) {
+        if (zstate_tool_number (command, "watches-per-key", value, 1, INT_MAX, &number))
+            return 2;
+        self->watches_per_key = number;
+    }
+    else
         return 1;               //  Not ours
     return 0;
 }
@@ -141,7 +149,10 @@ zstate_tool_security_server (zstate_tool_security_t *self, zstate_server_t *serv
         zstate_server_set_connections_max (server, (int) self->connections);
     if (self->rcvhwm != -1)
         zstate_server_set_rcvhwm (server, (int) self->rcvhwm);
-    if (self->peer_timeout != -1 && zstate_server_set_peer_timeout (server, (int) self->peer_timeout)) {
+    if ((self->peer_timeout != -1
+         && zstate_server_set_peer_timeout (server, (int) self->peer_timeout))
+    ||  (self->watches_per_key != -1
+         && zstate_server_set_watches_per_key (server, (int) self->watches_per_key))) {
         fprintf (stderr, "zstate serve: %s\n", zstate_reason ());
         return 1;
     }
