@@ -279,6 +279,25 @@ zstate_block_encoder_test (bool verbose)
     s_expect (&part, &whole, 18);
     s_emitted_close (&part);
 
+    //  A walk of more messages than there are marks keeps the last ones:
+    //  600 messages, marks from message 88 on
+    zstate_backlog_t *big = zstate_backlog_new ();
+    for (int number = 0; number < 1200; number++) {
+        char key [32];
+        int size = snprintf (key, sizeof (key), "DB%cT%ck%04d", 0, 0, number);
+        zstate_backlog_field_t field = { "f", 1, "v", 1 };
+        assert (zstate_backlog_add (big, key, (size_t) size, ZSTATE_OP_SET, &field, 1, 0) == 0);
+    }
+    zstate_block_marks_t many = { 0 };
+    assert (s_walk (big, 1, &many, 600, 1, &part) == 1200 && part.count == 0);
+    assert (many.count == 600);
+    assert (s_walk (big, 1, &many, 550, 3, &part) <= 2 * (3 + 1) && part.count == 3);
+    s_emitted_close (&part);
+    //  That walk left marks of messages 550 to 553 only: 50 is before them
+    assert (s_walk (big, 1, &many, 50, 1, &part) == 2 * 51 + 1 && part.count == 1);
+    s_emitted_close (&part);
+    zstate_backlog_destroy (&big);
+
     //  Renumbered, each message the next sequence
     zstate_block_encoder_t encoder = { .session = s_session, .ops_max = 16,
                                        .bytes_max = 256 * 1024, .sequence = 3,
